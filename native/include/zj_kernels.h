@@ -1,0 +1,117 @@
+// zj_kernels.h — the plain C interface of zhongjing's native kernels.
+// Pointers are raw float* / uint16_t* (bf16 bit patterns) / int32_t*; every dimension is explicit.
+// Kernels are pure functions over buffers: no tensors, no autograd, no allocation decisions beyond scratch.
+// The TypeScript reference backend (src/backend/reference) defines the semantics each kernel must match.
+//
+// Dimension legend: B batch, T query length, S key length, C channels (hidden), V vocabulary,
+// H query heads, Hkv key/value heads, D head dim, N rows (B*T), M/K generic GEMM dims.
+#pragma once
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// ---- GEMM (gemm.cc + isa files) -------------------------------------------------------------
+// out[b] = alpha * op(A[b]) @ op(B[b]) + beta * out[b]   for b in [0, batch)
+// op(A) is M×K: A is stored row-major M×K, or K×M when transA. op(B) is K×N: stored K×N, or N×K when transB.
+// aStride / bStride are element offsets between batches (0 broadcasts one matrix); out batches are M*N apart.
+// a_bf16 / b_bf16: the operand's storage is bf16 (uint16_t) rather than f32.
+// bf16_compute: operands are rounded to bf16 (round-to-nearest-even) and multiplied with f32 accumulation.
+void zj_gemm(int64_t batch, int64_t M, int64_t N, int64_t K,
+             const void* A, int a_bf16, int transA, int64_t aStride,
+             const void* B, int b_bf16, int transB, int64_t bStride,
+             float* out, float alpha, float beta, int bf16_compute);
+
+// ---- elementwise (elementwise.cc) -----------------------------------------------------------
+enum zj_binary_op { ZJ_ADD = 0, ZJ_SUB = 1, ZJ_MUL = 2, ZJ_DIV = 3, ZJ_MAX = 4, ZJ_MIN = 5,
+                    ZJ_GT = 6, ZJ_LT = 7, ZJ_GE = 8, ZJ_LE = 9, ZJ_EQ = 10 };
+// out (contiguous, `rank` dims of `shape`) = a op b, reading a and b through element strides (0 = broadcast).
+void zj_binary(int op, const float* a, const float* b, float* out, int rank, const int64_t* shape,
+               const int64_t* aStrides, const int64_t* bStrides);
+
+enum zj_unary_op { ZJ_NEG = 0, ZJ_EXP = 1, ZJ_LOG = 2, ZJ_SQRT = 3, ZJ_RSQRT = 4, ZJ_SILU = 5, ZJ_SIGMOID = 6,
+                   ZJ_LOGSIGMOID = 7, ZJ_TANH = 8, ZJ_ABS = 9, ZJ_RECIP = 10, ZJ_SQUARE = 11, ZJ_RELU = 12 };
+void zj_unary(int op, const float* x, float* out, int64_t n);
+// dx = dy * f'(x); y = f(x) is given too because some derivatives are cheaper from it (exp, sqrt, sigmoid).
+void zj_unary_backward(int op, const float* x, const float* y, const float* dy, float* dx, int64_t n);
+// out = alpha * x + beta
+void zj_affine(const float* x, float* out, int64_t n, float alpha, float beta);
+// out = min(max(x, lo), hi)
+void zj_clamp(const float* x, float* out, int64_t n, float lo, float hi);
+// out = cond != 0 ? a : b   (same length)
+void zj_where(const float* cond, const float* a, const float* b, float* out, int64_t n);
+// SwiGLU: out = silu(a) * b; backward gives da, db.
+void zj_swiglu_forward(const float* a, const float* b, float* out, int64_t n);
+void zj_swiglu_backward(const float* a, const float* b, const float* dOut, float* da, float* db, int64_t n);
+
+// ---- reductions and layout (reduce.cc, layout.cc) -----------------------------------------------------
+// x viewed as (outer, n, inner): out[o, i] = sum_k x[o, k, i]
+void zj_sum_axis(const float* x, float* out, int64_t outer, int64_t n, int64_t inner);
+// sum of squares of x (double accumulation), for global-norm clipping
+double zj_sum_squares(const float* x, int64_t n);
+// dst[dstOffset + sum_i idx_i*dstStrides_i] (+)= src[srcOffset + sum_i idx_i*srcStrides_i] over `shape`
+void zj_copy_strided(const float* src, int64_t srcOffset, const int64_t* srcStrides,
+                     float* dst, int64_t dstOffset, const int64_t* dstStrides,
+                     int rank, const int64_t* shape, int accumulate);
+void zj_cast_f32_bf16(const float* x, uint16_t* out, int64_t n);   // round to nearest even; NaN stays NaN
+void zj_cast_bf16_f32(const uint16_t* x, float* out, int64_t n);
+
+// ---- softmax family over the last axis (softmax.cc) ------------------------------------------
+void zj_softmax_forward(const float* x, float* out, int64_t rows, int64_t cols);
+void zj_softmax_backward(const float* y, const float* dy, float* dx, int64_t rows, int64_t cols);
+void zj_log_softmax_forward(const float* x, float* out, int64_t rows, int64_t cols);
+void zj_log_softmax_backward(const float* y, const float* dy, float* dx, int64_t rows, int64_t cols);
+
+// ---- normalisation, rotary, SwiGLU MLP pieces (norm.cc, rope.cc) -----------------------------
+// RMSNorm (Zhang & Sennrich 2019): out = x * rstd * w, rstd = 1/sqrt(mean(x^2) + eps), per row of C.
+void zj_rmsnorm_forward(const float* x, const float* w, float* out, float* rstd, int64_t rows, int64_t C, float eps);
+// dw is overwritten with the sum over rows.
+void zj_rmsnorm_backward(const float* x, const float* w, const float* rstd, const float* dOut,
+                         float* dx, float* dw, int64_t rows, int64_t C);
+// RoPE in the HF LLaMA rotate_half convention: x is (N, H, D) with N = B*T rows and positions[N].
+// For i < D/2, f_i = theta^(-2i/D), a = pos * f_i:
+//   out[i] = x[i]*cos a - x[i+D/2]*sin a ;  out[i+D/2] = x[i+D/2]*cos a + x[i]*sin a
+// inverse != 0 rotates by -a (this is the backward pass).
+void zj_rope(const float* x, float* out, const int32_t* positions, int64_t N, int64_t H, int64_t D,
+             float theta, int inverse);
+
+// ---- attention (attention.cc) ----------------------------------------------------------------
+// q (B, T, H, D), k/v (B, S, Hkv, D), out (B, T, H, D), lse (B, H, T). H % Hkv == 0 (GQA).
+// Query t sits at absolute position (S - T) + t; with causal != 0 it sees keys s <= S - T + t.
+// keyMask (B, S): nonzero keeps the key, 0 drops it (padding); may be NULL.
+// A query that sees no key gets out = 0 and lse = -inf. Never materialises (T, S) per head beyond a tile.
+void zj_attention_forward(const float* q, const float* k, const float* v, float* out, float* lse,
+                          int64_t B, int64_t T, int64_t S, int64_t H, int64_t Hkv, int64_t D,
+                          float scale, int causal, const int32_t* keyMask);
+// dq (B, T, H, D), dk/dv (B, S, Hkv, D) are overwritten.
+void zj_attention_backward(const float* q, const float* k, const float* v, const float* out, const float* lse,
+                           const float* dOut, float* dq, float* dk, float* dv,
+                           int64_t B, int64_t T, int64_t S, int64_t H, int64_t Hkv, int64_t D,
+                           float scale, int causal, const int32_t* keyMask);
+
+// ---- losses and gathers (loss.cc, embedding.cc) ----------------------------------------------
+// Per row of logits (N, V): loss[n] = lse[n] - logits[n, target[n]], 0 where target == ignoreIndex.
+void zj_cross_entropy_forward(const float* logits, const int32_t* targets, float* loss, float* lse,
+                              int64_t N, int64_t V, int32_t ignoreIndex);
+// dLogits[n, :] = dLoss[n] * (softmax(logits[n]) - onehot(target[n])), 0 rows where ignored.
+void zj_cross_entropy_backward(const float* logits, const int32_t* targets, const float* lse, const float* dLoss,
+                               float* dLogits, int64_t N, int64_t V, int32_t ignoreIndex);
+// out[n] = logits[n, ids[n]] - logsumexp(logits[n]) ; lse saved.
+void zj_gather_logprobs_forward(const float* logits, const int32_t* ids, float* out, float* lse, int64_t N, int64_t V);
+void zj_gather_logprobs_backward(const float* logits, const int32_t* ids, const float* lse, const float* dOut,
+                                 float* dLogits, int64_t N, int64_t V);
+// out[n, :] = weight[ids[n], :]   ; backward: dWeight[ids[n], :] += dOut[n, :] (dWeight not cleared)
+void zj_embedding_forward(const float* weight, const int32_t* ids, float* out, int64_t N, int64_t C, int64_t V);
+void zj_embedding_backward(const int32_t* ids, const float* dOut, float* dWeight, int64_t N, int64_t C, int64_t V);
+
+// ---- optimiser (adamw.cc) -------------------------------------------------------------------
+// Decoupled weight decay (Loshchilov & Hutter 2019) with bias correction at 1-based `step`:
+// p -= lr * (wd * p + mhat / (sqrt(vhat) + eps)) where m,v are updated first from g.
+// g is multiplied by gradScale first (global-norm clipping folded in).
+void zj_adamw(float* p, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2,
+              float eps, float weightDecay, int64_t step, float gradScale);
+
+#ifdef __cplusplus
+}
+#endif

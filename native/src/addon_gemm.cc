@@ -1,0 +1,30 @@
+// addon_gemm.cc — N-API glue for zj_gemm. Operand dtype (f32 / bf16) comes from the typed array type.
+#include "../include/zj_kernels.h"
+#include "napi_util.h"
+
+namespace zj {
+
+// gemm(batch, M, N, K, a, transA, aStride, b, transB, bStride, out, alpha, beta, bf16Compute)
+static napi_value gemm(napi_env env, napi_callback_info cbi) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, cbi, "gemm", 14);
+    int64_t batch = a.i64(0), M = a.i64(1), N = a.i64(2), K = a.i64(3);
+    napi_typedarray_type ta, tb;
+    size_t la, lb;
+    const void* A = a.typed(4, &ta, &la);
+    const void* B = a.typed(7, &tb, &lb);
+    if (ta != napi_float32_array && ta != napi_uint16_array) throw NapiError{"[gemm] a must be Float32Array or Uint16Array (bf16)"};
+    if (tb != napi_float32_array && tb != napi_uint16_array) throw NapiError{"[gemm] b must be Float32Array or Uint16Array (bf16)"};
+    int64_t aStride = a.i64(6), bStride = a.i64(9);
+    if ((int64_t)la < (batch - 1) * aStride + M * K) throw NapiError{"[gemm] a is too short for its shape"};
+    if ((int64_t)lb < (batch - 1) * bStride + K * N) throw NapiError{"[gemm] b is too short for its shape"};
+    float* out = a.f32(10, batch * M * N);
+    zj_gemm(batch, M, N, K, A, ta == napi_uint16_array, a.flag(5), aStride, B, tb == napi_uint16_array, a.flag(8),
+            bStride, out, (float)a.num(11), (float)a.num(12), a.flag(13));
+    return undefined(env);
+  });
+}
+
+void register_gemm(napi_env env, napi_value exports) { export_fn(env, exports, "gemm", gemm); }
+
+}  // namespace zj

@@ -1,0 +1,14 @@
+// cpu.h — run-time ISA selection. Kernels compiled with AVX-512 / AVX2 flags live in their own
+// files (native/src/avx512, native/src/avx2) and are only called when cpu_isa() says so.
+// ZJ_ISA=scalar|avx2|avx512 lowers the choice (for tests of every path); it never raises it.
+#pragma once
+
+namespace zj {
+
+enum Isa { ISA_SCALAR = 0, ISA_AVX2 = 1, ISA_AVX512 = 2 };
+
+Isa cpu_isa();              // the ISA kernels use
+bool cpu_has_avx512bf16();  // vdpbf16ps available (and ISA is AVX512)
+const char* isa_name(Isa);
+
+}  // namespace zj

@@ -1,0 +1,95 @@
+// kernels.ts — the Backend interface: one typed list of kernel signatures.
+// Kernels are pure functions over flat typed arrays with explicit dimensions; they allocate nothing the
+// caller sees and know nothing of tensors or autograd. Outputs are preallocated by the caller and
+// overwritten (unless a kernel says it accumulates). The semantics of each kernel are documented in
+// native/include/zj_kernels.h and defined by the reference backend (src/backend/reference).
+//
+// Dimension legend: B batch, T query length, S key length, C channels, V vocabulary, H query heads,
+// Hkv key/value heads, D head dim, N rows (B*T), M/K generic GEMM dims.
+
+export type F32 = Float32Array;
+/** bf16 values stored as their upper 16 bits. */
+export type BF16 = Uint16Array;
+export type I32 = Int32Array;
+
+export const BinaryOp = { add: 0, sub: 1, mul: 2, div: 3, max: 4, min: 5, gt: 6, lt: 7, ge: 8, le: 9, eq: 10 } as const;
+export type BinaryOpName = keyof typeof BinaryOp;
+
+export const UnaryOp = {
+  neg: 0, exp: 1, log: 2, sqrt: 3, rsqrt: 4, silu: 5, sigmoid: 6, logsigmoid: 7, tanh: 8, abs: 9, recip: 10,
+  square: 11, relu: 12,
+} as const;
+export type UnaryOpName = keyof typeof UnaryOp;
+
+export interface Kernels {
+  /** out[b] = alpha * op(A[b]) @ op(B[b]) + beta * out[b]; op(A) is M×K, op(B) is K×N (see zj_gemm). */
+  gemm(batch: number, M: number, N: number, K: number,
+    a: F32 | BF16, transA: boolean, aStride: number,
+    b: F32 | BF16, transB: boolean, bStride: number,
+    out: F32, alpha: number, beta: number, bf16Compute: boolean): void;
+
+  /** out (contiguous over shape) = a op b read through element strides (0 broadcasts). */
+  binary(op: number, a: F32, b: F32, out: F32, shape: readonly number[], aStrides: readonly number[], bStrides: readonly number[]): void;
+  unary(op: number, x: F32, out: F32): void;
+  /** dx = dy * f'(x), with y = f(x) also given. */
+  unaryBackward(op: number, x: F32, y: F32, dy: F32, dx: F32): void;
+  /** out = alpha * x + beta */
+  affine(x: F32, out: F32, alpha: number, beta: number): void;
+  clamp(x: F32, out: F32, lo: number, hi: number): void;
+  where(cond: F32, a: F32, b: F32, out: F32): void;
+  swigluForward(a: F32, b: F32, out: F32): void;
+  swigluBackward(a: F32, b: F32, dOut: F32, da: F32, db: F32): void;
+
+  /** x as (outer, n, inner): out[o, i] = sum_k x[o, k, i] */
+  sumAxis(x: F32, out: F32, outer: number, n: number, inner: number): void;
+  sumSquares(x: F32): number;
+  /** dst[dstOffset + idx·dstStrides] (+)= src[srcOffset + idx·srcStrides] for every idx in shape. */
+  copyStrided(src: F32, srcOffset: number, srcStrides: readonly number[], dst: F32, dstOffset: number,
+    dstStrides: readonly number[], shape: readonly number[], accumulate: boolean): void;
+  castF32ToBf16(x: F32, out: BF16): void;
+  castBf16ToF32(x: BF16, out: F32): void;
+
+  softmaxForward(x: F32, out: F32, rows: number, cols: number): void;
+  softmaxBackward(y: F32, dy: F32, dx: F32, rows: number, cols: number): void;
+  logSoftmaxForward(x: F32, out: F32, rows: number, cols: number): void;
+  logSoftmaxBackward(y: F32, dy: F32, dx: F32, rows: number, cols: number): void;
+
+  rmsNormForward(x: F32, w: F32, out: F32, rstd: F32, rows: number, C: number, eps: number): void;
+  /** dw is overwritten with the sum over rows. */
+  rmsNormBackward(x: F32, w: F32, rstd: F32, dOut: F32, dx: F32, dw: F32, rows: number, C: number): void;
+  /** HF rotate_half RoPE over x (N, H, D) at positions[N]; inverse rotates by -angle (the backward). */
+  rope(x: F32, out: F32, positions: I32, N: number, H: number, D: number, theta: number, inverse: boolean): void;
+
+  /** q (B,T,H,D), k/v (B,S,Hkv,D) → out (B,T,H,D), lse (B,H,T). Query t is at position S-T+t. */
+  attentionForward(q: F32, k: F32, v: F32, out: F32, lse: F32, B: number, T: number, S: number, H: number,
+    Hkv: number, D: number, scale: number, causal: boolean, keyMask: I32 | null): void;
+  attentionBackward(q: F32, k: F32, v: F32, out: F32, lse: F32, dOut: F32, dq: F32, dk: F32, dv: F32,
+    B: number, T: number, S: number, H: number, Hkv: number, D: number, scale: number, causal: boolean,
+    keyMask: I32 | null): void;
+
+  crossEntropyForward(logits: F32, targets: I32, loss: F32, lse: F32, N: number, V: number, ignoreIndex: number): void;
+  crossEntropyBackward(logits: F32, targets: I32, lse: F32, dLoss: F32, dLogits: F32, N: number, V: number, ignoreIndex: number): void;
+  gatherLogProbsForward(logits: F32, ids: I32, out: F32, lse: F32, N: number, V: number): void;
+  gatherLogProbsBackward(logits: F32, ids: I32, lse: F32, dOut: F32, dLogits: F32, N: number, V: number): void;
+  embeddingForward(weight: F32, ids: I32, out: F32, N: number, C: number, V: number): void;
+  /** dWeight[ids[n]] += dOut[n]; dWeight is not cleared. */
+  embeddingBackward(ids: I32, dOut: F32, dWeight: F32, N: number, C: number, V: number): void;
+
+  /** In-place AdamW with decoupled weight decay and bias correction at 1-based step; g scaled by gradScale first. */
+  adamw(p: F32, g: F32, m: F32, v: F32, lr: number, beta1: number, beta2: number, eps: number,
+    weightDecay: number, step: number, gradScale: number): void;
+}
+
+export type KernelName = Exclude<keyof Kernels, never>;
+
+export interface BackendInfo {
+  name: 'reference' | 'native';
+  isa: string;
+  threads: number;
+  /** kernels that fall back to the reference implementation on this backend */
+  fallbacks: string[];
+}
+
+export interface Backend extends Kernels {
+  info(): BackendInfo;
+}

@@ -1,0 +1,23 @@
+// index.ts — the reference backend: every kernel in plain TypeScript, the definition of correct.
+import type { Backend } from '../kernels.js';
+import { gemm } from './gemm.js';
+import { affine, binary, clamp, swigluBackward, swigluForward, unary, unaryBackward, where } from './elementwise.js';
+import { castBf16ToF32, castF32ToBf16, copyStrided, sumAxis, sumSquares } from './layout.js';
+import { logSoftmaxBackward, logSoftmaxForward, softmaxBackward, softmaxForward } from './softmax.js';
+import { rmsNormBackward, rmsNormForward, rope } from './norm.js';
+import { attentionBackward, attentionForward } from './attention.js';
+import {
+  crossEntropyBackward, crossEntropyForward, embeddingBackward, embeddingForward, gatherLogProbsBackward,
+  gatherLogProbsForward,
+} from './loss.js';
+import { adamw } from './adamw.js';
+
+export const referenceBackend = {
+  gemm, binary, unary, unaryBackward, affine, clamp, where, swigluForward, swigluBackward,
+  sumAxis, sumSquares, copyStrided, castF32ToBf16, castBf16ToF32,
+  softmaxForward, softmaxBackward, logSoftmaxForward, logSoftmaxBackward,
+  rmsNormForward, rmsNormBackward, rope, attentionForward, attentionBackward,
+  crossEntropyForward, crossEntropyBackward, gatherLogProbsForward, gatherLogProbsBackward,
+  embeddingForward, embeddingBackward, adamw,
+  info: () => ({ name: 'reference' as const, isa: 'typescript', threads: 1, fallbacks: [] }),
+} satisfies Backend;

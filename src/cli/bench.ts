@@ -1,0 +1,22 @@
+// bench.ts — `zhongjing bench <what>`: speed measurements. Each benchmark lives in its own file.
+import type { Command } from './command.js';
+import { benchGemm } from './bench-gemm.js';
+
+const benches: Record<string, { summary: string; run: (argv: string[]) => Promise<number> }> = {
+  gemm: { summary: 'f32 and bf16 GEMM GFLOP/s (NN, NT, TN) at 1024³ and 4096×4096×1024', run: benchGemm },
+};
+
+export const benchCommand: Command = {
+  name: 'bench',
+  summary: 'speed benchmarks: ' + Object.keys(benches).join(', '),
+  async run(argv) {
+    const [what, ...rest] = argv;
+    const b = what ? benches[what] : undefined;
+    if (!b) {
+      const list = Object.entries(benches).map(([k, v]) => `  ${k.padEnd(8)}${v.summary}`).join('\n');
+      console.log(`usage: zhongjing bench <what> [flags]  (zhongjing bench <what> --help)\n\n${list}`);
+      return what === undefined || what === '--help' || what === '-h' ? 0 : 2;
+    }
+    return b.run(rest);
+  },
+};

@@ -1,0 +1,7 @@
+// commands.ts — the list of subcommands. Add one import and one entry per command file.
+import type { Command } from './command.js';
+import { infoCommand } from './info.js';
+import { benchCommand } from './bench.js';
+import { demoCommand } from './demo.js';
+
+export const commands: Command[] = [infoCommand, benchCommand, demoCommand];
