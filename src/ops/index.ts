@@ -1,0 +1,9 @@
+// index.ts — every op, one import away.
+export * from './creation.js';
+export * from './shape.js';
+export * from './elementwise.js';
+export * from './reduce.js';
+export * from './matmul.js';
+export * from './nn.js';
+export * from './attention.js';
+export * from './loss.js';
