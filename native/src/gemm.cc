@@ -1,31 +1,354 @@
-// gemm.cc — GEMM entry point: validates nothing (the glue did), dispatches to the ISA's kernel.
-// Placeholder scalar loop until the blocked kernels land.
+// gemm.cc — zj_gemm: the blocked GEMM driver (Goto & van de Geijn, "Anatomy of High-Performance Matrix
+// Multiplication", 2008; BLIS's five-loop layout). Packs op(A)/op(B) panels from f32 or bf16 storage,
+// transposed or not, into the layout the ISA microkernel wants, blocks for the caches, splits the work
+// over the pool and picks the kernel at run time. Also holds the portable scalar microkernel (the arm64
+// path). The SIMD microkernels are in avx512/ and avx2/; this file uses no intrinsics.
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include "../include/zj_kernels.h"
+#include "cpu.h"
+#include "gemm_impl.h"
+#include "pool.h"
 
-static inline float bf16_to_f32(uint16_t h) {
+namespace zj {
+namespace {
+
+// ---- conversions --------------------------------------------------------------------------------
+
+inline float bf16_to_f32(uint16_t h) {
   uint32_t u = (uint32_t)h << 16;
   float f;
   std::memcpy(&f, &u, 4);
   return f;
 }
 
+// Round to nearest even; NaN stays a quiet NaN (matches src/backend/reference/bf16.ts).
+inline uint16_t f32_to_bf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+  return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+// ---- the portable microkernel -------------------------------------------------------------------
+
+constexpr int kScalarMr = 4, kScalarNr = 8;
+
+// Plain loops over a 4×8 tile; compilers keep it in SSE/NEON registers at baseline flags.
+void gemm_f32_scalar(int64_t kc, const void* a_, const void* b_, float* c, int64_t ldc, int m, int n, float alpha,
+                     float beta) {
+  const float* a = (const float*)a_;
+  const float* b = (const float*)b_;
+  float acc[kScalarMr][kScalarNr] = {};
+  for (int64_t k = 0; k < kc; k++, a += kScalarMr, b += kScalarNr)
+    for (int r = 0; r < kScalarMr; r++)
+      for (int j = 0; j < kScalarNr; j++) acc[r][j] += a[r] * b[j];
+  for (int r = 0; r < m; r++)
+    for (int j = 0; j < n; j++) {
+      float* o = c + r * ldc + j;
+      *o = beta != 0.0f ? alpha * acc[r][j] + beta * *o : alpha * acc[r][j];
+    }
+}
+
+// ---- kernel choice and blocking -----------------------------------------------------------------
+
+// How operands are packed: plain f32, f32 rounded to bf16 values (bf16 compute on an f32 kernel: the
+// products of two bf16 values are exact in f32, so only accumulation order differs from vdpbf16ps),
+// or bf16 k-pairs for vdpbf16ps.
+enum PackMode { PACK_F32 = 0, PACK_F32_ROUND = 1, PACK_PAIRS = 2 };
+
+struct Kernel {
+  gemm_micro_fn fn;
+  int mr, nr;
+  bool pairs;
+  // Cache blocking: a KC×NC block of packed B stays in L2 while MR×KC panels of A (from an MC×KC block
+  // in L3) sweep over it; the A panel is reused across the NC/NR microkernel calls of one row panel.
+  int64_t kc, mc, nc;
+};
+
+int64_t env_int(const char* name, int64_t fallback) {
+  const char* s = std::getenv(name);
+  return s && *s ? std::max<int64_t>(1, std::atoll(s)) : fallback;
+}
+
+Kernel make_kernel(gemm_micro_fn fn, int mr, int nr, bool pairs, int64_t kc, int64_t mc, int64_t nc) {
+  // ZJ_GEMM_KC/MC/NC override the tuned sizes for experiments (rounded to what the packing needs).
+  kc = env_int("ZJ_GEMM_KC", kc);
+  mc = env_int("ZJ_GEMM_MC", mc);
+  nc = env_int("ZJ_GEMM_NC", nc);
+  kc = (kc + 1) / 2 * 2;  // even, so only the last K block can hold an odd k-pair
+  mc = std::max<int64_t>(mr, mc / mr * mr);
+  nc = std::max<int64_t>(nr, nc / nr * nr);
+  return Kernel{fn, mr, nr, pairs, kc, mc, nc};
+}
+
+const Kernel& pick_kernel(bool bf16_compute) {
+  static const Kernel scalar = make_kernel(gemm_f32_scalar, kScalarMr, kScalarNr, false, 256, 256, 512);
+#if defined(__x86_64__) || defined(_M_X64)
+  static const Kernel avx2 = make_kernel(gemm_f32_avx2, kAvx2F32Mr, kAvx2F32Nr, false, 256, 1200, 384);
+  static const Kernel avx512 = make_kernel(gemm_f32_avx512, kAvx512F32Mr, kAvx512F32Nr, false, 384, 1680, 480);
+  static const Kernel avx512_bf16 =
+      make_kernel(gemm_bf16_avx512, kAvx512Bf16Mr, kAvx512Bf16Nr, true, 768, 1680, 480);
+  switch (cpu_isa()) {
+    case ISA_AVX512: return bf16_compute && cpu_has_avx512bf16() ? avx512_bf16 : avx512;
+    case ISA_AVX2: return avx2;
+    default: return scalar;
+  }
+#else
+  (void)bf16_compute;
+  return scalar;
+#endif
+}
+
+// ---- packing ------------------------------------------------------------------------------------
+
+template <class T>
+inline float load_f32(const T* p) {
+  if constexpr (sizeof(T) == 2) return bf16_to_f32(*p);
+  else return *p;
+}
+
+template <class T>
+inline uint16_t load_bf16(const T* p) {
+  if constexpr (sizeof(T) == 2) return *p;
+  else return f32_to_bf16(*p);
+}
+
+template <class T, int mode>
+inline float load_packed(const T* p) {
+  if constexpr (mode == PACK_F32_ROUND && sizeof(T) == 4) return bf16_to_f32(f32_to_bf16(*p));
+  else return load_f32(p);
+}
+
+// One panel: element (x, k) of the source, at src[x*sx + k*sk], goes to the panel slot for row/column x
+// of W and step k (layouts in gemm_impl.h); x in [w, W) is zero-filled. One of sx, sk is 1 (GEMM
+// operands are row-major), and the loop order follows it so that reads are contiguous.
+template <class T, int mode>
+void pack_panel(const T* src, int64_t sx, int64_t sk, int w, int64_t kc, int W, void* dst) {
+  if constexpr (mode != PACK_PAIRS) {
+    float* d = (float*)dst;
+    if (sx == 1) {
+      for (int64_t k = 0; k < kc; k++) {
+        const T* s = src + k * sk;
+        float* o = d + k * W;
+        for (int x = 0; x < w; x++) o[x] = load_packed<T, mode>(s + x);
+        for (int x = w; x < W; x++) o[x] = 0.0f;
+      }
+    } else {
+      if (w < W)
+        for (int64_t k = 0; k < kc; k++)
+          for (int x = w; x < W; x++) d[k * W + x] = 0.0f;
+      for (int x = 0; x < w; x++) {
+        const T* s = src + x * sx;
+        float* o = d + x;
+        for (int64_t k = 0; k < kc; k++) o[k * W] = load_packed<T, mode>(s + k);
+      }
+    }
+  } else {
+    uint16_t* d = (uint16_t*)dst;
+    const int64_t kp = (kc + 1) / 2;
+    if (sx == 1) {
+      for (int64_t p = 0; p < kp; p++) {
+        uint16_t* o = d + p * W * 2;
+        const T* s0 = src + 2 * p * sk;
+        const T* s1 = s0 + sk;
+        const bool has1 = 2 * p + 1 < kc;
+        for (int x = 0; x < w; x++) {
+          o[2 * x] = load_bf16(s0 + x);
+          o[2 * x + 1] = has1 ? load_bf16(s1 + x) : 0;
+        }
+        for (int x = w; x < W; x++) o[2 * x] = o[2 * x + 1] = 0;
+      }
+    } else {
+      if (w < W)
+        for (int64_t p = 0; p < kp; p++)
+          for (int x = w; x < W; x++) d[(p * W + x) * 2] = d[(p * W + x) * 2 + 1] = 0;
+      for (int x = 0; x < w; x++) {
+        const T* s = src + x * sx;
+        uint16_t* o = d + 2 * x;
+        int64_t k = 0;
+        for (; k + 2 <= kc; k += 2) {
+          o[k * W] = load_bf16(s + k);
+          o[k * W + 1] = load_bf16(s + k + 1);
+        }
+        if (k < kc) {
+          o[k * W] = load_bf16(s + k);
+          o[k * W + 1] = 0;
+        }
+      }
+    }
+  }
+}
+
+using pack_fn = void (*)(const void* src, int64_t sx, int64_t sk, int w, int64_t kc, int W, void* dst);
+
+template <class T, int mode>
+void pack_panel_erased(const void* src, int64_t sx, int64_t sk, int w, int64_t kc, int W, void* dst) {
+  pack_panel<T, mode>((const T*)src, sx, sk, w, kc, W, dst);
+}
+
+pack_fn pick_pack(bool bf16_storage, int mode) {
+  static const pack_fn table[2][3] = {
+      {pack_panel_erased<float, PACK_F32>, pack_panel_erased<float, PACK_F32_ROUND>,
+       pack_panel_erased<float, PACK_PAIRS>},
+      {pack_panel_erased<uint16_t, PACK_F32>, pack_panel_erased<uint16_t, PACK_F32_ROUND>,
+       pack_panel_erased<uint16_t, PACK_PAIRS>}};
+  return table[bf16_storage ? 1 : 0][mode];
+}
+
+// ---- per-thread scratch -------------------------------------------------------------------------
+
+// Packed blocks live in per-thread buffers that only grow: pool workers are persistent, so after the
+// first call no GEMM allocates (a fresh mmap per call would cost page faults on every block).
+struct Scratch {
+  void* p = nullptr;
+  size_t bytes = 0;
+  void* get(size_t want) {
+    if (want > bytes) {
+      std::free(p);
+      bytes = (want + 4095) / 4096 * 4096;
+      p = std::aligned_alloc(64, bytes);
+      if (!p) {
+        bytes = 0;
+        throw std::bad_alloc();
+      }
+    }
+    return p;
+  }
+  ~Scratch() { std::free(p); }
+};
+
+thread_local Scratch scratch_a, scratch_b;
+
+// ---- the blocked loops --------------------------------------------------------------------------
+
+// An operand in element terms: op(X)(r, c) = base[r*rs + c*cs], stored as f32 or bf16.
+struct Operand {
+  const char* base;
+  bool bf16;
+  int64_t rs, cs;
+  const void* at(int64_t r, int64_t c) const { return base + (r * rs + c * cs) * (bf16 ? 2 : 4); }
+};
+
+struct Problem {
+  const Kernel* kn;
+  Operand a, b;  // op(A) is M×K, op(B) is K×N
+  pack_fn pack_a, pack_b;
+  int64_t M, N, K;
+  float alpha, beta;
+};
+
+// Bytes of one packed panel of W rows/columns over kc steps (f32 or pairs; both pad to 4 bytes a step).
+inline int64_t panel_bytes(int W, int64_t kc, bool pairs) { return (pairs ? (kc + 1) / 2 : kc) * W * 4; }
+
+// C[m0:m1, n0:n1] of one matrix, on the calling thread.
+void gemm_block(const Problem& pb, float* C, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
+  const Kernel& kn = *pb.kn;
+  const int mr = kn.mr, nr = kn.nr;
+  const int64_t KC = kn.kc, MC = kn.mc, NC = kn.nc;
+  char* pa = (char*)scratch_a.get(panel_bytes(1, KC, kn.pairs) * (MC + mr));
+  char* pbuf = (char*)scratch_b.get(panel_bytes(1, KC, kn.pairs) * (NC + nr));
+  for (int64_t ic = m0; ic < m1; ic += MC) {
+    const int64_t mc = std::min(MC, m1 - ic);
+    for (int64_t pc = 0; pc < pb.K; pc += KC) {
+      const int64_t kc = std::min(KC, pb.K - pc);
+      const int64_t a_panel = panel_bytes(mr, kc, kn.pairs), b_panel = panel_bytes(nr, kc, kn.pairs);
+      // op(A) rows are the panel's x index: sx = rs, sk = cs.
+      for (int64_t ir = 0; ir < mc; ir += mr)
+        pb.pack_a(pb.a.at(ic + ir, pc), pb.a.rs, pb.a.cs, (int)std::min<int64_t>(mr, mc - ir), kc, mr,
+                  pa + ir / mr * a_panel);
+      // Later K blocks accumulate onto what the first wrote.
+      const float beta = pc == 0 ? pb.beta : 1.0f;
+      for (int64_t jc = n0; jc < n1; jc += NC) {
+        const int64_t nc = std::min(NC, n1 - jc);
+        // op(B) columns are the panel's x index: sx = cs, sk = rs.
+        for (int64_t jr = 0; jr < nc; jr += nr)
+          pb.pack_b(pb.b.at(pc, jc + jr), pb.b.cs, pb.b.rs, (int)std::min<int64_t>(nr, nc - jr), kc, nr,
+                    pbuf + jr / nr * b_panel);
+        for (int64_t ir = 0; ir < mc; ir += mr) {
+          const int m = (int)std::min<int64_t>(mr, mc - ir);
+          const char* ap = pa + ir / mr * a_panel;
+          float* crow = C + (ic + ir) * pb.N + jc;
+          for (int64_t jr = 0; jr < nc; jr += nr)
+            kn.fn(kc, ap, pbuf + jr / nr * b_panel, crow + jr, pb.N, m, (int)std::min<int64_t>(nr, nc - jr),
+                  pb.alpha, beta);
+        }
+      }
+    }
+  }
+}
+
+// Below this many multiply-adds per matrix a GEMM runs on the calling thread: waking the pool costs
+// more than it saves.
+constexpr double kParallelMinWork = 1 << 20;
+
+// One matrix over the pool: split the output along N (each thread then packs all of op(A)) or along M
+// (each packs all of op(B)), whichever repeats the smaller operand, in whole NR / MR units so every
+// thread runs full tiles. Each output element is computed the same way whatever the split, so results
+// do not even depend on the thread count.
+void gemm_matrix_parallel(const Problem& pb, float* C) {
+  const Kernel& kn = *pb.kn;
+  if (pb.M <= pb.N) {
+    const int64_t units = (pb.N + kn.nr - 1) / kn.nr;
+    parallel_for(units, 1, [&](int64_t b, int64_t e, int) {
+      gemm_block(pb, C, 0, pb.M, b * kn.nr, std::min(pb.N, e * kn.nr));
+    });
+  } else {
+    const int64_t units = (pb.M + kn.mr - 1) / kn.mr;
+    parallel_for(units, 1, [&](int64_t b, int64_t e, int) {
+      gemm_block(pb, C, b * kn.mr, std::min(pb.M, e * kn.mr), 0, pb.N);
+    });
+  }
+}
+
+}  // namespace
+}  // namespace zj
+
 extern "C" void zj_gemm(int64_t batch, int64_t M, int64_t N, int64_t K, const void* A, int a_bf16, int transA,
                         int64_t aStride, const void* B, int b_bf16, int transB, int64_t bStride, float* out,
                         float alpha, float beta, int bf16_compute) {
-  for (int64_t b = 0; b < batch; b++)
-    for (int64_t i = 0; i < M; i++)
-      for (int64_t j = 0; j < N; j++) {
-        float acc = 0;
-        for (int64_t k = 0; k < K; k++) {
-          int64_t ia = b * aStride + (transA ? k * M + i : i * K + k);
-          int64_t ib = b * bStride + (transB ? j * K + k : k * N + j);
-          float x = a_bf16 ? bf16_to_f32(((const uint16_t*)A)[ia]) : ((const float*)A)[ia];
-          float y = b_bf16 ? bf16_to_f32(((const uint16_t*)B)[ib]) : ((const float*)B)[ib];
-          acc += x * y;
-        }
-        float* o = out + b * M * N + i * N + j;
-        *o = alpha * acc + (beta == 0 ? 0 : beta * *o);
-      }
-  (void)bf16_compute;
+  using namespace zj;
+  if (batch <= 0 || M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    // Empty sum: out = beta * out, and beta == 0 clears whatever was there (NaN included).
+    const int64_t total = batch * M * N;
+    for (int64_t i = 0; i < total; i++) out[i] = beta != 0.0f ? beta * out[i] : 0.0f;
+    return;
+  }
+  Problem pb;
+  pb.kn = &pick_kernel(bf16_compute != 0);
+  const int mode = pb.kn->pairs ? PACK_PAIRS : bf16_compute ? PACK_F32_ROUND : PACK_F32;
+  pb.pack_a = pick_pack(a_bf16 != 0, mode);
+  pb.pack_b = pick_pack(b_bf16 != 0, mode);
+  // op(A) is M×K: stored M×K (rs = K, cs = 1) or K×M when transposed (rs = 1, cs = M); likewise op(B).
+  pb.a = Operand{(const char*)A, a_bf16 != 0, transA ? 1 : K, transA ? M : 1};
+  pb.b = Operand{(const char*)B, b_bf16 != 0, transB ? 1 : N, transB ? K : 1};
+  pb.M = M, pb.N = N, pb.K = K, pb.alpha = alpha, pb.beta = beta;
+  const size_t a_elem = a_bf16 ? 2 : 4, b_elem = b_bf16 ? 2 : 4;
+  const char* a0 = (const char*)A;
+  const char* b0 = (const char*)B;
+
+  auto one = [&](int64_t bt, bool parallel) {
+    Problem p = pb;
+    p.a.base = a0 + bt * aStride * (int64_t)a_elem;
+    p.b.base = b0 + bt * bStride * (int64_t)b_elem;
+    float* C = out + bt * M * N;
+    if (parallel) gemm_matrix_parallel(p, C);
+    else gemm_block(p, C, 0, M, 0, N);
+  };
+
+  const int threads = pool_threads();
+  const double work = (double)M * (double)N * (double)K;
+  if (threads <= 1 || work * (double)batch < kParallelMinWork) {
+    for (int64_t bt = 0; bt < batch; bt++) one(bt, false);
+  } else if (batch >= threads && (batch % threads == 0 || batch >= 4 * threads || work < kParallelMinWork)) {
+    // Many matrices: whole matrices per thread, no split inside (static chunks keep it deterministic).
+    parallel_for(batch, 1, [&](int64_t b, int64_t e, int) {
+      for (int64_t bt = b; bt < e; bt++) one(bt, false);
+    });
+  } else {
+    for (int64_t bt = 0; bt < batch; bt++) one(bt, work >= kParallelMinWork);
+  }
 }

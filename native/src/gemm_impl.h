@@ -1,0 +1,37 @@
+// gemm_impl.h — what the blocked GEMM driver (gemm.cc) and the per-ISA microkernels share:
+// the microkernel signature, each kernel's register tile (MR×NR) and the packed-panel layouts.
+// The driver packs, blocks and threads; a microkernel only multiplies one packed MR×KC panel of A
+// by one packed KC×NR panel of B and merges the tile into C. No packing or threading here.
+#pragma once
+#include <cstdint>
+
+namespace zj {
+
+// Packed layouts (both zero-padded to full MR / NR, so kernels never test edges in the k loop):
+//   f32 panels:  A: a[k*MR + r] = op(A)(i0 + r, k0 + k)      B: b[k*NR + j] = op(B)(k0 + k, j0 + j)
+//   bf16 pairs:  A: a[(p*MR + r)*2 + e] = bf16(op(A)(i0 + r, k0 + 2p + e))
+//                B: b[(p*NR + j)*2 + e] = bf16(op(B)(k0 + 2p + e, j0 + j))   (odd kc padded with 0)
+// so one 32-bit word holds a k-pair, the operand layout vdpbf16ps multiplies lane by lane.
+//
+// c points at the tile's top-left element in the output (row stride ldc). Only the m×n corner
+// (m <= MR, n <= NR) is written: c = alpha*acc + beta*c, and beta == 0 never reads c (it may hold NaN).
+// kc is the number of k steps (elements, not pairs, for the bf16 kernel).
+using gemm_micro_fn = void (*)(int64_t kc, const void* a, const void* b, float* c, int64_t ldc, int m, int n,
+                               float alpha, float beta);
+
+// AVX-512 f32: 14 rows broadcast × 32 columns in two zmm = 28 accumulators (native/src/avx512).
+constexpr int kAvx512F32Mr = 14, kAvx512F32Nr = 32;
+void gemm_f32_avx512(int64_t kc, const void* a, const void* b, float* c, int64_t ldc, int m, int n, float alpha,
+                     float beta);
+
+// AVX-512 BF16 (vdpbf16ps): same 14×32 tile over k-pairs.
+constexpr int kAvx512Bf16Mr = 14, kAvx512Bf16Nr = 32;
+void gemm_bf16_avx512(int64_t kc, const void* a, const void* b, float* c, int64_t ldc, int m, int n, float alpha,
+                      float beta);
+
+// AVX2 + FMA f32: 6 × 16 (two ymm) = 12 accumulators of the 16 ymm registers (native/src/avx2).
+constexpr int kAvx2F32Mr = 6, kAvx2F32Nr = 16;
+void gemm_f32_avx2(int64_t kc, const void* a, const void* b, float* c, int64_t ldc, int m, int n, float alpha,
+                   float beta);
+
+}  // namespace zj

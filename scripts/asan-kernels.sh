@@ -1,0 +1,30 @@
+#!/bin/sh
+# asan-kernels.sh — builds zj_gemm (driver, pool, CPU dispatch and every ISA microkernel, each with its own
+# ISA flags as in binding.gyp) with a small C++ driver under AddressSanitizer + UBSan, and runs odd shapes
+# on every ISA path this CPU has. Usage: scripts/asan-kernels.sh [extra driver args, default `check`]
+set -eu
+cd "$(dirname "$0")/.."
+out=build/asan
+mkdir -p "$out"
+flags="-O1 -g -std=c++17 -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -pthread"
+objs=""
+for f in native/src/gemm.cc native/src/pool.cc native/src/cpu.cc; do
+  o="$out/$(basename "$f" .cc).o"; g++ $flags -c "$f" -o "$o"; objs="$objs $o"
+done
+if [ "$(uname -m)" = x86_64 ]; then
+  for f in native/src/avx512/gemm_*.cc; do
+    o="$out/$(basename "$f" .cc).o"
+    g++ $flags -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512bf16 -mfma -mf16c -mavx2 -c "$f" -o "$o"
+    objs="$objs $o"
+  done
+  for f in native/src/avx2/gemm_*.cc; do
+    o="$out/$(basename "$f" .cc).o"; g++ $flags -mavx2 -mfma -mf16c -c "$f" -o "$o"; objs="$objs $o"
+  done
+fi
+g++ $flags test/native/gemm-check.cc $objs -o "$out/gemm-check"
+for isa in scalar avx2 avx512; do
+  for threads in 1 2; do
+    echo "== ZJ_ISA=$isa ZJ_THREADS=$threads"
+    ZJ_ISA=$isa ZJ_THREADS=$threads "$out/gemm-check" "${@:-check}"
+  done
+done

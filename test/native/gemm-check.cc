@@ -1,0 +1,132 @@
+// gemm-check.cc — a standalone C++ driver for zj_gemm, outside node: `check` runs odd shapes against a
+// naive double loop (built with -fsanitize=address,undefined by scripts/asan-kernels.sh, so any
+// out-of-bounds read or write in packing or the microkernels shows up), `bench M N K [ta tb bf16c]`
+// times one shape. Exit code 0 when every case is within tolerance.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+#include "../../native/include/zj_kernels.h"
+
+namespace {
+
+uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+float next_uniform() {  // xorshift64*, in [-1, 1)
+  rng_state ^= rng_state >> 12, rng_state ^= rng_state << 25, rng_state ^= rng_state >> 27;
+  return (float)((rng_state * 0x2545f4914f6cdd1dull) >> 40) / (float)(1 << 23) - 1.0f;
+}
+
+uint16_t to_bf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+  return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+float from_bf16(uint16_t h) {
+  uint32_t u = (uint32_t)h << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+// Operands are allocated exactly (no slack) so that the sanitizer sees any overrun.
+struct Operand {
+  std::vector<float> f;
+  std::vector<uint16_t> h;
+  bool bf16;
+  Operand(size_t n, bool is_bf16) : bf16(is_bf16) {
+    if (bf16) {
+      h.resize(n);
+      for (auto& x : h) x = to_bf16(next_uniform());
+    } else {
+      f.resize(n);
+      for (auto& x : f) x = next_uniform();
+    }
+  }
+  const void* data() const { return bf16 ? (const void*)h.data() : (const void*)f.data(); }
+  double get(size_t i, bool round) const { return bf16 ? from_bf16(h[i]) : round ? from_bf16(to_bf16(f[i])) : f[i]; }
+};
+
+int check_case(int64_t batch, int64_t M, int64_t N, int64_t K, bool ta, bool tb, bool abf, bool bbf, bool bc,
+               int64_t as, int64_t bs, float alpha, float beta) {
+  Operand A((size_t)((batch - 1) * as + M * K), abf), B((size_t)((batch - 1) * bs + K * N), bbf);
+  std::vector<float> out((size_t)(batch * M * N)), init(out.size());
+  for (size_t i = 0; i < out.size(); i++) out[i] = init[i] = beta == 0.0f ? NAN : next_uniform();
+  zj_gemm(batch, M, N, K, A.data(), abf, ta, as, B.data(), bbf, tb, bs, out.data(), alpha, beta, bc);
+  double worst = 0;
+  for (int64_t b = 0; b < batch; b++)
+    for (int64_t i = 0; i < M; i++)
+      for (int64_t j = 0; j < N; j++) {
+        double acc = 0, mag = 0;
+        for (int64_t k = 0; k < K; k++) {
+          double x = A.get(b * as + (ta ? k * M + i : i * K + k), bc);
+          double y = B.get(b * bs + (tb ? j * K + k : k * N + j), bc);
+          acc += x * y, mag += std::fabs(x * y);
+        }
+        size_t o = (size_t)(b * M * N + i * N + j);
+        double want = alpha * acc + (beta == 0.0f ? 0.0 : beta * init[o]);
+        double err = std::fabs(out[o] - want) / (std::fabs(alpha) * mag + (beta == 0.0f ? 0.0 : std::fabs(beta * init[o])) + 1e-30);
+        if (!(err <= worst)) worst = std::isnan(err) ? INFINITY : std::max(worst, err);
+      }
+  // Errors are relative to the sum of |terms|: a K-term f32 sum stays well inside a few K ulps.
+  bool ok = worst < 1e-5;
+  if (!ok)
+    std::printf("FAIL batch=%lld M=%lld N=%lld K=%lld ta=%d tb=%d abf=%d bbf=%d bc=%d err=%.3g\n", (long long)batch,
+                (long long)M, (long long)N, (long long)K, ta, tb, abf, bbf, bc, worst);
+  return ok ? 0 : 1;
+}
+
+int run_checks() {
+  const int64_t dims[][3] = {{1, 1, 1}, {3, 7, 33}, {7, 3, 1}, {33, 1, 7}, {1, 33, 257}, {15, 31, 2},
+                             {29, 65, 3}, {257, 33, 7}, {300, 520, 270}, {17, 1000, 801}, {40, 40, 0}};
+  int fails = 0, cases = 0;
+  for (auto& d : dims)
+    for (int flags = 0; flags < 32; flags++) {
+      bool ta = flags & 1, tb = flags & 2, abf = flags & 4, bbf = flags & 8, bc = flags & 16;
+      if (d[0] * d[1] * d[2] > 1000000 && (flags & 12)) continue;  // big shapes: f32 storage only
+      fails += check_case(1, d[0], d[1], d[2], ta, tb, abf, bbf, bc, 0, 0, 1.0f, 0.0f);
+      cases++;
+    }
+  // alpha/beta and batches with broadcast or strided operands.
+  fails += check_case(3, 9, 35, 17, false, true, false, false, false, 0, 35 * 17, 0.5f, -1.25f);
+  fails += check_case(4, 33, 7, 40, true, false, true, false, true, 33 * 40, 0, 2.0f, 1.0f);
+  fails += check_case(5, 64, 64, 64, false, false, false, false, false, 64 * 64, 64 * 64, 1.0f, 0.5f);
+  fails += check_case(2, 200, 300, 100, false, false, false, false, false, 200 * 100, 0, 1.0f, 0.0f);
+  cases += 4;
+  std::printf("%d cases, %d failed\n", cases, fails);
+  return fails ? 1 : 0;
+}
+
+int run_bench(int64_t M, int64_t N, int64_t K, bool ta, bool tb, bool bc, int runs) {
+  std::vector<float> A((size_t)(M * K)), B((size_t)(K * N)), C((size_t)(M * N));
+  for (auto& x : A) x = next_uniform();
+  for (auto& x : B) x = next_uniform();
+  std::vector<double> times;
+  for (int r = 0; r <= runs; r++) {
+    auto t0 = std::chrono::steady_clock::now();
+    zj_gemm(1, M, N, K, A.data(), 0, ta, 0, B.data(), 0, tb, 0, C.data(), 1.0f, 0.0f, bc);
+    auto t1 = std::chrono::steady_clock::now();
+    if (r) times.push_back(std::chrono::duration<double>(t1 - t0).count());
+  }
+  std::sort(times.begin(), times.end());
+  double med = times[times.size() / 2], best = times[0];
+  std::printf("%lldx%lldx%lld %s%s %s: median %.1f GFLOP/s, best %.1f\n", (long long)M, (long long)N, (long long)K,
+              ta ? "T" : "N", tb ? "T" : "N", bc ? "bf16" : "f32", 2e-9 * M * N * K / med, 2e-9 * M * N * K / best);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc >= 2 && !std::strcmp(argv[1], "check")) return run_checks();
+  if (argc >= 5 && !std::strcmp(argv[1], "bench")) {
+    auto arg = [&](int i, int dflt) { return argc > i ? std::atoi(argv[i]) : dflt; };
+    return run_bench(std::atoll(argv[2]), std::atoll(argv[3]), std::atoll(argv[4]), arg(5, 0), arg(6, 0), arg(7, 0),
+                     arg(8, 7));
+  }
+  std::fprintf(stderr, "usage: gemm-check check | bench M N K [transA transB bf16 runs]\n");
+  return 2;
+}
