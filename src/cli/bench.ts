@@ -1,9 +1,11 @@
 // bench.ts — `zhongjing bench <what>`: speed measurements. Each benchmark lives in its own file.
 import type { Command } from './command.js';
 import { benchGemm } from './bench-gemm.js';
+import { benchTrain } from './bench-train.js';
 
 const benches: Record<string, { summary: string; run: (argv: string[]) => Promise<number> }> = {
   gemm: { summary: 'f32 and bf16 GEMM GFLOP/s (NN, NT, TN) at 1024³ and 4096×4096×1024', run: benchGemm },
+  train: { summary: 'training tokens/s (forward + backward + AdamW) on the anchor shape, beside PyTorch', run: benchTrain },
 };
 
 export const benchCommand: Command = {

@@ -1,0 +1,123 @@
+// bench-train.ts — `zhongjing bench train`: tokens/s of forward + backward + AdamW on a preset model
+// (anchor = the shape of ../shared/anchors/torch_train_step.py), with PyTorch's figure taken in the same
+// run by alternating back-to-back rounds when --torch finds the anchor script and Debian's torch.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { formatHelp, parseArgs, UsageError } from './args.js';
+import { LlamaForCausalLM, presets } from '../model/llama.js';
+import { AdamW, defaultGroups } from '../optim/adamw.js';
+import { lmTrainStep } from '../train/lm-step.js';
+import { setMatmulPrecision } from '../ops/matmul.js';
+import { crossEntropy } from '../ops/loss.js';
+import { noGrad } from '../autograd/grad-mode.js';
+import { tidy } from '../tensor/scope.js';
+import { Tensor } from '../tensor/tensor.js';
+import { backendInfo } from '../backend/index.js';
+import { Rng } from '../util/rng.js';
+import { median, peakRssMiB } from './bench-util.js';
+
+const flags = {
+  preset: { type: 'string', help: 'model shape', default: 'anchor', choices: ['anchor', 'tiny'] },
+  dtype: { type: 'string', help: 'matmul compute precision (f32 master weights either way)', default: 'f32', choices: ['f32', 'bf16'] },
+  batch: { type: 'number', help: 'sequences per step', default: 8 },
+  seq: { type: 'number', help: 'tokens per sequence', default: 256 },
+  steps: { type: 'number', help: 'timed steps per round (after one warm-up step)', default: 5 },
+  rounds: { type: 'number', help: 'alternating rounds of ours and the anchor', default: 1 },
+  torch: { type: 'boolean', help: 'also run ../shared/anchors/torch_train_step.py with /usr/bin/python3 (Debian python3-torch)' },
+  anchor: { type: 'string', help: 'path of the PyTorch anchor script', default: '../shared/anchors/torch_train_step.py' },
+  json: { type: 'boolean', help: 'print one JSON object' },
+} as const;
+
+interface Round { tokensPerS: number; msPerStep: number; forwardTokensPerS: number; loss: number }
+
+function oursOnce(preset: 'anchor' | 'tiny', B: number, T: number, steps: number): Round {
+  const cfg = { ...presets[preset], maxPositions: Math.max(presets[preset].maxPositions, T) };
+  const model = new LlamaForCausalLM(cfg, 0);
+  const opt = new AdamW(defaultGroups(model.parameters(), 0.01));
+  const rng = new Rng(0);
+  const ids = Tensor.empty([B, T], 'i32').keep(), targets = Tensor.empty([B, T], 'i32').keep();
+  for (const t of [ids, targets]) for (let i = 0; i < B * T; i++) (t.data as Int32Array)[i] = rng.int(cfg.vocabSize);
+  const times: number[] = [];
+  let loss = 0;
+  for (let s = 0; s <= steps; s++) {
+    const t0 = performance.now();
+    loss = lmTrainStep(model, opt, { ids, targets }, 3e-4, 0).loss;
+    if (s > 0) times.push(performance.now() - t0); // step 0 is the warm-up
+  }
+  const fw: number[] = [];
+  for (let s = 0; s < 3; s++) {
+    const t0 = performance.now();
+    noGrad(() => tidy(() => { crossEntropy(model.forward({ ids }), targets).item(); }));
+    fw.push(performance.now() - t0);
+  }
+  const ms = median(times);
+  return { tokensPerS: (B * T * 1000) / ms, msPerStep: ms, forwardTokensPerS: (B * T * 1000) / median(fw.slice(1)), loss };
+}
+
+function torchOnce(script: string, dtype: string): { tokensPerS: number; forwardTokensPerS: number } | { error: string } {
+  // the anchor README's fastest settings: f32 → OpenBLAS 2 threads, torch 1; bf16 → OpenBLAS 1, torch 2
+  const env = { ...process.env, OPENBLAS_NUM_THREADS: dtype === 'f32' ? '2' : '1' };
+  const r = spawnSync('/usr/bin/python3', [script, dtype, dtype === 'f32' ? '1' : '2'], { env, encoding: 'utf8' });
+  if (r.status !== 0) return { error: (r.stderr || r.error?.message || 'failed').trim().split('\n').pop()! };
+  const line = r.stdout.trim().split('\n').pop()!;
+  const j = JSON.parse(line) as { tokens_per_s: number; forward_tokens_per_s: number };
+  return { tokensPerS: j.tokens_per_s, forwardTokensPerS: j.forward_tokens_per_s };
+}
+
+export async function benchTrain(argv: string[]): Promise<number> {
+  const { flags: f } = parseArgs('bench train', argv, flags);
+  if (f.help) {
+    console.log(formatHelp('zhongjing bench train [--preset anchor] [--dtype f32|bf16] [--torch] [--json]',
+      'Tokens/s of one training step (forward + backward + AdamW) at batch × seq, median over steps.', flags));
+    return 0;
+  }
+  const preset = f.preset as 'anchor' | 'tiny', dtype = f.dtype!, B = f.batch!, T = f.seq!;
+  if (!(B >= 1 && T >= 2)) throw new UsageError('[bench train] --batch must be >= 1 and --seq >= 2');
+  const script = f.anchor!;
+  const torchWanted = !!f.torch;
+  const haveScript = existsSync(script);
+  if (torchWanted && !haveScript) console.error(`[bench train] anchor script not found at ${script}; PyTorch figures skipped`);
+  const prev = setMatmulPrecision(dtype === 'bf16' ? 'bf16' : 'f32');
+  const ours: Round[] = [], theirs: { tokensPerS: number; forwardTokensPerS: number }[] = [];
+  let torchError = '';
+  try {
+    for (let r = 0; r < f.rounds!; r++) {
+      if (!f.json) process.stderr.write(`round ${r + 1}/${f.rounds}: zhongjing…`);
+      ours.push(oursOnce(preset, B, T, f.steps!));
+      if (torchWanted && haveScript && !torchError) {
+        if (!f.json) process.stderr.write(' pytorch…');
+        const t = torchOnce(script, dtype);
+        if ('error' in t) torchError = t.error;
+        else theirs.push(t);
+      }
+      if (!f.json) process.stderr.write('\n');
+    }
+  } finally {
+    setMatmulPrecision(prev);
+  }
+  const cfg = presets[preset];
+  const params = new LlamaForCausalLM(cfg, 0).numParameters();
+  const info = backendInfo();
+  const result = {
+    preset, dtype, batch: B, seq: T, params, backend: info.name, isa: info.isa, threads: info.threads,
+    tokens_per_s: median(ours.map((o) => o.tokensPerS)),
+    ms_per_step: median(ours.map((o) => o.msPerStep)),
+    forward_tokens_per_s: median(ours.map((o) => o.forwardTokensPerS)),
+    rounds: ours.map((o) => Math.round(o.tokensPerS)),
+    torch_tokens_per_s: theirs.length ? median(theirs.map((t) => t.tokensPerS)) : null,
+    torch_rounds: theirs.map((t) => Math.round(t.tokensPerS)),
+    torch_error: torchError || undefined,
+    ratio_vs_torch: theirs.length ? median(ours.map((o) => o.tokensPerS)) / median(theirs.map((t) => t.tokensPerS)) : null,
+    peak_rss_mib: peakRssMiB(),
+  };
+  if (f.json) console.log(JSON.stringify(result));
+  else {
+    console.log(`bench train  preset ${preset} (${(params / 1e6).toFixed(1)}M params)  dtype ${dtype}  batch ${B} × seq ${T}  ${info.name}/${info.isa}/${info.threads} threads`);
+    console.log(`  zhongjing  ${result.tokens_per_s.toFixed(0)} tok/s  (${result.ms_per_step.toFixed(0)} ms/step, forward ${result.forward_tokens_per_s.toFixed(0)} tok/s)  rounds ${result.rounds.join(', ')}`);
+    if (result.torch_tokens_per_s !== null)
+      console.log(`  pytorch    ${result.torch_tokens_per_s.toFixed(0)} tok/s  rounds ${result.torch_rounds.join(', ')}  → ratio ${result.ratio_vs_torch!.toFixed(2)}×`);
+    else if (torchWanted) console.log(`  pytorch    unavailable${torchError ? ': ' + torchError : ''}`);
+    console.log(`  peak RSS   ${result.peak_rss_mib.toFixed(0)} MiB`);
+  }
+  return 0;
+}
