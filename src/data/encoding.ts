@@ -34,20 +34,25 @@ function decodesAs(enc: string, b: Uint8Array): boolean {
   }
 }
 
+function replacements(enc: string, b: Uint8Array): number {
+  const t = new TextDecoder(enc).decode(b, { stream: true });
+  let n = 0;
+  for (let i = t.indexOf('\uFFFD'); i >= 0; i = t.indexOf('\uFFFD', i + 1)) n++;
+  return n;
+}
+
 /**
- * Picks the encoding of a sample (the first 64 KiB is plenty). A sample that is mostly well-formed UTF-8 with a
- * few bad bytes stays UTF-8 so that the bad lines are reported, rather than the whole file being mis-read as
- * GB18030 (which accepts most byte pairs).
+ * Picks the encoding of a sample (the first 64 KiB is plenty): clean UTF-8 wins, then clean GB18030; when both
+ * fail, the one with fewer undecodable sequences, so that a UTF-8 file with one bad byte stays UTF-8 and its bad
+ * line is reported instead of the whole file being mis-read.
  */
 export function detectEncoding(sample: Uint8Array): Encoding {
   if (sample[0] === 0xef && sample[1] === 0xbb && sample[2] === 0xbf) return 'utf-8-bom';
   const s = utf8Stats(sample);
   if (s.invalid === 0) return 'utf-8';
-  if (s.multibyte > 0 && s.invalid * 20 < s.multibyte) return 'utf-8';
   if (decodesAs('gb18030', sample)) return 'gb18030';
-  return 'utf-8'; // neither fits cleanly: read as UTF-8 and report the undecodable lines
+  return replacements('gb18030', sample) < s.invalid ? 'gb18030' : 'utf-8';
 }
-
 /** The WHATWG label for TextDecoder. */
 export function decoderLabel(e: Encoding): string {
   return e === 'gb18030' ? 'gb18030' : 'utf-8';

@@ -346,6 +346,7 @@ async function* readJson(path: string, s: Sniffed, o: Required<ReadOptions>): As
   if (state === 2 && scalar) { yield* finish(buf.length); }
   if (state === 0) fail('empty file: no JSON value', 1);
   if (state !== 5 && state !== 3) {
+    if (state === 2) fail(`truncated: the element starting at line ${elLine} never closes`, elLine);
     fail(state === 2
       ? `truncated: the element starting at line ${elLine} never closes`
       : `truncated: the top-level ${top === '[' ? 'array' : 'object'} never closes`);

@@ -49,7 +49,6 @@ function str(o: Obj, key: string, opt = false): string | undefined {
     throw new RecordError(key, 'missing');
   }
   if (typeof v === 'string') return v;
-  if (typeof v === 'number') return String(v);
   if (Array.isArray(v)) {
     if (v.length === 1 && typeof v[0] === 'string') return v[0];
     throw new RecordError(key, `list of ${v.length} values; expected one string (refusing to pick or join)`);
@@ -198,6 +197,7 @@ function alpaca(o: Obj): Conversation {
   const instruction = str(o, ik)!;
   const input = str(o, 'input', true) ?? '';
   const output = str(o, 'output')!;
+  if (instruction.trim() === '' && input.trim() === '') throw new RecordError(ik, 'empty instruction');
   const m = meta(o, 'alpaca');
   if (ik === 'instruct') m.safety = true;
   const turns: Turn[] = [];
