@@ -159,3 +159,8 @@ export function sumTo(g: Tensor, shape: Shape): Tensor {
   }
   return reshape(cur, shape);
 }
+
+/** The same values, cut from the graph: no gradient flows back through the result (shares the buffer). */
+export function detach(x: Tensor): Tensor {
+  return Tensor.viewOf(x, x.shape);
+}
