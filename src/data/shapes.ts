@@ -126,7 +126,9 @@ function meta(o: Obj, shape: string): ConversationMeta {
   if ((typeof id === 'string' && id !== '') || typeof id === 'number') m.id = String(id);
   const dep = o.cate1 ?? o.department ?? o.Department ?? o.cate;
   if (typeof dep === 'string' && dep !== '') m.department = dep;
-  if (typeof o.cate2 === 'string' && o.cate2 !== '') m.subDepartment = o.cate2;
+  const sub = o.cate2 ?? o.subDepartment;
+  if (typeof sub === 'string' && sub !== '') m.subDepartment = sub;
+  if (o.safety === true) m.safety = true;
   const extra: Record<string, string> = {};
   for (const k of ['title', 'label', 'task_type', 'task_dataset', 'source', 'ICD-10', 'type', 'model'])
     if (typeof o[k] === 'string' && o[k] !== '') extra[k] = o[k] as string;
