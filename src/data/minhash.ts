@@ -1,0 +1,190 @@
+// minhash.ts — near-duplicate detection: MinHash signatures over character shingles (Broder 1997), LSH banding
+// (Leskovec, Rajaraman & Ullman, Mining of Massive Datasets ch. 3), candidates verified with 8-bit b-bit MinHash
+// (Li & König 2010) so that memory stays ~ (bands × 8 + perms) bytes per kept document. Also a compact 64-bit hash
+// set for exact dedup. Everything lives in typed arrays; no per-document objects.
+
+/** Two independent 32-bit string hashes (FNV-1a and a murmur-style mix) → a 64-bit fingerprint as [hi, lo]. */
+export function hash64(s: string): [number, number] {
+  let a = 0x811c9dc5, b = 0x9747b28c;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995);
+    b ^= b >>> 15;
+  }
+  a ^= a >>> 16; a = Math.imul(a, 0x85ebca6b); a ^= a >>> 13;
+  b ^= b >>> 16; b = Math.imul(b, 0xc2b2ae35); b ^= b >>> 16;
+  return [a >>> 0, b >>> 0];
+}
+
+function mix32(x: number): number {
+  x ^= x >>> 16; x = Math.imul(x, 0x7feb352d);
+  x ^= x >>> 15; x = Math.imul(x, 0x846ca68b);
+  x ^= x >>> 16;
+  return x >>> 0;
+}
+
+/** Open-addressing set of 64-bit fingerprints in two Uint32Arrays (8 bytes per slot, load ≤ 0.5). */
+export class Hash64Set {
+  private hi: Uint32Array;
+  private lo: Uint32Array;
+  private used: Uint8Array;
+  size = 0;
+  constructor(capacity = 1024) {
+    let n = 16;
+    while (n < capacity * 2) n *= 2;
+    this.hi = new Uint32Array(n); this.lo = new Uint32Array(n); this.used = new Uint8Array(n);
+  }
+  /** Adds; returns false when it was already there. */
+  add(h: [number, number]): boolean {
+    if ((this.size + 1) * 2 > this.hi.length) this.grow();
+    const mask = this.hi.length - 1;
+    let i = (h[1] ^ mix32(h[0])) & mask;
+    while (this.used[i]) {
+      if (this.hi[i] === h[0] && this.lo[i] === h[1]) return false;
+      i = (i + 1) & mask;
+    }
+    this.used[i] = 1; this.hi[i] = h[0]; this.lo[i] = h[1];
+    this.size++;
+    return true;
+  }
+  private grow(): void {
+    const { hi, lo, used } = this;
+    const n = hi.length * 2;
+    this.hi = new Uint32Array(n); this.lo = new Uint32Array(n); this.used = new Uint8Array(n);
+    this.size = 0;
+    for (let i = 0; i < hi.length; i++) if (used[i]) this.add([hi[i]!, lo[i]!]);
+  }
+  bytes(): number {
+    return this.hi.byteLength * 2 + this.used.byteLength;
+  }
+}
+
+export interface MinHashOptions {
+  /** characters per shingle */
+  shingle?: number;
+  /** LSH bands × rows = signature length */
+  bands?: number;
+  rows?: number;
+  /** estimated Jaccard similarity at or above which a document is a near duplicate */
+  threshold?: number;
+  seed?: number;
+}
+
+/**
+ * Keeps an LSH index of the documents accepted so far. `isNearDuplicate(text)` answers against them and, when the
+ * answer is no, adds the text. With 8 bands × 8 rows a pair of Jaccard 0.8 shares a band with probability 0.94,
+ * a pair of 0.5 with 0.03; verification with the stored 8-bit signature removes the false candidates.
+ */
+export class NearDupIndex {
+  readonly k: number;
+  readonly bands: number;
+  readonly rows: number;
+  readonly threshold: number;
+  private seeds: Uint32Array;
+  private sig: Uint32Array;
+  // band table: key (32-bit band hash, band index mixed in) → doc index + 1
+  private keys: Uint32Array;
+  private vals: Uint32Array;
+  private filled = 0;
+  // 8-bit signatures of accepted documents, doc-major
+  private small: Uint8Array;
+  docs = 0;
+
+  constructor(o: MinHashOptions = {}) {
+    this.k = o.shingle ?? 5;
+    this.bands = o.bands ?? 8;
+    this.rows = o.rows ?? 8;
+    this.threshold = o.threshold ?? 0.8;
+    const n = this.bands * this.rows;
+    this.seeds = new Uint32Array(n);
+    let s = (o.seed ?? 0x2545f491) >>> 0;
+    for (let i = 0; i < n; i++) { s = mix32(s + 0x9e3779b9); this.seeds[i] = s; }
+    this.sig = new Uint32Array(n);
+    this.keys = new Uint32Array(1 << 12);
+    this.vals = new Uint32Array(1 << 12);
+    this.small = new Uint8Array(n * 256);
+  }
+
+  /** MinHash signature of a text into this.sig (whitespace ignored; texts shorter than k are one shingle). */
+  private signature(text: string): void {
+    const t = text.replace(/\s+/g, '');
+    const n = this.sig.length, k = this.k, seeds = this.seeds, sig = this.sig;
+    sig.fill(0xffffffff);
+    const last = Math.max(0, t.length - k);
+    for (let i = 0; i <= last; i++) {
+      let h = 0x811c9dc5;
+      const end = Math.min(t.length, i + k);
+      for (let j = i; j < end; j++) h = Math.imul(h ^ t.charCodeAt(j), 0x01000193);
+      for (let p = 0; p < n; p++) {
+        const v = mix32(h ^ seeds[p]!);
+        if (v < sig[p]!) sig[p] = v;
+      }
+    }
+  }
+
+  private bandKey(b: number): number {
+    let h = mix32(b + 1);
+    for (let r = 0; r < this.rows; r++) h = mix32(h ^ this.sig[b * this.rows + r]!);
+    return h || 1; // 0 marks an empty slot
+  }
+
+  private similarity(doc: number): number {
+    const n = this.sig.length;
+    let same = 0;
+    for (let p = 0; p < n; p++) if ((this.sig[p]! & 0xff) === this.small[doc * n + p]) same++;
+    // b-bit estimator: P(match) = J + (1 - J) / 256
+    return (same / n - 1 / 256) / (1 - 1 / 256);
+  }
+
+  isNearDuplicate(text: string): boolean {
+    this.signature(text);
+    const mask = this.keys.length - 1;
+    const bandKeys: number[] = [];
+    for (let b = 0; b < this.bands; b++) {
+      const key = this.bandKey(b);
+      bandKeys.push(key);
+      for (let i = key & mask; this.keys[i] !== 0; i = (i + 1) & mask) {
+        if (this.keys[i] === key && this.similarity(this.vals[i]! - 1) >= this.threshold) return true;
+      }
+    }
+    this.insert(bandKeys);
+    return false;
+  }
+
+  private insert(bandKeys: number[]): void {
+    const n = this.sig.length;
+    if ((this.docs + 1) * n > this.small.length) {
+      const s = new Uint8Array(this.small.length * 2);
+      s.set(this.small);
+      this.small = s;
+    }
+    for (let p = 0; p < n; p++) this.small[this.docs * n + p] = this.sig[p]! & 0xff;
+    const doc = ++this.docs;
+    for (const key of bandKeys) {
+      if ((this.filled + 1) * 2 > this.keys.length) this.growTable();
+      const mask = this.keys.length - 1;
+      let i = key & mask;
+      while (this.keys[i] !== 0) i = (i + 1) & mask;
+      this.keys[i] = key; this.vals[i] = doc;
+      this.filled++;
+    }
+  }
+
+  private growTable(): void {
+    const { keys, vals } = this;
+    this.keys = new Uint32Array(keys.length * 2);
+    this.vals = new Uint32Array(keys.length * 2);
+    const mask = this.keys.length - 1;
+    for (let j = 0; j < keys.length; j++) {
+      if (keys[j] === 0) continue;
+      let i = keys[j]! & mask;
+      while (this.keys[i] !== 0) i = (i + 1) & mask;
+      this.keys[i] = keys[j]!; this.vals[i] = vals[j]!;
+    }
+  }
+
+  bytes(): number {
+    return this.keys.byteLength + this.vals.byteLength + this.small.byteLength;
+  }
+}
