@@ -1,0 +1,147 @@
+// model-dir.ts — the model directory every `--model DIR` accepts (docs/model-directory.md): HF config.json,
+// model.safetensors or shards + model.safetensors.index.json, generation_config.json, tokenizer.json and
+// tokenizer_config.json (carried, not parsed here: the tokenizer module reads them), optional PEFT folders
+// adapters/<name>/ stacked in the order of adapters.json, optional value_head.safetensors.
+// Every file is written atomically; loading refuses missing or misshapen tensors by name.
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { LlamaForCausalLM } from './llama.js';
+import {
+  fromHfConfig, fromHfGenerationConfig, toHfConfig, toHfGenerationConfig,
+  type Architecture, type GenerationDefaults, type ParsedConfig,
+} from './config.js';
+import { openSafetensorsDir, writeSafetensorsDir, type StDtype } from './safetensors.js';
+import { loadAdapter, saveAdapter } from './lora-io.js';
+import { ValueHead } from './value-head.js';
+import { atomicWrite, atomicWriteJson } from './atomic.js';
+import type { LoraAdapter } from '../nn/lora.js';
+
+export const ADAPTERS_FILE = 'adapters.json';
+export const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json'] as const;
+
+// tensors some checkpoints carry that are derived, not learned (old LLaMA exports kept RoPE's inv_freq)
+const DERIVED = /^model\.layers\.\d+\.self_attn\.rotary_emb\.inv_freq$/;
+
+export interface ModelDir {
+  dir: string;
+  model: LlamaForCausalLM;
+  architecture: Architecture;
+  eosTokenIds: number[];
+  padTokenId: number | null;
+  generation: GenerationDefaults;
+  /** stacked adapters, in adapters.json order */
+  adapters: LoraAdapter[];
+  valueHead: ValueHead | null;
+  /** path of tokenizer.json when the directory has one */
+  tokenizerPath: string | null;
+  /** config keys and file tensors we did not use (shown by the CLI, never silently honoured) */
+  unused: { configKeys: string[]; tensors: string[] };
+}
+
+export interface AdapterEntry { name: string; enabled: boolean }
+
+function readJson(path: string, where: string): unknown {
+  let text: string;
+  try { text = readFileSync(path, 'utf8'); } catch (e) { throw new Error(`[${where}] ${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`); }
+  try { return JSON.parse(text); } catch (e) { throw new Error(`[${where}] ${path}: not valid JSON (${(e as Error).message})`); }
+}
+
+export function readAdaptersList(dir: string): AdapterEntry[] {
+  const path = join(dir, ADAPTERS_FILE);
+  if (!existsSync(path)) return [];
+  const j = readJson(path, 'model dir') as { adapters?: unknown };
+  if (!j || !Array.isArray(j.adapters)) throw new Error(`[model dir] ${path}: adapters: expected a list`);
+  return j.adapters.map((a: unknown, i: number) => {
+    const e = (typeof a === 'string' ? { name: a } : a) as { name?: unknown; enabled?: unknown };
+    if (!e || typeof e.name !== 'string' || !/^[\w.-]+$/.test(e.name))
+      throw new Error(`[model dir] ${path}: adapters[${i}].name: expected a folder name under adapters/, got ${JSON.stringify(e?.name)}`);
+    if (e.enabled !== undefined && typeof e.enabled !== 'boolean') throw new Error(`[model dir] ${path}: adapters[${i}].enabled: expected true or false`);
+    return { name: e.name, enabled: e.enabled !== false };
+  });
+}
+
+/** Load a model directory. `adapters: false` loads the base only. */
+export function loadModelDir(dirIn: string, opts: { adapters?: boolean } = {}): ModelDir {
+  const dir = resolve(dirIn);
+  if (!existsSync(dir)) throw new Error(`[model dir] ${dir}: no such directory`);
+  const parsed: ParsedConfig = fromHfConfig(readJson(join(dir, 'config.json'), 'model dir'), join(dir, 'config.json'));
+  const genPath = join(dir, 'generation_config.json');
+  const generation = existsSync(genPath) ? fromHfGenerationConfig(readJson(genPath, 'model dir'), genPath) : {};
+  const model = new LlamaForCausalLM(parsed.config, 0);
+  const src = openSafetensorsDir(dir);
+  const unusedTensors: string[] = [];
+  try {
+    const have = new Set(src.names());
+    for (const [name, p] of model.namedParameters()) {
+      if (!have.has(name)) throw new Error(`[model dir] ${dir}: checkpoint lacks tensor '${name}'`);
+      const e = src.entry(name);
+      if (e.shape.join() !== p.shape.join())
+        throw new Error(`[model dir] ${e.file}: '${name}' has shape [${e.shape}], config.json implies [${p.shape}]`);
+      src.readF32(name, p.f32('loadModelDir'));
+      have.delete(name);
+    }
+    for (const n of have) {
+      // a tied model may still carry lm_head.weight (HF ignores it too); derived buffers are recomputed
+      if ((n === 'lm_head.weight' && parsed.config.tieWordEmbeddings) || DERIVED.test(n)) { unusedTensors.push(n); continue; }
+      throw new Error(`[model dir] ${dir}: checkpoint has tensor '${n}' that a ${parsed.architecture} of this config does not have`);
+    }
+  } finally {
+    src.close();
+  }
+  const adapters: LoraAdapter[] = [];
+  if (opts.adapters !== false) {
+    const linears = model.namedLinears();
+    for (const a of readAdaptersList(dir)) {
+      const ad = loadAdapter(join(dir, 'adapters', a.name), a.name, linears);
+      ad.enabled = a.enabled;
+      adapters.push(ad);
+    }
+  }
+  const tok = join(dir, 'tokenizer.json');
+  return {
+    dir, model, architecture: parsed.architecture, eosTokenIds: parsed.eosTokenIds, padTokenId: parsed.padTokenId,
+    generation, adapters, valueHead: ValueHead.load(dir, parsed.config.hiddenSize),
+    tokenizerPath: existsSync(tok) ? tok : null,
+    unused: { configKeys: parsed.unusedKeys, tensors: unusedTensors },
+  };
+}
+
+export interface SaveOptions {
+  architecture?: Architecture;
+  eosTokenIds?: number[];
+  padTokenId?: number | null;
+  generation?: GenerationDefaults;
+  /** written to adapters/<name>/ and listed in adapters.json in this order */
+  adapters?: LoraAdapter[];
+  valueHead?: ValueHead | null;
+  /** copy tokenizer.json / tokenizer_config.json from this directory */
+  tokenizerFrom?: string | null;
+  dtype?: StDtype;
+  maxShardBytes?: number;
+}
+
+/** Write a model directory (base weights, configs, and whatever extras are given). */
+export function saveModelDir(dirIn: string, model: LlamaForCausalLM, opts: SaveOptions = {}): void {
+  const dir = resolve(dirIn);
+  mkdirSync(dir, { recursive: true });
+  const tensors = model.namedParameters().map(([name, t]) => ({ name, shape: t.shape, data: t.f32('saveModelDir') }));
+  const opt: { dtype?: StDtype; maxShardBytes?: number } = {};
+  if (opts.dtype) opt.dtype = opts.dtype;
+  if (opts.maxShardBytes) opt.maxShardBytes = opts.maxShardBytes;
+  writeSafetensorsDir(dir, tensors, opt);
+  const hf = toHfConfig(model.config, { architecture: opts.architecture, eosTokenIds: opts.eosTokenIds, padTokenId: opts.padTokenId });
+  if (opts.dtype === 'BF16') hf.torch_dtype = 'bfloat16';
+  if (opts.dtype === 'F16') hf.torch_dtype = 'float16';
+  atomicWriteJson(join(dir, 'config.json'), hf);
+  const gen: GenerationDefaults = { ...opts.generation };
+  if (gen.bosTokenId === undefined && model.config.bosTokenId !== undefined) gen.bosTokenId = model.config.bosTokenId;
+  if (gen.eosTokenIds === undefined && model.config.eosTokenId !== undefined) gen.eosTokenIds = opts.eosTokenIds ?? [model.config.eosTokenId];
+  atomicWriteJson(join(dir, 'generation_config.json'), toHfGenerationConfig(gen));
+  if (opts.adapters) {
+    for (const a of opts.adapters) saveAdapter(join(dir, 'adapters', a.name), a);
+    atomicWriteJson(join(dir, ADAPTERS_FILE), { adapters: opts.adapters.map((a) => ({ name: a.name, enabled: a.enabled })) });
+  }
+  if (opts.valueHead) opts.valueHead.save(dir);
+  if (opts.tokenizerFrom && resolve(opts.tokenizerFrom) !== dir)
+    for (const f of TOKENIZER_FILES) if (existsSync(join(opts.tokenizerFrom, f))) atomicWrite(join(dir, f), [readFileSync(join(opts.tokenizerFrom, f))]);
+}

@@ -1,0 +1,159 @@
+// lora.ts — LoRA (Hu et al. 2021) the way PEFT stores it: LoraLinear is a Linear that any number of adapters
+// can attach to (y = x Wᵀ + b + Σ_enabled scale · dropout(x) Aᵀ Bᵀ, scale = lora_alpha / r, or / √r with
+// rsLoRA); LoraAdapter holds one adapter's A (r, in) and B (out, r) per targeted module, its switch and its
+// PEFT config. Adapter tensors are not registered in the host module, so the base's parameter list and
+// checkpoints stay the base's. File I/O (adapter_model.safetensors, adapter_config.json) is in model/lora-io.ts.
+import { Tensor } from '../tensor/tensor.js';
+import { add, matmul, mul, scale as scaleOp } from '../ops/index.js';
+import { parameter, zeros } from '../ops/creation.js';
+import { isGradEnabled } from '../autograd/grad-mode.js';
+import { noGrad } from '../autograd/grad-mode.js';
+import { Rng } from '../util/rng.js';
+import { Linear } from './layers.js';
+
+export interface LoraConfig {
+  r: number;
+  loraAlpha: number;
+  loraDropout: number;
+  /** module-name suffixes (PEFT's list form), or one regex matched against the full name (PEFT's string form) */
+  targetModules: string[] | string;
+  useRslora: boolean;
+}
+
+export interface LoraSlot {
+  adapter: LoraAdapter;
+  /** (r, in) */
+  A: Tensor;
+  /** (out, r) */
+  B: Tensor;
+}
+
+export class LoraLinear extends Linear {
+  /** attached adapters in the order they were attached */
+  readonly lora: LoraSlot[] = [];
+
+  override forward(x: Tensor): Tensor {
+    let y = super.forward(x); // (..., out)
+    for (const s of this.lora) {
+      if (!s.adapter.enabled) continue;
+      const xin = s.adapter.dropout(x);
+      const down = matmul(xin, s.A, { transB: true });   // (..., r)
+      const up = matmul(down, s.B, { transB: true });    // (..., out)
+      y = add(y, scaleOp(up, s.adapter.scale));
+    }
+    return y;
+  }
+
+  /** W += scale · B A for one attached adapter, which is then detached. */
+  merge(adapter: LoraAdapter): void {
+    const i = this.lora.findIndex((s) => s.adapter === adapter);
+    if (i < 0) throw new Error(`[lora] adapter '${adapter.name}' is not attached here`);
+    const s = this.lora[i]!;
+    noGrad(() => {
+      const delta = matmul(s.B, s.A); // (out, in)
+      const w = this.weight.f32('lora merge'), d = delta.f32();
+      for (let j = 0; j < w.length; j++) w[j] = w[j]! + adapter.scale * d[j]!;
+      delta.dispose();
+    });
+    this.lora.splice(i, 1);
+  }
+}
+
+/** Does a module name (model.layers.0.self_attn.q_proj) match PEFT target_modules? */
+export function matchesTarget(name: string, target: string[] | string): boolean {
+  if (typeof target === 'string') return new RegExp(`^(?:${target})$`).test(name);
+  return target.some((t) => name === t || name.endsWith('.' + t));
+}
+
+export class LoraAdapter {
+  enabled = true;
+  /** dropout is applied only while training */
+  training = false;
+  readonly scale: number;
+  /** PEFT module name (model.layers.0.self_attn.q_proj) → slot */
+  readonly modules = new Map<string, LoraSlot>();
+  private readonly hosts = new Map<string, LoraLinear>();
+  private dropRng: Rng;
+
+  constructor(readonly name: string, readonly config: LoraConfig, seed = 0) {
+    const { r, loraAlpha, loraDropout } = config;
+    if (!Number.isInteger(r) || r <= 0) throw new Error(`[lora] ${name}: r must be a positive integer, got ${r}`);
+    if (!(loraAlpha > 0)) throw new Error(`[lora] ${name}: lora_alpha must be positive, got ${loraAlpha}`);
+    if (!(loraDropout >= 0 && loraDropout < 1)) throw new Error(`[lora] ${name}: lora_dropout must be in [0, 1), got ${loraDropout}`);
+    this.scale = config.useRslora ? loraAlpha / Math.sqrt(r) : loraAlpha / r;
+    this.dropRng = new Rng(seed ^ 0x5eed);
+  }
+
+  /**
+   * Attach to every matching linear of `linears` (name → module). A is initialised as PEFT does
+   * (Kaiming-uniform, bound 1/√in) and B as zeros, so a fresh adapter leaves the model unchanged.
+   */
+  attach(linears: [string, LoraLinear][], seed = 0): this {
+    const rng = new Rng(seed);
+    const hits = linears.filter(([n]) => matchesTarget(n, this.config.targetModules));
+    if (hits.length === 0)
+      throw new Error(`[lora] ${this.name}: target_modules ${JSON.stringify(this.config.targetModules)} match no module`);
+    for (const [n, lin] of hits) {
+      if (lin.lora.some((s) => s.adapter === this)) continue;
+      const r = this.config.r, fin = lin.inFeatures, fout = lin.outFeatures;
+      const A = Tensor.empty([r, fin], 'f32');
+      const bound = 1 / Math.sqrt(fin);
+      const a = A.f32();
+      for (let i = 0; i < a.length; i++) a[i] = (2 * rng.next() - 1) * bound;
+      const slot: LoraSlot = { adapter: this, A: parameter(A, `${n}.lora_A`), B: parameter(zeros([fout, r]), `${n}.lora_B`) };
+      lin.lora.push(slot);
+      this.modules.set(n, slot);
+      this.hosts.set(n, lin);
+    }
+    return this;
+  }
+
+  /** The trainable tensors (A and B of every module), PEFT-named without the base_model.model prefix. */
+  namedParameters(): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    for (const [n, s] of this.modules) out.push([`${n}.lora_A.weight`, s.A], [`${n}.lora_B.weight`, s.B]);
+    return out;
+  }
+
+  parameters(): Tensor[] {
+    return this.namedParameters().map(([, t]) => t);
+  }
+
+  /** Whether this adapter's tensors receive gradients. */
+  setTrainable(on: boolean): void {
+    for (const t of this.parameters()) t.requiresGrad = on;
+  }
+
+  /** Fold into the base weights and detach (the adapter is then empty). */
+  merge(): void {
+    for (const lin of this.hosts.values()) lin.merge(this);
+    this.hosts.clear();
+    this.modules.clear();
+  }
+
+  /** Detach without merging. */
+  detach(): void {
+    for (const lin of this.hosts.values()) {
+      const i = lin.lora.findIndex((s) => s.adapter === this);
+      if (i >= 0) lin.lora.splice(i, 1);
+    }
+    this.hosts.clear();
+    this.modules.clear();
+  }
+
+  /** Inverted dropout on the adapter's input while training (identity otherwise). */
+  dropout(x: Tensor): Tensor {
+    const p = this.config.loraDropout;
+    if (!this.training || p === 0 || !isGradEnabled()) return x;
+    const m = Tensor.empty(x.shape, 'f32');
+    const d = m.f32();
+    const keep = 1 / (1 - p);
+    for (let i = 0; i < d.length; i++) d[i] = this.dropRng.next() < p ? 0 : keep;
+    return mul(x, m);
+  }
+}
+
+/** Stop gradients to every base parameter (LoRA training trains only the adapter). */
+export function freezeParameters(params: Tensor[]): void {
+  for (const p of params) p.requiresGrad = false;
+}
