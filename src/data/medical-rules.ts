@@ -112,10 +112,11 @@ export function detectRedFlags(text: string): RedFlagResult {
 
 const SENTENCE = /(?<=[。！？!?\n])/;
 // closing formulas that end in a question mark but ask nothing about the patient
-const PLEASANTRY = /还有(?:什么|其他|别的)(?:问题|疑问|需要|想问|想了解)|有什么(?:可以|能)帮|(?:明白|清楚|懂|了解)了吗|好吗[？?]?$|可以吗[？?]?$|对吧|是吧|不是吗|难道|怎么能|何必|谁不|祝您|不客气/;
+const PLEASANTRY = /还有(?:什么|其他|别的)的?(?:问题|疑问|需要|想问|想了解)|有什么(?:可以|能)帮|(?:明白|清楚|懂|了解)了吗|好吗[？?]?$|可以吗[？?]?$|对吧|是吧|不是吗|难道|怎么能|何必|谁不|祝您|不客气/;
 const ASK_WORDS = /请问|想(?:了解|知道|确认)一下|能(?:否|不能)告诉|麻烦(?:您|你)?(?:说|描述|告诉)|请(?:您|你)?(?:描述|说一下|告诉我|补充)|方便说一下/;
 const ASK_PATTERNS = /是否|有没有|有无|多久|多长时间|几天|几次|几个月|多大|多少|哪里|哪儿|哪个|哪一|什么时候|什么颜色|什么样|怎么样|如何/;
 const ADVICE_START = /^(?:建议|可以|需要|应该|注意|请注意|要|一定要|记得|平时|另外|如果|若|同时|最好)/;
+const ADVICE_ANY = /需要|建议|应该|避免|注意|可以|最好|务必/;
 const PERSON = /您|你|孩子|宝宝|老人|家人|患者/;
 const ASK_END = /(?:多少|多久|几天|几次|几岁|哪里|哪儿|怎么样|什么时候|多长时间|有没有[^，。]{1,8})[。]?$/;
 
@@ -130,7 +131,8 @@ export function inquiryQuestions(text: string): string[] {
     if (/^为什么/.test(s) && !PERSON.test(s)) continue; // a rhetorical 'why…?' that the doctor answers next
     if (q) { out.push(s); continue; }
     if (ASK_WORDS.test(s)) { out.push(s); continue; }
-    if (ADVICE_START.test(s)) continue;
+    // without a question mark, advice that merely mentions a duration or place is not a question
+    if (ADVICE_START.test(s.replace(/^\d+[.、．]\s*/, '')) || ADVICE_ANY.test(s)) continue;
     // '您有没有发烧' or a terse '血压多少' without a question mark
     if ((PERSON.test(s) && ASK_PATTERNS.test(s)) || ASK_END.test(s)) out.push(s);
   }

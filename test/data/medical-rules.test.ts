@@ -87,6 +87,8 @@ test('proactive inquiry: doctor turns that ask the patient something', () => {
     '难道不吃药就能好吗？当然不能。',
     '高血压需要长期规律服药，不能自行停药。',
     '注意多休息，多喝水。',
+    '您还有其他的问题吗？',
+    '4. 在手术前的几天，您需要避免饮酒和吸烟。',
   ];
   for (const t of yes) assert.equal(asksQuestion(t), true, t);
   for (const t of no) assert.equal(asksQuestion(t), false, t);
