@@ -5,10 +5,12 @@
 //
 // Vec provides: W (lanes), MR x NB (micro-GEMM register block: rows x vectors), R (register type), load/store,
 // load_n/store_n (first n lanes; load fills the rest), set1, zero, add, sub, mul, div, fma(a,b,c)=a*b+c, max,
-// min, sqrt, hsum, hmax, neg_abs (-|x|), select_ge0(x, a, b) = x >= 0 ? a : b, exp.
+// min, sqrt, hsum, hmax, neg_abs (-|x|), select_ge0(x, a, b) = x >= 0 ? a : b, keep_n(v, n, fill) (lanes >= n,
+// n may be <= 0, replaced by fill), exp.
 #ifndef ZJ_SIMD_NS
 #error "define Vec and ZJ_SIMD_NS before including kernels_simd.h"
 #endif
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include "kernels_impl.h"
@@ -395,12 +397,40 @@ static float* scratch_alloc(int64_t floats) {
   return p;
 }
 
-// Shared per (b, kv-head) staging: K transposed (D x Sp) for score tiles, a 0/-inf key bias (Sp, -inf in the
-// padding) and whether each key tile has any visible key.
+// A row-major operand: element (r, c) at p[r * ld + c].
+struct Mat {
+  float* p;
+  int64_t ld;
+};
+
+// n rows of D floats (row stride ld) as an operand whose rows hold whole vectors: the source itself when D is a
+// multiple of W (no copy), else a zero-padded copy in scratch (n x Dp).
+static Mat padded_rows(const float* src, int64_t ld, int64_t n, int64_t D, int64_t Dp, float* scratch) {
+  if (D == Dp) return Mat{(float*)src, ld};
+  for (int64_t r = 0; r < n; r++) {
+    const float* s = src + r * ld;
+    float* d = scratch + r * Dp;
+    for (int64_t c = 0; c < D; c++) d[c] = s[c];
+    for (int64_t c = D; c < Dp; c++) d[c] = 0.f;
+  }
+  return Mat{scratch, Dp};
+}
+
+// S rows of D floats (stride ld) transposed into dst (D x Sp), columns [S, Sp) zero. Rows are read contiguously.
+static void transpose_rows(const float* src, int64_t ld, int64_t S, int64_t D, int64_t Sp, float* dst) {
+  for (int64_t d = 0; d < D; d++)
+    for (int64_t s = S; s < Sp; s++) dst[d * Sp + s] = 0.f;
+  for (int64_t s = 0; s < S; s++) {
+    const float* r = src + s * ld;
+    for (int64_t d = 0; d < D; d++) dst[d * Sp + s] = r[d];
+  }
+}
+
+// Per (b, kv-head): K transposed (D x Sp) for score tiles, a 0/-inf key bias (Sp; -inf in the padding) and
+// whether each key tile has any visible key (tiles of padding only are skipped).
 static void stage_keys(const AttnArgs& a, int64_t b, int64_t kh, int64_t Sp, float* Kt, float* bias, char* tile_vis) {
   const int64_t S = a.S, D = a.D, Hkv = a.Hkv;
-  for (int64_t d = 0; d < D; d++)
-    for (int64_t s = 0; s < Sp; s++) Kt[d * Sp + s] = s < S ? a.k[((b * S + s) * Hkv + kh) * D + d] : 0.f;
+  transpose_rows(a.k + (b * S * Hkv + kh) * D, Hkv * D, S, D, Sp, Kt);
   for (int64_t s = 0; s < Sp; s++) bias[s] = s < S && (!a.mask || a.mask[b * S + s] != 0) ? 0.f : kNegInf;
   for (int64_t j0 = 0, t = 0; j0 < S; j0 += kBc, t++) {
     char vis = 0;
@@ -410,19 +440,25 @@ static void stage_keys(const AttnArgs& a, int64_t b, int64_t kh, int64_t Sp, flo
 }
 
 // Rows (b, h, i0..i0+in) of q against key tile [j0, j0+jn): Sc[i, c] = scale q.k + bias, with keys past the
-// row's causal limit and the padding up to a whole vector set to -inf.
+// row's causal limit and the padding up to a whole vector set to -inf. rowmax[i] gets each row's maximum.
 static void score_tile(const AttnArgs& a, const float* qrows, int64_t i0, int64_t in, int64_t j0, int64_t jn,
-                       const float* Kt, int64_t Sp, const float* bias, float* Sc) {
+                       const float* Kt, int64_t Sp, const float* bias, float* Sc, float* rowmax) {
   const int64_t D = a.D, H = a.H, S = a.S, T = a.T;
-  int64_t jnp = round_up(jn);
+  const int64_t jnp = round_up(jn);
   mgemm(in, jnp, D, qrows, H * D, 1, Kt + j0, Sp, Sc, kBc, false);
-  R sc = Vec::set1(a.scale);
+  const R sc = Vec::set1(a.scale);
   for (int64_t i = 0; i < in; i++) {
     float* row = Sc + i * kBc;
-    for (int64_t c = 0; c < jnp; c += W) Vec::store(row + c, Vec::fma(Vec::load(row + c), sc, Vec::load(bias + j0 + c)));
     // visible keys of this row inside the tile: [0, lim)
-    int64_t lim = a.causal ? lmin(jn, (S - T + i0 + i) - j0 + 1) : jn;
-    for (int64_t c = lmax(lim, 0); c < jnp; c++) row[c] = kNegInf;
+    const int64_t lim = a.causal ? lmin(jn, (S - T + i0 + i) - j0 + 1) : jn;
+    R m = Vec::set1(kNegInf);
+    for (int64_t c = 0; c < jnp; c += W) {
+      R v = Vec::fma(Vec::load(row + c), sc, Vec::load(bias + j0 + c));
+      if (c + W > lim) v = Vec::keep_n(v, lim - c, kNegInf);
+      Vec::store(row + c, v);
+      m = Vec::max(m, v);
+    }
+    rowmax[i] = Vec::hmax(m);
   }
 }
 
@@ -431,20 +467,21 @@ static void attention_forward_units(const AttnArgs* ap, int64_t u0, int64_t u1) 
   const int64_t T = a.T, S = a.S, H = a.H, Hkv = a.Hkv, D = a.D, group = H / Hkv;
   const int64_t Sp = round_up(lmax(S, 1)) + kBc, Dp = round_up(D);
   const int64_t ntiles = (S + kBc - 1) / kBc + 1;
-  // Kt | Vp | bias | Sc | Oacc | m | l | tile flags
-  int64_t off_vp = D * Sp, off_bias = off_vp + Sp * Dp, off_sc = off_bias + Sp, off_o = off_sc + kBr * kBc;
-  int64_t off_m = off_o + kBr * Dp, off_l = off_m + kBr, off_vis = off_l + kBr;
+  // Kt | Vpad | bias | Sc | Oacc | m | l | tile max | tile flags
+  const int64_t off_vp = D * Sp, off_bias = off_vp + (D == Dp ? 0 : S * Dp), off_sc = off_bias + Sp;
+  const int64_t off_o = off_sc + kBr * kBc, off_m = off_o + kBr * Dp, off_l = off_m + kBr, off_tm = off_l + kBr;
+  const int64_t off_vis = off_tm + kBr;
   float* buf = scratch_alloc(off_vis + ntiles);
-  float *Kt = buf, *Vp = buf + off_vp, *bias = buf + off_bias, *Sc = buf + off_sc, *Oacc = buf + off_o;
-  float *mrow = buf + off_m, *lrow = buf + off_l;
+  float *Kt = buf, *Vpad = buf + off_vp, *bias = buf + off_bias, *Sc = buf + off_sc, *Oacc = buf + off_o;
+  float *mrow = buf + off_m, *lrow = buf + off_l, *tmax = buf + off_tm;
   char* tile_vis = (char*)(buf + off_vis);
+  Mat V{nullptr, 0};
   int64_t staged_b = -1, staged_kh = -1;
   for (int64_t u = u0; u < u1; u++) {
     const int64_t b = u / H, h = u % H, kh = h / group;
     if (b != staged_b || kh != staged_kh) {  // heads of one GQA group share the staged K and V
       stage_keys(a, b, kh, Sp, Kt, bias, tile_vis);
-      for (int64_t s = 0; s < Sp; s++)
-        for (int64_t d = 0; d < Dp; d++) Vp[s * Dp + d] = s < S && d < D ? a.v[((b * S + s) * Hkv + kh) * D + d] : 0.f;
+      V = padded_rows(a.v + (b * S * Hkv + kh) * D, Hkv * D, S, D, Dp, Vpad);
       staged_b = b;
       staged_kh = kh;
     }
@@ -461,26 +498,26 @@ static void attention_forward_units(const AttnArgs* ap, int64_t u0, int64_t u1) 
       for (int64_t j0 = 0; j0 < kend; j0 += kBc) {
         if (!tile_vis[j0 / kBc]) continue;  // every key of the tile is padding
         const int64_t jn = lmin(kBc, kend - j0), jnp = round_up(jn);
-        score_tile(a, qrows, i0, in, j0, jn, Kt, Sp, bias, Sc);
+        score_tile(a, qrows, i0, in, j0, jn, Kt, Sp, bias, Sc, tmax);
+        // online softmax (Milakov & Gimelshein 2018): rescale what was accumulated when the row maximum grows
         for (int64_t i = 0; i < in; i++) {
           float* row = Sc + i * kBc;
-          float mnew = row_max(row, jnp);
-          if (mnew < mrow[i]) mnew = mrow[i];
+          const float mnew = tmax[i] > mrow[i] ? tmax[i] : mrow[i];
           if (mnew == kNegInf) {  // nothing visible yet: this row of P is zero
-            for (int64_t c = 0; c < jnp; c++) row[c] = 0.f;
+            for (int64_t c = 0; c < jnp; c += W) Vec::store(row + c, Vec::zero());
             continue;
           }
-          float alpha = __builtin_expf(mrow[i] - mnew);  // exp(-inf) = 0 on the first visible tile
-          float s = row_exp_sum(row, row, jnp, mnew);
+          const float alpha = expf(mrow[i] - mnew);  // exp(-inf) = 0 on the first visible tile
+          const float s = row_exp_sum(row, row, jnp, mnew);
           lrow[i] = lrow[i] * alpha + s;
           mrow[i] = mnew;
           if (alpha != 1.f) {
-            R av = Vec::set1(alpha);
+            const R av = Vec::set1(alpha);
             float* o = Oacc + i * Dp;
             for (int64_t d = 0; d < Dp; d += W) Vec::store(o + d, Vec::mul(Vec::load(o + d), av));
           }
         }
-        mgemm(in, Dp, jn, Sc, kBc, 1, Vp + j0 * Dp, Dp, Oacc, Dp, true);  // (in, Dp) += P (in, jn) V (jn, Dp)
+        mgemm(in, Dp, jn, Sc, kBc, 1, V.p + j0 * V.ld, V.ld, Oacc, Dp, true);  // O (in, Dp) += P (in, jn) V (jn, Dp)
       }
       for (int64_t i = 0; i < in; i++) {
         float* out = a.o + ((b * T + i0 + i) * H + h) * D;
@@ -490,9 +527,8 @@ static void attention_forward_units(const AttnArgs* ap, int64_t u0, int64_t u1) 
           *lse = kNegInf;
           continue;
         }
-        float inv = 1.f / lrow[i];
-        const float* o = Oacc + i * Dp;
-        for (int64_t d = 0; d < D; d++) out[d] = o[d] * inv;
+        const R inv = Vec::set1(1.f / lrow[i]);
+        map1(Oacc + i * Dp, out, D, [&](R v) { return Vec::mul(v, inv); });
         *lse = (float)((double)mrow[i] + __builtin_log((double)lrow[i]));
       }
     }
@@ -502,85 +538,88 @@ static void attention_forward_units(const AttnArgs* ap, int64_t u0, int64_t u1) 
 
 // Backward per (b, kv-head): for each query tile, recompute P = exp(scale q.k - lse) tile by tile, then
 // dV += P^T dO, dS = P (dO.V - delta) scale, dK += dS^T Q, dQ += dS K. A unit owns its dk, dv and the dq of
-// its heads, so units never race and the summation order is fixed.
+// its heads, so units never race and the summation order is fixed. When D is a multiple of W the GEMMs read
+// and accumulate into the caller's arrays directly; otherwise through zero-padded copies.
 static void attention_backward_units(const AttnArgs* ap, int64_t u0, int64_t u1) {
   const AttnArgs& a = *ap;
   const int64_t T = a.T, S = a.S, H = a.H, Hkv = a.Hkv, D = a.D, group = H / Hkv;
   const int64_t Sp = round_up(lmax(S, 1)) + kBc, Dp = round_up(D);
+  const int64_t ldq = H * D, ldk = Hkv * D;
+  const bool pad = D != Dp;
   const int64_t ntiles = (S + kBc - 1) / kBc + 1;
-  // Kt | Vt | Kp | dKa | dVa | bias | Qp | dOp | dQa | P | dS | delta | lse | tile flags
-  int64_t sz_t = D * Sp, sz_p = Sp * Dp, sz_q = kBr * Dp, sz_s = kBr * kBc;
-  int64_t off_vt = sz_t, off_kp = off_vt + sz_t, off_dk = off_kp + sz_p, off_dv = off_dk + sz_p;
-  int64_t off_bias = off_dv + sz_p, off_q = off_bias + Sp, off_do = off_q + sz_q, off_dq = off_do + sz_q;
-  int64_t off_P = off_dq + sz_q, off_dS = off_P + sz_s, off_delta = off_dS + sz_s, off_lse = off_delta + kBr;
-  int64_t off_vis = off_lse + kBr;
-  float* buf = scratch_alloc(off_vis + ntiles);
-  float *Kt = buf, *Vt = buf + off_vt, *Kp = buf + off_kp, *dKa = buf + off_dk, *dVa = buf + off_dv;
-  float *bias = buf + off_bias, *Qp = buf + off_q, *dOp = buf + off_do, *dQa = buf + off_dq;
-  float *P = buf + off_P, *dS = buf + off_dS, *delta = buf + off_delta, *lrow = buf + off_lse;
+  // Kt | Vt | bias | P | dS | delta | lse | tile max | tile flags | (padded only: Kpad | dKa | dVa | Qpad | dOpad | dQa)
+  const int64_t sz_t = D * Sp, sz_s = kBr * kBc, sz_kp = pad ? S * Dp : 0, sz_qp = pad ? kBr * Dp : 0;
+  const int64_t off_vt = sz_t, off_bias = off_vt + sz_t, off_P = off_bias + Sp, off_dS = off_P + sz_s;
+  const int64_t off_delta = off_dS + sz_s, off_lse = off_delta + kBr, off_tm = off_lse + kBr, off_vis = off_tm + kBr;
+  const int64_t off_kp = off_vis + (ntiles + 15) / 16 * 16, off_dk = off_kp + sz_kp, off_dv = off_dk + sz_kp;
+  const int64_t off_qp = off_dv + sz_kp, off_dop = off_qp + sz_qp, off_dq = off_dop + sz_qp;
+  float* buf = scratch_alloc(off_dq + sz_qp);
+  float *Kt = buf, *Vt = buf + off_vt, *bias = buf + off_bias, *P = buf + off_P, *dS = buf + off_dS;
+  float *delta = buf + off_delta, *lrow = buf + off_lse, *tmax = buf + off_tm;
   char* tile_vis = (char*)(buf + off_vis);
-  R sc = Vec::set1(a.scale);
+  const R sc = Vec::set1(a.scale);
   for (int64_t u = u0; u < u1; u++) {
     const int64_t b = u / Hkv, kh = u % Hkv;
+    const int64_t kvo = (b * S * Hkv + kh) * D;  // (b, s=0, kh, 0)
     stage_keys(a, b, kh, Sp, Kt, bias, tile_vis);
-    for (int64_t d = 0; d < D; d++)
-      for (int64_t s = 0; s < Sp; s++) Vt[d * Sp + s] = s < S ? a.v[((b * S + s) * Hkv + kh) * D + d] : 0.f;
-    for (int64_t s = 0; s < Sp; s++)
-      for (int64_t d = 0; d < Dp; d++) Kp[s * Dp + d] = s < S && d < D ? a.k[((b * S + s) * Hkv + kh) * D + d] : 0.f;
-    for (int64_t i = 0; i < Sp * Dp; i++) dKa[i] = dVa[i] = 0.f;
+    transpose_rows(a.v + kvo, ldk, S, D, Sp, Vt);
+    const Mat K = padded_rows(a.k + kvo, ldk, S, D, Dp, buf + off_kp);
+    const Mat dK = pad ? Mat{buf + off_dk, Dp} : Mat{a.dk + kvo, ldk};
+    const Mat dV = pad ? Mat{buf + off_dv, Dp} : Mat{a.dv + kvo, ldk};
+    for (int64_t s = 0; s < S; s++)
+      for (int64_t d = 0; d < Dp; d++) dK.p[s * dK.ld + d] = dV.p[s * dV.ld + d] = 0.f;
     for (int64_t h = kh * group; h < (kh + 1) * group; h++) {
       for (int64_t i0 = 0; i0 < T; i0 += kBr) {
         const int64_t in = lmin(kBr, T - i0);
-        const float* qrows = a.q + ((b * T + i0) * H + h) * D;
-        const float* dorows = a.dout + ((b * T + i0) * H + h) * D;
+        const int64_t qo = ((b * T + i0) * H + h) * D;  // (b, i0, h, 0)
+        const float* qrows = a.q + qo;
+        const float* dorows = a.dout + qo;
+        const Mat Q = padded_rows(qrows, ldq, in, D, Dp, buf + off_qp);
+        const Mat dO = padded_rows(dorows, ldq, in, D, Dp, buf + off_dop);
+        const Mat dQ = pad ? Mat{buf + off_dq, Dp} : Mat{a.dq + qo, ldq};
         const int64_t kend = a.causal ? lmax(0, lmin(S, S - T + i0 + in)) : S;
         for (int64_t i = 0; i < in; i++) {
-          const int64_t ro = i * H * D;
-          for (int64_t d = 0; d < Dp; d++) {
-            Qp[i * Dp + d] = d < D ? qrows[ro + d] : 0.f;
-            dOp[i * Dp + d] = d < D ? dorows[ro + d] : 0.f;
-            dQa[i * Dp + d] = 0.f;
-          }
-          delta[i] = row_dot(dorows + ro, a.out + ((b * T + i0 + i) * H + h) * D, D);
+          for (int64_t d = 0; d < Dp; d++) dQ.p[i * dQ.ld + d] = 0.f;
+          delta[i] = row_dot(dorows + i * ldq, a.out + qo + i * ldq, D);
           lrow[i] = a.lse_in[(b * H + h) * T + i0 + i];
         }
         for (int64_t j0 = 0; j0 < kend; j0 += kBc) {
           if (!tile_vis[j0 / kBc]) continue;
           const int64_t jn = lmin(kBc, kend - j0), jnp = round_up(jn);
-          score_tile(a, qrows, i0, in, j0, jn, Kt, Sp, bias, P);
-          mgemm(in, jnp, D, dorows, H * D, 1, Vt + j0, Sp, dS, kBc, false);  // dP = dO V^T
+          score_tile(a, qrows, i0, in, j0, jn, Kt, Sp, bias, P, tmax);
+          mgemm(in, jnp, D, dorows, ldq, 1, Vt + j0, Sp, dS, kBc, false);  // dP = dO V^T
           for (int64_t i = 0; i < in; i++) {
             float* pr = P + i * kBc;
             float* dr = dS + i * kBc;
             if (lrow[i] == kNegInf) {  // a query that saw no key has no gradient
-              for (int64_t c = 0; c < jnp; c++) pr[c] = dr[c] = 0.f;
+              for (int64_t c = 0; c < jnp; c += W) {
+                Vec::store(pr + c, Vec::zero());
+                Vec::store(dr + c, Vec::zero());
+              }
               continue;
             }
-            R lv = Vec::set1(lrow[i]), dv = Vec::set1(delta[i]);
+            const R lv = Vec::set1(lrow[i]), dl = Vec::set1(delta[i]);
             for (int64_t c = 0; c < jnp; c += W) {
-              R p = Vec::exp(Vec::sub(Vec::load(pr + c), lv));
+              const R p = Vec::exp(Vec::sub(Vec::load(pr + c), lv));
               Vec::store(pr + c, p);
-              Vec::store(dr + c, Vec::mul(Vec::mul(p, Vec::sub(Vec::load(dr + c), dv)), sc));
+              Vec::store(dr + c, Vec::mul(Vec::mul(p, Vec::sub(Vec::load(dr + c), dl)), sc));
             }
           }
-          mgemm(jn, Dp, in, P, 1, kBc, dOp, Dp, dVa + j0 * Dp, Dp, true);   // dV (jn, Dp) += P^T dO
-          mgemm(jn, Dp, in, dS, 1, kBc, Qp, Dp, dKa + j0 * Dp, Dp, true);   // dK (jn, Dp) += dS^T Q
-          mgemm(in, Dp, jn, dS, kBc, 1, Kp + j0 * Dp, Dp, dQa, Dp, true);   // dQ (in, Dp) += dS K
+          mgemm(jn, Dp, in, P, 1, kBc, dO.p, dO.ld, dV.p + j0 * dV.ld, dV.ld, true);   // dV (jn, Dp) += P^T dO
+          mgemm(jn, Dp, in, dS, 1, kBc, Q.p, Q.ld, dK.p + j0 * dK.ld, dK.ld, true);    // dK (jn, Dp) += dS^T Q
+          mgemm(in, Dp, jn, dS, kBc, 1, K.p + j0 * K.ld, K.ld, dQ.p, dQ.ld, true);     // dQ (in, Dp) += dS K
         }
-        for (int64_t i = 0; i < in; i++) {
-          float* dq = a.dq + ((b * T + i0 + i) * H + h) * D;
-          for (int64_t d = 0; d < D; d++) dq[d] = dQa[i * Dp + d];
-        }
+        if (pad)
+          for (int64_t i = 0; i < in; i++)
+            for (int64_t d = 0; d < D; d++) a.dq[qo + i * ldq + d] = dQ.p[i * Dp + d];
       }
     }
-    for (int64_t s = 0; s < S; s++) {
-      float* dk = a.dk + ((b * S + s) * Hkv + kh) * D;
-      float* dv = a.dv + ((b * S + s) * Hkv + kh) * D;
-      for (int64_t d = 0; d < D; d++) {
-        dk[d] = dKa[s * Dp + d];
-        dv[d] = dVa[s * Dp + d];
-      }
-    }
+    if (pad)
+      for (int64_t s = 0; s < S; s++)
+        for (int64_t d = 0; d < D; d++) {
+          a.dk[kvo + s * ldk + d] = dK.p[s * Dp + d];
+          a.dv[kvo + s * ldk + d] = dV.p[s * Dp + d];
+        }
   }
   free(buf);
 }

@@ -30,6 +30,7 @@ struct Vec {
   static inline float hsum(R a) { return a; }
   static inline float hmax(R a) { return a; }
   static inline R neg_abs(R a) { return -fabsf(a); }
+  static inline R keep_n(R v, int64_t n, float fill) { return n > 0 ? v : fill; }
   static inline R select_ge0(R x, R a, R b) { return x >= 0.f ? a : b; }
   static inline R exp(R x) { return expf(x); }
 };

@@ -44,6 +44,9 @@ struct Vec {
     return _mm_cvtss_f32(s);
   }
   static inline R neg_abs(R a) { return _mm256_or_ps(a, _mm256_set1_ps(-0.f)); }
+  static inline R keep_n(R v, int64_t n, float fill) {
+    return _mm256_blendv_ps(_mm256_set1_ps(fill), v, _mm256_castsi256_ps(mask(n)));
+  }
   static inline R select_ge0(R x, R a, R b) {
     return _mm256_blendv_ps(b, a, _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GE_OQ));
   }

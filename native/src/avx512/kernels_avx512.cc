@@ -3,6 +3,7 @@
 // Compiled with AVX-512 flags into its own library; only called after cpu_isa() == ISA_AVX512.
 // GCC 12 warns inside its own AVX-512 headers (_mm512_undefined_ps in the reduce/mask intrinsics).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 #include <stdint.h>
 #include "../kernels_impl.h"
@@ -33,6 +34,9 @@ struct Vec {
   static inline float hsum(R a) { return _mm512_reduce_add_ps(a); }
   static inline float hmax(R a) { return _mm512_reduce_max_ps(a); }
   static inline R neg_abs(R a) { return _mm512_or_ps(a, _mm512_set1_ps(-0.f)); }
+  static inline R keep_n(R v, int64_t n, float fill) {
+    return _mm512_mask_blend_ps(n <= 0 ? (__mmask16)0 : mask(n), _mm512_set1_ps(fill), v);
+  }
   static inline R select_ge0(R x, R a, R b) {
     return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_GE_OQ), b, a);
   }
