@@ -189,12 +189,27 @@ void pack_panel_erased(const void* src, int64_t sx, int64_t sk, int w, int64_t k
   pack_panel<T, mode>((const T*)src, sx, sk, w, kc, W, dst);
 }
 
+#if defined(__x86_64__) || defined(_M_X64)
+// The AVX-512 packers cover transposing packs and bf16 pairs; everything else stays generic.
+template <class T, int mode>
+void pack_panel_avx512(const void* src, int64_t sx, int64_t sk, int w, int64_t kc, int W, void* dst) {
+  if (!gemm_pack_avx512(src, sizeof(T) == 2, mode == PACK_PAIRS, sx, sk, w, kc, W, dst))
+    pack_panel<T, mode>((const T*)src, sx, sk, w, kc, W, dst);
+}
+#endif
+
 pack_fn pick_pack(bool bf16_storage, int mode) {
   static const pack_fn table[2][3] = {
       {pack_panel_erased<float, PACK_F32>, pack_panel_erased<float, PACK_F32_ROUND>,
        pack_panel_erased<float, PACK_PAIRS>},
       {pack_panel_erased<uint16_t, PACK_F32>, pack_panel_erased<uint16_t, PACK_F32_ROUND>,
        pack_panel_erased<uint16_t, PACK_PAIRS>}};
+#if defined(__x86_64__) || defined(_M_X64)
+  // Pairs packing only happens with the vdpbf16ps kernel, so AVX512-BF16 is there when it is needed.
+  if (cpu_isa() == ISA_AVX512 && mode != PACK_F32_ROUND)
+    return bf16_storage ? (mode == PACK_PAIRS ? pack_panel_avx512<uint16_t, PACK_PAIRS> : pack_panel_avx512<uint16_t, PACK_F32>)
+                        : (mode == PACK_PAIRS ? pack_panel_avx512<float, PACK_PAIRS> : pack_panel_avx512<float, PACK_F32>);
+#endif
   return table[bf16_storage ? 1 : 0][mode];
 }
 
@@ -243,11 +258,45 @@ struct Problem {
 // Bytes of one packed panel of W rows/columns over kc steps (f32 or pairs; both pad to 4 bytes a step).
 inline int64_t panel_bytes(int W, int64_t kc, bool pairs) { return (pairs ? (kc + 1) / 2 : kc) * W * 4; }
 
+// The block size for splitting `len` into ceil(len / max_block) near-equal blocks, a multiple of unit.
+inline int64_t balanced_block(int64_t len, int64_t max_block, int64_t unit) {
+  const int64_t blocks = std::max<int64_t>(1, (len + max_block - 1) / max_block);
+  const int64_t b = (len + blocks - 1) / blocks;
+  return std::min(std::max(unit, (b + unit - 1) / unit * unit), std::max(unit, max_block / unit * unit));
+}
+
+// Packs the len×kc block starting at panel index x0 and step k0 into consecutive panels of W. For A the
+// panel index is op(A)'s row, for B op(B)'s column (is_a picks the strides).
+void pack_block(pack_fn pack, const Operand& op, int64_t x0, int64_t k0, int64_t len, int64_t kc, int W, bool pairs,
+                char* dst, bool is_a) {
+  const int64_t sx = is_a ? op.rs : op.cs, sk = is_a ? op.cs : op.rs;
+  auto at = [&](int64_t x, int64_t k) { return is_a ? op.at(x, k) : op.at(k, x); };
+  const int64_t panel = panel_bytes(W, kc, pairs);
+  if (sx != 1 || sk == 1) {
+    for (int64_t x = 0; x < len; x += W)
+      pack(at(x0 + x, k0), sx, sk, (int)std::min<int64_t>(W, len - x), kc, W, dst + x / W * panel);
+    return;
+  }
+  // Contiguous along x, rows of k far apart: going panel by panel would read kc rows with a large
+  // stride each time (cache-set and TLB thrash when the stride is a multiple of 4 KiB). Instead take
+  // 16 k steps at a time across all panels, so each source row is read sequentially.
+  constexpr int64_t kChunk = 16;  // even: pairs never straddle a chunk
+  for (int64_t kk = 0; kk < kc; kk += kChunk) {
+    const int64_t kn = std::min(kChunk, kc - kk);
+    const int64_t offset = panel_bytes(W, kk, pairs);
+    for (int64_t x = 0; x < len; x += W)
+      pack(at(x0 + x, k0 + kk), sx, sk, (int)std::min<int64_t>(W, len - x), kn, W, dst + x / W * panel + offset);
+  }
+}
+
 // C[m0:m1, n0:n1] of one matrix, on the calling thread.
 void gemm_block(const Problem& pb, float* C, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
   const Kernel& kn = *pb.kn;
   const int mr = kn.mr, nr = kn.nr;
-  const int64_t KC = kn.kc, MC = kn.mc, NC = kn.nc;
+  // Equal blocks no larger than the tuned sizes: 512 columns as 480 + 32 would run the last block
+  // with almost no reuse of each packed A panel.
+  const int64_t KC = balanced_block(pb.K, kn.kc, 2), MC = balanced_block(m1 - m0, kn.mc, mr);
+  const int64_t NC = balanced_block(n1 - n0, kn.nc, nr);
   char* pa = (char*)scratch_a.get(panel_bytes(1, KC, kn.pairs) * (MC + mr));
   char* pbuf = (char*)scratch_b.get(panel_bytes(1, KC, kn.pairs) * (NC + nr));
   for (int64_t ic = m0; ic < m1; ic += MC) {
@@ -256,17 +305,13 @@ void gemm_block(const Problem& pb, float* C, int64_t m0, int64_t m1, int64_t n0,
       const int64_t kc = std::min(KC, pb.K - pc);
       const int64_t a_panel = panel_bytes(mr, kc, kn.pairs), b_panel = panel_bytes(nr, kc, kn.pairs);
       // op(A) rows are the panel's x index: sx = rs, sk = cs.
-      for (int64_t ir = 0; ir < mc; ir += mr)
-        pb.pack_a(pb.a.at(ic + ir, pc), pb.a.rs, pb.a.cs, (int)std::min<int64_t>(mr, mc - ir), kc, mr,
-                  pa + ir / mr * a_panel);
+      pack_block(pb.pack_a, pb.a, ic, pc, mc, kc, mr, kn.pairs, pa, true);
       // Later K blocks accumulate onto what the first wrote.
       const float beta = pc == 0 ? pb.beta : 1.0f;
       for (int64_t jc = n0; jc < n1; jc += NC) {
         const int64_t nc = std::min(NC, n1 - jc);
         // op(B) columns are the panel's x index: sx = cs, sk = rs.
-        for (int64_t jr = 0; jr < nc; jr += nr)
-          pb.pack_b(pb.b.at(pc, jc + jr), pb.b.cs, pb.b.rs, (int)std::min<int64_t>(nr, nc - jr), kc, nr,
-                    pbuf + jr / nr * b_panel);
+        pack_block(pb.pack_b, pb.b, jc, pc, nc, kc, nr, kn.pairs, pbuf, false);
         for (int64_t ir = 0; ir < mc; ir += mr) {
           const int m = (int)std::min<int64_t>(mr, mc - ir);
           const char* ap = pa + ir / mr * a_panel;

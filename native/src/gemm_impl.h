@@ -34,4 +34,10 @@ constexpr int kAvx2F32Mr = 6, kAvx2F32Nr = 16;
 void gemm_f32_avx2(int64_t kc, const void* a, const void* b, float* c, int64_t ldc, int m, int n, float alpha,
                    float beta);
 
+// AVX-512 packing of one panel (element (x, k) at src[x*sx + k*sk], see gemm.cc's pack_panel) into f32
+// units (pairs = false, no rounding) or bf16 k-pairs (pairs = true; needs AVX512-BF16 for f32 sources).
+// Returns false for the cases it leaves to the generic loops.
+bool gemm_pack_avx512(const void* src, bool src_bf16, bool pairs, int64_t sx, int64_t sk, int w, int64_t kc, int W,
+                      void* dst);
+
 }  // namespace zj

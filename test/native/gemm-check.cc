@@ -1,6 +1,6 @@
 // gemm-check.cc — a standalone C++ driver for zj_gemm, outside node: `check` runs odd shapes against a
 // naive double loop (built with -fsanitize=address,undefined by scripts/asan-kernels.sh, so any
-// out-of-bounds read or write in packing or the microkernels shows up), `bench M N K [ta tb bf16c]`
+// out-of-bounds read or write in packing or the microkernels shows up), `bench M N K [ta tb bf16c runs bf16_storage]`
 // times one shape. Exit code 0 when every case is within tolerance.
 #include <algorithm>
 #include <chrono>
@@ -100,21 +100,20 @@ int run_checks() {
   return fails ? 1 : 0;
 }
 
-int run_bench(int64_t M, int64_t N, int64_t K, bool ta, bool tb, bool bc, int runs) {
-  std::vector<float> A((size_t)(M * K)), B((size_t)(K * N)), C((size_t)(M * N));
-  for (auto& x : A) x = next_uniform();
-  for (auto& x : B) x = next_uniform();
+int run_bench(int64_t M, int64_t N, int64_t K, bool ta, bool tb, bool bc, int runs, bool bf16_storage) {
+  Operand A((size_t)(M * K), bf16_storage), B((size_t)(K * N), bf16_storage);
+  std::vector<float> C((size_t)(M * N));
   std::vector<double> times;
   for (int r = 0; r <= runs; r++) {
     auto t0 = std::chrono::steady_clock::now();
-    zj_gemm(1, M, N, K, A.data(), 0, ta, 0, B.data(), 0, tb, 0, C.data(), 1.0f, 0.0f, bc);
+    zj_gemm(1, M, N, K, A.data(), bf16_storage, ta, 0, B.data(), bf16_storage, tb, 0, C.data(), 1.0f, 0.0f, bc);
     auto t1 = std::chrono::steady_clock::now();
     if (r) times.push_back(std::chrono::duration<double>(t1 - t0).count());
   }
   std::sort(times.begin(), times.end());
   double med = times[times.size() / 2], best = times[0];
-  std::printf("%lldx%lldx%lld %s%s %s: median %.1f GFLOP/s, best %.1f\n", (long long)M, (long long)N, (long long)K,
-              ta ? "T" : "N", tb ? "T" : "N", bc ? "bf16" : "f32", 2e-9 * M * N * K / med, 2e-9 * M * N * K / best);
+  std::printf("%lldx%lldx%lld %s%s %s%s: median %.1f GFLOP/s, best %.1f\n", (long long)M, (long long)N, (long long)K,
+              ta ? "T" : "N", tb ? "T" : "N", bc ? "bf16" : "f32", bf16_storage ? " (bf16 storage)" : "", 2e-9 * M * N * K / med, 2e-9 * M * N * K / best);
   return 0;
 }
 
@@ -125,8 +124,8 @@ int main(int argc, char** argv) {
   if (argc >= 5 && !std::strcmp(argv[1], "bench")) {
     auto arg = [&](int i, int dflt) { return argc > i ? std::atoi(argv[i]) : dflt; };
     return run_bench(std::atoll(argv[2]), std::atoll(argv[3]), std::atoll(argv[4]), arg(5, 0), arg(6, 0), arg(7, 0),
-                     arg(8, 7));
+                     arg(8, 7), arg(9, 0));
   }
-  std::fprintf(stderr, "usage: gemm-check check | bench M N K [transA transB bf16 runs]\n");
+  std::fprintf(stderr, "usage: gemm-check check | bench M N K [transA transB bf16 runs bf16_storage]\n");
   return 2;
 }
