@@ -1,0 +1,209 @@
+// generate.ts — autoregressive generation with the KV cache: one prefill over the left-padded prompts, then
+// one token per step. Logits processing follows HF transformers' order and semantics: repetition penalty
+// (positive logits divided, negative multiplied, over every token already in the row), then temperature,
+// top-k, top-p; greedy when not sampling. Stops per row on EOS, stop strings or max new tokens.
+// Sampling is seeded (util/rng.ts); runs under noGrad with one tidy() per step so memory stays flat.
+// It does not tokenize: prompts are ids, and text comes from the decode function the caller passes.
+import { Tensor } from '../tensor/tensor.js';
+import { tidy } from '../tensor/scope.js';
+import { noGrad } from '../autograd/grad-mode.js';
+import { slice } from '../ops/index.js';
+import { Rng } from '../util/rng.js';
+import type { LlamaForCausalLM } from './llama.js';
+
+export interface SamplingOptions {
+  /** false (default when temperature is 0 or unset): greedy argmax */
+  doSample?: boolean;
+  temperature?: number;
+  /** 0 = off */
+  topK?: number;
+  /** 1 = off */
+  topP?: number;
+  /** 1 = off; Zhongjing served with 1.2 */
+  repetitionPenalty?: number;
+}
+
+export interface TokenEvent {
+  row: number;
+  /** index of this token among the row's new tokens */
+  index: number;
+  id: number;
+  logProb: number;
+  /** the row's text so far, when a decode function was given */
+  text?: string;
+}
+
+export interface GenerateOptions extends SamplingOptions {
+  maxNewTokens: number;
+  eosTokenIds?: number[];
+  /** stop a row once its generated text contains one of these (needs decode) */
+  stopStrings?: string[];
+  decode?: (ids: number[]) => string;
+  /** fills padding positions and finished rows (defaults to the first eos id, else 0) */
+  padTokenId?: number;
+  seed?: number;
+  /** streaming: called for every new token, in order */
+  onToken?: (e: TokenEvent) => void;
+}
+
+export type FinishReason = 'eos' | 'stop' | 'length';
+
+export interface GenerateResult {
+  /** the new tokens of each row (EOS included when it ended the row) */
+  ids: number[][];
+  /** log p(token) under the model's unprocessed distribution (log-softmax of the raw logits), per new token */
+  logProbs: number[][];
+  text?: string[];
+  finishReasons: FinishReason[];
+}
+
+/** Apply HF's repetition penalty in place: for every id seen, logit > 0 → logit / p, else logit · p. */
+export function applyRepetitionPenalty(logits: Float32Array, seen: Iterable<number>, penalty: number): void {
+  if (penalty === 1) return;
+  for (const id of seen) {
+    const x = logits[id]!;
+    logits[id] = x > 0 ? x / penalty : x * penalty;
+  }
+}
+
+/** log-softmax of x at index i (f64 accumulation). */
+export function logSoftmaxAt(x: Float32Array, i: number): number {
+  let m = -Infinity;
+  for (let j = 0; j < x.length; j++) if (x[j]! > m) m = x[j]!;
+  let z = 0;
+  for (let j = 0; j < x.length; j++) z += Math.exp(x[j]! - m);
+  return x[i]! - m - Math.log(z);
+}
+
+function argmax(x: Float32Array): number {
+  let best = 0;
+  for (let j = 1; j < x.length; j++) if (x[j]! > x[best]!) best = j;
+  return best;
+}
+
+/**
+ * Choose the next token from processed logits (repetition penalty already applied): greedy, or temperature →
+ * top-k → top-p → one draw from rng. Ties in top-k / top-p keep the lower id first (a stable sort).
+ */
+export function sampleToken(logits: Float32Array, opts: SamplingOptions, rng: Rng): number {
+  const temperature = opts.temperature ?? 1;
+  const doSample = opts.doSample ?? (opts.temperature !== undefined && opts.temperature > 0);
+  if (!doSample || temperature === 0) return argmax(logits);
+  const V = logits.length;
+  // candidates sorted by logit, descending
+  let idx = Array.from({ length: V }, (_, i) => i).sort((a, b) => logits[b]! - logits[a]! || a - b);
+  const k = opts.topK ?? 0;
+  if (k > 0 && k < V) idx = idx.slice(0, k);
+  const m = logits[idx[0]!]! / temperature;
+  const p = idx.map((i) => Math.exp(logits[i]! / temperature - m));
+  let z = p.reduce((a, b) => a + b, 0);
+  const topP = opts.topP ?? 1;
+  if (topP < 1) {
+    // keep the smallest prefix whose mass reaches topP (HF drops tokens whose ascending cumulative mass ≤ 1 - topP)
+    let acc = 0, keep = 0;
+    while (keep < p.length) {
+      acc += p[keep]! / z;
+      keep++;
+      if (acc >= topP) break;
+    }
+    idx = idx.slice(0, keep);
+    p.length = keep;
+    z = p.reduce((a, b) => a + b, 0);
+  }
+  let u = rng.next() * z;
+  for (let j = 0; j < p.length; j++) {
+    u -= p[j]!;
+    if (u < 0) return idx[j]!;
+  }
+  return idx[p.length - 1]!;
+}
+
+/** Generate continuations of several prompts (token ids) in one left-padded batch. */
+export function generate(model: LlamaForCausalLM, prompts: number[][], opts: GenerateOptions): GenerateResult {
+  const B = prompts.length;
+  if (B === 0) return { ids: [], logProbs: [], finishReasons: [] };
+  if (prompts.some((p) => p.length === 0)) throw new Error('[generate] every prompt needs at least one token');
+  const V = model.config.vocabSize;
+  for (const p of prompts) for (const id of p) if (!(Number.isInteger(id) && id >= 0 && id < V))
+    throw new Error(`[generate] token id ${id} outside the vocabulary (${V})`);
+  if (opts.stopStrings?.length && !opts.decode) throw new Error('[generate] stopStrings need a decode function');
+  const maxNew = opts.maxNewTokens;
+  if (!(Number.isInteger(maxNew) && maxNew >= 0)) throw new Error(`[generate] maxNewTokens must be a non-negative integer, got ${maxNew}`);
+  const eos = new Set(opts.eosTokenIds ?? []);
+  const pad = opts.padTokenId ?? opts.eosTokenIds?.[0] ?? 0;
+  const penalty = opts.repetitionPenalty ?? 1;
+  const rng = new Rng(opts.seed ?? 0);
+  const P = Math.max(...prompts.map((p) => p.length));
+  const padded = prompts.some((p) => p.length !== P);
+
+  const out: number[][] = prompts.map(() => []);
+  const logProbs: number[][] = prompts.map(() => []);
+  const reasons: (FinishReason | null)[] = prompts.map(() => null);
+  const seen = prompts.map((p) => new Set(p));
+  const nextPos = prompts.map((p) => p.length);
+  const texts: string[] = prompts.map(() => '');
+  if (maxNew === 0) return finish();
+
+  const cache = model.newCache(B, P + maxNew);
+  const row = new Float32Array(V);
+  noGrad(() => {
+    // prefill: (B, P) left-padded ids, positions counted from each row's first real token
+    let last = tidy(() => {
+      const ids = Tensor.empty([B, P], 'i32'), pos = Tensor.empty([B * P], 'i32'), mask = Tensor.empty([B, P], 'i32');
+      const idv = ids.data as Int32Array, pv = pos.data as Int32Array, mv = mask.data as Int32Array;
+      prompts.forEach((p, b) => {
+        const off = P - p.length;
+        for (let t = 0; t < P; t++) {
+          idv[b * P + t] = t < off ? pad : p[t - off]!;
+          pv[b * P + t] = t < off ? 0 : t - off;
+          mv[b * P + t] = t < off ? 0 : 1;
+        }
+      });
+      const h = model.hidden({ ids, positions: pos, keyMask: padded ? mask : null, cache }); // (B, P, C)
+      return model.logits(slice(h, 1, P - 1, P)); // (B, 1, V)
+    });
+    for (let step = 0; step < maxNew; step++) {
+      const lv = last.f32('generate');
+      const next = new Int32Array(B);
+      for (let b = 0; b < B; b++) {
+        if (reasons[b]) { next[b] = pad; continue; }
+        row.set(lv.subarray(b * V, (b + 1) * V));
+        const id = pick(row, seen[b]!);
+        const lp = logSoftmaxAt(lv.subarray(b * V, (b + 1) * V), id);
+        next[b] = id;
+        out[b]!.push(id);
+        logProbs[b]!.push(lp);
+        seen[b]!.add(id);
+        if (opts.decode) texts[b] = opts.decode(out[b]!);
+        const ev: TokenEvent = { row: b, index: out[b]!.length - 1, id, logProb: lp };
+        if (opts.decode) ev.text = texts[b]!;
+        opts.onToken?.(ev);
+        if (eos.has(id)) reasons[b] = 'eos';
+        else if (opts.stopStrings?.some((s) => texts[b]!.includes(s))) reasons[b] = 'stop';
+        else if (out[b]!.length >= maxNew) reasons[b] = 'length';
+      }
+      last.dispose();
+      if (reasons.every((r) => r)) return;
+      last = tidy(() => {
+        const ids = Tensor.empty([B, 1], 'i32'), pos = Tensor.empty([B], 'i32'), mask = Tensor.empty([B, 1], 'i32');
+        (ids.data as Int32Array).set(next);
+        for (let b = 0; b < B; b++) (pos.data as Int32Array)[b] = nextPos[b]!++;
+        (mask.data as Int32Array).fill(1);
+        return model.forward({ ids, positions: pos, keyMask: padded ? mask : null, cache }); // (B, 1, V)
+      });
+    }
+    last.dispose();
+  });
+  return finish();
+
+  function pick(logits: Float32Array, seenIds: Set<number>): number {
+    applyRepetitionPenalty(logits, seenIds, penalty);
+    return sampleToken(logits, opts, rng);
+  }
+
+  function finish(): GenerateResult {
+    const r: GenerateResult = { ids: out, logProbs, finishReasons: reasons.map((x) => x ?? 'length') };
+    if (opts.decode) r.text = out.map((ids) => opts.decode!(ids));
+    return r;
+  }
+}
