@@ -387,7 +387,10 @@ static void mgemm(int64_t Rn, int64_t N, int64_t K, const float* A, int64_t ars,
 }
 
 // ---- attention (FlashAttention-2, Dao 2023: tiles of queries x keys, online softmax) -------------
-static const int64_t kBr = 64;  // query rows per tile
+// Query rows per tile: small tiles waste less on the causal diagonal (only keys up to the tile's last row are
+// scored) at no cost to the micro-GEMM; the backward uses 32 so its dK/dV tiles are reloaded less often.
+static const int64_t kBrF = 16, kBrB = 32;
+static const int64_t kBr = 32;  // the larger of the two: scratch sizes
 static const int64_t kBc = 64;  // keys per tile (a multiple of every W)
 
 static float* scratch_alloc(int64_t floats) {
@@ -416,13 +419,18 @@ static Mat padded_rows(const float* src, int64_t ld, int64_t n, int64_t D, int64
   return Mat{scratch, Dp};
 }
 
-// S rows of D floats (stride ld) transposed into dst (D x Sp), columns [S, Sp) zero. Rows are read contiguously.
+// S rows of D floats (stride ld) transposed into dst (D x Sp), columns [S, Sp) zero. Blocks of 16 rows keep the
+// source block in L1 and write each destination line whole, instead of touching D lines per row.
 static void transpose_rows(const float* src, int64_t ld, int64_t S, int64_t D, int64_t Sp, float* dst) {
   for (int64_t d = 0; d < D; d++)
     for (int64_t s = S; s < Sp; s++) dst[d * Sp + s] = 0.f;
-  for (int64_t s = 0; s < S; s++) {
-    const float* r = src + s * ld;
-    for (int64_t d = 0; d < D; d++) dst[d * Sp + s] = r[d];
+  for (int64_t s0 = 0; s0 < S; s0 += 16) {
+    const int64_t sn = lmin(16, S - s0);
+    const float* blk = src + s0 * ld;
+    for (int64_t d = 0; d < D; d++) {
+      float* o = dst + d * Sp + s0;
+      for (int64_t j = 0; j < sn; j++) o[j] = blk[j * ld + d];
+    }
   }
 }
 
@@ -462,6 +470,47 @@ static void score_tile(const AttnArgs& a, const float* qrows, int64_t i0, int64_
   }
 }
 
+// Decoding (a few queries against a long cache): per query row, scores by dot products over D and the output as
+// a weighted sum of V rows. Reads K and V once per head, with no transposed staging, which would cost more than
+// the arithmetic it feeds when T is this small. Sc holds one row of S scores.
+static const int64_t kSmallT = 4;
+
+static void attention_forward_small(const AttnArgs& a, int64_t b, int64_t h, float* Sc) {
+  const int64_t T = a.T, S = a.S, H = a.H, Hkv = a.Hkv, D = a.D, kh = h / (H / Hkv);
+  const float* kb = a.k + (b * S * Hkv + kh) * D;
+  const float* vb = a.v + (b * S * Hkv + kh) * D;
+  for (int64_t t = 0; t < T; t++) {
+    const float* q = a.q + ((b * T + t) * H + h) * D;
+    float* out = a.o + ((b * T + t) * H + h) * D;
+    float* lse = a.lse + (b * H + h) * T + t;
+    const int64_t send = a.causal ? lmax(0, lmin(S, S - T + t + 1)) : S;  // keys [0, send) before the mask
+    float m = kNegInf;
+    for (int64_t s = 0; s < send; s++) {
+      const bool vis = !a.mask || a.mask[b * S + s] != 0;
+      const float sc = vis ? row_dot(q, kb + s * Hkv * D, D) * a.scale : kNegInf;
+      Sc[s] = sc;
+      if (sc > m) m = sc;
+    }
+    if (m == kNegInf) {  // sees no key
+      for (int64_t d = 0; d < D; d++) out[d] = 0.f;
+      *lse = kNegInf;
+      continue;
+    }
+    const float l = row_exp_sum(Sc, Sc, send, m);
+    const float inv = 1.f / l;
+    for (int64_t d = 0; d < D; d++) out[d] = 0.f;
+    for (int64_t s = 0; s < send; s++) {
+      if (Sc[s] == 0.f) continue;
+      const R p = Vec::set1(Sc[s] * inv);
+      const float* v = vb + s * Hkv * D;
+      int64_t d = 0;
+      for (; d + W <= D; d += W) Vec::store(out + d, Vec::fma(p, Vec::load(v + d), Vec::load(out + d)));
+      if (d < D) Vec::store_n(out + d, Vec::fma(p, Vec::load_n(v + d, D - d, 0.f), Vec::load_n(out + d, D - d, 0.f)), D - d);
+    }
+    *lse = (float)((double)m + __builtin_log((double)l));
+  }
+}
+
 static void attention_forward_units(const AttnArgs* ap, int64_t u0, int64_t u1) {
   const AttnArgs& a = *ap;
   const int64_t T = a.T, S = a.S, H = a.H, Hkv = a.Hkv, D = a.D, group = H / Hkv;
@@ -469,7 +518,7 @@ static void attention_forward_units(const AttnArgs* ap, int64_t u0, int64_t u1) 
   const int64_t ntiles = (S + kBc - 1) / kBc + 1;
   // Kt | Vpad | bias | Sc | Oacc | m | l | tile max | tile flags
   const int64_t off_vp = D * Sp, off_bias = off_vp + (D == Dp ? 0 : S * Dp), off_sc = off_bias + Sp;
-  const int64_t off_o = off_sc + kBr * kBc, off_m = off_o + kBr * Dp, off_l = off_m + kBr, off_tm = off_l + kBr;
+  const int64_t off_o = off_sc + lmax(kBr * kBc, round_up(S)), off_m = off_o + kBr * Dp, off_l = off_m + kBr, off_tm = off_l + kBr;
   const int64_t off_vis = off_tm + kBr;
   float* buf = scratch_alloc(off_vis + ntiles);
   float *Kt = buf, *Vpad = buf + off_vp, *bias = buf + off_bias, *Sc = buf + off_sc, *Oacc = buf + off_o;
@@ -479,14 +528,18 @@ static void attention_forward_units(const AttnArgs* ap, int64_t u0, int64_t u1) 
   int64_t staged_b = -1, staged_kh = -1;
   for (int64_t u = u0; u < u1; u++) {
     const int64_t b = u / H, h = u % H, kh = h / group;
+    if (T <= kSmallT) {
+      attention_forward_small(a, b, h, Sc);
+      continue;
+    }
     if (b != staged_b || kh != staged_kh) {  // heads of one GQA group share the staged K and V
       stage_keys(a, b, kh, Sp, Kt, bias, tile_vis);
       V = padded_rows(a.v + (b * S * Hkv + kh) * D, Hkv * D, S, D, Dp, Vpad);
       staged_b = b;
       staged_kh = kh;
     }
-    for (int64_t i0 = 0; i0 < T; i0 += kBr) {
-      const int64_t in = lmin(kBr, T - i0);
+    for (int64_t i0 = 0; i0 < T; i0 += kBrF) {
+      const int64_t in = lmin(kBrF, T - i0);
       const float* qrows = a.q + ((b * T + i0) * H + h) * D;
       // keys any row of this tile may see: [0, kend)
       const int64_t kend = a.causal ? lmax(0, lmin(S, S - T + i0 + in)) : S;
@@ -569,8 +622,8 @@ static void attention_backward_units(const AttnArgs* ap, int64_t u0, int64_t u1)
     for (int64_t s = 0; s < S; s++)
       for (int64_t d = 0; d < Dp; d++) dK.p[s * dK.ld + d] = dV.p[s * dV.ld + d] = 0.f;
     for (int64_t h = kh * group; h < (kh + 1) * group; h++) {
-      for (int64_t i0 = 0; i0 < T; i0 += kBr) {
-        const int64_t in = lmin(kBr, T - i0);
+      for (int64_t i0 = 0; i0 < T; i0 += kBrB) {
+        const int64_t in = lmin(kBrB, T - i0);
         const int64_t qo = ((b * T + i0) * H + h) * D;  // (b, i0, h, 0)
         const float* qrows = a.q + qo;
         const float* dorows = a.dout + qo;

@@ -367,6 +367,9 @@ const attnCases: AttnCase[] = [
   { label: 'left padding -> fully masked rows, causal', B: 2, T: 19, S: 19, H: 3, Hkv: 1, D: 12, causal: true, mask: (b, s) => s >= (b === 0 ? 6 : 2) },
   { label: 'several tiles, causal', B: 1, T: 130, S: 130, H: 1, Hkv: 1, D: 64, causal: true },
   { label: 'several key tiles, T<S, padding', B: 1, T: 67, S: 150, H: 2, Hkv: 1, D: 33, causal: true, mask: (_b, s) => s >= 70 || s < 3 },
+  { label: 'decode: T=1 against a cache, GQA', B: 2, T: 1, S: 37, H: 4, Hkv: 2, D: 16, causal: true },
+  { label: 'decode: T=3, padding, odd D', B: 2, T: 3, S: 21, H: 2, Hkv: 1, D: 7, causal: true, mask: (b, s) => s >= 2 * b + 1 },
+  { label: 'decode: T=2, non-causal, a batch fully masked', B: 2, T: 2, S: 9, H: 1, Hkv: 1, D: 64, causal: false, mask: (b) => b === 0 },
   { label: 'a batch with every key masked', B: 2, T: 3, S: 5, H: 1, Hkv: 1, D: 4, causal: false, mask: (b) => b === 1 },
 ];
 
