@@ -6,7 +6,7 @@
 // Vec provides: W (lanes), MR x NB (micro-GEMM register block: rows x vectors), R (register type), load/store,
 // load_n/store_n (first n lanes; load fills the rest), set1, zero, add, sub, mul, div, fma(a,b,c)=a*b+c, max,
 // min, sqrt, hsum, hmax, neg_abs (-|x|), select_ge0(x, a, b) = x >= 0 ? a : b, keep_n(v, n, fill) (lanes >= n,
-// n may be <= 0, replaced by fill), exp.
+// n may be <= 0, replaced by fill), exp, and TB / transpose_block (a TB x TB in-register transpose).
 #ifndef ZJ_SIMD_NS
 #error "define Vec and ZJ_SIMD_NS before including kernels_simd.h"
 #endif
@@ -419,19 +419,20 @@ static Mat padded_rows(const float* src, int64_t ld, int64_t n, int64_t D, int64
   return Mat{scratch, Dp};
 }
 
-// S rows of D floats (stride ld) transposed into dst (D x Sp), columns [S, Sp) zero. Blocks of 16 rows keep the
-// source block in L1 and write each destination line whole, instead of touching D lines per row.
+// S rows of D floats (stride ld) transposed into dst (D x Sp), columns [S, Sp) zero: whole TB x TB blocks in
+// registers (Vec::transpose_block), the ragged edges element by element.
 static void transpose_rows(const float* src, int64_t ld, int64_t S, int64_t D, int64_t Sp, float* dst) {
+  constexpr int TB = Vec::TB;
   for (int64_t d = 0; d < D; d++)
     for (int64_t s = S; s < Sp; s++) dst[d * Sp + s] = 0.f;
-  for (int64_t s0 = 0; s0 < S; s0 += 16) {
-    const int64_t sn = lmin(16, S - s0);
-    const float* blk = src + s0 * ld;
-    for (int64_t d = 0; d < D; d++) {
-      float* o = dst + d * Sp + s0;
-      for (int64_t j = 0; j < sn; j++) o[j] = blk[j * ld + d];
-    }
+  const int64_t Sb = S / TB * TB, Db = D / TB * TB;
+  for (int64_t s0 = 0; s0 < Sb; s0 += TB) {
+    for (int64_t d0 = 0; d0 < Db; d0 += TB) Vec::transpose_block(src + s0 * ld + d0, ld, dst + d0 * Sp + s0, Sp);
+    for (int64_t d = Db; d < D; d++)
+      for (int64_t j = 0; j < TB; j++) dst[d * Sp + s0 + j] = src[(s0 + j) * ld + d];
   }
+  for (int64_t s = Sb; s < S; s++)
+    for (int64_t d = 0; d < D; d++) dst[d * Sp + s] = src[s * ld + d];
 }
 
 // Per (b, kv-head): K transposed (D x Sp) for score tiles, a 0/-inf key bias (Sp; -inf in the padding) and

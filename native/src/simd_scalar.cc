@@ -33,6 +33,8 @@ struct Vec {
   static inline R keep_n(R v, int64_t n, float fill) { return n > 0 ? v : fill; }
   static inline R select_ge0(R x, R a, R b) { return x >= 0.f ? a : b; }
   static inline R exp(R x) { return expf(x); }
+  static constexpr int TB = 1;
+  static inline void transpose_block(const float* src, int64_t, float* dst, int64_t) { *dst = *src; }
 };
 
 }  // namespace scalar

@@ -50,6 +50,27 @@ struct Vec {
   static inline R select_ge0(R x, R a, R b) {
     return _mm256_blendv_ps(b, a, _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GE_OQ));
   }
+  // dst[c * ldd + r] = src[r * ld + c] for an 8 x 8 block: unpack pairs of rows, shuffle 2x2 blocks, then swap
+  // 128-bit halves (the classic AVX sequence; 256-bit is full speed on every AVX-512 part this runs on).
+  static constexpr int TB = 8;
+  static inline void transpose_block(const float* src, int64_t ld, float* dst, int64_t ldd) {
+    __m256 r[8], t[8], s[8];
+    for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(src + i * ld);
+    for (int i = 0; i < 8; i += 2) {
+      t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);      // r_i0 r_j0 r_i1 r_j1 | r_i4 r_j4 r_i5 r_j5
+      t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);  // r_i2 r_j2 r_i3 r_j3 | r_i6 ...
+    }
+    for (int i = 0; i < 8; i += 4) {
+      s[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);      // column 0 | 4 of four rows
+      s[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xee);  // column 1 | 5
+      s[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+      s[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xee);
+    }
+    for (int c = 0; c < 4; c++) {
+      _mm256_storeu_ps(dst + c * ldd, _mm256_permute2f128_ps(s[c], s[c + 4], 0x20));
+      _mm256_storeu_ps(dst + (c + 4) * ldd, _mm256_permute2f128_ps(s[c], s[c + 4], 0x31));
+    }
+  }
   // See the AVX-512 exp. n in [-150, 129] is split n = n1 + n2 so both 2^n1 and 2^n2 are normal floats; the
   // last multiply rounds once into the denormal range or overflows to inf as the true result would.
   static inline R exp(R x) {
