@@ -400,6 +400,11 @@ static float* scratch_alloc(int64_t floats) {
   return p;
 }
 
+// n a multiple of W. Inline vector stores: a libc memset call per short row costs more than the stores.
+static inline void zero_row(float* p, int64_t n) {
+  for (int64_t i = 0; i < n; i += W) Vec::store(p + i, Vec::zero());
+}
+
 // A row-major operand: element (r, c) at p[r * ld + c].
 struct Mat {
   float* p;
@@ -548,7 +553,7 @@ static void attention_forward_units(const AttnArgs* ap, int64_t u0, int64_t u1) 
         mrow[i] = kNegInf;
         lrow[i] = 0.f;
       }
-      for (int64_t i = 0; i < in * Dp; i++) Oacc[i] = 0.f;
+      zero_row(Oacc, in * Dp);
       for (int64_t j0 = 0; j0 < kend; j0 += kBc) {
         if (!tile_vis[j0 / kBc]) continue;  // every key of the tile is padding
         const int64_t jn = lmin(kBc, kend - j0), jnp = round_up(jn);
@@ -620,8 +625,7 @@ static void attention_backward_units(const AttnArgs* ap, int64_t u0, int64_t u1)
     const Mat K = padded_rows(a.k + kvo, ldk, S, D, Dp, buf + off_kp);
     const Mat dK = pad ? Mat{buf + off_dk, Dp} : Mat{a.dk + kvo, ldk};
     const Mat dV = pad ? Mat{buf + off_dv, Dp} : Mat{a.dv + kvo, ldk};
-    for (int64_t s = 0; s < S; s++)
-      for (int64_t d = 0; d < Dp; d++) dK.p[s * dK.ld + d] = dV.p[s * dV.ld + d] = 0.f;
+    for (int64_t s = 0; s < S; s++) zero_row(dK.p + s * dK.ld, Dp), zero_row(dV.p + s * dV.ld, Dp);
     for (int64_t h = kh * group; h < (kh + 1) * group; h++) {
       for (int64_t i0 = 0; i0 < T; i0 += kBrB) {
         const int64_t in = lmin(kBrB, T - i0);
@@ -633,7 +637,7 @@ static void attention_backward_units(const AttnArgs* ap, int64_t u0, int64_t u1)
         const Mat dQ = pad ? Mat{buf + off_dq, Dp} : Mat{a.dq + qo, ldq};
         const int64_t kend = a.causal ? lmax(0, lmin(S, S - T + i0 + in)) : S;
         for (int64_t i = 0; i < in; i++) {
-          for (int64_t d = 0; d < Dp; d++) dQ.p[i * dQ.ld + d] = 0.f;
+          zero_row(dQ.p + i * dQ.ld, Dp);
           delta[i] = row_dot(dorows + i * ldq, a.out + qo + i * ldq, D);
           lrow[i] = a.lse_in[(b * H + h) * T + i0 + i];
         }
