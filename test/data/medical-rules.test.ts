@@ -106,6 +106,8 @@ test('refusal and redirect to care, with negated redirects', () => {
     ['不需要就医，注意观察。', false, false, false],
     ['多喝热水，注意休息。', false, false, false],
     ['请在医生指导下用药。', false, true, false],
+    ['建议到消化内科做胃镜检查。', false, true, false],
+    ['不用去皮肤科，涂点保湿霜就行。', false, false, false],
   ];
   for (const [t, refuses, redirects, urgent] of table) assert.deepEqual(refusesOrRedirects(t), { refuses, redirects, urgent }, t);
 });
