@@ -515,6 +515,44 @@ test('determinism: two calls give identical bits', () => {
   runs[0]!.forEach((a, i) => assert.ok(sameBits(a, runs[1]![i]!), `output ${i} differs between two identical calls`));
 });
 
+test('sizes that split over the pool, and 1 vs 2 threads', () => {
+  const rng = new Prng(20);
+  const rows = 64, cols = 1000, n = rows * cols, V = cols;
+  const x = rand(rng, n, -4, 4), y = rand(rng, n), ids = ints(rng, rows, V);
+  const results: Float32Array[][] = [];
+  const initial = addon.info().threads;
+  for (const threads of [1, 2]) {
+    addon.setThreads(threads);
+    try {
+      const sm = new Float32Array(n), ls = new Float32Array(n), sw = new Float32Array(n), bin = new Float32Array(n);
+      const loss = new Float32Array(rows), lse = new Float32Array(rows), dl = new Float32Array(n), sa = new Float32Array(cols);
+      nat.softmaxForward(x, sm, rows, cols);
+      nat.logSoftmaxForward(x, ls, rows, cols);
+      nat.swigluForward(x, y, sw);
+      nat.binary(BinaryOp.mul, x, y, bin, [rows, cols], [cols, 1], [0, 1]);
+      nat.crossEntropyForward(x, ids, loss, lse, rows, V, -100);
+      nat.crossEntropyBackward(x, ids, lse, new Float32Array(rows).fill(1), dl, rows, V, -100);
+      nat.sumAxis(x, sa, 1, rows, cols);
+      results.push([sm, ls, sw, bin, loss, dl, sa]);
+    } finally {
+      addon.setThreads(initial);
+    }
+  }
+  const want = [new Float32Array(n), new Float32Array(n), new Float32Array(n), new Float32Array(n), new Float32Array(rows), new Float32Array(n), new Float32Array(cols)];
+  const lse = new Float32Array(rows);
+  ref.softmaxForward(x, want[0]!, rows, cols);
+  ref.logSoftmaxForward(x, want[1]!, rows, cols);
+  ref.swigluForward(x, y, want[2]!);
+  ref.binary(BinaryOp.mul, x, y, want[3]!, [rows, cols], [cols, 1], [0, 1]);
+  ref.crossEntropyForward(x, ids, want[4]!, lse, rows, V, -100);
+  ref.crossEntropyBackward(x, ids, lse, new Float32Array(rows).fill(1), want[5]!, rows, V, -100);
+  ref.sumAxis(x, want[6]!, 1, rows, cols);
+  const names = ['softmaxForward', 'logSoftmaxForward', 'swigluForward', 'binary.mul', 'crossEntropyForward', 'crossEntropyBackward', 'sumAxis'];
+  for (const r of results) r.forEach((a, i) => close(names[i]!, a, want[i]!, 2e-6, i === 1 || i === 4 ? 1 : 1e-3));
+  // row-wise kernels do not depend on the split at all
+  for (const i of [0, 1, 2, 3, 4, 5, 6]) assert.ok(sameBits(results[0]![i]!, results[1]![i]!), `${names[i]} differs between 1 and 2 threads`);
+});
+
 test('bad arguments throw errors naming the kernel', () => {
   const f = new Float32Array(8);
   assert.throws(() => nat.rmsNormForward(f, f, new Float32Array(3), f, 2, 4, 1e-5), /^Error: \[rmsNormForward\] argument 2 has 3 elements, needs 8/);
