@@ -53,8 +53,13 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   } else batchShape = aBatch.length ? aBatch : bBatch;
   const batch = batchShape.reduce((p, d) => p * d, 1);
   const out = Tensor.empty([...batchShape, M, N], 'f32');
-  backend().gemm(batch, M, N, K, operand(a), transA, aBatch.length ? M * K : 0, operand(b), transB,
-    bBatch.length ? K * N : 0, out.f32(), 1, 0, precision === 'bf16');
+  if (!transA && aBatch.length && !bBatch.length) {
+    // a shared B (weights): a's batch rows stack into one tall GEMM, which blocks better than many short ones
+    backend().gemm(1, batch * M, N, K, operand(a), false, 0, operand(b), transB, 0, out.f32(), 1, 0, precision === 'bf16');
+  } else {
+    backend().gemm(batch, M, N, K, operand(a), transA, aBatch.length ? M * K : 0, operand(b), transB,
+      bBatch.length ? K * N : 0, out.f32(), 1, 0, precision === 'bf16');
+  }
   return record('matmul', out, [a, b], [], (g) => [
     a.requiresGrad ? gradA(g, a, b, transA, transB, precision) : null,
     b.requiresGrad ? gradB(g, a, b, transA, transB, precision) : null,
