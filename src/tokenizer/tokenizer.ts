@@ -1,7 +1,7 @@
 // tokenizer.ts — Tokenizer: added/special tokens, the pipeline around the BPE model, encode and decode.
 // File formats live in tokenizer-json.ts, training in train.ts; this file reads and writes nothing.
 
-import { wellFormed } from './bytes.js';
+import { utf8Encode, wellFormed } from './bytes.js';
 import { BpeModel } from './model.js';
 import {
   byteLevelDecode, parseDecoder, parseNormalizer, parsePostProcessor, parsePreTokenizer,
@@ -115,6 +115,16 @@ export class Tokenizer {
 
   isSpecial(id: number): boolean {
     return this.addedById.get(id)?.special ?? false;
+  }
+
+  /** UTF-8 bytes of a token's string as the model spells it (`<0xNN>` counts 1); used to align encodings. */
+  tokenByteLength(id: number): number {
+    const added = this.addedById.get(id);
+    if (added) return utf8Encode(added.content).length;
+    const t = this.model.idToToken[id] ?? '';
+    if (this.model.byteLevel) return t.length; // one character per byte in the GPT-2 alphabet
+    if (/^<0x[0-9A-Fa-f]{2}>$/.test(t)) return 1;
+    return utf8Encode(t).length;
   }
 
   /** Ids of a pre-token, cached (the same Chinese clause or English word recurs constantly). */

@@ -1,0 +1,214 @@
+// chat.ts — chat templates (Jinja via @huggingface/jinja, with undefined values made errors) and encodeChat, the one
+// function that yields both the serving prompt ids and the training mask of assistant tokens.
+// Built-in templates `ziya` and `chatml` are written here as Jinja source, so they can also be saved into
+// tokenizer_config.json. No model or generation code here.
+
+import { Environment, Interpreter, Template } from '@huggingface/jinja';
+import type { Tokenizer } from './tokenizer.js';
+
+export interface ChatMessage { role: string; content: string }
+
+/**
+ * Zhongjing's format (Ziya-LLaMA's): each turn is `<human>:{query}\n<bot>:{answer}`, turns joined by `\n`.
+ * EOS goes right after each answer, before the `\n` that joins the next turn: `<bot>:{answer}{eos}\n<human>:...`.
+ * So the model learns to end an answer with EOS, the training target of a turn is exactly `{answer}{eos}`, and the
+ * serving prompt `...<human>:{query}\n<bot>:` is a prefix of the training text. The joining `\n` is emitted at the
+ * start of the next human turn, never at the end of an answer. A system message becomes a first line of its own.
+ */
+export const ZIYA_TEMPLATE =
+  "{%- for m in messages -%}" +
+  "{%- if m.role == 'system' -%}{{ m.content }}{{ '\\n' }}" +
+  "{%- elif m.role == 'user' -%}{%- if not loop.first and messages[loop.index0 - 1].role != 'system' -%}{{ '\\n' }}{%- endif -%}<human>:{{ m.content }}{{ '\\n' }}" +
+  "{%- elif m.role == 'assistant' -%}<bot>:{{ m.content }}{{ eos_token }}" +
+  "{%- else -%}{{ raise_exception('ziya template: unknown role ' + m.role) }}{%- endif -%}" +
+  "{%- endfor -%}" +
+  "{%- if add_generation_prompt -%}<bot>:{%- endif -%}";
+
+/**
+ * ChatML: `<|im_start|>{role}\n{content}<|im_end|>`, messages joined by `\n`, generation prompt
+ * `<|im_start|>assistant\n`. The joining `\n` is written before the next message rather than after `<|im_end|>`,
+ * which gives the same serving prompt as the usual ChatML and makes an assistant turn's target `{content}<|im_end|>`.
+ */
+export const CHATML_TEMPLATE =
+  "{%- for m in messages -%}" +
+  "{%- if not loop.first -%}{{ '\\n' }}{%- endif -%}<|im_start|>{{ m.role }}{{ '\\n' }}{{ m.content }}<|im_end|>" +
+  "{%- endfor -%}" +
+  "{%- if add_generation_prompt -%}{%- if messages | length > 0 -%}{{ '\\n' }}{%- endif -%}<|im_start|>assistant{{ '\\n' }}{%- endif -%}";
+
+export const BUILTIN_TEMPLATES: Record<string, string> = { ziya: ZIYA_TEMPLATE, chatml: CHATML_TEMPLATE };
+
+/** A template by built-in name, by name in the tokenizer's config ('default' = its chat_template), or Jinja source. */
+export function resolveTemplate(tok: Tokenizer | null, template: string): string {
+  if (BUILTIN_TEMPLATES[template]) return BUILTIN_TEMPLATES[template]!;
+  if (tok) {
+    if (template === 'default') {
+      if (tok.config.chatTemplate === null) throw new Error("[chat] the tokenizer's config has no chat_template; pass --template ziya|chatml or Jinja source");
+      return tok.config.chatTemplate;
+    }
+    if (tok.config.chatTemplates[template]) return tok.config.chatTemplates[template]!;
+  }
+  if (template.includes('{{') || template.includes('{%')) return template;
+  throw new Error(`[chat] unknown template '${template}' (built-ins: ${Object.keys(BUILTIN_TEMPLATES).join(', ')}, or 'default' for tokenizer_config.json's)`);
+}
+
+type Node = { type: string; value?: unknown; object?: Node; property?: Node; computed?: boolean; callee?: Node };
+
+function describe(n: Node | undefined): string {
+  if (!n) return '?';
+  switch (n.type) {
+    case 'Identifier': return String(n.value);
+    case 'MemberExpression': return n.computed ? `${describe(n.object)}[${describe(n.property)}]` : `${describe(n.object)}.${describe(n.property)}`;
+    case 'StringLiteral': return JSON.stringify(n.value);
+    case 'NumericLiteral': case 'IntegerLiteral': return String(n.value);
+    case 'CallExpression': return `${describe(n.callee)}(...)`;
+    default: return n.type;
+  }
+}
+
+const templateCache = new Map<string, Template>();
+
+/**
+ * Renders Jinja with strict undefined values: printing an undefined variable or attribute throws, naming it, instead
+ * of printing nothing (a typo such as `{{ mesage.content }}` would otherwise silently train on empty turns).
+ * `is defined`, `if x`, and `default` still see undefined values as usual.
+ */
+export function renderTemplate(source: string, context: Record<string, unknown>): string {
+  let tpl = templateCache.get(source);
+  if (!tpl) {
+    try { tpl = new Template(source); } catch (e) { throw new Error(`[chat-template] does not parse: ${(e as Error).message}`); }
+    templateCache.set(source, tpl);
+  }
+  const env = new Environment();
+  const globals: Record<string, unknown> = {
+    false: false, true: true, none: null, False: false, True: true, None: null,
+    raise_exception: (msg: unknown) => { throw new Error(`[chat-template] raise_exception: ${String(msg)}`); },
+    range: (a: number, b?: number, step = 1) => {
+      const [s, e] = b === undefined ? [0, a] : [a, b];
+      const out: number[] = [];
+      for (let i = s; step > 0 ? i < e : i > e; i += step) out.push(i);
+      return out;
+    },
+    strftime_now: () => { throw new Error('[chat-template] strftime_now is not available: pass the date in the context so renders are reproducible'); },
+  };
+  for (const [k, v] of Object.entries({ ...globals, ...context })) env.set(k, v);
+  const undefinedSeen = new Set<string>();
+  const it = new Interpreter(env) as unknown as {
+    evaluate(n: Node, e: unknown): { type: string; toString(): string };
+    evaluateBlock(statements: Node[], e: unknown): unknown;
+    evaluateIdentifier(n: Node, e: unknown): { type: string };
+    run(p: unknown): { value: string };
+  };
+  const origBlock = it.evaluateBlock.bind(it);
+  const origIdent = it.evaluateIdentifier.bind(it);
+  it.evaluateIdentifier = (n, e) => {
+    const v = origIdent(n, e);
+    if (v.type === 'UndefinedValue') undefinedSeen.add(String(n.value));
+    return v;
+  };
+  it.evaluateBlock = (statements, e) => {
+    let out = '';
+    for (const st of statements) {
+      const v = it.evaluate(st, e);
+      if (v.type === 'UndefinedValue') throw new Error(`[chat-template] '${describe(st)}' is undefined (context has: ${Object.keys(context).join(', ')})`);
+      if (v.type !== 'NullValue') out += v.toString();
+    }
+    const empty = origBlock([], e) as { constructor: new (s: string) => unknown };
+    return new empty.constructor(out);
+  };
+  try {
+    return it.run(tpl.parsed).value;
+  } catch (e) {
+    const msg = (e as Error).message;
+    if (msg.startsWith('[chat-template]')) throw e;
+    const hint = undefinedSeen.size ? ` (undefined: ${[...undefinedSeen].join(', ')})` : '';
+    throw new Error(`[chat-template] render failed: ${msg}${hint}`);
+  }
+}
+
+export interface ChatOptions {
+  /** end with the template's generation prompt (serving); default: true when the last message is not the assistant's */
+  addGenerationPrompt?: boolean;
+  /** extra template variables (e.g. tools, a date) */
+  context?: Record<string, unknown>;
+}
+
+export interface ChatEncoding {
+  /** the rendered text */
+  text: string;
+  ids: number[];
+  /** 1 where the token is assistant output (a training target), else 0 */
+  assistantMask: Uint8Array;
+  /** assistant turns whose serving prompt does not tokenize to a prefix of `ids` (BPE merged across the boundary) */
+  promptBoundaryMerges: number[];
+}
+
+function checkMessages(messages: ChatMessage[]): void {
+  messages.forEach((m, i) => {
+    if (!m || typeof m.role !== 'string') throw new Error(`[chat] messages[${i}].role: expected a string`);
+    if (typeof m.content !== 'string') throw new Error(`[chat] messages[${i}].content: expected a string`);
+  });
+}
+
+export function renderChat(tok: Tokenizer | null, template: string, messages: ChatMessage[], opts: ChatOptions = {}): string {
+  checkMessages(messages);
+  const addGen = opts.addGenerationPrompt ?? (messages.length === 0 || messages[messages.length - 1]!.role !== 'assistant');
+  const c = tok?.config;
+  return renderTemplate(resolveTemplate(tok, template), {
+    messages: messages.map((m) => ({ ...m })),
+    add_generation_prompt: addGen,
+    bos_token: c?.bosToken ?? '', eos_token: c?.eosToken ?? '', pad_token: c?.padToken ?? '', unk_token: c?.unkToken ?? '',
+    ...opts.context,
+  });
+}
+
+/** Length of each token in the units both sides of a comparison share: UTF-8 bytes of its (model) string. */
+function tokenLengths(tok: Tokenizer, ids: number[]): number[] {
+  return ids.map((id) => tok.tokenByteLength(id));
+}
+
+/**
+ * Renders `messages` and returns its ids with the mask of assistant tokens. The mask comes from the render itself:
+ * for each assistant turn i we render messages[0..i) with the generation prompt and messages[0..i] without, encode
+ * both, and locate where each ends inside the full encoding (comparing ids, then token lengths where BPE merged across
+ * the boundary). A token straddling a prompt/answer boundary belongs to the answer. Templates whose render of a prefix
+ * is not a prefix of the full render cannot give a mask and are rejected.
+ */
+export function encodeChat(tok: Tokenizer, template: string, messages: ChatMessage[], opts: ChatOptions = {}): ChatEncoding {
+  const text = renderChat(tok, template, messages, opts);
+  const ids = tok.encode(text);
+  const mask = new Uint8Array(ids.length);
+  const cum = [0];
+  for (const l of tokenLengths(tok, ids)) cum.push(cum[cum.length - 1]! + l);
+  const merged: number[] = [];
+  const ctx = { context: opts.context };
+  messages.forEach((m, i) => {
+    if (m.role !== 'assistant') return;
+    const promptText = renderChat(tok, template, messages.slice(0, i), { ...ctx, addGenerationPrompt: true });
+    const turnText = renderChat(tok, template, messages.slice(0, i + 1), { ...ctx, addGenerationPrompt: false });
+    if (!text.startsWith(promptText) || !text.startsWith(turnText) || !turnText.startsWith(promptText))
+      throw new Error(`[chat] template is not prefix-stable at messages[${i}]: rendering the conversation up to this turn is not a prefix of the full render, so the training mask cannot be derived`);
+    const p = tok.encode(promptText), q = tok.encode(turnText);
+    let lcp = 0;
+    while (lcp < p.length && p[lcp] === ids[lcp]) lcp++;
+    let start: number;
+    if (lcp === p.length) start = lcp;
+    else {
+      merged.push(i);
+      // the prompt ends inside the full encoding at its total length; the first token reaching past it is the answer's
+      const end = tokenLengths(tok, p).reduce((a, b) => a + b, 0);
+      start = lcp;
+      while (start < ids.length && cum[start + 1]! <= end) start++;
+    }
+    let stop: number;
+    let lcq = 0;
+    while (lcq < q.length && q[lcq] === ids[lcq]) lcq++;
+    if (lcq === q.length) stop = lcq;
+    else {
+      const end = tokenLengths(tok, q).reduce((a, b) => a + b, 0);
+      stop = lcq;
+      while (stop < ids.length && cum[stop]! < end) stop++; // a token crossing the answer's end stays in the answer
+    }
+    for (let k = start; k < stop; k++) mask[k] = 1;
+  });
+  return { text, ids, assistantMask: mask, promptBoundaryMerges: merged };
+}
