@@ -327,7 +327,7 @@ void gemm_block(const Problem& pb, float* C, int64_t m0, int64_t m1, int64_t n0,
 
 // Below this many multiply-adds per matrix a GEMM runs on the calling thread: waking the pool costs
 // more than it saves.
-constexpr double kParallelMinWork = 1 << 20;
+constexpr double kParallelMinWork = 1 << 17;
 
 // One matrix over the pool: split the output along N (each thread then packs all of op(A)) or along M
 // (each packs all of op(B)), whichever repeats the smaller operand, in whole NR / MR units so every

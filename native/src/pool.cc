@@ -1,5 +1,7 @@
 // pool.cc — a persistent fork-join pool: workers watch a generation counter, the caller runs chunk 0
-// and then waits for the others. Static partitioning keeps results bitwise reproducible.
+// and then any chunk whose worker has not yet claimed it, then waits for the rest. Chunk boundaries are
+// static and each chunk runs exactly once with its own index, so results are bitwise reproducible
+// whichever thread ends up running it; a descheduled worker (busy machine) no longer stalls the call.
 // Workers spin briefly after each job before sleeping on a condition variable, so back-to-back kernel
 // calls (a training step issues thousands) wake them in well under a microsecond instead of ~10-50 µs.
 #include "pool.h"
@@ -9,6 +11,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -36,8 +39,10 @@ struct Pool {
   std::mutex mu;                      // guards sleeping workers' wake-up (generation changes under it)
   std::condition_variable wake;
   std::mutex call_mu;                 // one parallel_for at a time (several JS threads may call in)
-  std::atomic<int> pending{0};
+  std::atomic<int> done{0};           // chunks 1.. finished in the current generation
   std::atomic<uint64_t> generation{0};
+  // claim[t]: the last generation whose chunk t someone took (worker t or the caller); only grows.
+  std::unique_ptr<std::atomic<uint64_t>[]> claim;
   std::atomic<bool> stopping{false};
   int sleepers = 0;                   // workers blocked on `wake` (guarded by mu)
   const std::function<void(int64_t, int64_t, int)>* job = nullptr;
@@ -47,6 +52,13 @@ struct Pool {
   void run_chunk(int t) {
     int64_t b = t * chunk, e = std::min(n, b + chunk);
     if (b < e) (*job)(b, e, t);
+  }
+
+  // Takes chunk t of generation g unless it was taken already; a stale g (the caller has moved on
+  // after running the chunk itself) fails because claims only grow.
+  bool try_claim(int t, uint64_t g) {
+    uint64_t c = claim[t].load(std::memory_order_acquire);
+    return c < g && claim[t].compare_exchange_strong(c, g, std::memory_order_acq_rel);
   }
 
   // Waits until the generation moves past `seen` (returns it) or the pool stops (returns seen).
@@ -67,18 +79,23 @@ struct Pool {
 
   void worker(int t) {
     in_task = true;
-    uint64_t seen = 0;
+    uint64_t seen = generation.load(std::memory_order_acquire);
     for (;;) {
       uint64_t g = wait_for_job(seen);
       if (stopping.load(std::memory_order_acquire)) return;
       seen = g;
+      // The job fields are those of generation g while we hold its chunk: the caller cannot finish g
+      // (and publish another job) before this chunk is done.
+      if (!try_claim(t, g)) continue;
       run_chunk(t);
-      pending.fetch_sub(1, std::memory_order_acq_rel);
+      done.fetch_add(1, std::memory_order_acq_rel);
     }
   }
 
   void start(int n_threads) {
     nthreads = std::max(1, n_threads);
+    claim.reset(new std::atomic<uint64_t>[nthreads]);
+    for (int t = 0; t < nthreads; t++) claim[t].store(generation.load());
     for (int t = 1; t < nthreads; t++) workers.emplace_back([this, t] { worker(t); });
   }
 
@@ -139,6 +156,7 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
   std::lock_guard<std::mutex> call(p.call_mu);
   in_task = true;
   bool any_sleeping;
+  uint64_t g;
   {
     // The job is published under mu so a worker deciding to sleep either sees the new generation or
     // is already counted in `sleepers` and gets notified.
@@ -147,8 +165,8 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
     p.n = n;
     // Chunks are computed for all pool threads; threads beyond `used` get empty ranges.
     p.chunk = (n + used - 1) / used;
-    p.pending.store(p.nthreads - 1, std::memory_order_release);
-    p.generation.fetch_add(1, std::memory_order_release);
+    p.done.store(0, std::memory_order_relaxed);
+    g = p.generation.fetch_add(1, std::memory_order_release) + 1;
     any_sleeping = p.sleepers > 0;
   }
   if (any_sleeping) p.wake.notify_all();
@@ -156,11 +174,21 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
   std::exception_ptr error;
   try {
     p.run_chunk(0);
+    // Chunks no worker has started yet (asleep, or descheduled on a busy machine) run here.
+    for (int t = 1; t < p.nthreads; t++)
+      if (p.try_claim(t, g)) {
+        p.run_chunk(t);
+        p.done.fetch_add(1, std::memory_order_acq_rel);
+      }
   } catch (...) {
     error = std::current_exception();
   }
-  // Workers finish quickly for kernel-sized jobs: spin briefly before yielding.
-  for (int spins = 0; p.pending.load(std::memory_order_acquire) != 0; spins++) {
+  // Workers finish quickly for kernel-sized jobs: spin briefly before yielding. After an exception
+  // the unclaimed chunks are claimed (not run) so that the count completes.
+  if (error)
+    for (int t = 1; t < p.nthreads; t++)
+      if (p.try_claim(t, g)) p.done.fetch_add(1, std::memory_order_acq_rel);
+  for (int spins = 0; p.done.load(std::memory_order_acquire) != p.nthreads - 1; spins++) {
     if (spins > 2000) std::this_thread::yield();
     else cpu_relax();
   }
