@@ -13,6 +13,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include "../include/zj_kernels.h"
 #include "kernels_impl.h"
 
 namespace zj {
@@ -40,6 +41,14 @@ static inline void map2(const float* x, const float* y, float* out, int64_t n, F
   int64_t i = 0;
   for (; i + W <= n; i += W) Vec::store(out + i, f(Vec::load(x + i), Vec::load(y + i)));
   if (i < n) Vec::store_n(out + i, f(Vec::load_n(x + i, n - i, 0.f), Vec::load_n(y + i, n - i, 0.f)), n - i);
+}
+
+// Inline vector stores: for the short rows here a libc memset call costs more than the stores.
+static inline void fill(float* out, int64_t n, float v) {
+  const R vv = Vec::set1(v);
+  int64_t i = 0;
+  for (; i + W <= n; i += W) Vec::store(out + i, vv);
+  if (i < n) Vec::store_n(out + i, vv, n - i);
 }
 
 static inline float row_max(const float* x, int64_t n) {
@@ -101,8 +110,8 @@ static inline R v_sigmoid(R x) {
 
 // ---- elementwise ------------------------------------------------------------------------------
 static void unary_exp(int op, const float* x, float* out, int64_t n) {
-  if (op == 1) map1(x, out, n, [](R v) { return Vec::exp(v); });
-  else if (op == 6) map1(x, out, n, [](R v) { return v_sigmoid(v); });
+  if (op == ZJ_EXP) map1(x, out, n, [](R v) { return Vec::exp(v); });
+  else if (op == ZJ_SIGMOID) map1(x, out, n, [](R v) { return v_sigmoid(v); });
   else map1(x, out, n, [](R v) { return Vec::mul(v, v_sigmoid(v)); });  // silu
 }
 
@@ -149,7 +158,7 @@ static void softmax_rows(const float* x, float* out, int64_t rows, int64_t cols,
     float m = row_max(xr, cols);
     if (!log) {
       if (m == kNegInf) {  // every entry -inf: the reference defines the row as zeros
-        for (int64_t j = 0; j < cols; j++) o[j] = 0.f;
+        fill(o, cols, 0.f);
         continue;
       }
       float s = row_exp_sum(xr, o, cols, m);
@@ -244,7 +253,7 @@ static float row_logsumexp(const float* x, int64_t n) {
     const float* xc = x + c0;
     float cm = row_max(xc, cn);
     if (cm > m) {
-      if (m != kNegInf) s = Vec::mul(s, Vec::set1(__builtin_expf(m - cm)));
+      if (m != kNegInf) s = Vec::mul(s, Vec::set1(expf(m - cm)));
       m = cm;
     }
     if (m == kNegInf) continue;
@@ -286,7 +295,7 @@ static void xent_backward_rows(const float* logits, const int32_t* ids, const fl
     int32_t t = ids[r];
     float* o = dl + r * V;
     if (!gather && t == ignore) {
-      map1(o, o, V, [](R) { return Vec::zero(); });
+      fill(o, V, 0.f);
       continue;
     }
     float gr = g[r];
@@ -398,11 +407,6 @@ static float* scratch_alloc(int64_t floats) {
   float* p = (float*)aligned_alloc(64, bytes ? bytes : 64);
   if (!p) __builtin_trap();
   return p;
-}
-
-// n a multiple of W. Inline vector stores: a libc memset call per short row costs more than the stores.
-static inline void zero_row(float* p, int64_t n) {
-  for (int64_t i = 0; i < n; i += W) Vec::store(p + i, Vec::zero());
 }
 
 // A row-major operand: element (r, c) at p[r * ld + c].
@@ -553,7 +557,7 @@ static void attention_forward_units(const AttnArgs* ap, int64_t u0, int64_t u1) 
         mrow[i] = kNegInf;
         lrow[i] = 0.f;
       }
-      zero_row(Oacc, in * Dp);
+      fill(Oacc, in * Dp, 0.f);
       for (int64_t j0 = 0; j0 < kend; j0 += kBc) {
         if (!tile_vis[j0 / kBc]) continue;  // every key of the tile is padding
         const int64_t jn = lmin(kBc, kend - j0), jnp = round_up(jn);
@@ -625,7 +629,10 @@ static void attention_backward_units(const AttnArgs* ap, int64_t u0, int64_t u1)
     const Mat K = padded_rows(a.k + kvo, ldk, S, D, Dp, buf + off_kp);
     const Mat dK = pad ? Mat{buf + off_dk, Dp} : Mat{a.dk + kvo, ldk};
     const Mat dV = pad ? Mat{buf + off_dv, Dp} : Mat{a.dv + kvo, ldk};
-    for (int64_t s = 0; s < S; s++) zero_row(dK.p + s * dK.ld, Dp), zero_row(dV.p + s * dV.ld, Dp);
+    for (int64_t s = 0; s < S; s++) {
+      fill(dK.p + s * dK.ld, Dp, 0.f);
+      fill(dV.p + s * dV.ld, Dp, 0.f);
+    }
     for (int64_t h = kh * group; h < (kh + 1) * group; h++) {
       for (int64_t i0 = 0; i0 < T; i0 += kBrB) {
         const int64_t in = lmin(kBrB, T - i0);
@@ -637,7 +644,7 @@ static void attention_backward_units(const AttnArgs* ap, int64_t u0, int64_t u1)
         const Mat dQ = pad ? Mat{buf + off_dq, Dp} : Mat{a.dq + qo, ldq};
         const int64_t kend = a.causal ? lmax(0, lmin(S, S - T + i0 + in)) : S;
         for (int64_t i = 0; i < in; i++) {
-          zero_row(dQ.p + i * dQ.ld, Dp);
+          fill(dQ.p + i * dQ.ld, Dp, 0.f);
           delta[i] = row_dot(dorows + i * ldq, a.out + qo + i * ldq, D);
           lrow[i] = a.lse_in[(b * H + h) * T + i0 + i];
         }
