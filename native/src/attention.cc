@@ -6,12 +6,20 @@
 
 using namespace zj;
 
+// Units per chunk so that a chunk holds at least ~64K multiply-adds: decoding (T = 1) is too little work per head
+// to be worth waking the pool for each.
+static int64_t unit_grain(int64_t T, int64_t S, int64_t D) {
+  const int64_t work = T * S * D > 0 ? T * S * D : 1;
+  return work >= (1 << 16) ? 1 : (1 << 16) / work;
+}
+
 extern "C" void zj_attention_forward(const float* q, const float* k, const float* v, float* out, float* lse,
                                      int64_t B, int64_t T, int64_t S, int64_t H, int64_t Hkv, int64_t D, float scale,
                                      int causal, const int32_t* keyMask) {
   AttnArgs a{q, k, v, nullptr, nullptr, nullptr, out, lse, nullptr, nullptr, nullptr,
              B, T, S, H, Hkv, D, scale, causal, keyMask};
-  parallel_for(B * H, 1, [&](int64_t u0, int64_t u1, int) { simd().attention_forward_units(&a, u0, u1); });
+  parallel_for(B * H, unit_grain(T, S, D),
+               [&](int64_t u0, int64_t u1, int) { simd().attention_forward_units(&a, u0, u1); });
 }
 
 extern "C" void zj_attention_backward(const float* q, const float* k, const float* v, const float* out,
@@ -19,5 +27,7 @@ extern "C" void zj_attention_backward(const float* q, const float* k, const floa
                                       int64_t T, int64_t S, int64_t H, int64_t Hkv, int64_t D, float scale, int causal,
                                       const int32_t* keyMask) {
   AttnArgs a{q, k, v, out, lse, dOut, nullptr, nullptr, dq, dk, dv, B, T, S, H, Hkv, D, scale, causal, keyMask};
-  parallel_for(B * Hkv, 1, [&](int64_t u0, int64_t u1, int) { simd().attention_backward_units(&a, u0, u1); });
+  const int64_t group = Hkv > 0 ? H / Hkv : 1;  // the glue guarantees Hkv > 0; a C caller might not
+  parallel_for(B * Hkv, unit_grain(T * group, S, D),
+               [&](int64_t u0, int64_t u1, int) { simd().attention_backward_units(&a, u0, u1); });
 }
