@@ -1,6 +1,7 @@
 // layout.cc — reductions (sum over an axis, sum of squares), strided copies and f32 <-> bf16 casts.
 // All memory-bound: plain loops the compiler vectorises, split over the pool. Sums over an axis accumulate in
-// double in the reference's order, so they match it to the last bit; nothing here depends on the ISA.
+// double in the reference's order (a single long row: in per-thread pieces), so they match it to the last bit or
+// nearly; nothing here depends on the ISA.
 #include <string.h>
 #include <algorithm>
 #include <vector>
@@ -10,6 +11,24 @@
 using namespace zj;
 
 extern "C" void zj_sum_axis(const float* x, float* out, int64_t outer, int64_t n, int64_t inner) {
+  const int threads = pool_threads();
+  if (inner == 1 && outer < threads && n >= 2 * kParallelGrain) {
+    // few long rows (a full sum): split each row, per-thread partials added in thread order
+    std::vector<double> part(threads);
+    for (int64_t o = 0; o < outer; o++) {
+      const float* r = x + o * n;
+      std::fill(part.begin(), part.end(), 0.0);
+      parallel_for(n, kParallelGrain, [&](int64_t k0, int64_t k1, int t) {
+        double acc = 0;
+        for (int64_t k = k0; k < k1; k++) acc += r[k];
+        part[t] = acc;
+      });
+      double acc = 0;
+      for (double p : part) acc += p;
+      out[o] = (float)acc;
+    }
+    return;
+  }
   if (inner == 1) {  // sums of contiguous rows
     parallel_rows(outer, n, kParallelGrain, [&](int64_t o0, int64_t o1, int) {
       for (int64_t o = o0; o < o1; o++) {
@@ -21,10 +40,13 @@ extern "C" void zj_sum_axis(const float* x, float* out, int64_t outer, int64_t n
     });
     return;
   }
-  // Each work item is a block of up to 256 consecutive outputs of one `o`: the k loop streams rows of x.
-  const int64_t BLK = 256, blocks = (inner + BLK - 1) / BLK;
+  // Work items are blocks of consecutive outputs of one `o`; the k loop streams rows of x. Blocks are sized so a
+  // single wide row (outer = 1, a bias-style gradient) still splits evenly over the threads.
+  const int64_t per_thread = (inner + threads - 1) / threads;
+  const int64_t BLK = std::min<int64_t>(256, std::max<int64_t>(16, (per_thread + 15) / 16 * 16));
+  const int64_t blocks = (inner + BLK - 1) / BLK;
   parallel_rows(outer * blocks, n * std::min(inner, BLK), kParallelGrain, [&](int64_t w0, int64_t w1, int) {
-    double acc[BLK];
+    double acc[256];
     for (int64_t w = w0; w < w1; w++) {
       const int64_t o = w / blocks, i0 = (w % blocks) * BLK, m = std::min(BLK, inner - i0);
       for (int64_t i = 0; i < m; i++) acc[i] = 0;

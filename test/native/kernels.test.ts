@@ -221,13 +221,13 @@ test('affine, clamp, where, swiglu', () => {
 
 test('sumAxis and sumSquares', () => {
   const rng = new Prng(4);
-  for (const [outer, n, inner] of [[3, 7, 1], [2, 5, 33], [1, 257, 300], [4, 1, 3], [2, 0, 3]] as const) {
+  for (const [outer, n, inner] of [[3, 7, 1], [2, 5, 33], [1, 257, 300], [4, 1, 3], [2, 0, 3], [1, 70001, 1], [1, 300, 384]] as const) {
     const x = rand(rng, outer * n * inner);
     const want = new Float32Array(outer * inner), got = view(new Float32Array(outer * inner));
     ref.sumAxis(x, want, outer, n, inner);
     nat.sumAxis(view(x), got, outer, n, inner);
     checkFences('sumAxis');
-    close('sumAxis', got, want, 0);
+    close('sumAxis', got, want, n > 50000 ? 1e-7 : 0); // one long row is summed in per-thread pieces
   }
   for (const n of [0, 1, 33, 100003]) {
     const x = rand(rng, n, -3, 3);
