@@ -3,5 +3,6 @@ import type { Command } from './command.js';
 import { infoCommand } from './info.js';
 import { benchCommand } from './bench.js';
 import { demoCommand } from './demo.js';
+import { dataCommand } from './data.js';
 
-export const commands: Command[] = [infoCommand, benchCommand, demoCommand];
+export const commands: Command[] = [infoCommand, benchCommand, demoCommand, dataCommand];

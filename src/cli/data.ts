@@ -1,0 +1,390 @@
+// data.ts — `zhongjing data inspect|clean|convert|demo`: the data layer on the command line. Every subcommand
+// streams (memory does not grow with the file) and reports records in = out + rejected. No parsing logic lives here.
+import { createWriteStream } from 'node:fs';
+import { access, rename, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { once } from 'node:events';
+import type { Command } from './command.js';
+import { formatHelp, parseArgs, UsageError, type FlagSpecs } from './args.js';
+import { DataError, formatProblem, RecordError } from '../data/errors.js';
+import { encodings, type Encoding } from '../data/encoding.js';
+import { balanced, newReport, rejectSummary, streamFile, type FileReport, type LoadOptions, type OnError } from '../data/load.js';
+import { formats, sniff, type Format } from '../data/readers.js';
+import { parseTurnMap, shapeNames, type ShapeName } from '../data/shapes.js';
+import { Cleaner, cleanBalanced, type CleanReport } from '../data/clean.js';
+import { outFormats, toLine, type OutFormat } from '../data/writers.js';
+import { sizePresets, writeDemo, type DemoSizes } from '../data/demo/index.js';
+import type { DataRecord } from '../data/types.js';
+
+const loadFlags = {
+  format: { type: 'string', help: 'force the file format instead of detecting it', choices: formats },
+  encoding: { type: 'string', help: 'force the encoding instead of detecting it', choices: encodings },
+  as: { type: 'string', help: 'force a record shape; `text` reads any record as plain text', choices: ['auto', ...shapeNames] },
+  map: { type: 'string', help: 'turn lists under other names: speaker=KEY,text=KEY[,turns=KEY,user=a|b,assistant=c]' },
+  'on-error': { type: 'string', help: 'rejected records: fail at the first, skip all, or auto (fail above --max-reject)', choices: ['auto', 'fail', 'skip'], default: 'auto' },
+  'max-reject': { type: 'number', help: 'auto policy: largest rejected share that still passes', default: 0.01 },
+  'text-unit': { type: 'string', help: 'text files: one record per line or per blank-line paragraph', choices: ['line', 'paragraph'], default: 'line' },
+} as const satisfies FlagSpecs;
+
+type LoadFlagValues = { format?: string; encoding?: string; as?: string; map?: string; 'on-error'?: string; 'max-reject'?: number; 'text-unit'?: string };
+
+function loadOptions(f: LoadFlagValues): LoadOptions {
+  const o: LoadOptions = {
+    onError: (f['on-error'] ?? 'auto') as OnError,
+    maxRejectFraction: f['max-reject'] ?? 0.01,
+    textUnit: (f['text-unit'] ?? 'line') as 'line' | 'paragraph',
+  };
+  if (f.format) o.format = f.format as Format;
+  if (f.encoding) o.encoding = f.encoding as Encoding;
+  if (f.as) o.as = f.as as ShapeName | 'auto';
+  if (f.map) {
+    try { o.map = parseTurnMap(f.map); } catch (e) { throw new UsageError((e as Error).message); }
+  }
+  return o;
+}
+
+async function needFiles(cmd: string, files: string[]): Promise<void> {
+  if (files.length === 0) throw new UsageError(`[data ${cmd}] no input file (see \`zhongjing data ${cmd} --help\`)`);
+  for (const f of files) {
+    try {
+      await access(f, constants.R_OK);
+    } catch (e) {
+      throw new UsageError(`[data ${cmd}] cannot read ${f}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- inspect
+
+interface Stats {
+  report: FileReport;
+  turns: { min: number; max: number; sum: number; n: number; hist: Record<string, number> };
+  roles: Record<string, number>;
+  departments: Record<string, number>;
+  prompts: number;
+  safety: number;
+  choices: { answered: number; missing: number };
+  preferences: { ranked: number; unranked: number; candidates: number };
+  bytes?: number;
+  error?: string;
+}
+
+const MAX_DEPARTMENTS = 500;
+
+function observe(s: Stats, r: DataRecord): void {
+  if (r.kind === 'conversation') {
+    const n = r.turns.length;
+    const t = s.turns;
+    t.min = Math.min(t.min, n); t.max = Math.max(t.max, n); t.sum += n; t.n++;
+    const b = n > 20 ? '>20' : String(n);
+    t.hist[b] = (t.hist[b] ?? 0) + 1;
+    for (const x of r.turns) s.roles[x.role] = (s.roles[x.role] ?? 0) + 1;
+    const d = r.meta.department;
+    if (d && (d in s.departments || Object.keys(s.departments).length < MAX_DEPARTMENTS)) s.departments[d] = (s.departments[d] ?? 0) + 1;
+    if (r.turns[n - 1]!.role !== 'assistant') s.prompts++;
+    if (r.meta.safety) s.safety++;
+  } else if (r.kind === 'choice') {
+    if (r.answerMissing) s.choices.missing++; else s.choices.answered++;
+  } else if (r.kind === 'preference') {
+    if (r.ranking.length) s.preferences.ranked++; else s.preferences.unranked++;
+    s.preferences.candidates += r.candidates.length;
+  }
+}
+
+async function inspectFile(path: string, o: LoadOptions): Promise<Stats> {
+  const sn = await sniff(path, o);
+  const s: Stats = {
+    report: newReport(path, sn.format, sn.encoding),
+    turns: { min: Infinity, max: 0, sum: 0, n: 0, hist: {} }, roles: {}, departments: {}, prompts: 0, safety: 0,
+    choices: { answered: 0, missing: 0 }, preferences: { ranked: 0, unranked: 0, candidates: 0 },
+  };
+  try {
+    for await (const r of streamFile(path, o, s.report)) observe(s, r);
+  } catch (e) {
+    if (!(e instanceof DataError)) throw e;
+    s.error = e.message;
+  }
+  return s;
+}
+
+function printStats(s: Stats): void {
+  const r = s.report;
+  const lines = [`${r.file}`, `  format ${r.format}, encoding ${r.encoding}`, `  ${rejectSummary(r).slice(r.file.length + 2)}`];
+  lines.push(`  shapes: ${Object.entries(r.shapes).map(([k, v]) => `${k} ${v}`).join(', ') || '-'}`);
+  if (s.turns.n) {
+    lines.push(`  dialogues ${s.turns.n}: turns min ${s.turns.min} / mean ${(s.turns.sum / s.turns.n).toFixed(2)} / max ${s.turns.max}` +
+      `${s.prompts ? `; ${s.prompts} end with the patient (prompts without an answer)` : ''}${s.safety ? `; ${s.safety} safety prompts` : ''}`);
+    lines.push(`  turns per dialogue: ${Object.entries(s.turns.hist).sort((a, b) => (parseInt(a[0]) || 99) - (parseInt(b[0]) || 99)).map(([k, v]) => `${k}:${v}`).join(' ')}`);
+    lines.push(`  roles: ${Object.entries(s.roles).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    const deps = Object.entries(s.departments).sort((a, b) => b[1] - a[1]);
+    if (deps.length) lines.push(`  departments (${deps.length}): ${deps.slice(0, 12).map(([k, v]) => `${k} ${v}`).join(', ')}${deps.length > 12 ? ', …' : ''}`);
+  }
+  if (s.choices.answered + s.choices.missing) lines.push(`  multiple choice: ${s.choices.answered} with an answer, ${s.choices.missing} without (flagged)`);
+  if (s.preferences.ranked + s.preferences.unranked) lines.push(`  preference sets: ${s.preferences.ranked} ranked, ${s.preferences.unranked} unranked, ${s.preferences.candidates} candidates`);
+  for (const p of r.problems.slice(0, 20)) lines.push(`  rejected ${formatProblem(p)}`);
+  if (r.rejected > 20) lines.push(`  … ${r.rejected - 20} more rejected`);
+  if (s.error) lines.push(`  FAILED: ${s.error}`);
+  console.log(lines.join('\n'));
+}
+
+const inspectFlags = { ...loadFlags, json: { type: 'boolean', help: 'print one JSON object per file' } } as const satisfies FlagSpecs;
+
+async function inspect(argv: string[]): Promise<number> {
+  const { flags: f, positional } = parseArgs('data inspect', argv, inspectFlags);
+  if (f.help) {
+    console.log(formatHelp('zhongjing data inspect FILE… [flags]',
+      'Detects format and encoding, loads every record, and reports counts, shapes, turns per dialogue, roles,\n' +
+      'departments and every rejected record as file:line: field: reason. Streams: memory does not grow with the file.', inspectFlags));
+    return 0;
+  }
+  await needFiles('inspect', positional);
+  const o = loadOptions(f);
+  let failed = 0;
+  for (const file of positional) {
+    const s = await inspectFile(file, o);
+    if (s.error) failed++;
+    if (f.json) {
+      const { report, ...rest } = s;
+      console.log(JSON.stringify({ ...report, balanced: balanced(report), ...rest, turns: { ...rest.turns, min: rest.turns.n ? rest.turns.min : 0 } }));
+    } else printStats(s);
+  }
+  return failed ? 1 : 0;
+}
+
+// ---------------------------------------------------------------- clean / convert: shared streaming writer
+
+async function writeRecords(out: string, write: (emit: (line: string) => Promise<void>) => Promise<void>): Promise<void> {
+  const tmp = `${out}.partial-${process.pid}`;
+  const ws = createWriteStream(tmp);
+  const emit = async (line: string) => { if (!ws.write(line + '\n')) await once(ws, 'drain'); };
+  try {
+    await write(emit);
+    ws.end();
+    await once(ws, 'finish');
+    await rename(tmp, out);
+  } catch (e) {
+    ws.destroy();
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+interface ConvertTally { unconvertible: number; problems: string[]; first?: { file: string; line: number } }
+
+/** The load policy applied to records the output format cannot hold: too many and nothing is written. */
+function checkUnconvertible(t: ConvertTally, total: number, o: LoadOptions, to: string): void {
+  const frac = o.maxRejectFraction ?? 0.01;
+  if (o.onError === 'auto' && t.unconvertible > 0 && t.unconvertible > frac * total) {
+    throw new DataError({
+      file: t.first?.file ?? '?', line: t.first?.line ?? 0, field: 'policy',
+      reason: `${t.unconvertible} of ${total} records cannot be written as ${to} (> ${(frac * 100).toFixed(0)} %; nothing written); first: ${t.problems[0]?.slice(t.problems[0].indexOf(': ') + 2)}`,
+    });
+  }
+}
+
+function printUnconvertible(cmd: string, t: ConvertTally): void {
+  for (const p of t.problems) console.error(`[data ${cmd}] cannot convert ${p}`);
+  if (t.unconvertible > t.problems.length) console.error(`[data ${cmd}] … ${t.unconvertible - t.problems.length} more cannot be converted`);
+}
+
+async function convertLine(r: DataRecord, fmt: OutFormat, i: number, t: ConvertTally, o: LoadOptions): Promise<string | null> {
+  try {
+    return toLine(r, fmt, i);
+  } catch (e) {
+    if (!(e instanceof RecordError)) throw e;
+    t.unconvertible++;
+    const msg = `${r.source?.file ?? '?'}:${r.source?.line ?? 0}: ${e.field}: ${e.reason}`;
+    if (t.problems.length < 20) t.problems.push(msg);
+    t.first ??= { file: r.source?.file ?? '?', line: r.source?.line ?? 0 };
+    if (o.onError === 'fail') throw new DataError({ file: r.source?.file ?? '?', line: r.source?.line ?? 0, field: e.field, reason: e.reason });
+    return null;
+  }
+}
+
+const convertFlags = {
+  ...loadFlags,
+  to: { type: 'string', help: 'output format', choices: outFormats },
+  out: { type: 'string', help: 'output file (written whole or not at all)' },
+} as const satisfies FlagSpecs;
+
+async function convert(argv: string[]): Promise<number> {
+  const { flags: f, positional } = parseArgs('data convert', argv, convertFlags);
+  if (f.help) {
+    console.log(formatHelp('zhongjing data convert FILE… --to alpaca|sharegpt|messages|jsonl --out FILE [flags]',
+      'Converts records to one format, one JSON object per line. `jsonl` is our native form (messages for\n' +
+      'dialogues, the ranking format for preference sets, {text}, multiple choice). Records a format cannot hold are\n' +
+      'reported with file:line and counted; with --on-error fail the first one stops the run.', convertFlags));
+    return 0;
+  }
+  await needFiles('convert', positional);
+  if (!f.to) throw new UsageError('[data convert] --to is required (alpaca|sharegpt|messages|jsonl)');
+  if (!f.out) throw new UsageError('[data convert] --out is required');
+  const o = loadOptions(f);
+  const t: ConvertTally = { unconvertible: 0, problems: [] };
+  const reports: FileReport[] = [];
+  let written = 0;
+  await writeRecords(f.out, async (emit) => {
+    for (const file of positional) {
+      const s = await sniff(file, o);
+      const rep = newReport(file, s.format, s.encoding);
+      reports.push(rep);
+      for await (const r of streamFile(file, o, rep)) {
+        const line = await convertLine(r, f.to as OutFormat, written + t.unconvertible, t, o);
+        if (line !== null) { await emit(line); written++; }
+      }
+    }
+    checkUnconvertible(t, written + t.unconvertible, o, f.to!);
+  });
+  for (const r of reports) console.error(`[data convert] ${rejectSummary(r)}`);
+  printUnconvertible('convert', t);
+  console.error(`[data convert] wrote ${written} records to ${f.out}${t.unconvertible ? `; ${t.unconvertible} could not be written as ${f.to}` : ''}`);
+  return t.unconvertible && o.onError !== 'skip' ? 1 : 0;
+}
+
+// ---------------------------------------------------------------- clean
+
+const cleanFlags = {
+  ...loadFlags,
+  out: { type: 'string', help: 'output file (written whole or not at all)' },
+  to: { type: 'string', help: 'output format', choices: outFormats, default: 'jsonl' },
+  normalize: { type: 'boolean', help: 'NFKC + whitespace normalisation (--normalize=false to skip)', default: true },
+  dedup: { type: 'boolean', help: 'drop exact duplicates (--dedup=false to keep)', default: true },
+  'near-dup': { type: 'boolean', help: 'drop near duplicates (MinHash over character shingles + LSH)' },
+  'near-threshold': { type: 'number', help: 'estimated Jaccard similarity that counts as a near duplicate', default: 0.8 },
+  deid: { type: 'boolean', help: 'replace phone numbers, ID numbers, emails, record numbers, marked names' },
+  names: { type: 'string', help: 'comma-separated names to replace wherever they occur (with --deid)' },
+  'min-chars': { type: 'number', help: 'drop records with fewer characters of text' },
+  'max-chars': { type: 'number', help: 'drop records with more characters of text' },
+  'min-turns': { type: 'number', help: 'drop dialogues with fewer user+assistant turns' },
+  'max-turns': { type: 'number', help: 'drop dialogues with more user+assistant turns' },
+  report: { type: 'string', help: 'also write the report as JSON to this file' },
+} as const satisfies FlagSpecs;
+
+async function clean(argv: string[]): Promise<number> {
+  const { flags: f, positional } = parseArgs('data clean', argv, cleanFlags);
+  if (f.help) {
+    console.log(formatHelp('zhongjing data clean FILE… --out FILE [flags]',
+      'Normalises, de-identifies, filters and deduplicates records, counting each step:\n' +
+      'records in = out + dropped per reason (and loading: in = out + rejected).', cleanFlags));
+    return 0;
+  }
+  await needFiles('clean', positional);
+  if (!f.out) throw new UsageError('[data clean] --out is required');
+  const o = loadOptions(f);
+  const cleaner = new Cleaner({
+    normalize: f.normalize !== false,
+    dedup: f.dedup !== false,
+    nearDup: f['near-dup'] ? { threshold: f['near-threshold'] ?? 0.8 } : false,
+    deid: f.deid ? { names: f.names ? f.names.split(',').map((x) => x.trim()).filter(Boolean) : [] } : false,
+    ...(f['min-chars'] !== undefined ? { minChars: f['min-chars'] } : {}),
+    ...(f['max-chars'] !== undefined ? { maxChars: f['max-chars'] } : {}),
+    ...(f['min-turns'] !== undefined ? { minTurns: f['min-turns'] } : {}),
+    ...(f['max-turns'] !== undefined ? { maxTurns: f['max-turns'] } : {}),
+  });
+  const reports: FileReport[] = [];
+  const t: ConvertTally = { unconvertible: 0, problems: [] };
+  let written = 0;
+  await writeRecords(f.out, async (emit) => {
+    for (const file of positional) {
+      const s = await sniff(file, o);
+      const rep = newReport(file, s.format, s.encoding);
+      reports.push(rep);
+      for await (const r of streamFile(file, o, rep)) {
+        const c = cleaner.push(r);
+        if (!c) continue;
+        const line = await convertLine(c, (f.to ?? 'jsonl') as OutFormat, written, t, o);
+        if (line !== null) { await emit(line); written++; }
+      }
+    }
+    checkUnconvertible(t, written + t.unconvertible, o, f.to ?? 'jsonl');
+  });
+  const cr: CleanReport = cleaner.report;
+  for (const r of reports) console.error(`[data clean] load ${rejectSummary(r)}`);
+  const d = cr.dropped;
+  console.error(`[data clean] ${cr.recordsIn} records in = ${cr.recordsOut} out + dropped: ${Object.entries(d).map(([k, v]) => `${k} ${v}`).join(', ')}` +
+    ` (${cleanBalanced(cr) ? 'balanced' : 'NOT BALANCED'})`);
+  console.error(`[data clean] normalised ${cr.normalized} records; de-identified ${cr.deidRecords} records: ` +
+    Object.entries(cr.deid).map(([k, v]) => `${k} ${v}`).join(', '));
+  console.error(`[data clean] dedup index ${(cr.indexBytes / 2 ** 20).toFixed(1)} MiB; wrote ${written} records to ${f.out}`);
+  printUnconvertible('clean', t);
+  if (f.report) {
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(f.report, JSON.stringify({ load: reports, clean: cr, written, unconvertible: t.unconvertible }, null, 1) + '\n');
+  }
+  return t.unconvertible && o.onError !== 'skip' ? 1 : 0;
+}
+
+// ---------------------------------------------------------------- demo
+
+const demoFlags = {
+  out: { type: 'string', help: 'directory to write the corpus into' },
+  seed: { type: 'number', help: 'generator seed (same seed, same files)', default: 1 },
+  size: { type: 'string', help: 'size preset', choices: Object.keys(sizePresets), default: 'small' },
+  pretrain: { type: 'number', help: 'override: number of pre-training documents' },
+  qa: { type: 'number', help: 'override: number of single-turn Q&A' },
+  consultations: { type: 'number', help: 'override: number of multi-turn consultations' },
+  safety: { type: 'number', help: 'override: number of adversarial safety prompts' },
+  rankings: { type: 'number', help: 'override: number of K=4 ranking sets' },
+} as const satisfies FlagSpecs;
+
+async function demo(argv: string[]): Promise<number> {
+  const { flags: f, positional } = parseArgs('data demo', argv, demoFlags);
+  if (f.help) {
+    console.log(formatHelp('zhongjing data demo --out DIR [--seed N] [--size tiny|small|medium|large]',
+      'Writes the embedded demo corpus (written for this project from its knowledge base; not medical advice):\n' +
+      'pretrain.jsonl, qa.jsonl, consultations.jsonl, safety.jsonl, rankings.jsonl, kb.json, manifest.json,\n' +
+      'then reads every file back and validates it.', demoFlags));
+    return 0;
+  }
+  if (positional.length) throw new UsageError(`[data demo] unexpected argument '${positional[0]}' (use --out DIR)`);
+  if (!f.out) throw new UsageError('[data demo] --out DIR is required');
+  const sizes: DemoSizes = { ...sizePresets[(f.size ?? 'small') as keyof typeof sizePresets] };
+  for (const k of ['pretrain', 'qa', 'consultations', 'safety', 'rankings'] as const) {
+    const v = f[k];
+    if (v !== undefined) {
+      if (!Number.isInteger(v) || v < 0) throw new UsageError(`[data demo] --${k} must be a whole number ≥ 0, got ${v}`);
+      sizes[k] = v;
+    }
+  }
+  const seed = f.seed ?? 1;
+  if (!Number.isInteger(seed)) throw new UsageError(`[data demo] --seed must be an integer, got ${seed}`);
+  const { files, problems } = await writeDemo(f.out, seed, sizes);
+  for (const [k, v] of Object.entries(files)) console.log(`${f.out}/${k}: ${v} records`);
+  if (problems.length) {
+    for (const p of problems.slice(0, 20)) console.error(`[data demo] ${p}`);
+    return 1;
+  }
+  console.log(`[data demo] seed ${seed}: every file read back and validated`);
+  return 0;
+}
+
+// ---------------------------------------------------------------- dispatch
+
+const subs: Record<string, { summary: string; run: (argv: string[]) => Promise<number> }> = {
+  inspect: { summary: 'detected format/encoding, counts, turns, roles, departments, rejected records', run: inspect },
+  clean: { summary: 'normalise, de-identify, filter, deduplicate (exact and near)', run: clean },
+  convert: { summary: 'convert to alpaca | sharegpt | messages | jsonl', run: convert },
+  demo: { summary: 'write the embedded demo corpus (seeded)', run: demo },
+};
+
+export const dataCommand: Command = {
+  name: 'data',
+  summary: 'medical dataset formats in, validated and cleaned; the demo corpus out',
+  async run(argv) {
+    const [what, ...rest] = argv;
+    const s = what ? subs[what] : undefined;
+    if (!s) {
+      const list = Object.entries(subs).map(([k, v]) => `  ${k.padEnd(9)}${v.summary}`).join('\n');
+      const help = `usage: zhongjing data <inspect|clean|convert|demo> [flags]   (zhongjing data <sub> --help)\n\n${list}`;
+      if (what === undefined || what === '--help' || what === '-h') { console.log(help); return what === undefined ? 1 : 0; }
+      console.error(`[data] unknown subcommand '${what}'\n\n${help}`);
+      return 2;
+    }
+    try {
+      return await s.run(rest);
+    } catch (e) {
+      if (e instanceof DataError) { console.error(`[data ${what}] ${e.message}`); return 1; }
+      throw e;
+    }
+  },
+};
