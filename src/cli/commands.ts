@@ -4,5 +4,6 @@ import { infoCommand } from './info.js';
 import { benchCommand } from './bench.js';
 import { demoCommand } from './demo.js';
 import { dataCommand } from './data.js';
+import { annotateCommand } from './annotate.js';
 
-export const commands: Command[] = [infoCommand, benchCommand, demoCommand, dataCommand];
+export const commands: Command[] = [infoCommand, benchCommand, demoCommand, dataCommand, annotateCommand];
