@@ -4,6 +4,5 @@ import { infoCommand } from './info.js';
 import { benchCommand } from './bench.js';
 import { demoCommand } from './demo.js';
 import { dataCommand } from './data.js';
-import { annotateCommand } from './annotate.js';
 
-export const commands: Command[] = [infoCommand, benchCommand, demoCommand, dataCommand, annotateCommand];
+export const commands: Command[] = [infoCommand, benchCommand, demoCommand, dataCommand];

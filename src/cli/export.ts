@@ -1,0 +1,80 @@
+// export.ts — `zhongjing export gguf|merge`: a model directory (with its enabled LoRA adapters merged) to one
+// GGUF file for llama.cpp / ollama, or to a plain HF model directory without adapters. No training, no
+// tokenizer changes: the tokenizer files are carried as they are.
+import type { Command } from './command.js';
+import { formatHelp, parseArgs, UsageError } from './args.js';
+import { exportModelDirToGguf, type GgufOutType } from '../model/gguf-export.js';
+import { loadModelDir, saveModelDir } from '../model/model-dir.js';
+import type { StDtype } from '../model/safetensors.js';
+
+const ggufFlags = {
+  model: { type: 'string', help: 'model directory (docs/model-directory.md)' },
+  out: { type: 'string', help: 'GGUF file to write' },
+  type: { type: 'string', help: 'tensor type of the matrices (norms stay f32)', default: 'f32', choices: ['f32', 'f16', 'q8_0'] },
+  json: { type: 'boolean', help: 'print one JSON object' },
+} as const;
+
+const mergeFlags = {
+  model: { type: 'string', help: 'model directory with adapters (adapters.json)' },
+  out: { type: 'string', help: 'directory to write the merged model to' },
+  dtype: { type: 'string', help: 'safetensors dtype of the weights', default: 'f32', choices: ['f32', 'bf16', 'f16'] },
+  json: { type: 'boolean', help: 'print one JSON object' },
+} as const;
+
+async function gguf(argv: string[]): Promise<number> {
+  const { flags: f } = parseArgs('export gguf', argv, ggufFlags);
+  if (f.help) {
+    console.log(formatHelp('zhongjing export gguf --model DIR --out FILE [--type f32|f16|q8_0]',
+      'Write DIR as one GGUF file (llama.cpp / ollama): enabled adapters merged, tokenizer.json as its vocabulary\n' +
+      '(a plain byte-level vocabulary when DIR has none).', ggufFlags));
+    return 0;
+  }
+  if (!f.model || !f.out) throw new UsageError('[export gguf] --model and --out are required');
+  const t0 = performance.now();
+  const info = exportModelDirToGguf(f.model, f.out, f.type as GgufOutType);
+  const out = { out: f.out, type: f.type, ...info, seconds: (performance.now() - t0) / 1000 };
+  if (f.json) console.log(JSON.stringify(out));
+  else {
+    console.log(`wrote ${f.out}: ${info.architecture}, ${info.tensors} tensors, ${(info.bytes / 2 ** 20).toFixed(1)} MiB of ${f.type}` +
+      (info.merged.length ? `, merged adapters ${info.merged.join(', ')}` : ''));
+    if (info.fellBackToF16.length) console.log(`  stored as f16 (rows not a multiple of 32): ${info.fellBackToF16.join(', ')}`);
+  }
+  return 0;
+}
+
+async function merge(argv: string[]): Promise<number> {
+  const { flags: f } = parseArgs('export merge', argv, mergeFlags);
+  if (f.help) {
+    console.log(formatHelp('zhongjing export merge --model DIR --out DIR2 [--dtype f32|bf16|f16]',
+      'Fold the enabled adapters of DIR (in adapters.json order) into the weights and write a plain model directory\n' +
+      '(disabled adapters are dropped; the value head and tokenizer files are carried over).', mergeFlags));
+    return 0;
+  }
+  if (!f.model || !f.out) throw new UsageError('[export merge] --model and --out are required');
+  const md = loadModelDir(f.model);
+  const merged: string[] = [], dropped: string[] = [];
+  for (const a of md.adapters) {
+    if (a.enabled) { a.merge(); merged.push(a.name); } else { a.detach(); dropped.push(a.name); }
+  }
+  const dtype = ({ f32: 'F32', bf16: 'BF16', f16: 'F16' } as const)[f.dtype as 'f32' | 'bf16' | 'f16'] as StDtype;
+  saveModelDir(f.out, md.model, {
+    architecture: md.architecture, eosTokenIds: md.eosTokenIds, padTokenId: md.padTokenId, generation: md.generation,
+    valueHead: md.valueHead, tokenizerFrom: md.dir, dtype,
+  });
+  if (f.json) console.log(JSON.stringify({ out: f.out, merged, dropped }));
+  else console.log(`wrote ${f.out}: merged ${merged.length ? merged.join(', ') : 'no adapters'}${dropped.length ? `; dropped disabled ${dropped.join(', ')}` : ''}`);
+  return 0;
+}
+
+export const exportCommand: Command = {
+  name: 'export',
+  summary: 'export a model directory: gguf (llama.cpp / ollama) or merge (adapters folded into the weights)',
+  async run(argv) {
+    const [what, ...rest] = argv;
+    if (what === 'gguf') return gguf(rest);
+    if (what === 'merge') return merge(rest);
+    console.log('usage: zhongjing export gguf --model DIR --out FILE [--type f32|f16|q8_0]\n' +
+      '       zhongjing export merge --model DIR --out DIR2 [--dtype f32|bf16|f16]');
+    return what === undefined || what === '--help' || what === '-h' ? 0 : 2;
+  },
+};

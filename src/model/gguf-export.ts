@@ -1,0 +1,236 @@
+// gguf-export.ts — a LLaMA / Qwen2 model directory → one GGUF file llama.cpp and ollama load: enabled LoRA
+// adapters merged first, HF tensor names mapped to llama.cpp's (token_embd, blk.N.attn_q, …), metadata under
+// the llama.cpp architecture ("llama" or "qwen2"), and the byte-level BPE vocabulary (tokens, token types,
+// merges, tokenizer.ggml.pre) from tokenizer.json — or a plain 256-byte vocabulary when the directory has none.
+// RoPE: HF rotates halves (rotate_half); llama.cpp's "llama" architecture rotates adjacent pairs, so q/k rows
+// are permuted per head here (row 2i ← i, 2i+1 ← i + D/2) and the two compute the same thing. "qwen2" uses
+// llama.cpp's NeoX (half) rotation: no permutation. Other tokenizer models (SentencePiece, WordPiece) are refused.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LlamaForCausalLM } from './llama.js';
+import type { Architecture } from './config.js';
+import { loadModelDir } from './model-dir.js';
+import {
+  arr, bool, f32, GgmlType, GgufType, quantizeQ8_0, QK8_0, str, u32, writeGguf,
+  type GgufTensorIn, type GgufValue,
+} from './gguf.js';
+import { toF16Array } from './half.js';
+import { BYTE_TO_CHAR } from '../tokenizer/bytes.js';
+import { GPT2_PATTERN, QWEN2_PATTERN } from '../tokenizer/pre-tokenize.js';
+
+export type GgufOutType = 'f32' | 'f16' | 'q8_0';
+
+export enum TokenType { NORMAL = 1, UNKNOWN = 2, CONTROL = 3, USER_DEFINED = 4, UNUSED = 5, BYTE = 6 }
+
+export interface GgufVocab {
+  tokens: string[];
+  types: TokenType[];
+  /** "a b" pairs in rank order */
+  merges: string[];
+  /** llama.cpp pre-tokenizer type */
+  pre: string;
+  bos?: number;
+  eos?: number;
+  pad?: number;
+  addBos: boolean;
+  chatTemplate?: string;
+}
+
+/**
+ * A vocabulary of the 256 bytes (GPT-2's byte-to-unicode alphabet, no merges) plus special tokens, padded to
+ * vocabSize with unused tokens: the stand-in for a trained tokenizer.
+ */
+export function byteLevelVocab(vocabSize: number, specials: string[] = ['<|endoftext|>', '<|im_start|>', '<|im_end|>']): GgufVocab {
+  const tokens = [...BYTE_TO_CHAR];
+  const types: TokenType[] = tokens.map(() => TokenType.NORMAL);
+  for (const s of specials) { tokens.push(s); types.push(TokenType.CONTROL); }
+  if (tokens.length > vocabSize) throw new Error(`[gguf export] a byte-level vocabulary needs ${tokens.length} ids, the model has ${vocabSize}`);
+  while (tokens.length < vocabSize) { types.push(TokenType.UNUSED); tokens.push(`[PAD${tokens.length}]`); }
+  const v: GgufVocab = { tokens, types, merges: [], pre: 'qwen2', addBos: false };
+  if (specials.length) { v.eos = 256; v.pad = 256; }
+  return v;
+}
+
+type Json = Record<string, unknown>;
+
+/** llama.cpp's name for the pre-tokenizer of a tokenizer.json (only the splits it implements exactly). */
+function preTokenizerType(pre: unknown, file: string): string {
+  const fail = (why: string): never => { throw new Error(`[gguf export] ${file}: pre_tokenizer: ${why}`); };
+  const p = pre as Json | null;
+  if (!p || typeof p !== 'object') return fail('missing; llama.cpp needs a known byte-level pre-tokenizer');
+  const list = p.type === 'Sequence' ? (p.pretokenizers as Json[]) : [p];
+  const split = list.find((x) => x.type === 'Split');
+  const bl = list.find((x) => x.type === 'ByteLevel');
+  if (!bl) return fail('no ByteLevel step (only byte-level BPE exports to llama.cpp here)');
+  if (split) {
+    const re = (split.pattern as Json | undefined)?.Regex;
+    if (re === QWEN2_PATTERN) return 'qwen2';
+    if (re === GPT2_PATTERN) return 'gpt-2';
+    return fail(`split regex ${JSON.stringify(re)} is not one llama.cpp knows (Qwen2's or GPT-2's)`);
+  }
+  if (bl.use_regex !== false) return 'gpt-2';
+  return fail('ByteLevel without a regex split has no llama.cpp pre-tokenizer type');
+}
+
+/** The GGUF vocabulary of an HF tokenizer.json (+ tokenizer_config.json), for a model with vocabSize ids. */
+export function vocabFromTokenizerJson(json: unknown, config: unknown, vocabSize: number, file = 'tokenizer.json'): GgufVocab {
+  const j = json as Json;
+  const model = j?.model as Json | undefined;
+  if (!model || model.type !== 'BPE') throw new Error(`[gguf export] ${file}: model.type ${JSON.stringify(model?.type)} is not BPE`);
+  const tokens: (string | undefined)[] = new Array(vocabSize);
+  const types: TokenType[] = new Array(vocabSize).fill(TokenType.UNUSED);
+  for (const [t, id] of Object.entries(model.vocab as Record<string, number>)) {
+    if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new Error(`[gguf export] ${file}: token ${JSON.stringify(t)} has id ${id} outside the model's ${vocabSize}`);
+    tokens[id] = t;
+    types[id] = TokenType.NORMAL;
+  }
+  for (const a of (j.added_tokens as Json[] | undefined) ?? []) {
+    const id = a.id as number, content = a.content as string;
+    if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new Error(`[gguf export] ${file}: added token ${JSON.stringify(content)} has id ${id} outside the model's ${vocabSize}`);
+    tokens[id] = content;
+    types[id] = a.special ? TokenType.CONTROL : TokenType.USER_DEFINED;
+  }
+  for (let i = 0; i < vocabSize; i++) if (tokens[i] === undefined) tokens[i] = `[PAD${i}]`;
+  const merges = ((model.merges as (string | [string, string])[] | undefined) ?? []).map((m) => (Array.isArray(m) ? `${m[0]} ${m[1]}` : m));
+  const v: GgufVocab = { tokens: tokens as string[], types, merges, pre: preTokenizerType(j.pre_tokenizer, file), addBos: false };
+  const c = (config ?? {}) as Json;
+  const idOf = (k: string): number | undefined => {
+    const s = c[k];
+    const content = typeof s === 'string' ? s : (s as Json | null)?.content;
+    if (typeof content !== 'string') return undefined;
+    const i = v.tokens.indexOf(content);
+    return i >= 0 ? i : undefined;
+  };
+  const bos = idOf('bos_token'), eos = idOf('eos_token'), pad = idOf('pad_token');
+  if (bos !== undefined) v.bos = bos;
+  if (eos !== undefined) v.eos = eos;
+  if (pad !== undefined) v.pad = pad;
+  if (c.add_bos_token === true) v.addBos = true;
+  if (typeof c.chat_template === 'string') v.chatTemplate = c.chat_template;
+  return v;
+}
+
+/** HF name → llama.cpp name, or null for a tensor llama.cpp does not take. */
+export function ggufTensorName(hf: string): string {
+  if (hf === 'model.embed_tokens.weight') return 'token_embd.weight';
+  if (hf === 'model.norm.weight') return 'output_norm.weight';
+  if (hf === 'lm_head.weight') return 'output.weight';
+  const m = /^model\.layers\.(\d+)\.(.+)$/.exec(hf);
+  const map: Record<string, string> = {
+    'input_layernorm.weight': 'attn_norm.weight', 'post_attention_layernorm.weight': 'ffn_norm.weight',
+    'self_attn.q_proj.weight': 'attn_q.weight', 'self_attn.k_proj.weight': 'attn_k.weight',
+    'self_attn.v_proj.weight': 'attn_v.weight', 'self_attn.o_proj.weight': 'attn_output.weight',
+    'self_attn.q_proj.bias': 'attn_q.bias', 'self_attn.k_proj.bias': 'attn_k.bias', 'self_attn.v_proj.bias': 'attn_v.bias',
+    'mlp.gate_proj.weight': 'ffn_gate.weight', 'mlp.up_proj.weight': 'ffn_up.weight', 'mlp.down_proj.weight': 'ffn_down.weight',
+  };
+  const rest = m ? map[m[2]!] : undefined;
+  if (!m || !rest) throw new Error(`[gguf export] no llama.cpp name for tensor ${hf}`);
+  return `blk.${m[1]}.${rest}`;
+}
+
+/**
+ * Reorder the rows of a q/k projection (heads·D rows) or bias from rotate_half pairs (i, i + D/2) to adjacent
+ * pairs (2i, 2i + 1), per head.
+ */
+export function permuteRope(w: Float32Array, heads: number, cols: number): Float32Array {
+  const rows = w.length / cols, D = rows / heads, half = D / 2;
+  const out = new Float32Array(w.length);
+  for (let h = 0; h < heads; h++) for (let i = 0; i < half; i++) {
+    out.set(w.subarray((h * D + i) * cols, (h * D + i + 1) * cols), (h * D + 2 * i) * cols);
+    out.set(w.subarray((h * D + half + i) * cols, (h * D + half + i + 1) * cols), (h * D + 2 * i + 1) * cols);
+  }
+  return out;
+}
+
+const FILE_TYPE: Record<GgufOutType, number> = { f32: 0, f16: 1, q8_0: 7 };
+
+export interface ExportInfo { tensors: number; bytes: number; architecture: string; fellBackToF16: string[] }
+
+/** Write the model (adapters must already be merged or absent) and vocabulary as GGUF. */
+export function writeModelGguf(path: string, model: LlamaForCausalLM, vocab: GgufVocab,
+  opts: { type?: GgufOutType; architecture?: Architecture; name?: string } = {}): ExportInfo {
+  const type = opts.type ?? 'f32';
+  const c = model.config;
+  const architecture = opts.architecture ?? (c.attentionBias ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM');
+  const arch = architecture === 'Qwen2ForCausalLM' ? 'qwen2' : 'llama';
+  if (vocab.tokens.length !== c.vocabSize)
+    throw new Error(`[gguf export] the vocabulary has ${vocab.tokens.length} tokens, the model ${c.vocabSize}`);
+  for (const [n, s] of model.namedLinears()) if (s.lora.length)
+    throw new Error(`[gguf export] ${n} still has adapters attached: merge them first`);
+  const D = c.hiddenSize / c.numHeads;
+  const kv = new Map<string, GgufValue>();
+  kv.set('general.architecture', str(arch));
+  kv.set('general.name', str(opts.name ?? 'zhongjing'));
+  kv.set('general.file_type', u32(FILE_TYPE[type]));
+  if (type === 'q8_0') kv.set('general.quantization_version', u32(2));
+  kv.set(`${arch}.context_length`, u32(c.maxPositions));
+  kv.set(`${arch}.embedding_length`, u32(c.hiddenSize));
+  kv.set(`${arch}.block_count`, u32(c.numLayers));
+  kv.set(`${arch}.feed_forward_length`, u32(c.intermediateSize));
+  kv.set(`${arch}.rope.dimension_count`, u32(D));
+  kv.set(`${arch}.attention.head_count`, u32(c.numHeads));
+  kv.set(`${arch}.attention.head_count_kv`, u32(c.numKvHeads));
+  kv.set(`${arch}.attention.layer_norm_rms_epsilon`, f32(c.rmsNormEps));
+  kv.set(`${arch}.rope.freq_base`, f32(c.ropeTheta));
+  kv.set(`${arch}.vocab_size`, u32(c.vocabSize));
+  kv.set('tokenizer.ggml.model', str('gpt2'));
+  kv.set('tokenizer.ggml.pre', str(vocab.pre));
+  kv.set('tokenizer.ggml.tokens', arr(GgufType.STRING, vocab.tokens));
+  kv.set('tokenizer.ggml.token_type', arr(GgufType.INT32, vocab.types));
+  kv.set('tokenizer.ggml.merges', arr(GgufType.STRING, vocab.merges));
+  const bos = vocab.bos ?? c.bosTokenId, eos = vocab.eos ?? c.eosTokenId;
+  if (bos !== undefined) kv.set('tokenizer.ggml.bos_token_id', u32(bos));
+  if (eos !== undefined) kv.set('tokenizer.ggml.eos_token_id', u32(eos));
+  if (vocab.pad !== undefined) kv.set('tokenizer.ggml.padding_token_id', u32(vocab.pad));
+  kv.set('tokenizer.ggml.add_bos_token', bool(vocab.addBos));
+  if (vocab.chatTemplate) kv.set('tokenizer.chat_template', str(vocab.chatTemplate));
+
+  const tensors: GgufTensorIn[] = [];
+  const fellBack: string[] = [];
+  let bytes = 0;
+  for (const [hf, t] of model.namedParameters()) {
+    const name = ggufTensorName(hf);
+    let data = t.f32('gguf export');
+    const shape = t.shape;
+    if (arch === 'llama') {
+      // rows of q and k (and their biases, had LLaMA any) go from half-split to interleaved pairs
+      const cols = shape.length === 2 ? shape[1]! : 1;
+      if (/\.self_attn\.q_proj\./.test(hf)) data = permuteRope(data, c.numHeads, cols);
+      else if (/\.self_attn\.k_proj\./.test(hf)) data = permuteRope(data, c.numKvHeads, cols);
+    }
+    const dims = [...shape].reverse(); // ggml: innermost first
+    let gt = GgmlType.F32;
+    let raw: Uint8Array;
+    if (type === 'f32' || shape.length === 1) raw = new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+    else if (type === 'q8_0' && dims[0]! % QK8_0 === 0) { gt = GgmlType.Q8_0; raw = quantizeQ8_0(data); }
+    else {
+      if (type === 'q8_0') fellBack.push(hf); // rows not a multiple of 32: ggml cannot block them
+      gt = GgmlType.F16;
+      raw = new Uint8Array(toF16Array(data).buffer);
+    }
+    tensors.push({ name, dims, type: gt, data: raw });
+    bytes += raw.byteLength;
+  }
+  writeGguf(path, kv, tensors);
+  return { tensors: tensors.length, bytes, architecture: arch, fellBackToF16: fellBack };
+}
+
+/** The vocabulary of a model directory: its tokenizer.json, or the byte-level stand-in. */
+export function vocabOfDir(dir: string, vocabSize: number): GgufVocab {
+  const tj = join(dir, 'tokenizer.json');
+  if (!existsSync(tj)) return byteLevelVocab(vocabSize);
+  const tc = join(dir, 'tokenizer_config.json');
+  return vocabFromTokenizerJson(JSON.parse(readFileSync(tj, 'utf8')), existsSync(tc) ? JSON.parse(readFileSync(tc, 'utf8')) : null, vocabSize, tj);
+}
+
+/** `zhongjing export gguf`: load DIR, merge its enabled adapters, write FILE. */
+export function exportModelDirToGguf(dir: string, out: string, type: GgufOutType = 'f32'): ExportInfo & { merged: string[] } {
+  const md = loadModelDir(dir);
+  const merged: string[] = [];
+  for (const a of md.adapters) {
+    if (a.enabled) { a.merge(); merged.push(a.name); } else a.detach();
+  }
+  const vocab = vocabOfDir(md.dir, md.model.config.vocabSize);
+  if (vocab.eos === undefined && md.eosTokenIds.length) vocab.eos = md.eosTokenIds[0]!;
+  return { ...writeModelGguf(out, md.model, vocab, { type, architecture: md.architecture }), merged };
+}
