@@ -116,3 +116,51 @@ export function randomStrings(n: number, seed = 1): string[] {
   }
   return out;
 }
+
+/**
+ * A small LLaMA-style (SentencePiece BPE, byte fallback, ▁ metaspace) tokenizer.json built here from `lines`: the
+ * `nChars` most frequent characters, then `nMerges` merges learned inside ▁-led words. 'legacy' spells the pipeline
+ * as LLaMA-1/2 files converted by older transformers (Prepend + Replace normalizer); 'metaspace' as newer ones do.
+ */
+export function buildSentencePieceJson(lines: string[], nChars: number, nMerges: number, format: 'legacy' | 'metaspace',
+  learn: (c: { symbols: Int32Array; wordStart: Int32Array; wordCount: Int32Array }, o: { maxMerges: number; minFrequency: number; newSymbol(a: number, b: number): number }) => { a: number; b: number; result: number }[]): object {
+  const M = '\u2581';
+  const words = new Map<string, number>();
+  for (const l of lines) for (const w of (M + l.split(' ').join(M)).split(new RegExp(`(?=${M})`, 'u'))) if (w) words.set(w, (words.get(w) ?? 0) + 1);
+  const chars = new Map<string, number>();
+  for (const [w, c] of words) for (const ch of w) chars.set(ch, (chars.get(ch) ?? 0) + c);
+  const kept = [...chars].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, nChars).map(([ch]) => ch);
+  const tokens = ['<unk>', '<s>', '</s>', ...Array.from({ length: 256 }, (_, b) => `<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`), ...kept];
+  const ids = new Map(tokens.map((t, i) => [t, i]));
+  const symbols: number[] = [], starts = [0], counts: number[] = [];
+  for (const [w, c] of words) {
+    // unknown characters end a run: merges never cross them
+    let run: number[] = [];
+    const flush = (): void => { if (run.length > 1) { symbols.push(...run); starts.push(symbols.length); counts.push(c); } run = []; };
+    for (const ch of w) { const id = ids.get(ch); if (id === undefined) flush(); else run.push(id); }
+    flush();
+  }
+  const merges = learn({ symbols: Int32Array.from(symbols), wordStart: Int32Array.from(starts), wordCount: Int32Array.from(counts) }, {
+    maxMerges: nMerges, minFrequency: 2,
+    newSymbol(a, b) { const s = tokens[a]! + tokens[b]!; let id = ids.get(s); if (id === undefined) { id = tokens.length; tokens.push(s); ids.set(s, id); } return id; },
+  });
+  const special = (id: number, content: string): object => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+  const decoder = { type: 'Sequence', decoders: [{ type: 'Replace', pattern: { String: M }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }, { type: 'Strip', content: ' ', start: 1, stop: 0 }] };
+  return {
+    version: '1.0', truncation: null, padding: null,
+    added_tokens: [special(0, '<unk>'), special(1, '<s>'), special(2, '</s>')],
+    normalizer: format === 'legacy' ? { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: M }, { type: 'Replace', pattern: { String: ' ' }, content: M }] } : null,
+    pre_tokenizer: format === 'legacy' ? null : { type: 'Metaspace', replacement: M, prepend_scheme: 'first', split: false },
+    post_processor: {
+      type: 'TemplateProcessing',
+      single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+      pair: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '<s>', type_id: 1 } }, { Sequence: { id: 'B', type_id: 1 } }],
+      special_tokens: { '<s>': { id: '<s>', ids: [1], tokens: ['<s>'] } },
+    },
+    decoder,
+    model: {
+      type: 'BPE', dropout: null, unk_token: '<unk>', continuing_subword_prefix: null, end_of_word_suffix: null, fuse_unk: true, byte_fallback: true, ignore_merges: false,
+      vocab: Object.fromEntries(tokens.map((t, i) => [t, i])), merges: merges.map((m) => [tokens[m.a]!, tokens[m.b]!]),
+    },
+  };
+}
