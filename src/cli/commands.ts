@@ -3,6 +3,8 @@ import type { Command } from './command.js';
 import { infoCommand } from './info.js';
 import { benchCommand } from './bench.js';
 import { demoCommand } from './demo.js';
+import { exportCommand } from './export.js';
 import { dataCommand } from './data.js';
+import { annotateCommand } from './annotate.js';
 
-export const commands: Command[] = [infoCommand, benchCommand, demoCommand, dataCommand];
+export const commands: Command[] = [infoCommand, benchCommand, demoCommand, exportCommand, annotateCommand, dataCommand];
