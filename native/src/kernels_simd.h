@@ -384,13 +384,32 @@ static inline void mg_rows(int m, int nb, int64_t K, const float* A, int64_t ars
   mg_cols<M, Vec::NB>(nb, K, A, ars, aks, Y, ldy, C, ldc, acc);
 }
 
+// The causal band of an attention tile: with diag = (S - T + i0) - j0, query row i of the tile sees key column j
+// when j <= diag + i. Passing it lets mgemm skip the row blocks' work that the mask would zero anyway:
+//   kBandCols: C rows are queries, columns keys (scores): row r needs columns c <= diag + r; the rest is left
+//              unwritten and the caller masks it.
+//   kBandKHi:  C rows are queries, k runs over keys (P V, dS K): row r sums k <= diag + r only.
+//   kBandKLo:  C rows are keys, k runs over queries (P^T dO, dS^T Q): row r sums k >= r - diag only.
+// Skipped terms are exact zeros of P or dS, so the results are bitwise those of the full product.
+enum Band { kBandNone, kBandCols, kBandKHi, kBandKLo };
+
 static void mgemm(int64_t Rn, int64_t N, int64_t K, const float* A, int64_t ars, int64_t aks, const float* Y,
-                  int64_t ldy, float* C, int64_t ldc, bool acc) {
+                  int64_t ldy, float* C, int64_t ldc, bool acc, Band band = kBandNone, int64_t diag = 0) {
   for (int64_t c0 = 0; c0 < N; c0 += Vec::NB * W) {
-    int nb = (int)lmin(Vec::NB, (N - c0) / W);
     for (int64_t r0 = 0; r0 < Rn; r0 += Vec::MR) {
-      int m = (int)lmin(Vec::MR, Rn - r0);
-      mg_rows<Vec::MR>(m, nb, K, A + r0 * ars, ars, aks, Y + c0, ldy, C + r0 * ldc + c0, ldc, acc);
+      const int m = (int)lmin(Vec::MR, Rn - r0);
+      int64_t n_end = N, k0 = 0, k1 = K;
+      if (band == kBandCols) n_end = lmin(N, round_up(diag + r0 + m));  // the block's last row decides
+      else if (band == kBandKHi) k1 = lmin(K, diag + r0 + m);
+      else if (band == kBandKLo) k0 = lmax(0, r0 - diag);
+      const int nb = (int)lmin(Vec::NB, (n_end - c0) / W);
+      if (nb <= 0) continue;
+      if (k1 <= k0) {
+        if (acc) continue;  // nothing to add
+        k0 = k1 = 0;        // an empty sum still writes zeros
+      }
+      mg_rows<Vec::MR>(m, nb, k1 - k0, A + r0 * ars + k0 * aks, ars, aks, Y + k0 * ldy + c0, ldy, C + r0 * ldc + c0,
+                       ldc, acc);
     }
   }
 }
@@ -463,12 +482,13 @@ static void score_tile(const AttnArgs& a, const float* qrows, int64_t i0, int64_
                        const float* Kt, int64_t Sp, const float* bias, float* Sc, float* rowmax) {
   const int64_t D = a.D, H = a.H, S = a.S, T = a.T;
   const int64_t jnp = round_up(jn);
-  mgemm(in, jnp, D, qrows, H * D, 1, Kt + j0, Sp, Sc, kBc, false);
+  const int64_t diag = (S - T + i0) - j0;
+  mgemm(in, jnp, D, qrows, H * D, 1, Kt + j0, Sp, Sc, kBc, false, a.causal ? kBandCols : kBandNone, diag);
   const R sc = Vec::set1(a.scale);
   for (int64_t i = 0; i < in; i++) {
     float* row = Sc + i * kBc;
     // visible keys of this row inside the tile: [0, lim)
-    const int64_t lim = a.causal ? lmin(jn, (S - T + i0 + i) - j0 + 1) : jn;
+    const int64_t lim = a.causal ? lmin(jn, diag + i + 1) : jn;
     R m = Vec::set1(kNegInf);
     for (int64_t c = 0; c < jnp; c += W) {
       R v = Vec::fma(Vec::load(row + c), sc, Vec::load(bias + j0 + c));
@@ -580,7 +600,8 @@ static void attention_forward_units(const AttnArgs* ap, int64_t u0, int64_t u1) 
             for (int64_t d = 0; d < Dp; d += W) Vec::store(o + d, Vec::mul(Vec::load(o + d), av));
           }
         }
-        mgemm(in, Dp, jn, Sc, kBc, 1, V.p + j0 * V.ld, V.ld, Oacc, Dp, true);  // O (in, Dp) += P (in, jn) V (jn, Dp)
+        const Band kb = a.causal ? kBandKHi : kBandNone;
+        mgemm(in, Dp, jn, Sc, kBc, 1, V.p + j0 * V.ld, V.ld, Oacc, Dp, true, kb, S - T + i0 - j0);  // O += P V
       }
       for (int64_t i = 0; i < in; i++) {
         float* out = a.o + ((b * T + i0 + i) * H + h) * D;
@@ -652,10 +673,15 @@ static void attention_backward_units(const AttnArgs* ap, int64_t u0, int64_t u1)
           if (!tile_vis[j0 / kBc]) continue;
           const int64_t jn = lmin(kBc, kend - j0), jnp = round_up(jn);
           score_tile(a, qrows, i0, in, j0, jn, Kt, Sp, bias, P, tmax);
-          mgemm(in, jnp, D, dorows, ldq, 1, Vt + j0, Sp, dS, kBc, false);  // dP = dO V^T
+          const int64_t diag = (S - T + i0) - j0;  // see Band
+          const Band cols = a.causal ? kBandCols : kBandNone, khi = a.causal ? kBandKHi : kBandNone;
+          const Band klo = a.causal ? kBandKLo : kBandNone;
+          mgemm(in, jnp, D, dorows, ldq, 1, Vt + j0, Sp, dS, kBc, false, cols, diag);  // dP = dO V^T
           for (int64_t i = 0; i < in; i++) {
             float* pr = P + i * kBc;
             float* dr = dS + i * kBc;
+            // dP past the row's causal limit was not computed: keep dS there an exact zero, like P
+            const int64_t lim = a.causal ? lmin(jn, diag + i + 1) : jn;
             if (lrow[i] == kNegInf) {  // a query that saw no key has no gradient
               for (int64_t c = 0; c < jnp; c += W) {
                 Vec::store(pr + c, Vec::zero());
@@ -667,12 +693,14 @@ static void attention_backward_units(const AttnArgs* ap, int64_t u0, int64_t u1)
             for (int64_t c = 0; c < jnp; c += W) {
               const R p = Vec::exp(Vec::sub(Vec::load(pr + c), lv));
               Vec::store(pr + c, p);
-              Vec::store(dr + c, Vec::mul(Vec::mul(p, Vec::sub(Vec::load(dr + c), dl)), sc));
+              R ds = Vec::mul(Vec::mul(p, Vec::sub(Vec::load(dr + c), dl)), sc);
+              if (c + W > lim) ds = Vec::keep_n(ds, lim - c, 0.f);
+              Vec::store(dr + c, ds);
             }
           }
-          mgemm(jn, Dp, in, P, 1, kBc, dO.p, dO.ld, dV.p + j0 * dV.ld, dV.ld, true);   // dV (jn, Dp) += P^T dO
-          mgemm(jn, Dp, in, dS, 1, kBc, Q.p, Q.ld, dK.p + j0 * dK.ld, dK.ld, true);    // dK (jn, Dp) += dS^T Q
-          mgemm(in, Dp, jn, dS, kBc, 1, K.p + j0 * K.ld, K.ld, dQ.p, dQ.ld, true);     // dQ (in, Dp) += dS K
+          mgemm(jn, Dp, in, P, 1, kBc, dO.p, dO.ld, dV.p + j0 * dV.ld, dV.ld, true, klo, diag);  // dV += P^T dO
+          mgemm(jn, Dp, in, dS, 1, kBc, Q.p, Q.ld, dK.p + j0 * dK.ld, dK.ld, true, klo, diag);   // dK += dS^T Q
+          mgemm(in, Dp, jn, dS, kBc, 1, K.p + j0 * K.ld, K.ld, dQ.p, dQ.ld, true, khi, diag);    // dQ += dS K
         }
         if (pad)
           for (int64_t i = 0; i < in; i++)
