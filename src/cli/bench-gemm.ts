@@ -1,8 +1,9 @@
 // bench-gemm.ts — `zhongjing bench gemm`: GFLOP/s of the native GEMM, f32 and bf16, NN / NT / TN, median of
 // --runs timed calls after a warm-up. With --torch, torch.matmul on the same shapes in a child
-// /usr/bin/python3 (if it has torch) is the anchor printed beside ours, from the same run.
+// /usr/bin/python3 (if it has torch) is the anchor printed beside ours, each case timed right after ours.
 // Does not check results (test/native/gemm.test.ts does).
-import { spawnSync } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { loadAddon } from '../backend/native/index.js';
 import { f32ToBf16Bits } from '../backend/reference/bf16.js';
 import { formatHelp, parseArgs, UsageError, type FlagSpecs } from './args.js';
@@ -55,48 +56,82 @@ function randomOperand(n: number, bf16: boolean, seed: number): Float32Array | U
   return bf16 ? Uint16Array.from(f, f32ToBf16Bits) : f;
 }
 
+// The anchor runs as one long-lived child that times a case whenever asked, so each torch figure is
+// taken right after ours for the same case (the machine's load drifts; a separate pass would not compare).
 const torchScript = String.raw`
 import json, sys, time
-cfg = json.loads(sys.argv[1])
 try:
     import torch
 except Exception as e:
-    print(json.dumps({"error": "import torch failed: %s" % e})); sys.exit(0)
-torch.set_num_threads(cfg["threads"])
-out = {"version": torch.__version__, "results": {}}
-for M, N, K in cfg["shapes"]:
-    for layout in cfg["layouts"]:
-        for dt in cfg["dtypes"]:
-            dtype = torch.float32 if dt == "f32" else torch.bfloat16
-            # Stored layouts as ours: A is M×K or K×M (TN), B is K×N or N×K (NT); the transpose is a view.
-            a = torch.rand(K, M, dtype=dtype).t() if layout[0] == "T" else torch.rand(M, K, dtype=dtype)
-            b = torch.rand(N, K, dtype=dtype).t() if layout[1] == "T" else torch.rand(K, N, dtype=dtype)
-            c = torch.empty(M, N, dtype=dtype)
-            torch.matmul(a, b, out=c)
-            ts = []
-            for _ in range(cfg["runs"]):
-                t0 = time.perf_counter(); torch.matmul(a, b, out=c); ts.append(time.perf_counter() - t0)
-            ts.sort()
-            out["results"]["%dx%dx%d %s %s" % (M, N, K, layout, dt)] = 2e-9 * M * N * K / ts[len(ts) // 2]
-print(json.dumps(out))
+    print(json.dumps({"error": "import torch failed: %s" % e}), flush=True); sys.exit(0)
+torch.set_num_threads(int(sys.argv[1]))
+print(json.dumps({"version": torch.__version__}), flush=True)
+for line in sys.stdin:
+    M, N, K, layout, dt, runs = json.loads(line)
+    dtype = torch.float32 if dt == "f32" else torch.bfloat16
+    # Stored layouts as ours: A is M×K or K×M (TN), B is K×N or N×K (NT); the transpose is a view.
+    a = torch.rand(K, M, dtype=dtype).t() if layout[0] == "T" else torch.rand(M, K, dtype=dtype)
+    b = torch.rand(N, K, dtype=dtype).t() if layout[1] == "T" else torch.rand(K, N, dtype=dtype)
+    c = torch.empty(M, N, dtype=dtype)
+    torch.matmul(a, b, out=c)
+    ts = []
+    for _ in range(runs):
+        t0 = time.perf_counter(); torch.matmul(a, b, out=c); ts.append(time.perf_counter() - t0)
+    ts.sort()
+    time.sleep(0.2)  # let any spinning BLAS/OpenMP threads go idle before ours run again
+    print(json.dumps({"gflops": 2e-9 * M * N * K / ts[len(ts) // 2]}), flush=True)
 `;
 
-interface TorchResult { version?: string; error?: string; results?: Record<string, number> }
+/** torch.matmul in a child /usr/bin/python3, one case per request; `error` says why it is unavailable. */
+class TorchAnchor {
+  version?: string;
+  error?: string;
+  private child?: ChildProcessWithoutNullStreams;
+  private lines?: AsyncIterator<string>;
 
-function runTorch(threads: number, runs: number, shapes: number[][], layouts: string[], dtypes: string[]): TorchResult {
-  const python = '/usr/bin/python3';
-  const n = String(threads);
-  const r = spawnSync(python, ['-c', torchScript, JSON.stringify({ threads, runs, shapes, layouts, dtypes })], {
-    encoding: 'utf8',
-    env: { ...process.env, OPENBLAS_NUM_THREADS: n, OMP_NUM_THREADS: n, MKL_NUM_THREADS: n },
-    timeout: 600_000,
-  });
-  if (r.error) return { error: `${python}: ${r.error.message}` };
-  const last = r.stdout.trim().split('\n').pop() ?? '';
-  try {
-    return JSON.parse(last) as TorchResult;
-  } catch {
-    return { error: `torch child failed (exit ${r.status}): ${r.stderr.trim().split('\n').pop() ?? ''}` };
+  async start(threads: number): Promise<void> {
+    const n = String(threads);
+    const child = spawn('/usr/bin/python3', ['-c', torchScript, n], {
+      // PASSIVE: idle OpenMP threads sleep instead of spinning on the cores our timed calls need next.
+      env: { ...process.env, OPENBLAS_NUM_THREADS: n, OMP_NUM_THREADS: n, MKL_NUM_THREADS: n, OMP_WAIT_POLICY: 'PASSIVE' },
+    });
+    const spawned = new Promise<string | undefined>((resolve) => {
+      child.once('error', (e) => resolve(`/usr/bin/python3: ${e.message}`));
+      child.once('spawn', () => resolve(undefined));
+    });
+    const failed = await spawned;
+    if (failed) return void (this.error = failed);
+    this.child = child;
+    this.lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+    const hello = await this.read();
+    if (hello?.version) {
+      this.version = String(hello.version);
+    } else {
+      this.error = String(hello?.error ?? 'the torch child exited before answering');
+      this.stop();
+    }
+  }
+
+  private async read(): Promise<Record<string, unknown> | undefined> {
+    const r = await this.lines!.next();
+    if (r.done) return undefined;
+    try {
+      return JSON.parse(r.value) as Record<string, unknown>;
+    } catch {
+      return { error: `unexpected output from the torch child: ${r.value.slice(0, 200)}` };
+    }
+  }
+
+  async time(M: number, N: number, K: number, layout: string, dtype: string, runs: number): Promise<number | undefined> {
+    if (!this.child) return undefined;
+    this.child.stdin.write(JSON.stringify([M, N, K, layout, dtype, runs]) + '\n');
+    const r = await this.read();
+    return typeof r?.gflops === 'number' ? r.gflops : undefined;
+  }
+
+  stop(): void {
+    this.child?.stdin.end();
+    this.child = undefined;
   }
 }
 
@@ -118,35 +153,35 @@ export async function benchGemm(argv: string[]): Promise<number> {
   if (f.threads !== undefined) addon.setThreads(Math.max(1, Math.floor(f.threads)));
   const info = addon.info();
 
+  const torch = f.torch ? new TorchAnchor() : undefined;
+  await torch?.start(info.threads);
   const rows: Row[] = [];
-  for (const [M, N, K] of shapes) {
-    const out = new Float32Array(M * N);
-    for (const dtype of dtypes) {
-      const bf16 = dtype === 'bf16';
-      const a = randomOperand(M * K, bf16, 1), b = randomOperand(K * N, bf16, 2);
-      for (const layout of layouts) {
-        const ta = layout[0] === 'T', tb = layout[1] === 'T';
-        const call = () => gemm(1, M, N, K, a, ta, 0, b, tb, 0, out, 1, 0, bf16);
-        call();  // warm-up: page in the scratch buffers and the output
-        const ms: number[] = [];
-        for (let r = 0; r < runs; r++) {
-          const t0 = process.hrtime.bigint();
-          call();
-          ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  try {
+    for (const [M, N, K] of shapes) {
+      const out = new Float32Array(M * N);
+      for (const dtype of dtypes) {
+        const bf16 = dtype === 'bf16';
+        const a = randomOperand(M * K, bf16, 1), b = randomOperand(K * N, bf16, 2);
+        for (const layout of layouts) {
+          const ta = layout[0] === 'T', tb = layout[1] === 'T';
+          const call = () => gemm(1, M, N, K, a, ta, 0, b, tb, 0, out, 1, 0, bf16);
+          call();  // warm-up: page in the scratch buffers and the output
+          const ms: number[] = [];
+          for (let r = 0; r < runs; r++) {
+            const t0 = process.hrtime.bigint();
+            call();
+            ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
+          }
+          const med = median(ms);
+          const row: Row = { M, N, K, layout, dtype, medianMs: med, gflops: (2 * M * N * K) / (med * 1e6) };
+          const anchor = await torch?.time(M, N, K, layout, dtype, runs);
+          if (anchor !== undefined) row.torchGflops = anchor;
+          rows.push(row);
         }
-        const med = median(ms);
-        rows.push({ M, N, K, layout, dtype, medianMs: med, gflops: (2 * M * N * K) / (med * 1e6) });
       }
     }
-  }
-
-  let torch: TorchResult | undefined;
-  if (f.torch) {
-    torch = runTorch(info.threads, runs, shapes, layouts, dtypes);
-    for (const row of rows) {
-      const g = torch.results?.[`${row.M}x${row.N}x${row.K} ${row.layout} ${row.dtype}`];
-      if (g !== undefined) row.torchGflops = g;
-    }
+  } finally {
+    torch?.stop();
   }
 
   if (f.json) {
@@ -155,7 +190,7 @@ export async function benchGemm(argv: string[]): Promise<number> {
   }
   console.log(`native GEMM: isa ${info.isa}, ${info.threads} threads, median of ${runs} runs (GFLOP/s = 2·M·N·K / time)`);
   if (torch?.error) console.log(`torch: not available (${torch.error}); continuing without the anchor`);
-  else if (torch) console.log(`torch ${torch.version}: torch.matmul on the same shapes, ${info.threads} threads`);
+  else if (torch) console.log(`torch ${torch.version}: torch.matmul on the same shapes right after ours, ${info.threads} threads`);
   const head = ['M×N×K', 'layout', 'dtype', 'ms', 'GFLOP/s', ...(torch && !torch.error ? ['torch', 'ours/torch'] : [])];
   const table = rows.map((r) => [`${r.M}×${r.N}×${r.K}`, r.layout, r.dtype, r.medianMs.toFixed(2), r.gflops.toFixed(1),
     ...(torch && !torch.error ? [r.torchGflops?.toFixed(1) ?? '-', r.torchGflops ? (r.gflops / r.torchGflops).toFixed(2) : '-'] : [])]);
