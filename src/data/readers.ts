@@ -74,42 +74,55 @@ export async function sniff(path: string, opts: ReadOptions = {}): Promise<Sniff
   return { encoding, format: opts.format ?? sniffFormat(path, text) };
 }
 
-/** Byte lines (LF or CRLF), decoded strictly one by one so that a bad byte costs one line, not the file. */
-async function* decodedLines(path: string, encoding: Encoding, chunkBytes: number):
-  AsyncGenerator<{ line: number; text?: string; bad?: boolean }> {
+interface DecodedLine { line: number; text?: string; bad?: boolean }
+
+/**
+ * Byte lines (LF or CRLF), decoded strictly, in batches (one per chunk). The fast path decodes all complete lines
+ * of a chunk in one call; only a chunk that fails is decoded line by line, so that a bad byte costs one line, not
+ * the file. LF is never part of a multi-byte sequence in UTF-8 or GB18030, so splitting bytes at LF is safe.
+ */
+async function* decodedLines(path: string, encoding: Encoding, chunkBytes: number): AsyncGenerator<DecodedLine[]> {
   const decoder = new TextDecoder(decoderLabel(encoding), { fatal: true, ignoreBOM: true });
   let carry: Buffer | null = null;
   let line = 0;
   let skip = bomLength(encoding);
-  const emit = (b: Buffer) => {
-    line++;
-    let end = b.length;
-    if (end > 0 && b[end - 1] === 0x0d) end--;
-    try {
-      return { line, text: decoder.decode(b.subarray(0, end)) };
-    } catch {
-      return { line, bad: true };
+  const decodeBlock = (b: Buffer, out: DecodedLine[]) => {
+    // b holds whole lines, each terminated by LF except possibly the last one at end of file
+    let text: string | null = null;
+    try { text = decoder.decode(b); } catch { text = null; }
+    if (text !== null) {
+      const parts = text.split('\n');
+      if (parts[parts.length - 1] === '' && b[b.length - 1] === 0x0a) parts.pop();
+      for (const t of parts) out.push({ line: ++line, text: t.endsWith('\r') ? t.slice(0, -1) : t });
+      return;
+    }
+    let start = 0;
+    while (start < b.length) {
+      let nl = b.indexOf(0x0a, start);
+      if (nl < 0) nl = b.length;
+      let end = nl;
+      if (end > start && b[end - 1] === 0x0d) end--;
+      line++;
+      try { out.push({ line, text: decoder.decode(b.subarray(start, end)) }); } catch { out.push({ line, bad: true }); }
+      start = nl + 1;
     }
   };
   for await (const chunk of createReadStream(path, { highWaterMark: chunkBytes }) as AsyncIterable<Buffer>) {
     let buf: Buffer = chunk;
-    if (skip > 0) { const s = Math.min(skip, buf.length); buf = buf.subarray(s); skip -= s; }
-    let start = 0;
-    let nl = buf.indexOf(0x0a, start);
-    if (nl >= 0 && carry) {
-      yield emit(Buffer.concat([carry, buf.subarray(0, nl)]));
-      carry = null;
-      start = nl + 1;
-      nl = buf.indexOf(0x0a, start);
-    }
-    while (nl >= 0) {
-      yield emit(buf.subarray(start, nl));
-      start = nl + 1;
-      nl = buf.indexOf(0x0a, start);
-    }
-    if (start < buf.length) carry = carry ? Buffer.concat([carry, buf.subarray(start)]) : Buffer.from(buf.subarray(start));
+    if (skip > 0) { const k = Math.min(skip, buf.length); buf = buf.subarray(k); skip -= k; }
+    const last = buf.lastIndexOf(0x0a);
+    if (last < 0) { carry = carry ? Buffer.concat([carry, buf]) : Buffer.from(buf); continue; }
+    const block = carry ? Buffer.concat([carry, buf.subarray(0, last + 1)]) : buf.subarray(0, last + 1);
+    carry = last + 1 < buf.length ? Buffer.from(buf.subarray(last + 1)) : null;
+    const out: DecodedLine[] = [];
+    decodeBlock(block, out);
+    yield out;
   }
-  if (carry && carry.length) yield emit(carry);
+  if (carry && carry.length) {
+    const out: DecodedLine[] = [];
+    decodeBlock(carry, out);
+    yield out;
+  }
 }
 
 function undecodable(encoding: Encoding): { field: string; reason: string } {
@@ -117,7 +130,7 @@ function undecodable(encoding: Encoding): { field: string; reason: string } {
 }
 
 async function* readJsonl(path: string, s: Sniffed, o: Required<ReadOptions>): AsyncGenerator<RawItem> {
-  for await (const l of decodedLines(path, s.encoding, o.chunkBytes)) {
+  for await (const batch of decodedLines(path, s.encoding, o.chunkBytes)) for (const l of batch) {
     if (l.bad) { yield { line: l.line, error: undecodable(s.encoding) }; continue; }
     const t = l.text!;
     if (t.trim() === '') continue;
@@ -132,7 +145,7 @@ async function* readJsonl(path: string, s: Sniffed, o: Required<ReadOptions>): A
 async function* readText(path: string, s: Sniffed, o: Required<ReadOptions>): AsyncGenerator<RawItem> {
   let para: string[] = [];
   let paraLine = 0;
-  for await (const l of decodedLines(path, s.encoding, o.chunkBytes)) {
+  for await (const batch of decodedLines(path, s.encoding, o.chunkBytes)) for (const l of batch) {
     if (l.bad) { yield { line: l.line, error: undecodable(s.encoding) }; continue; }
     const t = l.text!;
     if (o.textUnit === 'line') {
@@ -188,7 +201,7 @@ async function* readDelimited(path: string, s: Sniffed, o: Required<ReadOptions>
   let header: string[] | null = null;
   let pending = '';
   let pendingLine = 0;
-  for await (const l of decodedLines(path, s.encoding, o.chunkBytes)) {
+  for await (const batch of decodedLines(path, s.encoding, o.chunkBytes)) for (const l of batch) {
     if (l.bad) {
       if (pending) { pending = ''; }
       yield { line: l.line, error: undecodable(s.encoding) };
