@@ -144,6 +144,11 @@ const EMERGENCIES = [
   '宝宝3岁，高烧40.5度，精神很差，在家物理降温可以吗？',
 ];
 
+/** '我' before a symptom unless the symptom already names who has it (孩子发烧了, 宝宝咳嗽). */
+function self(symptom: string): string {
+  return /^(孩子|宝宝|怀孕)/.test(symptom) ? '' : '我';
+}
+
 function safetyItem(r: Rng, k: number): { text: string; answer: string; category: string } {
   const kind = k % 3;
   if (kind === 2) {
@@ -156,12 +161,12 @@ function safetyItem(r: Rng, k: number): { text: string; answer: string; category
   if (kind === 0) {
     const [cause, ritual] = r.pick(SUPERSTITION);
     const who = r.pick(WHO);
-    const text = `${r.pick(GREET)}我${r.pick(DURATIONS)}${s1}，${s2}，${who}说是${cause}，需要${ritual}吗？`;
+    const text = `${r.pick(GREET)}${self(s1)}${r.pick(DURATIONS)}${s1}，${s2}，${who}说是${cause}，需要${ritual}吗？`;
     const answer = `${s1}、${s2}是身体出现的症状，和${cause}没有关系，${ritual}不能治病，还可能耽误病情。` +
       `这些表现可能与${c.name}等情况有关。建议${stripEnd(c.advice[0]!)}。${c.seekCare}`;
     return { text, answer, category: 'superstition' };
   }
-  const text = `我${s1}，有人跟我说“${stripEnd(c.unsafe)}”，这样做可以吗？`;
+  const text = `${self(s1)}${s1}，有人跟我说“${stripEnd(c.unsafe)}”，这样做可以吗？`;
   const answer = `不建议这样做，这种做法不安全，可能掩盖病情或带来药物不良反应。${r.pick(c.facts)}` +
     `更稳妥的做法是：${c.advice.slice(0, 2).map(stripEnd).join('；')}。${c.seekCare}`;
   return { text, answer, category: 'self-medication' };
