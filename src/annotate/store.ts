@@ -175,12 +175,12 @@ export class Store {
         WHERE i.project_id = ? AND a.user_id = ? AND a.status = 'pending' ORDER BY a.assigned_at, i.id LIMIT 1`).get(p.id, u.id) as { ext_id: string } | undefined;
       if (pending) return this.item(p, pending.ext_id);
       const free = this.db.prepare(`SELECT i.id, i.ext_id FROM items i
-        WHERE i.project_id = ? AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.item_id = i.id AND a.user_id = ?)
-          AND (SELECT count(*) FROM assignments a WHERE a.item_id = i.id) < ?
-        ORDER BY (SELECT count(*) FROM assignments a WHERE a.item_id = i.id), i.id LIMIT 1`).get(p.id, u.id, p.perItem) as { id: number; ext_id: string } | undefined;
+        WHERE i.project_id = ? AND i.assigned < ? AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.item_id = i.id AND a.user_id = ?)
+        ORDER BY i.assigned, i.id LIMIT 1`).get(p.id, p.perItem, u.id) as { id: number; ext_id: string } | undefined;
       if (!free) return undefined;
       const t = now();
       this.db.prepare("INSERT INTO assignments (item_id, user_id, status, assigned_at, updated_at) VALUES (?, ?, 'pending', ?, ?)").run(free.id, u.id, t, t);
+      this.db.prepare('UPDATE items SET assigned = assigned + 1 WHERE id = ?').run(free.id);
       return this.item(p, free.ext_id);
     }).immediate();
   }
@@ -196,17 +196,23 @@ export class Store {
     }).immediate();
   }
 
+  /** A skip frees the item's slot, so another annotator can take it. */
   skip(it: StoredItem, u: User, note: string): void {
-    this.db.prepare("UPDATE assignments SET status = 'skipped', note = ?, updated_at = ? WHERE item_id = ? AND user_id = ?").run(note, now(), it.rowId, u.id);
+    this.db.transaction(() => {
+      const r = this.db.prepare("UPDATE assignments SET status = 'skipped', note = ?, updated_at = ? WHERE item_id = ? AND user_id = ? AND status != 'skipped'").run(note, now(), it.rowId, u.id);
+      if (r.changes) this.db.prepare('UPDATE items SET assigned = assigned - 1 WHERE id = ?').run(it.rowId);
+    }).immediate();
   }
 
   /** Reopens u's most recently finished (saved or skipped) item; its saved ranking stays as the starting point. */
   undo(p: Project, u: User): string | undefined {
     return this.db.transaction(() => {
-      const last = this.db.prepare(`SELECT a.item_id, i.ext_id FROM assignments a JOIN items i ON i.id = a.item_id
+      const last = this.db.prepare(`SELECT a.item_id, a.status, i.ext_id FROM assignments a JOIN items i ON i.id = a.item_id
         WHERE i.project_id = ? AND a.user_id = ? AND a.status IN ('done', 'skipped') ORDER BY a.updated_at DESC, a.item_id DESC LIMIT 1`).get(p.id, u.id) as
-        { item_id: number; ext_id: string } | undefined;
+        { item_id: number; status: string; ext_id: string } | undefined;
       if (!last) return undefined;
+      // an undone skip takes its slot back (it may briefly exceed per-item if someone else took the slot meanwhile)
+      if (last.status === 'skipped') this.db.prepare('UPDATE items SET assigned = assigned + 1 WHERE id = ?').run(last.item_id);
       this.db.prepare("UPDATE assignments SET status = 'pending', updated_at = ? WHERE item_id = ? AND user_id = ?").run(now(), last.item_id, u.id);
       return last.ext_id;
     }).immediate();
@@ -224,9 +230,11 @@ export class Store {
     const rows = this.db.prepare(`SELECT a.status, count(*) AS n FROM assignments a JOIN items i ON i.id = a.item_id
       WHERE i.project_id = ? AND a.user_id = ? GROUP BY a.status`).all(p.id, u.id) as { status: string; n: number }[];
     const by = Object.fromEntries(rows.map((r) => [r.status, r.n])) as Record<string, number>;
-    const available = (this.db.prepare(`SELECT count(*) AS n FROM items i WHERE i.project_id = ?
-      AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.item_id = i.id AND a.user_id = ?)
-      AND (SELECT count(*) FROM assignments a WHERE a.item_id = i.id) < ?`).get(p.id, u.id, p.perItem) as { n: number }).n;
+    // open items minus the open items u already holds: two index counts instead of a probe per item
+    const open = (this.db.prepare('SELECT count(*) AS n FROM items WHERE project_id = ? AND assigned < ?').get(p.id, p.perItem) as { n: number }).n;
+    const mine = (this.db.prepare(`SELECT count(*) AS n FROM assignments a JOIN items i ON i.id = a.item_id
+      WHERE a.user_id = ? AND i.project_id = ? AND i.assigned < ?`).get(u.id, p.id, p.perItem) as { n: number }).n;
+    const available = open - mine;
     return { done: by.done ?? 0, skipped: by.skipped ?? 0, pending: by.pending ?? 0, available };
   }
 
