@@ -2,7 +2,7 @@
 // (RFC 8259 per line), a JSON array or object scanned element by element, CSV (RFC 4180 quoting) / TSV (no
 // quoting, IANA text/tab-separated-values), plain text. Format and encoding auto-detected unless given.
 // What a record means is not decided here (see shapes.ts).
-import { open } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { extname } from 'node:path';
 import { DataError } from './errors.js';
@@ -260,12 +260,20 @@ async function* readJson(path: string, s: Sniffed, o: Required<ReadOptions>): As
     }
     state = 3;
     try {
-      yield key === undefined ? { line: elLine, value: JSON.parse(txt) } : { line: elLine, value: JSON.parse(txt), key };
+      const value: unknown = JSON.parse(txt);
+      if (key !== undefined && members++ === 0 && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+        // `{"instruction": "…", …}`: one record, not a map of records keyed by id
+        whole = true;
+        return;
+      }
+      yield key === undefined ? { line: elLine, value } : { line: elLine, value, key };
     } catch (e) {
       yield { line: elLine, error: { field: 'json', reason: `invalid element (${(e as Error).message})` } };
     }
   };
-  for await (let chunk of stream) {
+  let members = 0;
+  let whole = false;
+  scan: for await (let chunk of stream) {
     if (skip > 0) { const k = Math.min(skip, chunk.length); chunk = chunk.subarray(k); skip -= k; }
     let text: string;
     try {
@@ -301,18 +309,19 @@ async function* readJson(path: string, s: Sniffed, o: Required<ReadOptions>): As
         if (inStr) {
           if (esc) esc = false;
           else if (c === 92) esc = true;
-          else if (c === 34) { inStr = false; if (depth === 0) { pos++; yield* finish(pos); continue; } }
+          else if (c === 34) { inStr = false; if (depth === 0) { pos++; yield* finish(pos); if (whole) break scan; continue; } }
         } else if (scalar) {
           if (c === 44 || c === 93 || c === 125 || c === 32 || c === 10 || c === 13 || c === 9) {
             if (c === 10) line--; // the delimiter is read again in state 3 and counted there
             yield* finish(pos);
+            if (whole) break scan;
             continue;
           }
         } else if (c === 34) inStr = true;
         else if (c === 123 || c === 91) depth++;
         else if (c === 125 || c === 93) {
           depth--;
-          if (depth === 0) { pos++; yield* finish(pos); continue; }
+          if (depth === 0) { pos++; yield* finish(pos); if (whole) break scan; continue; }
         }
         pos++;
         continue;
@@ -354,6 +363,18 @@ async function* readJson(path: string, s: Sniffed, o: Required<ReadOptions>): As
       }
     }
     linesAtChunk = line;
+  }
+  if (whole) {
+    // a single top-level record: small by nature, so parse it whole (capped to stay honest about memory)
+    const bytes = await readFile(path);
+    if (bytes.length > 256 * 2 ** 20) fail('a single top-level JSON object larger than 256 MiB is not read whole; use JSONL', 1);
+    const text = new TextDecoder(decoderLabel(s.encoding), { fatal: true }).decode(bytes.subarray(bomLength(s.encoding)));
+    try {
+      yield { line: 1, value: JSON.parse(text) };
+    } catch (e) {
+      fail(`invalid JSON (${(e as Error).message})`, 1);
+    }
+    return;
   }
   try { decoder.decode(); } catch { fail('file ends inside a multi-byte character'); }
   if (state === 2 && scalar) { yield* finish(buf.length); }

@@ -152,6 +152,10 @@ test('format sniffing: a .json file that is JSONL; a JSON object of records (ran
   assert.equal(o.report.format, 'json');
   assert.deepEqual(o.records.map((r) => (r as PreferenceSet).id), ['a', 'b']);
   assert.deepEqual(o.records.map((r) => r.source!.line), [2, 8]);
+  // a single pretty-printed record is one record, not a map of its fields
+  const one = await loadFile(f('single-object.json'));
+  assert.equal(one.records.length, 1);
+  assert.deepEqual((one.records[0] as Conversation).turns.map((t) => t.text), ['你好', '您好，请说', '头晕两天', '请问血压多少？']);
   // explicit override: read the JSONL file as text lines
   const t = await loadFile(f('jsonl-named.json'), { format: 'text' });
   assert.equal((t.records[0] as PlainText).text, '{"text": "第一段"}');
