@@ -1,6 +1,7 @@
 // rope.cc — rotary position embedding in the HF LLaMA rotate_half convention (Su et al. 2021, RoFormer).
 // Angles are computed in double as the reference does; when positions span fewer values than rows (a batch
-// repeats 0..T-1) cos/sin come from a table built once per call. Odd D is rejected by the glue.
+// repeats 0..T-1) cos/sin come from a table built once per call. x and out are the same array or disjoint
+// (a partial overlap is not supported). Odd D is rejected by the glue.
 #include <math.h>
 #include <vector>
 #include "../include/zj_kernels.h"
@@ -10,23 +11,34 @@ using namespace zj;
 
 namespace {
 
-// x and out may be the same array: each head's row is read into a local copy first, which also tells the compiler
-// that the stores cannot alias the loads, so the loop vectorises.
-void rotate_row(const float* x, float* out, const float* cs, int64_t H, int64_t D) {
+// Distinct input and output: __restrict lets the loop vectorise.
+void rotate_row_distinct(const float* __restrict x, float* __restrict out, const float* __restrict cs, int64_t H,
+                         int64_t D) {
   const int64_t half = D / 2;
-  float c[512], s[512], t[1024];
-  for (int64_t i = 0; i < half; i++) {
-    c[i] = cs[i];
-    s[i] = cs[half + i];
-  }
+  const float *c = cs, *s = cs + half;
   for (int64_t h = 0; h < H; h++) {
+    const float* xr = x + h * D;
     float* o = out + h * D;
-    for (int64_t i = 0; i < D; i++) t[i] = x[h * D + i];
     for (int64_t i = 0; i < half; i++) {
-      o[i] = t[i] * c[i] - t[i + half] * s[i];
-      o[i + half] = t[i + half] * c[i] + t[i] * s[i];
+      o[i] = xr[i] * c[i] - xr[i + half] * s[i];
+      o[i + half] = xr[i + half] * c[i] + xr[i] * s[i];
     }
   }
+}
+
+// In place (x == out): each head's row is copied to a local buffer first (D <= 1024, checked by the caller).
+void rotate_row_inplace(float* x, const float* cs, int64_t H, int64_t D) {
+  float t[1024];
+  for (int64_t h = 0; h < H; h++) {
+    float* xr = x + h * D;
+    for (int64_t i = 0; i < D; i++) t[i] = xr[i];
+    rotate_row_distinct(t, xr, cs, 1, D);
+  }
+}
+
+void rotate_row(const float* x, float* out, const float* cs, int64_t H, int64_t D) {
+  if (x == out) rotate_row_inplace(out, cs, H, D);
+  else rotate_row_distinct(x, out, cs, H, D);
 }
 
 }  // namespace

@@ -350,6 +350,13 @@ test('rope forward and inverse: repeated positions (table) and scattered positio
   nat.rope(x, y, pos, 5, 2, 8, 10000, false);
   nat.rope(y, z, pos, 5, 2, 8, 10000, true);
   close('rope.roundtrip', z, x, 1e-5, 1e-2);
+  // in place (out === x) gives what out-of-place gives, on both the table path and the per-row path
+  for (const spread of [3, 1000]) {
+    const p2 = ints(rng, 5, spread), a1 = rand(rng, 80), a2 = new Float32Array(80);
+    nat.rope(a1, a2, p2, 5, 2, 8, 10000, false);
+    nat.rope(a1, a1, p2, 5, 2, 8, 10000, false);
+    assert.ok(sameBits(a1, a2), '[rope] in place differs from out of place');
+  }
 });
 
 // ---- attention --------------------------------------------------------------------------------------
