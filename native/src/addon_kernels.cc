@@ -45,30 +45,29 @@ void check_ids(const Args& a, const int32_t* ids, int64_t n, int64_t V, bool has
   }
 }
 
-// Smallest and largest element offset of a strided view over `shape` (shape has no zero dim).
-void offset_range(const std::vector<int64_t>& shape, const std::vector<int64_t>& st, int64_t base, int64_t* lo,
-                  int64_t* hi) {
-  *lo = *hi = base;
-  for (size_t d = 0; d < shape.size(); d++) {
-    int64_t span = (shape[d] - 1) * st[d];
-    if (span < 0) *lo += span;
-    else *hi += span;
-  }
-}
-
+// The view's smallest and largest element offsets must lie inside an array of `len`. Computed in double, so
+// absurd strides cannot overflow into a passing check (shape has no zero dim here).
 void check_view(const Args& a, const char* what, size_t len, const std::vector<int64_t>& shape,
                 const std::vector<int64_t>& st, int64_t base) {
-  int64_t lo, hi;
-  offset_range(shape, st, base, &lo, &hi);
-  if (lo < 0 || hi >= (int64_t)len)
-    fail(a, std::string(what) + " strides reach offsets [" + std::to_string(lo) + ", " + std::to_string(hi) +
-                "] of an array of " + std::to_string(len));
+  double lo = (double)base, hi = (double)base;
+  for (size_t d = 0; d < shape.size(); d++) {
+    double span = (double)(shape[d] - 1) * (double)st[d];
+    if (span < 0) lo += span;
+    else hi += span;
+  }
+  if (lo < 0 || hi >= (double)len)
+    fail(a, std::string(what) + " strides reach offsets [" + std::to_string((long long)lo) + ", " +
+                std::to_string((long long)hi) + "] of an array of " + std::to_string(len));
 }
 
 std::vector<int64_t> shape_arg(const Args& a, size_t i) {
   std::vector<int64_t> s = a.ints(i);
-  for (int64_t d : s)
+  double n = 1;
+  for (int64_t d : s) {
     if (d < 0) fail(a, "shape dims must be >= 0");
+    n *= (double)d;
+  }
+  if (n > 9.007199254740992e15) fail(a, "shape is too large");
   return s;
 }
 
