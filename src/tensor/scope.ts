@@ -16,8 +16,6 @@ export function untrack(t: Tensor): void {
   for (const s of stack) s.delete(t);
 }
 
-type Tensors = Tensor | Tensor[] | Record<string, Tensor> | void | number | undefined;
-
 function collect(result: unknown, into: Set<Tensor>): void {
   if (!result || typeof result !== 'object') return;
   if ('shape' in (result as object) && 'dtype' in (result as object)) {
@@ -41,7 +39,8 @@ function reachable(roots: Set<Tensor>): Set<Tensor> {
   return seen;
 }
 
-export function tidy<R extends Tensors | Promise<unknown>>(fn: () => R): R {
+/** Tensors anywhere in the result (arrays and plain objects are searched) survive; fn must be synchronous. */
+export function tidy<R>(fn: () => R): R {
   const scope = new Set<Tensor>();
   stack.push(scope);
   let result: R;
