@@ -1,0 +1,329 @@
+// eval.ts — `zhongjing eval generate|pairwise|mcq|ppl|score`: evaluation on the command line, a thin layer over
+// src/eval (no scoring logic here). Long runs print progress to stderr; inputs' problems are reported as file:line.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { Command } from './command.js';
+import { formatHelp, parseArgs, UsageError, type FlagSpecs } from './args.js';
+import { DataError } from '../data/errors.js';
+import { loadFile } from '../data/load.js';
+import type { PreferenceSet } from '../data/types.js';
+import {
+  answerMetrics, answersToJsonl, apiAnswerer, comparePairwise, emptyReport, generateAnswers, judgeAgreement, llmJudge,
+  loadItems, loadMcq, loadRule, mcqTable, perplexity, pickExamples, readAnswers, readMcqPredictions, readVerdicts,
+  renderReportHtml, resultOf, ruleDemoJudge, scoreByExtraction, scoreByLogLikelihood, verdictsFromRankings,
+  DEMO_JUDGE_NAME, type ApiConfig, type Answerer, type EvalReport, type PairJudge, type PairwiseResult, type TurnSelection,
+} from '../eval/index.js';
+import { loadLocalModel } from '../eval/local-model.js';
+
+const apiFlags = {
+  'model-dir': { type: 'string', help: 'a local model directory (docs/model-directory.md)' },
+  'api-base': { type: 'string', help: 'an OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1' },
+  'api-model': { type: 'string', help: 'model name sent to the endpoint' },
+  'api-key-env': { type: 'string', help: 'environment variable holding the API key', default: 'OPENAI_API_KEY' },
+  name: { type: 'string', help: 'system name in caches and reports (default local:DIR or api:MODEL)' },
+  'timeout-ms': { type: 'number', help: 'per-request timeout', default: 60000 },
+  retries: { type: 'number', help: 'retries on 429/5xx/timeouts (exponential back-off with jitter)', default: 4 },
+  rpm: { type: 'number', help: 'request starts per minute (0 = unlimited)', default: 0 },
+  concurrency: { type: 'number', help: 'API requests in flight', default: 4 },
+  'max-new-tokens': { type: 'number', help: 'answer length limit', default: 256 },
+  temperature: { type: 'number', help: 'sampling temperature (0 = greedy)', default: 0 },
+  'top-p': { type: 'number', help: 'nucleus sampling mass (1 = off)' },
+  'top-k': { type: 'number', help: 'local models: top-k (0 = off)' },
+  'repetition-penalty': { type: 'number', help: 'local models: HF repetition penalty (1 = off)' },
+  seed: { type: 'number', help: 'sampling seed', default: 0 },
+  template: { type: 'string', help: 'local models: chat template ziya|chatml|default or Jinja source' },
+} as const satisfies FlagSpecs;
+
+type ApiValues = Partial<Record<keyof typeof apiFlags, string | number | boolean>>;
+
+function apiConfig(where: string, base: string, model: string | undefined, keyEnv: string, f: ApiValues): ApiConfig {
+  if (!model) throw new UsageError(`[eval ${where}] --api-base needs --api-model`);
+  const cfg: ApiConfig = { baseUrl: base, model, timeoutMs: f['timeout-ms'] as number, maxRetries: f.retries as number };
+  const key = process.env[keyEnv];
+  if (key) cfg.apiKey = key;
+  if (f.rpm) cfg.requestsPerMinute = f.rpm as number;
+  return cfg;
+}
+
+async function system(where: string, f: ApiValues): Promise<{ answerer: Answerer; local?: Awaited<ReturnType<typeof loadLocalModel>> }> {
+  if (f['model-dir'] && f['api-base']) throw new UsageError(`[eval ${where}] give --model-dir or --api-base, not both`);
+  if (f['model-dir']) {
+    const o: Parameters<typeof loadLocalModel>[1] = { maxNewTokens: f['max-new-tokens'] as number, seed: f.seed as number };
+    if ((f.temperature as number) > 0) { o.doSample = true; o.temperature = f.temperature as number; }
+    if (f['top-p'] !== undefined) o.topP = f['top-p'] as number;
+    if (f['top-k'] !== undefined) o.topK = f['top-k'] as number;
+    if (f['repetition-penalty'] !== undefined) o.repetitionPenalty = f['repetition-penalty'] as number;
+    if (f.template) o.template = f.template as string;
+    if (f.name) o.name = f.name as string;
+    const local = await loadLocalModel(f['model-dir'] as string, o);
+    return { answerer: local.answerer, local };
+  }
+  if (f['api-base']) {
+    const cfg = apiConfig(where, f['api-base'] as string, f['api-model'] as string | undefined, f['api-key-env'] as string, f);
+    const params: { temperature: number; maxTokens: number; topP?: number; seed: number } = { temperature: f.temperature as number, maxTokens: f['max-new-tokens'] as number, seed: f.seed as number };
+    if (f['top-p'] !== undefined) params.topP = f['top-p'] as number;
+    const a = apiAnswerer(cfg, params);
+    if (f.name) a.name = f.name as string;
+    return { answerer: a };
+  }
+  throw new UsageError(`[eval ${where}] give a system: --model-dir DIR or --api-base URL --api-model NAME`);
+}
+
+/** A progress line on stderr, at most ~5 per second, and a final newline. */
+function progress(label: string): (done: number, total: number, extra?: string) => void {
+  let last = 0;
+  return (done, total, extra = '') => {
+    const now = Date.now();
+    if (done < total && now - last < 200) return;
+    last = now;
+    if (process.stderr.isTTY) process.stderr.write(`\r[${label}] ${done}/${total}${extra}   `);
+    if (done === total) process.stderr.write(process.stderr.isTTY ? '\n' : `[${label}] ${done}/${total}${extra}\n`);
+  };
+}
+
+function writeOut(path: string, text: string): void {
+  mkdirSync(dirname(resolve(path)), { recursive: true });
+  writeFileSync(path, text);
+  console.error(`[eval] wrote ${path}`);
+}
+
+function writeReport(report: EvalReport, out?: string, html?: string): void {
+  if (out) writeOut(out, JSON.stringify(report, null, 1) + '\n');
+  if (html) writeOut(html, renderReportHtml(report));
+  if (!out && !html) console.log(JSON.stringify(report, null, 1));
+}
+
+function need<T>(where: string, v: T | undefined, flag: string): T {
+  if (v === undefined || v === '') throw new UsageError(`[eval ${where}] ${flag} is required (see \`zhongjing eval ${where} --help\`)`);
+  return v;
+}
+
+// ---------------------------------------------------------------- subcommands
+
+interface Sub { summary: string; usage: string; flags: FlagSpecs; run(f: Record<string, unknown>): Promise<number> }
+
+const subs: Record<string, Sub> = {
+  generate: {
+    summary: 'answer every doctor turn of an eval set (true history), cached and resumable',
+    usage: 'zhongjing eval generate --data FILE (--model-dir DIR | --api-base URL --api-model NAME) --out answers.jsonl',
+    flags: {
+      data: { type: 'string', help: 'eval set (CMtMedQA_test.json, huatuo26M_test.json, any dialogue/Q&A file)' },
+      out: { type: 'string', help: 'answers JSONL to write' },
+      cache: { type: 'string', help: 'answer cache JSONL keyed by (model, item, turn); reruns resume from it' },
+      turns: { type: 'string', help: 'which doctor turns to answer', choices: ['all', 'last'], default: 'all' },
+      limit: { type: 'number', help: 'only the first N items (0 = all)', default: 0 },
+      ...apiFlags,
+    },
+    async run(f) {
+      const data = need('generate', f.data as string | undefined, '--data'), out = need('generate', f.out as string | undefined, '--out');
+      let items = await loadItems(data, { turns: f.turns as TurnSelection });
+      const dialogues = new Set(items.map((i) => i.dialogueId)).size;
+      console.error(`[eval generate] ${data}: ${items.length} items (doctor turns) from ${dialogues} dialogues, ${items.filter((i) => i.safety).length} safety prompts`);
+      if ((f.limit as number) > 0) items = items.slice(0, f.limit as number);
+      const { answerer } = await system('generate', f as ApiValues);
+      const show = progress('eval generate');
+      const recs = await generateAnswers(items, answerer, {
+        cachePath: (f.cache as string | undefined) ?? null, concurrency: f['model-dir'] ? 1 : f.concurrency as number,
+        onProgress: (p) => show(p.done, p.total, ` (cached ${p.cached}, errors ${p.errors})`),
+      });
+      writeOut(out, answersToJsonl(recs));
+      const errors = recs.filter((r) => r.error !== undefined).length;
+      if (errors) console.error(`[eval generate] ${errors} of ${recs.length} items failed (recorded in ${out} with their error; rerun to retry)`);
+      return errors ? 1 : 0;
+    },
+  },
+
+  pairwise: {
+    summary: 'judge A vs B per item on ability & fluency and safety → win/tie/loss report',
+    usage: 'zhongjing eval pairwise --data FILE --a A.jsonl --b B.jsonl --judge llm|rules|human [...] --out report.json --html report.html',
+    flags: {
+      data: { type: 'string', help: 'the eval set the answers were made from' },
+      turns: { type: 'string', help: 'as given to generate', choices: ['all', 'last'], default: 'all' },
+      a: { type: 'string', help: 'answers JSONL of system A (the system under test)' },
+      b: { type: 'string', help: 'answers JSONL of system B (the opponent)' },
+      'a-name': { type: 'string', help: 'name of A in the report (default: from the file)' },
+      'b-name': { type: 'string', help: 'name of B in the report (default: from the file)' },
+      judge: { type: 'string', help: 'comma-separated judges: llm, rules (demo stand-in for doctors), human', default: 'rules' },
+      'judge-base': { type: 'string', help: 'llm judge: OpenAI-compatible endpoint' },
+      'judge-model': { type: 'string', help: 'llm judge: model name' },
+      'judge-key-env': { type: 'string', help: 'llm judge: environment variable with the key', default: 'OPENAI_API_KEY' },
+      rule: { type: 'string', help: 'annotation rule file (default configs/judge-rule.md)' },
+      cache: { type: 'string', help: 'llm judge: reply cache JSONL' },
+      human: { type: 'string', help: 'human verdicts: ranking-format JSONL whose candidates have source = system names' },
+      'timeout-ms': { type: 'number', help: 'llm judge: per-request timeout', default: 60000 },
+      retries: { type: 'number', help: 'llm judge: retries on 429/5xx/timeouts', default: 4 },
+      rpm: { type: 'number', help: 'llm judge: request starts per minute (0 = unlimited)', default: 0 },
+      concurrency: { type: 'number', help: 'items judged in parallel', default: 4 },
+      examples: { type: 'number', help: 'example items in the report', default: 6 },
+      out: { type: 'string', help: 'JSON report' },
+      html: { type: 'string', help: 'self-contained HTML report' },
+    },
+    async run(f) {
+      const data = need('pairwise', f.data as string | undefined, '--data');
+      const items = await loadItems(data, { turns: f.turns as TurnSelection });
+      const ra = readAnswers(need('pairwise', f.a as string | undefined, '--a'), f['a-name'] as string | undefined);
+      const rb = readAnswers(need('pairwise', f.b as string | undefined, '--b'), f['b-name'] as string | undefined);
+      const an = (f['a-name'] as string | undefined) ?? ra.records[0]?.model ?? 'A', bn = (f['b-name'] as string | undefined) ?? rb.records[0]?.model ?? 'B';
+      const report = emptyReport(`${an} vs ${bn} on ${data}`);
+      report.problems.push(...ra.problems, ...rb.problems);
+      const results: PairwiseResult[] = [];
+      for (const j of String(f.judge).split(',').map((s) => s.trim()).filter(Boolean)) {
+        let judge: PairJudge | null = null;
+        if (j === 'rules') { judge = ruleDemoJudge(); report.notes.push(`${DEMO_JUDGE_NAME}: heuristics from the data layer's medical rules, standing in for doctors in the demo.`); }
+        else if (j === 'llm') {
+          const cfg = apiConfig('pairwise', need('pairwise', f['judge-base'] as string | undefined, '--judge-base'), f['judge-model'] as string | undefined, f['judge-key-env'] as string, f as ApiValues);
+          judge = llmJudge({ api: cfg, rule: loadRule(f.rule as string | undefined), cachePath: (f.cache as string | undefined) ?? null });
+        } else if (j === 'human') {
+          const { records } = await loadFile(need('pairwise', f.human as string | undefined, '--human'));
+          const imp = verdictsFromRankings(records.filter((r): r is PreferenceSet => r.kind === 'preference'), an, bn);
+          const wanted = new Set(items.map((i) => i.id));
+          const vs = imp.verdicts.filter((v) => wanted.has(v.itemId));
+          if (imp.overall) report.notes.push(`human: ${imp.overall} rankings had no meta.dimension and were applied to both dimensions (overall judgement under the annotation rule).`);
+          results.push(resultOf(an, bn, 'human', ['ability', 'safety'], vs));
+          continue;
+        } else throw new UsageError(`[eval pairwise] --judge: unknown judge '${j}' (llm, rules, human; a reward model is called from the API, see docs/evaluation.md)`);
+        const show = progress(`eval pairwise ${judge.name}`);
+        results.push(await comparePairwise(items, { name: an, answers: ra.records }, { name: bn, answers: rb.records }, judge, { concurrency: f.concurrency as number, onProgress: show }));
+      }
+      report.pairwise = results;
+      for (let i = 0; i < results.length; i++) for (let k = i + 1; k < results.length; k++)
+        for (const d of results[i]!.dimensions.filter((x) => results[k]!.dimensions.includes(x)))
+          report.agreement.push({ judges: [results[i]!.judge, results[k]!.judge], dimension: d, kappa: judgeAgreement(results[i]!.verdicts, results[k]!.verdicts, d) });
+      report.answerMetrics = [answerMetrics(an, ra.records), answerMetrics(bn, rb.records)];
+      const m = new Map([[an, new Map(ra.records.filter((r) => r.answer).map((r) => [r.itemId, r.answer!]))], [bn, new Map(rb.records.filter((r) => r.answer).map((r) => [r.itemId, r.answer!]))]]);
+      report.examples = pickExamples(items, m, results, f.examples as number);
+      for (const r of results) for (const d of r.dimensions) {
+        const t = r.tallies[d]!;
+        console.error(`[eval pairwise] ${r.judge} ${d}: win ${t.win} tie ${t.tie} loss ${t.loss} | unparseable ${t.unparseable} error ${t.error} missing ${t.missing} of ${t.total}`);
+      }
+      writeReport(report, f.out as string | undefined, f.html as string | undefined);
+      return 0;
+    },
+  },
+
+  mcq: {
+    summary: 'multiple-choice accuracy per subject (CMMLU / C-Eval / exam shapes): log-likelihood or strict extraction',
+    usage: 'zhongjing eval mcq --data DIR|FILE (--model-dir DIR | --api-base URL --api-model NAME) [--out report.json --html report.html]',
+    flags: {
+      data: { type: 'string', help: 'a CSV/JSONL file or a folder of them (subject = file name)' },
+      limit: { type: 'number', help: 'only the first N items (0 = all)', default: 0 },
+      predictions: { type: 'string', help: 'write per-item predictions JSONL here' },
+      out: { type: 'string', help: 'JSON report' },
+      html: { type: 'string', help: 'HTML report' },
+      ...apiFlags,
+    },
+    async run(f) {
+      const data = need('mcq', f.data as string | undefined, '--data');
+      let items = await loadMcq(data);
+      if ((f.limit as number) > 0) items = items.slice(0, f.limit as number);
+      const sys = await system('mcq', f as ApiValues);
+      const show = progress('eval mcq');
+      const preds = sys.local
+        ? await scoreByLogLikelihood(items, sys.local.logLikelihood, show)
+        : await scoreByExtraction(items, (p) => sys.answerer.answer([{ role: 'user', text: p }]), { concurrency: f.concurrency as number, onProgress: show });
+      const table = mcqTable(preds);
+      const report = emptyReport(`${sys.answerer.name} on ${data}`);
+      report.mcq.push({ model: sys.answerer.name, data, table });
+      if (table.overall.missingGold) report.notes.push(`${table.overall.missingGold} items have no gold answer (e.g. C-Eval test): counted, not scored.`);
+      if (f.predictions) writeOut(f.predictions as string, preds.map((p) => JSON.stringify(p)).join('\n') + '\n');
+      console.error(`[eval mcq] accuracy ${table.overall.accuracy === null ? '—' : (100 * table.overall.accuracy).toFixed(2) + '%'} over ${table.overall.scored} scored; ${table.overall.missingGold} without gold; ${table.overall.unparseable} unparseable; ${table.overall.errors} errors`);
+      writeReport(report, f.out as string | undefined, f.html as string | undefined);
+      return 0;
+    },
+  },
+
+  ppl: {
+    summary: 'perplexity and bits per character of a local model on held-out text',
+    usage: 'zhongjing eval ppl --data FILE --model-dir DIR [--out report.json]',
+    flags: {
+      data: { type: 'string', help: 'held-out text (text lines, or dialogues whose turns are joined)' },
+      'model-dir': apiFlags['model-dir'],
+      template: apiFlags.template,
+      limit: { type: 'number', help: 'only the first N texts (0 = all)', default: 0 },
+      out: { type: 'string', help: 'JSON report' },
+      html: { type: 'string', help: 'HTML report' },
+    },
+    async run(f) {
+      const data = need('ppl', f.data as string | undefined, '--data');
+      const dir = need('ppl', f['model-dir'] as string | undefined, '--model-dir');
+      const { records } = await loadFile(data);
+      let texts = records.map((r) => r.kind === 'text' ? r.text : r.kind === 'conversation' ? r.turns.map((t) => t.text).join('\n') : r.kind === 'choice' ? r.question : r.prompt);
+      if ((f.limit as number) > 0) texts = texts.slice(0, f.limit as number);
+      const o: Parameters<typeof loadLocalModel>[1] = {};
+      if (f.template) o.template = f.template as string;
+      const local = await loadLocalModel(dir, o);
+      const result = await perplexity(texts, local.tokenLogProbs, progress('eval ppl'));
+      const report = emptyReport(`${local.answerer.name} on ${data}`);
+      report.perplexity.push({ model: local.answerer.name, data, result });
+      console.error(`[eval ppl] perplexity ${result.perplexity?.toFixed(3)}, bits/char ${result.bitsPerChar?.toFixed(4)} over ${result.tokens} tokens, ${result.chars} chars`);
+      writeReport(report, f.out as string | undefined, f.html as string | undefined);
+      return 0;
+    },
+  },
+
+  score: {
+    summary: "re-score others' outputs: answer files, judge-verdict files or MCQ predictions → the same tables",
+    usage: 'zhongjing eval score [--answers F1,F2] [--verdicts FILE --a-name A --b-name B] [--mcq FILE] [--out report.json --html report.html]',
+    flags: {
+      answers: { type: 'string', help: 'comma-separated answer files (JSONL/JSON: id + answer|output|response|prediction)' },
+      verdicts: { type: 'string', help: 'judge verdicts (JSONL: id, ability, safety as win/tie/loss, A/B, or {a,b} scores)' },
+      'a-name': { type: 'string', help: 'verdicts: name of system A', default: 'A' },
+      'b-name': { type: 'string', help: 'verdicts: name of system B', default: 'B' },
+      judge: { type: 'string', help: 'verdicts: judge name for the report', default: 'imported' },
+      mcq: { type: 'string', help: 'MCQ predictions (JSONL: id, subject, gold|answer, prediction)' },
+      out: { type: 'string', help: 'JSON report' },
+      html: { type: 'string', help: 'HTML report' },
+    },
+    async run(f) {
+      if (!f.answers && !f.verdicts && !f.mcq) throw new UsageError('[eval score] nothing to score: give --answers, --verdicts or --mcq');
+      const report = emptyReport('re-scored outputs');
+      for (const file of String(f.answers ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+        const r = readAnswers(file);
+        report.problems.push(...r.problems);
+        const byModel = new Map<string, typeof r.records>();
+        for (const x of r.records) byModel.set(x.model, [...(byModel.get(x.model) ?? []), x]);
+        for (const [m, rs] of byModel) report.answerMetrics.push(answerMetrics(m, rs));
+      }
+      if (f.verdicts) {
+        const r = readVerdicts(f.verdicts as string);
+        report.problems.push(...r.problems);
+        report.pairwise.push(resultOf(f['a-name'] as string, f['b-name'] as string, f.judge as string, ['ability', 'safety'], r.records));
+      }
+      if (f.mcq) {
+        const r = readMcqPredictions(f.mcq as string);
+        report.problems.push(...r.problems);
+        report.mcq.push({ model: 'imported', data: f.mcq as string, table: mcqTable(r.records) });
+      }
+      if (report.problems.length) console.error(`[eval score] ${report.problems.length} input problems, e.g. ${report.problems[0]}`);
+      writeReport(report, f.out as string | undefined, f.html as string | undefined);
+      return 0;
+    },
+  },
+};
+
+function topHelp(): string {
+  return ['usage: zhongjing eval <generate|pairwise|mcq|ppl|score> [flags]   (zhongjing eval <sub> --help)', '',
+    'Evaluation the Zhongjing way: pairwise win/tie/loss on ability & fluency and safety, plus standard metrics.', '',
+    ...Object.entries(subs).map(([k, s]) => `  ${k.padEnd(10)}${s.summary}`)].join('\n');
+}
+
+export const evalCommand: Command = {
+  name: 'eval',
+  summary: 'answer eval sets, judge A vs B (win/tie/loss), MCQ accuracy, perplexity, re-score others\' outputs, reports',
+  async run(argv) {
+    const [subName, ...rest] = argv;
+    if (!subName || subName === '--help' || subName === '-h') { console.log(topHelp()); return subName ? 0 : 2; }
+    const sub = subs[subName];
+    if (!sub) throw new UsageError(`[eval] unknown subcommand '${subName}'\n\n${topHelp()}`);
+    const { flags, positional } = parseArgs(`eval ${subName}`, rest, sub.flags);
+    if (flags.help) { console.log(formatHelp(sub.usage, sub.summary, sub.flags)); return 0; }
+    if (positional.length) throw new UsageError(`[eval ${subName}] unexpected argument '${positional[0]}' (inputs are given by flags)`);
+    try {
+      return await sub.run(flags as Record<string, unknown>);
+    } catch (e) {
+      // data-layer errors already carry file:line; keep them as they are
+      if (e instanceof DataError) throw new Error(`[eval ${subName}] ${e.message}`);
+      throw e;
+    }
+  },
+};

@@ -1,0 +1,107 @@
+// local-model.ts — THE one file coupling evaluation to src/model and src/tokenizer (both still being finished
+// elsewhere): a model directory → an Answerer (chat template + KV-cache generation), a log-likelihood function for
+// MCQs and a token log-prob function for perplexity. Everything else in src/eval sees only those interfaces.
+import { loadModelDir, type ModelDir } from '../model/model-dir.js';
+import { generate, logSoftmaxAt, type SamplingOptions } from '../model/generate.js';
+import { Tensor } from '../tensor/tensor.js';
+import { tidy } from '../tensor/scope.js';
+import { noGrad } from '../autograd/grad-mode.js';
+import { loadTokenizer } from '../tokenizer/tokenizer-json.js';
+import { renderChat } from '../tokenizer/chat.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import type { Turn } from '../data/types.js';
+import type { Answerer } from './generate.js';
+import type { LogLikelihoodFn } from './mcq.js';
+import type { TokenLogProbFn } from './perplexity.js';
+
+export interface LocalModelOptions extends SamplingOptions {
+  /** chat template: 'ziya' (Zhongjing's), 'chatml', 'default' (tokenizer_config.json's) or Jinja source */
+  template?: string;
+  maxNewTokens?: number;
+  seed?: number;
+  /** name used in answer caches and reports (default: the directory) */
+  name?: string;
+}
+
+export interface LocalModel {
+  dir: ModelDir;
+  tokenizer: Tokenizer;
+  answerer: Answerer;
+  logLikelihood: LogLikelihoodFn;
+  tokenLogProbs: TokenLogProbFn;
+}
+
+/** Log-softmax values of `ids[t+1]` after `ids[0..t]` for t in [from-1, ids.length-1): one forward pass. */
+function continuationLogProbs(md: ModelDir, ids: number[], from: number): number[] {
+  const T = ids.length, V = md.model.config.vocabSize;
+  return noGrad(() => {
+    const logitsT = tidy(() => {
+      const x = Tensor.empty([1, T], 'i32');
+      (x.data as Int32Array).set(ids);
+      return md.model.forward({ ids: x }); // (1, T, V)
+    });
+    try {
+      const logits = logitsT.f32('eval local-model');
+      const out: number[] = [];
+      for (let t = Math.max(1, from); t < T; t++) out.push(logSoftmaxAt(logits.subarray((t - 1) * V, t * V), ids[t]!));
+      return out;
+    } finally {
+      logitsT.dispose();
+    }
+  });
+}
+
+export async function loadLocalModel(path: string, opts: LocalModelOptions = {}): Promise<LocalModel> {
+  const md = loadModelDir(path);
+  if (!md.tokenizerPath) throw new Error(`[eval local-model] ${md.dir}: no tokenizer.json in the model directory`);
+  const tok = await loadTokenizer(md.tokenizerPath);
+  const template = opts.template ?? (tok.config.chatTemplate ? 'default' : 'ziya');
+  const maxPos = md.model.config.maxPositions;
+  const bos = md.model.config.bosTokenId ?? md.generation.bosTokenId;
+  const eos = md.generation.eosTokenIds ?? md.eosTokenIds;
+  const maxNew = opts.maxNewTokens ?? md.generation.maxNewTokens ?? 256;
+
+  const answerer: Answerer = {
+    name: opts.name ?? `local:${md.dir}`,
+    async answer(messages: Turn[]) {
+      const text = renderChat(tok, template, messages.map((m) => ({ role: m.role, content: m.text })), { addGenerationPrompt: true });
+      let ids = tok.encode(text);
+      if (bos !== undefined && tok.config.addBosToken && ids[0] !== bos) ids = [bos, ...ids];
+      // keep the most recent context when the dialogue is longer than the model's window
+      if (ids.length + maxNew > maxPos) ids = ids.slice(Math.max(0, ids.length - (maxPos - maxNew)));
+      if (ids.length === 0) throw new Error(`[eval local-model] maxNewTokens ${maxNew} leaves no room for the prompt in ${maxPos} positions`);
+      const g: Parameters<typeof generate>[2] = {
+        maxNewTokens: maxNew, eosTokenIds: eos, decode: (x) => tok.decode(x, { skipSpecialTokens: true }), seed: opts.seed ?? 0,
+      };
+      for (const k of ['doSample', 'temperature', 'topK', 'topP', 'repetitionPenalty'] as const) {
+        const v = opts[k] ?? md.generation[k];
+        if (v !== undefined) (g as unknown as Record<string, unknown>)[k] = v;
+      }
+      const r = generate(md.model, [ids], g);
+      return (r.text?.[0] ?? '').trim();
+    },
+  };
+
+  const logLikelihood: LogLikelihoodFn = (prompt, continuation) => {
+    const p = tok.encode(prompt), full = tok.encode(prompt + continuation);
+    // BPE may merge across the boundary: score from the first token where the two encodings differ
+    let lcp = 0;
+    while (lcp < p.length && lcp < full.length && p[lcp] === full[lcp]) lcp++;
+    let ids = bos !== undefined ? [bos, ...full] : full;
+    let from = lcp + (bos !== undefined ? 1 : 0);
+    if (ids.length > maxPos) { const cut = ids.length - maxPos; ids = ids.slice(cut); from = Math.max(1, from - cut); }
+    if (from >= ids.length) throw new Error(`[eval local-model] continuation ${JSON.stringify(continuation)} adds no token`);
+    return continuationLogProbs(md, ids, from).reduce((a, b) => a + b, 0);
+  };
+
+  const tokenLogProbs: TokenLogProbFn = (text) => {
+    const enc = tok.encode(text);
+    const ids = bos !== undefined ? [bos, ...enc] : enc;
+    const lps: number[] = [];
+    // windows of maxPos tokens overlapping by one, so every token after the first is predicted once
+    for (let s = 0; s + 1 < ids.length; s += maxPos - 1) lps.push(...continuationLogProbs(md, ids.slice(s, s + maxPos), 1));
+    return { logProbs: lps, unscored: bos !== undefined ? 0 : Math.min(1, enc.length) };
+  };
+
+  return { dir: md, tokenizer: tok, answerer, logLikelihood, tokenLogProbs };
+}
