@@ -15,7 +15,8 @@ namespace {
 // A dimension: a finite integer >= 0 (and small enough that products of a few stay exact).
 int64_t dim(const Args& a, size_t i, const char* name) {
   double d = a.num(i);
-  if (!(d >= 0) || d != std::floor(d) || d > 9.007199254740992e15) fail(a, std::string(name) + " must be an integer >= 0");
+  if (!(d >= 0) || d != std::floor(d) || d > 9.007199254740992e15)
+    fail(a, std::string(name) + " must be an integer >= 0");
   return (int64_t)d;
 }
 

@@ -500,10 +500,10 @@ static void score_tile(const AttnArgs& a, const float* qrows, int64_t i0, int64_
   }
 }
 
-// Decoding (a few queries against a long cache): per query row, scores by dot products over D and the output as
-// a weighted sum of V rows. Reads K and V once per head, with no transposed staging, which would cost more than
-// the arithmetic it feeds when T is this small. Sc holds one row of S scores.
-static const int64_t kSmallT = 4;
+// Decoding (one or two queries against a long cache): per query row, scores by dot products over D and the
+// output as a weighted sum of V rows. Reads K and V once per head, with no transposed staging, which costs more
+// than the arithmetic it feeds when T is this small. Sc holds one row of S scores.
+static const int64_t kSmallT = 2;  // measured: per-row dot products win below ~3 queries per head
 
 static void attention_forward_small(const AttnArgs& a, int64_t b, int64_t h, float* Sc) {
   const int64_t T = a.T, S = a.S, H = a.H, Hkv = a.Hkv, D = a.D, kh = h / (H / Hkv);
@@ -535,7 +535,10 @@ static void attention_forward_small(const AttnArgs& a, int64_t b, int64_t h, flo
       const float* v = vb + s * Hkv * D;
       int64_t d = 0;
       for (; d + W <= D; d += W) Vec::store(out + d, Vec::fma(p, Vec::load(v + d), Vec::load(out + d)));
-      if (d < D) Vec::store_n(out + d, Vec::fma(p, Vec::load_n(v + d, D - d, 0.f), Vec::load_n(out + d, D - d, 0.f)), D - d);
+      if (d < D) {
+        const int64_t r = D - d;
+        Vec::store_n(out + d, Vec::fma(p, Vec::load_n(v + d, r, 0.f), Vec::load_n(out + d, r, 0.f)), r);
+      }
     }
     *lse = (float)((double)m + __builtin_log((double)l));
   }
@@ -548,7 +551,8 @@ static void attention_forward_units(const AttnArgs* ap, int64_t u0, int64_t u1) 
   const int64_t ntiles = (S + kBc - 1) / kBc + 1;
   // Kt | Vpad | bias | Sc | Oacc | m | l | tile max | tile flags
   const int64_t off_vp = D * Sp, off_bias = off_vp + (D == Dp ? 0 : S * Dp), off_sc = off_bias + Sp;
-  const int64_t off_o = off_sc + lmax(kBr * kBc, round_up(S)), off_m = off_o + kBr * Dp, off_l = off_m + kBr, off_tm = off_l + kBr;
+  const int64_t off_o = off_sc + lmax(kBr * kBc, round_up(S));  // Sc also holds a row of S scores (decode path)
+  const int64_t off_m = off_o + kBr * Dp, off_l = off_m + kBr, off_tm = off_l + kBr;
   const int64_t off_vis = off_tm + kBr;
   float* buf = scratch_alloc(off_vis + ntiles);
   float *Kt = buf, *Vpad = buf + off_vp, *bias = buf + off_bias, *Sc = buf + off_sc, *Oacc = buf + off_o;
@@ -631,7 +635,8 @@ static void attention_backward_units(const AttnArgs* ap, int64_t u0, int64_t u1)
   const int64_t ldq = H * D, ldk = Hkv * D;
   const bool pad = D != Dp;
   const int64_t ntiles = (S + kBc - 1) / kBc + 1;
-  // Kt | Vt | bias | P | dS | delta | lse | tile max | tile flags | (padded only: Kpad | dKa | dVa | Qpad | dOpad | dQa)
+  // Kt | Vt | bias | P | dS | delta | lse | tile max | tile flags | (D % W != 0 only: Kpad | dKa | dVa | Qpad |
+  // dOpad | dQa)
   const int64_t sz_t = D * Sp, sz_s = kBr * kBc, sz_kp = pad ? S * Dp : 0, sz_qp = pad ? kBr * Dp : 0;
   const int64_t off_vt = sz_t, off_bias = off_vt + sz_t, off_P = off_bias + Sp, off_dS = off_P + sz_s;
   const int64_t off_delta = off_dS + sz_s, off_lse = off_delta + kBr, off_tm = off_lse + kBr, off_vis = off_tm + kBr;

@@ -221,7 +221,8 @@ test('affine, clamp, where, swiglu', () => {
 
 test('sumAxis and sumSquares', () => {
   const rng = new Prng(4);
-  for (const [outer, n, inner] of [[3, 7, 1], [2, 5, 33], [1, 257, 300], [4, 1, 3], [2, 0, 3], [1, 70001, 1], [1, 300, 384]] as const) {
+  const shapes = [[3, 7, 1], [2, 5, 33], [1, 257, 300], [4, 1, 3], [2, 0, 3], [1, 70001, 1], [1, 300, 384]] as const;
+  for (const [outer, n, inner] of shapes) {
     const x = rand(rng, outer * n * inner);
     const want = new Float32Array(outer * inner), got = view(new Float32Array(outer * inner));
     ref.sumAxis(x, want, outer, n, inner);
@@ -319,12 +320,14 @@ test('rmsNorm forward and backward (dw summed over rows)', () => {
   const rng = new Prng(8);
   for (const [rows, C] of [[1, 1], [7, 33], [3, 257], [129, 384]] as const) {
     const x = rand(rng, rows * C, -2, 2), w = rand(rng, C, 0.5, 1.5), g = rand(rng, rows * C);
-    const wo = new Float32Array(rows * C), wr = new Float32Array(rows), go = view(new Float32Array(rows * C)), gr = view(new Float32Array(rows));
+    const wo = new Float32Array(rows * C), wr = new Float32Array(rows);
+    const go = view(new Float32Array(rows * C)), gr = view(new Float32Array(rows));
     ref.rmsNormForward(x, w, wo, wr, rows, C, 1e-5);
     nat.rmsNormForward(view(x), view(w), go, gr, rows, C, 1e-5);
     close('rmsNormForward', go, wo, 2e-6);
     close('rmsNormForward.rstd', gr, wr, 2e-6);
-    const wdx = new Float32Array(rows * C), wdw = new Float32Array(C), gdx = view(new Float32Array(rows * C)), gdw = view(new Float32Array(C).fill(9));
+    const wdx = new Float32Array(rows * C), wdw = new Float32Array(C);
+    const gdx = view(new Float32Array(rows * C)), gdw = view(new Float32Array(C).fill(9)); // dw is overwritten
     ref.rmsNormBackward(x, w, wr, g, wdx, wdw, rows, C);
     nat.rmsNormBackward(view(x), view(w), view(wr), view(g), gdx, gdw, rows, C);
     close('rmsNormBackward.dx', gdx, wdx, 1e-5, 1e-2);
@@ -370,13 +373,17 @@ interface AttnCase {
 const attnCases: AttnCase[] = [
   { label: 'GQA H=4 Hkv=2, causal', B: 2, T: 33, S: 33, H: 4, Hkv: 2, D: 16, causal: true },
   { label: 'KV cache T<S, causal', B: 2, T: 7, S: 37, H: 2, Hkv: 1, D: 8, causal: true },
-  { label: 'non-causal, odd D, key padding', B: 2, T: 20, S: 20, H: 2, Hkv: 2, D: 5, causal: false, mask: (b, s) => !(b === 1 && s % 4 === 0) },
-  { label: 'left padding -> fully masked rows, causal', B: 2, T: 19, S: 19, H: 3, Hkv: 1, D: 12, causal: true, mask: (b, s) => s >= (b === 0 ? 6 : 2) },
+  { label: 'non-causal, odd D, key padding', B: 2, T: 20, S: 20, H: 2, Hkv: 2, D: 5, causal: false,
+    mask: (b, s) => !(b === 1 && s % 4 === 0) },
+  { label: 'left padding -> fully masked rows, causal', B: 2, T: 19, S: 19, H: 3, Hkv: 1, D: 12, causal: true,
+    mask: (b, s) => s >= (b === 0 ? 6 : 2) },
   { label: 'several tiles, causal', B: 1, T: 130, S: 130, H: 1, Hkv: 1, D: 64, causal: true },
-  { label: 'several key tiles, T<S, padding', B: 1, T: 67, S: 150, H: 2, Hkv: 1, D: 33, causal: true, mask: (_b, s) => s >= 70 || s < 3 },
+  { label: 'several key tiles, T<S, padding', B: 1, T: 67, S: 150, H: 2, Hkv: 1, D: 33, causal: true,
+    mask: (_b, s) => s >= 70 || s < 3 },
   { label: 'decode: T=1 against a cache, GQA', B: 2, T: 1, S: 37, H: 4, Hkv: 2, D: 16, causal: true },
   { label: 'decode: T=3, padding, odd D', B: 2, T: 3, S: 21, H: 2, Hkv: 1, D: 7, causal: true, mask: (b, s) => s >= 2 * b + 1 },
-  { label: 'decode: T=2, non-causal, a batch fully masked', B: 2, T: 2, S: 9, H: 1, Hkv: 1, D: 64, causal: false, mask: (b) => b === 0 },
+  { label: 'decode: T=2, non-causal, a batch fully masked', B: 2, T: 2, S: 9, H: 1, Hkv: 1, D: 64, causal: false,
+    mask: (b) => b === 0 },
   { label: 'a batch with every key masked', B: 2, T: 3, S: 5, H: 1, Hkv: 1, D: 4, causal: false, mask: (b) => b === 1 },
 ];
 
@@ -402,7 +409,9 @@ function runAttention(c: AttnCase, seed: number): void {
 
   const wdq = new Float32Array(nq), wdk = new Float32Array(nk), wdv = new Float32Array(nk);
   ref.attentionBackward(q, k, v, wo, wl, dOut, wdq, wdk, wdv, B, T, S, H, Hkv, D, scale, causal, mask);
-  const gdq = view(new Float32Array(nq).fill(3)), gdk = view(new Float32Array(nk).fill(3)), gdv = view(new Float32Array(nk).fill(3));
+  // outputs start non-zero: the kernel must overwrite them
+  const gdq = view(new Float32Array(nq).fill(3)), gdk = view(new Float32Array(nk).fill(3));
+  const gdv = view(new Float32Array(nk).fill(3));
   nat.attentionBackward(view(q), view(k), view(v), view(go), view(gl), view(dOut), gdq, gdk, gdv, B, T, S, H, Hkv, D,
     scale, causal, mask && iview(mask));
   checkFences('attentionBackward');
@@ -508,14 +517,16 @@ test('determinism: two calls give identical bits', () => {
   const B = 2, T = 96, S = 96, H = 4, Hkv = 2, D = 32, nq = B * T * H * D, nk = B * S * Hkv * D;
   const q = rand(rng, nq), k = rand(rng, nk), v = rand(rng, nk), dOut = rand(rng, nq);
   const runs = [0, 1].map(() => {
-    const o = new Float32Array(nq), l = new Float32Array(B * H * T), dq = new Float32Array(nq), dk = new Float32Array(nk), dv = new Float32Array(nk);
+    const o = new Float32Array(nq), l = new Float32Array(B * H * T);
+    const dq = new Float32Array(nq), dk = new Float32Array(nk), dv = new Float32Array(nk);
     nat.attentionForward(q, k, v, o, l, B, T, S, H, Hkv, D, 0.2, true, null);
     nat.attentionBackward(q, k, v, o, l, dOut, dq, dk, dv, B, T, S, H, Hkv, D, 0.2, true, null);
     const rows = 300, C = 200, x = rand(new Prng(16), rows * C), w = rand(new Prng(17), C), rs = new Float32Array(rows);
     const y = new Float32Array(rows * C), dx = new Float32Array(rows * C), dw = new Float32Array(C);
     nat.rmsNormForward(x, w, y, rs, rows, C, 1e-6);
     nat.rmsNormBackward(x, w, rs, x, dx, dw, rows, C);
-    const logits = rand(new Prng(18), 64 * 3000), t = ints(new Prng(19), 64, 3000), loss = new Float32Array(64), lse = new Float32Array(64);
+    const logits = rand(new Prng(18), 64 * 3000), t = ints(new Prng(19), 64, 3000);
+    const loss = new Float32Array(64), lse = new Float32Array(64);
     nat.crossEntropyForward(logits, t, loss, lse, 64, 3000, -1);
     return [o, l, dq, dk, dv, dx, dw, loss];
   });
@@ -545,7 +556,7 @@ test('sizes that split over the pool, and 1 vs 2 threads', () => {
       addon.setThreads(initial);
     }
   }
-  const want = [new Float32Array(n), new Float32Array(n), new Float32Array(n), new Float32Array(n), new Float32Array(rows), new Float32Array(n), new Float32Array(cols)];
+  const want = [n, n, n, n, rows, n, cols].map((len) => new Float32Array(len));
   const lse = new Float32Array(rows);
   ref.softmaxForward(x, want[0]!, rows, cols);
   ref.logSoftmaxForward(x, want[1]!, rows, cols);
@@ -554,10 +565,12 @@ test('sizes that split over the pool, and 1 vs 2 threads', () => {
   ref.crossEntropyForward(x, ids, want[4]!, lse, rows, V, -100);
   ref.crossEntropyBackward(x, ids, lse, new Float32Array(rows).fill(1), want[5]!, rows, V, -100);
   ref.sumAxis(x, want[6]!, 1, rows, cols);
-  const names = ['softmaxForward', 'logSoftmaxForward', 'swigluForward', 'binary.mul', 'crossEntropyForward', 'crossEntropyBackward', 'sumAxis'];
+  const names = ['softmaxForward', 'logSoftmaxForward', 'swigluForward', 'binary.mul', 'crossEntropyForward',
+    'crossEntropyBackward', 'sumAxis'];
   for (const r of results) r.forEach((a, i) => close(names[i]!, a, want[i]!, 2e-6, i === 1 || i === 4 ? 1 : 1e-3));
   // row-wise kernels do not depend on the split at all
-  for (const i of [0, 1, 2, 3, 4, 5, 6]) assert.ok(sameBits(results[0]![i]!, results[1]![i]!), `${names[i]} differs between 1 and 2 threads`);
+  for (const i of names.keys())
+    assert.ok(sameBits(results[0]![i]!, results[1]![i]!), `${names[i]} differs between 1 and 2 threads`);
 });
 
 test('bad arguments throw errors naming the kernel', () => {
