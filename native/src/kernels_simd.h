@@ -415,8 +415,9 @@ static void mgemm(int64_t Rn, int64_t N, int64_t K, const float* A, int64_t ars,
 }
 
 // ---- attention (FlashAttention-2, Dao 2023: tiles of queries x keys, online softmax) -------------
-// Query rows per tile: small tiles waste less on the causal diagonal (only keys up to the tile's last row are
-// scored) at no cost to the micro-GEMM; the backward uses 32 so its dK/dV tiles are reloaded less often.
+// Query rows per tile: 16 in the forward (a tile scores only keys up to its last row, and the row count costs
+// the micro-GEMM nothing), 32 in the backward, whose dK/dV tiles are reloaded once per query tile. Within a
+// diagonal tile the causal band (Band, above) trims the work further, four rows at a time.
 static const int64_t kBrF = 16, kBrB = 32;
 static const int64_t kBr = 32;  // the larger of the two: scratch sizes
 static const int64_t kBc = 64;  // keys per tile (a multiple of every W)
