@@ -116,6 +116,16 @@ test('annotate in Chromium: login, rewrite, keyboard ranking with a tie, undo, r
     assert.deepEqual(r.candidates.find((c) => c.id === 'rw-c2'), { id: 'rw-c2', text: '医生改写：夜间咳嗽加重建议先查血常规和胸片，若有气促请尽快就医。', source: 'rewrite', rewriteOf: 'c2' });
     assert.equal(r.annotator, 'doc');
     assert.equal(r.comment, '回答3有误导，已改写');
+
+    // the admin page, logged in as the admin: progress per annotator and the agreement line
+    await page.goto(`${s.url}/`);
+    // a string, not a function: the test is compiled without the DOM types
+    await page.evaluate(`localStorage.setItem('zj-annotate-token', ${JSON.stringify(admin)})`);
+    await page.goto(`${s.url}/admin.html?project=e2e`);
+    await page.waitForSelector('#annotators tr');
+    assert.deepEqual(await page.$$eval('#annotators tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].slice(0, 2).map((td) => td.textContent))), [['doc', '1']]);
+    assert.match(await page.textContent('#agreement') ?? '', /Krippendorff α（序数 ordinal）= n\/a .* 比较了 0 道/);
+    assert.deepEqual(pageErrors, []);
   } finally {
     if (ctx) await ctx.close();
     await s.close();
