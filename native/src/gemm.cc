@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <vector>
 #include "../include/zj_kernels.h"
 #include "cpu.h"
 #include "gemm_impl.h"
@@ -325,6 +326,81 @@ void gemm_block(const Problem& pb, float* C, int64_t m0, int64_t m1, int64_t n0,
   }
 }
 
+// ---- a few rows: stream op(B) once ---------------------------------------------------------------
+
+// With M this small (decode-time x @ W^T) the blocked path would pack all of op(B) to feed a 14-row
+// tile that is mostly padding; reading op(B) once in place is several times faster, and memory-bound
+// anyway, so plain loops at baseline flags keep up. Operands are converted (and, for bf16 compute,
+// rounded) exactly as packing would: products of bf16 values are exact in f32, so results agree with
+// the blocked path up to summation order.
+constexpr int64_t kSmallM = 3;
+constexpr int64_t kSmallChunk = 256;  // k steps of one op(B) column converted at a time
+
+template <class T, int mode>
+void load_row(const char* base, int64_t stride, int64_t n, float* dst) {
+  const T* p = (const T*)base;
+  if (stride == 1)
+    for (int64_t i = 0; i < n; i++) dst[i] = load_packed<T, mode>(p + i);
+  else
+    for (int64_t i = 0; i < n; i++) dst[i] = load_packed<T, mode>(p + i * stride);
+}
+
+// C[0:M, n0:n1] for M <= kSmallM. a_rows holds op(A) converted, row-major M×K.
+template <class TB, int mode>
+void gemm_small_m(const Problem& pb, const float* a_rows, float* C, int64_t n0, int64_t n1) {
+  const int64_t M = pb.M, K = pb.K, n = n1 - n0;
+  const Operand& b = pb.b;
+  std::vector<float> sums((size_t)(M * n), 0.0f);
+  if (b.cs == 1) {
+    // op(B) rows are contiguous (B stored K×N): out rows accumulate a(i,k) * B[k, n0:n1], k in order.
+    // Whole rows at a time, so B streams sequentially (short pieces of many rows defeat the prefetcher).
+    constexpr bool direct = mode == PACK_F32 && sizeof(TB) == 4;
+    std::vector<float> row(direct ? 0 : (size_t)n);
+    for (int64_t k = 0; k < K; k++) {
+      const float* br = (const float*)b.at(k, n0);
+      if (!direct) {
+        load_row<TB, mode>((const char*)b.at(k, n0), 1, n, row.data());
+        br = row.data();
+      }
+      for (int64_t i = 0; i < M; i++) {
+        const float x = a_rows[i * K + k];
+        float* r = sums.data() + i * n;
+        for (int64_t j = 0; j < n; j++) r[j] += x * br[j];
+      }
+    }
+  } else {
+    // op(B) columns are contiguous along k (B stored N×K): dot products with 8 partial sums per row,
+    // so the loop vectorises with a fixed summation order.
+    float col[kSmallChunk];
+    for (int64_t j = 0; j < n; j++) {
+      float part[kSmallM][8] = {};
+      for (int64_t k0 = 0; k0 < K; k0 += kSmallChunk) {
+        const int64_t kn = std::min(kSmallChunk, K - k0);
+        load_row<TB, mode>((const char*)b.at(k0, n0 + j), b.rs, kn, col);
+        for (int64_t i = 0; i < M; i++) {
+          const float* a = a_rows + i * K + k0;
+          int64_t k = 0;
+          for (; k + 8 <= kn; k += 8)
+            for (int l = 0; l < 8; l++) part[i][l] += a[k + l] * col[k + l];
+          for (; k < kn; k++) part[i][k & 7] += a[k] * col[k];
+        }
+      }
+      for (int64_t i = 0; i < M; i++)
+        sums[(size_t)(i * n + j)] = ((part[i][0] + part[i][1]) + (part[i][2] + part[i][3])) +
+                                    ((part[i][4] + part[i][5]) + (part[i][6] + part[i][7]));
+    }
+  }
+  for (int64_t i = 0; i < M; i++)
+    for (int64_t j = 0; j < n; j++) {
+      float* o = C + i * pb.N + n0 + j;
+      const float v = pb.alpha * sums[(size_t)(i * n + j)];
+      *o = pb.beta != 0.0f ? v + pb.beta * *o : v;
+    }
+}
+
+using small_fn = void (*)(const Problem&, const float*, float*, int64_t, int64_t);
+using row_fn = void (*)(const char*, int64_t, int64_t, float*);
+
 // Below this many multiply-adds per matrix a GEMM runs on the calling thread: waking the pool costs
 // more than it saves.
 constexpr double kParallelMinWork = 1 << 17;
@@ -374,6 +450,31 @@ extern "C" void zj_gemm(int64_t batch, int64_t M, int64_t N, int64_t K, const vo
   const size_t a_elem = a_bf16 ? 2 : 4, b_elem = b_bf16 ? 2 : 4;
   const char* a0 = (const char*)A;
   const char* b0 = (const char*)B;
+
+  if (M <= kSmallM) {
+    // bf16 compute rounds on load here whatever the kernel: the same values the packers produce.
+    const int rmode = bf16_compute ? PACK_F32_ROUND : PACK_F32;
+    const row_fn load_a = a_bf16 ? (rmode ? load_row<uint16_t, PACK_F32_ROUND> : load_row<uint16_t, PACK_F32>)
+                                 : (rmode ? load_row<float, PACK_F32_ROUND> : load_row<float, PACK_F32>);
+    const small_fn run = b_bf16 ? (rmode ? gemm_small_m<uint16_t, PACK_F32_ROUND> : gemm_small_m<uint16_t, PACK_F32>)
+                                : (rmode ? gemm_small_m<float, PACK_F32_ROUND> : gemm_small_m<float, PACK_F32>);
+    std::vector<float> a_rows((size_t)(M * K));
+    const bool parallel = pool_threads() > 1 && (double)M * N * K >= kParallelMinWork;
+    for (int64_t bt = 0; bt < batch; bt++) {
+      Problem p = pb;
+      p.a.base = a0 + bt * aStride * (int64_t)a_elem;
+      p.b.base = b0 + bt * bStride * (int64_t)b_elem;
+      for (int64_t i = 0; i < M; i++) load_a((const char*)p.a.at(i, 0), p.a.cs, K, a_rows.data() + i * K);
+      float* C = out + bt * M * N;
+      if (parallel)
+        parallel_for((N + 63) / 64, 1, [&](int64_t b, int64_t e, int) {
+          run(p, a_rows.data(), C, b * 64, std::min(N, e * 64));
+        });
+      else
+        run(p, a_rows.data(), C, 0, N);
+    }
+    return;
+  }
 
   auto one = [&](int64_t bt, bool parallel) {
     Problem p = pb;

@@ -204,6 +204,12 @@ test('gemm: sizes above the cache blocks, against a float64 loop', { skip }, (t)
   cases.push({ M: 37, N: 45, K: 1601, transA: true, transB: false, aBf16: false, bBf16: false, bf16Compute: false, beta: 1 });
   cases.push({ M: 2000, N: 33, K: 70, transA: false, transB: false, aBf16: false, bBf16: false, bf16Compute: false });
   cases.push({ M: 20, N: 1100, K: 70, transA: false, transB: true, aBf16: true, bBf16: false, bf16Compute: true });
+  // A few rows (the decode-time path that streams op(B) in place), split over threads by columns.
+  for (const [transA, transB] of [[false, false], [false, true], [true, false], [true, true]] as const) {
+    cases.push({ M: 1, N: 2100, K: 300, transA, transB, aBf16: false, bBf16: false, bf16Compute: false, beta: 0.5 });
+    cases.push({ M: 3, N: 700, K: 530, transA, transB, aBf16: false, bBf16: true, bf16Compute: true });
+    cases.push({ M: 2, N: 650, K: 301, transA, transB, aBf16: true, bBf16: false, bf16Compute: false });
+  }
   checkAll(t, cases, denseGemm);
 });
 
