@@ -312,6 +312,12 @@ function rankingTsv(o: Obj): PreferenceSet {
   return s;
 }
 
+const TURN_LIST_KEYS = ['conversations', 'messages', 'conversation'];
+
+function turnListKey(v: Obj): string | undefined {
+  return TURN_LIST_KEYS.find((k) => Array.isArray(v[k]));
+}
+
 /** Which shape a raw record has, or undefined. Order matters: more specific shapes first. */
 export function detectShape(v: unknown, map?: TurnMap): ShapeName | undefined {
   if (typeof v === 'string') return 'text';
@@ -321,8 +327,12 @@ export function detectShape(v: unknown, map?: TurnMap): ShapeName | undefined {
   if ('query' in v && 'rank1' in v) return 'ranking-tsv';
   if (('question' in v || 'prompt' in v) && ('response_chosen' in v || 'chosen' in v) && ('response_rejected' in v || 'rejected' in v)) return 'preference-pair';
   if (map) return 'mapped-turns';
-  if (Array.isArray(v.conversations) && (v.conversations as unknown[]).some((t) => isObj(t) && 'from' in t)) return 'sharegpt';
-  if ((Array.isArray(v.messages) || Array.isArray(v.conversation)) && ((v.messages ?? v.conversation) as unknown[]).some((t) => isObj(t) && 'role' in t)) return 'messages';
+  const tk = turnListKey(v);
+  if (tk) {
+    const first = (v[tk] as unknown[]).find(isObj);
+    if (first && 'from' in first && 'value' in first) return 'sharegpt';
+    if (first && 'role' in first && 'content' in first) return 'messages';
+  }
   if (MC_QUESTION.some((k) => k in v) && (('A' in v && 'B' in v) || ('opa' in v && 'opb' in v))) return 'multiple-choice';
   if (('instruction' in v || 'instruct' in v) && 'output' in v) return 'alpaca';
   if ('input' in v && 'target' in v) return 'input-target';
@@ -375,13 +385,12 @@ export function toRecord(v: unknown, key: string | undefined, opts: ShapeOptions
     case 'ranking-tool': return { record: rankingTool(v, key), shape };
     case 'ranking-tsv': return { record: rankingTsv(v), shape };
     case 'preference-pair': return { record: preferencePair(v), shape };
-    case 'sharegpt': {
-      const c = conversation(fromTurnList(v.conversations, 'conversations', 'from', 'value'), meta(v, shape), 'conversations');
-      return { record: c, shape };
-    }
+    case 'sharegpt':
     case 'messages': {
-      const k = 'messages' in v ? 'messages' : 'conversation';
-      return { record: conversation(fromTurnList(v[k], k, 'role', 'content'), meta(v, shape), k), shape };
+      const k = turnListKey(v);
+      if (!k) throw new RecordError('conversations', `no list of turns (expected one of ${TURN_LIST_KEYS.join(', ')})`);
+      const [sp, tx] = shape === 'sharegpt' ? ['from', 'value'] : ['role', 'content'];
+      return { record: conversation(fromTurnList(v[k], k, sp, tx), meta(v, shape), k), shape };
     }
     case 'mapped-turns': {
       const map = opts.map;

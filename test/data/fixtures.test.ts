@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { loadFile } from '../../src/data/load.js';
 import { DataError } from '../../src/data/errors.js';
 import { readRaw } from '../../src/data/readers.js';
-import { parseTurnMap } from '../../src/data/shapes.js';
+import { parseTurnMap, toRecord } from '../../src/data/shapes.js';
 import type { Conversation, MultipleChoice, PreferenceSet, PlainText } from '../../src/data/types.js';
 
 const FIX = fileURLToPath(new URL('../../../test/fixtures/data/', import.meta.url));
@@ -173,4 +173,14 @@ test('JSON array reader gives the same records for any chunk size', async () => 
   for await (const it of readRaw(f('object-map.json'), { chunkBytes: 3 })) b.push(it);
   assert.deepEqual(a, b);
   assert.equal(a.length, 2);
+});
+
+test('turn lists: role/content or from/value under conversations, messages or conversation', () => {
+  const a = toRecord({ conversations: [{ role: 'user', content: '头疼' }, { role: 'assistant', content: '多久了？' }] });
+  assert.equal(a.shape, 'messages');
+  const b = toRecord({ messages: [{ from: 'human', value: '头疼' }, { from: 'gpt', value: '多久了？' }] });
+  assert.equal(b.shape, 'sharegpt');
+  assert.deepEqual((a.record as Conversation).turns, (b.record as Conversation).turns);
+  assert.throws(() => toRecord({ messages: [{ role: 'assistant', content: '您好' }, { role: 'user', content: '头疼' }] }),
+    /the conversation starts with the assistant/);
 });
