@@ -361,7 +361,7 @@ export class UnsupportedShape extends RecordError {
 }
 
 /** One raw record → one internal record. `key` is the member name when the file is a JSON object. */
-export function toRecord(v: unknown, key: string | undefined, opts: ShapeOptions = {}): { record: DataRecord; shape: ShapeName } {
+export function toRecord(v: unknown, key?: string, opts: ShapeOptions = {}): { record: DataRecord; shape: ShapeName } {
   const forced = opts.as && opts.as !== 'auto' ? opts.as : undefined;
   if (forced === 'text') {
     const t = allText(v).join('\n');
