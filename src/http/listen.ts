@@ -26,7 +26,10 @@ export function listen(fetch: (req: Request) => Response | Promise<Response>, op
         close(graceMs = 2000) {
           closing ??= new Promise<void>((done) => {
             const t = setTimeout(() => server.closeAllConnections(), graceMs);
-            server.close(() => { clearTimeout(t); done(); });
+            // close() drops the connections idle right now; one that finishes its request later would otherwise
+            // sit in keep-alive until the client's timeout, so sweep until the last one is gone
+            const sweep = setInterval(() => server.closeIdleConnections(), 20);
+            server.close(() => { clearTimeout(t); clearInterval(sweep); done(); });
             server.closeIdleConnections();
           });
           return closing;
