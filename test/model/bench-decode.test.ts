@@ -1,5 +1,5 @@
 // bench-decode.test.ts — `bench decode` runs end to end on a tiny shape and reports its figures as JSON
-// (llama.cpp included when tools/llama-check is installed; its speed is not asserted here).
+// (without llama.cpp: its agreement is llama-cpp.test.ts's job, and its speed is not asserted anywhere).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { benchDecode } from '../../src/cli/bench-decode.js';
@@ -9,7 +9,7 @@ test('bench decode --json on the tiny preset', async () => {
   const lines: string[] = [];
   console.log = (s: string) => lines.push(s);
   try {
-    assert.equal(await benchDecode(['--preset', 'tiny', '--prompt', '8', '--new', '6', '--rounds', '1', '--json']), 0);
+    assert.equal(await benchDecode(['--preset', 'tiny', '--prompt', '8', '--new', '6', '--rounds', '1', '--llama-cpp=false', '--json']), 0);
   } finally {
     console.log = log;
   }
