@@ -6,6 +6,7 @@ import { deidentify, emptyCounts, isValidResidentId } from '../../src/data/deid.
 import { normalizeText } from '../../src/data/normalize.js';
 import { Cleaner, cleanBalanced } from '../../src/data/clean.js';
 import { Hash64Set, hash64, NearDupIndex } from '../../src/data/minhash.js';
+import { generateDemo } from '../../src/data/demo/index.js';
 import type { Conversation, PlainText } from '../../src/data/types.js';
 
 test('resident ID checksum (ISO 7064 MOD 11-2) and birth date', () => {
@@ -120,4 +121,28 @@ test('MinHash LSH: similar texts caught, different ones kept; the 64-bit set is 
   for (let i = 0; i < 10000; i++) assert.equal(s.add(hash64(`k${i}`)), true);
   for (let i = 0; i < 10000; i += 97) assert.equal(s.add(hash64(`k${i}`)), false);
   assert.equal(s.size, 10000);
+});
+
+test('near-dup threshold is sharp: pairs of known shingle Jaccard below 0.6 kept, above 0.85 caught', () => {
+  const d = generateDemo(9, { pretrain: 0, qa: 0, consultations: 120, safety: 0, rankings: 0 });
+  const shingles = (t: string) => { const s = new Set<string>(); for (let i = 0; i + 5 <= t.length; i++) s.add(t.slice(i, i + 5)); return s; };
+  const jaccard = (a: Set<string>, b: Set<string>) => { let x = 0; for (const v of a) if (b.has(v)) x++; return x / (a.size + b.size - x); };
+  const low = [0, 0], high = [0, 0];
+  d.consultations.forEach((c, i) => {
+    const base = c.turns.map((t) => t.text).join('');
+    for (const frac of [0.01, 0.03, 0.1, 0.2]) {
+      const a = [...base];
+      for (let k = 0; k < a.length * frac; k++) a[(k * 7919 + i) % a.length] = '码';
+      const m = a.join('');
+      const j = jaccard(shingles(base), shingles(m));
+      const idx = new NearDupIndex();
+      idx.isNearDuplicate(base);
+      const dup = idx.isNearDuplicate(m);
+      if (j < 0.6) { low[0]++; if (dup) low[1]++; }
+      if (j >= 0.85) { high[0]++; if (dup) high[1]++; }
+    }
+  });
+  assert.ok(low[0]! > 50 && high[0]! > 50, `${low} ${high}`);
+  assert.ok(low[1]! / low[0]! <= 0.02, `false positives ${low[1]}/${low[0]}`);
+  assert.ok(high[1]! / high[0]! >= 0.9, `recall ${high[1]}/${high[0]}`);
 });
