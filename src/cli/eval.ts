@@ -206,6 +206,7 @@ const subs: Record<string, Sub> = {
     usage: 'zhongjing eval mcq --data DIR|FILE (--model-dir DIR | --api-base URL --api-model NAME) [--out report.json --html report.html]',
     flags: {
       data: { type: 'string', help: 'a CSV/JSONL file or a folder of them (subject = file name)' },
+      splits: { type: 'string', help: 'comma-separated splits to keep (files naming dev/val/test); dev = few-shot exemplars', default: 'val,test' },
       limit: { type: 'number', help: 'only the first N items (0 = all)', default: 0 },
       predictions: { type: 'string', help: 'write per-item predictions JSONL here' },
       out: { type: 'string', help: 'JSON report' },
@@ -214,7 +215,7 @@ const subs: Record<string, Sub> = {
     },
     async run(f) {
       const data = need('mcq', f.data as string | undefined, '--data');
-      let items = await loadMcq(data);
+      let items = await loadMcq(data, { splits: String(f.splits).split(',').map((x) => x.trim()).filter(Boolean) });
       if ((f.limit as number) > 0) items = items.slice(0, f.limit as number);
       const sys = await system('mcq', f as ApiValues);
       const show = progress('eval mcq');

@@ -31,13 +31,18 @@ function listFiles(path: string): string[] {
   return out;
 }
 
-/** Multiple-choice items from a file or every data file under a folder; subject from the record or the file name. */
-export async function loadMcq(path: string): Promise<McqItem[]> {
+/**
+ * Multiple-choice items from a file or every data file under a folder; subject from the record or the file name.
+ * `splits` keeps only files whose path names one of them (e.g. ['val', 'test'] leaves out few-shot dev exemplars);
+ * files that name no split are always kept.
+ */
+export async function loadMcq(path: string, opts: { splits?: string[] } = {}): Promise<McqItem[]> {
   const out: McqItem[] = [];
   for (const f of listFiles(path)) {
-    const { records } = await loadFile(f, { as: 'multiple-choice' });
     const subject = subjectOfFile(f);
     const split = SPLIT.exec(f.slice(path.length))?.[1] ?? SPLIT.exec(basename(f))?.[1];
+    if (split && opts.splits && !opts.splits.includes(split)) continue;
+    const { records } = await loadFile(f, { as: 'multiple-choice' });
     for (const r of records) {
       if (r.kind !== 'choice') throw new Error(`[eval mcq] ${f}:${r.source?.line ?? '?'}: expected a multiple-choice record, got ${r.kind}`);
       const it: McqItem = { ...r, subject: r.subject ?? subject, id: `${subject}${split ? '/' + split : ''}:${r.id ?? r.source?.line}` };
