@@ -67,7 +67,8 @@ function roundLikeGguf(m: LlamaForCausalLM, type: GgufOutType): void {
 
 async function theirs(llama: LlamaCpp, path: string, prompt: number[], greedy: number) {
   const model = await llama.loadModel({ modelPath: path });
-  const ctx = await model.createContext(exactContextOptions(128, 2));
+  // one thread: llama.cpp's spinning thread barrier collapses when the 2 shared cores are busy
+  const ctx = await model.createContext(exactContextOptions(128, 1));
   try {
     const seq = ctx.getSequence();
     const res = await seq.controlledEvaluate(prompt.map((t, i) => i < prompt.length - 1 ? t
