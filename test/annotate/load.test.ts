@@ -19,15 +19,17 @@ const PER_ITEM = 2;
 function startServer(db: string): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, [BIN, 'annotate', 'serve', '--db', db, '--host', '127.0.0.1', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   return new Promise((ok, fail) => {
-    let out = '';
-    const onData = (b: Buffer) => {
+    let out = '', started = false;
+    // a server that never says it listens must not outlive the test
+    const t = setTimeout(() => { child.kill('SIGKILL'); fail(new Error(`[load.test] server did not start in 20 s:\n${out}`)); }, 20_000);
+    // keep reading both pipes for the whole run so the child never blocks on a full pipe
+    child.stdout!.on('data', (b: Buffer) => {
       out += b.toString();
       const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m) { child.stdout!.off('data', onData); ok({ child, url: m[1]! }); }
-    };
-    child.stdout!.on('data', onData);
+      if (m && !started) { started = true; clearTimeout(t); ok({ child, url: m[1]! }); }
+    });
     child.stderr!.on('data', (b: Buffer) => { out += b.toString(); });
-    child.once('exit', (code) => fail(new Error(`[load.test] server exited (${code}) before listening:\n${out}`)));
+    child.once('exit', (code) => { clearTimeout(t); if (!started) fail(new Error(`[load.test] server exited (${code}) before listening:\n${out}`)); });
   });
 }
 
