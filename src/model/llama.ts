@@ -139,10 +139,11 @@ export class LlamaForCausalLM extends Module {
   readonly model: LlamaModel;
   readonly lmHead: LoraLinear | null;
 
-  constructor(readonly config: LlamaConfig, seed = 0) {
+  /** `init: false` skips the random initialisation (weights start at zero): for loading a checkpoint. */
+  constructor(readonly config: LlamaConfig, seed = 0, opts: { init?: boolean } = {}) {
     super();
     validateConfig(config);
-    const rng = new Rng(seed);
+    const rng = opts.init === false ? new ZeroRng(0) : new Rng(seed);
     this.model = this.add('model', new LlamaModel(config, rng));
     this.lmHead = config.tieWordEmbeddings ? null : this.add('lm_head', new LoraLinear(config.hiddenSize, config.vocabSize, rng));
   }
@@ -198,6 +199,12 @@ export class LlamaForCausalLM extends Module {
     if (this.lmHead) return this.lmHead.forward(h);
     return matmul(h, this.model.embedTokens.weight, { transB: true }); // tied: logits = h Eᵀ
   }
+}
+
+/** Every draw is 0: the layers' initialisers then cost a fill instead of Box–Muller per weight. */
+class ZeroRng extends Rng {
+  override next(): number { return 0; }
+  override normal(): number { return 0; }
 }
 
 /** Positions offset..offset+T-1 for every row (B·T). */

@@ -67,7 +67,7 @@ export function loadModelDir(dirIn: string, opts: { adapters?: boolean } = {}): 
   const parsed: ParsedConfig = fromHfConfig(readJson(join(dir, 'config.json'), 'model dir'), join(dir, 'config.json'));
   const genPath = join(dir, 'generation_config.json');
   const generation = existsSync(genPath) ? fromHfGenerationConfig(readJson(genPath, 'model dir'), genPath) : {};
-  const model = new LlamaForCausalLM(parsed.config, 0);
+  const model = new LlamaForCausalLM(parsed.config, 0, { init: false }); // every tensor is read below
   const src = openSafetensorsDir(dir);
   const unusedTensors: string[] = [];
   try {

@@ -10,6 +10,7 @@ import { SafetensorsFile, writeSafetensors, writeSafetensorsDir, openSafetensors
 import { loadModelDir, saveModelDir } from '../../src/model/model-dir.js';
 import { LlamaForCausalLM, presets, type LlamaConfig } from '../../src/model/llama.js';
 import { f16BitsToF32, f32ToF16Bits } from '../../src/model/half.js';
+import { atomicWrite } from '../../src/model/atomic.js';
 import { noGrad } from '../../src/autograd/grad-mode.js';
 import { idsT, Rng } from '../helpers.js';
 
@@ -142,6 +143,20 @@ test('model dir: save → load is bit-exact (weights and logits), sharded and si
     const ids = idsT(new Rng(1), [2, 5], cfg.vocabSize);
     noGrad(() => assert.deepEqual(md.model.forward({ ids }).f32(), m.forward({ ids }).f32()));
   }
+});
+
+test('atomic writes: a write that fails midway leaves the previous file intact and no temporary file', () => {
+  const dir = tmp();
+  const path = join(dir, 'model.safetensors');
+  writeSafetensors(path, [{ name: 'a', shape: [2], data: new Float32Array([1, 2]) }]);
+  const before = readFileSync(path);
+  function* failing(): Generator<Uint8Array> {
+    yield new Uint8Array(1000);
+    throw new Error('disk full (simulated)');
+  }
+  assert.throws(() => atomicWrite(path, failing()), /disk full/);
+  assert.deepEqual(readFileSync(path), before);
+  assert.deepEqual(readdirSync(dir), ['model.safetensors']);
 });
 
 test('model dir: a checkpoint that does not match its config is refused by tensor name', () => {
