@@ -57,7 +57,9 @@ export async function loadLocalModel(path: string, opts: LocalModelOptions = {})
   const tok = await loadTokenizer(md.tokenizerPath);
   const template = opts.template ?? (tok.config.chatTemplate ? 'default' : 'ziya');
   const maxPos = md.model.config.maxPositions;
-  const bos = md.model.config.bosTokenId ?? md.generation.bosTokenId;
+  // BOS is prepended exactly when the tokenizer asks for it (HF's add_bos_token), the same for every function here
+  const bosId = md.model.config.bosTokenId ?? md.generation.bosTokenId;
+  const bos = tok.config.addBosToken ? bosId : undefined;
   const eos = md.generation.eosTokenIds ?? md.eosTokenIds;
   const maxNew = opts.maxNewTokens ?? md.generation.maxNewTokens ?? 256;
 
@@ -66,7 +68,7 @@ export async function loadLocalModel(path: string, opts: LocalModelOptions = {})
     async answer(messages: Turn[]) {
       const text = renderChat(tok, template, messages.map((m) => ({ role: m.role, content: m.text })), { addGenerationPrompt: true });
       let ids = tok.encode(text);
-      if (bos !== undefined && tok.config.addBosToken && ids[0] !== bos) ids = [bos, ...ids];
+      if (bos !== undefined && ids[0] !== bos) ids = [bos, ...ids];
       // keep the most recent context when the dialogue is longer than the model's window
       if (ids.length + maxNew > maxPos) ids = ids.slice(Math.max(0, ids.length - (maxPos - maxNew)));
       if (ids.length === 0) throw new Error(`[eval local-model] maxNewTokens ${maxNew} leaves no room for the prompt in ${maxPos} positions`);
