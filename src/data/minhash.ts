@@ -1,7 +1,7 @@
 // minhash.ts — near-duplicate detection: MinHash signatures over character shingles (Broder 1997; computed by
 // one-permutation hashing with densification), LSH banding
 // (Leskovec, Rajaraman & Ullman, Mining of Massive Datasets ch. 3), candidates verified with 8-bit b-bit MinHash
-// (Li & König 2010) so that memory stays ~ (bands × 8 + perms) bytes per kept document. Also a compact 64-bit hash
+// (Li & König 2010) so that memory stays ~ (bands × 8 / load + perms) bytes per kept document. Also a compact 64-bit hash
 // set for exact dedup. Everything lives in typed arrays; no per-document objects.
 
 /** Two independent 32-bit string hashes (FNV-1a and a murmur-style mix) → a 64-bit fingerprint as [hi, lo]. */
@@ -89,8 +89,9 @@ export class NearDupIndex {
   private keys: Uint32Array;
   private vals: Uint32Array;
   private filled = 0;
-  // 8-bit signatures of accepted documents, doc-major
-  private small: Uint8Array;
+  // 8-bit signatures of accepted documents, doc-major, in fixed pages (no doubling overshoot, no copy on growth)
+  private pages: Uint8Array[] = [];
+  private static readonly PAGE_DOCS = 16384;
   docs = 0;
 
   constructor(o: MinHashOptions = {}) {
@@ -107,7 +108,6 @@ export class NearDupIndex {
     this.sig = new Uint32Array(n);
     this.keys = new Uint32Array(1 << 12);
     this.vals = new Uint32Array(1 << 12);
-    this.small = new Uint8Array(n * 256);
   }
 
   /**
@@ -148,8 +148,10 @@ export class NearDupIndex {
 
   private similarity(doc: number): number {
     const n = this.sig.length;
+    const page = this.pages[Math.floor(doc / NearDupIndex.PAGE_DOCS)]!;
+    const off = (doc % NearDupIndex.PAGE_DOCS) * n;
     let same = 0;
-    for (let p = 0; p < n; p++) if ((this.sig[p]! & 0xff) === this.small[doc * n + p]) same++;
+    for (let p = 0; p < n; p++) if ((this.sig[p]! & 0xff) === page[off + p]) same++;
     // b-bit estimator: P(match) = J + (1 - J) / 256
     return (same / n - 1 / 256) / (1 - 1 / 256);
   }
@@ -171,15 +173,14 @@ export class NearDupIndex {
 
   private insert(bandKeys: number[]): void {
     const n = this.sig.length;
-    if ((this.docs + 1) * n > this.small.length) {
-      const s = new Uint8Array(this.small.length * 2);
-      s.set(this.small);
-      this.small = s;
-    }
-    for (let p = 0; p < n; p++) this.small[this.docs * n + p] = this.sig[p]! & 0xff;
+    const pi = Math.floor(this.docs / NearDupIndex.PAGE_DOCS);
+    if (pi === this.pages.length) this.pages.push(new Uint8Array(NearDupIndex.PAGE_DOCS * n));
+    const page = this.pages[pi]!, off = (this.docs % NearDupIndex.PAGE_DOCS) * n;
+    for (let p = 0; p < n; p++) page[off + p] = this.sig[p]! & 0xff;
     const doc = ++this.docs;
     for (const key of bandKeys) {
-      if ((this.filled + 1) * 2 > this.keys.length) this.growTable();
+      // linear probing stays short up to 3/4 full; growing at 1/2 would double the biggest array too early
+      if ((this.filled + 1) * 4 > this.keys.length * 3) this.growTable();
       const mask = this.keys.length - 1;
       let i = key & mask;
       while (this.keys[i] !== 0) i = (i + 1) & mask;
@@ -202,6 +203,6 @@ export class NearDupIndex {
   }
 
   bytes(): number {
-    return this.keys.byteLength + this.vals.byteLength + this.small.byteLength;
+    return this.keys.byteLength + this.vals.byteLength + this.pages.reduce((a, p) => a + p.byteLength, 0);
   }
 }
