@@ -1,6 +1,6 @@
 // annotate.ts — `zhongjing annotate serve|import|export|user|member|stats`: the expert ranking tool from the shell.
 // Thin: parsing and printing only; the work is in src/annotate/.
-import { writeFileSync, renameSync } from 'node:fs';
+import { existsSync, writeFileSync, renameSync } from 'node:fs';
 import type { Command } from './command.js';
 import { formatHelp, parseArgs, UsageError, type FlagSpecs } from './args.js';
 import { Store, type Role } from '../annotate/store.js';
@@ -9,7 +9,7 @@ import { exportFormats, exportText, type ExportFormat } from '../annotate/export
 import { agreementReport } from '../annotate/agreement.js';
 import { serveAnnotate } from '../annotate/server.js';
 
-const dbFlag = { db: { type: 'string', help: 'the annotation database (SQLite; created if missing)' } } as const;
+const dbFlag = { db: { type: 'string', help: 'the annotation database (SQLite; `import`, `user add` and `serve` create it)' } } as const;
 
 const sub: Record<string, { usage: string; summary: string; flags: FlagSpecs; run(f: Record<string, unknown>, pos: string[]): Promise<number> }> = {
   serve: {
@@ -50,7 +50,7 @@ const sub: Record<string, { usage: string; summary: string; flags: FlagSpecs; ru
         const n = await importFile(st, pos[0]!, p);
         console.log(`annotate import: ${n} item(s) into '${p.name}' (now ${st.itemCount(p)}; each ranked by ${p.perItem} annotator(s); ties ${p.allowTies ? 'allowed' : 'off'})`);
         return 0;
-      });
+      }, true);
     },
   },
   export: {
@@ -101,7 +101,7 @@ const sub: Record<string, { usage: string; summary: string; flags: FlagSpecs; ru
           return 0;
         }
         throw new UsageError(`[annotate user] expected 'add NAME', 'token NAME' or 'list'`);
-      });
+      }, pos[0] === 'add');
     },
   },
   member: {
@@ -144,8 +144,11 @@ function need(f: Record<string, unknown>, k: string): string {
   return v;
 }
 
-async function withStore(f: Record<string, unknown>, body: (s: Store) => Promise<number>): Promise<number> {
-  const st = new Store(need(f, 'db'));
+/** `create`: import and user may start a new database; reading commands must not leave an empty one behind a typo. */
+async function withStore(f: Record<string, unknown>, body: (s: Store) => Promise<number>, create = false): Promise<number> {
+  const db = need(f, 'db');
+  if (!create && !existsSync(db)) throw new Error(`[annotate] no database at ${db}`);
+  const st = new Store(db);
   try {
     return await body(st);
   } finally {

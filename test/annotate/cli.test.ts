@@ -56,6 +56,9 @@ test('CLI: user add, import (good and bad), export in three formats', () => {
       if (fmt === 'tsv') assert.match(e.stderr, /holds neither ties.*ties broken by candidate order in 1 of 1 rows/);
     }
     assert.equal(zj('export', '--project', 'nope', '--db', db, '--out', join(t.dir, 'x')).status, 1);
+    const typo = zj('export', '--project', 'p', '--db', join(t.dir, 'typo.db'), '--out', join(t.dir, 'x'));
+    assert.match(typo.stderr, /no database at .*typo\.db/);
+    assert.ok(!existsSync(join(t.dir, 'typo.db')), 'a reading command must not create a database');
   } finally {
     t.cleanup();
   }
