@@ -351,7 +351,8 @@ function allText(v: unknown, out: string[] = []): string[] {
 
 export function describeKeys(v: unknown): string {
   if (isObj(v)) return `keys: ${Object.keys(v).slice(0, 12).join(', ') || '(none)'}`;
-  return `a ${typeName(v)}`;
+  const t = typeName(v);
+  return `${/^[aeiou]/.test(t) ? 'an' : 'a'} ${t} at the top of the record`;
 }
 
 export class UnsupportedShape extends RecordError {
