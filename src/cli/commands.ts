@@ -4,7 +4,8 @@ import { infoCommand } from './info.js';
 import { benchCommand } from './bench.js';
 import { demoCommand } from './demo.js';
 import { exportCommand } from './export.js';
+import { chatCommand } from './chat.js';
 import { dataCommand } from './data.js';
 import { annotateCommand } from './annotate.js';
 
-export const commands: Command[] = [infoCommand, benchCommand, demoCommand, exportCommand, annotateCommand, dataCommand];
+export const commands: Command[] = [infoCommand, benchCommand, demoCommand, exportCommand, chatCommand, annotateCommand, dataCommand];
