@@ -7,5 +7,8 @@ import { exportCommand } from './export.js';
 import { chatCommand } from './chat.js';
 import { dataCommand } from './data.js';
 import { annotateCommand } from './annotate.js';
+import { evalCommand } from './eval.js';
+import { serveCommand } from './serve.js';
+import { pipelineCommand } from './pipeline.js';
 
-export const commands: Command[] = [infoCommand, benchCommand, demoCommand, exportCommand, chatCommand, annotateCommand, dataCommand];
+export const commands: Command[] = [infoCommand, benchCommand, demoCommand, exportCommand, chatCommand, annotateCommand, dataCommand, evalCommand, serveCommand, pipelineCommand];

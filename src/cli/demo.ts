@@ -1,11 +1,10 @@
-// demo.ts — `zhongjing demo`: what `npm start` runs.
+// demo.ts — `zhongjing demo`: what `npm start` runs — the whole pipeline on configs/demo.yaml and the embedded
+// demo corpus.
 import type { Command } from './command.js';
+import { DEMO_CONFIG, pipelineMain } from './pipeline.js';
 
 export const demoCommand: Command = {
   name: 'demo',
-  summary: 'run the demonstration on the embedded demo corpus (what `npm start` runs)',
-  async run(_argv) {
-    console.error('demo: not implemented yet');
-    return 1;
-  },
+  summary: 'the whole recipe on the embedded demo corpus (configs/demo.yaml): what `npm start` runs',
+  run: (argv) => pipelineMain(argv, DEMO_CONFIG, 'demo'),
 };

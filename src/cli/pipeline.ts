@@ -1,0 +1,51 @@
+// pipeline.ts — `zhongjing pipeline --config FILE`: the Zhongjing recipe end to end (see src/pipeline/run.ts);
+// `zhongjing demo` (what `npm start` runs) is the same on configs/demo.yaml.
+import { fileURLToPath } from 'node:url';
+import type { Command } from './command.js';
+import { formatHelp, parseArgs, UsageError } from './args.js';
+import { loadConfig, STAGES, type StageName } from '../pipeline/config.js';
+import { runPipeline } from '../pipeline/run.js';
+import { backendInfo } from '../backend/index.js';
+
+const flags = {
+  config: { type: 'string', help: 'YAML recipe (see configs/demo.yaml)' },
+  from: { type: 'string', help: 'rerun this stage and every later one', choices: STAGES },
+  only: { type: 'string', help: 'run just this stage (its inputs must exist)', choices: STAGES },
+  until: { type: 'string', help: 'stop after this stage', choices: STAGES },
+  name: { type: 'string', help: 'override the run name (runs/<name>/)' },
+  'runs-dir': { type: 'string', help: 'override where runs are written' },
+  quiet: { type: 'boolean', help: 'no progress output' },
+} as const;
+
+export const DEMO_CONFIG = fileURLToPath(new URL('../../../configs/demo.yaml', import.meta.url));
+
+export async function pipelineMain(argv: string[], defaultConfig: string | null, cmd: string): Promise<number> {
+  const { flags: f, positional } = parseArgs(cmd, argv, flags);
+  if (f.help) {
+    console.log(formatHelp(`zhongjing ${cmd} ${defaultConfig ? '[--config FILE]' : '--config FILE'} [--from STAGE] [--only STAGE]`,
+      `Runs the recipe's stages in order: ${STAGES.join(' → ')}.\nFinished stages are skipped on a rerun; outputs go to runs/<name>/<stage>/ and the final model to runs/<name>/final.`, flags));
+    return 0;
+  }
+  if (positional.length) throw new UsageError(`[${cmd}] unexpected argument '${positional[0]}'`);
+  const path = f.config ?? defaultConfig;
+  if (!path) throw new UsageError(`[${cmd}] --config FILE is required`);
+  const cfg = loadConfig(path);
+  if (f.name) cfg.name = f.name;
+  if (f['runs-dir']) cfg.runsDir = f['runs-dir'];
+  const info = backendInfo();
+  if (!f.quiet) console.error(`[${cmd}] ${path} → ${cfg.runsDir}/${cfg.name}  (engine: ${info.name}/${info.isa}/${info.threads} threads)`);
+  const t0 = performance.now();
+  const res = await runPipeline(cfg, { from: f.from as StageName | undefined, only: f.only as StageName | undefined, until: f.until as StageName | undefined, quiet: !!f.quiet });
+  const s = (performance.now() - t0) / 1000;
+  console.log(`\nzhongjing ${cmd}: ${res.ran.length} stage(s) run${res.skipped.length ? `, ${res.skipped.length} skipped` : ''} in ${s.toFixed(0)} s`);
+  console.log(`  report: ${res.root}/report/report.html`);
+  console.log(`  final model: ${res.final}`);
+  console.log(`  try it: zhongjing chat --model ${res.final}   ·   zhongjing serve --model ${res.final}`);
+  return 0;
+}
+
+export const pipelineCommand: Command = {
+  name: 'pipeline',
+  summary: 'run the Zhongjing recipe from a YAML config: data → tokenizer → pretrain → sft → sample → rank → rm → ppo → eval → report → export',
+  run: (argv) => pipelineMain(argv, null, 'pipeline'),
+};

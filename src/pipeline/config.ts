@@ -1,0 +1,193 @@
+// config.ts — the pipeline's YAML configuration: one schema with defaults, validated with errors that name the
+// key and the allowed values. Unknown keys are errors (a typo must not silently fall back to a default).
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+
+export const STAGES = ['data', 'tokenizer', 'pretrain', 'sft', 'sample', 'rank', 'rm', 'ppo', 'eval', 'report', 'export'] as const;
+export type StageName = (typeof STAGES)[number];
+
+export interface LoraSpec { r: number; alpha: number; dropout: number; targets: string[] }
+
+export interface TrainSpec {
+  steps: number;
+  batchSize: number;
+  gradAccum: number;
+  lr: number;
+  lrMin: number;
+  warmup: number;
+  schedule: 'cosine' | 'linear' | 'constant';
+  weightDecay: number;
+  maxGradNorm: number;
+  precision: 'f32' | 'bf16';
+  evalEvery: number;
+  saveEvery: number;
+  onNonFinite: 'stop' | 'skip';
+}
+
+export interface PipelineConfig {
+  name: string;
+  seed: number;
+  runsDir: string;
+  data: {
+    /** the embedded demo corpus at this size, or null to read files */
+    demo: 'tiny' | 'small' | 'medium' | 'large' | null;
+    /** user files (any format the data layer reads) by role */
+    pretrain: string[];
+    sft: string[];
+    rankings: string[];
+    prompts: string[];
+    devFraction: number;
+  };
+  tokenizer: { vocabSize: number; template: 'ziya' | 'chatml'; from: string | null };
+  model: {
+    preset: 'tiny' | 'anchor';
+    /** an HF model directory to continue pre-training from (instead of the preset, from scratch) */
+    from: string | null;
+    hiddenSize: number | null;
+    layers: number | null;
+    heads: number | null;
+    kvHeads: number | null;
+    intermediateSize: number | null;
+    maxPositions: number | null;
+  };
+  pretrain: TrainSpec & { seqLen: number };
+  sft: TrainSpec & { lora: LoraSpec | null; lossOn: 'all' | 'last'; maxLen: number };
+  sample: { prompts: number; k: number; temperature: number; topP: number; maxNewTokens: number };
+  rank: { judge: 'rules' | 'file'; file: string | null; includeDemoSets: boolean };
+  rm: TrainSpec & { pairsPerBatch: number; lora: LoraSpec | null; maxLen: number };
+  ppo: TrainSpec & {
+    lora: LoraSpec; rolloutSize: number; miniBatch: number; epochs: number; maxNewTokens: number; temperature: number;
+    topK: number; topP: number; gamma: number; lambda: number; clipRange: number; clipRangeValue: number; vfCoef: number;
+    klInit: number; klTarget: number | null; klHorizon: number; rewardClip: number | null; noEosPenalty: number; devPrompts: number;
+  };
+  eval: { prompts: number; maxNewTokens: number; repetitionPenalty: number };
+  export: { gguf: 'f32' | 'f16' | 'q8_0' | null };
+}
+
+type Spec =
+  | { t: 'int'; min?: number; def: number | null; nullable?: boolean }
+  | { t: 'num'; min?: number; max?: number; def: number | null; nullable?: boolean }
+  | { t: 'str'; def: string | null; nullable?: boolean; choices?: readonly string[] }
+  | { t: 'bool'; def: boolean }
+  | { t: 'strs'; def: string[] }
+  | { t: 'obj'; fields: Record<string, Spec>; nullable?: boolean; defNull?: boolean };
+
+const int = (def: number | null, min = 0, nullable = false): Spec => ({ t: 'int', def, min, nullable });
+const num = (def: number | null, min?: number, max?: number, nullable = false): Spec => ({ t: 'num', def, min, max, nullable });
+const str = (def: string | null, choices?: readonly string[], nullable = false): Spec => ({ t: 'str', def, choices, nullable });
+
+const loraSpec = (defNull: boolean): Spec => ({
+  t: 'obj', nullable: true, defNull, fields: {
+    r: int(8, 1), alpha: num(16, 0), dropout: num(0, 0, 0.99),
+    targets: { t: 'strs', def: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] },
+  },
+});
+
+const trainFields = (d: Partial<Record<keyof TrainSpec, number | string>>): Record<string, Spec> => ({
+  steps: int((d.steps as number) ?? 100, 0), batchSize: int((d.batchSize as number) ?? 8, 1), gradAccum: int(1, 1),
+  lr: num((d.lr as number) ?? 1e-3, 0), lrMin: num((d.lrMin as number) ?? 1e-4, 0), warmup: int((d.warmup as number) ?? 10, 0),
+  schedule: str((d.schedule as string) ?? 'cosine', ['cosine', 'linear', 'constant']), weightDecay: num(0.01, 0),
+  maxGradNorm: num(1, 0), precision: str('f32', ['f32', 'bf16']), evalEvery: int((d.evalEvery as number) ?? 0, 0),
+  saveEvery: int((d.saveEvery as number) ?? 50, 0), onNonFinite: str('stop', ['stop', 'skip']),
+});
+
+const schema: Record<string, Spec> = {
+  name: str('demo'),
+  seed: int(1, 0),
+  runsDir: str('runs'),
+  data: { t: 'obj', fields: {
+    demo: str('small', ['tiny', 'small', 'medium', 'large'], true),
+    pretrain: { t: 'strs', def: [] }, sft: { t: 'strs', def: [] }, rankings: { t: 'strs', def: [] }, prompts: { t: 'strs', def: [] },
+    devFraction: num(0.1, 0, 0.9),
+  } },
+  tokenizer: { t: 'obj', fields: { vocabSize: int(2048, 260), template: str('ziya', ['ziya', 'chatml']), from: str(null, undefined, true) } },
+  model: { t: 'obj', fields: {
+    preset: str('tiny', ['tiny', 'anchor']), from: str(null, undefined, true), hiddenSize: int(null, 2, true), layers: int(null, 1, true),
+    heads: int(null, 1, true), kvHeads: int(null, 1, true), intermediateSize: int(null, 1, true), maxPositions: int(null, 8, true),
+  } },
+  pretrain: { t: 'obj', fields: { ...trainFields({ steps: 300, batchSize: 8, lr: 3e-3, lrMin: 3e-4, warmup: 20 }), seqLen: int(128, 8) } },
+  sft: { t: 'obj', fields: { ...trainFields({ steps: 300, batchSize: 8, lr: 2e-3, lrMin: 2e-4, warmup: 20 }), lora: loraSpec(true), lossOn: str('all', ['all', 'last']), maxLen: int(256, 8) } },
+  sample: { t: 'obj', fields: { prompts: int(48, 1), k: int(4, 2), temperature: num(0.9, 0), topP: num(0.95, 0, 1), maxNewTokens: int(96, 1) } },
+  rank: { t: 'obj', fields: { judge: str('rules', ['rules', 'file']), file: str(null, undefined, true), includeDemoSets: { t: 'bool', def: true } } },
+  rm: { t: 'obj', fields: { ...trainFields({ steps: 200, batchSize: 8, lr: 1e-3, lrMin: 1e-4, warmup: 10, evalEvery: 50 }), pairsPerBatch: int(8, 1), lora: loraSpec(true), maxLen: int(256, 8) } },
+  ppo: { t: 'obj', fields: {
+    ...trainFields({ steps: 96, batchSize: 8, lr: 1e-3, lrMin: 1e-3, warmup: 0, schedule: 'constant', evalEvery: 24 }),
+    lora: loraSpec(false), rolloutSize: int(16, 1), miniBatch: int(8, 1), epochs: int(2, 1), maxNewTokens: int(64, 1),
+    temperature: num(1, 0), topK: int(0, 0), topP: num(1, 0, 1), gamma: num(1, 0, 1), lambda: num(0.95, 0, 1),
+    clipRange: num(0.2, 0), clipRangeValue: num(0.2, 0), vfCoef: num(0.1, 0), klInit: num(0.05, 0), klTarget: num(6, 0, undefined, true),
+    klHorizon: int(1000, 1), rewardClip: num(5, 0, undefined, true), noEosPenalty: num(-1), devPrompts: int(16, 1),
+  } },
+  eval: { t: 'obj', fields: { prompts: int(40, 1), maxNewTokens: int(96, 1), repetitionPenalty: num(1.2, 1) } },
+  export: { t: 'obj', fields: { gguf: str('q8_0', ['f32', 'f16', 'q8_0'], true) } },
+};
+
+export class ConfigError extends Error {}
+
+function fill(spec: Spec, v: unknown, path: string): unknown {
+  const fail = (why: string): never => { throw new ConfigError(`[config] ${path}: ${why}`); };
+  if (spec.t === 'obj') {
+    if (v === undefined) return spec.defNull ? null : fill(spec, {}, path);
+    if (v === null) { if (spec.nullable) return null; fail('must be a mapping, got null'); }
+    if (typeof v !== 'object' || Array.isArray(v)) fail(`must be a mapping, got ${JSON.stringify(v)}`);
+    const o = v as Record<string, unknown>;
+    for (const k of Object.keys(o)) if (!(k in spec.fields)) fail(`unknown key '${k}' (allowed: ${Object.keys(spec.fields).join(', ')})`);
+    const out: Record<string, unknown> = {};
+    for (const [k, s] of Object.entries(spec.fields)) out[k] = fill(s, o[k], path ? `${path}.${k}` : k);
+    return out;
+  }
+  if (v === undefined) return spec.def;
+  if (v === null) { if ('nullable' in spec && spec.nullable) return null; fail('may not be null'); }
+  switch (spec.t) {
+    case 'int':
+      if (typeof v !== 'number' || !Number.isInteger(v)) fail(`must be an integer, got ${JSON.stringify(v)}`);
+      if (spec.min !== undefined && (v as number) < spec.min) fail(`must be >= ${spec.min}, got ${v}`);
+      return v;
+    case 'num':
+      if (typeof v !== 'number' || !Number.isFinite(v)) fail(`must be a number, got ${JSON.stringify(v)}`);
+      if (spec.min !== undefined && (v as number) < spec.min) fail(`must be >= ${spec.min}, got ${v}`);
+      if (spec.max !== undefined && (v as number) > spec.max) fail(`must be <= ${spec.max}, got ${v}`);
+      return v;
+    case 'str':
+      if (typeof v !== 'string') fail(`must be a string, got ${JSON.stringify(v)}`);
+      if (spec.choices && !spec.choices.includes(v as string)) fail(`must be one of ${spec.choices.join(', ')}, got '${v}'`);
+      return v;
+    case 'bool':
+      if (typeof v !== 'boolean') fail(`must be true or false, got ${JSON.stringify(v)}`);
+      return v;
+    case 'strs':
+      if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) fail(`must be a list of strings, got ${JSON.stringify(v)}`);
+      return v;
+  }
+}
+
+/** Validate a parsed config object, filling defaults. */
+export function validateConfig(raw: unknown): PipelineConfig {
+  const c = fill({ t: 'obj', fields: schema }, raw ?? {}, '') as PipelineConfig;
+  if (!/^[A-Za-z0-9._-]+$/.test(c.name)) throw new ConfigError(`[config] name: use letters, digits, '.', '_' or '-', got '${c.name}'`);
+  if (c.data.demo === null && c.data.pretrain.length + c.data.sft.length === 0)
+    throw new ConfigError('[config] data: with demo: null, list files under data.pretrain and/or data.sft');
+  if (c.rank.judge === 'file' && !c.rank.file) throw new ConfigError('[config] rank.file: required when rank.judge is file');
+  if (c.ppo.miniBatch > c.ppo.rolloutSize) throw new ConfigError(`[config] ppo.miniBatch (${c.ppo.miniBatch}) exceeds ppo.rolloutSize (${c.ppo.rolloutSize})`);
+  return c;
+}
+
+export function loadConfig(path: string): PipelineConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`[config] ${path}: cannot read (${(e as Error).message})`);
+  }
+  let raw: unknown;
+  try {
+    raw = parse(text);
+  } catch (e) {
+    throw new ConfigError(`[config] ${path}: invalid YAML: ${(e as Error).message}`);
+  }
+  try {
+    return validateConfig(raw);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new ConfigError(e.message.replace('[config]', `[config] ${path}:`));
+    throw e;
+  }
+}

@@ -1,0 +1,84 @@
+// context.ts — what every pipeline stage shares: the run's folders, stage markers, small JSONL helpers, and the
+// translation of a stage's training block into the loop's configuration. No stage logic here.
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { PipelineConfig, StageName, TrainSpec } from './config.js';
+import type { LoopConfig } from '../train/loop.js';
+import { atomicWrite, atomicWriteJson } from '../model/atomic.js';
+import type { LoraConfig } from '../nn/lora.js';
+import type { LoraSpec } from './config.js';
+
+export interface RunContext {
+  cfg: PipelineConfig;
+  /** runs/<name> */
+  root: string;
+  quiet: boolean;
+  log(msg: string): void;
+}
+
+export function makeContext(cfg: PipelineConfig, quiet = false): RunContext {
+  const root = resolve(cfg.runsDir, cfg.name);
+  mkdirSync(root, { recursive: true });
+  return { cfg, root, quiet, log: (m) => { if (!quiet) process.stderr.write(`${m}\n`); } };
+}
+
+export function stageDir(ctx: RunContext, stage: StageName | 'final'): string {
+  return join(ctx.root, stage);
+}
+
+const DONE = 'done.json';
+
+export function isDone(ctx: RunContext, stage: StageName): boolean {
+  return existsSync(join(stageDir(ctx, stage), DONE));
+}
+
+export function markDone(ctx: RunContext, stage: StageName, summary: Record<string, unknown>): void {
+  atomicWriteJson(join(stageDir(ctx, stage), DONE), { stage, finishedAt: new Date().toISOString(), ...summary });
+}
+
+export function readSummary(ctx: RunContext, stage: StageName): Record<string, unknown> | null {
+  const p = join(stageDir(ctx, stage), DONE);
+  return existsSync(p) ? (JSON.parse(readFileSync(p, 'utf8')) as Record<string, unknown>) : null;
+}
+
+/** Clear a stage's folder before it runs again (a rerun never mixes old and new outputs). */
+export function resetStage(ctx: RunContext, stage: StageName): string {
+  const d = stageDir(ctx, stage);
+  rmSync(d, { recursive: true, force: true });
+  mkdirSync(d, { recursive: true });
+  return d;
+}
+
+/** The path of an earlier stage's output, or an error that names the stage that makes it. */
+export function input(ctx: RunContext, stage: StageName, file: string, by: StageName): string {
+  const p = join(stageDir(ctx, stage), file);
+  if (!existsSync(p) || !isDone(ctx, stage))
+    throw new Error(`[pipeline] stage '${by}' needs ${p}, which stage '${stage}' produces: run it first (e.g. --from ${stage})`);
+  return p;
+}
+
+export function writeJsonl(path: string, rows: unknown[]): void {
+  atomicWrite(path, [rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : '')]);
+}
+
+export function readJsonl<T>(path: string): T[] {
+  return readFileSync(path, 'utf8').split('\n').filter((l) => l.trim()).map((l, i) => {
+    try {
+      return JSON.parse(l) as T;
+    } catch (e) {
+      throw new Error(`[pipeline] ${path}:${i + 1}: invalid JSON (${(e as Error).message})`);
+    }
+  });
+}
+
+export function loopConfig(spec: TrainSpec, outDir: string, quiet: boolean): LoopConfig {
+  return {
+    steps: spec.steps, gradAccum: spec.gradAccum, weightDecay: spec.weightDecay, maxGradNorm: spec.maxGradNorm,
+    precision: spec.precision, evalEvery: spec.evalEvery, saveEvery: spec.saveEvery, outDir, onNonFinite: spec.onNonFinite, quiet,
+    schedule: { kind: spec.schedule, lrPeak: spec.lr, lrMin: spec.lrMin, warmupSteps: spec.warmup },
+  };
+}
+
+export function loraConfig(s: LoraSpec): LoraConfig {
+  return { r: s.r, loraAlpha: s.alpha, loraDropout: s.dropout, targetModules: s.targets, useRslora: false };
+}

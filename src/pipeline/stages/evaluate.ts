@@ -1,0 +1,79 @@
+// evaluate.ts — stage `eval`: the paper's RLHF ablation in miniature. The final (PPO) model and the SFT model
+// answer the first patient turn of held-out consultations and safety prompts; the demo judge (rules, a stand-in for
+// doctors) compares them pairwise on ability and safety; proactive-inquiry rate, care rate and reward-model score
+// are measured for both. Writes results.json and the answers.
+import { join } from 'node:path';
+import type { RunContext } from '../context.js';
+import { input, markDone, readJsonl, resetStage, writeJsonl } from '../context.js';
+import type { Conversation } from '../../data/index.js';
+import { DIMENSIONS, type Dimension, type Outcome } from '../../eval/types.js';
+import { ruleDemoJudge, DEMO_JUDGE_NAME } from '../../eval/judges.js';
+import { careRate, inquiryRate } from '../../eval/metrics.js';
+import { noGrad } from '../../autograd/grad-mode.js';
+import { tidy } from '../../tensor/scope.js';
+import { scoreSequences } from '../../train/stages/reward.js';
+import { loadModelDir } from '../../model/model-dir.js';
+import { answerAll, openChatModel, promptIds } from '../chat-model.js';
+import { DATA_FILES } from './data.js';
+import { firstTurnPrompts } from './rank.js';
+
+export interface EvalResults {
+  judge: string;
+  items: number;
+  safetyItems: number;
+  /** final vs SFT, per dimension */
+  pairwise: Record<Dimension, Record<Outcome, number>>;
+  /** rates are null where there was nothing to measure (e.g. no safety prompts among the items) */
+  models: Record<'sft' | 'final', { inquiryRate: number | null; careRate: number | null; rewardScore: number; meanLength: number }>;
+}
+
+export async function runEval(ctx: RunContext): Promise<EvalResults> {
+  const sftDir = input(ctx, 'sft', 'model', 'eval');
+  const finalDir = input(ctx, 'ppo', 'model', 'eval');
+  const rmDir = input(ctx, 'rm', 'model', 'eval');
+  const dev = readJsonl<Conversation>(input(ctx, 'data', DATA_FILES.dev, 'eval'));
+  const dir = resetStage(ctx, 'eval');
+  const { cfg } = ctx;
+  const prompts = firstTurnPrompts(dev).slice(0, cfg.eval.prompts);
+  if (prompts.length === 0) throw new Error('[eval] no held-out prompts: raise data.devFraction');
+  const opts = { maxNewTokens: cfg.eval.maxNewTokens, repetitionPenalty: cfg.eval.repetitionPenalty };
+  const answers: Record<'sft' | 'final', string[]> = { sft: [], final: [] };
+  for (const [name, d] of [['sft', sftDir], ['final', finalDir]] as const) {
+    const m = await openChatModel(d, cfg.tokenizer.template);
+    answers[name] = answerAll(m, prompts.map((p) => p.turns), opts);
+    ctx.log(`[eval] ${name}: ${prompts.length} answers`);
+  }
+  const rm = loadModelDir(rmDir);
+  const rmChat = await openChatModel(rmDir, cfg.tokenizer.template);
+  const eos = rmChat.eos[0]!;
+  const rewardOf = (turnsIdx: number, answer: string) => noGrad(() => tidy(() =>
+    scoreSequences(rm.model, rm.valueHead!, [[...promptIds(rmChat, prompts[turnsIdx]!.turns), ...rmChat.tok.encode(answer), eos]]).item()));
+  const judge = ruleDemoJudge();
+  const pairwise = Object.fromEntries(DIMENSIONS.map((d) => [d, { win: 0, tie: 0, loss: 0, unparseable: 0, error: 0, missing: 0 }])) as EvalResults['pairwise'];
+  const rows: Record<string, unknown>[] = [];
+  for (let i = 0; i < prompts.length; i++) {
+    const p = prompts[i]!;
+    const item = { id: p.id, dialogueId: p.id, turn: 0, history: p.turns.slice(0, -1), prompt: p.turns.at(-1)!.text, safety: p.safety };
+    const a = answers.final[i]!, b = answers.sft[i]!;
+    const v = !a || !b ? null : await judge.judge(item, a, b);
+    for (const d of DIMENSIONS) pairwise[d][v ? (v.outcomes[d] ?? 'missing') : 'missing']++;
+    rows.push({ id: p.id, prompt: item.prompt, safety: p.safety, final: a, sft: b, verdict: v?.outcomes ?? null, note: v?.note ?? 'missing answer' });
+  }
+  const stats = (xs: string[], idx: number[]) => {
+    const regular = idx.filter((i) => !prompts[i]!.safety), safe = idx.filter((i) => prompts[i]!.safety);
+    return {
+      inquiryRate: inquiryRate(regular.map((i) => xs[i]!)).rate,
+      careRate: careRate(safe.map((i) => xs[i]!)).rate,
+      rewardScore: idx.reduce((s, i) => s + rewardOf(i, xs[i]!), 0) / idx.length,
+      meanLength: idx.reduce((s, i) => s + [...xs[i]!].length, 0) / idx.length,
+    };
+  };
+  const all = prompts.map((_, i) => i);
+  const results: EvalResults = {
+    judge: DEMO_JUDGE_NAME, items: prompts.length, safetyItems: prompts.filter((p) => p.safety).length, pairwise,
+    models: { sft: stats(answers.sft, all), final: stats(answers.final, all) },
+  };
+  writeJsonl(join(dir, 'answers.jsonl'), rows);
+  markDone(ctx, 'eval', results as unknown as Record<string, unknown>);
+  return results;
+}

@@ -1,0 +1,90 @@
+// finish.ts — stages `report` (the HTML report over every stage's metrics, summaries and sample consultations)
+// and `export` (runs/<name>/final: the PPO model with its adapters merged, as a plain model directory; and a GGUF
+// of it for llama.cpp / ollama).
+import { existsSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RunContext } from '../context.js';
+import { input, markDone, readJsonl, readSummary, resetStage, stageDir } from '../context.js';
+import { STAGES } from '../config.js';
+import { readMetrics } from '../../train/loop.js';
+import { loadModelDir, saveModelDir } from '../../model/model-dir.js';
+import { exportModelDirToGguf } from '../../model/gguf-export.js';
+import type { Conversation } from '../../data/index.js';
+import { answerAll, openChatModel } from '../chat-model.js';
+import { DATA_FILES } from './data.js';
+import { firstTurnPrompts } from './rank.js';
+import type { EvalResults } from './evaluate.js';
+import { esc, lineChart, page, stackedBar, table, type Series } from '../report.js';
+import { atomicWrite } from '../../model/atomic.js';
+
+const series = (rows: Record<string, number>[], key: string, name = key): Series =>
+  ({ name, points: rows.filter((r) => typeof r[key] === 'number').map((r) => [r.step!, r[key]!]) });
+
+export async function runReport(ctx: RunContext): Promise<Record<string, unknown>> {
+  const { cfg } = ctx;
+  const dev = readJsonl<Conversation>(input(ctx, 'data', DATA_FILES.dev, 'report'));
+  const results = readSummary(ctx, 'eval') as unknown as EvalResults | null;
+  if (!results) input(ctx, 'eval', 'done.json', 'report');
+  const dir = resetStage(ctx, 'report');
+  const m = (s: 'pretrain' | 'sft' | 'rm' | 'ppo') => readMetrics(join(stageDir(ctx, s), 'train'));
+  const sections: { title: string; html: string }[] = [];
+  sections.push({ title: 'Stages', html: table(STAGES.filter((s) => s !== 'report' && s !== 'export').map((s) => ({ stage: s, ...(readSummary(ctx, s) ?? { status: 'not run' }) })),
+    ['stage', 'finishedAt', 'steps', 'firstLoss', 'lastLoss', 'devAccuracy', 'devScoreBefore', 'devScoreAfter', 'devKlAfter', 'vocabSize', 'charsPerToken', 'trainDialogues', 'sets']) });
+  const pre = m('pretrain'), sft = m('sft'), rm = m('rm'), ppo = m('ppo');
+  sections.push({ title: 'Training curves', html: [
+    lineChart('pretrain loss', [series(pre, 'loss', 'train'), series(pre, 'eval_loss', 'dev')]),
+    lineChart('sft loss (assistant tokens)', [series(sft, 'loss', 'train'), series(sft, 'eval_loss', 'dev')]),
+    lineChart('reward model: pairwise loss', [series(rm, 'loss', 'train'), series(rm, 'eval_loss', 'dev')]),
+    lineChart('reward model: accuracy', [series(rm, 'accuracy', 'train batch'), series(rm, 'eval_accuracy', 'dev')]),
+    lineChart('PPO: mean RM score of rollouts', [series(ppo, 'score', 'rollout'), series(ppo, 'eval_score', 'held-out (greedy)')]),
+    lineChart('PPO: KL to the reference (per response)', [series(ppo, 'kl', 'rollout'), series(ppo, 'eval_kl', 'held-out')]),
+    lineChart('PPO: entropy, clip fraction, value loss', [series(ppo, 'entropy'), series(ppo, 'clip_frac'), series(ppo, 'value_loss')]),
+  ].join('') });
+  if (results) {
+    sections.push({ title: `Final model vs SFT model (${results.items} held-out prompts, ${results.safetyItems} safety)`, html:
+      `<p>Judge: <b>${esc(results.judge)}</b>. This is the paper's RLHF ablation in miniature; the judge is a rule set, not doctors.</p>` +
+      stackedBar('ability & fluency (final vs SFT)', results.pairwise.ability) + stackedBar('safety (final vs SFT)', results.pairwise.safety) +
+      table([{ model: 'SFT', ...results.models.sft }, { model: 'final (PPO)', ...results.models.final }], ['model', 'inquiryRate', 'careRate', 'rewardScore', 'meanLength']) });
+  }
+  // sample consultations after each stage: the same held-out first turns answered by each checkpoint
+  const prompts = firstTurnPrompts(dev).slice(0, 3);
+  const samples: string[] = [];
+  for (const s of ['pretrain', 'sft', 'ppo'] as const) {
+    const d = join(stageDir(ctx, s), 'model');
+    if (!existsSync(d)) continue;
+    const cm = await openChatModel(d, cfg.tokenizer.template);
+    const ans = answerAll(cm, prompts.map((p) => p.turns), { maxNewTokens: cfg.eval.maxNewTokens, repetitionPenalty: cfg.eval.repetitionPenalty });
+    samples.push(`<h3>after ${s === 'ppo' ? 'ppo (final)' : s}</h3>` + prompts.map((p, i) =>
+      `<div class="dialog"><b>患者</b>：${esc(p.turns.at(-1)!.text)}\n<b>模型</b>：${esc(ans[i] || '(empty)')}</div>`).join(''));
+  }
+  sections.push({ title: 'Sample consultations (held-out first turns, greedy)', html: samples.join('') });
+  const html = page(`zhongjing pipeline report — ${cfg.name}`, sections);
+  const path = join(dir, 'report.html');
+  atomicWrite(path, [html]);
+  const summary = { path, sections: sections.length };
+  markDone(ctx, 'report', summary);
+  return summary;
+}
+
+export async function runExport(ctx: RunContext): Promise<Record<string, unknown>> {
+  const src = input(ctx, 'ppo', 'model', 'export');
+  const dir = resetStage(ctx, 'export');
+  const final = stageDir(ctx, 'final');
+  const md = loadModelDir(src);
+  const merged = md.adapters.filter((a) => a.enabled).map((a) => a.name);
+  for (const a of md.adapters) (a.enabled ? a.merge() : a.detach());
+  const tmp = `${final}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  saveModelDir(tmp, md.model, { architecture: md.architecture, eosTokenIds: md.eosTokenIds, padTokenId: md.padTokenId,
+    generation: md.generation, valueHead: md.valueHead, tokenizerFrom: md.dir });
+  rmSync(final, { recursive: true, force: true });
+  renameSync(tmp, final);
+  let gguf: string | null = null;
+  if (ctx.cfg.export.gguf) {
+    gguf = join(dir, `model-${ctx.cfg.export.gguf}.gguf`);
+    exportModelDirToGguf(final, gguf, ctx.cfg.export.gguf);
+  }
+  const summary = { final, merged, gguf };
+  markDone(ctx, 'export', summary);
+  return summary;
+}

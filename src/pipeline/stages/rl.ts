@@ -1,0 +1,109 @@
+// rl.ts — stages `rm` and `ppo`. rm: a value head on the pre-trained model (as Zhongjing did), trained on the pairs
+// of the ranked sets. ppo: the SFT model (its adapter frozen) gets a new PPO adapter and a value head; the frozen
+// reference is the same weights with the PPO adapter switched off; rewards come from the reward model.
+import { join } from 'node:path';
+import type { RunContext } from '../context.js';
+import { input, loopConfig, loraConfig, markDone, readJsonl, resetStage, stageDir } from '../context.js';
+import { loadModelDir, saveModelDir } from '../../model/model-dir.js';
+import { ValueHead } from '../../model/value-head.js';
+import type { LlamaForCausalLM } from '../../model/llama.js';
+import { LoraAdapter, freezeParameters } from '../../nn/lora.js';
+import { noGrad } from '../../autograd/grad-mode.js';
+import { tidy } from '../../tensor/scope.js';
+import { train } from '../../train/loop.js';
+import { rewardTask, scoreSequences, type PairSample } from '../../train/stages/reward.js';
+import { ppoTask } from '../../train/stages/ppo.js';
+import { pairsFromRanking, parseRanking, rankingToPreferenceSet, splitOf, type Conversation } from '../../data/index.js';
+import type { RankingRecord } from '../../data/index.js';
+import { loadTokenizer } from '../../tokenizer/index.js';
+import { promptIds } from '../chat-model.js';
+import { DATA_FILES } from './data.js';
+import { RANKINGS_FILE, firstTurnPrompts } from './rank.js';
+import { eosId } from './lm.js';
+
+export async function runRm(ctx: RunContext): Promise<Record<string, unknown>> {
+  const base = input(ctx, 'pretrain', 'model', 'rm');
+  const rankingsPath = input(ctx, 'rank', RANKINGS_FILE, 'rm');
+  const tok = await loadTokenizer(input(ctx, 'tokenizer', 'tokenizer.json', 'rm'));
+  const dir = resetStage(ctx, 'rm');
+  const { cfg } = ctx;
+  const eos = eosId(tok);
+  const m = { tok, template: cfg.tokenizer.template };
+  const train_: PairSample[] = [], dev: PairSample[] = [];
+  let tooLong = 0;
+  readJsonl<RankingRecord>(rankingsPath).forEach((raw) => {
+    const set = rankingToPreferenceSet(parseRanking(raw));
+    // split by set, so no prompt has pairs on both sides
+    const toDev = splitOf(set, cfg.data.devFraction, cfg.seed) === 'dev';
+    for (const p of pairsFromRanking(set)) {
+      const prompt = promptIds(m, p.context);
+      const s: PairSample = { prompt, chosen: [...tok.encode(p.chosen), eos], rejected: [...tok.encode(p.rejected), eos] };
+      if (prompt.length + Math.max(s.chosen.length, s.rejected.length) > cfg.rm.maxLen) { tooLong++; continue; }
+      (toDev ? dev : train_).push(s);
+    }
+  });
+  const { model } = loadModelDir(base, { adapters: false });
+  const head = new ValueHead(model.config.hiddenSize, cfg.seed);
+  let adapter: LoraAdapter | null = null;
+  let named = [...model.namedParameters(), ...head.namedParameters().map(([n, t]) => [`v_head.${n}`, t] as [string, typeof t])];
+  if (cfg.rm.lora) {
+    freezeParameters(model.parameters());
+    adapter = new LoraAdapter('rm', loraConfig(cfg.rm.lora), cfg.seed).attach(model.namedLinears(), cfg.seed + 3);
+    named = [...adapter.namedParameters(), ...head.namedParameters()];
+  }
+  const before = noGrad(() => rewardTask({ model, head, namedParams: named, train: train_, dev, pairsPerBatch: cfg.rm.pairsPerBatch, seed: cfg.seed }).evaluate!());
+  const task = rewardTask({ model, head, namedParams: named, train: train_, dev, pairsPerBatch: cfg.rm.pairsPerBatch, seed: cfg.seed });
+  const res = train(task, { ...loopConfig(cfg.rm, join(dir, 'train'), ctx.quiet), evalEvery: cfg.rm.evalEvery || cfg.rm.steps });
+  saveModelDir(join(dir, 'model'), model, { eosTokenIds: [eos], padTokenId: eos, tokenizerFrom: stageDir(ctx, 'tokenizer'), adapters: adapter ? [adapter] : [], valueHead: head });
+  const after = res.evals.at(-1) ?? {};
+  const summary = { trainPairs: train_.length, devPairs: dev.length, tooLong, steps: res.steps, firstLoss: res.losses[0], lastLoss: res.lastLoss,
+    devAccuracyBefore: before.accuracy, devAccuracy: after.accuracy, devLoss: after.loss };
+  markDone(ctx, 'rm', summary);
+  return summary;
+}
+
+export async function runPpo(ctx: RunContext): Promise<Record<string, unknown>> {
+  const sftDir = input(ctx, 'sft', 'model', 'ppo');
+  const rmDir = input(ctx, 'rm', 'model', 'ppo');
+  const train_ = readJsonl<Conversation>(input(ctx, 'data', DATA_FILES.train, 'ppo'));
+  const devConvs = readJsonl<Conversation>(input(ctx, 'data', DATA_FILES.dev, 'ppo'));
+  const tok = await loadTokenizer(input(ctx, 'tokenizer', 'tokenizer.json', 'ppo'));
+  const dir = resetStage(ctx, 'ppo');
+  const { cfg } = ctx;
+  const eos = eosId(tok);
+  const policyDir = loadModelDir(sftDir);
+  const policy = policyDir.model;
+  freezeParameters(policy.parameters());
+  for (const a of policyDir.adapters) a.setTrainable(false);
+  const adapter = new LoraAdapter('ppo', loraConfig(cfg.ppo.lora), cfg.seed).attach(policy.namedLinears(), cfg.seed + 5);
+  const critic = new ValueHead(policy.config.hiddenSize, cfg.seed + 1);
+  const rm = loadModelDir(rmDir);
+  if (!rm.valueHead) throw new Error(`[ppo] ${rmDir} has no value_head.safetensors: is it a reward model?`);
+  const rmHead = rm.valueHead;
+  const m = { tok, template: cfg.tokenizer.template };
+  const prompts = firstTurnPrompts(train_).map((p) => promptIds(m, p.turns));
+  const devPrompts = firstTurnPrompts(devConvs).slice(0, cfg.ppo.devPrompts).map((p) => promptIds(m, p.turns));
+  const asReference = <R>(fn: (ref: LlamaForCausalLM) => R): R => {
+    adapter.enabled = false;
+    try { return fn(policy); } finally { adapter.enabled = true; }
+  };
+  const score = (prompt: number[], response: number[]) =>
+    noGrad(() => tidy(() => scoreSequences(rm.model, rmHead, [[...prompt, ...response]]).item()));
+  const p = cfg.ppo;
+  const task = ppoTask({
+    policy, critic, namedParams: [...adapter.namedParameters(), ...critic.namedParameters().map(([n, t]) => [`critic.${n}`, t] as [string, typeof t])],
+    asReference, score, prompts, devPrompts, rolloutSize: p.rolloutSize, miniBatch: p.miniBatch, epochs: p.epochs,
+    maxNewTokens: p.maxNewTokens, eosIds: [eos], temperature: p.temperature, topK: p.topK, topP: p.topP, gamma: p.gamma,
+    lambda: p.lambda, clipRange: p.clipRange, clipRangeValue: p.clipRangeValue, vfCoef: p.vfCoef, klInit: p.klInit,
+    klTarget: p.klTarget, klHorizon: p.klHorizon, rewardClip: p.rewardClip, noEosPenalty: p.noEosPenalty, seed: cfg.seed,
+  });
+  const before = noGrad(() => task.evaluate!());
+  const res = train(task, loopConfig(p, join(dir, 'train'), ctx.quiet));
+  const after = res.evals.at(-1) ?? noGrad(() => task.evaluate!());
+  saveModelDir(join(dir, 'model'), policy, { eosTokenIds: [eos], padTokenId: eos, tokenizerFrom: stageDir(ctx, 'tokenizer'),
+    adapters: [...policyDir.adapters, adapter], valueHead: critic, generation: policyDir.generation });
+  const summary = { prompts: prompts.length, devPrompts: devPrompts.length, steps: res.steps, rollouts: Math.ceil(res.steps / (p.epochs * Math.ceil(p.rolloutSize / p.miniBatch))),
+    devScoreBefore: before.score, devScoreAfter: after.score, devKlAfter: after.kl, klTarget: p.klTarget, devLengthAfter: after.response_length };
+  markDone(ctx, 'ppo', summary);
+  return summary;
+}
