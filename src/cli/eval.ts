@@ -69,15 +69,22 @@ async function system(where: string, f: ApiValues): Promise<{ answerer: Answerer
   throw new UsageError(`[eval ${where}] give a system: --model-dir DIR or --api-base URL --api-model NAME`);
 }
 
-/** A progress line on stderr, at most ~5 per second, and a final newline. */
+/** Progress on stderr: a rewritten line on a terminal (at most ~5 per second), every 10 % in logs, and the end. */
 function progress(label: string): (done: number, total: number, extra?: string) => void {
-  let last = 0;
+  let last = 0, lastDecile = 0;
   return (done, total, extra = '') => {
-    const now = Date.now();
-    if (done < total && now - last < 200) return;
-    last = now;
-    if (process.stderr.isTTY) process.stderr.write(`\r[${label}] ${done}/${total}${extra}   `);
-    if (done === total) process.stderr.write(process.stderr.isTTY ? '\n' : `[${label}] ${done}/${total}${extra}\n`);
+    if (process.stderr.isTTY) {
+      const now = Date.now();
+      if (done < total && now - last < 200) return;
+      last = now;
+      process.stderr.write(`\r[${label}] ${done}/${total}${extra}   ` + (done === total ? '\n' : ''));
+      return;
+    }
+    const decile = Math.floor((10 * done) / Math.max(1, total));
+    if (decile > lastDecile || done === total) {
+      lastDecile = decile;
+      process.stderr.write(`[${label}] ${done}/${total}${extra}\n`);
+    }
   };
 }
 

@@ -80,3 +80,14 @@ test('answer cache: resume without calls, failures recorded and retried, stale c
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('huatuo26M_test (single-turn): 6,000 items, one per record, each with its reference answer', async (t) => {
+  const f = FILE.replace('CMtMedQA_test.json', 'huatuo26M_test.json');
+  if (!existsSync(f)) { t.skip('../shared/refdata/zhongjing/huatuo26M_test.json is absent: single-turn items not checked'); return; }
+  const items = await loadItems(f);
+  assert.equal(items.length, 6000);
+  assert.ok(items.every((i) => i.turn === 0 && i.history.length === 0 && typeof i.reference === 'string' && !i.safety));
+  // the source ids are empty: ids fall back to file:line and stay unique
+  assert.equal(new Set(items.map((i) => i.id)).size, 6000);
+  assert.match(items[0]!.id, /^huatuo26M_test\.json:\d+#0$/);
+});
