@@ -118,3 +118,49 @@ test('annotation server: authentication, authorisation, validation, static files
     t.cleanup();
   }
 });
+
+test('annotation server: skip frees the slot, two annotators, agreement over HTTP', async () => {
+  const t = tempDir();
+  const s = await serveAnnotate({ db: join(t.dir, 'a.db'), host: '127.0.0.1', port: 0 });
+  try {
+    const st = s.store;
+    const p = st.ensureProject('pc', 2);
+    await importFile(st, writeJsonl(join(t.dir, 'c.jsonl'), candidateSets(2, 3, 'k')), p);
+    const tok: Record<string, string> = {};
+    for (const n of ['ann', 'ben', 'cai']) { tok[n] = st.addUser(n, 'annotator').token; st.addMember('pc', n); }
+    const root = st.addUser('root', 'admin').token;
+    const u = s.url;
+    const rank = async (who: string, ranking: string[][]) => {
+      const n = await call(u, 'GET', '/api/projects/pc/next', tok[who]);
+      const r = await call(u, 'PUT', `/api/projects/pc/items/${n.json.item.id}/annotation`, tok[who], { ranking });
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      return n.json.item.id as string;
+    };
+    // k0 goes to ann and ben (fewest annotators first); ben skips it, so cai can take the freed slot
+    assert.equal(await rank('ann', [['c0'], ['c1'], ['c2']]), 'k0');
+    const b = await call(u, 'GET', '/api/projects/pc/next', tok.ben);
+    assert.equal(b.json.item.id, 'k1', 'the least-annotated item comes first');
+    assert.equal((await call(u, 'POST', '/api/projects/pc/items/k1/skip', tok.ben, { comment: '看不懂' })).status, 200);
+    assert.equal(await rank('ben', [['c2'], ['c1'], ['c0']]), 'k0');
+    assert.equal(await rank('cai', [['c0'], ['c1', 'c2']]), 'k1');
+    assert.equal(await rank('ann', [['c0'], ['c2'], ['c1']]), 'k1');
+    assert.equal((await call(u, 'GET', '/api/projects/pc/next', tok.ben)).json.item, null, 'ben skipped k1 and saw k0: nothing left for him');
+
+    const stats = await call(u, 'GET', '/api/admin/projects/pc/stats', root);
+    assert.equal(stats.status, 200);
+    assert.deepEqual(stats.json.annotators.map((a: { name: string; progress: { done: number; skipped: number } }) => [a.name, a.progress.done, a.progress.skipped]),
+      [['ann', 2, 0], ['ben', 1, 1], ['cai', 1, 0]]);
+    assert.equal(stats.json.counts.complete, 2);
+    // k0: ann vs ben reversed → τ-b = −1. k1: ann {c0 > c2 > c1} vs cai {c0 > (c1 = c2)}: n0 = 3, n1 = 0, n2 = 1,
+    // C = 2 (c0 over both), the (c1, c2) pair tied for cai → τ-b = 2 / √(3·2)
+    const worst = stats.json.agreement.mostDisagreement as { itemId: string; meanTau: number }[];
+    assert.deepEqual(worst.map((w) => w.itemId), ['k0', 'k1']);
+    assert.equal(worst[0]!.meanTau, -1);
+    assert.ok(Math.abs(worst[1]!.meanTau - 2 / Math.sqrt(6)) < 1e-12);
+    assert.equal(stats.json.agreement.itemsCompared, 2);
+    assert.equal(typeof stats.json.agreement.alphaOrdinal, 'number');
+  } finally {
+    await s.close();
+    t.cleanup();
+  }
+});
