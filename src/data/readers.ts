@@ -147,9 +147,10 @@ async function* readText(path: string, s: Sniffed, o: Required<ReadOptions>): As
   let paraLine = 0;
   for await (const batch of decodedLines(path, s.encoding, o.chunkBytes)) for (const l of batch) {
     if (l.bad) { yield { line: l.line, error: undecodable(s.encoding) }; continue; }
-    const t = l.text!;
+    // a lone CR is an old line break (seen in the GB18030 classics): it splits the line, keeping its LF line number
+    const t = l.text!.includes('\r') ? l.text!.split('\r').filter((x) => x.trim() !== '').join('\n') : l.text!;
     if (o.textUnit === 'line') {
-      if (t.trim() !== '') yield { line: l.line, value: t };
+      if (t.trim() !== '') for (const part of t.split('\n')) yield { line: l.line, value: part };
       continue;
     }
     if (t.trim() === '') {

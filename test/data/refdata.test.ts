@@ -133,6 +133,16 @@ const cases: Case[] = [
     },
   })),
   { file: 'medicalgpt/data/pretrain/fever.txt', kind: 'text', shape: 'text', count: 985 },
+  // text: one record per non-empty line; the README gives all lines (LF) — 5,468 / 3,426 / 1,145 / 1,797
+  {
+    file: 'tcm-ancient-books/000-神农本草经.txt', kind: 'text', shape: 'text', count: 3576, encoding: 'gb18030',
+    check(rs) {
+      assert.ok(rs.every((r) => r.kind === 'text' && !r.text.includes('\r')), 'lone CRs split lines, never kept');
+      assert.ok(rs[rs.length - 1]!.source!.line <= 5468);
+      assert.equal((rs[0] as { text: string }).text, '<篇名>神农本草经');
+    },
+  },
+  { file: 'tcm-ancient-books/437-黄帝内经素问.txt', kind: 'text', shape: 'text', count: 3004, encoding: 'gb18030' },
   { file: 'tcm-ancient-books/457-伤寒论.txt', kind: 'text', shape: 'text', count: 1093, encoding: 'gb18030' },
   { file: 'tcm-ancient-books/499-金匮要略方论.txt', kind: 'text', shape: 'text', count: 1670, encoding: 'gb18030' },
 ];
