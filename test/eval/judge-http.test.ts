@@ -73,6 +73,14 @@ test('client retries 429 and 500, then succeeds; counts retries', async () => {
   assert.deepEqual(c.stats, { requests: 3, retries: 2, failures: 0 });
 });
 
+test('client honours Retry-After (seconds) over a shorter back-off', async () => {
+  reset((n) => (n === 0 ? { status: 429, body: 'slow down', headers: { 'retry-after': '0.3' } } : { content: 'ok' }));
+  const c = new ChatClient({ baseUrl: base, model: 'm', maxRetries: 1, backoffMs: 1, maxBackoffMs: 1, random: () => 0 });
+  const t0 = Date.now();
+  assert.equal((await c.chat([{ role: 'user', content: 'x' }])).content, 'ok');
+  assert.ok(Date.now() - t0 >= 280, `waited ${Date.now() - t0} ms`);
+});
+
 test('client gives up after maxRetries with the last status; 400 is not retried', async () => {
   reset(() => ({ status: 503, body: 'down' }));
   const c = new ChatClient({ baseUrl: base, model: 'm', maxRetries: 2, ...fast });

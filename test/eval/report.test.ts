@@ -103,6 +103,21 @@ test('CLI: generate over an OpenAI-compatible API on loopback, pairwise with the
     const rep = JSON.parse(readFileSync(out, 'utf8'));
     assert.equal(rep.pairwise[0].tallies.ability.missing, 3, 'three items have no answer from B: counted as missing');
     assert.match(readFileSync(html, 'utf8'), /data-outcome="missing" data-count="3"/);
+    // the LLM judge through the CLI: this server answers prose, never a verdict → unparseable, not ties;
+    // human verdicts from the ranking format; κ between them over the items both decided
+    const out2 = join(dir, 'r2.json');
+    const p2 = await capture(() => evalCommand.run(['pairwise', '--data', FIXTURE, '--a', a, '--b', b, '--a-name', 'api', '--b-name', 'water',
+      '--judge', 'llm,human', '--judge-base', base, '--judge-model', 'j', '--human', FIXTURE.replace('dialogues.jsonl', 'human.jsonl'), '--out', out2]));
+    assert.equal(p2.code, 0, p2.err);
+    const rep2 = JSON.parse(readFileSync(out2, 'utf8'));
+    const llm = rep2.pairwise[0], human = rep2.pairwise[1];
+    assert.equal(llm.judge, 'llm:j');
+    assert.deepEqual([llm.tallies.ability.unparseable, llm.tallies.ability.missing, llm.tallies.ability.tie], [2, 3, 0]);
+    assert.equal(human.judge, 'human');
+    assert.deepEqual([human.tallies.ability.win, human.tallies.ability.tie, human.tallies.safety.win, human.tallies.safety.missing], [1, 1, 1, 1]);
+    assert.ok(rep2.notes.some((n: string) => /1 rankings had no meta.dimension/.test(n)));
+    assert.equal(rep2.agreement[0].kappa.n, 0, 'no item decided by both: κ undefined, not invented');
+    assert.equal(rep2.agreement[0].kappa.kappa, null);
     const s = await capture(() => evalCommand.run(['score', '--answers', a]));
     assert.equal(s.code, 0);
     assert.equal(JSON.parse(s.out).answerMetrics[0].inquiry.rate, 1);
