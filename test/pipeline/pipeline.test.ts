@@ -1,0 +1,82 @@
+// End to end: a shortened pipeline (tiny model, few steps) runs every stage, writes the layout the issue names,
+// skips finished stages on a rerun, reruns from a stage, and explains config mistakes and missing inputs.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { validateConfig, STAGES, ConfigError } from '../../src/pipeline/config.js';
+import { runPipeline } from '../../src/pipeline/run.js';
+import { loadModelDir } from '../../src/model/model-dir.js';
+import { readGgufHeader } from '../../src/model/gguf.js';
+
+function tinyConfig(runsDir: string) {
+  return validateConfig({
+    name: 'e2e', runsDir, seed: 3,
+    data: { demo: 'tiny', devFraction: 0.2 },
+    tokenizer: { vocabSize: 400 },
+    model: { preset: 'tiny', hiddenSize: 32, layers: 2, heads: 4, kvHeads: 2, intermediateSize: 64 },
+    pretrain: { steps: 12, batchSize: 4, seqLen: 32, evalEvery: 6 },
+    sft: { steps: 12, batchSize: 4, maxLen: 512, evalEvery: 6, lora: { r: 4, alpha: 8 } },
+    sample: { prompts: 6, k: 4, maxNewTokens: 16 },
+    rm: { steps: 12, pairsPerBatch: 4, evalEvery: 6, maxLen: 512 },
+    ppo: { steps: 8, rolloutSize: 4, miniBatch: 2, epochs: 1, maxNewTokens: 12, evalEvery: 4, devPrompts: 3, lora: { r: 4, alpha: 8 } },
+    eval: { prompts: 6, maxNewTokens: 16 },
+    export: { gguf: 'q8_0' },
+  });
+}
+
+test('a shortened pipeline runs every stage end to end', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'zj-pipe-'));
+  const cfg = tinyConfig(dir);
+  const res = await runPipeline(cfg, { quiet: true });
+  assert.deepEqual(res.ran, [...STAGES]);
+  const root = join(dir, 'e2e');
+  for (const s of STAGES) assert.ok(existsSync(join(root, s, 'done.json')), `${s} finished`);
+  // training stages logged a falling loss
+  for (const s of ['pretrain', 'sft', 'rm']) {
+    const rows = readFileSync(join(root, s, 'train', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { loss: number });
+    assert.equal(rows.length, 12, `${s} metrics rows`);
+  }
+  // the SFT output is the base plus a PEFT adapter; the final model is a merged plain directory with a value head
+  const sft = loadModelDir(join(root, 'sft', 'model'));
+  assert.deepEqual(sft.adapters.map((a) => a.name), ['sft']);
+  const ppo = loadModelDir(join(root, 'ppo', 'model'));
+  assert.deepEqual(ppo.adapters.map((a) => a.name), ['sft', 'ppo']);
+  const final = loadModelDir(res.final);
+  assert.equal(final.adapters.length, 0);
+  assert.ok(final.valueHead, 'value head saved beside the final model');
+  assert.ok(final.tokenizerPath);
+  const g = readGgufHeader(join(root, 'export', 'model-q8_0.gguf'));
+  assert.ok(g.tensors.length > 0);
+  const html = readFileSync(join(root, 'report', 'report.html'), 'utf8');
+  for (const s of ['pretrain loss', 'reward model: accuracy', 'PPO: KL to the reference', 'Final model vs SFT model', 'Sample consultations']) assert.ok(html.includes(s), `report has '${s}'`);
+  const rank = JSON.parse(readFileSync(join(root, 'rank', 'done.json'), 'utf8')) as { judge: string };
+  assert.match(rank.judge, /stand-in for doctors/);
+
+  // rerun: everything is skipped; --from rm reruns rm and what follows
+  const again = await runPipeline(cfg, { quiet: true });
+  assert.deepEqual(again.ran, []);
+  const from = await runPipeline(cfg, { quiet: true, from: 'eval' });
+  assert.deepEqual(from.ran, ['eval', 'report', 'export']);
+  rmSync(dir, { recursive: true });
+});
+
+test('config errors name the key and the allowed values', () => {
+  assert.throws(() => validateConfig({ sft: { lossOn: 'first' } }), (e: unknown) => e instanceof ConfigError && /sft\.lossOn: must be one of all, last, got 'first'/.test(e.message));
+  assert.throws(() => validateConfig({ ppo: { stepz: 3 } }), /ppo: unknown key 'stepz' \(allowed: steps,/);
+  assert.throws(() => validateConfig({ pretrain: { steps: -1 } }), /pretrain\.steps: must be >= 0, got -1/);
+  assert.throws(() => validateConfig({ pretrain: { lr: 'fast' } }), /pretrain\.lr: must be a number, got "fast"/);
+  assert.throws(() => validateConfig({ rank: { judge: 'file' } }), /rank\.file: required when rank\.judge is file/);
+  const c = validateConfig({});
+  assert.equal(c.tokenizer.template, 'ziya');
+  assert.equal(c.sft.lora, null);
+  assert.equal(c.ppo.lora.r, 8);
+});
+
+test('a stage whose input is missing says which stage produces it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'zj-pipe-'));
+  await assert.rejects(runPipeline(tinyConfig(dir), { quiet: true, only: 'sft' }),
+    /stage 'sft' needs .*pretrain.*model, which stage 'pretrain' produces/);
+  rmSync(dir, { recursive: true });
+});
