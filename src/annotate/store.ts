@@ -191,6 +191,10 @@ export class Store {
       const t = now();
       const r = this.db.prepare('INSERT INTO annotations (item_id, user_id, ranking, rewrites, comment, created_at) VALUES (?, ?, ?, ?, ?, ?)')
         .run(it.rowId, u.id, JSON.stringify(sub.ranking), JSON.stringify(sub.rewrites), sub.comment, t);
+      const before = this.db.prepare('SELECT status FROM assignments WHERE item_id = ? AND user_id = ?').get(it.rowId, u.id) as { status: string } | undefined;
+      if (!before) throw new Error(`[annotate/store] '${it.extId}' is not assigned to ${u.name}`);
+      // saving a skipped item (opened again by its address) takes back the slot the skip freed
+      if (before.status === 'skipped') this.db.prepare('UPDATE items SET assigned = assigned + 1 WHERE id = ?').run(it.rowId);
       this.db.prepare("UPDATE assignments SET status = 'done', note = '', updated_at = ? WHERE item_id = ? AND user_id = ?").run(t, it.rowId, u.id);
       return { annotationId: Number(r.lastInsertRowid) };
     }).immediate();

@@ -159,6 +159,11 @@ test('annotation server: skip frees the slot, two annotators, agreement over HTT
     assert.ok(Math.abs(worst[1]!.meanTau - 2 / Math.sqrt(6)) < 1e-12);
     assert.equal(stats.json.agreement.itemsCompared, 2);
     assert.equal(typeof stats.json.agreement.alphaOrdinal, 'number');
+
+    // ben saves the item he skipped, by its address: it counts again, and the slot counter stays exact
+    assert.equal((await call(u, 'PUT', '/api/projects/pc/items/k1/annotation', tok.ben, { ranking: [['c1'], ['c0'], ['c2']] })).status, 200);
+    const drift = st.db.prepare("SELECT count(*) AS n FROM items i WHERE assigned != (SELECT count(*) FROM assignments a WHERE a.item_id = i.id AND a.status != 'skipped')").get() as { n: number };
+    assert.equal(drift.n, 0, JSON.stringify(st.db.prepare("SELECT i.ext_id, i.assigned, a.user_id, a.status FROM items i JOIN assignments a ON a.item_id = i.id").all()));
   } finally {
     await s.close();
     t.cleanup();
