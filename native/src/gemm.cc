@@ -2,7 +2,8 @@
 // Multiplication", 2008; BLIS's five-loop layout). Packs op(A)/op(B) panels from f32 or bf16 storage,
 // transposed or not, into the layout the ISA microkernel wants, blocks for the caches, splits the work
 // over the pool and picks the kernel at run time. Also holds the portable scalar microkernel (the arm64
-// path). The SIMD microkernels are in avx512/ and avx2/; this file uses no intrinsics.
+// path) and a no-packing path for M <= 3. The SIMD microkernels and packers are in avx512/ and avx2/;
+// this file uses no intrinsics.
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
