@@ -1,0 +1,49 @@
+// messages.ts — the messages between the engine (main thread) and its generation worker. Types only: both sides
+// import this file, so a change to the protocol is a compile error on the side that was not updated.
+import type { GenerationDefaults } from '../model/config.js';
+
+export interface WorkerInit {
+  modelDir: string;
+}
+
+export interface ModelInfo {
+  /** the name /v1/models lists: the directory's base name */
+  name: string;
+  dir: string;
+  architecture: string;
+  vocabSize: number;
+  maxPositions: number;
+  eosTokenIds: number[];
+  bosTokenId: number | undefined;
+  generation: GenerationDefaults;
+  parameters: number;
+  backend: string;
+  threads: number;
+}
+
+export interface JobSpec {
+  ids: number[];
+  maxNewTokens: number;
+  eosTokenIds: number[];
+  stop: string[];
+  seed: number;
+  doSample: boolean;
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+  repetitionPenalty?: number;
+}
+
+export type ToWorker =
+  | { type: 'job'; id: number; spec: JobSpec; cancel: SharedArrayBuffer }
+  | { type: 'stats' };
+
+export interface PoolInfo { allocated: number; reused: number; released: number; pooledBytes: number }
+
+export type FromWorker =
+  | { type: 'ready'; info: ModelInfo }
+  | { type: 'fatal'; message: string }
+  /** text the client may be sent now (stop-string and UTF-8 safe), and the number of tokens generated so far */
+  | { type: 'delta'; id: number; text: string; tokens: number }
+  | { type: 'done'; id: number; finish: 'eos' | 'stop' | 'length' | 'cancelled'; tokens: number; text: string; ms: number; pool: PoolInfo; heapUsed: number }
+  | { type: 'error'; id: number; message: string };
