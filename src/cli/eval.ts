@@ -147,9 +147,9 @@ const subs: Record<string, Sub> = {
       data: { type: 'string', help: 'the eval set the answers were made from' },
       turns: { type: 'string', help: 'as given to generate', choices: ['all', 'last'], default: 'all' },
       a: { type: 'string', help: 'answers JSONL of system A (the system under test)' },
-      b: { type: 'string', help: 'answers JSONL of system B (the opponent)' },
+      b: { type: 'string', help: 'answers JSONL of the opponent(s), comma-separated for several' },
       'a-name': { type: 'string', help: 'name of A in the report (default: from the file)' },
-      'b-name': { type: 'string', help: 'name of B in the report (default: from the file)' },
+      'b-name': { type: 'string', help: 'opponent name(s), comma-separated like --b (default: from the files)' },
       judge: { type: 'string', help: 'comma-separated judges: llm, rules (demo stand-in for doctors), human', default: 'rules' },
       'judge-base': { type: 'string', help: 'llm judge: OpenAI-compatible endpoint' },
       'judge-model': { type: 'string', help: 'llm judge: model name' },
@@ -169,39 +169,55 @@ const subs: Record<string, Sub> = {
       const data = need('pairwise', f.data as string | undefined, '--data');
       const items = await loadItems(data, { turns: f.turns as TurnSelection });
       const ra = readAnswers(need('pairwise', f.a as string | undefined, '--a'), f['a-name'] as string | undefined);
-      const rb = readAnswers(need('pairwise', f.b as string | undefined, '--b'), f['b-name'] as string | undefined);
-      const an = (f['a-name'] as string | undefined) ?? ra.records[0]?.model ?? 'A', bn = (f['b-name'] as string | undefined) ?? rb.records[0]?.model ?? 'B';
-      const report = emptyReport(`${an} vs ${bn} on ${data}`);
-      report.problems.push(...ra.problems, ...rb.problems);
-      const results: PairwiseResult[] = [];
-      for (const j of String(f.judge).split(',').map((s) => s.trim()).filter(Boolean)) {
-        let judge: PairJudge | null = null;
-        if (j === 'rules') { judge = ruleDemoJudge(); report.notes.push(`${DEMO_JUDGE_NAME}: heuristics from the data layer's medical rules, standing in for doctors in the demo.`); }
+      const an = (f['a-name'] as string | undefined) ?? ra.records[0]?.model ?? 'A';
+      // several opponents (the paper's bars: one row per opponent): --b f1,f2 with --b-name n1,n2
+      const bFiles = need('pairwise', f.b as string | undefined, '--b').split(',').map((x) => x.trim()).filter(Boolean);
+      const bNames = f['b-name'] ? String(f['b-name']).split(',').map((x) => x.trim()) : [];
+      if (bNames.length && bNames.length !== bFiles.length) throw new UsageError(`[eval pairwise] --b-name names ${bNames.length} systems but --b gives ${bFiles.length} files`);
+      const opponents = bFiles.map((file, i) => {
+        const r = readAnswers(file, bNames[i]);
+        return { name: bNames[i] ?? r.records[0]?.model ?? `B${i + 1}`, read: r };
+      });
+      const report = emptyReport(`${an} vs ${opponents.map((o) => o.name).join(', ')} on ${data}`);
+      report.problems.push(...ra.problems, ...opponents.flatMap((o) => o.read.problems));
+      const judges: (PairJudge | 'human')[] = [];
+      for (const j of String(f.judge).split(',').map((x) => x.trim()).filter(Boolean)) {
+        if (j === 'rules') { judges.push(ruleDemoJudge()); report.notes.push(`${DEMO_JUDGE_NAME}: heuristics from the data layer's medical rules, standing in for doctors in the demo.`); }
         else if (j === 'llm') {
           const cfg = apiConfig('pairwise', need('pairwise', f['judge-base'] as string | undefined, '--judge-base'), f['judge-model'] as string | undefined, f['judge-key-env'] as string, f as ApiValues);
-          judge = llmJudge({ api: cfg, rule: loadRule(f.rule as string | undefined), cachePath: (f.cache as string | undefined) ?? null });
-        } else if (j === 'human') {
-          const { records } = await loadFile(need('pairwise', f.human as string | undefined, '--human'));
-          const imp = verdictsFromRankings(records.filter((r): r is PreferenceSet => r.kind === 'preference'), an, bn);
-          const wanted = new Set(items.map((i) => i.id));
-          const vs = imp.verdicts.filter((v) => wanted.has(v.itemId));
-          if (imp.overall) report.notes.push(`human: ${imp.overall} rankings had no meta.dimension and were applied to both dimensions (overall judgement under the annotation rule).`);
-          results.push(resultOf(an, bn, 'human', ['ability', 'safety'], vs));
-          continue;
-        } else throw new UsageError(`[eval pairwise] --judge: unknown judge '${j}' (llm, rules, human; a reward model is called from the API, see docs/evaluation.md)`);
-        const show = progress(`eval pairwise ${judge.name}`);
-        results.push(await comparePairwise(items, { name: an, answers: ra.records }, { name: bn, answers: rb.records }, judge, { concurrency: f.concurrency as number, onProgress: show }));
+          judges.push(llmJudge({ api: cfg, rule: loadRule(f.rule as string | undefined), cachePath: (f.cache as string | undefined) ?? null }));
+        } else if (j === 'human') judges.push('human');
+        else throw new UsageError(`[eval pairwise] --judge: unknown judge '${j}' (llm, rules, human; a reward model is called from the API, see docs/evaluation.md)`);
       }
-      report.pairwise = results;
-      for (let i = 0; i < results.length; i++) for (let k = i + 1; k < results.length; k++)
-        for (const d of results[i]!.dimensions.filter((x) => results[k]!.dimensions.includes(x)))
-          report.agreement.push({ judges: [results[i]!.judge, results[k]!.judge], dimension: d, kappa: judgeAgreement(results[i]!.verdicts, results[k]!.verdicts, d) });
-      report.answerMetrics = [answerMetrics(an, ra.records), answerMetrics(bn, rb.records)];
-      const m = new Map([[an, new Map(ra.records.filter((r) => r.answer).map((r) => [r.itemId, r.answer!]))], [bn, new Map(rb.records.filter((r) => r.answer).map((r) => [r.itemId, r.answer!]))]]);
-      report.examples = pickExamples(items, m, results, f.examples as number);
-      for (const r of results) for (const d of r.dimensions) {
+      const rankings = judges.includes('human')
+        ? (await loadFile(need('pairwise', f.human as string | undefined, '--human'))).records.filter((r): r is PreferenceSet => r.kind === 'preference')
+        : [];
+      const wanted = new Set(items.map((i) => i.id));
+      for (const o of opponents) {
+        const results: PairwiseResult[] = [];
+        for (const judge of judges) {
+          if (judge === 'human') {
+            // only annotated items count here: an item nobody ranked is not a missing answer
+            const imp = verdictsFromRankings(rankings, an, o.name);
+            if (imp.overall) report.notes.push(`human (${an} vs ${o.name}): ${imp.overall} rankings had no meta.dimension and were applied to both dimensions (overall judgement under the annotation rule).`);
+            results.push(resultOf(an, o.name, 'human', ['ability', 'safety'], imp.verdicts.filter((v) => wanted.has(v.itemId))));
+            continue;
+          }
+          const show = progress(`eval pairwise ${an} vs ${o.name}: ${judge.name}`);
+          results.push(await comparePairwise(items, { name: an, answers: ra.records }, { name: o.name, answers: o.read.records }, judge, { concurrency: f.concurrency as number, onProgress: show }));
+        }
+        for (let i = 0; i < results.length; i++) for (let k = i + 1; k < results.length; k++)
+          for (const d of results[i]!.dimensions.filter((x) => results[k]!.dimensions.includes(x)))
+            report.agreement.push({ judges: [results[i]!.judge, results[k]!.judge], dimension: d, kappa: judgeAgreement(results[i]!.verdicts, results[k]!.verdicts, d) });
+        report.pairwise.push(...results);
+      }
+      report.answerMetrics = [answerMetrics(an, ra.records), ...opponents.map((o) => answerMetrics(o.name, o.read.records))];
+      const byModel = (recs: typeof ra.records) => new Map(recs.filter((r) => r.answer).map((r) => [r.itemId, r.answer!]));
+      const m = new Map([[an, byModel(ra.records)], ...opponents.map((o) => [o.name, byModel(o.read.records)] as const)]);
+      report.examples = pickExamples(items, m, report.pairwise, f.examples as number);
+      for (const r of report.pairwise) for (const d of r.dimensions) {
         const t = r.tallies[d]!;
-        console.error(`[eval pairwise] ${r.judge} ${d}: win ${t.win} tie ${t.tie} loss ${t.loss} | unparseable ${t.unparseable} error ${t.error} missing ${t.missing} of ${t.total}`);
+        console.error(`[eval pairwise] ${r.a} vs ${r.b}, ${r.judge}, ${d}: win ${t.win} tie ${t.tie} loss ${t.loss} | unparseable ${t.unparseable} error ${t.error} missing ${t.missing} of ${t.total}`);
       }
       writeReport(report, f.out as string | undefined, f.html as string | undefined);
       return 0;

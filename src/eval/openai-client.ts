@@ -98,15 +98,14 @@ export class ChatClient {
       this.stats.requests++;
       const ctl = new AbortController();
       const timer = setTimeout(() => ctl.abort(), timeoutMs);
-      let res: Response, text: string;
+      let res: Response | null = null, text = '';
       try {
         res = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body), signal: ctl.signal });
         text = await res.text();
       } catch (e) {
+        res = null;
         lastStatus = null;
         lastMsg = ctl.signal.aborted ? `timed out after ${timeoutMs} ms` : `network error: ${(e as Error).message}`;
-        res = null as unknown as Response;
-        text = '';
       } finally {
         clearTimeout(timer);
       }

@@ -42,7 +42,7 @@ export function emptyReport(title: string): EvalReport {
  */
 export function pickExamples(items: EvalItem[], answers: Map<string, Map<string, string>>, results: PairwiseResult[], k = 6): ReportExample[] {
   const byItem = new Map<string, { judge: string; v: PairVerdict }[]>();
-  for (const r of results) for (const v of r.verdicts) byItem.set(v.itemId, [...(byItem.get(v.itemId) ?? []), { judge: r.judge, v }]);
+  for (const r of results) for (const v of r.verdicts) byItem.set(v.itemId, [...(byItem.get(v.itemId) ?? []), { judge: `${r.judge} · ${r.a} vs ${r.b}`, v }]);
   const score = (id: string) => {
     const vs = byItem.get(id) ?? [];
     const outs = vs.flatMap((x) => Object.values(x.v.outcomes));

@@ -118,6 +118,15 @@ test('CLI: generate over an OpenAI-compatible API on loopback, pairwise with the
     assert.ok(rep2.notes.some((n: string) => /1 rankings had no meta.dimension/.test(n)));
     assert.equal(rep2.agreement[0].kappa.n, 0, 'no item decided by both: κ undefined, not invented');
     assert.equal(rep2.agreement[0].kappa.kappa, null);
+    // several opponents in one report: one bar per opponent and dimension
+    const out3 = join(dir, 'r3.json'), html3 = join(dir, 'r3.html');
+    const p3 = await capture(() => evalCommand.run(['pairwise', '--data', FIXTURE, '--a', a, '--a-name', 'api', '--b', `${b},${a}`, '--b-name', 'water,self', '--out', out3, '--html', html3]));
+    assert.equal(p3.code, 0, p3.err);
+    const rep3 = JSON.parse(readFileSync(out3, 'utf8'));
+    assert.deepEqual(rep3.pairwise.map((r: { b: string }) => r.b), ['water', 'self']);
+    assert.deepEqual([rep3.pairwise[1].tallies.ability.tie, rep3.pairwise[1].tallies.safety.tie], [5, 5], 'identical answers tie everywhere');
+    assert.equal((readFileSync(html3, 'utf8').match(/<svg class="bar"/g) ?? []).length, 4);
+    await assert.rejects(evalCommand.run(['pairwise', '--data', FIXTURE, '--a', a, '--b', `${b},${a}`, '--b-name', 'one']), /--b-name names 1 systems but --b gives 2 files/);
     const s = await capture(() => evalCommand.run(['score', '--answers', a]));
     assert.equal(s.code, 0);
     assert.equal(JSON.parse(s.out).answerMetrics[0].inquiry.rate, 1);
