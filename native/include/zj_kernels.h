@@ -3,6 +3,9 @@
 // Kernels are pure functions over buffers: no tensors, no autograd, no allocation decisions beyond scratch.
 // The TypeScript reference backend (src/backend/reference) defines the semantics each kernel must match.
 //
+// Outputs may not partially overlap inputs: a kernel may run in parallel, so only an output that is exactly an
+// input (same pointer and length, where a kernel says in-place is allowed: elementwise, rope) is safe.
+//
 // Dimension legend: B batch, T query length, S key length, C channels (hidden), V vocabulary,
 // H query heads, Hkv key/value heads, D head dim, N rows (B*T), M/K generic GEMM dims.
 #pragma once
@@ -35,7 +38,7 @@ enum zj_unary_op { ZJ_NEG = 0, ZJ_EXP = 1, ZJ_LOG = 2, ZJ_SQRT = 3, ZJ_RSQRT = 4
 void zj_unary(int op, const float* x, float* out, int64_t n);
 // dx = dy * f'(x); y = f(x) is given too because some derivatives are cheaper from it (exp, sqrt, sigmoid).
 void zj_unary_backward(int op, const float* x, const float* y, const float* dy, float* dx, int64_t n);
-// out = alpha * x + beta
+// out = alpha * x + beta   (alpha, beta arrive as float: a JS double is rounded once at this boundary)
 void zj_affine(const float* x, float* out, int64_t n, float alpha, float beta);
 // out = min(max(x, lo), hi)
 void zj_clamp(const float* x, float* out, int64_t n, float lo, float hi);
@@ -45,7 +48,7 @@ void zj_where(const float* cond, const float* a, const float* b, float* out, int
 void zj_swiglu_forward(const float* a, const float* b, float* out, int64_t n);
 void zj_swiglu_backward(const float* a, const float* b, const float* dOut, float* da, float* db, int64_t n);
 
-// ---- reductions and layout (reduce.cc, layout.cc) -----------------------------------------------------
+// ---- reductions and layout (layout.cc) -------------------------------------------------------------
 // x viewed as (outer, n, inner): out[o, i] = sum_k x[o, k, i]
 void zj_sum_axis(const float* x, float* out, int64_t outer, int64_t n, int64_t inner);
 // sum of squares of x (double accumulation), for global-norm clipping
@@ -69,7 +72,7 @@ void zj_rmsnorm_forward(const float* x, const float* w, float* out, float* rstd,
 // dw is overwritten with the sum over rows.
 void zj_rmsnorm_backward(const float* x, const float* w, const float* rstd, const float* dOut,
                          float* dx, float* dw, int64_t rows, int64_t C);
-// RoPE in the HF LLaMA rotate_half convention: x is (N, H, D) with N = B*T rows and positions[N].
+// RoPE in the HF LLaMA rotate_half convention: x is (N, H, D) with N = B*T rows and positions[N]; D is even.
 // For i < D/2, f_i = theta^(-2i/D), a = pos * f_i:
 //   out[i] = x[i]*cos a - x[i+D/2]*sin a ;  out[i+D/2] = x[i+D/2]*cos a + x[i]*sin a
 // inverse != 0 rotates by -a (this is the backward pass).

@@ -34,7 +34,13 @@ struct Args {
       throw NapiError{std::string("[") + fn + "] argument " + std::to_string(i) + " must be a number"};
     return v;
   }
-  int64_t i64(size_t i) const { return (int64_t)num(i); }
+  // Dimensions and offsets: finite integers within ±2^53 (casting NaN or a huge double is undefined behaviour).
+  int64_t i64(size_t i) const {
+    double v = num(i);
+    if (!(v >= -9007199254740992.0 && v <= 9007199254740992.0) || v != (double)(int64_t)v)
+      throw NapiError{std::string("[") + fn + "] argument " + std::to_string(i) + " must be an integer, got " + std::to_string(v)};
+    return (int64_t)v;
+  }
   bool flag(size_t i) const {
     bool b;
     if (napi_get_value_bool(env, argv[i], &b) == napi_ok) return b;
@@ -83,9 +89,10 @@ struct Args {
     std::vector<int64_t> out(n);
     for (uint32_t j = 0; j < n; j++) {
       napi_value e;
-      napi_get_element(env, argv[i], j, &e);
       double d;
-      napi_get_value_double(env, e, &d);
+      if (napi_get_element(env, argv[i], j, &e) != napi_ok || napi_get_value_double(env, e, &d) != napi_ok ||
+          !(d >= -9007199254740992.0 && d <= 9007199254740992.0) || d != (double)(int64_t)d)
+        throw NapiError{std::string("[") + fn + "] argument " + std::to_string(i) + "[" + std::to_string(j) + "] must be an integer"};
       out[j] = (int64_t)d;
     }
     return out;

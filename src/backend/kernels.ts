@@ -1,8 +1,10 @@
 // kernels.ts — the Backend interface: one typed list of kernel signatures.
 // Kernels are pure functions over flat typed arrays with explicit dimensions; they allocate nothing the
 // caller sees and know nothing of tensors or autograd. Outputs are preallocated by the caller and
-// overwritten (unless a kernel says it accumulates). The semantics of each kernel are documented in
-// native/include/zj_kernels.h and defined by the reference backend (src/backend/reference).
+// overwritten (unless a kernel says it accumulates). Outputs must not partially overlap inputs (native
+// kernels run in parallel); an output identical to an input is allowed for elementwise kernels and rope.
+// The semantics of each kernel are documented in native/include/zj_kernels.h and defined by the reference
+// backend (src/backend/reference).
 //
 // Dimension legend: B batch, T query length, S key length, C channels, V vocabulary, H query heads,
 // Hkv key/value heads, D head dim, N rows (B*T), M/K generic GEMM dims.

@@ -4,6 +4,7 @@ import type { F32, I32 } from '../kernels.js';
 function lseOfRow(x: F32, o: number, V: number): number {
   let m = -Infinity;
   for (let j = 0; j < V; j++) m = Math.max(m, x[o + j]!);
+  if (m === -Infinity) return -Infinity; // a row of -inf: no mass anywhere (the native kernels agree)
   let s = 0;
   for (let j = 0; j < V; j++) s += Math.exp(x[o + j]! - m);
   return m + Math.log(s);
@@ -45,6 +46,7 @@ export function gatherLogProbsForward(logits: F32, ids: I32, out: F32, lse: F32,
 
 export function gatherLogProbsBackward(logits: F32, ids: I32, lse: F32, dOut: F32, dLogits: F32, N: number, V: number): void {
   for (let n = 0; n < N; n++) {
+    checkId(ids[n]!, V, 'gatherLogProbsBackward');
     const o = n * V, g = dOut[n]!, l = lse[n]!;
     for (let j = 0; j < V; j++) dLogits[o + j] = -g * Math.exp(logits[o + j]! - l);
     dLogits[o + ids[n]!] = dLogits[o + ids[n]!]! + g;
