@@ -1,7 +1,8 @@
 // export.ts — saved annotations out: our ranking format (ties, rewrites with rewriteOf, annotator, comment), the
 // preference pairs the rm/dpo stages read (every ordered pair across groups; ties give no pair), and the original
 // labelling tool's TSV, which can hold neither ties nor rewrites: what it flattens is counted and reported.
-import { validateRanking, type RankingRecord } from '../data/ranking-format.js';
+import { rankingToPreferenceSet, validateRanking, type RankingRecord } from '../data/ranking-format.js';
+import { pairsFromRanking } from '../data/samples.js';
 import type { Project, Store } from './store.js';
 
 export type ExportFormat = 'ranking' | 'pairs' | 'tsv';
@@ -27,32 +28,33 @@ export function rankingRecords(store: Store, p: Project): RankingRecord[] {
 }
 
 export interface PreferencePairRow {
+  /** `<item id>/<annotator>/<n>`: unique per file */
   id: string;
   history: [string, string][];
   prompt: string;
   chosen: string;
   rejected: string;
-  chosenId: string;
-  rejectedId: string;
   /** how many groups apart the two answers were ranked (1 = adjacent) */
   gap: number;
   annotator?: string;
 }
 
-/** All ordered pairs across groups, better first; members of one group (a tie) are never paired. */
+/**
+ * All ordered pairs across groups, better first; members of one group (a tie) are never paired. The pairing itself
+ * is the data layer's pairsFromRanking, the one definition rm/dpo also use; this only shapes the rows so the loader
+ * reads them back as `preference-pair` records.
+ */
 export function toPairs(records: RankingRecord[]): PreferencePairRow[] {
   const out: PreferencePairRow[] = [];
   for (const r of records) {
-    const text = new Map(r.candidates.map((c) => [c.id, c.text]));
-    for (let i = 0; i < r.ranking.length; i++) for (let j = i + 1; j < r.ranking.length; j++)
-      for (const a of r.ranking[i]!) for (const b of r.ranking[j]!) {
-        const row: PreferencePairRow = {
-          id: `${r.id}/${r.annotator ?? ''}/${a}>${b}`, history: r.history, prompt: r.prompt,
-          chosen: text.get(a)!, rejected: text.get(b)!, chosenId: a, rejectedId: b, gap: j - i,
-        };
-        if (r.annotator !== undefined) row.annotator = r.annotator;
-        out.push(row);
-      }
+    pairsFromRanking(rankingToPreferenceSet(r), { marginScale: 1 }).forEach((p, k) => {
+      const row: PreferencePairRow = {
+        id: `${r.id}/${r.annotator ?? ''}/${k}`, history: r.history, prompt: r.prompt,
+        chosen: p.chosen, rejected: p.rejected, gap: p.margin,
+      };
+      if (r.annotator !== undefined) row.annotator = r.annotator;
+      out.push(row);
+    });
   }
   return out;
 }

@@ -121,9 +121,18 @@ test('export round trip: ranking, pairs and TSV load back through the data layer
     assert.deepEqual(pairs.report.shapes, { 'preference-pair': 21 });
     const texts = pairs.records.map((r) => { const s = r as PreferenceSet; return [s.candidates[0]!.text, s.candidates[1]!.text]; });
     assert.ok(texts.some(([c, r]) => c === '医生改写：建议先做胸片。' && r === first.candidates.find((x) => x.id === 'c2')!.text));
-    const ids = pairs.records.map((r) => (r as PreferenceSet).id);
-    assert.ok(ids.includes('q0/u1/c1>c0') && ids.includes('q0/u2/c1>c3'));
-    assert.ok(!ids.includes('q0/u1/c1>c3') && !ids.includes('q0/u1/c3>c1'), 'a tie must give no pair');
+    const cand = (id: string) => first.candidates.find((x) => x.id === id)!.text;
+    const of = (prefix: string) => pairs.records.filter((r) => (r as PreferenceSet).id!.startsWith(prefix)).map((r) => {
+      const s = r as PreferenceSet;
+      return `${s.candidates[0]!.text} > ${s.candidates[1]!.text}`;
+    });
+    const u1 = of('q0/u1/');
+    assert.equal(u1.length, 9);
+    assert.ok(u1.includes(`${cand('c1')} > ${cand('c0')}`) && u1.includes(`${cand('c3')} > ${cand('c2')}`));
+    assert.ok(!u1.includes(`${cand('c1')} > ${cand('c3')}`) && !u1.includes(`${cand('c3')} > ${cand('c1')}`), 'a tie must give no pair');
+    assert.ok(of('q0/u2/').includes(`${cand('c1')} > ${cand('c3')}`), 'u2 did not tie them');
+    const gaps = pt.text.trim().split('\n').map((l) => JSON.parse(l) as { id: string; gap: number }).filter((x) => x.id.startsWith('q0/u1/')).map((x) => x.gap);
+    assert.deepEqual(gaps.sort(), [1, 1, 1, 1, 1, 2, 2, 2, 3], 'rw>{c1,c3}: 1,1; rw>c0: 2; rw>c2: 3; {c1,c3}>c0: 1,1; {c1,c3}>c2: 2,2; c0>c2: 1');
 
     // TSV: lossy, and says how
     const tt = exportText(st, p, 'tsv');
@@ -133,7 +142,6 @@ test('export round trip: ranking, pairs and TSV load back through the data layer
     const tsv = await loadFile(tf, { onError: 'fail' });
     assert.deepEqual(tsv.records.map((r) => (r as PreferenceSet).id), ['q0@u1', 'q0@u2', 'q1']);
     const row = tsv.records[0] as PreferenceSet;
-    const cand = (id: string) => first.candidates.find((x) => x.id === id)!.text;
     assert.deepEqual(row.candidates.map((c) => c.text), [cand('c1'), cand('c3'), cand('c0'), cand('c2')]);
     assert.equal(row.prompt, first.prompt);
   } finally {
