@@ -41,7 +41,7 @@ export interface PreferencePairRow {
 
 /**
  * All ordered pairs across groups, better first; members of one group (a tie) are never paired. The pairing itself
- * is the data layer's pairsFromRanking, the one definition rm/dpo also use; this only shapes the rows so the loader
+ * is the data layer's pairsFromRanking, the project's one definition of RM/DPO pairs; this only shapes the rows so the loader
  * reads them back as `preference-pair` records.
  */
 export function toPairs(records: RankingRecord[]): PreferencePairRow[] {
