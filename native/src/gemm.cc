@@ -372,12 +372,16 @@ void gemm_small_m(const Problem& pb, const float* a_rows, float* C, int64_t n0, 
   } else {
     // op(B) columns are contiguous along k (B stored N×K): dot products with 8 partial sums per row,
     // so the loop vectorises with a fixed summation order.
-    float col[kSmallChunk];
+    constexpr bool f32_in = mode == PACK_F32 && sizeof(TB) == 4;
+    const bool direct = f32_in && b.rs == 1;  // read f32 columns in place, no conversion copy
+    float buf[kSmallChunk];
     for (int64_t j = 0; j < n; j++) {
       float part[kSmallM][8] = {};
       for (int64_t k0 = 0; k0 < K; k0 += kSmallChunk) {
         const int64_t kn = std::min(kSmallChunk, K - k0);
-        load_row<TB, mode>((const char*)b.at(k0, n0 + j), b.rs, kn, col);
+        const float* col = buf;
+        if (direct) col = (const float*)b.at(k0, n0 + j);
+        else load_row<TB, mode>((const char*)b.at(k0, n0 + j), b.rs, kn, buf);
         for (int64_t i = 0; i < M; i++) {
           const float* a = a_rows + i * K + k0;
           int64_t k = 0;
