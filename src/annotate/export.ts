@@ -1,6 +1,7 @@
 // export.ts — saved annotations out: our ranking format (ties, rewrites with rewriteOf, annotator, comment), the
-// preference pairs the rm/dpo stages read (every ordered pair across groups; ties give no pair), and the original
+// preference pairs for the reward model / DPO (every ordered pair across groups; ties give no pair), and the original
 // labelling tool's TSV, which can hold neither ties nor rewrites: what it flattens is counted and reported.
+// Returns text; writing files is the caller's (CLI, HTTP).
 import { rankingToPreferenceSet, validateRanking, type RankingRecord } from '../data/ranking-format.js';
 import { pairsFromRanking } from '../data/samples.js';
 import type { Project, Store } from './store.js';

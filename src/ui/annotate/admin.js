@@ -1,5 +1,5 @@
 // admin.js — the admin page: project table, then for the chosen project per-annotator progress, agreement and
-// export downloads (fetched with the token, saved through a blob URL).
+// export downloads (fetched with the token, saved through a blob URL). No figures are computed here.
 import { api, el } from './api.js';
 
 const $ = (id) => document.getElementById(id);

@@ -1,6 +1,7 @@
 // annotate.js — state and behaviour of the ranking workspace. The ranking is a list of groups (best first; a
 // group of several ids is a tie). Keys: 1..K pick the next answer, `=` ties the next pick with the previous one,
 // Backspace/U undo, Enter submits. Cards can be dragged onto a rank (tie) or between ranks (new rank).
+// Validation is the server's: the page only keeps Submit disabled until every answer has a rank.
 import { api, el, token } from './api.js';
 
 const $ = (id) => document.getElementById(id);

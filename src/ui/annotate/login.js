@@ -1,4 +1,5 @@
 // login.js — the start page: checks a token against /api/me, remembers it, lists the user's projects with progress.
+// It decides nothing about access: the server answers 401/403 whatever the page shows.
 import { api, token, el } from './api.js';
 
 const $ = (id) => document.getElementById(id);
