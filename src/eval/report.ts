@@ -78,7 +78,7 @@ const LABELS: Record<Outcome, string> = {
 };
 
 /** One stacked bar: every outcome as a share of all items, so failures take visible room instead of vanishing. */
-function barSvg(t: Tally, width = 520, height = 26): string {
+function barSvg(t: Tally, width = 460, height = 26): string {
   if (t.total === 0) return `<svg class="bar" width="${width}" height="${height}" role="img" aria-label="no items"><rect width="${width}" height="${height}" fill="#eee"/></svg>`;
   let x = 0;
   const parts: string[] = [];
@@ -112,7 +112,7 @@ function pairwiseSection(rs: PairwiseResult[]): string {
 <td class="n fail">${t.unparseable} / ${t.error} / ${t.missing}</td><td class="n">${conflicts}</td><td class="n">${t.total}</td></tr>`);
   }
   return `<h2>Pairwise comparison (win / tie / loss of the first system)</h2>${legend()}
-<table><thead><tr><th>systems</th><th>dimension</th><th>judge</th><th>all items</th><th>W / T / L</th><th>W / T / L of decided</th><th>unparseable / error / missing</th><th>order conflicts (counted as ties)</th><th>items</th></tr></thead>
+<table><thead><tr><th>systems</th><th>dimension</th><th>judge</th><th>all items</th><th>W / T / L</th><th>W / T / L of decided</th><th>unparseable /<br>error / missing</th><th>order conflicts<br>(counted as ties)</th><th>items</th></tr></thead>
 <tbody>${rows.join('\n')}</tbody></table>`;
 }
 
@@ -158,7 +158,7 @@ ${e.verdicts.map((v) => `<p class="verdict">${esc(v.judge)}: ${Object.entries(v.
 export function renderReportHtml(r: EvalReport): string {
   const css = `body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#222;max-width:1200px}h1{font-size:22px}h2{font-size:17px;margin-top:28px}
 table{border-collapse:collapse;margin:8px 0}td,th{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:middle}th{font-weight:600;background:#f6f6f6}
-td.n{text-align:right;font-variant-numeric:tabular-nums}td.fail{color:#6a1b9a}tr.total td{font-weight:600}.vs{color:#888}
+td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}td.fail{color:#6a1b9a}tr.total td{font-weight:600}.vs{color:#888}
 .legend span{margin-right:14px;font-size:12px}.legend i{display:inline-block;width:12px;height:12px;margin-right:4px;vertical-align:-2px}
 .notes{background:#fff8e1;border-left:4px solid #f9a825;padding:6px 12px}.problems{background:#fce4ec;border-left:4px solid #c62828;padding:6px 12px}
 pre{white-space:pre-wrap;background:#fafafa;padding:6px;margin:2px 0}details.ex{border:1px solid #ddd;padding:6px 10px;margin:6px 0}p.verdict{color:#333;font-size:13px}`;
