@@ -105,6 +105,30 @@ export function encodeSft(c: Conversation, enc: ChatEncoder, o: SftOptions = {})
   return s;
 }
 
+export interface SftCounts {
+  recordsIn: number;
+  samples: number;
+  skipped: { notConversation: number; noAnswer: number; tooLong: number };
+}
+
+/**
+ * Streams conversations into SFT samples, counting why anything was skipped (records in = samples + skipped):
+ * a record that is not a conversation, one that ends with the patient, or one too long under truncate: 'drop'.
+ */
+export function* encodeSftAll(records: Iterable<DataRecord>, enc: ChatEncoder, o: SftOptions = {}, counts?: SftCounts): Generator<SftSample> {
+  const c = counts ?? { recordsIn: 0, samples: 0, skipped: { notConversation: 0, noAnswer: 0, tooLong: 0 } };
+  for (const r of records) {
+    c.recordsIn++;
+    if (r.kind !== 'conversation') { c.skipped.notConversation++; continue; }
+    if (r.turns[r.turns.length - 1]?.role !== 'assistant') { c.skipped.noAnswer++; continue; }
+    const s = encodeSft(r, enc, o);
+    // with an answer, null means too long (dropped) or truncated down to no target: both are length problems
+    if (!s) { c.skipped.tooLong++; continue; }
+    c.samples++;
+    yield s;
+  }
+}
+
 // ---------------------------------------------------------------- preference pairs
 
 export interface PreferencePair {

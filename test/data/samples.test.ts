@@ -2,7 +2,7 @@
 // the seeded split that never puts one dialogue on both sides.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodeSft, packBlocks, pairsFromRanking, splitOf, splitRecords, type ChatEncoder } from '../../src/data/samples.js';
+import { encodeSft, encodeSftAll, packBlocks, pairsFromRanking, splitOf, splitRecords, type ChatEncoder, type SftCounts } from '../../src/data/samples.js';
 import type { Conversation, PreferenceSet } from '../../src/data/types.js';
 
 /** headers: system 1, user 2, assistant 3; end of turn 4; characters as code points + 100. */
@@ -37,6 +37,12 @@ test('SFT: loss on every assistant turn, or on the last only; prompts and overlo
   assert.equal(cut.ids.length, 8);
   assert.deepEqual(cut.lossMask.map(Number), [0, 0, 0, 0, 1, 1, 0, 0]);
   assert.equal(encodeSft(conv, fake, { maxTokens: 4, truncate: 'right' }), null, 'nothing left to learn');
+  // a stream with counts: in = samples + skipped
+  const counts: SftCounts = { recordsIn: 0, samples: 0, skipped: { notConversation: 0, noAnswer: 0, tooLong: 0 } };
+  const long: Conversation = { ...conv, turns: [{ role: 'user', text: '长' }, { role: 'assistant', text: '很'.repeat(50) }] };
+  const out = [...encodeSftAll([conv, prompt, long, { kind: 'text', text: 'x' }], fake, { maxTokens: 20 }, counts)];
+  assert.equal(out.length, 1);
+  assert.deepEqual(counts, { recordsIn: 4, samples: 1, skipped: { notConversation: 1, noAnswer: 1, tooLong: 1 } });
 });
 
 test('pre-training packing: separators between documents, fixed blocks, tail dropped or padded', () => {
