@@ -75,6 +75,14 @@ test('data convert / clean / demo write files that load back', async () => {
     assert.equal(k.code, 0, k.err);
     assert.match(k.err, /8 records in = 4 out \+ dropped: .*exactDup 4.*\(balanced\)/);
     assert.equal(JSON.parse(readFileSync(rep, 'utf8')).clean.dropped.exactDup, 4);
+    const pii = join(dir, 'pii.jsonl');
+    const q = await run(['clean', FIX + 'pii.jsonl', '--deid', '--names', '张伟', '--to', 'alpaca', '--out', pii]);
+    assert.equal(q.code, 0, q.err);
+    assert.match(q.err, /de-identified 2 records: email 1, idCard 1, mobile 1, landline 1, record 1, name 1/);
+    const txt = readFileSync(pii, 'utf8');
+    assert.ok(!/13812345678|110105199001011232|example\.com|010-12345678|ZY2023|张伟/.test(txt), txt);
+    assert.match(txt, /我叫\[姓名\]，电话\[手机号\]，身份证\[身份证号\]/);
+    assert.match(txt, /血压150\/95，体温38\.5度/);
     const d = await run(['demo', '--out', join(dir, 'demo'), '--size', 'tiny', '--seed', '5', '--rankings', '3']);
     assert.equal(d.code, 0, d.err);
     assert.match(d.out, /rankings\.jsonl: 3 records/);
