@@ -8,7 +8,7 @@ import { DataError } from '../data/errors.js';
 import { loadFile } from '../data/load.js';
 import type { PreferenceSet } from '../data/types.js';
 import {
-  answerMetrics, answersToJsonl, apiAnswerer, comparePairwise, emptyReport, generateAnswers, judgeAgreement, llmJudge,
+  answerMetrics, answersToJsonl, apiAnswerer, fewShotPrompts, comparePairwise, emptyReport, generateAnswers, judgeAgreement, llmJudge,
   loadItems, loadMcq, loadRule, mcqTable, perplexity, pickExamples, readAnswers, readMcqPredictions, readVerdicts,
   renderReportHtml, resultOf, ruleDemoJudge, scoreByExtraction, scoreByLogLikelihood, verdictsFromRankings,
   DEMO_JUDGE_NAME, type ApiConfig, type Answerer, type EvalReport, type PairJudge, type PairwiseResult, type TurnSelection,
@@ -230,6 +230,7 @@ const subs: Record<string, Sub> = {
     flags: {
       data: { type: 'string', help: 'a CSV/JSONL file or a folder of them (subject = file name)' },
       splits: { type: 'string', help: 'comma-separated splits to keep (files naming dev/val/test); dev = few-shot exemplars', default: 'val,test' },
+      shots: { type: 'number', help: 'solved exemplars per prompt, taken from the dev split of the same subject (0 = zero-shot)', default: 0 },
       limit: { type: 'number', help: 'only the first N items (0 = all)', default: 0 },
       predictions: { type: 'string', help: 'write per-item predictions JSONL here' },
       out: { type: 'string', help: 'JSON report' },
@@ -240,11 +241,15 @@ const subs: Record<string, Sub> = {
       const data = need('mcq', f.data as string | undefined, '--data');
       let items = await loadMcq(data, { splits: String(f.splits).split(',').map((x) => x.trim()).filter(Boolean) });
       if ((f.limit as number) > 0) items = items.slice(0, f.limit as number);
+      const shots = f.shots as number;
+      const exemplars = shots > 0 ? await loadMcq(data, { splits: ['dev'] }) : [];
+      if (shots > 0 && exemplars.length === 0) throw new UsageError(`[eval mcq] --shots ${shots}: no dev split under ${data} to take exemplars from`);
+      const promptOf = fewShotPrompts(exemplars, shots);
       const sys = await system('mcq', f as ApiValues);
       const show = progress('eval mcq');
       const preds = sys.local
-        ? await scoreByLogLikelihood(items, sys.local.logLikelihood, show)
-        : await scoreByExtraction(items, (p) => sys.answerer.answer([{ role: 'user', text: p }]), { concurrency: f.concurrency as number, onProgress: show });
+        ? await scoreByLogLikelihood(items, sys.local.logLikelihood, show, promptOf)
+        : await scoreByExtraction(items, (p) => sys.answerer.answer([{ role: 'user', text: p }]), { concurrency: f.concurrency as number, onProgress: show, promptOf });
       const table = mcqTable(preds);
       const report = emptyReport(`${sys.answerer.name} on ${data}`);
       report.mcq.push({ model: sys.answerer.name, data, table });

@@ -17,7 +17,7 @@ export {
 } from './pairwise.js';
 export { distinctN, inquiryRate, careRate, lengthStats, answerMetrics, type AnswerMetrics } from './metrics.js';
 export {
-  loadMcq, mcqPrompt, extractChoice, scoreByLogLikelihood, scoreByExtraction, mcqTable,
+  loadMcq, mcqPrompt, fewShotPrompts, extractChoice, scoreByLogLikelihood, scoreByExtraction, mcqTable,
   type McqItem, type McqPrediction, type McqTable, type LogLikelihoodFn,
 } from './mcq.js';
 export { perplexity, type TokenLogProbFn, type PerplexityResult } from './perplexity.js';

@@ -53,10 +53,25 @@ export async function loadMcq(path: string, opts: { splits?: string[] } = {}): P
   return out;
 }
 
-/** The zero-shot prompt: the question, the lettered options, then '答案：' for the letter to follow. */
-export function mcqPrompt(it: MultipleChoice, subject = it.subject): string {
+function block(it: MultipleChoice): string {
+  return it.question + '\n' + it.options.map((o) => `${o.key}. ${o.text}`).join('\n') + '\n答案：';
+}
+
+/**
+ * The prompt: a one-line instruction, then `shots` solved exemplars (question, options, 答案：X), then the question and
+ * its lettered options ending in '答案：' for the letter to follow. Zero-shot when no exemplars are given.
+ */
+export function mcqPrompt(it: MultipleChoice, subject = it.subject, shots: MultipleChoice[] = []): string {
   const head = subject ? `以下是关于${subject}的单项选择题，请直接给出正确答案的选项。\n\n` : '以下是单项选择题，请直接给出正确答案的选项。\n\n';
-  return head + it.question + '\n' + it.options.map((o) => `${o.key}. ${o.text}`).join('\n') + '\n答案：';
+  const solved = shots.filter((s) => s.answer).map((s) => `${block(s)}${s.answer}\n\n`).join('');
+  return head + solved + block(it);
+}
+
+/** Exemplars per subject (e.g. the dev split) → a prompt function with up to `k` of them, in file order. */
+export function fewShotPrompts(exemplars: McqItem[], k: number): (it: McqItem) => string {
+  const by = new Map<string, McqItem[]>();
+  for (const e of exemplars) if (e.answer) by.set(e.subject, [...(by.get(e.subject) ?? []), e]);
+  return (it) => mcqPrompt(it, it.subject, k > 0 ? (by.get(it.subject) ?? []).filter((e) => e.id !== it.id).slice(0, k) : []);
 }
 
 // ---------------------------------------------------------------- strict answer extraction
@@ -106,12 +121,12 @@ function base(it: McqItem): McqPrediction {
 }
 
 /** Local models: the letter whose continuation after the prompt is most likely (first one on an exact tie). */
-export async function scoreByLogLikelihood(items: McqItem[], ll: LogLikelihoodFn, onProgress?: (d: number, n: number) => void): Promise<McqPrediction[]> {
+export async function scoreByLogLikelihood(items: McqItem[], ll: LogLikelihoodFn, onProgress?: (d: number, n: number) => void, promptOf: (it: McqItem) => string = (it) => mcqPrompt(it)): Promise<McqPrediction[]> {
   const out: McqPrediction[] = [];
   for (const it of items) {
     const p = base(it);
     try {
-      const prompt = mcqPrompt(it);
+      const prompt = promptOf(it);
       const scores: number[] = [];
       for (const o of it.options) scores.push(await ll(prompt, o.key));
       if (scores.some((s) => !Number.isFinite(s))) { p.status = 'error'; p.note = 'non-finite log-likelihood'; }
@@ -132,7 +147,8 @@ export async function scoreByLogLikelihood(items: McqItem[], ll: LogLikelihoodFn
 }
 
 /** API models: ask, then extract one letter strictly. */
-export async function scoreByExtraction(items: McqItem[], ask: AskFn, opts: { concurrency?: number; onProgress?: (d: number, n: number) => void } = {}): Promise<McqPrediction[]> {
+export async function scoreByExtraction(items: McqItem[], ask: AskFn, opts: { concurrency?: number; onProgress?: (d: number, n: number) => void; promptOf?: (it: McqItem) => string } = {}): Promise<McqPrediction[]> {
+  const promptOf = opts.promptOf ?? ((it: McqItem) => mcqPrompt(it));
   const out: McqPrediction[] = new Array(items.length);
   let next = 0, done = 0;
   const worker = async () => {
@@ -142,7 +158,7 @@ export async function scoreByExtraction(items: McqItem[], ask: AskFn, opts: { co
       const it = items[i]!;
       const p = base(it);
       try {
-        const text = await ask(mcqPrompt(it));
+        const text = await ask(promptOf(it));
         p.raw = text;
         const x = extractChoice(text, it.options.map((o) => o.key));
         if ('letter' in x) p.prediction = x.letter;

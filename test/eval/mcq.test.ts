@@ -85,3 +85,21 @@ test('extractChoice: one letter or a reason', () => {
   assert.deepEqual(extractChoice('我不确定', keys), { why: 'no option letter found' });
   assert.deepEqual(extractChoice('答案：E', keys), { why: 'letter E is not an option (ABCD)' });
 });
+
+test('few-shot prompts: solved exemplars of the same subject from the dev split, then the question', async (t) => {
+  const { fewShotPrompts, mcqPrompt } = await import('../../src/eval/mcq.js');
+  const mk = (id: string, subject: string, q: string, answer?: string): McqItem => ({
+    kind: 'choice', id, subject, question: q, options: [{ key: 'A', text: '甲' }, { key: 'B', text: '乙' }],
+    answerMissing: answer === undefined, ...(answer ? { answer } : {}),
+  });
+  const p = fewShotPrompts([mk('d1', 's', '例一', 'B'), mk('d2', 's', '例二', 'A'), mk('d3', 'other', '别的', 'A')], 1)(mk('q', 's', '问题'));
+  assert.equal(p, '以下是关于s的单项选择题，请直接给出正确答案的选项。\n\n例一\nA. 甲\nB. 乙\n答案：B\n\n问题\nA. 甲\nB. 乙\n答案：');
+  assert.equal(fewShotPrompts([], 5)(mk('q', 's', '问题')), mcqPrompt(mk('q', 's', '问题')));
+  if (!existsSync(CMMLU)) { t.skip('../shared/refdata/cmmlu is absent: 5-shot prompts on CMMLU not checked'); return; }
+  const dev = await loadMcq(CMMLU, { splits: ['dev'] });
+  assert.equal(dev.length, 45);
+  const test1 = (await loadMcq(CMMLU, { splits: ['test'] })).find((i) => i.subject === 'virology')!;
+  const prompt = fewShotPrompts(dev, 5)(test1);
+  assert.equal((prompt.match(/答案：[A-D]\n\n/g) ?? []).length, 5);
+  assert.ok(prompt.endsWith(`${test1.question}\n${test1.options.map((o) => `${o.key}. ${o.text}`).join('\n')}\n答案：`));
+});
