@@ -10,5 +10,7 @@ import { annotateCommand } from './annotate.js';
 import { evalCommand } from './eval.js';
 import { serveCommand } from './serve.js';
 import { pipelineCommand } from './pipeline.js';
+import { trainCommand } from './train.js';
+import { tokenizerCommand } from './tokenizer.js';
 
-export const commands: Command[] = [infoCommand, benchCommand, demoCommand, exportCommand, chatCommand, annotateCommand, dataCommand, evalCommand, serveCommand, pipelineCommand];
+export const commands: Command[] = [infoCommand, benchCommand, demoCommand, exportCommand, chatCommand, annotateCommand, dataCommand, evalCommand, serveCommand, pipelineCommand, trainCommand, tokenizerCommand];
