@@ -79,3 +79,23 @@ test('disconnect cancels generation: streaming and non-streaming', async () => {
   assert.equal(now.completed, before.completed);
   assert.equal(now.restarts, 0);
 });
+
+test('a worker that dies mid-answer fails only that request (error event, then [DONE]); a new worker takes over', async () => {
+  const r = await post(s.url, long);
+  assert.equal(r.status, 200);
+  await until(async () => (await stats()).running === 1, 5_000, 'the job to run');
+  // the engine's worker is private: reaching it is the test's way of simulating a crash
+  await (s.engine as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+  const text = await r.text();
+  const events = text.split('\n\n').filter(Boolean).map((e) => e.slice(6));
+  assert.equal(events[events.length - 1], '[DONE]');
+  const err = JSON.parse(events[events.length - 2]!);
+  assert.match(err.error.message, /generation worker stopped/);
+  assert.equal(err.error.type, 'server_error');
+  await until(async () => (await stats()).state === 'ready', 15_000, 'the new worker');
+  const st = await stats();
+  assert.equal(st.restarts, 1);
+  assert.equal(st.failed, 1);
+  const ok = await jsonOf(post(s.url, { messages: [user('咳嗽')], max_tokens: 3 }));
+  assert.equal(ok.object, 'chat.completion');
+});
