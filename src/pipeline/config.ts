@@ -5,6 +5,9 @@ import { parse } from 'yaml';
 
 export const STAGES = ['data', 'tokenizer', 'pretrain', 'sft', 'sample', 'rank', 'rm', 'ppo', 'eval', 'report', 'export'] as const;
 export type StageName = (typeof STAGES)[number];
+/** stages that run only when asked for (`zhongjing train dpo`), outside the default recipe */
+export const EXTRA_STAGES = ['dpo'] as const;
+export type AnyStage = StageName | (typeof EXTRA_STAGES)[number];
 
 export interface LoraSpec { r: number; alpha: number; dropout: number; targets: string[] }
 
@@ -60,6 +63,8 @@ export interface PipelineConfig {
     topK: number; topP: number; gamma: number; lambda: number; clipRange: number; clipRangeValue: number; vfCoef: number;
     klInit: number; klTarget: number | null; klHorizon: number; rewardClip: number | null; noEosPenalty: number; devPrompts: number;
   };
+  /** preference optimisation without a reward model: `zhongjing train dpo` (not a step of the default recipe) */
+  dpo: TrainSpec & { beta: number; pairsPerBatch: number; lora: LoraSpec; maxLen: number };
   eval: { prompts: number; maxNewTokens: number; repetitionPenalty: number };
   export: { gguf: 'f32' | 'f16' | 'q8_0' | null };
 }
@@ -117,6 +122,7 @@ const schema: Record<string, Spec> = {
     clipRange: num(0.2, 0), clipRangeValue: num(0.2, 0), vfCoef: num(0.1, 0), klInit: num(0.05, 0), klTarget: num(6, 0, undefined, true),
     klHorizon: int(1000, 1), rewardClip: num(5, 0, undefined, true), noEosPenalty: num(-1), devPrompts: int(16, 1),
   } },
+  dpo: { t: 'obj', fields: { ...trainFields({ steps: 200, batchSize: 8, lr: 1e-3, lrMin: 1e-4, warmup: 10, evalEvery: 50 }), beta: num(0.1, 0), pairsPerBatch: int(8, 1), lora: loraSpec(false), maxLen: int(256, 8) } },
   eval: { t: 'obj', fields: { prompts: int(40, 1), maxNewTokens: int(96, 1), repetitionPenalty: num(1.2, 1) } },
   export: { t: 'obj', fields: { gguf: str('q8_0', ['f32', 'f16', 'q8_0'], true) } },
 };

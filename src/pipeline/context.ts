@@ -2,7 +2,7 @@
 // translation of a stage's training block into the loop's configuration. No stage logic here.
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { PipelineConfig, StageName, TrainSpec } from './config.js';
+import type { AnyStage, PipelineConfig, TrainSpec } from './config.js';
 import type { LoopConfig } from '../train/loop.js';
 import { atomicWrite, atomicWriteJson } from '../model/atomic.js';
 import type { LoraConfig } from '../nn/lora.js';
@@ -22,27 +22,27 @@ export function makeContext(cfg: PipelineConfig, quiet = false): RunContext {
   return { cfg, root, quiet, log: (m) => { if (!quiet) process.stderr.write(`${m}\n`); } };
 }
 
-export function stageDir(ctx: RunContext, stage: StageName | 'final'): string {
+export function stageDir(ctx: RunContext, stage: AnyStage | 'final'): string {
   return join(ctx.root, stage);
 }
 
 const DONE = 'done.json';
 
-export function isDone(ctx: RunContext, stage: StageName): boolean {
+export function isDone(ctx: RunContext, stage: AnyStage): boolean {
   return existsSync(join(stageDir(ctx, stage), DONE));
 }
 
-export function markDone(ctx: RunContext, stage: StageName, summary: Record<string, unknown>): void {
+export function markDone(ctx: RunContext, stage: AnyStage, summary: Record<string, unknown>): void {
   atomicWriteJson(join(stageDir(ctx, stage), DONE), { stage, finishedAt: new Date().toISOString(), ...summary });
 }
 
-export function readSummary(ctx: RunContext, stage: StageName): Record<string, unknown> | null {
+export function readSummary(ctx: RunContext, stage: AnyStage): Record<string, unknown> | null {
   const p = join(stageDir(ctx, stage), DONE);
   return existsSync(p) ? (JSON.parse(readFileSync(p, 'utf8')) as Record<string, unknown>) : null;
 }
 
 /** Clear a stage's folder before it runs again (a rerun never mixes old and new outputs). */
-export function resetStage(ctx: RunContext, stage: StageName): string {
+export function resetStage(ctx: RunContext, stage: AnyStage): string {
   const d = stageDir(ctx, stage);
   rmSync(d, { recursive: true, force: true });
   mkdirSync(d, { recursive: true });
@@ -50,7 +50,7 @@ export function resetStage(ctx: RunContext, stage: StageName): string {
 }
 
 /** The path of an earlier stage's output, or an error that names the stage that makes it. */
-export function input(ctx: RunContext, stage: StageName, file: string, by: StageName): string {
+export function input(ctx: RunContext, stage: AnyStage, file: string, by: AnyStage): string {
   const p = join(stageDir(ctx, stage), file);
   if (!existsSync(p) || !isDone(ctx, stage))
     throw new Error(`[pipeline] stage '${by}' needs ${p}, which stage '${stage}' produces: run it first (e.g. --from ${stage})`);

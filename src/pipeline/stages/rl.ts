@@ -13,13 +13,34 @@ import { tidy } from '../../tensor/scope.js';
 import { train } from '../../train/loop.js';
 import { rewardTask, scoreSequences, type PairSample } from '../../train/stages/reward.js';
 import { ppoTask } from '../../train/stages/ppo.js';
+import { dpoTask } from '../../train/stages/dpo.js';
 import { pairsFromRanking, parseRanking, rankingToPreferenceSet, splitOf, type Conversation } from '../../data/index.js';
 import type { RankingRecord } from '../../data/index.js';
-import { loadTokenizer } from '../../tokenizer/index.js';
+import { loadTokenizer, type Tokenizer } from '../../tokenizer/index.js';
 import { promptIds } from '../chat-model.js';
 import { DATA_FILES } from './data.js';
 import { RANKINGS_FILE, firstTurnPrompts } from './rank.js';
 import { eosId } from './lm.js';
+
+/** Pairs (all ordered pairs across rank groups, ties skipped) as ids, split by ranked set so no prompt is on both sides. */
+export function preferencePairs(tok: Tokenizer, template: string, rankingsPath: string, maxLen: number, devFraction: number, seed: number):
+  { train: PairSample[]; dev: PairSample[]; tooLong: number } {
+  const eos = eosId(tok);
+  const m = { tok, template };
+  const train: PairSample[] = [], dev: PairSample[] = [];
+  let tooLong = 0;
+  readJsonl<RankingRecord>(rankingsPath).forEach((raw) => {
+    const set = rankingToPreferenceSet(parseRanking(raw));
+    const toDev = splitOf(set, devFraction, seed) === 'dev';
+    for (const p of pairsFromRanking(set)) {
+      const prompt = promptIds(m, p.context);
+      const s: PairSample = { prompt, chosen: [...tok.encode(p.chosen), eos], rejected: [...tok.encode(p.rejected), eos] };
+      if (prompt.length + Math.max(s.chosen.length, s.rejected.length) > maxLen) { tooLong++; continue; }
+      (toDev ? dev : train).push(s);
+    }
+  });
+  return { train, dev, tooLong };
+}
 
 export async function runRm(ctx: RunContext): Promise<Record<string, unknown>> {
   const base = input(ctx, 'pretrain', 'model', 'rm');
@@ -28,20 +49,7 @@ export async function runRm(ctx: RunContext): Promise<Record<string, unknown>> {
   const dir = resetStage(ctx, 'rm');
   const { cfg } = ctx;
   const eos = eosId(tok);
-  const m = { tok, template: cfg.tokenizer.template };
-  const train_: PairSample[] = [], dev: PairSample[] = [];
-  let tooLong = 0;
-  readJsonl<RankingRecord>(rankingsPath).forEach((raw) => {
-    const set = rankingToPreferenceSet(parseRanking(raw));
-    // split by set, so no prompt has pairs on both sides
-    const toDev = splitOf(set, cfg.data.devFraction, cfg.seed) === 'dev';
-    for (const p of pairsFromRanking(set)) {
-      const prompt = promptIds(m, p.context);
-      const s: PairSample = { prompt, chosen: [...tok.encode(p.chosen), eos], rejected: [...tok.encode(p.rejected), eos] };
-      if (prompt.length + Math.max(s.chosen.length, s.rejected.length) > cfg.rm.maxLen) { tooLong++; continue; }
-      (toDev ? dev : train_).push(s);
-    }
-  });
+  const { train: train_, dev, tooLong } = preferencePairs(tok, cfg.tokenizer.template, rankingsPath, cfg.rm.maxLen, cfg.data.devFraction, cfg.seed);
   const { model } = loadModelDir(base, { adapters: false });
   const head = new ValueHead(model.config.hiddenSize, cfg.seed);
   let adapter: LoraAdapter | null = null;
@@ -105,5 +113,32 @@ export async function runPpo(ctx: RunContext): Promise<Record<string, unknown>> 
   const summary = { prompts: prompts.length, devPrompts: devPrompts.length, steps: res.steps, rollouts: Math.ceil(res.steps / (p.epochs * Math.ceil(p.rolloutSize / p.miniBatch))),
     devScoreBefore: before.score, devScoreAfter: after.score, devKlAfter: after.kl, klTarget: p.klTarget, devLengthAfter: after.response_length };
   markDone(ctx, 'ppo', summary);
+  return summary;
+}
+
+/** `zhongjing train dpo`: the SFT model with a new LoRA adapter trained by DPO on the ranked pairs; reference = adapter off. */
+export async function runDpo(ctx: RunContext): Promise<Record<string, unknown>> {
+  const sftDir = input(ctx, 'sft', 'model', 'dpo');
+  const rankingsPath = input(ctx, 'rank', RANKINGS_FILE, 'dpo');
+  const tok = await loadTokenizer(input(ctx, 'tokenizer', 'tokenizer.json', 'dpo'));
+  const dir = resetStage(ctx, 'dpo');
+  const { cfg } = ctx;
+  const eos = eosId(tok);
+  const { train: train_, dev, tooLong } = preferencePairs(tok, cfg.tokenizer.template, rankingsPath, cfg.dpo.maxLen, cfg.data.devFraction, cfg.seed);
+  const md = loadModelDir(sftDir);
+  const policy = md.model;
+  freezeParameters(policy.parameters());
+  for (const a of md.adapters) a.setTrainable(false);
+  const adapter = new LoraAdapter('dpo', loraConfig(cfg.dpo.lora), cfg.seed).attach(policy.namedLinears(), cfg.seed + 9);
+  const asReference = <R>(fn: (ref: LlamaForCausalLM) => R): R => {
+    adapter.enabled = false;
+    try { return fn(policy); } finally { adapter.enabled = true; }
+  };
+  const task = dpoTask({ model: policy, namedParams: adapter.namedParameters(), train: train_, dev, pairsPerBatch: cfg.dpo.pairsPerBatch, beta: cfg.dpo.beta, seed: cfg.seed, asReference });
+  const res = train(task, { ...loopConfig(cfg.dpo, join(dir, 'train'), ctx.quiet), evalEvery: cfg.dpo.evalEvery || cfg.dpo.steps });
+  saveModelDir(join(dir, 'model'), policy, { eosTokenIds: [eos], padTokenId: eos, tokenizerFrom: stageDir(ctx, 'tokenizer'), adapters: [...md.adapters, adapter], generation: md.generation });
+  const ev = res.evals.at(-1) ?? {};
+  const summary = { trainPairs: train_.length, devPairs: dev.length, tooLong, steps: res.steps, firstLoss: res.losses[0], lastLoss: res.lastLoss, devRewardAccuracy: ev.reward_accuracy };
+  markDone(ctx, 'dpo', summary);
   return summary;
 }
