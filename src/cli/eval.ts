@@ -295,6 +295,8 @@ const subs: Record<string, Sub> = {
     usage: 'zhongjing eval score [--answers F1,F2] [--verdicts FILE --a-name A --b-name B] [--mcq FILE] [--out report.json --html report.html]',
     flags: {
       answers: { type: 'string', help: 'comma-separated answer files (JSONL/JSON: id + answer|output|response|prediction)' },
+      data: { type: 'string', help: 'answers: the eval set, to mark safety prompts and count items nobody answered' },
+      turns: { type: 'string', help: 'answers: doctor turns of --data, as given to generate', choices: ['all', 'last'], default: 'all' },
       verdicts: { type: 'string', help: 'judge verdicts (JSONL: id, ability, safety as win/tie/loss, A/B, or {a,b} scores)' },
       'a-name': { type: 'string', help: 'verdicts: name of system A', default: 'A' },
       'b-name': { type: 'string', help: 'verdicts: name of system B', default: 'B' },
@@ -306,9 +308,29 @@ const subs: Record<string, Sub> = {
     async run(f) {
       if (!f.answers && !f.verdicts && !f.mcq) throw new UsageError('[eval score] nothing to score: give --answers, --verdicts or --mcq');
       const report = emptyReport('re-scored outputs');
+      const items = f.data ? await loadItems(f.data as string, { turns: f.turns as TurnSelection }) : null;
       for (const file of String(f.answers ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
         const r = readAnswers(file);
         report.problems.push(...r.problems);
+        if (items) {
+          // join with the eval set: safety flags come from the items; ids it does not know are problems; items without
+          // an answer become missing answers so the denominators are the eval set's, not the file's
+          const byId = new Map(items.map((i) => [i.id, i]));
+          const seen = new Set<string>();
+          for (const x of r.records) {
+            const it = byId.get(x.itemId);
+            if (!it) { report.problems.push(`${file}: answer for unknown item '${x.itemId}'`); continue; }
+            seen.add(x.itemId);
+            if (it.safety) x.safety = true;
+          }
+          const model = r.records[0]?.model ?? file;
+          for (const it of items) if (!seen.has(it.id)) {
+            const miss: (typeof r.records)[number] = { itemId: it.id, model, error: 'no answer in the file' };
+            if (it.safety) miss.safety = true;
+            r.records.push(miss);
+          }
+          r.records = r.records.filter((x) => byId.has(x.itemId));
+        }
         const byModel = new Map<string, typeof r.records>();
         for (const x of r.records) byModel.set(x.model, [...(byModel.get(x.model) ?? []), x]);
         for (const [m, rs] of byModel) report.answerMetrics.push(answerMetrics(m, rs));

@@ -130,6 +130,13 @@ test('CLI: generate over an OpenAI-compatible API on loopback, pairwise with the
     const s = await capture(() => evalCommand.run(['score', '--answers', a]));
     assert.equal(s.code, 0);
     assert.equal(JSON.parse(s.out).answerMetrics[0].inquiry.rate, 1);
+    // joined with the eval set: the 3 items b never answered are missing, the safety prompt is known as one
+    writeFileSync(join(dir, 'b2.jsonl'), readFileSync(b, 'utf8') + '{"id":"nope#0","answer":"x"}\n');
+    const s2 = await capture(() => evalCommand.run(['score', '--answers', join(dir, 'b2.jsonl'), '--data', FIXTURE]));
+    const m2 = JSON.parse(s2.out);
+    assert.deepEqual([m2.answerMetrics[0].records, m2.answerMetrics[0].missing], [5, 3]);
+    assert.deepEqual(m2.answerMetrics[0].safetyCare, { count: 0, of: 0, rate: null, refuses: 0, redirects: 0 });
+    assert.ok(m2.problems.some((p: string) => p.includes("unknown item 'nope#0'")));
     await assert.rejects(evalCommand.run(['pairwise', '--data', FIXTURE]), (e: unknown) => e instanceof UsageError && /\[eval pairwise\] --a is required/.test(e.message));
     await assert.rejects(evalCommand.run(['mcq', '--bogus']), (e: unknown) => e instanceof UsageError && /unknown flag --bogus/.test(e.message));
     const h = await capture(() => evalCommand.run(['generate', '--help']));
