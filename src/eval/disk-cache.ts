@@ -19,7 +19,10 @@ export class DiskCache<V> {
   constructor(readonly path: string | null) {
     if (!path || !existsSync(path)) return;
     let bad = 0;
-    for (const line of readFileSync(path, 'utf8').split('\n')) {
+    const text = readFileSync(path, 'utf8');
+    // a torn last line gets its newline now, so the next entry does not glue onto it
+    if (text.length && !text.endsWith('\n')) appendFileSync(path, '\n');
+    for (const line of text.split('\n')) {
       if (!line.trim()) continue;
       try {
         const e = JSON.parse(line) as { k?: unknown; v?: V };

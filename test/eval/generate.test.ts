@@ -3,12 +3,13 @@
 // (model, item, turn) cache: resume without calls, failures recorded and retried, a changed history not served stale.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadItems, itemsOfConversation } from '../../src/eval/items.js';
 import { generateAnswers, type Answerer } from '../../src/eval/generate.js';
+import { DiskCache } from '../../src/eval/disk-cache.js';
 import type { Turn } from '../../src/data/types.js';
 
 const FILE = fileURLToPath(new URL('../../../../shared/refdata/zhongjing/CMtMedQA_test.json', import.meta.url));
@@ -76,6 +77,15 @@ test('answer cache: resume without calls, failures recorded and retried, stale c
     const r3 = await generateAnswers(changed, ok, { cachePath });
     assert.equal(calls, 1);
     assert.deepEqual(r3.map((r) => r.answer), ['a1', 'b3', 'a5']);
+    // a crash mid-write leaves a torn last line: it is skipped and counted, and later entries stay readable
+    appendFileSync(cachePath, '{"k":"[\\"m\\",\\"d1\\",0]","v":{"ans');
+    assert.equal(new DiskCache(cachePath).badLines, 1);
+    calls = 0;
+    await generateAnswers(items, { ...ok, name: 'third' }, { cachePath });
+    assert.equal(calls, 3);
+    const reread = new DiskCache(cachePath);
+    assert.equal(reread.badLines, 1);
+    assert.equal(reread.size, 3 + 3 + 3, 'models m, other, third: three items each');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
