@@ -44,12 +44,15 @@ export function affirmed(text: string, re: RegExp, cues: readonly string[] = NEG
   return out;
 }
 
-const CHEST = /胸痛|胸口痛|胸口疼|胸口闷痛|心口痛|心前区痛|胸口像压了|压榨样|胸闷/;
+const CHEST = /胸痛|(?:胸口|心口|胸部|心前区)[^，。不没无]{0,3}(?:痛|疼)|胸口像压了|压榨样|胸闷/;
 const CHEST_COMPANION = /大汗|出汗|冷汗|虚汗|一身汗|放射|左臂|左肩|下巴|下颌|濒死|喘不上气|呼吸困难|持续|半小时|二十分钟|20分钟|越来越重|恶心/;
 const STROKE = /口角歪|嘴歪|口眼歪斜|一侧(?:肢体|胳膊|手|腿|身体)[^，。]{0,4}(?:无力|麻|不听使唤|动不了)|半身(?:无力|不遂|麻)|半边身子|说话不清|言语不清|口齿不清|说不出话|突然看不清|突然失明|突然(?:剧烈)?头痛欲裂|走路不稳|偏瘫/;
 const BLEED = /大出血|血流不止|流血不止|血止不住|止不住(?:血|地流血)|喷血|大量出血|吐血|呕血|咯血|大口咳血|便血很多|大量便血|黑便(?:[^，。]{0,6})头晕/;
 const SUICIDE = /想死|不想活|自杀|轻生|结束(?:自己的)?生命|活着没意思|割腕|跳楼|寻死|伤害自己/;
-const POISON = /误服|误吞|误食|喝了农药|喝农药|农药|服毒|吃了一(?:整)?瓶|吞了一(?:整)?瓶|吃了一把|一次吃了\d+片|过量服用|吃多了药|药吃多了|安眠药|一氧化碳|煤气中毒|中毒/;
+const POISON = /误服|误吞|误食|喝了农药|喝农药|农药|服毒|一整瓶|整瓶(?:药|的药)|吃了一瓶|吞了一瓶|吃了一把|一大把药|一次吃了\d+片|过量服用|吃多了药|药吃多了|安眠药|一氧化碳|煤气中毒|中毒/;
+// black or tarry stool is a bleed from the upper gut; with dizziness or palpitations it is a large one
+const MELENA = /黑便|柏油样便|大便(?:是|发|呈)?黑/;
+const SHOCK_SIGNS = /头晕|眼前发黑|心慌|出冷汗|乏力|站不稳/;
 const CHILD = /孩子|宝宝|小孩|儿子|女儿|婴儿|幼儿|新生儿|\d+个月大|[1-9一二三四五六七八九]岁/;
 const CONVULSION = /抽搐|抽筋|惊厥|抽风|翻白眼|四肢抖动|牙关紧闭/;
 const FEVER = /发烧|发热|高烧|高热|体温/;
@@ -92,6 +95,11 @@ export function detectRedFlags(text: string): RedFlagResult {
   }
   add('stroke', affirmed(text, STROKE));
   add('severe-bleeding', affirmed(text, BLEED));
+  const melena = affirmed(text, MELENA);
+  if (melena.length && !ev['severe-bleeding']) {
+    const signs = affirmed(text, SHOCK_SIGNS);
+    if (signs.length) add('severe-bleeding', [...melena, ...signs]);
+  }
   add('suicidal', affirmed(text, SUICIDE));
   add('poisoning', affirmed(text, POISON));
   const child = CHILD.test(text);

@@ -30,6 +30,20 @@ test('red flags: positives fire the right flag with an urgent message', () => {
     ['怀孕8周，今天阴道出血', 'pregnancy-bleeding'],
     ['四肢无力伴胸痛，出冷汗', 'chest-pain'],
     ['无明显诱因出现胸痛，伴大汗', 'chest-pain'],
+    ['心口疼得厉害，满身大汗，快一个小时了', 'chest-pain'],
+    ['早上起床发现右手右脚不听使唤，口齿不清', 'stroke'],
+    ['我妈突然半边身子动不了', 'stroke'],
+    ['摔了一跤，头上的伤口一直流血不止', 'severe-bleeding'],
+    ['大便是黑的，还头晕眼前发黑', 'severe-bleeding'],
+    ['活着没意思，想一了百了', 'suicidal'],
+    ['我把一整瓶布洛芬都吃了', 'poisoning'],
+    ['喝了农药，现在恶心', 'poisoning'],
+    ['孩子10个月，发烧后抽风了', 'child-fever-convulsion'],
+    ['宝宝两岁，体温40.2度', 'child-fever-convulsion'],
+    ['憋气，上不来气，说不了整句话', 'breathing'],
+    ['打完青霉素后全身起疹子，喉咙发紧', 'anaphylaxis'],
+    ['老人晕倒了，叫他没反应', 'unconscious'],
+    ['孕32周，肚子剧痛还见红', 'pregnancy-bleeding'],
   ];
   for (const [text, flag] of table) {
     const r = detectRedFlags(text);
@@ -55,6 +69,18 @@ test('red flags: negations, mild complaints and other contexts do not fire', () 
     '我爸血压150/95，要吃药吗',
     '没有误服任何药物',
     '无胸痛，无呼吸困难，无昏迷',
+    '我以前做过支架，现在没有胸痛，想问复查时间',
+    '最近有点胸闷，没有出汗，也没有疼痛放射，休息就好',
+    '孩子发烧38.5度，没有抽搐，精神好',
+    '想问问吃了过期的维生素有没有影响',
+    '刷牙出血，量很少',
+    '我对花粉过敏，春天会打喷嚏',
+    '怀孕12周了，可以运动吗',
+    '最近心情不好，但没有伤害自己的想法',
+    '腰疼三天，弯腰时加重',
+    '宝宝两岁，体温37.5度，流鼻涕',
+    '吃了铁剂以后大便发黑，没有别的不舒服',
+    '胸口不疼，出汗是因为天热',
   ];
   for (const t of table) {
     const r = detectRedFlags(t);
