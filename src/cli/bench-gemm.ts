@@ -9,7 +9,7 @@ import { f32ToBf16Bits } from '../backend/reference/bf16.js';
 import { formatHelp, parseArgs, UsageError, type FlagSpecs } from './args.js';
 
 const flags = {
-  runs: { type: 'number', help: 'timed calls per case (median reported)', default: 7 },
+  runs: { type: 'number', help: 'timed calls per case, at least 5 (median reported)', default: 7 },
   threads: { type: 'number', help: 'native pool threads (and torch threads); default: the pool as it is' },
   shapes: { type: 'string', help: 'comma-separated MxNxK list', default: '1024x1024x1024,4096x4096x1024' },
   layouts: { type: 'string', help: 'comma-separated from NN,NT,TN,TT', default: 'NN,NT,TN' },
@@ -142,7 +142,7 @@ export async function benchGemm(argv: string[]): Promise<number> {
       'GFLOP/s of the native GEMM (2·M·N·K per call), median of --runs calls after one warm-up call.', flags));
     return 0;
   }
-  const runs = Math.max(1, Math.floor(f.runs ?? 7));
+  const runs = Math.max(5, Math.floor(f.runs ?? 7));  // a median of fewer calls is mostly noise
   const shapes = parseList('shapes', f.shapes!).map(parseShape);
   const layouts = parseList('layouts', f.layouts!, ['NN', 'NT', 'TN', 'TT']);
   const dtypes = parseList('dtypes', f.dtypes!, ['f32', 'bf16']);
