@@ -192,7 +192,7 @@ export async function benchGemm(argv: string[]): Promise<number> {
   if (torch?.error) console.log(`torch: not available (${torch.error}); continuing without the anchor`);
   else if (torch) console.log(`torch ${torch.version}: torch.matmul on the same shapes right after ours, ${info.threads} threads`);
   const head = ['M×N×K', 'layout', 'dtype', 'ms', 'GFLOP/s', ...(torch && !torch.error ? ['torch', 'ours/torch'] : [])];
-  const table = rows.map((r) => [`${r.M}×${r.N}×${r.K}`, r.layout, r.dtype, r.medianMs.toFixed(2), r.gflops.toFixed(1),
+  const table = rows.map((r) => [`${r.M}×${r.N}×${r.K}`, r.layout, r.dtype, r.medianMs.toFixed(r.medianMs < 1 ? 3 : 2), r.gflops.toFixed(1),
     ...(torch && !torch.error ? [r.torchGflops?.toFixed(1) ?? '-', r.torchGflops ? (r.gflops / r.torchGflops).toFixed(2) : '-'] : [])]);
   const widths = head.map((h, i) => Math.max(h.length, ...table.map((t) => t[i]!.length)));
   const fmt = (cells: string[]) => cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
