@@ -32,8 +32,8 @@ export interface LearnOptions {
 
 export interface LearnedMerge { a: number; b: number; result: number; count: number }
 
-/** Open-addressing hash map (a, b) → pair index over typed arrays: numeric Map keys above 2^31 are boxed in V8. */
-class PairTable {
+/** Open-addressing hash map (a, b) → int over typed arrays: numeric Map keys above 2^31 are boxed in V8. */
+export class PairTable {
   private cap = 1 << 16;
   private ka = new Int32Array(this.cap).fill(-1);
   private kb = new Int32Array(this.cap);

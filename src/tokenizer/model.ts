@@ -2,6 +2,7 @@
 // character-level with `<0xNN>` byte fallback). No pre-tokenization, added tokens or files here.
 
 import { BYTE_TO_CHAR, utf8Encode } from './bytes.js';
+import { PairTable } from './bpe-learn.js';
 
 export interface BpeModelSpec {
   /** token string → id */
@@ -31,8 +32,8 @@ export class BpeModel {
   readonly unkToken: string | null;
   readonly fuseUnk: boolean;
   readonly ignoreMerges: boolean;
-  /** (a, b) → rank, keyed a * 2^21 + b; ids stay below 2^21 */
-  private readonly rank = new Map<number, number>();
+  /** (a, b) → rank */
+  private readonly rank = new PairTable();
   private readonly mergeResult: Int32Array;
   /** byte → id of its single-byte token (byte-level) or of `<0xNN>` (byte fallback); -1 when absent */
   readonly byteIds = new Int32Array(256).fill(-1);
@@ -57,8 +58,7 @@ export class BpeModel {
       if (ia === undefined) throw new Error(`${where}.merges[${r}]: '${a}' is not in the vocabulary`);
       if (ib === undefined) throw new Error(`${where}.merges[${r}]: '${b}' is not in the vocabulary`);
       if (ic === undefined) throw new Error(`${where}.merges[${r}]: merged token '${a + b}' is not in the vocabulary`);
-      const key = ia * 2097152 + ib;
-      if (!this.rank.has(key)) this.rank.set(key, r); // HF keeps the first rank of a repeated merge
+      this.rank.getOrInsert(ia, ib, r); // a repeated merge keeps its first rank, as in HF
       this.mergeResult[r] = ic;
     });
     for (let b = 0; b < 256; b++) {
@@ -76,7 +76,7 @@ export class BpeModel {
   get size(): number { return this.idToToken.length; }
 
   mergeRank(a: number, b: number): number {
-    return this.rank.get(a * 2097152 + b) ?? -1;
+    return this.rank.get(a, b);
   }
 
   /** Initial symbols of a pre-token: its bytes (byte-level) or its characters with byte fallback / unk. */
