@@ -153,10 +153,20 @@ async function inspect(argv: string[]): Promise<number> {
 
 // ---------------------------------------------------------------- clean / convert: shared streaming writer
 
-async function writeRecords(out: string, write: (emit: (line: string) => Promise<void>) => Promise<void>): Promise<void> {
+async function writeRecords(cmd: string, out: string, write: (emit: (line: string) => Promise<void>) => Promise<void>): Promise<void> {
   const tmp = `${out}.partial-${process.pid}`;
   const ws = createWriteStream(tmp);
-  const emit = async (line: string) => { if (!ws.write(line + '\n')) await once(ws, 'drain'); };
+  let failure: Error | null = null;
+  ws.on('error', (e) => { failure = e; });
+  try {
+    await once(ws, 'open');
+  } catch (e) {
+    throw new UsageError(`[data ${cmd}] cannot write ${out}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const emit = async (line: string) => {
+    if (failure) throw failure;
+    if (!ws.write(line + '\n')) await once(ws, 'drain');
+  };
   try {
     await write(emit);
     ws.end();
@@ -223,7 +233,7 @@ async function convert(argv: string[]): Promise<number> {
   const t: ConvertTally = { unconvertible: 0, problems: [] };
   const reports: FileReport[] = [];
   let written = 0;
-  await writeRecords(f.out, async (emit) => {
+  await writeRecords('convert', f.out, async (emit) => {
     for (const file of positional) {
       const s = await sniff(file, o);
       const rep = newReport(file, s.format, s.encoding);
@@ -284,7 +294,7 @@ async function clean(argv: string[]): Promise<number> {
   const reports: FileReport[] = [];
   const t: ConvertTally = { unconvertible: 0, problems: [] };
   let written = 0;
-  await writeRecords(f.out, async (emit) => {
+  await writeRecords('clean', f.out, async (emit) => {
     for (const file of positional) {
       const s = await sniff(file, o);
       const rep = newReport(file, s.format, s.encoding);

@@ -38,6 +38,8 @@ test('data: help for every subcommand, unknown subcommand and usage errors', asy
   await assert.rejects(run(['convert', FIX + 'packed.jsonl', '--out', '/tmp/x']), /--to is required/);
   await assert.rejects(run(['convert', FIX + 'packed.jsonl', '--to', 'yaml']), /--to must be one of alpaca\|sharegpt\|messages\|jsonl/);
   await assert.rejects(run(['demo']), /--out DIR is required/);
+  await assert.rejects(run(['convert', FIX + 'packed.jsonl', '--to', 'messages', '--out', '/nonexistent/dir/x.jsonl']),
+    /\[data convert\] cannot write \/nonexistent\/dir\/x\.jsonl: ENOENT/);
 });
 
 test('data inspect: counts, shapes, turns, rejected records with file:line; --json balances', async () => {
