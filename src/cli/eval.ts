@@ -119,6 +119,7 @@ const subs: Record<string, Sub> = {
       cache: { type: 'string', help: 'answer cache JSONL keyed by (model, item, turn); reruns resume from it' },
       turns: { type: 'string', help: 'which doctor turns to answer', choices: ['all', 'last'], default: 'all' },
       limit: { type: 'number', help: 'only the first N items (0 = all)', default: 0 },
+      'batch-size': { type: 'number', help: 'local models: prompts per left-padded generation batch', default: 1 },
       ...apiFlags,
     },
     async run(f) {
@@ -130,7 +131,7 @@ const subs: Record<string, Sub> = {
       const { answerer } = await system('generate', f as ApiValues);
       const show = progress('eval generate');
       const recs = await generateAnswers(items, answerer, {
-        cachePath: (f.cache as string | undefined) ?? null, concurrency: f['model-dir'] ? 1 : f.concurrency as number,
+        cachePath: (f.cache as string | undefined) ?? null, concurrency: f['model-dir'] ? 1 : f.concurrency as number, batchSize: f['batch-size'] as number,
         onProgress: (p) => show(p.done, p.total, ` (cached ${p.cached}, errors ${p.errors})`),
       });
       writeOut(out, answersToJsonl(recs));

@@ -101,3 +101,30 @@ test('huatuo26M_test (single-turn): 6,000 items, one per record, each with its r
   assert.equal(new Set(items.map((i) => i.id)).size, 6000);
   assert.match(items[0]!.id, /^huatuo26M_test\.json:\d+#0$/);
 });
+
+test('batched answering: batches of batchSize, a failing batch retried item by item, results cached', async () => {
+  const conv = (id: string, text: string) => ({ kind: 'conversation' as const, meta: { id }, turns: [{ role: 'user' as const, text }, { role: 'assistant' as const, text: '参考' }] });
+  const items = ['一', '二', 'bad', '四', '五'].flatMap((t, i) => itemsOfConversation(conv(`b${i}`, t), `b${i}`));
+  const batches: number[] = [];
+  let singles = 0;
+  const fake: Answerer = {
+    name: 'batched',
+    async answer(m) { singles++; if (m[0]!.text === 'bad') throw new Error('[fake] cannot'); return `单${m[0]!.text}`; },
+    async answerBatch(b) { batches.push(b.length); if (b.some((m) => m[0]!.text === 'bad')) throw new Error('[fake] batch failed'); return b.map((m) => `批${m[0]!.text}`); },
+  };
+  const dir = mkdtempSync(join(tmpdir(), 'zj-eval-batch-'));
+  try {
+    const cachePath = join(dir, 'c.jsonl');
+    const r = await generateAnswers(items, fake, { batchSize: 2, cachePath });
+    assert.deepEqual(batches, [2, 2], 'b0+b1, b2+b3; the last item alone goes through answer()');
+    assert.deepEqual(r.map((x) => x.answer ?? x.error), ['批一', '批二', '[fake] cannot', '单四', '单五']);
+    assert.equal(singles, 3);
+    batches.length = 0; singles = 0;
+    const again = await generateAnswers(items, fake, { batchSize: 2, cachePath });
+    assert.deepEqual(batches, [], 'only the failed item is left');
+    assert.equal(singles, 1);
+    assert.deepEqual(again.map((x) => x.answer ?? x.error), ['批一', '批二', '[fake] cannot', '单四', '单五']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -39,6 +39,9 @@ test('greedy answers through the chat template are deterministic strings', async
   assert.equal(typeof a1, 'string');
   assert.equal(a1, a2);
   assert.equal(lm.answerer.name, 'tiny');
+  // one left-padded batch of prompts of different lengths gives the same greedy answers
+  const other = [{ role: 'user' as const, text: '请问您咳嗽多久了？建议到医院呼吸科就诊。' }];
+  assert.deepEqual(await lm.answerer.answerBatch!([msgs, other]), [a1, await lm.answerer.answer(other)]);
 });
 
 test('logLikelihood(prompt, c) = Σ log p(prompt + c) − Σ log p(prompt) when the tokens split cleanly', async () => {
