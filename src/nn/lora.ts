@@ -157,3 +157,27 @@ export class LoraAdapter {
 export function freezeParameters(params: Tensor[]): void {
   for (const p of params) p.requiresGrad = false;
 }
+
+/** Run fn with these adapters switched off (e.g. the frozen SFT reference = the PPO adapter off), then restore. */
+export function withAdaptersOff<R>(adapters: LoraAdapter[], fn: () => R): R {
+  const prev = adapters.map((a) => a.enabled);
+  for (const a of adapters) a.enabled = false;
+  try {
+    return fn();
+  } finally {
+    adapters.forEach((a, i) => (a.enabled = prev[i]!));
+  }
+}
+
+/**
+ * Make `adapter` the only thing that trains: every base parameter and every other adapter frozen, this one
+ * trainable, enabled and in training mode (dropout on). Returns its parameters for the optimiser.
+ */
+export function trainOnly(adapter: LoraAdapter, baseParams: Tensor[], others: LoraAdapter[] = []): Tensor[] {
+  freezeParameters(baseParams);
+  for (const o of others) if (o !== adapter) { o.setTrainable(false); o.training = false; }
+  adapter.setTrainable(true);
+  adapter.enabled = true;
+  adapter.training = true;
+  return adapter.parameters();
+}

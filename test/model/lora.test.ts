@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LlamaForCausalLM, presets, type LlamaConfig } from '../../src/model/llama.js';
-import { LoraAdapter, freezeParameters } from '../../src/nn/lora.js';
+import { LoraAdapter, freezeParameters, trainOnly, withAdaptersOff } from '../../src/nn/lora.js';
 import { loadAdapter, saveAdapter } from '../../src/model/lora-io.js';
 import { loadModelDir, saveModelDir } from '../../src/model/model-dir.js';
 import { SafetensorsFile } from '../../src/model/safetensors.js';
@@ -139,4 +139,19 @@ test('value head: gradients reach the head and the backbone', () => {
   for (const p of [...vh.parameters(), m.model.layers.items[0]!.selfAttn.qProj.weight]) {
     assert.ok(p.grad && p.grad.f32().some((x) => x !== 0));
   }
+});
+
+test('LoRA: PPO on top of SFT — only the PPO adapter trains; the reference is the same weights with PPO switched off', () => {
+  const m = new LlamaForCausalLM(cfg, 6);
+  const sft = trainedAdapter(m, 'sft', ['q_proj', 'v_proj', 'up_proj'], 7);
+  const sftLogits = logits(m);
+  const ppo = new LoraAdapter('ppo', { r: 2, loraAlpha: 4, loraDropout: 0, targetModules: ['q_proj', 'v_proj'], useRslora: false }).attach(m.namedLinears(), 8);
+  const sftBefore = sft.parameters().map((p) => p.f32().slice());
+  const opt = new AdamW(defaultGroups(trainOnly(ppo, m.parameters(), [sft]), 0));
+  for (let s = 0; s < 3; s++) { accumulateGradients(m, { ids, targets }); applyUpdate(opt, 1e-2, 1); }
+  ppo.training = false;
+  sft.parameters().forEach((p, i) => assert.deepEqual(p.f32(), sftBefore[i]), 'SFT adapter unchanged');
+  assert.notDeepEqual(logits(m), sftLogits, 'the policy moved');
+  assert.deepEqual(withAdaptersOff([ppo], () => logits(m)), sftLogits, 'reference = PPO off, exactly');
+  assert.equal(ppo.enabled, true, 'switch restored');
 });
