@@ -202,6 +202,21 @@ export class Tokenizer {
     return tokens.join(' ');
   }
 
+  /**
+   * A copy with more added tokens (e.g. ChatML's <|im_start|> / <|im_end|>) at new ids after every existing one;
+   * contents already present keep their id. Existing ids never change.
+   */
+  withAddedTokens(contents: string[], special = true): Tokenizer {
+    const added = this.addedTokens.map((t) => ({ ...t }));
+    let next = this.vocabSize;
+    for (const content of contents) {
+      if (!content) throw new Error('[tokenizer] an added token cannot be empty');
+      if (this.tokenToId(content) !== undefined || added.some((t) => t.content === content)) continue;
+      added.push({ id: next++, content, special, lstrip: false, rstrip: false, normalized: !special, singleWord: false });
+    }
+    return new Tokenizer({ ...this.parts, addedTokens: added, config: structuredClone(this.config) });
+  }
+
   /** Characters per token over some texts: the compression figure vocabulary extension reports. */
   charsPerToken(texts: Iterable<string>): number {
     let chars = 0, tokens = 0;

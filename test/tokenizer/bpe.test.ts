@@ -91,6 +91,11 @@ test('special tokens are matched before pre-tokenization; decode can skip them',
   assert.equal(tok.decode(ids, { skipSpecialTokens: true }), '患者x');
   const plain = tok.encode('<s>', { specialTokens: 'plain' });
   assert.ok(!plain.includes(0) && plain.length > 1);
+  // tokens added later get new ids and are matched the same way; nothing that existed moves
+  const more = tok.withAddedTokens(['<|im_start|>', '<|im_end|>', '<s>']);
+  assert.equal(more.vocabSize, tok.vocabSize + 2);
+  assert.deepEqual(more.encode('<|im_start|>患者<|im_end|>'), [tok.vocabSize, ...tok.encode('患者'), tok.vocabSize + 1]);
+  assert.equal(more.tokenToId('<s>'), 0);
 });
 
 test('decode(encode(x)) == x for arbitrary Unicode; lone surrogates become U+FFFD deterministically', async () => {
