@@ -134,6 +134,8 @@ export function generate(model: LlamaForCausalLM, prompts: number[][], opts: Gen
   const penalty = opts.repetitionPenalty ?? 1;
   const rng = new Rng(opts.seed ?? 0);
   const P = Math.max(...prompts.map((p) => p.length));
+  if (P + maxNew > model.config.maxPositions)
+    throw new Error(`[generate] a prompt of ${P} tokens + ${maxNew} new tokens exceeds maxPositions ${model.config.maxPositions}`);
   const padded = prompts.some((p) => p.length !== P);
 
   const out: number[][] = prompts.map(() => []);

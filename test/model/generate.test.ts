@@ -135,6 +135,7 @@ test('EOS, stop strings, max new tokens, streaming callback and text', () => {
   assert.deepEqual(events, s.ids[0]);
   assert.deepEqual(generate(m, [[1]], { maxNewTokens: 0 }).ids, [[]]);
   assert.throws(() => generate(m, [[1, 99]], { maxNewTokens: 1 }), /\[generate\] token id 99 outside the vocabulary/);
+  assert.throws(() => generate(m, [[1, 2]], { maxNewTokens: 63 }), /\[generate\] a prompt of 2 tokens \+ 63 new tokens exceeds maxPositions 64/);
 });
 
 test('generation keeps memory flat: a second identical run allocates no new pooled buffers', () => {
