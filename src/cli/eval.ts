@@ -1,19 +1,23 @@
 // eval.ts — `zhongjing eval generate|pairwise|mcq|ppl|score`: evaluation on the command line, a thin layer over
 // src/eval (no scoring logic here). Long runs print progress to stderr; inputs' problems are reported as file:line.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from './command.js';
 import { formatHelp, parseArgs, UsageError, type FlagSpecs } from './args.js';
 import { DataError } from '../data/errors.js';
-import { loadFile } from '../data/load.js';
+import { loadFile, type OnError } from '../data/load.js';
 import type { PreferenceSet } from '../data/types.js';
 import {
   answerMetrics, answersToJsonl, apiAnswerer, fewShotPrompts, comparePairwise, emptyReport, generateAnswers, judgeAgreement, llmJudge,
-  loadItems, loadMcq, loadRule, mcqTable, perplexity, pickExamples, readAnswers, readMcqPredictions, readVerdicts,
+  loadItems, loadItemsReport, loadMcq, loadRule, mcqTable, perplexity, pickExamples, readAnswers, readMcqPredictions, readVerdicts,
   renderReportHtml, resultOf, ruleDemoJudge, scoreByExtraction, scoreByLogLikelihood, verdictsFromRankings,
   DEMO_JUDGE_NAME, type ApiConfig, type Answerer, type EvalReport, type PairJudge, type PairwiseResult, type TurnSelection,
 } from '../eval/index.js';
 import { loadLocalModel } from '../eval/local-model.js';
+
+const onErrorFlag = {
+  'on-error': { type: 'string', help: 'rejected input records: fail at the first, skip all (listed in the report), or auto (fail above 1 %)', choices: ['auto', 'fail', 'skip'], default: 'auto' },
+} as const satisfies FlagSpecs;
 
 const apiFlags = {
   'model-dir': { type: 'string', help: 'a local model directory (docs/model-directory.md)' },
@@ -55,7 +59,7 @@ async function system(where: string, f: ApiValues): Promise<{ answerer: Answerer
     if (f['repetition-penalty'] !== undefined) o.repetitionPenalty = f['repetition-penalty'] as number;
     if (f.template) o.template = f.template as string;
     if (f.name) o.name = f.name as string;
-    const local = await loadLocalModel(f['model-dir'] as string, o);
+    const local = await loadLocalModel(needPath(where, f['model-dir'], '--model-dir'), o);
     return { answerer: local.answerer, local };
   }
   if (f['api-base']) {
@@ -105,6 +109,13 @@ function need<T>(where: string, v: T | undefined, flag: string): T {
   return v;
 }
 
+/** A required input path that must exist: named in the error with its flag, before any work starts. */
+function needPath(where: string, v: unknown, flag: string): string {
+  const p = need(where, v as string | undefined, flag);
+  if (!existsSync(p)) throw new UsageError(`[eval ${where}] ${flag} ${p}: no such file or folder`);
+  return p;
+}
+
 // ---------------------------------------------------------------- subcommands
 
 interface Sub { summary: string; usage: string; flags: FlagSpecs; run(f: Record<string, unknown>): Promise<number> }
@@ -120,13 +131,16 @@ const subs: Record<string, Sub> = {
       turns: { type: 'string', help: 'which doctor turns to answer', choices: ['all', 'last'], default: 'all' },
       limit: { type: 'number', help: 'only the first N items (0 = all)', default: 0 },
       'batch-size': { type: 'number', help: 'local models: prompts per left-padded generation batch', default: 1 },
+      ...onErrorFlag,
       ...apiFlags,
     },
     async run(f) {
-      const data = need('generate', f.data as string | undefined, '--data'), out = need('generate', f.out as string | undefined, '--out');
-      let items = await loadItems(data, { turns: f.turns as TurnSelection });
-      const dialogues = new Set(items.map((i) => i.dialogueId)).size;
-      console.error(`[eval generate] ${data}: ${items.length} items (doctor turns) from ${dialogues} dialogues, ${items.filter((i) => i.safety).length} safety prompts`);
+      const data = needPath('generate', f.data, '--data'), out = need('generate', f.out as string | undefined, '--out');
+      const loaded = await loadItemsReport(data, { turns: f.turns as TurnSelection, onError: f['on-error'] as OnError });
+      let items = loaded.items;
+      const records = new Set(items.map((i) => i.dialogueId)).size;
+      console.error(`[eval generate] ${data}: ${items.length} items (doctor turns) from ${records} records (dialogues and single prompts), ${items.filter((i) => i.safety).length} safety prompts`);
+      for (const p of loaded.problems) console.error(`[eval generate] rejected ${p}`);
       if ((f.limit as number) > 0) items = items.slice(0, f.limit as number);
       const { answerer } = await system('generate', f as ApiValues);
       const show = progress('eval generate');
@@ -163,16 +177,19 @@ const subs: Record<string, Sub> = {
       rpm: { type: 'number', help: 'llm judge: request starts per minute (0 = unlimited)', default: 0 },
       concurrency: { type: 'number', help: 'items judged in parallel', default: 4 },
       examples: { type: 'number', help: 'example items in the report', default: 6 },
+      ...onErrorFlag,
       out: { type: 'string', help: 'JSON report' },
       html: { type: 'string', help: 'self-contained HTML report' },
     },
     async run(f) {
-      const data = need('pairwise', f.data as string | undefined, '--data');
-      const items = await loadItems(data, { turns: f.turns as TurnSelection });
-      const ra = readAnswers(need('pairwise', f.a as string | undefined, '--a'), f['a-name'] as string | undefined);
+      const data = needPath('pairwise', f.data, '--data');
+      const loaded = await loadItemsReport(data, { turns: f.turns as TurnSelection, onError: f['on-error'] as OnError });
+      const items = loaded.items;
+      const ra = readAnswers(needPath('pairwise', f.a, '--a'), f['a-name'] as string | undefined);
       const an = (f['a-name'] as string | undefined) ?? ra.records[0]?.model ?? 'A';
       // several opponents (the paper's bars: one row per opponent): --b f1,f2 with --b-name n1,n2
       const bFiles = need('pairwise', f.b as string | undefined, '--b').split(',').map((x) => x.trim()).filter(Boolean);
+      for (const b of bFiles) needPath('pairwise', b, '--b');
       const bNames = f['b-name'] ? String(f['b-name']).split(',').map((x) => x.trim()) : [];
       if (bNames.length && bNames.length !== bFiles.length) throw new UsageError(`[eval pairwise] --b-name names ${bNames.length} systems but --b gives ${bFiles.length} files`);
       const opponents = bFiles.map((file, i) => {
@@ -180,7 +197,7 @@ const subs: Record<string, Sub> = {
         return { name: bNames[i] ?? r.records[0]?.model ?? `B${i + 1}`, read: r };
       });
       const report = emptyReport(`${an} vs ${opponents.map((o) => o.name).join(', ')} on ${data}`);
-      report.problems.push(...ra.problems, ...opponents.flatMap((o) => o.read.problems));
+      report.problems.push(...loaded.problems, ...ra.problems, ...opponents.flatMap((o) => o.read.problems));
       const judges: (PairJudge | 'human')[] = [];
       for (const j of String(f.judge).split(',').map((x) => x.trim()).filter(Boolean)) {
         if (j === 'rules') { judges.push(ruleDemoJudge()); report.notes.push(`${DEMO_JUDGE_NAME}: heuristics from the data layer's medical rules, standing in for doctors in the demo.`); }
@@ -191,7 +208,7 @@ const subs: Record<string, Sub> = {
         else throw new UsageError(`[eval pairwise] --judge: unknown judge '${j}' (llm, rules, human; a reward model is called from the API, see docs/evaluation.md)`);
       }
       const rankings = judges.includes('human')
-        ? (await loadFile(need('pairwise', f.human as string | undefined, '--human'))).records.filter((r): r is PreferenceSet => r.kind === 'preference')
+        ? (await loadFile(needPath('pairwise', f.human, '--human'))).records.filter((r): r is PreferenceSet => r.kind === 'preference')
         : [];
       const wanted = new Set(items.map((i) => i.id));
       for (const o of opponents) {
@@ -234,13 +251,16 @@ const subs: Record<string, Sub> = {
       shots: { type: 'number', help: 'solved exemplars per prompt, taken from the dev split of the same subject (0 = zero-shot)', default: 0 },
       limit: { type: 'number', help: 'only the first N items (0 = all)', default: 0 },
       predictions: { type: 'string', help: 'write per-item predictions JSONL here' },
+      ...onErrorFlag,
       out: { type: 'string', help: 'JSON report' },
       html: { type: 'string', help: 'HTML report' },
       ...apiFlags,
     },
     async run(f) {
-      const data = need('mcq', f.data as string | undefined, '--data');
-      let items = await loadMcq(data, { splits: String(f.splits).split(',').map((x) => x.trim()).filter(Boolean) });
+      const data = needPath('mcq', f.data, '--data');
+      const problems: string[] = [];
+      let items = await loadMcq(data, { splits: String(f.splits).split(',').map((x) => x.trim()).filter(Boolean), onError: f['on-error'] as OnError, problems });
+      for (const p of problems) console.error(`[eval mcq] rejected ${p}`);
       if ((f.limit as number) > 0) items = items.slice(0, f.limit as number);
       const shots = f.shots as number;
       const exemplars = shots > 0 ? await loadMcq(data, { splits: ['dev'] }) : [];
@@ -254,6 +274,7 @@ const subs: Record<string, Sub> = {
       const table = mcqTable(preds);
       const report = emptyReport(`${sys.answerer.name} on ${data}`);
       report.mcq.push({ model: sys.answerer.name, data, table });
+      report.problems.push(...problems);
       if (table.overall.missingGold) report.notes.push(`${table.overall.missingGold} items have no gold answer (e.g. C-Eval test): counted, not scored.`);
       if (f.predictions) writeOut(f.predictions as string, preds.map((p) => JSON.stringify(p)).join('\n') + '\n');
       console.error(`[eval mcq] accuracy ${table.overall.accuracy === null ? '—' : (100 * table.overall.accuracy).toFixed(2) + '%'} over ${table.overall.scored} scored; ${table.overall.missingGold} without gold; ${table.overall.unparseable} unparseable; ${table.overall.errors} errors`);
@@ -274,8 +295,8 @@ const subs: Record<string, Sub> = {
       html: { type: 'string', help: 'HTML report' },
     },
     async run(f) {
-      const data = need('ppl', f.data as string | undefined, '--data');
-      const dir = need('ppl', f['model-dir'] as string | undefined, '--model-dir');
+      const data = needPath('ppl', f.data, '--data');
+      const dir = needPath('ppl', f['model-dir'], '--model-dir');
       const { records } = await loadFile(data);
       let texts = records.map((r) => r.kind === 'text' ? r.text : r.kind === 'conversation' ? r.turns.map((t) => t.text).join('\n') : r.kind === 'choice' ? r.question : r.prompt);
       if ((f.limit as number) > 0) texts = texts.slice(0, f.limit as number);
@@ -309,9 +330,9 @@ const subs: Record<string, Sub> = {
     async run(f) {
       if (!f.answers && !f.verdicts && !f.mcq) throw new UsageError('[eval score] nothing to score: give --answers, --verdicts or --mcq');
       const report = emptyReport('re-scored outputs');
-      const items = f.data ? await loadItems(f.data as string, { turns: f.turns as TurnSelection }) : null;
+      const items = f.data ? await loadItems(needPath('score', f.data, '--data'), { turns: f.turns as TurnSelection }) : null;
       for (const file of String(f.answers ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
-        const r = readAnswers(file);
+        const r = readAnswers(needPath('score', file, '--answers'));
         report.problems.push(...r.problems);
         if (items) {
           // join with the eval set: safety flags come from the items; ids it does not know are problems; items without
@@ -337,12 +358,12 @@ const subs: Record<string, Sub> = {
         for (const [m, rs] of byModel) report.answerMetrics.push(answerMetrics(m, rs));
       }
       if (f.verdicts) {
-        const r = readVerdicts(f.verdicts as string);
+        const r = readVerdicts(needPath('score', f.verdicts, '--verdicts'));
         report.problems.push(...r.problems);
         report.pairwise.push(resultOf(f['a-name'] as string, f['b-name'] as string, f.judge as string, ['ability', 'safety'], r.records));
       }
       if (f.mcq) {
-        const r = readMcqPredictions(f.mcq as string);
+        const r = readMcqPredictions(needPath('score', f.mcq, '--mcq'));
         report.problems.push(...r.problems);
         report.mcq.push({ model: 'imported', data: f.mcq as string, table: mcqTable(r.records) });
       }

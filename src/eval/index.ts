@@ -2,7 +2,7 @@
 // docs/evaluation.md). Re-exports only; the CLI (src/cli/eval.ts) is a thin layer over the same functions.
 export type { EvalItem, AnswerRecord, Dimension, Outcome, PairVerdict } from './types.js';
 export { DIMENSIONS, OUTCOMES } from './types.js';
-export { loadItems, itemsOfRecords, itemsOfConversation, itemMessages, type TurnSelection } from './items.js';
+export { loadItems, loadItemsReport, itemsOfRecords, itemsOfConversation, itemMessages, type TurnSelection } from './items.js';
 export { generateAnswers, apiAnswerer, answersToJsonl, answerKey, type Answerer, type GenerateProgress } from './generate.js';
 export { ChatClient, ApiError, parseCompletion, type ApiConfig, type ChatParams } from './openai-client.js';
 export { loadRule, defaultRulePath, judgeSystemPrompt, judgeUserPrompt } from './rule.js';

@@ -2,7 +2,8 @@
 // (the paper's last-turn-only setting mostly measures courtesy: 743 of CMtMedQA_test's 1,000 final answers are
 // pleasantries). Loading and shape detection are the data layer's (load.ts); nothing is generated or scored here.
 import { basename } from 'node:path';
-import { loadFile, type LoadOptions } from '../data/load.js';
+import { loadFile, type FileReport, type LoadOptions } from '../data/load.js';
+import { formatProblem } from '../data/errors.js';
 import type { Conversation, DataRecord, Turn } from '../data/types.js';
 import type { EvalItem } from './types.js';
 
@@ -61,8 +62,13 @@ export function itemsOfRecords(records: DataRecord[], opts: ItemOptions = {}): E
 }
 
 export async function loadItems(path: string, opts: ItemOptions & LoadOptions = {}): Promise<EvalItem[]> {
-  const { records } = await loadFile(path, opts);
-  return itemsOfRecords(records, opts);
+  return (await loadItemsReport(path, opts)).items;
+}
+
+/** Items plus the loader's report, and its rejected records as `file:line: field: reason` lines (for reports). */
+export async function loadItemsReport(path: string, opts: ItemOptions & LoadOptions = {}): Promise<{ items: EvalItem[]; report: FileReport; problems: string[] }> {
+  const { records, report } = await loadFile(path, opts);
+  return { items: itemsOfRecords(records, opts), report, problems: report.problems.map(formatProblem) };
 }
 
 /** The messages an answerer sees: history then the prompt, as chat roles. */

@@ -4,7 +4,8 @@
 // items without a gold answer (C-Eval test) are counted and reported, not scored. No model code here.
 import { readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { loadFile } from '../data/load.js';
+import { loadFile, type OnError } from '../data/load.js';
+import { formatProblem } from '../data/errors.js';
 import type { MultipleChoice } from '../data/types.js';
 
 export interface McqItem extends MultipleChoice {
@@ -36,13 +37,14 @@ function listFiles(path: string): string[] {
  * `splits` keeps only files whose path names one of them (e.g. ['val', 'test'] leaves out few-shot dev exemplars);
  * files that name no split are always kept.
  */
-export async function loadMcq(path: string, opts: { splits?: string[] } = {}): Promise<McqItem[]> {
+export async function loadMcq(path: string, opts: { splits?: string[]; onError?: OnError; problems?: string[] } = {}): Promise<McqItem[]> {
   const out: McqItem[] = [];
   for (const f of listFiles(path)) {
     const subject = subjectOfFile(f);
     const split = SPLIT.exec(f.slice(path.length))?.[1] ?? SPLIT.exec(basename(f))?.[1];
     if (split && opts.splits && !opts.splits.includes(split)) continue;
-    const { records } = await loadFile(f, { as: 'multiple-choice' });
+    const { records, report } = await loadFile(f, { as: 'multiple-choice', ...(opts.onError ? { onError: opts.onError } : {}) });
+    opts.problems?.push(...report.problems.map(formatProblem));
     for (const r of records) {
       if (r.kind !== 'choice') throw new Error(`[eval mcq] ${f}:${r.source?.line ?? '?'}: expected a multiple-choice record, got ${r.kind}`);
       const it: McqItem = { ...r, subject: r.subject ?? subject, id: `${subject}${split ? '/' + split : ''}:${r.id ?? r.source?.line}` };

@@ -94,7 +94,7 @@ test('CLI: generate over an OpenAI-compatible API on loopback, pairwise with the
     const a = join(dir, 'a.jsonl'), b = join(dir, 'b.jsonl');
     const g = await capture(() => evalCommand.run(['generate', '--data', FIXTURE, '--api-base', base, '--api-model', 'm', '--name', 'api', '--out', a, '--cache', join(dir, 'cache.jsonl')]));
     assert.equal(g.code, 0, g.err);
-    assert.match(g.err, /5 items \(doctor turns\) from 4 dialogues, 1 safety prompts/);
+    assert.match(g.err, /5 items \(doctor turns\) from 4 records \(dialogues and single prompts\), 1 safety prompts/);
     assert.equal(readFileSync(a, 'utf8').trim().split('\n').length, 5);
     writeFileSync(b, '{"id":"fx1#0","answer":"多喝水"}\n{"id":"fx2#0","answer":"多喝水"}\n');
     const out = join(dir, 'r.json'), html = join(dir, 'r.html');
@@ -139,6 +139,16 @@ test('CLI: generate over an OpenAI-compatible API on loopback, pairwise with the
     assert.ok(m2.problems.some((p: string) => p.includes("unknown item 'nope#0'")));
     await assert.rejects(evalCommand.run(['pairwise', '--data', FIXTURE]), (e: unknown) => e instanceof UsageError && /\[eval pairwise\] --a is required/.test(e.message));
     await assert.rejects(evalCommand.run(['mcq', '--bogus']), (e: unknown) => e instanceof UsageError && /unknown flag --bogus/.test(e.message));
+    await assert.rejects(evalCommand.run(['pairwise', '--data', join(dir, 'nope.json'), '--a', a, '--b', b]), (e: unknown) => e instanceof UsageError && e.message === `[eval pairwise] --data ${join(dir, 'nope.json')}: no such file or folder`);
+    // a bad MCQ record: the data layer's file:line error by default; with --on-error skip it is listed in the report
+    const bad = join(dir, 'bad_val.jsonl');
+    writeFileSync(bad, '{"id":"1","question":"q","A":"a","B":"b","answer":"A"}\n{"id":"2","question":"q2","A":"a","B":"b","answer":"Z"}\n');
+    await assert.rejects(evalCommand.run(['mcq', '--data', bad, '--api-base', base, '--api-model', 'm']), /bad_val\.jsonl:2: answer: answer 'Z' is not one of AB/);
+    const mq = await capture(() => evalCommand.run(['mcq', '--data', bad, '--api-base', base, '--api-model', 'm', '--on-error', 'skip']));
+    assert.equal(mq.code, 0, mq.err);
+    const mrep = JSON.parse(mq.out);
+    assert.equal(mrep.mcq[0].table.overall.items, 1);
+    assert.deepEqual(mrep.problems, [`${bad}:2: answer: answer 'Z' is not one of AB`]);
     const h = await capture(() => evalCommand.run(['generate', '--help']));
     assert.match(h.out, /--turns <all\|last>/);
   } finally {
