@@ -156,7 +156,11 @@ export function renderChat(tok: Tokenizer | null, template: string, messages: Ch
   return renderTemplate(resolveTemplate(tok, template), {
     messages: messages.map((m) => ({ ...m })),
     add_generation_prompt: addGen,
-    bos_token: c?.bosToken ?? '', eos_token: c?.eosToken ?? '', pad_token: c?.padToken ?? '', unk_token: c?.unkToken ?? '',
+    // only the tokens the config names: a template that prints a missing eos_token fails instead of dropping it
+    ...(c?.bosToken != null ? { bos_token: c.bosToken } : {}),
+    ...(c?.eosToken != null ? { eos_token: c.eosToken } : {}),
+    ...(c?.padToken != null ? { pad_token: c.padToken } : {}),
+    ...(c?.unkToken != null ? { unk_token: c.unkToken } : {}),
     ...opts.context,
   });
 }

@@ -112,6 +112,7 @@ export class BpeModel {
       const r = this.mergeRank(ids[0]!, ids[1]!);
       return r < 0 ? ids : [this.mergeResult[r]!];
     }
+    if (n >= RANK_SHIFT) throw new Error(`[bpe] a pre-token of ${n} symbols is too long (limit ${RANK_SHIFT - 1})`);
     const sym = Int32Array.from(ids);
     const next = new Int32Array(n);
     const prev = new Int32Array(n);

@@ -107,6 +107,8 @@ test('unknown template variables fail at render time, naming the variable; defin
   assert.throws(() => renderTemplate("{{ 'a' + foo }}", {}), /foo/);
   assert.equal(renderTemplate("{% if tools is defined %}T{% endif %}{{ x | default('d') }}{% if not y %}n{% endif %}", {}), 'dn');
   assert.throws(() => renderChat(null, 'ziya', [{ role: 'doctor', content: 'x' }]), /unknown role doctor/);
+  // a tokenizer without an EOS cannot render ziya training text: it fails rather than dropping the EOS
+  assert.throws(() => renderChat(null, 'ziya', CONVERSATIONS[0]!), /'eos_token' is undefined/);
 });
 
 test('a template whose prefix render is not a prefix of the full render is rejected, not silently mis-masked', async () => {
