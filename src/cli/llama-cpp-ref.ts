@@ -44,7 +44,7 @@ export async function loadLlamaCpp(): Promise<{ llama: LlamaCpp; path: string } 
       return { llama: null, reason: `node-llama-cpp at ${dir} failed to load: ${(e as Error).message}` };
     }
   }
-  return { llama: null, reason: `node-llama-cpp ${NODE_LLAMA_CPP_VERSION} is not installed (cd tools/llama-check && npm ci --omit=optional), or set ZJ_NODE_LLAMA_CPP` };
+  return { llama: null, reason: `node-llama-cpp ${NODE_LLAMA_CPP_VERSION} is not installed (cd tools/llama-check && npm ci --omit=optional --ignore-scripts), or set ZJ_NODE_LLAMA_CPP` };
 }
 
 /** A context with f32 KV cache and no flash attention, so llama.cpp's f32 numerics are comparable to ours. */
