@@ -261,6 +261,7 @@ const cleanFlags = {
   dedup: { type: 'boolean', help: 'drop exact duplicates (--dedup=false to keep)', default: true },
   'near-dup': { type: 'boolean', help: 'drop near duplicates (MinHash over character shingles + LSH)' },
   'near-threshold': { type: 'number', help: 'estimated Jaccard similarity that counts as a near duplicate', default: 0.8 },
+  'near-max-mib': { type: 'number', help: 'memory cap of the near-dup index; past it records are checked but not indexed', default: 1024 },
   deid: { type: 'boolean', help: 'replace phone numbers, ID numbers, emails, record numbers, marked names' },
   names: { type: 'string', help: 'comma-separated names to replace wherever they occur (with --deid)' },
   'min-chars': { type: 'number', help: 'drop records with fewer characters of text' },
@@ -284,7 +285,7 @@ async function clean(argv: string[]): Promise<number> {
   const cleaner = new Cleaner({
     normalize: f.normalize !== false,
     dedup: f.dedup !== false,
-    nearDup: f['near-dup'] ? { threshold: f['near-threshold'] ?? 0.8 } : false,
+    nearDup: f['near-dup'] ? { threshold: f['near-threshold'] ?? 0.8, maxBytes: (f['near-max-mib'] ?? 1024) * 2 ** 20 } : false,
     deid: f.deid ? { names: f.names ? f.names.split(',').map((x) => x.trim()).filter(Boolean) : [] } : false,
     ...(f['min-chars'] !== undefined ? { minChars: f['min-chars'] } : {}),
     ...(f['max-chars'] !== undefined ? { maxChars: f['max-chars'] } : {}),
@@ -316,6 +317,8 @@ async function clean(argv: string[]): Promise<number> {
   console.error(`[data clean] normalised ${cr.normalized} records; de-identified ${cr.deidRecords} records: ` +
     Object.entries(cr.deid).map(([k, v]) => `${k} ${v}`).join(', '));
   console.error(`[data clean] dedup index ${(cr.indexBytes / 2 ** 20).toFixed(1)} MiB; wrote ${written} records to ${f.out}`);
+  if (cr.nearDupIndexFullAt !== undefined)
+    console.error(`[data clean] the near-dup index reached --near-max-mib after ${cr.nearDupIndexFullAt} records; later records were compared with those only`);
   printUnconvertible('clean', t);
   if (f.report) {
     const { writeFile } = await import('node:fs/promises');

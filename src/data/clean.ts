@@ -28,6 +28,8 @@ export interface CleanReport {
   deid: DeidCounts;
   dropped: { empty: number; tooShort: number; tooLong: number; tooFewTurns: number; tooManyTurns: number; exactDup: number; nearDup: number };
   indexBytes: number;
+  /** records seen when the near-dup index hit its memory cap (later ones were checked but not indexed) */
+  nearDupIndexFullAt?: number;
 }
 
 export function newCleanReport(): CleanReport {
@@ -86,6 +88,7 @@ export class Cleaner {
     if (this.near && this.near.isNearDuplicate(key)) { rep.dropped.nearDup++; return null; }
     rep.recordsOut++;
     rep.indexBytes = (this.exact?.bytes() ?? 0) + (this.near?.bytes() ?? 0);
+    if (this.near?.indexFullAt !== undefined) rep.nearDupIndexFullAt = this.near.indexFullAt;
     return r;
   }
 }

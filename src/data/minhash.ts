@@ -70,6 +70,11 @@ export interface MinHashOptions {
   /** estimated Jaccard similarity at or above which a document is a near duplicate */
   threshold?: number;
   seed?: number;
+  /**
+   * hard cap on the index's memory: once reached, later documents are still checked against the indexed ones but
+   * no longer added (reported as `indexFullAt`), so memory stays bounded whatever the input size
+   */
+  maxBytes?: number;
 }
 
 /**
@@ -93,12 +98,17 @@ export class NearDupIndex {
   private pages: Uint8Array[] = [];
   private static readonly PAGE_DOCS = 16384;
   docs = 0;
+  /** documents seen when the index reached maxBytes (undefined while it has room) */
+  indexFullAt?: number;
+  private seen = 0;
+  private readonly maxBytes: number;
 
   constructor(o: MinHashOptions = {}) {
     this.k = o.shingle ?? 5;
     this.bands = o.bands ?? 8;
     this.rows = o.rows ?? 8;
     this.threshold = o.threshold ?? 0.8;
+    this.maxBytes = o.maxBytes ?? Infinity;
     const n = this.bands * this.rows;
     this.binBits = Math.log2(n);
     if (!Number.isInteger(this.binBits) || n < 2) throw new Error(`[NearDupIndex] bands × rows must be a power of two, got ${n}`);
@@ -166,6 +176,14 @@ export class NearDupIndex {
       for (let i = key & mask; this.keys[i] !== 0; i = (i + 1) & mask) {
         if (this.keys[i] === key && this.similarity(this.vals[i]! - 1) >= this.threshold) return true;
       }
+    }
+    this.seen++;
+    if (this.indexFullAt !== undefined) return false;
+    // the next growth would double the band table: stop adding before it would pass the cap
+    const growth = (this.filled + this.bands) * 4 > this.keys.length * 3 ? this.keys.byteLength * 2 : 0;
+    if (this.bytes() + growth + this.sig.length * NearDupIndex.PAGE_DOCS > this.maxBytes) {
+      this.indexFullAt = this.seen;
+      return false;
     }
     this.insert(bandKeys);
     return false;

@@ -146,3 +146,14 @@ test('near-dup threshold is sharp: pairs of known shingle Jaccard below 0.6 kept
   assert.ok(low[1]! / low[0]! <= 0.02, `false positives ${low[1]}/${low[0]}`);
   assert.ok(high[1]! / high[0]! >= 0.9, `recall ${high[1]}/${high[0]}`);
 });
+
+test('near-dup index memory cap: checked but not indexed past it, and reported', () => {
+  const idx = new NearDupIndex({ maxBytes: 3 * 2 ** 20 });
+  const texts: string[] = [];
+  for (let i = 0; i < 20000; i++) texts.push(`样本${i}：${(i * 2654435761 % 1000003).toString(36)}患者描述头痛${i % 97}天伴${(i * 7) % 13}次呕吐，编号${i * 31}`);
+  for (const t of texts) idx.isNearDuplicate(t);
+  assert.ok(idx.indexFullAt !== undefined && idx.indexFullAt < 20000, `full at ${idx.indexFullAt}`);
+  assert.ok(idx.bytes() <= 3 * 2 ** 20, `${idx.bytes()} bytes`);
+  // documents indexed before the cap are still found
+  assert.equal(idx.isNearDuplicate(texts[0]!), true);
+});
