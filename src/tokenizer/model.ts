@@ -38,6 +38,7 @@ export class BpeModel {
   /** byte → id of its single-byte token (byte-level) or of `<0xNN>` (byte fallback); -1 when absent */
   readonly byteIds = new Int32Array(256).fill(-1);
   readonly unkId: number;
+  private heap = new Float64Array(256);
 
   constructor(spec: BpeModelSpec, where = '[bpe]') {
     this.vocab = spec.vocab;
@@ -117,25 +118,25 @@ export class BpeModel {
     const next = new Int32Array(n);
     const prev = new Int32Array(n);
     for (let i = 0; i < n; i++) { next[i] = i + 1 < n ? i + 1 : -1; prev[i] = i - 1; }
-    // binary min-heap of rank * 2^24 + position
-    const heap: number[] = [];
+    // binary min-heap of rank * 2^24 + position, in a reused Float64Array (a pre-token pushes at most 2n entries)
+    if (this.heap.length < 2 * n) this.heap = new Float64Array(4 * n);
+    const heap = this.heap;
+    let size = 0;
     const hpush = (v: number): void => {
-      let i = heap.length;
-      heap.push(v);
+      let i = size++;
       while (i > 0) { const up = (i - 1) >> 1; if (heap[up]! <= v) break; heap[i] = heap[up]!; i = up; }
       heap[i] = v;
     };
     const hpop = (): number => {
       const top = heap[0]!;
-      const last = heap.pop()!;
-      if (heap.length > 0) {
+      const last = heap[--size]!;
+      if (size > 0) {
         let i = 0;
-        const len = heap.length;
         for (;;) {
           const l = 2 * i + 1;
-          if (l >= len) break;
+          if (l >= size) break;
           const r = l + 1;
-          const m = r < len && heap[r]! < heap[l]! ? r : l;
+          const m = r < size && heap[r]! < heap[l]! ? r : l;
           if (heap[m]! >= last) break;
           heap[i] = heap[m]!; i = m;
         }
@@ -148,7 +149,7 @@ export class BpeModel {
       if (r >= 0) hpush(r * RANK_SHIFT + i);
     }
     let alive = n;
-    while (heap.length > 0) {
+    while (size > 0) {
       const v = hpop();
       const r = Math.floor(v / RANK_SHIFT);
       const p = v - r * RANK_SHIFT;

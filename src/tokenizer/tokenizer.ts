@@ -60,7 +60,7 @@ export interface EncodeOptions {
   specialTokens?: 'parse' | 'plain';
 }
 
-const CACHE_LIMIT = 200_000;
+const CACHE_LIMIT = 1 << 18;
 const CACHE_MAX_PIECE = 256; // SentencePiece-style files have no pre-tokenizer: whole segments are not worth caching
 
 export class Tokenizer {
@@ -133,7 +133,11 @@ export class Tokenizer {
     let ids = this.cache.get(piece);
     if (ids === undefined) {
       ids = this.model.encodeWord(piece);
-      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+      if (this.cache.size >= CACHE_LIMIT) {
+        // drop the older half (Map iterates in insertion order) rather than everything
+        let k = 0;
+        for (const key of this.cache.keys()) { if (k++ >= CACHE_LIMIT / 2) break; this.cache.delete(key); }
+      }
       this.cache.set(piece, ids);
     }
     return ids;
