@@ -51,6 +51,11 @@ test('a shortened pipeline runs every stage end to end', async () => {
   assert.ok(g.tensors.length > 0);
   const html = readFileSync(join(root, 'report', 'report.html'), 'utf8');
   for (const s of ['pretrain loss', 'reward model: accuracy', 'PPO: KL to the reference', 'Final model vs SFT model', 'Sample consultations']) assert.ok(html.includes(s), `report has '${s}'`);
+  const evalHtml = readFileSync(join(root, 'eval', 'report.html'), 'utf8');
+  assert.ok(evalHtml.includes('reward model (this run)'), 'the eval report has the reward-model judge');
+  const ev = JSON.parse(readFileSync(join(root, 'eval', 'done.json'), 'utf8')) as { allTurns: { items: number }; models: { final: { inquiryRate: number | null } } };
+  assert.ok(ev.allTurns.items > 0, 'every doctor turn of the held-out dialogues was evaluated');
+  assert.ok(ev.models.final.inquiryRate !== undefined);
   const rank = JSON.parse(readFileSync(join(root, 'rank', 'done.json'), 'utf8')) as { judge: string };
   assert.match(rank.judge, /stand-in for doctors/);
 

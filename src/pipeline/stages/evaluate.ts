@@ -16,6 +16,8 @@ import { loadModelDir } from '../../model/model-dir.js';
 import { answerAll, openChatModel, promptIds } from '../chat-model.js';
 import { DATA_FILES } from './data.js';
 import { firstTurnPrompts } from './rank.js';
+import { compareModels, itemsOfRecords, loadLocalModel, renderReportHtml, rewardModelJudge } from '../../eval/index.js';
+import { atomicWrite } from '../../model/atomic.js';
 
 export interface EvalResults {
   judge: string;
@@ -23,6 +25,8 @@ export interface EvalResults {
   safetyItems: number;
   /** final vs SFT, per dimension */
   pairwise: Record<Dimension, Record<Outcome, number>>;
+  /** every doctor turn of the same held-out dialogues, answered with the true history, judged by each judge */
+  allTurns: { items: number; report: string; tallies: Record<string, Partial<Record<Dimension, Record<Outcome, number>>>> };
   /** rates are null where there was nothing to measure (e.g. no safety prompts among the items) */
   models: Record<'sft' | 'final', { inquiryRate: number | null; careRate: number | null; rewardScore: number; meanLength: number }>;
 }
@@ -69,8 +73,23 @@ export async function runEval(ctx: RunContext): Promise<EvalResults> {
     };
   };
   const all = prompts.map((_, i) => i);
+  // every doctor turn of the held-out dialogues (not only the first: final turns are often pleasantries), through the
+  // evaluation layer, with the demo judge and the reward model as judges; its HTML report has the paper-style bars
+  const items = itemsOfRecords(dev.slice(0, cfg.eval.prompts));
+  const local = async (d: string, name: string) => (await loadLocalModel(d, { template: cfg.tokenizer.template, name, ...opts })).answerer;
+  const rmScore = (prompt: string, history: Conversation['turns'], answer: string) => noGrad(() => tidy(() =>
+    scoreSequences(rm.model, rm.valueHead!, [[...promptIds(rmChat, [...history, { role: 'user', text: prompt }]), ...rmChat.tok.encode(answer), eos]]).item()));
+  const report = await compareModels({
+    items, a: await local(finalDir, 'final (PPO)'), b: await local(sftDir, 'SFT'),
+    judges: [judge, rewardModelJudge({ name: 'reward model (this run)', score: rmScore })],
+    cacheDir: dir, title: `${cfg.name}: final (PPO) vs SFT on every doctor turn of ${Math.min(dev.length, cfg.eval.prompts)} held-out dialogues`,
+  });
+  atomicWrite(join(dir, 'report.html'), [renderReportHtml(report)]);
+  const tallies: EvalResults['allTurns']['tallies'] = {};
+  for (const r of report.pairwise) tallies[r.judge] = r.tallies as Partial<Record<Dimension, Record<Outcome, number>>>;
   const results: EvalResults = {
     judge: DEMO_JUDGE_NAME, items: prompts.length, safetyItems: prompts.filter((p) => p.safety).length, pairwise,
+    allTurns: { items: items.length, report: join(dir, 'report.html'), tallies },
     models: { sft: stats(answers.sft, all), final: stats(answers.final, all) },
   };
   writeJsonl(join(dir, 'answers.jsonl'), rows);
