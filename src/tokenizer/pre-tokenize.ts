@@ -60,8 +60,8 @@ export function onigToJs(pattern: string): RegExp {
   return new RegExp(out, 'gu');
 }
 
-/** All matches of a global regex, in order (pieces between matches are dropped: Isolated behaviour keeps matches only
- * when the pattern covers every character, which both patterns above do by their final `\s+` and catch-alls). */
+/** HF's Split with behaviour Isolated: every match is a piece, and so is any text between matches (the patterns above
+ * cover every character, so for them the gaps never occur). */
 export function splitIsolated(text: string, re: RegExp): string[] {
   const out: string[] = [];
   re.lastIndex = 0;

@@ -51,7 +51,7 @@ export class WordCounter {
   }
 }
 
-/** Reads files as UTF-8 in slices of about `sliceChars` cut at line ends, so no slice splits a pre-token. */
+/** Reads files as UTF-8 in slices of about `sliceBytes` cut at line ends, so no slice splits a pre-token. */
 export async function* readTextFiles(paths: string[], sliceBytes = 4 << 20): AsyncGenerator<string> {
   const dec = new TextDecoder('utf-8');
   for (const p of paths) {
