@@ -200,7 +200,19 @@ export async function loadTokenizer(path: string): Promise<Tokenizer> {
   if (!existsSync(file)) throw new Error(`[tokenizer] ${file} does not exist`);
   const cfgPath = join(isDir ? path : join(path, '..'), 'tokenizer_config.json');
   const cfg = existsSync(cfgPath) ? await readJson(cfgPath, 'tokenizer_config.json') : undefined;
-  return tokenizerFromJson(await readJson(file, 'tokenizer.json'), cfg);
+  const tok = tokenizerFromJson(await readJson(file, 'tokenizer.json'), cfg);
+  // newer transformers keep the template beside the config: chat_template.jinja, or chat_template.json
+  const dir = isDir ? path : join(path, '..');
+  if (tok.config.chatTemplate === null) {
+    if (existsSync(join(dir, 'chat_template.jinja'))) tok.config.chatTemplate = await readFile(join(dir, 'chat_template.jinja'), 'utf8');
+    else if (existsSync(join(dir, 'chat_template.json'))) {
+      const j = await readJson(join(dir, 'chat_template.json'), 'chat_template.json');
+      const t = (j as { chat_template?: unknown })?.chat_template;
+      if (typeof t !== 'string') throw new Error(`[chat_template.json] chat_template: expected a string`);
+      tok.config.chatTemplate = t;
+    }
+  }
+  return tok;
 }
 
 /** Writes tokenizer.json and tokenizer_config.json into `dir`. */

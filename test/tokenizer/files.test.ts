@@ -3,7 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { trainByteLevelBpe } from '../../src/tokenizer/train.js';
-import { configToJson, parseTokenizerConfig, tokenizerFromJson, tokenizerToJson } from '../../src/tokenizer/tokenizer-json.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { configToJson, loadTokenizer, parseTokenizerConfig, tokenizerFromJson, tokenizerToJson } from '../../src/tokenizer/tokenizer-json.js';
 
 async function good(): Promise<Record<string, any>> {
   const tok = await trainByteLevelBpe(['abc abc abd abd 中文 中文'], { vocabSize: 262, specialTokens: ['</s>'] });
@@ -50,4 +53,14 @@ test('tokenizer_config.json: token fields as strings or objects, named chat temp
   assert.equal(cfg.custom, 1);
   assert.deepEqual((cfg.added_tokens_decoder as Record<string, { content: string }>)['0']!.content, '</s>');
   assert.throws(() => tokenizerFromJson(j, { added_tokens_decoder: { 0: { content: '<other>' } } }), /added_tokens_decoder\["0"\]\.content/);
+});
+
+test('a chat template beside the config (chat_template.jinja) is picked up when tokenizer_config.json has none', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'zj-files-'));
+  writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(await good()));
+  writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ eos_token: '</s>' }));
+  writeFileSync(join(dir, 'chat_template.jinja'), '{{ messages[0].content }}');
+  assert.equal((await loadTokenizer(dir)).config.chatTemplate, '{{ messages[0].content }}');
+  writeFileSync(join(dir, 'tokenizer.json'), '{ not json');
+  await assert.rejects(loadTokenizer(dir), /\[tokenizer\.json\] .*not valid JSON/);
 });
