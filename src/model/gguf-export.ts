@@ -2,9 +2,11 @@
 // adapters merged first, HF tensor names mapped to llama.cpp's (token_embd, blk.N.attn_q, …), metadata under
 // the llama.cpp architecture ("llama" or "qwen2"), and the byte-level BPE vocabulary (tokens, token types,
 // merges, tokenizer.ggml.pre) from tokenizer.json — or a plain 256-byte vocabulary when the directory has none.
+// SentencePiece-style BPE files (LLaMA-1/2, Ziya: ▁ metaspace, <0xNN> byte fallback) become llama.cpp's "llama"
+// tokenizer with scores = -(merge rank), so its highest-score-first merging follows the BPE merge order.
 // RoPE: HF rotates halves (rotate_half); llama.cpp's "llama" architecture rotates adjacent pairs, so q/k rows
 // are permuted per head here (row 2i ← i, 2i+1 ← i + D/2) and the two compute the same thing. "qwen2" uses
-// llama.cpp's NeoX (half) rotation: no permutation. Other tokenizer models (SentencePiece, WordPiece) are refused.
+// llama.cpp's NeoX (half) rotation: no permutation. Non-BPE tokenizer models (WordPiece, Unigram) are refused.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LlamaForCausalLM } from './llama.js';
@@ -23,7 +25,14 @@ export type GgufOutType = 'f32' | 'f16' | 'q8_0';
 export enum TokenType { NORMAL = 1, UNKNOWN = 2, CONTROL = 3, USER_DEFINED = 4, UNUSED = 5, BYTE = 6 }
 
 export interface GgufVocab {
+  /** llama.cpp tokenizer model: byte-level BPE ("gpt2") or SentencePiece-style ("llama") */
+  model: 'gpt2' | 'llama';
   tokens: string[];
+  /** SentencePiece scores ("llama" only) */
+  scores?: number[];
+  /** "llama" only: a ▁ is prepended to the text (HF's Prepend normalizer / Metaspace prepend_scheme) */
+  addSpacePrefix?: boolean;
+  unk?: number;
   types: TokenType[];
   /** "a b" pairs in rank order */
   merges: string[];
@@ -46,7 +55,7 @@ export function byteLevelVocab(vocabSize: number, specials: string[] = ['<|endof
   for (const s of specials) { tokens.push(s); types.push(TokenType.CONTROL); }
   if (tokens.length > vocabSize) throw new Error(`[gguf export] a byte-level vocabulary needs ${tokens.length} ids, the model has ${vocabSize}`);
   while (tokens.length < vocabSize) { types.push(TokenType.UNUSED); tokens.push(`[PAD${tokens.length}]`); }
-  const v: GgufVocab = { tokens, types, merges: [], pre: 'qwen2', addBos: false };
+  const v: GgufVocab = { model: 'gpt2', tokens, types, merges: [], pre: 'qwen2', addBos: false };
   if (specials.length) { v.eos = 256; v.pad = 256; }
   return v;
 }
@@ -72,11 +81,32 @@ function preTokenizerType(pre: unknown, file: string): string {
   return fail('ByteLevel without a regex split has no llama.cpp pre-tokenizer type');
 }
 
+const METASPACE = '\u2581';
+
+/** Is this tokenizer.json SentencePiece-style (▁ for spaces, byte fallback) rather than byte-level? */
+function isSentencePieceStyle(j: Json): boolean {
+  const model = j.model as Json;
+  if (model.byte_fallback === true) return true;
+  const pre = j.pre_tokenizer as Json | null;
+  return !!pre && pre.type === 'Metaspace';
+}
+
+/** Whether the text gets a leading ▁ (legacy Prepend normalizer, or Metaspace with prepend_scheme first/always). */
+function prependsSpace(j: Json): boolean {
+  const norm = j.normalizer as Json | null;
+  const norms = norm ? (norm.type === 'Sequence' ? (norm.normalizers as Json[]) : [norm]) : [];
+  if (norms.some((n) => n.type === 'Prepend' && n.prepend === METASPACE)) return true;
+  const pre = j.pre_tokenizer as Json | null;
+  const pres = pre ? (pre.type === 'Sequence' ? (pre.pretokenizers as Json[]) : [pre]) : [];
+  return pres.some((p) => p.type === 'Metaspace' && (p.prepend_scheme ?? 'always') !== 'never' && p.add_prefix_space !== false);
+}
+
 /** The GGUF vocabulary of an HF tokenizer.json (+ tokenizer_config.json), for a model with vocabSize ids. */
 export function vocabFromTokenizerJson(json: unknown, config: unknown, vocabSize: number, file = 'tokenizer.json'): GgufVocab {
   const j = json as Json;
   const model = j?.model as Json | undefined;
   if (!model || model.type !== 'BPE') throw new Error(`[gguf export] ${file}: model.type ${JSON.stringify(model?.type)} is not BPE`);
+  if (isSentencePieceStyle(j)) return sentencePieceVocab(j, config, vocabSize, file);
   const tokens: (string | undefined)[] = new Array(vocabSize);
   const types: TokenType[] = new Array(vocabSize).fill(TokenType.UNUSED);
   for (const [t, id] of Object.entries(model.vocab as Record<string, number>)) {
@@ -92,7 +122,12 @@ export function vocabFromTokenizerJson(json: unknown, config: unknown, vocabSize
   }
   for (let i = 0; i < vocabSize; i++) if (tokens[i] === undefined) tokens[i] = `[PAD${i}]`;
   const merges = ((model.merges as (string | [string, string])[] | undefined) ?? []).map((m) => (Array.isArray(m) ? `${m[0]} ${m[1]}` : m));
-  const v: GgufVocab = { tokens: tokens as string[], types, merges, pre: preTokenizerType(j.pre_tokenizer, file), addBos: false };
+  const v: GgufVocab = { model: 'gpt2', tokens: tokens as string[], types, merges, pre: preTokenizerType(j.pre_tokenizer, file), addBos: false };
+  applyTokenizerConfig(v, config);
+  return v;
+}
+
+function applyTokenizerConfig(v: GgufVocab, config: unknown): void {
   const c = (config ?? {}) as Json;
   const idOf = (k: string): number | undefined => {
     const s = c[k];
@@ -101,12 +136,53 @@ export function vocabFromTokenizerJson(json: unknown, config: unknown, vocabSize
     const i = v.tokens.indexOf(content);
     return i >= 0 ? i : undefined;
   };
-  const bos = idOf('bos_token'), eos = idOf('eos_token'), pad = idOf('pad_token');
+  const bos = idOf('bos_token'), eos = idOf('eos_token'), pad = idOf('pad_token'), unk = idOf('unk_token');
   if (bos !== undefined) v.bos = bos;
   if (eos !== undefined) v.eos = eos;
   if (pad !== undefined) v.pad = pad;
-  if (c.add_bos_token === true) v.addBos = true;
+  if (unk !== undefined) v.unk = unk;
+  if (typeof c.add_bos_token === 'boolean') v.addBos = c.add_bos_token;
   if (typeof c.chat_template === 'string') v.chatTemplate = c.chat_template;
+}
+
+/**
+ * A SentencePiece-style BPE file as llama.cpp's "llama" tokenizer: pieces as they are (with ▁), <0xNN> pieces typed
+ * BYTE (its byte fallback), scores -(rank of the merge that makes the piece) so merges apply in BPE order.
+ */
+function sentencePieceVocab(j: Json, config: unknown, vocabSize: number, file: string): GgufVocab {
+  const model = j.model as Json;
+  const tokens: (string | undefined)[] = new Array(vocabSize);
+  const types: TokenType[] = new Array(vocabSize).fill(TokenType.UNUSED);
+  const scores: number[] = new Array(vocabSize).fill(0);
+  for (const [t, id] of Object.entries(model.vocab as Record<string, number>)) {
+    if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new Error(`[gguf export] ${file}: token ${JSON.stringify(t)} has id ${id} outside the model's ${vocabSize}`);
+    tokens[id] = t;
+    types[id] = /^<0x[0-9A-F]{2}>$/.test(t) ? TokenType.BYTE : t === model.unk_token ? TokenType.UNKNOWN : TokenType.NORMAL;
+  }
+  const merges = ((model.merges as (string | [string, string])[] | undefined) ?? []).map((m) => (Array.isArray(m) ? m : (m.split(' ') as [string, string])));
+  const idOf = new Map(tokens.map((t, i) => [t, i]));
+  merges.forEach(([a, b], rank) => {
+    const id = idOf.get(a + b);
+    if (id === undefined) throw new Error(`[gguf export] ${file}: merge ${rank} (${a} ${b}) makes a token not in the vocabulary`);
+    if (scores[id] === 0) scores[id] = -(rank + 1); // the first merge that makes it
+  });
+  for (const a of (j.added_tokens as Json[] | undefined) ?? []) {
+    const id = a.id as number;
+    if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new Error(`[gguf export] ${file}: added token ${JSON.stringify(a.content)} has id ${id} outside the model's ${vocabSize}`);
+    tokens[id] = a.content as string;
+    types[id] = a.content === model.unk_token ? TokenType.UNKNOWN : a.special ? TokenType.CONTROL : TokenType.USER_DEFINED;
+  }
+  for (let i = 0; i < vocabSize; i++) if (tokens[i] === undefined) tokens[i] = `[PAD${i}]`;
+  const v: GgufVocab = { model: 'llama', tokens: tokens as string[], types, scores, merges: [], pre: 'default', addBos: false, addSpacePrefix: prependsSpace(j) };
+  // BOS from the post-processor's template (LLaMA's "<s> $A"), overridden by tokenizer_config.json
+  const post = j.post_processor as Json | null;
+  const single = post?.type === 'TemplateProcessing' ? (post.single as Json[]) : [];
+  const first = single[0]?.SpecialToken as Json | undefined;
+  if (first && typeof first.id === 'string' && idOf.has(first.id)) { v.bos = idOf.get(first.id)!; v.addBos = true; }
+  const unk = typeof model.unk_token === 'string' ? idOf.get(model.unk_token) : undefined;
+  if (unk !== undefined) v.unk = unk;
+  if (v.eos === undefined && idOf.has('</s>')) v.eos = idOf.get('</s>')!;
+  applyTokenizerConfig(v, config);
   return v;
 }
 
@@ -173,11 +249,14 @@ export function writeModelGguf(path: string, model: LlamaForCausalLM, vocab: Ggu
   kv.set(`${arch}.attention.layer_norm_rms_epsilon`, f32(c.rmsNormEps));
   kv.set(`${arch}.rope.freq_base`, f32(c.ropeTheta));
   kv.set(`${arch}.vocab_size`, u32(c.vocabSize));
-  kv.set('tokenizer.ggml.model', str('gpt2'));
-  kv.set('tokenizer.ggml.pre', str(vocab.pre));
+  kv.set('tokenizer.ggml.model', str(vocab.model));
+  if (vocab.model === 'gpt2') kv.set('tokenizer.ggml.pre', str(vocab.pre));
   kv.set('tokenizer.ggml.tokens', arr(GgufType.STRING, vocab.tokens));
+  if (vocab.scores) kv.set('tokenizer.ggml.scores', arr(GgufType.FLOAT32, vocab.scores));
   kv.set('tokenizer.ggml.token_type', arr(GgufType.INT32, vocab.types));
-  kv.set('tokenizer.ggml.merges', arr(GgufType.STRING, vocab.merges));
+  if (vocab.model === 'gpt2') kv.set('tokenizer.ggml.merges', arr(GgufType.STRING, vocab.merges));
+  if (vocab.unk !== undefined) kv.set('tokenizer.ggml.unknown_token_id', u32(vocab.unk));
+  if (vocab.addSpacePrefix !== undefined) kv.set('tokenizer.ggml.add_space_prefix', bool(vocab.addSpacePrefix));
   const bos = vocab.bos ?? c.bosTokenId, eos = vocab.eos ?? c.eosTokenId;
   if (bos !== undefined) kv.set('tokenizer.ggml.bos_token_id', u32(bos));
   if (eos !== undefined) kv.set('tokenizer.ggml.eos_token_id', u32(eos));

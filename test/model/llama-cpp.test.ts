@@ -2,14 +2,18 @@
 // 3.21.1, dev-only: tools/llama-check) and give the same next-token distribution (f32: within 1e-4 in
 // probability) and the same greedy continuations as our engine, for LLaMA (q/k RoPE permutation, GQA, untied)
 // and Qwen2 (biases, tied, MQA); f16 / Q8_0 files agree loosely; a tokenizer trained here tokenizes identically
-// in llama.cpp (tokenizer.ggml.pre = qwen2). Skipped with the reason when node-llama-cpp is absent.
+// in llama.cpp (tokenizer.ggml.pre = qwen2), and so does a SentencePiece-style (LLaMA / Ziya) tokenizer.json.
+// Skipped with the reason when node-llama-cpp is absent.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LlamaForCausalLM, presets, type LlamaConfig } from '../../src/model/llama.js';
-import { byteLevelVocab, exportModelDirToGguf, writeModelGguf, type GgufOutType } from '../../src/model/gguf-export.js';
+import { byteLevelVocab, exportModelDirToGguf, vocabFromTokenizerJson, writeModelGguf, type GgufOutType } from '../../src/model/gguf-export.js';
+import { learnMerges } from '../../src/tokenizer/bpe-learn.js';
+import { tokenizerFromJson } from '../../src/tokenizer/tokenizer-json.js';
+import { buildSentencePieceJson, EDGE_TEXTS, inlineCorpus } from '../tokenizer/helpers.js';
 import { dequantizeQ8_0, quantizeQ8_0, readGgufHeader } from '../../src/model/gguf.js';
 import { fromF16Array, toF16Array } from '../../src/model/half.js';
 import { saveModelDir } from '../../src/model/model-dir.js';
@@ -180,4 +184,29 @@ test('gguf: a truncated or corrupt file is refused naming the file and the offse
   bad.write('GGUX', 0);
   writeFileSync(cut, bad);
   assert.throws(() => readGgufHeader(cut), /not a GGUF file .* at offset 0/);
+});
+
+test('llama.cpp agreement: SentencePiece-style tokenizer.json (▁, <0xNN> byte fallback) exports as the "llama" tokenizer and tokenizes identically', { skip }, async () => {
+  const texts = [...EDGE_TEXTS.filter((t) => !/[\u0085\ufeff]/.test(t)), '患者主诉：头晕、耳鸣三周，伴有恶心呕吐。鼹鼠罕见字：龘靐齉。',
+    'Hello world  two  spaces, and 😀 emoji 👩‍⚕️ that fall back to bytes', ' leading space', 'trailing space ', '１２３ 456'];
+  for (const format of ['legacy', 'metaspace'] as const) {
+    const json = buildSentencePieceJson(inlineCorpus(2000), 120, 300, format, learnMerges);
+    const tok = tokenizerFromJson(json);
+    const m = new LlamaForCausalLM({ ...base, vocabSize: tok.vocabSize, numLayers: 1 }, 1);
+    const path = join(tmp(), `spm-${format}.gguf`);
+    const vocab = vocabFromTokenizerJson(json, null, tok.vocabSize);
+    assert.equal(vocab.model, 'llama');
+    writeModelGguf(path, m, vocab);
+    const model = await ref.llama!.loadModel({ modelPath: path });
+    try {
+      for (const t of texts) {
+        // HF's Metaspace(prepend_scheme "first") skips the ▁ when the text already starts with one (a leading space, or
+        // text right after a special token); llama.cpp always prepends: a known difference of non-legacy files
+        if (format === 'metaspace' && (/^ /.test(t) || /<\/?s>./.test(t))) continue;
+        assert.deepEqual(model.tokenize(t, true), tok.encode(t, { addSpecialTokens: false }), `${format}: ${JSON.stringify(t)}`);
+      }
+    } finally {
+      await model.dispose();
+    }
+  }
 });
