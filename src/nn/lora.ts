@@ -6,8 +6,7 @@
 import { Tensor } from '../tensor/tensor.js';
 import { add, matmul, mul, scale as scaleOp } from '../ops/index.js';
 import { parameter, zeros } from '../ops/creation.js';
-import { isGradEnabled } from '../autograd/grad-mode.js';
-import { noGrad } from '../autograd/grad-mode.js';
+import { isGradEnabled, noGrad } from '../autograd/grad-mode.js';
 import { Rng } from '../util/rng.js';
 import { Linear } from './layers.js';
 
