@@ -95,7 +95,8 @@ export async function benchTokenizer(argv: string[]): Promise<number> {
   const tok = await trainByteLevelBpe([text], { vocabSize: f['vocab-size']!, minFrequency: 0 });
   const c1 = process.cpuUsage(c0);
   const ours = { seconds: (performance.now() - t0) / 1000, cpuSeconds: (c1.user + c1.system) / 1e6, vocab: tok.vocabSize };
-  log(`train ours : ${ours.seconds.toFixed(2)} s (cpu ${ours.cpuSeconds.toFixed(2)} s), vocab ${ours.vocab}`);
+  log(`train ours : ${ours.seconds.toFixed(2)} s (cpu ${ours.cpuSeconds.toFixed(2)} s), vocab ${ours.vocab}` +
+    (ours.vocab < f['vocab-size']! ? `  (every pre-token is whole before ${f['vocab-size']} tokens: the text is too repetitive)` : ''));
 
   // Rust, in a child so its thread pool and memory do not mix with ours
   let rust: { seconds: number; cpuSeconds: number; vocab: number } | { error: string } = { error: 'skipped (--no-rust)' };
