@@ -170,24 +170,24 @@ void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, in
     any_sleeping = p.sleepers > 0;
   }
   if (any_sleeping) p.wake.notify_all();
-  // fn must not be left to workers that still run it: wait for them even if chunk 0 throws.
+  // fn must not be left to workers that still run it: wait for them even if a chunk here throws.
   std::exception_ptr error;
-  try {
-    p.run_chunk(0);
-    // Chunks no worker has started yet (asleep, or descheduled on a busy machine) run here.
-    for (int t = 1; t < p.nthreads; t++)
-      if (p.try_claim(t, g)) {
-        p.run_chunk(t);
-        p.done.fetch_add(1, std::memory_order_acq_rel);
-      }
-  } catch (...) {
-    error = std::current_exception();
-  }
-  // Workers finish quickly for kernel-sized jobs: spin briefly before yielding. After an exception
-  // the unclaimed chunks are claimed (not run) so that the count completes.
-  if (error)
-    for (int t = 1; t < p.nthreads; t++)
-      if (p.try_claim(t, g)) p.done.fetch_add(1, std::memory_order_acq_rel);
+  auto run_here = [&](int t) {
+    try {
+      p.run_chunk(t);
+    } catch (...) {
+      if (!error) error = std::current_exception();
+    }
+  };
+  run_here(0);
+  // Chunks no worker has started yet (asleep, or descheduled on a busy machine) run here; after an
+  // exception they are only claimed, so that the count completes.
+  for (int t = 1; t < p.nthreads; t++)
+    if (p.try_claim(t, g)) {
+      if (!error) run_here(t);
+      p.done.fetch_add(1, std::memory_order_acq_rel);
+    }
+  // Workers finish quickly for kernel-sized jobs: spin briefly before yielding.
   for (int spins = 0; p.done.load(std::memory_order_acquire) != p.nthreads - 1; spins++) {
     if (spins > 2000) std::this_thread::yield();
     else cpu_relax();
