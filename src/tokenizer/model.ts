@@ -20,7 +20,8 @@ export interface BpeModelSpec {
   ignoreMerges: boolean;
 }
 
-const RANK_SHIFT = 2 ** 24; // heap key = rank * 2^24 + position; ranks < 2^28, positions < 2^24 stay exact in a double
+const RANK_SHIFT = 2 ** 24;
+const TEXT_ENCODER = new TextEncoder(); // heap key = rank * 2^24 + position; ranks < 2^28, positions < 2^24 stay exact in a double
 
 export class BpeModel {
   readonly vocab: Map<string, number>;
@@ -39,6 +40,10 @@ export class BpeModel {
   readonly byteIds = new Int32Array(256).fill(-1);
   readonly unkId: number;
   private heap = new Float64Array(256);
+  private sym = new Int32Array(128);
+  private next = new Int32Array(128);
+  private prev = new Int32Array(128);
+  private bytes = new Uint8Array(256);
 
   constructor(spec: BpeModelSpec, where = '[bpe]') {
     this.vocab = spec.vocab;
@@ -83,9 +88,10 @@ export class BpeModel {
   /** Initial symbols of a pre-token: its bytes (byte-level) or its characters with byte fallback / unk. */
   initialSymbols(piece: string): number[] {
     if (this.byteLevel) {
-      const bytes = utf8Encode(piece);
-      const out = new Array<number>(bytes.length);
-      for (let i = 0; i < bytes.length; i++) out[i] = this.byteIds[bytes[i]!]!;
+      if (this.bytes.length < 3 * piece.length) this.bytes = new Uint8Array(6 * piece.length); // UTF-8 ≤ 3 bytes per UTF-16 unit
+      const n = TEXT_ENCODER.encodeInto(piece, this.bytes).written;
+      const out = new Array<number>(n);
+      for (let i = 0; i < n; i++) out[i] = this.byteIds[this.bytes[i]!]!;
       return out;
     }
     const out: number[] = [];
@@ -114,12 +120,12 @@ export class BpeModel {
       return r < 0 ? ids : [this.mergeResult[r]!];
     }
     if (n >= RANK_SHIFT) throw new Error(`[bpe] a pre-token of ${n} symbols is too long (limit ${RANK_SHIFT - 1})`);
-    const sym = Int32Array.from(ids);
-    const next = new Int32Array(n);
-    const prev = new Int32Array(n);
-    for (let i = 0; i < n; i++) { next[i] = i + 1 < n ? i + 1 : -1; prev[i] = i - 1; }
-    // binary min-heap of rank * 2^24 + position, in a reused Float64Array (a pre-token pushes at most 2n entries)
-    if (this.heap.length < 2 * n) this.heap = new Float64Array(4 * n);
+    // scratch reused across calls (encode is synchronous): symbols, links, and a binary min-heap of
+    // rank * 2^24 + position (n - 1 initial pushes plus at most 2 per merge: under 3n entries)
+    if (this.sym.length < n) { this.sym = new Int32Array(2 * n); this.next = new Int32Array(2 * n); this.prev = new Int32Array(2 * n); }
+    if (this.heap.length < 3 * n) this.heap = new Float64Array(4 * n);
+    const sym = this.sym, next = this.next, prev = this.prev;
+    for (let i = 0; i < n; i++) { sym[i] = ids[i]!; next[i] = i + 1 < n ? i + 1 : -1; prev[i] = i - 1; }
     const heap = this.heap;
     let size = 0;
     const hpush = (v: number): void => {
