@@ -153,3 +153,28 @@ test('compression: a Chinese medical tokenizer beats bytes by far', async (t) =>
   const held = refTexts(100).chinese;
   assert.ok(tok.charsPerToken(held) > 1.0, `chars/token ${tok.charsPerToken(held)}`);
 });
+
+test('applyMerges equals the naive lowest-rank, leftmost-first loop, for words long and short (scratch reuse too)', async () => {
+  const tok = await inlineTokenizer();
+  const m = tok.model;
+  const naive = (ids: number[]): number[] => {
+    const w = [...ids];
+    for (;;) {
+      let best = -1, at = -1;
+      for (let i = 0; i + 1 < w.length; i++) {
+        const r = m.mergeRank(w[i]!, w[i + 1]!);
+        if (r >= 0 && (best < 0 || r < best)) { best = r; at = i; }
+      }
+      if (best < 0) return w;
+      const [a, b] = m.merges[best]!;
+      w.splice(at, 2, m.vocab.get(a + b)!);
+    }
+  };
+  const lines = inlineCorpus(400, 31);
+  for (let k = 0; k < lines.length; k++) {
+    // whole lines (long words: 100+ bytes), then a short one, so the reused buffers shrink and grow
+    const text = k % 3 === 0 ? lines.slice(k, k + 4).join('') : lines[k]!.slice(0, 5);
+    const ids = m.initialSymbols(text);
+    assert.deepEqual(m.applyMerges(ids), naive(ids), JSON.stringify(text));
+  }
+});
