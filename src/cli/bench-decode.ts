@@ -70,6 +70,9 @@ export async function benchDecode(argv: string[]): Promise<number> {
   const prompt = Array.from({ length: P }, () => rng.int(Math.min(cfg.vocabSize, 256)));
   const info = backendInfo();
 
+  // our peak RSS is read after a full warm-up generation and before llama.cpp is loaded into this process
+  oursOnce(model, prompt, N);
+  const oursPeakRssMiB = peakRssMiB();
   let llama: LlamaCpp | null = null, reason = 'disabled with --llama-cpp=false';
   let dir = '';
   let ggufPath = '';
@@ -88,7 +91,6 @@ export async function benchDecode(argv: string[]): Promise<number> {
   const counts = [...new Set([1, info.threads])];
   const llamaThreadsUsed: number[] = [];
   try {
-    oursOnce(model, prompt, 8); // warm-up: pools, JIT
     for (let i = 0; i < rounds; i++) {
       ours.push(oursOnce(model, prompt, N));
       if (llama) {
@@ -112,7 +114,7 @@ export async function benchDecode(argv: string[]): Promise<number> {
       threadsTried: counts, bestThreadsPerRound: llamaThreadsUsed } : { skipped: reason },
     ratio: llama ? med(ours, 'decodeTokensPerS') / med(theirs, 'decodeTokensPerS') : null,
     perRound: { ours: ours.map((r) => +r.decodeTokensPerS.toFixed(1)), llamaCpp: theirs.map((r) => +r.decodeTokensPerS.toFixed(1)) },
-    peakRssMiB: peakRssMiB(),
+    peakRssMiB: oursPeakRssMiB, processPeakRssMiB: peakRssMiB(),
   };
   if (f.json) console.log(JSON.stringify(out));
   else {
@@ -122,7 +124,7 @@ export async function benchDecode(argv: string[]): Promise<number> {
     if (llama) console.log(`  llama.cpp   ${out.llamaCpp.tokensPerS!.toFixed(1)} tok/s decode   ${out.llamaCpp.prefillTokensPerS!.toFixed(0)} tok/s prefill   (GGUF f32, same weights, per round the faster of ${counts.join(' or ')} threads: ${llamaThreadsUsed.join(', ')})` +
       `\n  ratio       ${out.ratio!.toFixed(2)}× llama.cpp`);
     else console.log(`  llama.cpp   skipped: ${reason}`);
-    console.log(`  peak RSS    ${out.peakRssMiB.toFixed(0)} MiB (whole process${llama ? ', llama.cpp included' : ''})`);
+    console.log(`  peak RSS    ${out.peakRssMiB.toFixed(0)} MiB ours (before llama.cpp is loaded); ${out.processPeakRssMiB.toFixed(0)} MiB whole process at the end`);
   }
   return 0;
 }
