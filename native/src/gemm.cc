@@ -192,11 +192,18 @@ void pack_panel_erased(const void* src, int64_t sx, int64_t sk, int w, int64_t k
 }
 
 #if defined(__x86_64__) || defined(_M_X64)
-// The AVX-512 packers cover transposing packs and bf16 pairs; everything else stays generic.
+// The AVX-512 packers cover transposing packs and bf16 pairs, the AVX2 one f32 transposing packs;
+// everything else stays generic.
 template <class T, int mode>
 void pack_panel_avx512(const void* src, int64_t sx, int64_t sk, int w, int64_t kc, int W, void* dst) {
   if (!gemm_pack_avx512(src, sizeof(T) == 2, mode == PACK_PAIRS, sx, sk, w, kc, W, dst))
     pack_panel<T, mode>((const T*)src, sx, sk, w, kc, W, dst);
+}
+
+template <class T>
+void pack_panel_avx2(const void* src, int64_t sx, int64_t sk, int w, int64_t kc, int W, void* dst) {
+  if (!gemm_pack_avx2(src, sizeof(T) == 2, sx, sk, w, kc, W, dst))
+    pack_panel<T, PACK_F32>((const T*)src, sx, sk, w, kc, W, dst);
 }
 #endif
 
@@ -211,6 +218,8 @@ pack_fn pick_pack(bool bf16_storage, int mode) {
   if (cpu_isa() == ISA_AVX512 && mode != PACK_F32_ROUND)
     return bf16_storage ? (mode == PACK_PAIRS ? pack_panel_avx512<uint16_t, PACK_PAIRS> : pack_panel_avx512<uint16_t, PACK_F32>)
                         : (mode == PACK_PAIRS ? pack_panel_avx512<float, PACK_PAIRS> : pack_panel_avx512<float, PACK_F32>);
+  if (cpu_isa() == ISA_AVX2 && mode == PACK_F32)
+    return bf16_storage ? pack_panel_avx2<uint16_t> : pack_panel_avx2<float>;
 #endif
   return table[bf16_storage ? 1 : 0][mode];
 }

@@ -39,5 +39,7 @@ void gemm_f32_avx2(int64_t kc, const void* a, const void* b, float* c, int64_t l
 // Returns false for the cases it leaves to the generic loops.
 bool gemm_pack_avx512(const void* src, bool src_bf16, bool pairs, int64_t sx, int64_t sk, int w, int64_t kc, int W,
                       void* dst);
+// AVX2 packing of one f32 panel (no rounding, no pairs): the transposing case only.
+bool gemm_pack_avx2(const void* src, bool src_bf16, int64_t sx, int64_t sk, int w, int64_t kc, int W, void* dst);
 
 }  // namespace zj
