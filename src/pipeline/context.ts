@@ -1,9 +1,9 @@
 // context.ts — what every pipeline stage shares: the run's folders, stage markers, small JSONL helpers, and the
 // translation of a stage's training block into the loop's configuration. No stage logic here.
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { AnyStage, PipelineConfig, TrainSpec } from './config.js';
-import type { LoopConfig } from '../train/loop.js';
+import { train, type LoopConfig, type LoopResult, type Task } from '../train/loop.js';
 import { atomicWrite, atomicWriteJson } from '../model/atomic.js';
 import type { LoraConfig } from '../nn/lora.js';
 import type { LoraSpec } from './config.js';
@@ -41,10 +41,14 @@ export function readSummary(ctx: RunContext, stage: AnyStage): Record<string, un
   return existsSync(p) ? (JSON.parse(readFileSync(p, 'utf8')) as Record<string, unknown>) : null;
 }
 
-/** Clear a stage's folder before it runs again (a rerun never mixes old and new outputs). */
+/**
+ * Clear a stage's folder before it runs (a rerun never mixes old and new outputs) — except the training
+ * checkpoints of a stage that never finished (interrupted or killed), which its loop resumes from exactly.
+ */
 export function resetStage(ctx: RunContext, stage: AnyStage): string {
   const d = stageDir(ctx, stage);
-  rmSync(d, { recursive: true, force: true });
+  if (isDone(ctx, stage) || !existsSync(join(d, 'train'))) rmSync(d, { recursive: true, force: true });
+  else for (const f of readdirSync(d)) if (f !== 'train') rmSync(join(d, f), { recursive: true, force: true });
   mkdirSync(d, { recursive: true });
   return d;
 }
@@ -81,4 +85,12 @@ export function loopConfig(spec: TrainSpec, outDir: string, quiet: boolean): Loo
 
 export function loraConfig(s: LoraSpec): LoraConfig {
   return { r: s.r, loraAlpha: s.alpha, loraDropout: s.dropout, targetModules: s.targets, useRslora: false };
+}
+
+/** Train a stage's task; an interrupted run (Ctrl-C, already checkpointed) stops the pipeline instead of
+ *  letting the stage be marked done. Rerunning resumes from the checkpoint. */
+export async function trainStage(task: Task, cfg: LoopConfig): Promise<LoopResult> {
+  const r = await train(task, cfg);
+  if (r.interrupted) throw new Error(`[pipeline] interrupted: ${task.name} saved at step ${r.steps} in ${cfg.outDir}; run the same command again to resume`);
+  return r;
 }

@@ -65,8 +65,12 @@ export interface LoopResult {
 
 export class NonFiniteLossError extends Error {}
 
-/** Run (or resume) training. Returns when `steps` are done, on Ctrl-C (after saving), or throws on NaN. */
-export function train(task: Task, cfg: LoopConfig): LoopResult {
+/**
+ * Run (or resume) training. Resolves when `steps` are done or on Ctrl-C (after saving); rejects on NaN.
+ * Async only so that signals get through: the loop yields to the event loop once per step (microseconds),
+ * since a SIGINT handler can only run there.
+ */
+export async function train(task: Task, cfg: LoopConfig): Promise<LoopResult> {
   mkdirSync(cfg.outDir, { recursive: true });
   const params = task.namedParams.map(([, t]) => t);
   const opt = new AdamW(defaultGroups(params, cfg.weightDecay));
@@ -146,6 +150,8 @@ export function train(task: Task, cfg: LoopConfig): LoopResult {
       if ((cfg.saveEvery > 0 && step % cfg.saveEvery === 0) || step === cfg.steps || interrupted) save();
       if (interrupted) { progress.log(`interrupted: saved step ${step}`); break; }
       if (cfg.stopAfter !== undefined && runSteps >= cfg.stopAfter) break;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (interrupted) { save(); progress.log(`interrupted: saved step ${step}`); break; }
     }
   } finally {
     process.off('SIGINT', onSigint);

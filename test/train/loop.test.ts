@@ -15,10 +15,10 @@ import { tinyLoop, tinyModel, tinyTask } from './tiny-task.js';
 const tmp = () => mkdtempSync(join(tmpdir(), 'zj-loop-'));
 const weights = (m: ReturnType<typeof tinyModel>) => Buffer.concat(m.parameters().map((p) => Buffer.from((p.data as Float32Array).slice().buffer)));
 
-test('loss falls, metrics.jsonl has a row per step, dev loss is evaluated', () => {
+test('loss falls, metrics.jsonl has a row per step, dev loss is evaluated', async () => {
   const dir = tmp();
   const model = tinyModel();
-  const r = train(tinyTask(model), tinyLoop(dir, 30, { evalEvery: 10 }));
+  const r = await train(tinyTask(model), tinyLoop(dir, 30, { evalEvery: 10 }));
   assert.equal(r.steps, 30);
   assert.ok(r.losses[29]! < r.losses[0]! * 0.6, `loss ${r.losses[0]} → ${r.losses[29]}`);
   const rows = readMetrics(dir);
@@ -28,15 +28,15 @@ test('loss falls, metrics.jsonl has a row per step, dev loss is evaluated', () =
   rmSync(dir, { recursive: true });
 });
 
-test('interrupted then resumed in-process → bitwise the same weights as an uninterrupted run', () => {
+test('interrupted then resumed in-process → bitwise the same weights as an uninterrupted run', async () => {
   const a = tmp(), b = tmp();
   const ma = tinyModel();
-  train(tinyTask(ma), tinyLoop(a, 8, { gradAccum: 2 }));
+  await train(tinyTask(ma), tinyLoop(a, 8, { gradAccum: 2 }));
   const mb1 = tinyModel();
-  const first = train(tinyTask(mb1), tinyLoop(b, 8, { gradAccum: 2, saveEvery: 1, stopAfter: 3 }));
+  const first = await train(tinyTask(mb1), tinyLoop(b, 8, { gradAccum: 2, saveEvery: 1, stopAfter: 3 }));
   assert.equal(first.steps, 3);
   const mb2 = tinyModel(); // fresh process state: weights come only from the checkpoint
-  const second = train(tinyTask(mb2), tinyLoop(b, 8, { gradAccum: 2, saveEvery: 1 }));
+  const second = await train(tinyTask(mb2), tinyLoop(b, 8, { gradAccum: 2, saveEvery: 1 }));
   assert.equal(second.resumedFrom, 3);
   assert.ok(weights(ma).equals(weights(mb2)), 'resumed weights differ from the uninterrupted run');
   assert.equal(readMetrics(b).length, 8);
@@ -69,12 +69,12 @@ test('kill -9 during training, then resume → bitwise equal final weights', asy
   rmSync(killed, { recursive: true });
 });
 
-test('gradient accumulation over 2 micro-batches of 2 ≈ one batch of 4', () => {
+test('gradient accumulation over 2 micro-batches of 2 ≈ one batch of 4', async () => {
   const a = tmp(), b = tmp();
   const ma = tinyModel(), mb = tinyModel();
   // the same 4 sequences per step either way: batch position p of size 2 covers sequences 2p, 2p+1
-  train(tinyTask(ma, 4), tinyLoop(a, 3));
-  train(tinyTask(mb, 2), tinyLoop(b, 3, { gradAccum: 2 }));
+  await train(tinyTask(ma, 4), tinyLoop(a, 3));
+  await train(tinyTask(mb, 2), tinyLoop(b, 3, { gradAccum: 2 }));
   const wa = new Float32Array(weights(ma).buffer.slice(0)), wb = new Float32Array(weights(mb).buffer.slice(0));
   let worst = 0;
   for (let i = 0; i < wa.length; i++) worst = Math.max(worst, Math.abs(wa[i]! - wb[i]!));
@@ -83,17 +83,38 @@ test('gradient accumulation over 2 micro-batches of 2 ≈ one batch of 4', () =>
   rmSync(b, { recursive: true });
 });
 
-test('a non-finite loss stops with the step and the last good checkpoint, or is skipped', () => {
+test('a non-finite loss stops with the step and the last good checkpoint, or is skipped', async () => {
   const dir = tmp();
   const model = tinyModel();
   const base = tinyTask(model);
   const poisoned = { ...base, loss: (p: number) => (p === 4 ? { loss: full([], NaN), tokens: 1 } : base.loss(p)) };
-  assert.throws(() => train(poisoned, tinyLoop(dir, 8, { saveEvery: 2 })),
+  await assert.rejects(train(poisoned, tinyLoop(dir, 8, { saveEvery: 2 })),
     (e: unknown) => e instanceof NonFiniteLossError && /step 5/.test(e.message) && /ckpt-0000004/.test(e.message));
   rmSync(dir, { recursive: true });
   const dir2 = tmp();
-  const r = train(poisoned, tinyLoop(dir2, 8, { onNonFinite: 'skip' }));
+  const r = await train(poisoned, tinyLoop(dir2, 8, { onNonFinite: 'skip' }));
   assert.equal(r.steps, 8);
   assert.equal(r.losses.length, 7, 'one step skipped');
   rmSync(dir2, { recursive: true });
+});
+
+test('Ctrl-C (SIGINT) saves a checkpoint at the current step and stops cleanly', async () => {
+  const child = fileURLToPath(new URL('./child-train.js', import.meta.url));
+  const dir = tmp();
+  const out = await new Promise<{ code: number | null; text: string }>((resolve) => {
+    // saveEvery 0: the only checkpoint can come from the interrupt
+    const p = spawn(process.execPath, [child, dir, '100000', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let text = '', sent = false;
+    p.stdout.on('data', (d: Buffer) => {
+      text += d.toString();
+      if (!sent && /micro 5\b/.test(text)) { sent = true; p.kill('SIGINT'); }
+    });
+    p.on('exit', (code) => resolve({ code, text }));
+  });
+  assert.equal(out.code, 0);
+  const m = /interrupted at (\d+)/.exec(out.text);
+  assert.ok(m, 'the loop reported the interruption');
+  const ck = latestCheckpoint(dir);
+  assert.ok(ck && ck.endsWith(`ckpt-${m![1]!.padStart(7, '0')}`), `checkpoint ${ck} at the interrupted step ${m![1]}`);
+  rmSync(dir, { recursive: true });
 });

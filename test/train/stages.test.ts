@@ -34,21 +34,21 @@ function lora(m: LlamaForCausalLM, name: string, seed: number): LoraAdapter {
     .attach(m.namedLinears(), seed);
 }
 
-test('rm: -logsigmoid pairwise loss learns the preference, dev accuracy reaches 1', () => {
+test('rm: -logsigmoid pairwise loss learns the preference, dev accuracy reaches 1', async () => {
   const dir = tmp();
   const model = tinyModel(2);
   const head = new ValueHead(model.config.hiddenSize, 3);
   const named: [string, typeof head.vHead.summary.weight][] = [...model.namedParameters(), ...head.namedParameters()];
   const task = rewardTask({ model, head, namedParams: named, train: pairs(24, 1), dev: pairs(8, 2), pairsPerBatch: 4, seed: 1 });
   const before = task.evaluate!();
-  const r = train(task, tinyLoop(dir, 25, { evalEvery: 25 }));
+  const r = await train(task, tinyLoop(dir, 25, { evalEvery: 25 }));
   const after = r.evals.at(-1)!;
   assert.ok(after.accuracy === 1, `dev accuracy ${before.accuracy} → ${after.accuracy}`);
   assert.ok(after.loss < before.loss, `dev loss ${before.loss} → ${after.loss}`);
   rmSync(dir, { recursive: true });
 });
 
-test('dpo with a LoRA adapter: reference = adapter off; implicit reward accuracy rises', () => {
+test('dpo with a LoRA adapter: reference = adapter off; implicit reward accuracy rises', async () => {
   const dir = tmp();
   const model = tinyModel(4);
   freezeParameters(model.parameters());
@@ -58,7 +58,7 @@ test('dpo with a LoRA adapter: reference = adapter off; implicit reward accuracy
     try { return fn(model); } finally { adapter.enabled = true; }
   };
   const task = dpoTask({ model, namedParams: adapter.namedParameters(), train: pairs(24, 3), dev: pairs(8, 4), pairsPerBatch: 4, beta: 0.5, seed: 2, asReference });
-  const r = train(task, tinyLoop(dir, 25, { evalEvery: 25, schedule: { kind: 'constant', lrPeak: 5e-3, warmupSteps: 0 } }));
+  const r = await train(task, tinyLoop(dir, 25, { evalEvery: 25, schedule: { kind: 'constant', lrPeak: 5e-3, warmupSteps: 0 } }));
   const ev = r.evals.at(-1)!;
   assert.ok(ev.reward_accuracy >= 0.9, `dev implicit-reward accuracy ${ev.reward_accuracy}`);
   assert.ok(r.losses.at(-1)! < r.losses[0]!, `loss ${r.losses[0]} → ${r.losses.at(-1)}`);
@@ -95,11 +95,11 @@ function ppoSetup(seed: number, mode: 'lora' | 'full'): { opts: PpoOptions; mode
   return { opts, model };
 }
 
-test('ppo: mean reward rises over rollouts, KL to the reference stays bounded, stats are logged', () => {
+test('ppo: mean reward rises over rollouts, KL to the reference stays bounded, stats are logged', async () => {
   const dir = tmp();
   const { opts } = ppoSetup(11, 'full');
   const task = ppoTask(opts);
-  const r = train(task, tinyLoop(dir, 80, { maxGradNorm: 1, schedule: { kind: 'constant', lrPeak: 3e-3, warmupSteps: 0 } }));
+  const r = await train(task, tinyLoop(dir, 80, { maxGradNorm: 1, schedule: { kind: 'constant', lrPeak: 3e-3, warmupSteps: 0 } }));
   const rows = readMetrics(dir);
   const perRollout = rows.filter((_, i) => i % 4 === 0);
   const mean = (xs: Record<string, number>[]) => xs.reduce((a, x) => a + x.score!, 0) / xs.length;
@@ -112,15 +112,15 @@ test('ppo: mean reward rises over rollouts, KL to the reference stays bounded, s
   rmSync(dir, { recursive: true });
 });
 
-test('ppo: interrupted mid-rollout and resumed → bitwise the same adapter weights', () => {
+test('ppo: interrupted mid-rollout and resumed → bitwise the same adapter weights', async () => {
   const a = tmp(), b = tmp();
   const cfg = (dir: string, extra = {}) => tinyLoop(dir, 10, { schedule: { kind: 'constant', lrPeak: 1e-2, warmupSteps: 0 }, ...extra });
   const A = ppoSetup(13, 'lora');
-  train(ppoTask(A.opts), cfg(a));
+  await train(ppoTask(A.opts), cfg(a));
   const B1 = ppoSetup(13, 'lora');
-  train(ppoTask(B1.opts), cfg(b, { saveEvery: 1, stopAfter: 5 })); // 4 mini-batch steps per rollout: stops inside the second
+  await train(ppoTask(B1.opts), cfg(b, { saveEvery: 1, stopAfter: 5 })); // 4 mini-batch steps per rollout: stops inside the second
   const B2 = ppoSetup(13, 'lora');
-  const res = train(ppoTask(B2.opts), cfg(b, { saveEvery: 1 }));
+  const res = await train(ppoTask(B2.opts), cfg(b, { saveEvery: 1 }));
   assert.equal(res.resumedFrom, 5);
   const w = (o: PpoOptions) => Buffer.concat(o.namedParams.map(([, t]) => Buffer.from((t.data as Float32Array).slice().buffer)));
   assert.ok(w(A.opts).equals(w(B2.opts)), 'resumed PPO weights differ');
@@ -129,7 +129,7 @@ test('ppo: interrupted mid-rollout and resumed → bitwise the same adapter weig
 });
 
 
-test('GAE matches a hand computation', () => {
+test('GAE matches a hand computation', async () => {
   // r = [0, 0, 1], V = [0.5, 0.4, 0.2], γ = 0.9, λ = 0.8
   // δ2 = 1 - 0.2 = 0.8; δ1 = 0 + 0.9·0.2 - 0.4 = -0.22; δ0 = 0 + 0.9·0.4 - 0.5 = -0.14
   // A2 = 0.8; A1 = -0.22 + 0.72·0.8 = 0.356; A0 = -0.14 + 0.72·0.356 = 0.11632

@@ -3,11 +3,10 @@
 // run's chat template with the loss on assistant tokens (every doctor turn, or the last only).
 import { join } from 'node:path';
 import type { RunContext } from '../context.js';
-import { input, loopConfig, loraConfig, markDone, readJsonl, resetStage, stageDir } from '../context.js';
+import { input, loopConfig, trainStage, loraConfig, markDone, readJsonl, resetStage, stageDir } from '../context.js';
 import { LlamaForCausalLM, presets, type LlamaConfig } from '../../model/llama.js';
 import { loadModelDir, saveModelDir } from '../../model/model-dir.js';
 import { LoraAdapter, freezeParameters } from '../../nn/lora.js';
-import { train } from '../../train/loop.js';
 import { causalLmTask } from '../../train/stages/causal-lm.js';
 import type { LmSequence } from '../../train/stages/lm-batches.js';
 import { packBlocks, toMessages, type Conversation } from '../../data/index.js';
@@ -72,7 +71,7 @@ export async function runPretrain(ctx: RunContext): Promise<Record<string, unkno
   const nDev = Math.max(1, Math.floor(blocks.length * 0.05));
   const seqs = blocks.map((b) => ({ ids: b }));
   const task = causalLmTask({ name: 'pretrain', model, namedParams: model.namedParameters(), train: seqs.slice(nDev), dev: seqs.slice(0, nDev), batchSize: cfg.pretrain.batchSize, seed: cfg.seed });
-  const res = train(task, loopConfig(cfg.pretrain, join(dir, 'train'), ctx.quiet));
+  const res = await trainStage(task, loopConfig(cfg.pretrain, join(dir, 'train'), ctx.quiet));
   saveModelDir(join(dir, 'model'), model, { eosTokenIds: [eos], padTokenId: eos, tokenizerFrom: stageDir(ctx, 'tokenizer'), generation: { eosTokenIds: [eos], repetitionPenalty: cfg.eval.repetitionPenalty } });
   const summary = { params: model.numParameters(), blocks: blocks.length, devBlocks: nDev, steps: res.steps, firstLoss: res.losses[0], lastLoss: res.lastLoss, dev: res.evals.at(-1) ?? null };
   markDone(ctx, 'pretrain', summary);
@@ -99,7 +98,7 @@ export async function runSft(ctx: RunContext): Promise<Record<string, unknown>> 
     named = adapter.namedParameters();
   }
   const task = causalLmTask({ name: 'sft', model, namedParams: named, train: tr.seqs, dev: dv.seqs, batchSize: cfg.sft.batchSize, seed: cfg.seed + 1 });
-  const res = train(task, loopConfig(cfg.sft, join(dir, 'train'), ctx.quiet));
+  const res = await trainStage(task, loopConfig(cfg.sft, join(dir, 'train'), ctx.quiet));
   if (adapter) adapter.training = false;
   const eos = eosId(tok);
   saveModelDir(join(dir, 'model'), model, { eosTokenIds: [eos], padTokenId: eos, tokenizerFrom: stageDir(ctx, 'tokenizer'), adapters: adapter ? [adapter] : [],

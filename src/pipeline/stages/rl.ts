@@ -3,14 +3,13 @@
 // reference is the same weights with the PPO adapter switched off; rewards come from the reward model.
 import { join } from 'node:path';
 import type { RunContext } from '../context.js';
-import { input, loopConfig, loraConfig, markDone, readJsonl, resetStage, stageDir } from '../context.js';
+import { input, loopConfig, trainStage, loraConfig, markDone, readJsonl, resetStage, stageDir } from '../context.js';
 import { loadModelDir, saveModelDir } from '../../model/model-dir.js';
 import { ValueHead } from '../../model/value-head.js';
 import type { LlamaForCausalLM } from '../../model/llama.js';
 import { LoraAdapter, freezeParameters } from '../../nn/lora.js';
 import { noGrad } from '../../autograd/grad-mode.js';
 import { tidy } from '../../tensor/scope.js';
-import { train } from '../../train/loop.js';
 import { rewardTask, scoreSequences, type PairSample } from '../../train/stages/reward.js';
 import { ppoTask } from '../../train/stages/ppo.js';
 import { dpoTask } from '../../train/stages/dpo.js';
@@ -61,7 +60,7 @@ export async function runRm(ctx: RunContext): Promise<Record<string, unknown>> {
   }
   const before = noGrad(() => rewardTask({ model, head, namedParams: named, train: train_, dev, pairsPerBatch: cfg.rm.pairsPerBatch, seed: cfg.seed }).evaluate!());
   const task = rewardTask({ model, head, namedParams: named, train: train_, dev, pairsPerBatch: cfg.rm.pairsPerBatch, seed: cfg.seed });
-  const res = train(task, { ...loopConfig(cfg.rm, join(dir, 'train'), ctx.quiet), evalEvery: cfg.rm.evalEvery || cfg.rm.steps });
+  const res = await trainStage(task, { ...loopConfig(cfg.rm, join(dir, 'train'), ctx.quiet), evalEvery: cfg.rm.evalEvery || cfg.rm.steps });
   saveModelDir(join(dir, 'model'), model, { eosTokenIds: [eos], padTokenId: eos, tokenizerFrom: stageDir(ctx, 'tokenizer'), adapters: adapter ? [adapter] : [], valueHead: head });
   const after = res.evals.at(-1) ?? {};
   const summary = { trainPairs: train_.length, devPairs: dev.length, tooLong, steps: res.steps, firstLoss: res.losses[0], lastLoss: res.lastLoss,
@@ -106,7 +105,7 @@ export async function runPpo(ctx: RunContext): Promise<Record<string, unknown>> 
     klTarget: p.klTarget, klHorizon: p.klHorizon, rewardClip: p.rewardClip, noEosPenalty: p.noEosPenalty, seed: cfg.seed,
   });
   const before = noGrad(() => task.evaluate!());
-  const res = train(task, loopConfig(p, join(dir, 'train'), ctx.quiet));
+  const res = await trainStage(task, loopConfig(p, join(dir, 'train'), ctx.quiet));
   const after = res.evals.at(-1) ?? noGrad(() => task.evaluate!());
   saveModelDir(join(dir, 'model'), policy, { eosTokenIds: [eos], padTokenId: eos, tokenizerFrom: stageDir(ctx, 'tokenizer'),
     adapters: [...policyDir.adapters, adapter], valueHead: critic, generation: policyDir.generation });
@@ -135,7 +134,7 @@ export async function runDpo(ctx: RunContext): Promise<Record<string, unknown>> 
     try { return fn(policy); } finally { adapter.enabled = true; }
   };
   const task = dpoTask({ model: policy, namedParams: adapter.namedParameters(), train: train_, dev, pairsPerBatch: cfg.dpo.pairsPerBatch, beta: cfg.dpo.beta, seed: cfg.seed, asReference });
-  const res = train(task, { ...loopConfig(cfg.dpo, join(dir, 'train'), ctx.quiet), evalEvery: cfg.dpo.evalEvery || cfg.dpo.steps });
+  const res = await trainStage(task, { ...loopConfig(cfg.dpo, join(dir, 'train'), ctx.quiet), evalEvery: cfg.dpo.evalEvery || cfg.dpo.steps });
   saveModelDir(join(dir, 'model'), policy, { eosTokenIds: [eos], padTokenId: eos, tokenizerFrom: stageDir(ctx, 'tokenizer'), adapters: [...md.adapters, adapter], generation: md.generation });
   const ev = res.evals.at(-1) ?? {};
   const summary = { trainPairs: train_.length, devPairs: dev.length, tooLong, steps: res.steps, firstLoss: res.losses[0], lastLoss: res.lastLoss, devRewardAccuracy: ev.reward_accuracy };
