@@ -6,6 +6,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from './command.js';
 import { formatHelp, parseArgs, UsageError, type FlagSpecs } from './args.js';
+import { loadModelDir, saveModelDir } from '../model/model-dir.js';
+import { resizeVocabulary } from '../model/resize.js';
 import {
   BUILTIN_TEMPLATES, QWEN2_LLAMA_CPP_PRE, QWEN2_PATTERN, compressionReport, encodeChat, extendTokenizer, loadTokenizer,
   newTokenSources, readTextFiles, saveTokenizer, trainByteLevelBpe, type ChatMessage, type Tokenizer,
@@ -169,11 +171,41 @@ async function inspect(argv: string[]): Promise<number> {
   return 0;
 }
 
+const resizeFlags = {
+  model: { type: 'string', help: 'model directory trained with the old tokenizer' },
+  tokenizer: { type: 'string', help: 'the extended tokenizer directory (with extension.json from `tokenizer extend`)' },
+  out: { type: 'string', help: 'where to write the resized model directory' },
+} as const satisfies FlagSpecs;
+
+async function resizeModel(argv: string[]): Promise<number> {
+  const { flags: f, positional } = parseArgs('tokenizer resize-model', argv, resizeFlags);
+  if (f.help) {
+    console.log(formatHelp('zhongjing tokenizer resize-model --model DIR --tokenizer EXTENDED_DIR --out DIR',
+      'Grow the embedding and LM head to the extended vocabulary: old rows kept, each new row the mean of the old\nrows of the tokens it replaces. The extended tokenizer is copied into the new model directory.', resizeFlags));
+    return 0;
+  }
+  if (positional.length) throw new UsageError(`[tokenizer resize-model] unexpected argument '${positional[0]}'`);
+  const tdir = need(f.tokenizer, 'resize-model', 'tokenizer');
+  let ext: { baseVocabSize: number; sources: Record<string, number[]> };
+  try { ext = JSON.parse(await readFile(join(tdir, 'extension.json'), 'utf8')); } catch (e) { throw new Error(`[tokenizer resize-model] ${join(tdir, 'extension.json')}: ${(e as Error).message}`); }
+  const tok = await loadTokenizer(tdir);
+  const md = loadModelDir(need(f.model, 'resize-model', 'model'), { adapters: false });
+  if (md.model.config.vocabSize !== ext.baseVocabSize)
+    console.error(`[tokenizer resize-model] note: the model has ${md.model.config.vocabSize} rows, the base tokenizer had ${ext.baseVocabSize}`);
+  const sources = new Map(Object.entries(ext.sources).map(([k, v]) => [Number(k), v]));
+  const resized = resizeVocabulary(md.model, Math.max(tok.vocabSize, md.model.config.vocabSize), sources);
+  saveModelDir(need(f.out, 'resize-model', 'out'), resized, { architecture: md.architecture, eosTokenIds: md.eosTokenIds, padTokenId: md.padTokenId,
+    generation: md.generation, tokenizerFrom: tdir, valueHead: md.valueHead });
+  console.log(`resized ${md.model.config.vocabSize} → ${resized.config.vocabSize} rows (${sources.size} initialised from their old tokens); wrote ${f.out}`);
+  return 0;
+}
+
 const subs: Record<string, { summary: string; run: (argv: string[]) => Promise<number> }> = {
   train: { summary: 'train a byte-level BPE tokenizer on text files', run: train },
   extend: { summary: 'add domain tokens to a tokenizer without moving existing ids', run: extend },
   encode: { summary: 'print ids for text, or ids + assistant mask for a chat', run: encode },
   inspect: { summary: 'summarise a tokenizer directory', run: inspect },
+  'resize-model': { summary: 'grow a model\'s embedding and LM head to an extended tokenizer (mean-initialised new rows)', run: resizeModel },
 };
 
 export const tokenizerCommand: Command = {
@@ -184,7 +216,7 @@ export const tokenizerCommand: Command = {
     const sub = what ? subs[what] : undefined;
     if (!sub) {
       const list = Object.entries(subs).map(([k, v]) => `  ${k.padEnd(9)}${v.summary}`).join('\n');
-      const msg = `usage: zhongjing tokenizer <train|extend|encode|inspect> [flags]  (zhongjing tokenizer <sub> --help)\n\n${list}`;
+      const msg = `usage: zhongjing tokenizer <train|extend|encode|inspect|resize-model> [flags]  (zhongjing tokenizer <sub> --help)\n\n${list}`;
       if (what === undefined || what === '--help' || what === '-h') { console.log(msg); return 0; }
       throw new UsageError(`[tokenizer] unknown subcommand '${what}'\n\n${msg}`);
     }
