@@ -26,6 +26,11 @@ void zj_gemm(int64_t batch, int64_t M, int64_t N, int64_t K,
              const void* B, int b_bf16, int transB, int64_t bStride,
              float* out, float alpha, float beta, int bf16_compute);
 
+// ---- matrix-vector for decoding (matvec.cc) ---------------------------------------------------------------
+// out[m, n] = Σ_k x[m, k] · W[n, k]: x (M, K) f32, W (N, K) stored f32 or bf16 (w_bf16), out (M, N). Meant for the few
+// rows of token-by-token decoding (M small): each weight row is read once; no packing.
+void zj_matvec(int64_t M, int64_t N, int64_t K, const float* x, const void* W, int w_bf16, float* out);
+
 // ---- elementwise (elementwise.cc) -----------------------------------------------------------
 enum zj_binary_op { ZJ_ADD = 0, ZJ_SUB = 1, ZJ_MUL = 2, ZJ_DIV = 3, ZJ_MAX = 4, ZJ_MIN = 5,
                     ZJ_GT = 6, ZJ_LT = 7, ZJ_GE = 8, ZJ_LE = 9, ZJ_EQ = 10 };

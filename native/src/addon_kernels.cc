@@ -434,6 +434,23 @@ napi_value adamw(napi_env env, napi_callback_info cbi) {
   });
 }
 
+// matvec(M, N, K, x, w, out): w is a Float32Array or a Uint16Array of bf16 bits
+napi_value matvec_glue(napi_env env, napi_callback_info cbi) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, cbi, "matvec", 6);
+    int64_t M = dim(a, 0, "M"), N = dim(a, 1, "N"), K = dim(a, 2, "K");
+    const float* x = a.f32(3, mul(a, {M, K}));
+    napi_typedarray_type tw;
+    size_t lw;
+    const void* W = a.typed(4, &tw, &lw);
+    if (tw != napi_float32_array && tw != napi_uint16_array) fail(a, "w must be a Float32Array or a Uint16Array (bf16)");
+    if ((int64_t)lw < mul(a, {N, K})) fail(a, "w has " + std::to_string(lw) + " elements, needs " + std::to_string(N * K));
+    float* out = a.f32(5, mul(a, {M, N}));
+    zj_matvec(M, N, K, x, W, tw == napi_uint16_array, out);
+    return undefined(env);
+  });
+}
+
 }  // namespace
 
 void register_kernels(napi_env env, napi_value exports) {
@@ -466,6 +483,7 @@ void register_kernels(napi_env env, napi_value exports) {
   export_fn(env, exports, "embeddingForward", embedding_forward);
   export_fn(env, exports, "embeddingBackward", embedding_backward);
   export_fn(env, exports, "adamw", adamw);
+  export_fn(env, exports, "matvec", matvec_glue);
 }
 
 }  // namespace zj

@@ -30,6 +30,9 @@ export interface Kernels {
     b: F32 | BF16, transB: boolean, bStride: number,
     out: F32, alpha: number, beta: number, bf16Compute: boolean): void;
 
+  /** out[m, n] = Σ_k x[m, k] · w[n, k]: few rows of x against HF [out, in] weights (decoding), no packing. */
+  matvec(M: number, N: number, K: number, x: F32, w: F32 | BF16, out: F32): void;
+
   /** out (contiguous over shape) = a op b read through element strides (0 broadcasts). */
   binary(op: number, a: F32, b: F32, out: F32, shape: readonly number[], aStrides: readonly number[], bStrides: readonly number[]): void;
   unary(op: number, x: F32, out: F32): void;

@@ -6,6 +6,8 @@ import { backend } from '../backend/index.js';
 import { record } from './record.js';
 
 export type Precision = 'f32' | 'bf16';
+/** up to this many rows of x, x · Wᵀ goes to the matrix-vector kernel (the decode path) instead of the GEMM */
+const MATVEC_MAX_ROWS = 4;
 let defaultPrecision: Precision = 'f32';
 
 /** The precision matmul uses when none is given (the mixed-precision switch of a training run). */
@@ -53,7 +55,10 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   } else batchShape = aBatch.length ? aBatch : bBatch;
   const batch = batchShape.reduce((p, d) => p * d, 1);
   const out = Tensor.empty([...batchShape, M, N], 'f32');
-  if (!transA && aBatch.length && !bBatch.length) {
+  if (!transA && transB && !bBatch.length && batch * M <= MATVEC_MAX_ROWS && precision === 'f32' && a.dtype === 'f32') {
+    // decoding: a few rows against [out, in] weights — stream each weight row once instead of packing W
+    backend().matvec(batch * M, N, K, a.f32('matmul'), operand(b), out.f32());
+  } else if (!transA && aBatch.length && !bBatch.length) {
     // a shared B (weights): a's batch rows stack into one tall GEMM, which blocks better than many short ones
     backend().gemm(1, batch * M, N, K, operand(a), false, 0, operand(b), transB, 0, out.f32(), 1, 0, precision === 'bf16');
   } else {

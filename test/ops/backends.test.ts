@@ -49,6 +49,8 @@ const cases: Case[] = [
   { name: 'matmul NN 33x257x7', make: (r) => [randT(r, [33, 257]), randT(r, [257, 7])], f: ([a, b]) => op.matmul(a!, b!), tol: 1e-5 },
   { name: 'matmul x·Wᵀ batched', make: (r) => [randT(r, [2, 33, 65]), randT(r, [127, 65])], f: ([a, b]) => op.matmul(a!, b!, { transB: true }), tol: 1e-5 },
   { name: 'matmul Aᵀ B batched both', make: (r) => [randT(r, [3, 17, 9]), randT(r, [3, 17, 31])], f: ([a, b]) => op.matmul(a!, b!, { transA: true }), tol: 1e-5 },
+  { name: 'matmul decode rows x·Wᵀ (matvec path) M=1', make: (r) => [randT(r, [1, 1, 385]), randT(r, [1001, 385])], f: ([a, b]) => op.matmul(a!, b!, { transB: true }), tol: 1e-5 },
+  { name: 'matmul decode rows x·Wᵀ (matvec path) M=4', make: (r) => [randT(r, [4, 33]), randT(r, [65, 33])], f: ([a, b]) => op.matmul(a!, b!, { transB: true }), tol: 1e-5 },
   { name: 'matmul bf16 compute', make: (r) => [randT(r, [2, 33, 65]), randT(r, [127, 65])], f: ([a, b]) => op.matmul(a!, b!, { transB: true, ...P }), tol: 1e-4 },
   { name: 'attention causal B2 T33 H4 D64', make: (r) => [randT(r, [2, 33, 4, 64]), randT(r, [2, 33, 4, 64]), randT(r, [2, 33, 4, 64])], f: ([q, k, v]) => op.attention(q!, k!, v!), tol: 1e-4 },
   { name: 'attention GQA + padding + cache', make: (r) => [randT(r, [2, 7, 4, 16]), randT(r, [2, 40, 2, 16]), randT(r, [2, 40, 2, 16])],

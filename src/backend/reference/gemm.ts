@@ -28,3 +28,13 @@ export function gemm(batch: number, M: number, N: number, K: number,
     }
   }
 }
+
+export function matvec(M: number, N: number, K: number, x: F32, w: F32 | BF16, out: F32): void {
+  const rw = reader(w, false);
+  for (let m = 0; m < M; m++)
+    for (let n = 0; n < N; n++) {
+      let acc = 0;
+      for (let k = 0; k < K; k++) acc += x[m * K + k]! * rw(n * K + k);
+      out[m * N + n] = acc;
+    }
+}

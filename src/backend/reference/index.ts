@@ -1,6 +1,6 @@
 // index.ts — the reference backend: every kernel in plain TypeScript, the definition of correct.
 import type { Backend } from '../kernels.js';
-import { gemm } from './gemm.js';
+import { gemm, matvec } from './gemm.js';
 import { affine, binary, clamp, swigluBackward, swigluForward, unary, unaryBackward, where } from './elementwise.js';
 import { castBf16ToF32, castF32ToBf16, copyStrided, sumAxis, sumSquares } from './layout.js';
 import { logSoftmaxBackward, logSoftmaxForward, softmaxBackward, softmaxForward } from './softmax.js';
@@ -13,7 +13,7 @@ import {
 import { adamw } from './adamw.js';
 
 export const referenceBackend = {
-  gemm, binary, unary, unaryBackward, affine, clamp, where, swigluForward, swigluBackward,
+  gemm, matvec, binary, unary, unaryBackward, affine, clamp, where, swigluForward, swigluBackward,
   sumAxis, sumSquares, copyStrided, castF32ToBf16, castBf16ToF32,
   softmaxForward, softmaxBackward, logSoftmaxForward, logSoftmaxBackward,
   rmsNormForward, rmsNormBackward, rope, attentionForward, attentionBackward,
