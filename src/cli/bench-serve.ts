@@ -1,6 +1,7 @@
-// bench-serve.ts — `zhongjing bench serve`: serving throughput over a real loopback socket — aggregate tokens/s and
-// time to first token for 1, 4 and 16 concurrent streams — beside the anchor of the same model generating in-process
-// (generate(), no HTTP, no worker). Default model: a tiny random one written to a temporary directory.
+// bench-serve.ts — `zhongjing bench serve`: serving throughput over a real loopback socket — aggregate tokens/s,
+// time to first token and the batch sizes the engine formed, for 1, 4 and 16 concurrent streams — beside the anchor
+// of the same model generating one answer in-process (generate(), no HTTP, no worker). Default model: a tiny random
+// one written to a temporary directory.
 // It measures; it does not tune anything.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,10 +37,14 @@ export interface ServeBenchRow {
   ttftMsMax: number;
   /** one stream's decode rate after its first token, median over streams */
   streamTokensPerSMedian: number;
+  /** jobs per batch the engine ran during this level */
+  meanBatch: number;
 }
 
 /** One level: `n` streams started together; each reads its SSE body to [DONE]. */
 async function level(url: string, n: number, maxTokens: number, prompt: string): Promise<ServeBenchRow> {
+  const engine = async () => ((await (await fetch(`${url}/health`)).json()) as { engine: { batches: number; batchedJobs: number } }).engine;
+  const e0 = await engine();
   const t0 = performance.now();
   const one = async (i: number) => {
     const r = await fetch(`${url}/v1/chat/completions`, {
@@ -69,7 +74,9 @@ async function level(url: string, n: number, maxTokens: number, prompt: string):
   const rs = await Promise.all(Array.from({ length: n }, (_, i) => one(i)));
   const wallS = (Math.max(...rs.map((r) => r.end)) - t0) / 1000;
   const tokens = rs.reduce((a, r) => a + r.tokens, 0);
+  const e1 = await engine();
   return {
+    meanBatch: (e1.batchedJobs - e0.batchedJobs) / Math.max(1, e1.batches - e0.batches),
     streams: n, wallS, tokens, tokensPerS: tokens / wallS,
     ttftMsMedian: median(rs.map((r) => r.ttft)), ttftMsMax: Math.max(...rs.map((r) => r.ttft)),
     streamTokensPerSMedian: median(rs.map((r) => (r.tokens - 1) / ((r.end - r.first) / 1000))),
@@ -124,11 +131,11 @@ export async function benchServe(argv: string[]): Promise<number> {
     }
     console.log(`bench serve: ${info.name} (${(info.parameters / 1e6).toFixed(2)}M parameters), ${maxTokens} tokens per answer, ${info.backend} backend × ${info.threads} threads, loopback SSE`);
     console.log(`anchor: generate() in-process, 1 stream: ${anchor.toFixed(0)} tokens/s`);
-    console.log('streams   wall s   tokens/s (all)   per stream tok/s (median)   TTFT ms median / max');
+    console.log('streams   wall s   tokens/s (all)   per stream tok/s (median)   TTFT ms median / max   jobs per batch');
     for (const r of rows) {
-      console.log(`${String(r.streams).padStart(7)}   ${r.wallS.toFixed(2).padStart(6)}   ${r.tokensPerS.toFixed(0).padStart(14)}   ${r.streamTokensPerSMedian.toFixed(0).padStart(25)}   ${r.ttftMsMedian.toFixed(0).padStart(9)} / ${r.ttftMsMax.toFixed(0)}`);
+      console.log(`${String(r.streams).padStart(7)}   ${r.wallS.toFixed(2).padStart(6)}   ${r.tokensPerS.toFixed(0).padStart(14)}   ${r.streamTokensPerSMedian.toFixed(0).padStart(25)}   ${r.ttftMsMedian.toFixed(0).padStart(9)} / ${r.ttftMsMax.toFixed(0).padEnd(6)}   ${r.meanBatch.toFixed(1).padStart(14)}`);
     }
-    console.log('one worker runs one request at a time: more streams share the same tokens/s and wait longer for their first token');
+    console.log('one worker decodes one batch at a time: requests that arrive while a batch runs wait for the next one');
     return 0;
   } finally {
     if (tmp) rmSync(tmp, { recursive: true, force: true });

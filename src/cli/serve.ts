@@ -13,7 +13,8 @@ const flags = {
   template: { type: 'string', help: "chat template: ziya|chatml|Jinja source (default: the model's tokenizer_config.json, else ziya)" },
   safety: { type: 'string', help: 'red-flag guard: an urgent-care message first when the patient describes an emergency', choices: ['on', 'off'], default: 'on' },
   disclaimer: { type: 'string', help: `text appended to every answer ('' for none; default: ${DISCLAIMER})` },
-  'max-queue': { type: 'number', help: 'requests allowed to wait behind the running one; more get 429', default: 32 },
+  'max-queue': { type: 'number', help: 'requests allowed to wait behind the running batch; more get 429', default: 32 },
+  'max-batch': { type: 'number', help: 'most requests decoded together (1 = one at a time)', default: 16 },
   'max-tokens': { type: 'number', help: 'largest max_tokens a request may ask for', default: 2048 },
   'max-body-kb': { type: 'number', help: 'largest request body in KiB (413 above)', default: 256 },
   quiet: { type: 'boolean', help: 'no per-request log lines' },
@@ -30,12 +31,12 @@ export const serveCommand: Command = {
     if (f.help) { console.log(formatHelp(usage, summary, flags)); return 0; }
     if (positional.length) throw new UsageError(`[serve] unexpected argument '${positional[0]}' (the model goes in --model DIR)`);
     if (!f.model) throw new UsageError('[serve] --model DIR is required');
-    for (const k of ['max-queue', 'max-tokens', 'max-body-kb'] as const)
+    for (const k of ['max-queue', 'max-batch', 'max-tokens', 'max-body-kb'] as const)
       if (!(Number.isInteger(f[k]) && f[k]! >= (k === 'max-queue' ? 0 : 1))) throw new UsageError(`[serve] --${k} must be a positive integer, got ${f[k]}`);
     const apiKey = f['api-key'] ?? process.env.ZJ_API_KEY;
     console.error(`serve: loading ${f.model} …`);
     const s = await serveModel({
-      modelDir: f.model, host: f.host!, port: f.port!, maxQueue: f['max-queue']!,
+      modelDir: f.model, host: f.host!, port: f.port!, maxQueue: f['max-queue']!, maxBatch: f['max-batch']!,
       ...(apiKey ? { apiKey } : {}),
       ...(f.template ? { template: f.template } : {}),
       guard: { enabled: f.safety !== 'off', ...(f.disclaimer !== undefined ? { disclaimer: f.disclaimer } : {}) },

@@ -1,8 +1,10 @@
 // engine.ts — the main thread's side of generation: one worker thread (worker.ts) that owns the model, a bounded
-// FIFO of waiting jobs in front of it, one job in flight at a time, cancellation through a per-job shared flag, and
-// counters for /health. A crashed worker fails only its current job and is started again. No HTTP, no templates.
+// FIFO of waiting jobs in front of it, one batch in flight at a time (the jobs waiting when the worker is free, in
+// arrival order, as many as fit the batch size and the model's context), cancellation through a per-job shared flag,
+// and counters for /health. A crashed worker fails only its batch and is started again. No HTTP, no templates.
 import { Worker } from 'node:worker_threads';
 import type { FromWorker, JobSpec, ModelInfo, PoolInfo, ToWorker, WorkerInit } from './messages.js';
+import { batchSpan } from './batch-decode.js';
 
 export type JobFinish = 'eos' | 'stop' | 'length' | 'cancelled';
 
@@ -31,6 +33,8 @@ export interface EngineOptions {
   maxQueue?: number;
   /** unexpected worker exits tolerated before the engine gives up */
   maxRestarts?: number;
+  /** most jobs decoded together (1 = strictly one request at a time) */
+  maxBatch?: number;
 }
 
 export interface EngineStats {
@@ -38,13 +42,17 @@ export interface EngineStats {
   running: number;
   queued: number;
   maxQueue: number;
+  maxBatch: number;
+  /** batches run, and the jobs they held (their ratio is the mean batch size) */
+  batches: number;
+  batchedJobs: number;
   completed: number;
   cancelled: number;
   failed: number;
   rejected: number;
   generatedTokens: number;
   restarts: number;
-  /** moving average of a job's run time, the basis of Retry-After */
+  /** moving average of a batch's run time, the basis of Retry-After */
   avgJobMs: number;
   /** the worker's tensor pool and heap after its last job (flat under load when nothing leaks) */
   workerPool: PoolInfo | null;
@@ -68,18 +76,23 @@ export class Engine {
   /** the current worker has loaded the model */
   private workerReady = false;
   private readonly waiting: Job[] = [];
-  private current: Job | null = null;
+  private readonly running = new Map<number, Job>();
+  /** a batch was sent and its 'idle' has not come back */
+  private batchOpen = false;
+  private pumpScheduled = false;
   private nextId = 1;
   private closing = false;
   private readonly maxQueue: number;
   private readonly maxRestarts: number;
+  private readonly maxBatch: number;
   private readonly st: EngineStats;
 
   private constructor(private readonly opts: EngineOptions) {
     this.maxQueue = opts.maxQueue ?? 32;
     this.maxRestarts = opts.maxRestarts ?? 3;
+    this.maxBatch = Math.max(1, opts.maxBatch ?? 16);
     this.st = {
-      state: 'starting', running: 0, queued: 0, maxQueue: this.maxQueue, completed: 0, cancelled: 0, failed: 0, rejected: 0,
+      state: 'starting', running: 0, queued: 0, maxQueue: this.maxQueue, maxBatch: this.maxBatch, batches: 0, batchedJobs: 0, completed: 0, cancelled: 0, failed: 0, rejected: 0,
       generatedTokens: 0, restarts: 0, avgJobMs: 0, workerPool: null, workerHeapUsed: 0,
     };
   }
@@ -100,7 +113,7 @@ export class Engine {
     return new Promise((ok, fail) => {
       let ready = false;
       w.on('message', (m: FromWorker) => {
-        if (m.type === 'ready') { ready = true; this.workerReady = true; ok(m.info); this.pump(); return; }
+        if (m.type === 'ready') { ready = true; this.workerReady = true; this.info = m.info; ok(m.info); this.pump(); return; }
         if (m.type === 'fatal') { if (!ready) fail(new Error(`[serve engine] the model did not load: ${m.message}`)); return; }
         this.onMessage(m);
       });
@@ -114,10 +127,11 @@ export class Engine {
   }
 
   private onCrash(code: number): void {
-    const cur = this.current;
-    this.current = null;
+    const lost = [...this.running.values()];
+    this.running.clear();
+    this.batchOpen = false;
     this.st.running = 0;
-    if (cur && cur.state === 'running') { cur.state = 'over'; this.st.failed++; cur.sink.onError(`[serve engine] the generation worker stopped (exit code ${code}) during this request`); }
+    for (const j of lost) { j.state = 'over'; this.st.failed++; j.sink.onError(`[serve engine] the generation worker stopped (exit code ${code}) during this request`); }
     if (this.st.restarts >= this.maxRestarts) {
       this.st.state = 'failed';
       for (const j of this.waiting.splice(0)) { j.state = 'over'; this.st.failed++; j.sink.onError('[serve engine] the generation worker keeps failing; the server needs a restart'); }
@@ -140,7 +154,11 @@ export class Engine {
     const job: Job = { id: this.nextId++, spec, sink, flag: new Int32Array(cancelBuf), cancelBuf, enqueuedAt: performance.now(), startedAt: 0, state: 'waiting' };
     this.waiting.push(job);
     this.st.queued = this.waiting.length;
-    this.pump();
+    // start on the next turn of the event loop, not now: requests whose bytes arrived together then share a batch
+    if (!this.pumpScheduled) {
+      this.pumpScheduled = true;
+      setImmediate(() => { this.pumpScheduled = false; this.pump(); });
+    }
     return {
       cancel: () => {
         if (job.state === 'waiting') {
@@ -156,7 +174,7 @@ export class Engine {
 
   /** Seconds a client should wait before retrying: the queue ahead of it at the average job time. */
   retryAfterS(): number {
-    const ms = (this.st.avgJobMs || 1000) * (this.waiting.length + 1);
+    const ms = (this.st.avgJobMs || 1000) * Math.ceil((this.waiting.length + 1) / this.maxBatch);
     return Math.max(1, Math.min(60, Math.ceil(ms / 1000)));
   }
 
@@ -165,24 +183,34 @@ export class Engine {
   }
 
   private pump(): void {
-    if (this.current || !this.worker || !this.workerReady) return;
-    const job = this.waiting.shift();
+    if (this.batchOpen || !this.worker || !this.workerReady || this.waiting.length === 0) return;
+    // arrival order; stop at the first job that would push the batch past the context (it leads the next batch)
+    const jobs: Job[] = [this.waiting.shift()!];
+    while (this.waiting.length && jobs.length < this.maxBatch && batchSpan([...jobs, this.waiting[0]!].map((j) => j.spec)) <= this.info.maxPositions)
+      jobs.push(this.waiting.shift()!);
     this.st.queued = this.waiting.length;
-    if (!job) return;
-    job.state = 'running';
-    job.startedAt = performance.now();
-    this.current = job;
-    this.st.running = 1;
-    const m: ToWorker = { type: 'job', id: job.id, spec: job.spec, cancel: job.cancelBuf };
+    const now = performance.now();
+    for (const j of jobs) { j.state = 'running'; j.startedAt = now; this.running.set(j.id, j); }
+    this.batchOpen = true;
+    this.st.running = this.running.size;
+    this.st.batches++;
+    this.st.batchedJobs += jobs.length;
+    const m: ToWorker = { type: 'batch', jobs: jobs.map((j) => ({ id: j.id, spec: j.spec, cancel: j.cancelBuf })) };
     this.worker.postMessage(m);
   }
 
   private onMessage(m: FromWorker): void {
-    const job = this.current;
-    if (!job || !('id' in m) || m.id !== job.id) return;
+    if (m.type === 'idle') {
+      this.batchOpen = false;
+      this.pump();
+      return;
+    }
+    if (!('id' in m)) return;
+    const job = this.running.get(m.id);
+    if (!job) return;
     if (m.type === 'delta') { job.sink.onDelta(m.text, m.tokens); return; }
-    this.current = null;
-    this.st.running = 0;
+    this.running.delete(m.id);
+    this.st.running = this.running.size;
     job.state = 'over';
     if (m.type === 'error') {
       this.st.failed++;
@@ -198,7 +226,6 @@ export class Engine {
       }
       job.sink.onDone({ finish: m.finish, tokens: m.tokens, text: m.text, queuedMs: job.startedAt - job.enqueuedAt, runMs: m.ms });
     }
-    this.pump();
   }
 
   /** Cancels everything and stops the worker; resolves when its thread has exited. */
@@ -208,9 +235,8 @@ export class Engine {
     this.st.state = 'closed';
     for (const j of this.waiting.splice(0)) { j.state = 'over'; this.st.cancelled++; j.sink.onDone({ finish: 'cancelled', tokens: 0, text: '', queuedMs: 0, runMs: 0 }); }
     this.st.queued = 0;
-    const cur = this.current;
-    if (cur) { Atomics.store(cur.flag, 0, 1); cur.state = 'over'; cur.sink.onError('[serve engine] the server is shutting down'); }
-    this.current = null;
+    for (const j of this.running.values()) { Atomics.store(j.flag, 0, 1); j.state = 'over'; j.sink.onError('[serve engine] the server is shutting down'); }
+    this.running.clear();
     const w = this.worker;
     this.worker = null;
     if (w) await w.terminate();

@@ -4,6 +4,8 @@ import type { GenerationDefaults } from '../model/config.js';
 
 export interface WorkerInit {
   modelDir: string;
+  /** the worker empties its tensor pool after a batch that leaves more than this pooled (default 64 MiB) */
+  poolKeepBytes?: number;
 }
 
 export interface ModelInfo {
@@ -34,9 +36,8 @@ export interface JobSpec {
   repetitionPenalty?: number;
 }
 
-export type ToWorker =
-  | { type: 'job'; id: number; spec: JobSpec; cancel: SharedArrayBuffer }
-  | { type: 'stats' };
+/** Jobs decoded together in one batch; each has its own cancellation word. */
+export type ToWorker = { type: 'batch'; jobs: { id: number; spec: JobSpec; cancel: SharedArrayBuffer }[] };
 
 export interface PoolInfo { allocated: number; reused: number; released: number; pooledBytes: number }
 
@@ -46,4 +47,6 @@ export type FromWorker =
   /** text the client may be sent now (stop-string and UTF-8 safe), and the number of tokens generated so far */
   | { type: 'delta'; id: number; text: string; tokens: number }
   | { type: 'done'; id: number; finish: 'eos' | 'stop' | 'length' | 'cancelled'; tokens: number; text: string; ms: number; pool: PoolInfo; heapUsed: number }
-  | { type: 'error'; id: number; message: string };
+  | { type: 'error'; id: number; message: string }
+  /** the batch is over (sent after every job's done/error) */
+  | { type: 'idle' };

@@ -45,8 +45,10 @@ export interface ServeOptions extends ServeAppOptions {
   modelDir: string;
   host?: string;
   port?: number;
-  /** requests allowed to wait behind the running one (429 above) */
+  /** requests allowed to wait behind the running batch (429 above) */
   maxQueue?: number;
+  /** most requests decoded together in one batch (1 = one at a time) */
+  maxBatch?: number;
 }
 
 /** The page folder src/ui/chat, found relative to this file whether it runs from dist/src or src. */
@@ -130,8 +132,16 @@ export function createServeApp(engine: Engine, tok: Tokenizer, opts: ServeAppOpt
     return c.json(modelCard());
   });
 
+  // the rendered prompt is tokenized with special tokens parsed (the template's own markers must be), so a client
+  // could otherwise end a turn or fake one by typing the marker's text into a message
+  const specials = tok.addedTokens.filter((t) => t.special && t.content.length > 0).map((t) => t.content);
+
   /** Prompt ids and the job for a validated request; 400 when it cannot fit the model's context. */
   const prepare = (r: ChatRequest): JobSpec => {
+    r.messages.forEach((m, i) => {
+      const hit = specials.find((sp) => m.content.includes(sp));
+      if (hit !== undefined) throw new ApiError(400, `[serve] messages[${i}].content contains the special token ${JSON.stringify(hit)}, which would be read as a control token, not text`, 'invalid_request_error', `messages[${i}].content`, 'invalid_value');
+    });
     let ids: number[];
     try {
       const messages = r.messages.map((m) => (m.role === 'assistant' ? { role: m.role, content: guard.strip(m.content) } : m));
@@ -283,7 +293,11 @@ export interface Serving extends Listening {
 
 /** Loads the model in the worker, then listens (127.0.0.1 and a free port unless told otherwise). */
 export async function serveModel(opts: ServeOptions): Promise<Serving> {
-  const engine = await Engine.start({ modelDir: opts.modelDir, ...(opts.maxQueue !== undefined ? { maxQueue: opts.maxQueue } : {}) });
+  const engine = await Engine.start({
+    modelDir: opts.modelDir,
+    ...(opts.maxQueue !== undefined ? { maxQueue: opts.maxQueue } : {}),
+    ...(opts.maxBatch !== undefined ? { maxBatch: opts.maxBatch } : {}),
+  });
   try {
     const tok = await loadTokenizer(join(engine.info.dir, 'tokenizer.json'));
     const app = createServeApp(engine, tok, opts);

@@ -1,24 +1,25 @@
 // worker.ts — the one generation thread of a serving process: it loads the model directory once, owns the weights
-// and (through the backend) the native thread pool, and runs one job at a time, streaming stop-safe text deltas back.
-// It checks the job's shared cancellation flag after every token. Queueing, HTTP and the safety guard are elsewhere.
+// and (through the backend) the native thread pool, and decodes one batch of jobs at a time (batch-decode.ts),
+// streaming stop-safe text deltas back. Each job's shared cancellation flag is read before each of its tokens.
+// Queueing, batch selection, HTTP and the safety guard are elsewhere.
 import { parentPort, workerData } from 'node:worker_threads';
 import { basename } from 'node:path';
 import { loadModelDir } from '../model/model-dir.js';
-import { generate, type GenerateOptions } from '../model/generate.js';
+import type { SamplingOptions } from '../model/generate.js';
 import { loadTokenizer } from '../tokenizer/tokenizer-json.js';
 import { backendInfo } from '../backend/index.js';
-import { poolStats } from '../tensor/pool.js';
+import { clearPool, poolStats } from '../tensor/pool.js';
 import { DeltaStream } from './deltas.js';
+import { decodeBatch, type DecodeRow } from './batch-decode.js';
 import type { FromWorker, JobSpec, ToWorker, WorkerInit } from './messages.js';
 
 const port = parentPort;
 if (!port) throw new Error('[serve worker] must run as a worker thread (new Worker(...)), not as a script');
 const post = (m: FromWorker) => port.postMessage(m);
 
-class Cancelled extends Error {}
-
 async function main(): Promise<void> {
   const init = workerData as WorkerInit;
+  const poolKeepBytes = init.poolKeepBytes ?? 64 * 2 ** 20;
   const md = loadModelDir(init.modelDir);
   if (!md.tokenizerPath) throw new Error(`[serve worker] ${md.dir}: no tokenizer.json in the model directory`);
   const tok = await loadTokenizer(md.tokenizerPath);
@@ -34,46 +35,46 @@ async function main(): Promise<void> {
     },
   });
 
-  const run = (id: number, spec: JobSpec, cancel: SharedArrayBuffer): void => {
-    const flag = new Int32Array(cancel);
-    const deltas = new DeltaStream(spec.stop);
+  const runBatch = (jobs: { id: number; spec: JobSpec; cancel: SharedArrayBuffer }[]): void => {
     const t0 = performance.now();
-    let tokens = 0, full = '';
-    const opts: GenerateOptions = {
-      maxNewTokens: spec.maxNewTokens, eosTokenIds: spec.eosTokenIds, seed: spec.seed, doSample: spec.doSample, decode,
-      onToken: (e) => {
-        tokens = e.index + 1;
-        full = e.text ?? '';
-        const d = deltas.push(full);
-        if (d) post({ type: 'delta', id, text: d, tokens });
-        // between tokens is the only place generation can stop early; the flag is set by the main thread
-        if (Atomics.load(flag, 0) !== 0) throw new Cancelled();
-      },
-    };
-    if (spec.stop.length) opts.stopStrings = spec.stop;
-    if (spec.temperature !== undefined) opts.temperature = spec.temperature;
-    if (spec.topP !== undefined) opts.topP = spec.topP;
-    if (spec.topK !== undefined) opts.topK = spec.topK;
-    if (spec.repetitionPenalty !== undefined) opts.repetitionPenalty = spec.repetitionPenalty;
-    let finish: 'eos' | 'stop' | 'length' | 'cancelled';
-    try {
-      finish = generate(md.model, [spec.ids], opts).finishReasons[0]!;
-    } catch (e) {
-      if (!(e instanceof Cancelled)) throw e;
-      finish = 'cancelled';
-    }
-    const rest = finish === 'cancelled' ? '' : deltas.finish(full);
-    if (rest) post({ type: 'delta', id, text: rest, tokens });
-    post({ type: 'done', id, finish, tokens, text: deltas.text, ms: performance.now() - t0, pool: poolStats(), heapUsed: process.memoryUsage().heapUsed });
+    const rows: DecodeRow[] = jobs.map(({ id, spec, cancel }) => {
+      const flag = new Int32Array(cancel);
+      const deltas = new DeltaStream(spec.stop);
+      const sampling: SamplingOptions = { doSample: spec.doSample };
+      if (spec.temperature !== undefined) sampling.temperature = spec.temperature;
+      if (spec.topP !== undefined) sampling.topP = spec.topP;
+      if (spec.topK !== undefined) sampling.topK = spec.topK;
+      if (spec.repetitionPenalty !== undefined) sampling.repetitionPenalty = spec.repetitionPenalty;
+      return {
+        ids: spec.ids, maxNewTokens: spec.maxNewTokens, eosTokenIds: spec.eosTokenIds, stop: spec.stop, seed: spec.seed, sampling,
+        // set by the main thread when the client goes away; read before each of this row's tokens
+        cancelled: () => Atomics.load(flag, 0) !== 0,
+        onToken: (text, tokens) => {
+          const d = deltas.push(text);
+          if (d) post({ type: 'delta', id, text: d, tokens });
+        },
+        onFinish: (finish, tokens, text) => {
+          const rest = finish === 'cancelled' ? '' : deltas.finish(text);
+          if (rest) post({ type: 'delta', id, text: rest, tokens });
+          post({ type: 'done', id, finish, tokens, text: deltas.text, ms: performance.now() - t0, pool: poolStats(), heapUsed: process.memoryUsage().heapUsed });
+        },
+      };
+    });
+    decodeBatch(md.model, rows, decode, md.padTokenId ?? md.generation.padTokenId ?? md.eosTokenIds[0] ?? 0);
+    // the pool keys buffers by exact length, and every batch shape (rows × prompt length) makes new ones: without a
+    // bound a long-running server would keep one of each shape it ever saw
+    if (poolStats().pooledBytes > poolKeepBytes) clearPool();
   };
 
   port!.on('message', (m: ToWorker) => {
-    if (m.type !== 'job') return;
+    if (m.type !== 'batch') return;
     try {
-      run(m.id, m.spec, m.cancel);
+      runBatch(m.jobs);
     } catch (e) {
-      post({ type: 'error', id: m.id, message: `[serve worker] generation failed: ${(e as Error).message}` });
+      // rows already finished have had their done message; the engine ignores errors for them
+      for (const j of m.jobs) post({ type: 'error', id: j.id, message: `[serve worker] generation failed: ${(e as Error).message}` });
     }
+    post({ type: 'idle' });
   });
 }
 

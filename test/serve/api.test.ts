@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Serving } from '../../src/serve/server.js';
 import { DISCLAIMER, URGENT_HEADER } from '../../src/serve/guard.js';
-import { jsonOf, post, sseData, start, tinyModel, user, type TinyDir } from './helpers.js';
+import { jsonOf, post, sseData, start, tinyModel, until, user, type TinyDir } from './helpers.js';
 
 let model: TinyDir;
 let s: Serving; // no disclaimer: contents are exactly the model's text
@@ -180,6 +180,8 @@ test('bad input: clear 4xx in the OpenAI error shape, and the server keeps servi
     ['n > 1', { ...ok, n: 2 }, {}, 400, 'n'],
     ['model wrong type', { ...ok, model: 3 }, {}, 400, 'model'],
     ['unknown model', { ...ok, model: 'gpt-4o' }, {}, 404, 'model'],
+    ['a special token typed into a message', { messages: [user('咳嗽</s><s>'), { role: 'assistant', content: 'x' }, user('y')] }, {}, 400, 'messages[0].content'],
+    ['last message from the assistant', { messages: [user('咳嗽'), { role: 'assistant', content: '多久了' }] }, {}, 400, 'messages'],
     ['oversize prompt (characters)', { messages: [user('咳'.repeat(5000))] }, {}, 400, 'messages'],
     ['oversize prompt (tokens)', { messages: [user('咳嗽发烧头痛 '.repeat(500))] }, {}, 400, 'messages'],
     ['prompt + max_tokens over the context', { messages: [user('咳嗽发烧头痛 '.repeat(10))], max_tokens: 200 }, {}, 400, 'max_tokens'],
@@ -225,4 +227,30 @@ test('API key: missing or wrong → 401 invalid_api_key on /v1/*; the page and /
   assert.equal(page.status, 200);
   assert.match(await page.text(), /不是医生/);
   assert.equal((await jsonOf(fetch(`${guarded.url}/health`))).authRequired, true);
+});
+
+test('requests that wait together are decoded as one batch, each getting the answer it gets alone', async () => {
+  // a larger, longer-context model of its own, so that one long answer surely outlasts the next four arriving
+  const big = await tinyModel({ maxPositions: 2048, hiddenSize: 128, numLayers: 4 });
+  const b = await start(big.dir, { guard: { disclaimer: '' } });
+  try {
+    const stats = async () => (await jsonOf(fetch(`${b.url}/health`))).engine;
+    const hangUp = new AbortController();
+    const busy = post(b.url, { messages: [user('咳嗽')], max_tokens: 2000, ignore_eos: true, temperature: 0, stream: true }, {}, hangUp.signal);
+    await until(async () => (await stats()).running === 1, 10_000, 'the long answer to start');
+    const asks = ['咳嗽三天', '孩子发烧38度，精神还好，要紧吗', '血压高', '胃胀气反酸，晚上更明显'].map((q, i) =>
+      ({ messages: [user(q)], max_tokens: 6 + 3 * i, ignore_eos: true, temperature: 0 }));
+    const pending = asks.map((x) => jsonOf(post(b.url, x)));
+    await until(async () => (await stats()).queued === 4, 10_000, 'four requests waiting behind the long answer');
+    hangUp.abort();
+    await (await busy.catch(() => null))?.body?.cancel().catch(() => {});
+    const together = (await Promise.all(pending)).map((j) => j.choices[0].message.content as string);
+    const st = await stats();
+    assert.equal(st.batches, 2, 'the long answer, then the four together');
+    assert.equal(st.batchedJobs, 5);
+    for (let i = 0; i < asks.length; i++) assert.equal(together[i], (await jsonOf(post(b.url, asks[i]))).choices[0].message.content, `answer ${i}`);
+  } finally {
+    await b.close();
+    big.remove();
+  }
 });

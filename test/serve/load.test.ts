@@ -81,7 +81,8 @@ test(`load: ${CLIENTS} clients for ${DURATION_MS / 1000} s — no failures, flat
     // because V8 and malloc keep freed pages for reuse (it levels off rather than climbing with the request count)
     assert.ok(end.heap - mid!.heap < 8 * 2 ** 20, `main heap after GC grew ${MiB(end.heap - mid!.heap)} MiB after the first quarter`);
     assert.ok(end.rss - mid!.rss < 128 * 2 ** 20, `rss grew ${MiB(end.rss - mid!.rss)} MiB after the first quarter`);
-    assert.ok(end.pool <= mid!.pool * 2 + (1 << 20), `worker pool grew ${MiB(mid!.pool)} → ${MiB(end.pool)} MiB`);
+    // the worker's pool is bounded by design (emptied past 64 MiB after a batch), whatever shapes the batches had
+    assert.ok(end.pool <= 64 * 2 ** 20, `worker pool holds ${MiB(end.pool)} MiB`);
   } finally {
     await s.close();
     model.remove();

@@ -11,7 +11,7 @@ let s: Serving;
 
 before(async () => {
   // a long context so that one answer takes long enough to interrupt
-  model = await tinyModel({ maxPositions: 1024, hiddenSize: 96 });
+  model = await tinyModel({ maxPositions: 2048, hiddenSize: 128, numLayers: 4 });
   s = await start(model.dir, { maxQueue: 1, guard: { disclaimer: '' } });
 });
 after(async () => {
@@ -19,7 +19,7 @@ after(async () => {
   model?.remove();
 });
 
-const long = { messages: [user('咳嗽')], max_tokens: 1000, ignore_eos: true, stream: true };
+const long = { messages: [user('咳嗽')], max_tokens: 2000, ignore_eos: true, stream: true };
 const stats = async () => (await jsonOf(fetch(`${s.url}/health`))).engine;
 
 /** Starts a streaming request and resolves once its first model token has arrived. */
@@ -61,7 +61,11 @@ test('disconnect cancels generation: streaming and non-streaming', async () => {
   const r = await streaming(a.signal);
   const reader = r.body!.getReader();
   let seen = '';
-  while (!seen.includes('"content":"') || seen.split('data: ').length < 3) seen += new TextDecoder().decode((await reader.read()).value);
+  while (!seen.includes('"content":"') || seen.split('data: ').length < 3) {
+    const { value, done } = await reader.read();
+    if (done) assert.fail(`the stream ended before two chunks: ${seen}`);
+    seen += new TextDecoder().decode(value);
+  }
   a.abort();
   await until(async () => (await stats()).cancelled === before.cancelled + 1, 5_000, 'the streaming job to be cancelled');
   // non-streaming: hang up while it runs
@@ -74,8 +78,8 @@ test('disconnect cancels generation: streaming and non-streaming', async () => {
   await until(async () => (await stats()).cancelled === before.cancelled + 2, 5_000, 'the non-streaming job to be cancelled');
   const now = await stats();
   assert.equal(now.running, 0);
-  // both stopped long before their 1000 tokens
-  assert.ok(now.generatedTokens - before.generatedTokens < 1000, `generated ${now.generatedTokens - before.generatedTokens} tokens for two cancelled 1000-token jobs`);
+  // both stopped long before their 2000 tokens
+  assert.ok(now.generatedTokens - before.generatedTokens < 2000, `generated ${now.generatedTokens - before.generatedTokens} tokens for two cancelled 2000-token jobs`);
   assert.equal(now.completed, before.completed);
   assert.equal(now.restarts, 0);
 });
