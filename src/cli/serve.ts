@@ -44,7 +44,7 @@ export const serveCommand: Command = {
       ...(f.quiet ? {} : { log: (l: string) => console.log(l) }),
     });
     const i = s.engine.info;
-    console.log(`serve: ${i.name} (${i.architecture}, ${(i.parameters / 1e6).toFixed(1)}M parameters, context ${i.maxPositions}, ${i.backend} backend × ${i.threads} threads)`);
+    console.log(`serve: ${i.name} (${i.architecture}, ${(i.parameters / 1e6).toFixed(i.parameters < 1e7 ? 2 : 1)}M parameters, context ${i.maxPositions}, ${i.backend} backend × ${i.threads} threads)`);
     console.log(`serve: page ${s.url}/  ·  API ${s.url}/v1  ·  ${apiKey ? 'API key required' : 'no API key'}  ·  safety guard ${f.safety}; Ctrl-C stops`);
     await new Promise<void>((done) => {
       const stop = () => { process.off('SIGINT', stop); process.off('SIGTERM', stop); done(); };
