@@ -12,7 +12,7 @@ import { crossEntropy } from '../ops/loss.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { tidy } from '../tensor/scope.js';
 import { Tensor } from '../tensor/tensor.js';
-import { backendInfo } from '../backend/index.js';
+import { backend, backendInfo } from '../backend/index.js';
 import { Rng } from '../util/rng.js';
 import { median, peakRssMiB } from './bench-util.js';
 
@@ -52,6 +52,28 @@ function oursOnce(preset: 'anchor' | 'tiny', B: number, T: number, steps: number
   }
   const ms = median(times);
   return { tokensPerS: (B * T * 1000) / ms, msPerStep: ms, forwardTokensPerS: (B * T * 1000) / median(fw.slice(1)), loss };
+}
+
+/** Model FLOPs of one training step: 6·(matmul parameters)·tokens for the linear layers (forward 2, backward 4)
+ *  plus causal attention, 6·B·T²·C per layer (QKᵀ and PV, half the square, forward + backward). */
+function stepFlops(cfg: typeof presets.anchor, B: number, T: number): number {
+  const C = cfg.hiddenSize, D = C / cfg.numHeads, kv = cfg.numKvHeads * D;
+  const perLayer = C * C + 2 * C * kv + C * C + 3 * C * cfg.intermediateSize;
+  const linear = cfg.numLayers * perLayer + C * cfg.vocabSize; // + LM head; the embedding is a gather
+  return 6 * linear * B * T + 6 * B * T * T * C * cfg.numLayers;
+}
+
+/** GEMM GFLOP/s at 1024³ (NT, median of 5) at the precision the step uses: the roofline the step is held to. */
+function gemmRoof(bf16: boolean): number {
+  const n = 1024, a = new Float32Array(n * n).fill(0.5), b = new Float32Array(n * n).fill(0.25), c = new Float32Array(n * n);
+  const be = backend();
+  const t: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    const t0 = performance.now();
+    be.gemm(1, n, n, n, a, false, 0, b, true, 0, c, 1, 0, bf16);
+    if (i > 0) t.push(performance.now() - t0);
+  }
+  return (2 * n ** 3) / median(t) / 1e6;
 }
 
 function torchOnce(script: string, dtype: string): { tokensPerS: number; forwardTokensPerS: number } | { error: string } {
@@ -97,6 +119,8 @@ export async function benchTrain(argv: string[]): Promise<number> {
   }
   const cfg = presets[preset];
   const params = new LlamaForCausalLM(cfg, 0).numParameters();
+  const roof = gemmRoof(dtype === 'bf16');
+  const achieved = stepFlops(cfg, B, T) / (median(ours.map((o) => o.msPerStep)) / 1000) / 1e9;
   const info = backendInfo();
   const result = {
     preset, dtype, batch: B, seq: T, params, backend: info.name, isa: info.isa, threads: info.threads,
@@ -108,6 +132,9 @@ export async function benchTrain(argv: string[]): Promise<number> {
     torch_rounds: theirs.map((t) => Math.round(t.tokensPerS)),
     torch_error: torchError || undefined,
     ratio_vs_torch: theirs.length ? median(ours.map((o) => o.tokensPerS)) / median(theirs.map((t) => t.tokensPerS)) : null,
+    model_gflops: achieved,
+    gemm_gflops_1024: roof,
+    roofline_fraction: achieved / roof,
     peak_rss_mib: peakRssMiB(),
   };
   if (f.json) console.log(JSON.stringify(result));
@@ -117,6 +144,7 @@ export async function benchTrain(argv: string[]): Promise<number> {
     if (result.torch_tokens_per_s !== null)
       console.log(`  pytorch    ${result.torch_tokens_per_s.toFixed(0)} tok/s  rounds ${result.torch_rounds.join(', ')}  → ratio ${result.ratio_vs_torch!.toFixed(2)}×`);
     else if (torchWanted) console.log(`  pytorch    unavailable${torchError ? ': ' + torchError : ''}`);
+    console.log(`  roofline   ${achieved.toFixed(0)} model GFLOP/s = ${(100 * result.roofline_fraction).toFixed(0)} % of this run's ${dtype} GEMM at 1024³ (${roof.toFixed(0)} GFLOP/s)`);
     console.log(`  peak RSS   ${result.peak_rss_mib.toFixed(0)} MiB`);
   }
   return 0;
