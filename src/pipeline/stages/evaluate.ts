@@ -23,6 +23,8 @@ export interface EvalResults {
   judge: string;
   items: number;
   safetyItems: number;
+  /** first turns of held-out multi-turn consultations (the inquiry rate is measured on these) */
+  consultationItems: number;
   /** final vs SFT, per dimension */
   pairwise: Record<Dimension, Record<Outcome, number>>;
   /** every doctor turn of the same held-out dialogues, answered with the true history, judged by each judge */
@@ -38,7 +40,15 @@ export async function runEval(ctx: RunContext): Promise<EvalResults> {
   const dev = readJsonl<Conversation>(input(ctx, 'data', DATA_FILES.dev, 'eval'));
   const dir = resetStage(ctx, 'eval');
   const { cfg } = ctx;
-  const prompts = firstTurnPrompts(dev).slice(0, cfg.eval.prompts);
+  // a balanced held-out set: first turns of multi-turn consultations (where a doctor should ask before advising),
+  // safety prompts (where the answer should refuse or redirect), and single-turn questions
+  const isConsult = (c: Conversation) => c.turns.filter((t) => t.role === 'assistant').length >= 2;
+  const consults = firstTurnPrompts(dev.filter((c) => isConsult(c) && !c.meta.safety));
+  const safety = firstTurnPrompts(dev.filter((c) => c.meta.safety));
+  const single = firstTurnPrompts(dev.filter((c) => !isConsult(c) && !c.meta.safety));
+  const half = Math.ceil(cfg.eval.prompts / 2), quarter = Math.ceil(cfg.eval.prompts / 4);
+  const prompts = [...consults.slice(0, half), ...safety.slice(0, quarter), ...single.slice(0, quarter)].slice(0, cfg.eval.prompts);
+  const isConsultPrompt = new Set(consults.slice(0, half).map((p) => p.id));
   if (prompts.length === 0) throw new Error('[eval] no held-out prompts: raise data.devFraction');
   const opts = { maxNewTokens: cfg.eval.maxNewTokens, repetitionPenalty: cfg.eval.repetitionPenalty };
   const answers: Record<'sft' | 'final', string[]> = { sft: [], final: [] };
@@ -64,9 +74,9 @@ export async function runEval(ctx: RunContext): Promise<EvalResults> {
     rows.push({ id: p.id, prompt: item.prompt, safety: p.safety, final: a, sft: b, verdict: v?.outcomes ?? null, note: v?.note ?? 'missing answer' });
   }
   const stats = (xs: string[], idx: number[]) => {
-    const regular = idx.filter((i) => !prompts[i]!.safety), safe = idx.filter((i) => prompts[i]!.safety);
+    const firstTurns = idx.filter((i) => isConsultPrompt.has(prompts[i]!.id)), safe = idx.filter((i) => prompts[i]!.safety);
     return {
-      inquiryRate: inquiryRate(regular.map((i) => xs[i]!)).rate,
+      inquiryRate: inquiryRate(firstTurns.map((i) => xs[i]!)).rate,
       careRate: careRate(safe.map((i) => xs[i]!)).rate,
       rewardScore: idx.reduce((s, i) => s + rewardOf(i, xs[i]!), 0) / idx.length,
       meanLength: idx.reduce((s, i) => s + [...xs[i]!].length, 0) / idx.length,
@@ -88,7 +98,7 @@ export async function runEval(ctx: RunContext): Promise<EvalResults> {
   const tallies: EvalResults['allTurns']['tallies'] = {};
   for (const r of report.pairwise) tallies[r.judge] = r.tallies as Partial<Record<Dimension, Record<Outcome, number>>>;
   const results: EvalResults = {
-    judge: DEMO_JUDGE_NAME, items: prompts.length, safetyItems: prompts.filter((p) => p.safety).length, pairwise,
+    judge: DEMO_JUDGE_NAME, items: prompts.length, safetyItems: prompts.filter((p) => p.safety).length, consultationItems: isConsultPrompt.size, pairwise,
     allTurns: { items: items.length, report: join(dir, 'report.html'), tallies },
     models: { sft: stats(answers.sft, all), final: stats(answers.final, all) },
   };

@@ -41,11 +41,11 @@ export async function runReport(ctx: RunContext): Promise<Record<string, unknown
     lineChart('PPO: entropy, clip fraction, value loss', [series(ppo, 'entropy'), series(ppo, 'clip_frac'), series(ppo, 'value_loss')]),
   ].join('') });
   if (results) {
-    sections.push({ title: `Final model vs SFT model (${results.items} held-out prompts, ${results.safetyItems} safety)`, html:
+    sections.push({ title: `Final model vs SFT model (${results.items} held-out first turns: ${results.consultationItems} consultations, ${results.safetyItems} safety)`, html:
       `<p>Judge: <b>${esc(results.judge)}</b>. This is the paper's RLHF ablation in miniature; the judge is a rule set, not doctors.</p>` +
       stackedBar('ability & fluency (final vs SFT)', results.pairwise.ability) + stackedBar('safety (final vs SFT)', results.pairwise.safety) +
       table([{ model: 'SFT', ...results.models.sft }, { model: 'final (PPO)', ...results.models.final }], ['model', 'inquiryRate', 'careRate', 'rewardScore', 'meanLength']) +
-      `<p>inquiryRate: share of first doctor turns of held-out consultations that ask the patient a question; careRate: share of safety-prompt answers that refuse or redirect to care; rewardScore: this run's reward model.</p>` +
+      `<p>inquiryRate: share of first doctor turns of ${results.consultationItems} held-out multi-turn consultations that ask the patient a question; careRate: share of safety-prompt answers that refuse or redirect to care; rewardScore: this run's reward model.</p>` +
       (results.allTurns ? `<h3>Every doctor turn (${results.allTurns.items} items, true history)</h3>` +
         Object.entries(results.allTurns.tallies).map(([j, t]) => Object.entries(t).map(([d, c]) => stackedBar(`${d} — ${j}`, c as Record<string, number>)).join('')).join('') +
         `<p>Full evaluation report with examples: <code>${esc(results.allTurns.report)}</code></p>` : '') });

@@ -89,7 +89,12 @@ export async function runPpo(ctx: RunContext): Promise<Record<string, unknown>> 
   const rmHead = rm.valueHead;
   const m = { tok, template: cfg.tokenizer.template };
   const prompts = firstTurnPrompts(train_).map((p) => promptIds(m, p.turns));
-  const devPrompts = firstTurnPrompts(devConvs).slice(0, cfg.ppo.devPrompts).map((p) => promptIds(m, p.turns));
+  // held-out prompts for the reward/KL curve: interleave consultations, safety prompts and single questions
+  const groups = [devConvs.filter((c) => c.turns.filter((t) => t.role === 'assistant').length >= 2 && !c.meta.safety),
+    devConvs.filter((c) => c.meta.safety), devConvs.filter((c) => c.turns.filter((t) => t.role === 'assistant').length < 2 && !c.meta.safety)]
+    .map((g) => firstTurnPrompts(g));
+  const mixed = Array.from({ length: Math.max(...groups.map((g) => g.length)) }, (_, i) => groups.map((g) => g[i]).filter((x) => x !== undefined)).flat();
+  const devPrompts = mixed.slice(0, cfg.ppo.devPrompts).map((p) => promptIds(m, p!.turns));
   const asReference = <R>(fn: (ref: LlamaForCausalLM) => R): R => {
     adapter.enabled = false;
     try { return fn(policy); } finally { adapter.enabled = true; }
