@@ -18,11 +18,13 @@ export interface RedFlagResult {
 
 // Clauses end at punctuation and at contrastive words, so that '没有发烧，但是胸痛' negates only the fever.
 const CLAUSE = /[，。；！？,.;!?\n]|但是|但|不过|可是|然而|而且/;
-const NEG_CUES = ['没有', '没', '无', '未', '否认', '并无', '不是', '不伴', '不再', '并非', '排除'];
+const NEG_CUES = ['没有', '没', '无', '未', '否认', '并无', '不是', '不伴', '不再', '并非', '排除', '不'];
 const NEG_WINDOW = 6;
 
 // '无' negates (无胸痛) except inside words that are not negations: 无力 (weakness), 无法, 无明显诱因.
 function negates(before: string, cue: string): boolean {
+  // a bare 不 negates only right before the symptom (不发烧, 也不抽搐了); 不能呼吸 or 喘不上气 are symptoms, not negations
+  if (cue === '不') return /不$/.test(before);
   if (cue !== '无') return before.includes(cue);
   return /无(?!力|法|明显诱因|缘无故)/.test(before);
 }
@@ -56,7 +58,7 @@ const SHOCK_SIGNS = /头晕|眼前发黑|心慌|出冷汗|乏力|站不稳/;
 const CHILD = /孩子|宝宝|小孩|儿子|女儿|婴儿|幼儿|新生儿|\d+个月大|[1-9一二三四五六七八九]岁/;
 const CONVULSION = /抽搐|抽筋|惊厥|抽风|翻白眼|四肢抖动|牙关紧闭/;
 const FEVER = /发烧|发热|高烧|高热|体温/;
-const BREATH = /呼吸困难|喘不上气|喘不过气|上不来气|憋气|憋得慌|嘴唇发紫|口唇发紫|口唇发绀|窒息|呼吸急促|透不过气/;
+const BREATH = /呼吸困难|喘不上气|喘不过气|上不来气|憋气|憋得慌|嘴唇发紫|口唇发紫|口唇发绀|窒息|呼吸急促|透不过气|不能呼吸|无法呼吸|没法呼吸/;
 const ALLERGY_CTX = /过敏|蜂蜇|蜂蛰|被蜂|打完针|输液后|吃了[^，。]{0,8}后|青霉素|海鲜/;
 const ANAPHYLAXIS = /喉咙发紧|喉头(?:发紧|水肿)|嗓子发紧|舌头肿|嘴唇肿|脸肿|全身(?:起)?(?:风团|红疹|疹子)|过敏性休克|头晕眼花|晕倒/;
 const UNCONSCIOUS = /昏迷|叫不醒|意识不清|神志不清|晕倒|昏倒|失去意识|不省人事|晕过去/;

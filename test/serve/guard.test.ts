@@ -1,6 +1,6 @@
 // guard.test.ts — the serving safety guard over a table of Chinese patient messages: emergencies put the urgent-care
 // message first (flag named), negated or ordinary complaints do not; only the latest user turn counts; the guard's
-// own words are stripped from earlier answers; switched off, only the disclaimer remains. Detector gaps are `todo`.
+// own words are stripped from earlier answers; switched off, only the disclaimer remains.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DISCLAIMER, SafetyGuard, URGENT_HEADER } from '../../src/serve/guard.js';
@@ -55,10 +55,12 @@ test('guard: negated and ordinary complaints do not fire', () => {
   }
 });
 
-test('guard: detector gaps reported to the medical-rules owner', { todo: '不-negation and 胸口有点痛 are not handled by detectRedFlags yet' }, () => {
+test('guard: a bare 不 right before the symptom negates it; 不能呼吸 and 胸口有点痛 + 冷汗 still fire', () => {
   const g = new SafetyGuard();
   assert.ok(!g.check([{ role: 'user', content: '孩子不发烧了，也不抽搐了' }]).urgent, '不 negates');
   assert.ok(g.check([{ role: 'user', content: '胸口有点痛，出了很多冷汗' }]).urgent, '胸口有点痛 + 冷汗');
+  assert.ok(g.check([{ role: 'user', content: '突然不能呼吸了' }]).urgent, '不能呼吸');
+  assert.ok(g.check([{ role: 'user', content: '我爸说话不清，嘴歪了' }]).urgent, '说话不清 is a symptom, not a negation');
 });
 
 test('guard: only the latest user message counts; system and assistant text never fires it', () => {
