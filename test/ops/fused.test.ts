@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { backward, zeroGrad } from '../../src/autograd/backward.js';
 import * as op from '../../src/ops/index.js';
-import { Rng, cloneT, diff, i32T, idsT, inFloat64, randT } from '../helpers.js';
+import { Rng, cloneT, diff, i32T, idsT, inFloat64, randT, referenceBackend } from '../helpers.js';
 
 /** Forward and input gradients of f on fresh copies of inputs, with an output weighting w. */
 function run(f: (x: Tensor[]) => Tensor, inputs: Tensor[]): { out: number[]; grads: number[][] } {
@@ -96,3 +96,24 @@ for (const [label, B, T, S, H, Hkv, D, causal, padded] of [
     ([q, k, v]) => composedAttention(q!, k!, v!, causal, mask ? (mask.data as Int32Array) : null),
     (r) => [randT(r, [B, T, H, D]), randT(r, [B, S, Hkv, D]), randT(r, [B, S, Hkv, D])]);
 }
+
+test('fused vs composed: AdamW step (kernel vs the update written in ops)', () => {
+  inFloat64(() => {
+    const r = new Rng(77);
+    const p0 = randT(r, [7, 33]), g = randT(r, [7, 33]), m0 = randT(r, [7, 33], -0.1, 0.1), v0 = randT(r, [7, 33], 0, 0.01);
+    const [lr, b1, b2, eps, wd, step, gs] = [3e-3, 0.9, 0.95, 1e-8, 0.1, 5, 0.5];
+    // fused
+    const p = cloneT(p0), m = cloneT(m0), v = cloneT(v0);
+    referenceBackend.adamw(p.f32(), g.f32(), m.f32(), v.f32(), lr, b1, b2, eps, wd, step, gs);
+    // composed: m' = b1 m + (1-b1) g'; v' = b2 v + (1-b2) g'²; p' = p - lr (wd p + (m'/bc1) / (sqrt(v'/bc2) + eps))
+    const gg = op.scale(g, gs);
+    const mc = op.add(op.scale(m0, b1), op.scale(gg, 1 - b1));
+    const vc = op.add(op.scale(v0, b2), op.scale(op.square(gg), 1 - b2));
+    const upd = op.div(op.scale(mc, 1 / (1 - b1 ** step)), op.addScalar(op.sqrt(op.scale(vc, 1 / (1 - b2 ** step))), eps));
+    const pc = op.sub(p0, op.scale(op.add(op.scale(p0, wd), upd), lr));
+    for (const [a, b, name] of [[p, pc, 'p'], [m, mc, 'm'], [v, vc, 'v']] as const) {
+      const d = diff(a.toArray(), b.toArray(), 1e-6);
+      assert.ok(d.maxRel < 1e-9, `AdamW ${name} differs: ${JSON.stringify(d)}`);
+    }
+  });
+});
