@@ -49,15 +49,17 @@ export interface BackwardOptions {
 
 /**
  * Gradients of `root` w.r.t. every tensor with requiresGrad that it depends on. `grad` defaults to 1 for a
- * scalar root. Leaf gradients (tensors without a node) accumulate into .grad; intermediate gradients
+ * scalar root (a number scales that seed). Leaf gradients (tensors without a node) accumulate into .grad; intermediate gradients
  * are freed as soon as they have been propagated.
  */
-export function backward(root: Tensor, grad?: Tensor, opts: BackwardOptions = {}): void {
+export function backward(root: Tensor, grad?: Tensor | number, opts: BackwardOptions = {}): void {
   if (!root.requiresGrad) throw new Error('[backward] the root does not require grad (was it computed under noGrad?)');
-  if (!grad) {
+  if (grad === undefined || typeof grad === 'number') {
+    // a scalar root's seed: 1, or the given factor (gradient accumulation seeds 1/micro-batches)
     if (root.size !== 1) throw new Error(`[backward] root of shape ${shapeStr(root.shape)} is not a scalar: pass its gradient`);
+    const k = grad ?? 1;
     grad = Tensor.empty(root.shape, 'f32');
-    grad.data.fill(1);
+    grad.data.fill(k);
   } else if (grad.shape.join() !== root.shape.join()) {
     throw new Error(`[backward] gradient shape ${shapeStr(grad.shape)} differs from root ${shapeStr(root.shape)}`);
   }

@@ -1,6 +1,6 @@
 // lm-step.ts — one causal-LM optimisation step (forward, cross-entropy, backward, clipped AdamW) inside a
 // scope, so every activation goes back to the pool before the next step.
-import { Tensor } from '../tensor/tensor.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { tidy } from '../tensor/scope.js';
 import { backward, zeroGrad } from '../autograd/backward.js';
 import { crossEntropy } from '../ops/loss.js';
@@ -26,17 +26,9 @@ export function accumulateGradients(model: LlamaForCausalLM, batch: LmBatch, los
     const logits = model.forward({ ids: batch.ids, keyMask: batch.keyMask ?? null }); // (B, T, V)
     const loss = crossEntropy(logits, batch.targets);
     const value = loss.item();
-    if (lossScale !== 1) backward(loss, scaled(loss, lossScale));
-    else backward(loss);
+    backward(loss, lossScale);
     return value;
   });
-}
-
-/** The seed gradient k for a scalar loss (gradient accumulation divides by the micro-batch count). */
-function scaled(loss: Tensor, k: number): Tensor {
-  const g = Tensor.empty(loss.shape, 'f32');
-  g.data.fill(k);
-  return g;
 }
 
 /** Clip to maxGradNorm (0 = off), apply AdamW at lr, clear gradients. */

@@ -4,7 +4,7 @@
 // Stages (pretrain, sft, rm, ppo, dpo) are thin Task objects over it.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Tensor } from '../tensor/tensor.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { tidy } from '../tensor/scope.js';
 import { backward, zeroGrad } from '../autograd/backward.js';
 import { noGrad } from '../autograd/grad-mode.js';
@@ -113,7 +113,7 @@ export async function train(task: Task, cfg: LoopConfig): Promise<LoopResult> {
           const v = out.loss.item();
           tokens += out.tokens;
           for (const [k, x] of Object.entries(out.metrics ?? {})) metricSums[k] = (metricSums[k] ?? 0) + x;
-          if (Number.isFinite(v)) backward(out.loss, seed(out.loss, 1 / cfg.gradAccum));
+          if (Number.isFinite(v)) backward(out.loss, 1 / cfg.gradAccum); // accumulated gradients are a mean
           return v;
         });
         if (!Number.isFinite(value)) { finite = false; break; }
@@ -158,13 +158,6 @@ export async function train(task: Task, cfg: LoopConfig): Promise<LoopResult> {
     setMatmulPrecision(prevPrecision);
   }
   return { steps: step, lastLoss, losses, evals, interrupted, resumedFrom };
-}
-
-/** The seed gradient of a micro-batch's loss: 1/gradAccum, so accumulated gradients are a mean. */
-function seed(loss: Tensor, k: number): Tensor {
-  const t = Tensor.empty(loss.shape, 'f32');
-  t.data.fill(k);
-  return t;
 }
 
 /** Drop metrics rows after the step a resume starts from, so the file reads as one uninterrupted run. */
