@@ -1,4 +1,6 @@
-// helpers.ts — shared test utilities: seeded random tensors, backend switching, difference reports.
+// helpers.ts — shared test utilities: seeded random tensors, backend switching, difference reports, chromium.
+import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { Tensor, type Shape } from '../src/tensor/tensor.js';
 import { setFloat64Mode } from '../src/tensor/dtype.js';
 import { clearPool } from '../src/tensor/pool.js';
@@ -85,3 +87,13 @@ export function nativeOrSkip(): { backend: Backend | null; reason: string } {
 }
 
 export { referenceBackend };
+
+/** Debian's chromium for the browser tests (never a downloaded browser), or undefined where none is installed. */
+export function findChromium(): string | undefined {
+  if (existsSync('/usr/bin/chromium')) return '/usr/bin/chromium';
+  try {
+    return execFileSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -2,9 +2,9 @@
 // downloaded browser): log in with a token, rewrite an answer, rank with the keyboard including a tie, undo, drag, submit,
 // reload and see it persisted, export over HTTP and load the export with the data layer. Skips only without chromium.
 import { test } from 'node:test';
+import { findChromium } from '../helpers.js';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serveAnnotate } from '../../src/annotate/server.js';
@@ -13,14 +13,6 @@ import { loadFile } from '../../src/data/load.js';
 import type { PreferenceSet } from '../../src/data/types.js';
 import { candidateSets, tempDir, writeJsonl } from './helpers.js';
 
-function findChromium(): string | undefined {
-  if (existsSync('/usr/bin/chromium')) return '/usr/bin/chromium';
-  try {
-    return execFileSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 const chromiumPath = findChromium();
 

@@ -3,22 +3,14 @@
 // a follow-up is sent with the whole conversation, an emergency gets the urgent message first, the dialogue survives a
 // reload and exports as JSON and text; no request leaves the server. Skips only where no chromium is found.
 import { test } from 'node:test';
+import { findChromium } from '../helpers.js';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { URGENT_HEADER } from '../../src/serve/guard.js';
 import { start, tinyModel } from './helpers.js';
 
-function findChromium(): string | undefined {
-  if (existsSync('/usr/bin/chromium')) return '/usr/bin/chromium';
-  try {
-    return execFileSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
 const chromiumPath = findChromium();
 
 test('consultation page in Chromium: streamed answer, follow-up keeps the context, urgent message, reload, export', {
