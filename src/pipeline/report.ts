@@ -40,14 +40,14 @@ export function table(rows: Record<string, unknown>[], cols?: string[]): string 
   if (rows.length === 0) return '<p class="muted">none</p>';
   const c = cols ?? [...new Set(rows.flatMap((r) => Object.keys(r)))];
   const cell = (v: unknown) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(4)) : v === null || v === undefined ? '–' : typeof v === 'object' ? esc(JSON.stringify(v)) : esc(v));
-  return `<table><tr>${c.map((k) => `<th>${esc(k)}</th>`).join('')}</tr>${rows.map((r) => `<tr>${c.map((k) => `<td>${cell(r[k])}</td>`).join('')}</tr>`).join('')}</table>`;
+  return `<div class="scroll"><table><tr>${c.map((k) => `<th>${esc(k)}</th>`).join('')}</tr>${rows.map((r) => `<tr>${c.map((k) => `<td>${cell(r[k])}</td>`).join('')}</tr>`).join('')}</table></div>`;
 }
 
 export function page(title: string, sections: { title: string; html: string }[]): string {
   return `<!doctype html><html lang="zh"><head><meta charset="utf-8"><title>${esc(title)}</title><style>
 body{font:14px/1.5 system-ui,"Noto Sans CJK SC",sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#111}
 h1{font-size:22px}h2{font-size:18px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:2em}
-table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
+.scroll{overflow-x:auto}table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
 figure{display:inline-block;margin:0 1em 1em 0}figcaption{font-weight:600}.legend{font-size:12px}.muted{color:#777}
 .barrow{display:flex;align-items:center;margin:4px 0}.barlabel{width:220px}.bar{display:flex;flex:1;height:22px;font-size:11px;color:#fff}
 .bar div{overflow:hidden;white-space:nowrap;padding-left:4px;line-height:22px}.note{background:#fff7ed;border:1px solid #fed7aa;padding:8px}
