@@ -47,17 +47,9 @@ export function f16BitsToF32(h: number): number {
   return f[0]!;
 }
 
-export function f32ToBf16Bits(x: number): number {
-  f[0] = x;
-  const bits = u[0]!;
-  if ((bits & 0x7fffffff) > 0x7f800000) return ((bits >>> 16) | 0x40) & 0xffff;
-  return ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff;
-}
-
-export function bf16BitsToF32(h: number): number {
-  u[0] = (h & 0xffff) << 16;
-  return f[0]!;
-}
+// bf16 bit conversions are the engine's (one definition of its rounding): re-exported for file code
+import { f32ToBf16Bits, bf16BitsToF32 } from '../backend/reference/bf16.js';
+export { f32ToBf16Bits, bf16BitsToF32 };
 
 export function toF16Array(x: Float32Array): Uint16Array {
   const out = new Uint16Array(x.length);
