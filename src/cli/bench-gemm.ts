@@ -7,6 +7,7 @@ import { createInterface } from 'node:readline';
 import { loadAddon } from '../backend/native/index.js';
 import { f32ToBf16Bits } from '../backend/reference/bf16.js';
 import { formatHelp, parseArgs, UsageError, type FlagSpecs } from './args.js';
+import { median } from './bench-util.js';
 
 const flags = {
   runs: { type: 'number', help: 'timed calls per case, at least 5 (median reported)', default: 7 },
@@ -39,11 +40,6 @@ function parseShape(s: string): [number, number, number] {
   const m = /^(\d+)x(\d+)x(\d+)$/.exec(s);
   if (!m) throw new UsageError(`[bench gemm] --shapes: '${s}' is not MxNxK`);
   return [Number(m[1]), Number(m[2]), Number(m[3])];
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
 }
 
 function randomOperand(n: number, bf16: boolean, seed: number): Float32Array | Uint16Array {

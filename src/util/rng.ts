@@ -47,6 +47,16 @@ export class Rng {
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.next());
   }
 
+  /** 0..n-1 in a random order (Fisher–Yates from the last element down) */
+  permutation(n: number): number[] {
+    const idx = Array.from({ length: n }, (_, i) => i);
+    for (let i = n - 1; i > 0; i--) {
+      const j = this.int(i + 1);
+      [idx[i], idx[j]] = [idx[j]!, idx[i]!];
+    }
+    return idx;
+  }
+
   /** serialisable state, for exact resume */
   state(): number[] {
     return Array.from(this.s);

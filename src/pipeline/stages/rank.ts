@@ -24,11 +24,9 @@ export function firstTurnPrompts(convs: Conversation[]): { turns: Turn[]; safety
   }).filter((p) => p.turns.length > 0 && p.turns.at(-1)!.role === 'user');
 }
 
+/** n of xs chosen by a seeded shuffle, kept in their original order. */
 function pick<T>(xs: T[], n: number, seed: number): T[] {
-  const idx = Array.from(xs.keys());
-  const r = new Rng(seed);
-  for (let i = idx.length - 1; i > 0; i--) { const j = r.int(i + 1); [idx[i], idx[j]] = [idx[j]!, idx[i]!]; }
-  return idx.slice(0, Math.min(n, xs.length)).sort((a, b) => a - b).map((i) => xs[i]!);
+  return new Rng(seed).permutation(xs.length).slice(0, Math.min(n, xs.length)).sort((a, b) => a - b).map((i) => xs[i]!);
 }
 
 export async function runSample(ctx: RunContext): Promise<Record<string, unknown>> {

@@ -64,9 +64,7 @@ export function dpoTask(o: DpoTaskOptions): Task {
     const n = o.train.length, epoch = Math.floor(k / n);
     let idx = orders.get(epoch);
     if (!idx) {
-      idx = Array.from(o.train.keys());
-      const r = new Rng(o.seed * 31 + epoch);
-      for (let i = idx.length - 1; i > 0; i--) { const j = r.int(i + 1); [idx[i], idx[j]] = [idx[j]!, idx[i]!]; }
+      idx = new Rng(o.seed * 31 + epoch).permutation(n);
       orders.clear();
       orders.set(epoch, idx);
     }

@@ -29,12 +29,7 @@ export class LmBatcher {
   private order(epoch: number): Int32Array {
     let o = this.orderCache.get(epoch);
     if (!o) {
-      o = Int32Array.from(this.seqs.keys());
-      const rng = new Rng(this.seed * 1000003 + epoch);
-      for (let i = o.length - 1; i > 0; i--) {
-        const j = rng.int(i + 1);
-        [o[i], o[j]] = [o[j]!, o[i]!];
-      }
+      o = Int32Array.from(new Rng(this.seed * 1000003 + epoch).permutation(this.seqs.length));
       if (this.orderCache.size > 2) this.orderCache.clear();
       this.orderCache.set(epoch, o);
     }

@@ -170,9 +170,7 @@ export function ppoTask(o: PpoOptions): Task & { stats(): Record<string, number>
       const index = Math.floor(position / perRollout), k = position % perRollout;
       if (!rollout || rollout.index !== index) rollout = collect(index);
       const epoch = Math.floor(k / nMini), mb = k % nMini;
-      const order = Array.from(rollout.samples.keys());
-      const rng = new Rng(o.seed * 13 + index * 101 + epoch);
-      for (let i = order.length - 1; i > 0; i--) { const j = rng.int(i + 1); [order[i], order[j]] = [order[j]!, order[i]!]; }
+      const order = new Rng(o.seed * 13 + index * 101 + epoch).permutation(rollout.samples.length);
       const r = miniLoss(rollout, order.slice(mb * o.miniBatch, (mb + 1) * o.miniBatch));
       return { ...r, metrics: { ...r.metrics, ...rollout.stats } };
     },

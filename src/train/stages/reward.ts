@@ -39,12 +39,7 @@ export interface RewardTaskOptions {
 
 export function rewardTask(o: RewardTaskOptions): Task {
   if (o.train.length === 0) throw new Error('[rm] no training pairs (does the ranking data hold at least two groups per prompt?)');
-  const order = (epoch: number) => {
-    const idx = Array.from(o.train.keys());
-    const r = new Rng(o.seed * 7919 + epoch);
-    for (let i = idx.length - 1; i > 0; i--) { const j = r.int(i + 1); [idx[i], idx[j]] = [idx[j]!, idx[i]!]; }
-    return idx;
-  };
+  const order = (epoch: number) => new Rng(o.seed * 7919 + epoch).permutation(o.train.length);
   let cached: { epoch: number; idx: number[] } | null = null;
   const pick = (k: number) => {
     const n = o.train.length, epoch = Math.floor(k / n);
