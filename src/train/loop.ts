@@ -8,7 +8,8 @@ import type { Tensor } from '../tensor/tensor.js';
 import { tidy } from '../tensor/scope.js';
 import { backward, zeroGrad } from '../autograd/backward.js';
 import { noGrad } from '../autograd/grad-mode.js';
-import { AdamW, clipScale, defaultGroups, globalGradNorm } from '../optim/adamw.js';
+import { AdamW, defaultGroups } from '../optim/adamw.js';
+import { applyUpdate } from './lm-step.js';
 import { learningRate, type ScheduleOptions } from '../optim/schedule.js';
 import { setMatmulPrecision, type Precision } from '../ops/matmul.js';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
@@ -129,9 +130,7 @@ export async function train(task: Task, cfg: LoopConfig): Promise<LoopResult> {
         continue;
       }
       const lr = learningRate(step, schedule);
-      const norm = globalGradNorm(params);
-      opt.update(lr, clipScale(norm, cfg.maxGradNorm));
-      zeroGrad(params);
+      const norm = applyUpdate(opt, lr, cfg.maxGradNorm);
       step++;
       runSteps++;
       lastLoss = lossSum / cfg.gradAccum;

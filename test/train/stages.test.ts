@@ -11,7 +11,7 @@ import { dpoTask } from '../../src/train/stages/dpo.js';
 import { gae, ppoTask, type PpoOptions } from '../../src/train/stages/ppo.js';
 import { ValueHead } from '../../src/model/value-head.js';
 import { LoraAdapter } from '../../src/nn/lora.js';
-import { freezeParameters } from '../../src/nn/lora.js';
+import { freezeParameters, withAdaptersOff } from '../../src/nn/lora.js';
 import type { LlamaForCausalLM } from '../../src/model/llama.js';
 import { Rng } from '../../src/util/rng.js';
 import { tinyLoop, tinyModel } from './tiny-task.js';
@@ -53,10 +53,7 @@ test('dpo with a LoRA adapter: reference = adapter off; implicit reward accuracy
   const model = tinyModel(4);
   freezeParameters(model.parameters());
   const adapter = lora(model, 'dpo', 5);
-  const asReference = <R>(fn: (m: LlamaForCausalLM) => R): R => {
-    adapter.enabled = false;
-    try { return fn(model); } finally { adapter.enabled = true; }
-  };
+  const asReference = <R>(fn: (m: LlamaForCausalLM) => R): R => withAdaptersOff([adapter], () => fn(model));
   const task = dpoTask({ model, namedParams: adapter.namedParameters(), train: pairs(24, 3), dev: pairs(8, 4), pairsPerBatch: 4, beta: 0.5, seed: 2, asReference });
   const r = await train(task, tinyLoop(dir, 25, { evalEvery: 25, schedule: { kind: 'constant', lrPeak: 5e-3, warmupSteps: 0 } }));
   const ev = r.evals.at(-1)!;
@@ -75,7 +72,7 @@ function ppoSetup(seed: number, mode: 'lora' | 'full'): { opts: PpoOptions; mode
     freezeParameters(model.parameters());
     const adapter = lora(model, 'ppo', seed);
     namedParams = [...adapter.namedParameters(), ...critic.namedParameters()];
-    asReference = (fn) => { adapter.enabled = false; try { return fn(model); } finally { adapter.enabled = true; } };
+    asReference = (fn) => withAdaptersOff([adapter], () => fn(model));
   } else {
     const reference = tinyModel(6);
     namedParams = [...model.namedParameters(), ...critic.namedParameters()];

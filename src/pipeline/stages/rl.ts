@@ -7,7 +7,7 @@ import { input, loopConfig, trainStage, loraConfig, markDone, readJsonl, resetSt
 import { loadModelDir, saveModelDir } from '../../model/model-dir.js';
 import { ValueHead } from '../../model/value-head.js';
 import type { LlamaForCausalLM } from '../../model/llama.js';
-import { LoraAdapter, freezeParameters } from '../../nn/lora.js';
+import { LoraAdapter, freezeParameters, withAdaptersOff } from '../../nn/lora.js';
 import { noGrad } from '../../autograd/grad-mode.js';
 import { tidy } from '../../tensor/scope.js';
 import { rewardTask, scoreSequences, type PairSample } from '../../train/stages/reward.js';
@@ -95,10 +95,7 @@ export async function runPpo(ctx: RunContext): Promise<Record<string, unknown>> 
     .map((g) => firstTurnPrompts(g));
   const mixed = Array.from({ length: Math.max(...groups.map((g) => g.length)) }, (_, i) => groups.map((g) => g[i]).filter((x) => x !== undefined)).flat();
   const devPrompts = mixed.slice(0, cfg.ppo.devPrompts).map((p) => promptIds(m, p!.turns));
-  const asReference = <R>(fn: (ref: LlamaForCausalLM) => R): R => {
-    adapter.enabled = false;
-    try { return fn(policy); } finally { adapter.enabled = true; }
-  };
+  const asReference = <R>(fn: (ref: LlamaForCausalLM) => R): R => withAdaptersOff([adapter], () => fn(policy));
   const score = (prompt: number[], response: number[]) =>
     noGrad(() => tidy(() => scoreSequences(rm.model, rmHead, [[...prompt, ...response]]).item()));
   const p = cfg.ppo;
@@ -134,10 +131,7 @@ export async function runDpo(ctx: RunContext): Promise<Record<string, unknown>> 
   freezeParameters(policy.parameters());
   for (const a of md.adapters) a.setTrainable(false);
   const adapter = new LoraAdapter('dpo', loraConfig(cfg.dpo.lora), cfg.seed).attach(policy.namedLinears(), cfg.seed + 9);
-  const asReference = <R>(fn: (ref: LlamaForCausalLM) => R): R => {
-    adapter.enabled = false;
-    try { return fn(policy); } finally { adapter.enabled = true; }
-  };
+  const asReference = <R>(fn: (ref: LlamaForCausalLM) => R): R => withAdaptersOff([adapter], () => fn(policy));
   const task = dpoTask({ model: policy, namedParams: adapter.namedParameters(), train: train_, dev, pairsPerBatch: cfg.dpo.pairsPerBatch, beta: cfg.dpo.beta, seed: cfg.seed, asReference });
   const res = await trainStage(task, { ...loopConfig(cfg.dpo, join(dir, 'train'), ctx.quiet), evalEvery: cfg.dpo.evalEvery || cfg.dpo.steps });
   saveModelDir(join(dir, 'model'), policy, { eosTokenIds: [eos], padTokenId: eos, tokenizerFrom: stageDir(ctx, 'tokenizer'), adapters: [...md.adapters, adapter], generation: md.generation });
