@@ -12,7 +12,6 @@ import { careRate, inquiryRate } from '../../eval/metrics.js';
 import { noGrad } from '../../autograd/grad-mode.js';
 import { tidy } from '../../tensor/scope.js';
 import { scoreSequences } from '../../train/stages/reward.js';
-import { loadModelDir } from '../../model/model-dir.js';
 import { answerAll, openChatModel, promptIds } from '../chat-model.js';
 import { DATA_FILES } from './data.js';
 import { firstTurnPrompts } from './rank.js';
@@ -57,8 +56,8 @@ export async function runEval(ctx: RunContext): Promise<EvalResults> {
     answers[name] = answerAll(m, prompts.map((p) => p.turns), opts);
     ctx.log(`[eval] ${name}: ${prompts.length} answers`);
   }
-  const rm = loadModelDir(rmDir);
   const rmChat = await openChatModel(rmDir, cfg.tokenizer.template);
+  const rm = rmChat.md; // the reward model is loaded once, with its tokenizer
   const eos = rmChat.eos[0]!;
   const rewardOf = (turnsIdx: number, answer: string) => noGrad(() => tidy(() =>
     scoreSequences(rm.model, rm.valueHead!, [[...promptIds(rmChat, prompts[turnsIdx]!.turns), ...rmChat.tok.encode(answer), eos]]).item()));
