@@ -1,8 +1,27 @@
 // dtype.ts — the element types a Tensor can hold and their storage arrays.
 // bf16 is storage only (weights, matmul operands): arithmetic on it goes through f32.
+// q8_0 / q4_0 are weight formats in llama.cpp's block layouts (ggml-common.h, block_q8_0 / block_q4_0): a Tensor of
+// such a dtype is a 2-D weight [N, K] stored row by row, each row K / 32 blocks, the storage a Uint8Array of bytes.
+//   q8_0 block (34 bytes): f16 scale d, then 32 int8 q;            value[i] = d · q[i]
+//   q4_0 block (18 bytes): f16 scale d, then 16 bytes of nibbles;  value[j] = d · ((qs[j] & 15) − 8),
+//                                                                   value[j + 16] = d · ((qs[j] >> 4) − 8), j < 16
+// Quantized tensors never require grad: they are frozen weights read by matmul and embedding only.
 
-export type DType = 'f32' | 'bf16' | 'i32';
-export type Storage = Float32Array | Uint16Array | Int32Array;
+export type DType = 'f32' | 'bf16' | 'i32' | 'q8_0' | 'q4_0';
+/** The block-quantized weight formats. */
+export type QuantDType = 'q8_0' | 'q4_0';
+/** The formats a weight matrix can be held in (what `--weights` names). */
+export type WeightFormat = 'f32' | 'bf16' | QuantDType;
+export const WEIGHT_FORMATS: readonly WeightFormat[] = ['f32', 'bf16', 'q8_0', 'q4_0'];
+export type Storage = Float32Array | Uint16Array | Int32Array | Uint8Array;
+
+/** Elements per quantization block, and bytes per block, of each quantized format. */
+export const QUANT_BLOCK = 32;
+export const QUANT_BLOCK_BYTES: Record<QuantDType, number> = { q8_0: 34, q4_0: 18 };
+
+export function isQuantized(dtype: DType): dtype is QuantDType {
+  return dtype === 'q8_0' || dtype === 'q4_0';
+}
 
 // Float64 mode: 'f32' tensors are stored in Float64Array so that finite-difference gradient checks
 // run in double precision. Only the reference backend accepts such storage (it is plain JS indexing).
@@ -18,20 +37,39 @@ export function isFloat64Mode(): boolean {
   return float64Mode;
 }
 
+/** Length of the storage array that holds `numel` elements of `dtype` (bytes for quantized formats). */
+export function storageLength(dtype: DType, numel: number): number {
+  if (!isQuantized(dtype)) return numel;
+  if (numel % QUANT_BLOCK) throw new Error(`[dtype] ${dtype} holds whole blocks of ${QUANT_BLOCK}, got ${numel} elements`);
+  return (numel / QUANT_BLOCK) * QUANT_BLOCK_BYTES[dtype];
+}
+
+/** A zero-filled storage array for n elements (n is an element count; quantized formats get their bytes). */
 export function storageFor(dtype: DType, n: number): Storage {
   switch (dtype) {
     case 'f32': return float64Mode ? (new Float64Array(n) as unknown as Float32Array) : new Float32Array(n);
     case 'bf16': return new Uint16Array(n);
     case 'i32': return new Int32Array(n);
+    case 'q8_0': case 'q4_0': return new Uint8Array(storageLength(dtype, n));
   }
 }
 
-export function dtypeOf(data: Storage): DType {
+/** The dtype a storage array implies; a Uint8Array is ambiguous between formats, so it needs `hint`. */
+export function dtypeOf(data: Storage, hint?: DType): DType {
   if (data instanceof Float32Array || data instanceof Float64Array) return 'f32';
   if (data instanceof Uint16Array) return 'bf16';
-  return 'i32';
+  if (data instanceof Int32Array) return 'i32';
+  if (hint && isQuantized(hint)) return hint;
+  throw new Error('[dtype] byte storage needs its quantized format (q8_0 or q4_0) named');
 }
 
+/** Bytes of storage per storage-array element (1 for the byte arrays of quantized formats). */
 export function bytesPerElement(dtype: DType): number {
+  if (isQuantized(dtype)) return 1;
   return dtype === 'bf16' ? 2 : 4;
+}
+
+/** Bytes that `numel` elements of `dtype` occupy (what memory reports count). */
+export function bytesOf(dtype: DType, numel: number): number {
+  return storageLength(dtype, numel) * bytesPerElement(dtype);
 }

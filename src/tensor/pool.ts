@@ -2,7 +2,7 @@
 // Buffers are keyed by dtype and exact length; a disposed tensor's buffer goes back here and is handed
 // out again uninitialised (callers that need zeros say so). The pool keeps at most `maxPooledBytes`.
 import type { DType, Storage } from './dtype.js';
-import { bytesPerElement, isFloat64Mode, storageFor } from './dtype.js';
+import { bytesPerElement, isFloat64Mode, storageFor, storageLength } from './dtype.js';
 
 const free = new Map<string, Storage[]>();
 let pooledBytes = 0;
@@ -13,10 +13,10 @@ const key = (dtype: DType, n: number) => `${dtype}:${n}${dtype === 'f32' && isFl
 
 /** A buffer of n elements; contents are arbitrary unless zero is set. */
 export function acquire(dtype: DType, n: number, zero: boolean): Storage {
-  const list = free.get(key(dtype, n));
+  const list = free.get(key(dtype, storageLength(dtype, n)));
   const buf = list?.pop();
   if (buf) {
-    pooledBytes -= n * bytesPerElement(dtype);
+    pooledBytes -= buf.length * bytesPerElement(dtype);
     stats.reused++;
     if (zero) buf.fill(0);
     return buf;

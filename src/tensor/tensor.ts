@@ -1,7 +1,7 @@
 // tensor.ts — Tensor: shape, dtype and contiguous row-major storage, plus the autograd links
 // (grad, the node that produced it). No math lives here: ops do the work through the backend.
 import type { DType, Storage } from './dtype.js';
-import { dtypeOf } from './dtype.js';
+import { dtypeOf, isQuantized, storageLength } from './dtype.js';
 import { acquire, release } from './pool.js';
 import { track } from './scope.js';
 
@@ -50,20 +50,26 @@ export class Tensor {
   private views = 0;
   private heldBuffer: Storage | null = null;
 
-  constructor(data: Storage, shape: Shape) {
+  /** `dtype` is needed only for byte storage (q8_0 / q4_0), whose format the array cannot tell. */
+  constructor(data: Storage, shape: Shape, dtype?: DType) {
     checkShape(shape, 'Tensor');
-    if (data.length !== numel(shape))
-      throw new Error(`[Tensor] storage has ${data.length} elements, shape ${shapeStr(shape)} needs ${numel(shape)}`);
+    const dt = dtypeOf(data, dtype);
+    if (dtype && dtype !== dt) throw new Error(`[Tensor] storage holds ${dt}, not ${dtype}`);
+    if (isQuantized(dt) && (shape.length !== 2 || shape[1]! % 32))
+      throw new Error(`[Tensor] ${dt} tensors are 2-D weights [N, K] with K a multiple of 32, got ${shapeStr(shape)}`);
+    const want = storageLength(dt, numel(shape));
+    if (data.length !== want)
+      throw new Error(`[Tensor] storage has ${data.length} elements, shape ${shapeStr(shape)} of ${dt} needs ${want}`);
     this._data = data;
     this.shape = Object.freeze([...shape]);
-    this.dtype = dtypeOf(data);
+    this.dtype = dt;
     track(this);
   }
 
   /** A tensor over a pooled buffer; contents are arbitrary unless zero is set. */
   static empty(shape: Shape, dtype: DType = 'f32', zero = false): Tensor {
     checkShape(shape, 'Tensor.empty');
-    return new Tensor(acquire(dtype, numel(shape), zero), shape);
+    return new Tensor(acquire(dtype, numel(shape), zero), shape, dtype);
   }
 
   get data(): Storage {
@@ -96,12 +102,12 @@ export class Tensor {
 
   item(): number {
     if (this.size !== 1) throw new Error(`[item] tensor of shape ${shapeStr(this.shape)} is not a scalar`);
-    if (this.dtype === 'bf16') throw new Error('[item] bf16 tensor: cast to f32 first');
+    if (this.dtype !== 'f32' && this.dtype !== 'i32') throw new Error(`[item] ${this.dtype} tensor: cast to f32 first`);
     return this.data[0]!;
   }
 
   toArray(): number[] {
-    if (this.dtype === 'bf16') throw new Error('[toArray] bf16 tensor: cast to f32 first');
+    if (this.dtype !== 'f32' && this.dtype !== 'i32') throw new Error(`[toArray] ${this.dtype} tensor: cast to f32 first`);
     return Array.from(this.data as Float32Array | Int32Array);
   }
 
@@ -114,7 +120,7 @@ export class Tensor {
   /** A tensor of another shape over the same buffer (same number of elements). */
   static viewOf(x: Tensor, shape: Shape): Tensor {
     const owner = x.base ?? x;
-    const v = new Tensor(x.data, shape);
+    const v = new Tensor(x.data, shape, x.dtype);
     v.base = owner;
     owner.views++;
     return v;
