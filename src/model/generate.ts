@@ -53,6 +53,11 @@ export interface GenerateResult {
   ids: number[][];
   /** log p(token) under the model's unprocessed distribution (log-softmax of the raw logits), per new token */
   logProbs: number[][];
+  /**
+   * log q(token) under the distribution the token was actually drawn from (repetition penalty, temperature, top-k,
+   * top-p applied and renormalised); 0 for a greedy choice. What an importance ratio must be taken against.
+   */
+  sampleLogProbs: number[][];
   text?: string[];
   finishReasons: FinishReason[];
 }
@@ -86,9 +91,14 @@ function argmax(x: Float32Array): number {
  * top-k → top-p → one draw from rng. Ties in top-k / top-p keep the lower id first (a stable sort).
  */
 export function sampleToken(logits: Float32Array, opts: SamplingOptions, rng: Rng): number {
+  return sampleTokenWithLogProb(logits, opts, rng).id;
+}
+
+/** sampleToken, also returning log q(id) under the (truncated, renormalised) distribution drawn from; greedy → 0. */
+export function sampleTokenWithLogProb(logits: Float32Array, opts: SamplingOptions, rng: Rng): { id: number; logProb: number } {
   const temperature = opts.temperature ?? 1;
   const doSample = opts.doSample ?? (opts.temperature !== undefined && opts.temperature > 0);
-  if (!doSample || temperature === 0) return argmax(logits);
+  if (!doSample || temperature === 0) return { id: argmax(logits), logProb: 0 };
   const V = logits.length;
   // candidates sorted by logit, descending
   let idx = Array.from({ length: V }, (_, i) => i).sort((a, b) => logits[b]! - logits[a]! || a - b);
@@ -111,17 +121,18 @@ export function sampleToken(logits: Float32Array, opts: SamplingOptions, rng: Rn
     z = p.reduce((a, b) => a + b, 0);
   }
   let u = rng.next() * z;
-  for (let j = 0; j < p.length; j++) {
+  let j = 0;
+  for (; j < p.length - 1; j++) {
     u -= p[j]!;
-    if (u < 0) return idx[j]!;
+    if (u < 0) break;
   }
-  return idx[p.length - 1]!;
+  return { id: idx[j]!, logProb: Math.log(p[j]! / z) };
 }
 
 /** Generate continuations of several prompts (token ids) in one left-padded batch. */
 export function generate(model: LlamaForCausalLM, prompts: number[][], opts: GenerateOptions): GenerateResult {
   const B = prompts.length;
-  if (B === 0) return { ids: [], logProbs: [], finishReasons: [] };
+  if (B === 0) return { ids: [], logProbs: [], sampleLogProbs: [], finishReasons: [] };
   if (prompts.some((p) => p.length === 0)) throw new Error('[generate] every prompt needs at least one token');
   const V = model.config.vocabSize;
   for (const p of prompts) for (const id of p) if (!(Number.isInteger(id) && id >= 0 && id < V))
@@ -140,6 +151,7 @@ export function generate(model: LlamaForCausalLM, prompts: number[][], opts: Gen
 
   const out: number[][] = prompts.map(() => []);
   const logProbs: number[][] = prompts.map(() => []);
+  const sampleLogProbs: number[][] = prompts.map(() => []);
   const reasons: (FinishReason | null)[] = prompts.map(() => null);
   const seen = prompts.map((p) => new Set(p));
   const nextPos = prompts.map((p) => p.length);
@@ -170,11 +182,13 @@ export function generate(model: LlamaForCausalLM, prompts: number[][], opts: Gen
       for (let b = 0; b < B; b++) {
         if (reasons[b]) { next[b] = pad; continue; }
         row.set(lv.subarray(b * V, (b + 1) * V));
-        const id = pick(row, seen[b]!);
+        applyRepetitionPenalty(row, seen[b]!, penalty);
+        const { id, logProb: sampleLp } = sampleTokenWithLogProb(row, opts, rng);
         const lp = logSoftmaxAt(lv.subarray(b * V, (b + 1) * V), id);
         next[b] = id;
         out[b]!.push(id);
         logProbs[b]!.push(lp);
+        sampleLogProbs[b]!.push(sampleLp);
         seen[b]!.add(id);
         if (opts.decode) texts[b] = opts.decode(out[b]!);
         const ev: TokenEvent = { row: b, index: out[b]!.length - 1, id, logProb: lp };
@@ -198,13 +212,8 @@ export function generate(model: LlamaForCausalLM, prompts: number[][], opts: Gen
   });
   return finish();
 
-  function pick(logits: Float32Array, seenIds: Set<number>): number {
-    applyRepetitionPenalty(logits, seenIds, penalty);
-    return sampleToken(logits, opts, rng);
-  }
-
   function finish(): GenerateResult {
-    const r: GenerateResult = { ids: out, logProbs, finishReasons: reasons.map((x) => x ?? 'length') };
+    const r: GenerateResult = { ids: out, logProbs, sampleLogProbs, finishReasons: reasons.map((x) => x ?? 'length') };
     if (opts.decode) r.text = out.map((ids) => opts.decode!(ids));
     return r;
   }

@@ -62,6 +62,14 @@ export interface PipelineConfig {
     lora: LoraSpec; rolloutSize: number; miniBatch: number; epochs: number; maxNewTokens: number; temperature: number;
     topK: number; topP: number; gamma: number; lambda: number; clipRange: number; clipRangeValue: number; vfCoef: number;
     klInit: number; klTarget: number | null; klHorizon: number; rewardClip: number | null; noEosPenalty: number; devPrompts: number;
+    /** the critic's head starts as the reward model's score head ('rm', when both read the same hidden size) or random */
+    criticInit: 'rm' | 'random';
+  };
+  /** the RL algorithm of the `ppo` stage: PPO with a critic, or GRPO (group-relative advantages, no critic) */
+  rl: 'ppo' | 'grpo';
+  grpo: TrainSpec & {
+    lora: LoraSpec; promptsPerStep: number; k: number | null; epochs: number; maxNewTokens: number; temperature: number;
+    clipRange: number; klCoef: number; advantage: 'group' | 'rloo'; rewardClip: number | null; noEosPenalty: number; devPrompts: number;
   };
   /** preference optimisation without a reward model: `zhongjing train dpo` (not a step of the default recipe) */
   dpo: TrainSpec & { beta: number; pairsPerBatch: number; lora: LoraSpec; maxLen: number };
@@ -121,6 +129,14 @@ const schema: Record<string, Spec> = {
     temperature: num(1, 0), topK: int(0, 0), topP: num(1, 0, 1), gamma: num(1, 0, 1), lambda: num(0.95, 0, 1),
     clipRange: num(0.2, 0), clipRangeValue: num(0.2, 0), vfCoef: num(0.1, 0), klInit: num(0.05, 0), klTarget: num(6, 0, undefined, true),
     klHorizon: int(1000, 1), rewardClip: num(5, 0, undefined, true), noEosPenalty: num(-1), devPrompts: int(16, 1),
+    criticInit: str('rm', ['rm', 'random']),
+  } },
+  rl: str('ppo', ['ppo', 'grpo']),
+  grpo: { t: 'obj', fields: {
+    ...trainFields({ steps: 48, batchSize: 4, lr: 1e-3, lrMin: 1e-3, warmup: 0, schedule: 'constant', evalEvery: 12 }),
+    lora: loraSpec(false), promptsPerStep: int(4, 1), k: int(null, 2, true), epochs: int(1, 1), maxNewTokens: int(64, 1),
+    temperature: num(1, 0), clipRange: num(0.2, 0), klCoef: num(0.04, 0), advantage: str('group', ['group', 'rloo']),
+    rewardClip: num(5, 0, undefined, true), noEosPenalty: num(-1), devPrompts: int(16, 1),
   } },
   dpo: { t: 'obj', fields: { ...trainFields({ steps: 200, batchSize: 8, lr: 1e-3, lrMin: 1e-4, warmup: 10, evalEvery: 50 }), beta: num(0.1, 0), pairsPerBatch: int(8, 1), lora: loraSpec(false), maxLen: int(256, 8) } },
   eval: { t: 'obj', fields: { prompts: int(40, 1), maxNewTokens: int(96, 1), repetitionPenalty: num(1.2, 1) } },
@@ -174,6 +190,11 @@ export function validateConfig(raw: unknown): PipelineConfig {
     throw new ConfigError('[config] data: with demo: null, list files under data.pretrain and/or data.sft');
   if (c.rank.judge === 'file' && !c.rank.file) throw new ConfigError('[config] rank.file: required when rank.judge is file');
   if (c.ppo.miniBatch > c.ppo.rolloutSize) throw new ConfigError(`[config] ppo.miniBatch (${c.ppo.miniBatch}) exceeds ppo.rolloutSize (${c.ppo.rolloutSize})`);
+  // on-policy objectives take log-probs of the distribution that drew the samples: truncated sampling is refused
+  if (c.ppo.topK !== 0) throw new ConfigError(`[config] ppo.topK: must be 0 (top-k sampling makes PPO's ratio and KL refer to another distribution), got ${c.ppo.topK}`);
+  if (c.ppo.topP !== 1) throw new ConfigError(`[config] ppo.topP: must be 1 (top-p sampling makes PPO's ratio and KL refer to another distribution), got ${c.ppo.topP}`);
+  if (!(c.ppo.temperature > 0)) throw new ConfigError(`[config] ppo.temperature: must be positive, got ${c.ppo.temperature}`);
+  if (!(c.grpo.temperature > 0)) throw new ConfigError(`[config] grpo.temperature: must be positive, got ${c.grpo.temperature}`);
   return c;
 }
 

@@ -1,20 +1,22 @@
 // ppo.ts — RLHF with PPO (Schulman et al. 2017; as in Ziegler et al. 2019 / Ouyang et al. 2022): rollouts from
 // prompts with the KV-cache generator, a value head on the policy trunk as critic, a per-token KL penalty to a
 // frozen reference (with LoRA: the same weights, PPO adapter off) under an adaptive coefficient, reward-model
-// scores normalised (running mean/std), optionally clipped and penalised when no EOS came, GAE(γ, λ), the
+// scores normalised (running mean/std) and optionally clipped, then a penalty when no EOS came, GAE(γ, λ), the
 // clipped policy objective and clipped value loss, several epochs over shuffled mini-batches.
+// Old, new and reference log-probs are all taken at the sampling temperature (the distribution that drew the
+// tokens); top-k / top-p are refused (rl-common.ts says why). Prompts go without replacement within a pass.
 // One loop step = one mini-batch update; the rollout behind it is part of the checkpoint, so resume is exact.
 import type { Tensor } from '../../tensor/tensor.js';
-import { Tensor as TensorClass } from '../../tensor/tensor.js';
 import { tidy } from '../../tensor/scope.js';
 import { noGrad } from '../../autograd/grad-mode.js';
-import { add, clamp, exp, logSoftmax, maskedMean, maximum, mul, neg, scale, slice, square, sub } from '../../ops/index.js';
+import { add, clamp, exp, maskedMean, maximum, mul, neg, scale, slice, square, sub } from '../../ops/index.js';
 import type { LlamaForCausalLM } from '../../model/llama.js';
 import type { ValueHead } from '../../model/value-head.js';
 import { generate } from '../../model/generate.js';
 import type { Task } from '../loop.js';
 import { tokenLogProbs } from './logprobs.js';
 import { Rng } from '../../util/rng.js';
+import { alignResponses, checkOnPolicySampling, fitPrompts, mean, perResponse, promptSlice, responseEntropy } from './rl-common.js';
 
 export interface PpoOptions {
   policy: LlamaForCausalLM;
@@ -46,7 +48,7 @@ export interface PpoOptions {
   klHorizon: number;
   /** clip normalised scores to ±rewardClip (null = off) */
   rewardClip: number | null;
-  /** added to the raw score of a response that did not end with EOS */
+  /** added to the normalised (and clipped) score of a response that did not end with EOS */
   noEosPenalty: number;
   seed: number;
 }
@@ -54,7 +56,7 @@ export interface PpoOptions {
 interface Sample {
   prompt: number[];
   response: number[];
-  old: number[];   // log π_old per response token
+  old: number[];   // log π_old per response token (at the sampling temperature)
   ref: number[];   // log π_ref per response token
   value: number[]; // V per response token (state before the token)
   adv: number[];
@@ -69,8 +71,11 @@ interface Rollout {
 
 interface Running { n: number; mean: number; m2: number }
 
-export function ppoTask(o: PpoOptions): Task & { stats(): Record<string, number> } {
+export function ppoTask(o: PpoOptions): Task & { stats(): Record<string, number>; promptsTooLong: number } {
   if (o.prompts.length === 0) throw new Error('[ppo] no prompts');
+  checkOnPolicySampling('ppo', o);
+  const { kept: prompts, tooLong } = fitPrompts(o.prompts, o.maxNewTokens, o.policy.config.maxPositions, 'ppo');
+  const tau = o.temperature;
   const nMini = Math.ceil(o.rolloutSize / o.miniBatch);
   const perRollout = o.epochs * nMini;
   let klCoef = o.klInit;
@@ -78,28 +83,26 @@ export function ppoTask(o: PpoOptions): Task & { stats(): Record<string, number>
   let rollout: Rollout | null = null;
 
   function collect(index: number): Rollout {
-    const rng = new Rng(o.seed * 1_000_003 + index);
-    const prompts = Array.from({ length: o.rolloutSize }, () => o.prompts[rng.int(o.prompts.length)]!);
-    const gen = generate(o.policy, prompts, {
-      maxNewTokens: o.maxNewTokens, eosTokenIds: o.eosIds, doSample: true, temperature: o.temperature,
-      topK: o.topK, topP: o.topP, seed: o.seed * 7 + index,
+    const picked = promptSlice(prompts.length, index * o.rolloutSize, o.rolloutSize, o.seed).map((i) => prompts[i]!);
+    const gen = generate(o.policy, picked, {
+      maxNewTokens: o.maxNewTokens, eosTokenIds: o.eosIds, doSample: true, temperature: tau, seed: o.seed * 7 + index,
     });
     const responses = gen.ids.map((r) => (r.length ? r : [o.eosIds[0] ?? 0]));
     const ended = gen.finishReasons.map((f) => f === 'eos');
-    const seqs = prompts.map((p, i) => [...p, ...responses[i]!]);
-    const lens = prompts.map((p) => p.length);
+    const seqs = picked.map((p, i) => [...p, ...responses[i]!]);
+    const lens = picked.map((p) => p.length), rlens = responses.map((r) => r.length);
     // old log-probs, values and entropy under the current policy; reference log-probs with the adapter off
     const cur = noGrad(() => tidy(() => {
-      const t = tokenLogProbs(o.policy, seqs, lens);
+      const t = tokenLogProbs(o.policy, seqs, lens, { temperature: tau });
       const v = o.critic.forward(t.hidden); // (B, T)
-      const logits = o.policy.logits(slice(t.hidden, 1, 0, t.batch.T - 1));
-      const lsm = logSoftmax(logits);
-      const ent = neg(mul(exp(lsm), lsm)); // (B, T-1, V): summed below per position
-      return { lp: perResponse(t.logProbs, lens, responses), v: perResponse(slice(v, 1, 0, t.batch.T - 1), lens, responses),
-        ent: rowEntropy(ent, lens, responses) };
+      return { lp: perResponse(t.logProbs, lens, rlens), v: perResponse(slice(v, 1, 0, t.batch.T - 1), lens, rlens),
+        ent: responseEntropy(o.policy, t.hidden, lens, rlens, tau) };
     }));
-    const ref = o.asReference((refModel) => noGrad(() => tidy(() => perResponse(tokenLogProbs(refModel, seqs, lens).logProbs, lens, responses))));
-    const raw = prompts.map((p, i) => o.score(p, responses[i]!) + (ended[i] ? 0 : o.noEosPenalty));
+    const ref = o.asReference((refModel) => noGrad(() => tidy(() =>
+      perResponse(tokenLogProbs(refModel, seqs, lens, { temperature: tau }).logProbs, lens, rlens))));
+    const raw = picked.map((p, i) => o.score(p, responses[i]!));
+    const bad = raw.findIndex((x) => !Number.isFinite(x));
+    if (bad >= 0) throw new Error(`[ppo] rollout ${index}: the reward model scored response ${bad} as ${raw[bad]}`);
     for (const s of raw) {
       scores.n++;
       const d = s - scores.mean;
@@ -107,9 +110,12 @@ export function ppoTask(o: PpoOptions): Task & { stats(): Record<string, number>
       scores.m2 += d * (s - scores.mean);
     }
     const std = scores.n > 1 ? Math.sqrt(scores.m2 / (scores.n - 1)) : 1;
-    const samples: Sample[] = prompts.map((p, i) => {
+    // the penalty comes after normalisation, so its size is what the config says whatever the RM's spread
+    const penalty = ended.map((e) => (e ? 0 : o.noEosPenalty));
+    const samples: Sample[] = picked.map((p, i) => {
       let norm = (raw[i]! - scores.mean) / (std > 1e-6 ? std : 1);
       if (o.rewardClip !== null) norm = Math.max(-o.rewardClip, Math.min(o.rewardClip, norm));
+      norm += penalty[i]!;
       const L = responses[i]!.length, old = cur.lp[i]!, rf = ref[i]!, v = cur.v[i]!;
       const rewards = old.map((x, t) => -klCoef * (x - rf[t]!) + (t === L - 1 ? norm : 0));
       const adv = gae(rewards, v, o.gamma, o.lambda);
@@ -117,17 +123,17 @@ export function ppoTask(o: PpoOptions): Task & { stats(): Record<string, number>
     });
     // whiten advantages over the rollout
     const all = samples.flatMap((s) => s.adv);
-    const m = all.reduce((a, b) => a + b, 0) / all.length;
+    const m = mean(all);
     const sd = Math.sqrt(all.reduce((a, b) => a + (b - m) ** 2, 0) / Math.max(1, all.length - 1)) || 1;
     for (const s of samples) s.adv = s.adv.map((a) => (a - m) / (sd + 1e-8));
-    const kl = samples.map((s) => s.old.reduce((a, x, t) => a + x - s.ref[t]!, 0));
-    const meanKl = kl.reduce((a, b) => a + b, 0) / kl.length;
+    const meanKl = mean(samples.map((s) => s.old.reduce((a, x, t) => a + x - s.ref[t]!, 0)));
     const stats = {
-      score: raw.reduce((a, b) => a + b, 0) / raw.length,
+      score: mean(raw),
+      no_eos_penalty: mean(penalty),
       kl: meanKl,
       kl_coef: klCoef,
-      entropy: cur.ent.reduce((a, b) => a + b, 0) / cur.ent.length,
-      response_length: responses.reduce((a, r) => a + r.length, 0) / responses.length,
+      entropy: mean(cur.ent),
+      response_length: mean(rlens),
       eos_rate: ended.filter(Boolean).length / ended.length,
     };
     // adaptive KL controller (Ziegler et al. 2019): move the coefficient toward the target KL
@@ -142,14 +148,9 @@ export function ppoTask(o: PpoOptions): Task & { stats(): Record<string, number>
     const ss = idx.map((i) => r.samples[i]!);
     const seqs = ss.map((s) => [...s.prompt, ...s.response]);
     const lens = ss.map((s) => s.prompt.length);
-    const t = tokenLogProbs(o.policy, seqs, lens);
+    const t = tokenLogProbs(o.policy, seqs, lens, { temperature: tau });
     const Tm = t.batch.T - 1;
-    const aligned = (pick: (s: Sample) => number[]) => {
-      const x = TensorClass.empty([ss.length, Tm], 'f32', true);
-      const d = x.data as Float32Array;
-      ss.forEach((s, b) => pick(s).forEach((v, k) => { d[b * Tm + s.prompt.length - 1 + k] = v; }));
-      return x;
-    };
+    const aligned = (pick: (s: Sample) => number[]) => alignResponses(ss.map(pick), lens, Tm);
     const old = aligned((s) => s.old), advT = aligned((s) => s.adv), retT = aligned((s) => s.ret), oldV = aligned((s) => s.value);
     const values = slice(o.critic.forward(t.hidden), 1, 0, Tm);                     // (B, T-1)
     const ratio = exp(sub(t.logProbs, old));                                       // (B, T-1)
@@ -158,9 +159,13 @@ export function ppoTask(o: PpoOptions): Task & { stats(): Record<string, number>
     const vf = scale(maskedMean(maximum(square(sub(values, retT)), square(sub(vClipped, retT))), t.mask), 0.5);
     const loss = add(pg, scale(vf, o.vfCoef));
     const rv = ratio.f32(), mv = t.mask.f32();
-    let clipped = 0, n = 0;
-    for (let i = 0; i < rv.length; i++) if (mv[i]) { n++; if (Math.abs(rv[i]! - 1) > o.clipRange) clipped++; }
-    return { loss, tokens: seqs.reduce((a, s) => a + s.length, 0), metrics: { pg_loss: pg.item(), value_loss: vf.item(), clip_frac: clipped / Math.max(1, n) } };
+    let clipped = 0, n = 0, ratioSum = 0, ratioDev = 0;
+    for (let i = 0; i < rv.length; i++) if (mv[i]) {
+      n++; ratioSum += rv[i]!; ratioDev = Math.max(ratioDev, Math.abs(rv[i]! - 1));
+      if (Math.abs(rv[i]! - 1) > o.clipRange) clipped++;
+    }
+    return { loss, tokens: seqs.reduce((a, s) => a + s.length, 0),
+      metrics: { pg_loss: pg.item(), value_loss: vf.item(), clip_frac: clipped / Math.max(1, n), ratio_mean: ratioSum / Math.max(1, n), ratio_max_dev: ratioDev } };
   }
 
   return {
@@ -176,6 +181,7 @@ export function ppoTask(o: PpoOptions): Task & { stats(): Record<string, number>
     },
     evaluate: () => evaluatePolicy(o),
     stats: () => (rollout ? rollout.stats : {}),
+    promptsTooLong: tooLong,
     extraState: () => ({ klCoef, scores, rollout }),
     loadExtraState(s) {
       if (typeof s.klCoef === 'number') klCoef = s.klCoef;
@@ -202,39 +208,16 @@ export function gae(rewards: readonly number[], values: readonly number[], gamma
 }
 
 /** Greedy responses to held-out prompts: mean RM score and mean KL (sum over tokens) to the reference. */
-export function evaluatePolicy(o: PpoOptions): Record<string, number> {
-  if (o.devPrompts.length === 0) return {};
-  const gen = generate(o.policy, o.devPrompts, { maxNewTokens: o.maxNewTokens, eosTokenIds: o.eosIds });
+export function evaluatePolicy(o: Pick<PpoOptions, 'policy' | 'devPrompts' | 'maxNewTokens' | 'eosIds' | 'asReference' | 'score'>): Record<string, number> {
+  const dev = o.devPrompts.filter((p) => p.length + o.maxNewTokens <= o.policy.config.maxPositions);
+  if (dev.length === 0) return {};
+  const gen = generate(o.policy, dev, { maxNewTokens: o.maxNewTokens, eosTokenIds: o.eosIds });
   const responses = gen.ids.map((r) => (r.length ? r : [o.eosIds[0] ?? 0]));
-  const seqs = o.devPrompts.map((p, i) => [...p, ...responses[i]!]);
-  const lens = o.devPrompts.map((p) => p.length);
-  const cur = tidy(() => perResponse(tokenLogProbs(o.policy, seqs, lens).logProbs, lens, responses));
-  const ref = o.asReference((refModel) => tidy(() => perResponse(tokenLogProbs(refModel, seqs, lens).logProbs, lens, responses)));
-  const score = o.devPrompts.map((p, i) => o.score(p, responses[i]!));
+  const seqs = dev.map((p, i) => [...p, ...responses[i]!]);
+  const lens = dev.map((p) => p.length), rlens = responses.map((r) => r.length);
+  const cur = tidy(() => perResponse(tokenLogProbs(o.policy, seqs, lens).logProbs, lens, rlens));
+  const ref = o.asReference((refModel) => tidy(() => perResponse(tokenLogProbs(refModel, seqs, lens).logProbs, lens, rlens)));
+  const score = dev.map((p, i) => o.score(p, responses[i]!));
   const kl = cur.map((c, i) => c.reduce((a, x, t) => a + x - ref[i]![t]!, 0));
-  const mean = (x: number[]) => x.reduce((a, b) => a + b, 0) / x.length;
-  return { score: mean(score), kl: mean(kl), response_length: mean(responses.map((r) => r.length)) };
+  return { score: mean(score), kl: mean(kl), response_length: mean(rlens) };
 }
-
-/** Per-row values at the response positions of a (B, T-1) tensor (position t predicts token t+1). */
-function perResponse(x: Tensor, promptLens: number[], responses: number[][]): number[][] {
-  const [, Tm] = x.shape as [number, number];
-  const d = x.f32('ppo');
-  return responses.map((r, b) => Array.from({ length: r.length }, (_, k) => d[b * Tm + promptLens[b]! - 1 + k]!));
-}
-
-/** Mean per-token entropy of each row's response, from -p·log p (B, T-1, V). */
-function rowEntropy(plogp: Tensor, promptLens: number[], responses: number[][]): number[] {
-  const [, Tm, V] = plogp.shape as [number, number, number];
-  const d = plogp.f32('ppo');
-  return responses.map((r, b) => {
-    let s = 0;
-    for (let k = 0; k < r.length; k++) {
-      const o = (b * Tm + promptLens[b]! - 1 + k) * V;
-      for (let v = 0; v < V; v++) s += d[o + v]!;
-    }
-    return s / r.length;
-  });
-}
-
-
