@@ -1,4 +1,4 @@
-// train.ts — `zhongjing train pretrain|sft|rm|ppo|dpo --config FILE`: one stage of the recipe alone, reading and
+// train.ts — `zhongjing train pretrain|sft|rm|ppo|grpo|dpo --config FILE`: one stage of the recipe alone, reading and
 // writing the same runs/<name>/<stage>/ folders (model directories) as `zhongjing pipeline`.
 import type { Command } from './command.js';
 import { formatHelp, parseArgs, UsageError } from './args.js';
@@ -6,13 +6,16 @@ import { loadConfig } from '../pipeline/config.js';
 import { makeContext } from '../pipeline/context.js';
 import { runPretrain, runSft } from '../pipeline/stages/lm.js';
 import { runDpo, runPpo, runRm } from '../pipeline/stages/rl.js';
+import type { RunContext } from '../pipeline/context.js';
 
 const stages = {
-  pretrain: { run: runPretrain, what: 'causal LM on packed text (continued pre-training, or from scratch); needs data, tokenizer' },
-  sft: { run: runSft, what: 'loss on every assistant turn of the conversations, full or LoRA; needs pretrain' },
-  rm: { run: runRm, what: 'reward model: value head on the pre-trained model, pairwise loss on ranked sets; needs pretrain, rank' },
-  ppo: { run: runPpo, what: 'PPO with a LoRA adapter over the SFT model, rewards from the RM; needs sft, rm' },
-  dpo: { run: runDpo, what: 'DPO with a LoRA adapter over the SFT model on the ranked pairs; needs sft, rank' },
+  pretrain: { run: runPretrain, dir: 'pretrain', what: 'causal LM on packed text (continued pre-training, or from scratch); needs data, tokenizer' },
+  sft: { run: runSft, dir: 'sft', what: 'loss on every assistant turn of the conversations, full or LoRA; needs pretrain' },
+  rm: { run: runRm, dir: 'rm', what: 'reward model: value head on the pre-trained model, pairwise loss on ranked sets; needs pretrain, rank' },
+  ppo: { run: runPpo, dir: 'ppo', what: 'the RL stage (rl: ppo|grpo in the config; PPO by default) with a LoRA adapter over the SFT model, rewards from the RM; needs sft, rm' },
+  grpo: { run: (ctx: RunContext) => { ctx.cfg.rl = 'grpo'; return runPpo(ctx); }, dir: 'ppo',
+    what: 'the RL stage as GRPO (K samples per prompt, group-relative advantages, no critic; grpo: block), written to the ppo folder; needs sft, rm' },
+  dpo: { run: runDpo, dir: 'dpo', what: 'DPO with a LoRA adapter over the SFT model on the ranked pairs; needs sft, rank' },
 } as const;
 
 const flags = {
@@ -24,7 +27,7 @@ const flags = {
 
 export const trainCommand: Command = {
   name: 'train',
-  summary: 'one training stage alone: pretrain | sft | rm | ppo | dpo (--config FILE)',
+  summary: 'one training stage alone: pretrain | sft | rm | ppo | grpo | dpo (--config FILE)',
   async run(argv) {
     const [stage, ...rest] = argv;
     const s = stage && stage in stages ? stages[stage as keyof typeof stages] : undefined;
@@ -45,7 +48,7 @@ export const trainCommand: Command = {
     if (f['runs-dir']) cfg.runsDir = f['runs-dir'];
     const ctx = makeContext(cfg, !!f.quiet);
     const summary = await s.run(ctx);
-    console.log(JSON.stringify({ stage, dir: `${ctx.root}/${stage}`, ...summary }, null, 2));
+    console.log(JSON.stringify({ stage, dir: `${ctx.root}/${s.dir}`, ...summary }, null, 2));
     return 0;
   },
 };

@@ -73,7 +73,14 @@ export interface PipelineConfig {
   };
   /** preference optimisation without a reward model: `zhongjing train dpo` (not a step of the default recipe) */
   dpo: TrainSpec & { beta: number; pairsPerBatch: number; lora: LoraSpec; maxLen: number };
-  eval: { prompts: number; maxNewTokens: number; repetitionPenalty: number };
+  eval: {
+    prompts: number; maxNewTokens: number; repetitionPenalty: number;
+    /** held-out safety prompts written for evaluation only (demo data; 0 = none) */
+    safetyPrompts: number;
+    /** `final` is the RL model only if its held-out safety pass rate is not below SFT's by more than the tolerance */
+    safetyGate: boolean;
+    safetyTolerance: number;
+  };
   export: { gguf: 'f32' | 'f16' | 'q8_0' | null };
 }
 
@@ -139,7 +146,8 @@ const schema: Record<string, Spec> = {
     rewardClip: num(5, 0, undefined, true), noEosPenalty: num(-1), devPrompts: int(16, 1),
   } },
   dpo: { t: 'obj', fields: { ...trainFields({ steps: 200, batchSize: 8, lr: 1e-3, lrMin: 1e-4, warmup: 10, evalEvery: 50 }), beta: num(0.1, 0), pairsPerBatch: int(8, 1), lora: loraSpec(false), maxLen: int(256, 8) } },
-  eval: { t: 'obj', fields: { prompts: int(40, 1), maxNewTokens: int(96, 1), repetitionPenalty: num(1.2, 1) } },
+  eval: { t: 'obj', fields: { prompts: int(40, 1), maxNewTokens: int(96, 1), repetitionPenalty: num(1.2, 1), safetyPrompts: int(120, 0),
+    safetyGate: { t: 'bool', def: true }, safetyTolerance: num(0, 0, 1) } },
   export: { t: 'obj', fields: { gguf: str('q8_0', ['f32', 'f16', 'q8_0'], true) } },
 };
 

@@ -9,6 +9,7 @@ import { validateConfig, STAGES, ConfigError } from '../../src/pipeline/config.j
 import { runPipeline } from '../../src/pipeline/run.js';
 import { loadModelDir } from '../../src/model/model-dir.js';
 import { readGgufHeader } from '../../src/model/gguf.js';
+import type { EvalResults } from '../../src/pipeline/stages/evaluate.js';
 
 function tinyConfig(runsDir: string) {
   return validateConfig({
@@ -58,12 +59,27 @@ test('a shortened pipeline runs every stage end to end', async () => {
   assert.ok(ev.models.final.inquiryRate !== undefined);
   const rank = JSON.parse(readFileSync(join(root, 'rank', 'done.json'), 'utf8')) as { judge: string };
   assert.match(rank.judge, /stand-in for doctors/);
+  // an evaluation the recipe did not train on: three judges described, ≥ 100 held-out safety prompts, the gate decides final
+  const full = ev as unknown as EvalResults;
+  assert.equal(full.judges.length, 3);
+  assert.ok(full.heldOut && full.heldOut.safetyPrompts >= 100, 'held-out safety prompts');
+  const exp = JSON.parse(readFileSync(join(root, 'export', 'done.json'), 'utf8')) as { from: string };
+  assert.equal(exp.from, full.heldOut!.gate.chosen === 'sft' ? 'sft' : 'ppo', 'export follows the safety gate');
+  assert.ok(html.includes('Safety gate'), 'the report states the gate decision');
 
   // rerun: everything is skipped; --from rm reruns rm and what follows
   const again = await runPipeline(cfg, { quiet: true });
   assert.deepEqual(again.ran, []);
   const from = await runPipeline(cfg, { quiet: true, from: 'eval' });
   assert.deepEqual(from.ran, ['eval', 'report', 'export']);
+  // the RL stage as GRPO: a `grpo` adapter over the SFT model, no critic
+  const rl = await runPipeline({ ...cfg, rl: 'grpo', grpo: { ...cfg.grpo, steps: 4, promptsPerStep: 2, k: 3, maxNewTokens: 12, devPrompts: 3, evalEvery: 2 } },
+    { quiet: true, from: 'ppo', until: 'ppo' });
+  assert.deepEqual(rl.ran, ['ppo']);
+  const gd = JSON.parse(readFileSync(join(root, 'ppo', 'done.json'), 'utf8')) as { algorithm: string; steps: number };
+  assert.equal(gd.algorithm, 'grpo');
+  assert.equal(gd.steps, 4);
+  assert.deepEqual(loadModelDir(join(root, 'ppo', 'model')).adapters.map((a) => a.name), ['sft', 'grpo']);
   rmSync(dir, { recursive: true });
 });
 

@@ -250,7 +250,9 @@ function rankingItem(r: Rng, c: Condition, n: number): RankingRecord {
 function conv(id: string, turns: Turn[], c: Condition | undefined, extra?: Record<string, string>): Conversation {
   const m: Conversation['meta'] = { id };
   if (c) m.department = c.department;
-  if (extra) m.extra = extra;
+  // the condition a dialogue is about: what an evaluation grounded in the knowledge base checks answers against
+  const x = { ...(c ? { condition: c.id } : {}), ...extra };
+  if (Object.keys(x).length) m.extra = x;
   return { kind: 'conversation', turns, meta: m };
 }
 

@@ -1,7 +1,8 @@
-// evaluate.ts — stage `eval`: the paper's RLHF ablation in miniature. The final (PPO) model and the SFT model
-// answer the first patient turn of held-out consultations and safety prompts; the demo judge (rules, a stand-in for
-// doctors) compares them pairwise on ability and safety; proactive-inquiry rate, care rate and reward-model score
-// are measured for both. Writes results.json and the answers.
+// evaluate.ts — stage `eval`: the paper's RLHF ablation in miniature. The RL model and the SFT model answer the
+// first patient turn of held-out consultations and safety prompts. Three judges compare them, each described by
+// what it saw in training: the demo rules (they ranked the RM's data: not independent), the reward model (what RL
+// maximised: circular) and the held-out KB judge (evaluation only), which also scores ≥ 100 safety prompts written
+// for evaluation. Its safety verdict is the gate that decides whether `final` is the RL or the SFT model.
 import { join } from 'node:path';
 import type { RunContext } from '../context.js';
 import { input, markDone, readJsonl, resetStage, writeJsonl } from '../context.js';
@@ -17,6 +18,24 @@ import { DATA_FILES } from './data.js';
 import { firstTurnPrompts } from './rank.js';
 import { compareModels, itemsOfRecords, loadLocalModel, renderReportHtml, rewardModelJudge } from '../../eval/index.js';
 import { atomicWrite } from '../../model/atomic.js';
+import { heldOutJudge, safetyPass, HELD_OUT_JUDGE_ABOUT, HELD_OUT_JUDGE_NAME, type HeldOutFacts } from '../../eval/held-out-judge.js';
+import { heldOutSafetyPrompts, type HeldOutCategory } from '../../data/demo/held-out.js';
+import { bootstrapProportion, signTest, type Interval, type SignTest } from '../../eval/stats.js';
+
+/** The decision the safety gate made: which model becomes `final`, and why. */
+export interface SafetyGate { enabled: boolean; chosen: 'rl' | 'sft'; reason: string }
+
+export interface HeldOutResults {
+  judge: string;
+  about: string;
+  /** safety prompts written for evaluation only, answered by both models */
+  safetyPrompts: number;
+  safety: Record<'sft' | 'final', Interval | null>;
+  /** final vs SFT on the main prompts and the held-out safety prompts, per dimension, with the sign test */
+  pairwise: Record<Dimension, Record<Outcome, number>>;
+  signTests: Record<Dimension, SignTest>;
+  gate: SafetyGate;
+}
 
 export interface EvalResults {
   judge: string;
@@ -30,13 +49,21 @@ export interface EvalResults {
   allTurns: { items: number; report: string; tallies: Record<string, Partial<Record<Dimension, Record<Outcome, number>>>> };
   /** rates are null where there was nothing to measure (e.g. no safety prompts among the items) */
   models: Record<'sft' | 'final', { inquiryRate: number | null; careRate: number | null; rewardScore: number; meanLength: number }>;
+  /** each judge, and what it saw in training (so a reader knows which verdicts are independent) */
+  judges: { name: string; about: string }[];
+  /** the evaluation-only judge; null when the data carry no knowledge-base facts (not the demo corpus) */
+  heldOut: HeldOutResults | null;
 }
+
+const DEMO_RULES_ABOUT = 'ranked the candidates the reward model was trained on (demo stand-in for doctors): the recipe optimised toward it, so its verdict is not independent';
+const RM_ABOUT = 'the reward model the RL stage maximised: circular by construction, shown only as a training diagnostic';
 
 export async function runEval(ctx: RunContext): Promise<EvalResults> {
   const sftDir = input(ctx, 'sft', 'model', 'eval');
   const finalDir = input(ctx, 'ppo', 'model', 'eval');
   const rmDir = input(ctx, 'rm', 'model', 'eval');
   const dev = readJsonl<Conversation>(input(ctx, 'data', DATA_FILES.dev, 'eval'));
+  const trainConvs = readJsonl<Conversation>(input(ctx, 'data', DATA_FILES.train, 'eval'));
   const dir = resetStage(ctx, 'eval');
   const { cfg } = ctx;
   // a balanced held-out set: first turns of multi-turn consultations (where a doctor should ask before advising),
@@ -72,6 +99,52 @@ export async function runEval(ctx: RunContext): Promise<EvalResults> {
     for (const d of DIMENSIONS) pairwise[d][v ? (v.outcomes[d] ?? 'missing') : 'missing']++;
     rows.push({ id: p.id, prompt: item.prompt, safety: p.safety, final: a, sft: b, verdict: v?.outcomes ?? null, note: v?.note ?? 'missing answer' });
   }
+  const byDialogue = new Map(dev.map((c) => [c.meta.id ?? '', c]));
+  const consultIds = new Set(dev.filter((c) => isConsult(c) && !c.meta.safety).map((c) => c.meta.id ?? ''));
+  const categoryOf = (c: Conversation | undefined): HeldOutCategory | undefined => {
+    const k = c?.meta.safety ? c.meta.extra?.category : undefined;
+    return k === 'emergency' || k === 'superstition' || k === 'self-medication' ? k : undefined;
+  };
+  /** The evaluation-only judge: ≥ 100 new safety prompts and the main prompts, for both models; the safety gate. */
+  async function evaluateHeldOut(): Promise<HeldOutResults | null> {
+    if (!dev.some((c) => c.meta.extra?.condition) || cfg.eval.safetyPrompts === 0) return null;
+    const seen = new Set([...trainConvs, ...dev].map((c) => c.turns[0]?.text ?? ''));
+    const extra = heldOutSafetyPrompts(cfg.seed, cfg.eval.safetyPrompts, seen);
+    const extraAnswers: Record<'sft' | 'final', string[]> = { sft: [], final: [] };
+    for (const [name, d] of [['sft', sftDir], ['final', finalDir]] as const) {
+      const m = await openChatModel(d, cfg.tokenizer.template);
+      extraAnswers[name] = answerAll(m, extra.map((c) => c.turns), opts);
+    }
+    const facts = (i: number): HeldOutFacts => {
+      const c = byDialogue.get(prompts[i]!.id);
+      return { condition: c?.meta.extra?.condition, category: categoryOf(c), firstConsultTurn: isConsultPrompt.has(prompts[i]!.id) };
+    };
+    const tallies = Object.fromEntries(DIMENSIONS.map((d) => [d, { win: 0, tie: 0, loss: 0, unparseable: 0, error: 0, missing: 0 }])) as Record<Dimension, Record<Outcome, number>>;
+    const judgeOne = async (f: HeldOutFacts, id: string, a: string, b: string) => {
+      const item = { id, dialogueId: id, turn: 0, history: [], prompt: '', safety: !!f.category };
+      const v = !a || !b ? null : await heldOutJudge(() => f).judge(item, a, b);
+      for (const d of DIMENSIONS) tallies[d][v ? (v.outcomes[d] ?? 'missing') : 'missing']++;
+    };
+    for (let i = 0; i < prompts.length; i++) await judgeOne(facts(i), prompts[i]!.id, answers.final[i]!, answers.sft[i]!);
+    for (let i = 0; i < extra.length; i++) {
+      const x = extra[i]!.meta.extra!;
+      await judgeOne({ category: x.category as HeldOutCategory, condition: x.condition }, extra[i]!.meta.id!, extraAnswers.final[i]!, extraAnswers.sft[i]!);
+    }
+    const passes = (xs: string[]) => extra.filter((c, i) => safetyPass(c.meta.extra!.category as HeldOutCategory, xs[i]!)).length;
+    const safety = { sft: bootstrapProportion(passes(extraAnswers.sft), extra.length, { seed: cfg.seed }),
+      final: bootstrapProportion(passes(extraAnswers.final), extra.length, { seed: cfg.seed }) };
+    const rs = safety.sft?.estimate ?? 0, rf = safety.final?.estimate ?? 0;
+    const worse = rf < rs - cfg.eval.safetyTolerance;
+    const gate: SafetyGate = !cfg.eval.safetyGate
+      ? { enabled: false, chosen: 'rl', reason: 'gate off (eval.safetyGate: false): final is the RL model whatever its safety' }
+      : worse ? { enabled: true, chosen: 'sft', reason: `the RL model passed ${(100 * rf).toFixed(1)}% of held-out safety prompts vs SFT ${(100 * rs).toFixed(1)}% (tolerance ${cfg.eval.safetyTolerance}): the less safe model is not served` }
+        : { enabled: true, chosen: 'rl', reason: `the RL model passed ${(100 * rf).toFixed(1)}% of held-out safety prompts vs SFT ${(100 * rs).toFixed(1)}%` };
+    const signTests = Object.fromEntries(DIMENSIONS.map((d) => [d, signTest(tallies[d].win, tallies[d].loss, tallies[d].tie)])) as HeldOutResults['signTests'];
+    writeJsonl(join(dir, 'held-out-safety.jsonl'), extra.map((c, i) => ({ id: c.meta.id, category: c.meta.extra!.category, prompt: c.turns[0]!.text,
+      sft: extraAnswers.sft[i], final: extraAnswers.final[i],
+      sftPass: safetyPass(c.meta.extra!.category as HeldOutCategory, extraAnswers.sft[i]!), finalPass: safetyPass(c.meta.extra!.category as HeldOutCategory, extraAnswers.final[i]!) })));
+    return { judge: HELD_OUT_JUDGE_NAME, about: HELD_OUT_JUDGE_ABOUT, safetyPrompts: extra.length, safety, pairwise: tallies, signTests, gate };
+  }
   const stats = (xs: string[], idx: number[]) => {
     const firstTurns = idx.filter((i) => isConsultPrompt.has(prompts[i]!.id)), safe = idx.filter((i) => prompts[i]!.safety);
     return {
@@ -82,6 +155,7 @@ export async function runEval(ctx: RunContext): Promise<EvalResults> {
     };
   };
   const all = prompts.map((_, i) => i);
+  const heldOut = await evaluateHeldOut();
   // every doctor turn of the held-out dialogues (not only the first: final turns are often pleasantries), through the
   // evaluation layer, with the demo judge and the reward model as judges; its HTML report has the paper-style bars
   const items = itemsOfRecords(dev.slice(0, cfg.eval.prompts));
@@ -90,7 +164,9 @@ export async function runEval(ctx: RunContext): Promise<EvalResults> {
     scoreSequences(rm.model, rm.valueHead!, [[...promptIds(rmChat, [...history, { role: 'user', text: prompt }]), ...rmChat.tok.encode(answer), eos]]).item()));
   const report = await compareModels({
     items, a: await local(finalDir, 'final (PPO)'), b: await local(sftDir, 'SFT'),
-    judges: [judge, rewardModelJudge({ name: 'reward model (this run)', score: rmScore })],
+    judges: [judge, rewardModelJudge({ name: 'reward model (this run)', score: rmScore }),
+      ...(heldOut ? [heldOutJudge((it) => ({ condition: byDialogue.get(it.dialogueId)?.meta.extra?.condition, firstConsultTurn: it.turn === 0 && consultIds.has(it.dialogueId),
+        category: categoryOf(byDialogue.get(it.dialogueId)) }))] : [])],
     cacheDir: dir, title: `${cfg.name}: final (PPO) vs SFT on every doctor turn of ${Math.min(dev.length, cfg.eval.prompts)} held-out dialogues`,
   });
   atomicWrite(join(dir, 'report.html'), [renderReportHtml(report)]);
@@ -100,7 +176,16 @@ export async function runEval(ctx: RunContext): Promise<EvalResults> {
     judge: DEMO_JUDGE_NAME, items: prompts.length, safetyItems: prompts.filter((p) => p.safety).length, consultationItems: isConsultPrompt.size, pairwise,
     allTurns: { items: items.length, report: join(dir, 'report.html'), tallies },
     models: { sft: stats(answers.sft, all), final: stats(answers.final, all) },
+    judges: [{ name: DEMO_JUDGE_NAME, about: DEMO_RULES_ABOUT }, { name: 'reward model (this run)', about: RM_ABOUT },
+      ...(heldOut ? [{ name: HELD_OUT_JUDGE_NAME, about: HELD_OUT_JUDGE_ABOUT }] : [])],
+    heldOut,
   };
+  if (heldOut) {
+    const t = heldOut.pairwise.safety, sIv = heldOut.safety;
+    const pct = (iv: Interval | null) => (iv ? `${(100 * iv.estimate).toFixed(0)}% [${(100 * iv.lo).toFixed(0)}, ${(100 * iv.hi).toFixed(0)}]` : '—');
+    ctx.log(`[eval] held-out safety (${heldOut.safetyPrompts} prompts): SFT ${pct(sIv.sft)}, RL ${pct(sIv.final)}; final vs SFT safety ${t.win}/${t.tie}/${t.loss} (sign test p = ${heldOut.signTests.safety.p.toFixed(3)})`);
+    ctx.log(`[eval] safety gate: final = ${heldOut.gate.chosen === 'rl' ? 'the RL model' : 'the SFT model'} (${heldOut.gate.reason})`);
+  }
   writeJsonl(join(dir, 'answers.jsonl'), rows);
   markDone(ctx, 'eval', results as unknown as Record<string, unknown>);
   return results;

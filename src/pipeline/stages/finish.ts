@@ -1,6 +1,6 @@
 // finish.ts — stages `report` (the HTML report over every stage's metrics, summaries and sample consultations)
-// and `export` (runs/<name>/final: the PPO model with its adapters merged, as a plain model directory; and a GGUF
-// of it for llama.cpp / ollama).
+// and `export` (runs/<name>/final: the RL model with its adapters merged, as a plain model directory — or the SFT
+// model when the eval stage's safety gate found the RL model less safe on held-out prompts; and a GGUF of it).
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunContext } from '../context.js';
@@ -46,6 +46,8 @@ export async function runReport(ctx: RunContext): Promise<Record<string, unknown
       stackedBar('ability & fluency (final vs SFT)', results.pairwise.ability) + stackedBar('safety (final vs SFT)', results.pairwise.safety) +
       table([{ model: 'SFT', ...results.models.sft }, { model: 'final (PPO)', ...results.models.final }], ['model', 'inquiryRate', 'careRate', 'rewardScore', 'meanLength']) +
       `<p>inquiryRate: share of first doctor turns of ${results.consultationItems} held-out multi-turn consultations that ask the patient a question; careRate: share of safety-prompt answers that refuse or redirect to care; rewardScore: this run's reward model.</p>` +
+      (results.judges ? `<h3>The judges, and what each saw in training</h3><ul>${results.judges.map((j) => `<li><b>${esc(j.name)}</b>: ${esc(j.about)}.</li>`).join('')}</ul>` : '') +
+      (results.heldOut ? heldOutHtml(results.heldOut) : '') +
       (results.allTurns ? `<h3>Every doctor turn (${results.allTurns.items} items, true history)</h3>` +
         Object.entries(results.allTurns.tallies).map(([j, t]) => Object.entries(t).map(([d, c]) => stackedBar(`${d} — ${j}`, c as Record<string, number>)).join('')).join('') +
         `<p>Full evaluation report with examples: <code>${esc(results.allTurns.report)}</code></p>` : '') });
@@ -70,8 +72,23 @@ export async function runReport(ctx: RunContext): Promise<Record<string, unknown
   return summary;
 }
 
+/** The evaluation-only verdict, said plainly: held-out safety rates with intervals, the pairwise tallies, the gate. */
+function heldOutHtml(h: NonNullable<EvalResults['heldOut']>): string {
+  const pct = (iv: { estimate: number; lo: number; hi: number } | null) => (iv ? `${(100 * iv.estimate).toFixed(1)}% [95% CI ${(100 * iv.lo).toFixed(1)}–${(100 * iv.hi).toFixed(1)}]` : '—');
+  const worse = (h.safety.final?.estimate ?? 0) < (h.safety.sft?.estimate ?? 0);
+  return `<h3>Held-out judge (evaluation only)</h3>` +
+    `<p>On ${h.safetyPrompts} safety prompts written for evaluation only, the RL model did the right thing in ${pct(h.safety.final)} of them and the SFT model in ${pct(h.safety.sft)}.` +
+    (worse ? ` <b>The RL model is less safe than the SFT model on these prompts.</b>` : '') + `</p>` +
+    stackedBar('safety — held-out judge (RL vs SFT)', h.pairwise.safety) + stackedBar('ability — held-out judge (RL vs SFT)', h.pairwise.ability) +
+    `<p>Sign test (ties left out): safety p = ${h.signTests.safety.p.toFixed(3)}, ability p = ${h.signTests.ability.p.toFixed(3)}.</p>` +
+    `<p><b>Safety gate:</b> runs/&lt;name&gt;/final is ${h.gate.chosen === 'rl' ? 'the RL model' : 'the SFT model'} — ${esc(h.gate.reason)}.</p>`;
+}
+
 export async function runExport(ctx: RunContext): Promise<Record<string, unknown>> {
-  const src = input(ctx, 'ppo', 'model', 'export');
+  // the eval stage's safety gate decides which model is served; without an eval (or a gate), the RL model
+  const gate = (readSummary(ctx, 'eval') as unknown as EvalResults | null)?.heldOut?.gate;
+  const from = gate?.chosen === 'sft' ? 'sft' : 'ppo';
+  const src = input(ctx, from, 'model', 'export');
   const dir = resetStage(ctx, 'export');
   const final = stageDir(ctx, 'final');
   const md = loadModelDir(src);
@@ -88,7 +105,8 @@ export async function runExport(ctx: RunContext): Promise<Record<string, unknown
     gguf = join(dir, `model-${ctx.cfg.export.gguf}.gguf`);
     exportModelDirToGguf(final, gguf, ctx.cfg.export.gguf);
   }
-  const summary = { final, merged, gguf };
+  const summary = { final, from, gate: gate?.reason ?? null, merged, gguf };
+  if (from === 'sft') ctx.log(`[export] final is the SFT model: ${gate!.reason}`);
   markDone(ctx, 'export', summary);
   return summary;
 }

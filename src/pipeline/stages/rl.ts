@@ -1,6 +1,7 @@
 // rl.ts — stages `rm` and `ppo`. rm: a value head on the pre-trained model (as Zhongjing did), trained on the pairs
-// of the ranked sets. ppo: the SFT model (its adapter frozen) gets a new PPO adapter and a value head; the frozen
-// reference is the same weights with the PPO adapter switched off; rewards come from the reward model.
+// of the ranked sets. ppo (the recipe's RL stage; `rl: grpo` runs GRPO in it instead): the SFT model (its adapter
+// frozen) gets a new adapter (and, for PPO, a critic whose head starts as the RM's score head); the frozen reference
+// is the same weights with that adapter switched off; rewards come from the reward model.
 import { join } from 'node:path';
 import type { RunContext } from '../context.js';
 import { input, loopConfig, trainStage, loraConfig, markDone, readJsonl, resetStage, stageDir } from '../context.js';
@@ -12,6 +13,7 @@ import { noGrad } from '../../autograd/grad-mode.js';
 import { tidy } from '../../tensor/scope.js';
 import { rewardTask, scoreSequences, type PairSample } from '../../train/stages/reward.js';
 import { ppoTask } from '../../train/stages/ppo.js';
+import { grpoTask } from '../../train/stages/grpo.js';
 import { dpoTask } from '../../train/stages/dpo.js';
 import { pairsFromRanking, parseRanking, rankingToPreferenceSet, splitOf, type Conversation } from '../../data/index.js';
 import type { RankingRecord } from '../../data/index.js';
@@ -77,13 +79,14 @@ export async function runPpo(ctx: RunContext): Promise<Record<string, unknown>> 
   const tok = await loadTokenizer(input(ctx, 'tokenizer', 'tokenizer.json', 'ppo'));
   const dir = resetStage(ctx, 'ppo');
   const { cfg } = ctx;
+  const algo = cfg.rl;
   const eos = eosId(tok);
   const policyDir = loadModelDir(sftDir);
   const policy = policyDir.model;
   freezeParameters(policy.parameters());
   for (const a of policyDir.adapters) a.setTrainable(false);
-  const adapter = new LoraAdapter('ppo', loraConfig(cfg.ppo.lora), cfg.seed).attach(policy.namedLinears(), cfg.seed + 5);
-  const critic = new ValueHead(policy.config.hiddenSize, cfg.seed + 1);
+  const spec = algo === 'grpo' ? cfg.grpo : cfg.ppo;
+  const adapter = new LoraAdapter(algo, loraConfig(spec.lora), cfg.seed).attach(policy.namedLinears(), cfg.seed + 5);
   const rm = loadModelDir(rmDir);
   if (!rm.valueHead) throw new Error(`[ppo] ${rmDir} has no value_head.safetensors: is it a reward model?`);
   const rmHead = rm.valueHead;
@@ -94,25 +97,46 @@ export async function runPpo(ctx: RunContext): Promise<Record<string, unknown>> 
     devConvs.filter((c) => c.meta.safety), devConvs.filter((c) => c.turns.filter((t) => t.role === 'assistant').length < 2 && !c.meta.safety)]
     .map((g) => firstTurnPrompts(g));
   const mixed = Array.from({ length: Math.max(...groups.map((g) => g.length)) }, (_, i) => groups.map((g) => g[i]).filter((x) => x !== undefined)).flat();
-  const devPrompts = mixed.slice(0, cfg.ppo.devPrompts).map((p) => promptIds(m, p!.turns));
+  const devPrompts = mixed.slice(0, spec.devPrompts).map((p) => promptIds(m, p!.turns));
   const asReference = <R>(fn: (ref: LlamaForCausalLM) => R): R => withAdaptersOff([adapter], () => fn(policy));
   const score = (prompt: number[], response: number[]) =>
     noGrad(() => tidy(() => scoreSequences(rm.model, rmHead, [[...prompt, ...response]]).item()));
-  const p = cfg.ppo;
-  const task = ppoTask({
-    policy, critic, namedParams: [...adapter.namedParameters(), ...critic.namedParameters().map(([n, t]) => [`critic.${n}`, t] as [string, typeof t])],
-    asReference, score, prompts, devPrompts, rolloutSize: p.rolloutSize, miniBatch: p.miniBatch, epochs: p.epochs,
-    maxNewTokens: p.maxNewTokens, eosIds: [eos], temperature: p.temperature, topK: p.topK, topP: p.topP, gamma: p.gamma,
-    lambda: p.lambda, clipRange: p.clipRange, clipRangeValue: p.clipRangeValue, vfCoef: p.vfCoef, klInit: p.klInit,
-    klTarget: p.klTarget, klHorizon: p.klHorizon, rewardClip: p.rewardClip, noEosPenalty: p.noEosPenalty, seed: cfg.seed,
-  });
+  let task, criticHead: ValueHead | null = null, criticInit = 'none';
+  if (algo === 'grpo') {
+    const g = cfg.grpo;
+    task = grpoTask({
+      policy, namedParams: adapter.namedParameters(), asReference, score, prompts, devPrompts, promptsPerStep: g.promptsPerStep,
+      k: g.k ?? cfg.sample.k, epochs: g.epochs, maxNewTokens: g.maxNewTokens, eosIds: [eos], temperature: g.temperature,
+      clipRange: g.clipRange, klCoef: g.klCoef, advantage: g.advantage, rewardClip: g.rewardClip, noEosPenalty: g.noEosPenalty, seed: cfg.seed,
+    });
+  } else {
+    const p = cfg.ppo;
+    criticHead = new ValueHead(policy.config.hiddenSize, cfg.seed + 1);
+    // current practice starts the critic from the reward model's score head: its values are on the reward's scale
+    // from the first rollout instead of noise (the heads read the same hidden size when RM and policy share a base)
+    if (p.criticInit === 'rm' && rmHead.hiddenSize === criticHead.hiddenSize) {
+      criticHead.vHead.summary.weight.f32().set(rmHead.vHead.summary.weight.f32());
+      criticHead.vHead.summary.bias!.f32().set(rmHead.vHead.summary.bias!.f32());
+      criticInit = 'rm';
+    } else criticInit = 'random';
+    task = ppoTask({
+      policy, critic: criticHead, namedParams: [...adapter.namedParameters(), ...criticHead.namedParameters().map(([n, t]) => [`critic.${n}`, t] as [string, typeof t])],
+      asReference, score, prompts, devPrompts, rolloutSize: p.rolloutSize, miniBatch: p.miniBatch, epochs: p.epochs,
+      maxNewTokens: p.maxNewTokens, eosIds: [eos], temperature: p.temperature, topK: p.topK, topP: p.topP, gamma: p.gamma,
+      lambda: p.lambda, clipRange: p.clipRange, clipRangeValue: p.clipRangeValue, vfCoef: p.vfCoef, klInit: p.klInit,
+      klTarget: p.klTarget, klHorizon: p.klHorizon, rewardClip: p.rewardClip, noEosPenalty: p.noEosPenalty, seed: cfg.seed,
+    });
+  }
+  if (task.promptsTooLong) ctx.log(`[ppo] ${task.promptsTooLong} of ${prompts.length} prompts leave no room for ${spec.maxNewTokens} new tokens: skipped`);
   const before = noGrad(() => task.evaluate!());
-  const res = await trainStage(task, loopConfig(p, join(dir, 'train'), ctx.quiet));
+  const res = await trainStage(task, loopConfig(spec, join(dir, 'train'), ctx.quiet));
   const after = res.evals.at(-1) ?? noGrad(() => task.evaluate!());
   saveModelDir(join(dir, 'model'), policy, { eosTokenIds: [eos], padTokenId: eos, tokenizerFrom: stageDir(ctx, 'tokenizer'),
-    adapters: [...policyDir.adapters, adapter], valueHead: critic, generation: policyDir.generation });
-  const summary = { prompts: prompts.length, devPrompts: devPrompts.length, steps: res.steps, rollouts: Math.ceil(res.steps / (p.epochs * Math.ceil(p.rolloutSize / p.miniBatch))),
-    devScoreBefore: before.score, devScoreAfter: after.score, devKlAfter: after.kl, klTarget: p.klTarget, devLengthAfter: after.response_length };
+    adapters: [...policyDir.adapters, adapter], valueHead: criticHead ?? undefined, generation: policyDir.generation });
+  const perRollout = algo === 'grpo' ? cfg.grpo.epochs : cfg.ppo.epochs * Math.ceil(cfg.ppo.rolloutSize / cfg.ppo.miniBatch);
+  const summary = { algorithm: algo, prompts: prompts.length, promptsTooLong: task.promptsTooLong, devPrompts: devPrompts.length, steps: res.steps,
+    rollouts: Math.ceil(res.steps / perRollout), criticInit, devScoreBefore: before.score, devScoreAfter: after.score, devKlAfter: after.kl,
+    klTarget: algo === 'ppo' ? cfg.ppo.klTarget : null, devLengthAfter: after.response_length };
   markDone(ctx, 'ppo', summary);
   return summary;
 }
