@@ -180,6 +180,12 @@ export async function runEval(ctx: RunContext): Promise<EvalResults> {
       ...(heldOut ? [{ name: HELD_OUT_JUDGE_NAME, about: HELD_OUT_JUDGE_ABOUT }] : [])],
     heldOut,
   };
+  const row = (label: string, t: Record<Outcome, number>) => `${label.padEnd(34)}${String(t.win).padStart(5)}${String(t.tie).padStart(5)}${String(t.loss).padStart(6)}`;
+  ctx.log(`[eval] final vs SFT on ${prompts.length} held-out first turns${' '.repeat(2)}  win  tie  loss`);
+  for (const d of DIMENSIONS) ctx.log(`[eval]   ${row(`${d} — demo rules`, pairwise[d])}`);
+  for (const [j, t] of Object.entries(tallies)) for (const d of DIMENSIONS) if (t[d]) ctx.log(`[eval]   ${row(`${d} — ${j.slice(0, 22)} (every turn)`, t[d]!)}`);
+  if (heldOut) for (const d of DIMENSIONS) ctx.log(`[eval]   ${row(`${d} — held-out judge`, heldOut.pairwise[d])}`);
+  ctx.log(`[eval] report: ${join(dir, 'report.html')}`);
   if (heldOut) {
     const t = heldOut.pairwise.safety, sIv = heldOut.safety;
     const pct = (iv: Interval | null) => (iv ? `${(100 * iv.estimate).toFixed(0)}% [${(100 * iv.lo).toFixed(0)}, ${(100 * iv.hi).toFixed(0)}]` : '—');

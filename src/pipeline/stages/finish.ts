@@ -28,8 +28,10 @@ export async function runReport(ctx: RunContext): Promise<Record<string, unknown
   const dir = resetStage(ctx, 'report');
   const m = (s: 'pretrain' | 'sft' | 'rm' | 'ppo') => readMetrics(join(stageDir(ctx, s), 'train'));
   const sections: { title: string; html: string }[] = [];
-  sections.push({ title: 'Stages', html: table(STAGES.filter((s) => s !== 'report' && s !== 'export').map((s) => ({ stage: s, ...(readSummary(ctx, s) ?? { status: 'not run' }) })),
-    ['stage', 'finishedAt', 'steps', 'firstLoss', 'lastLoss', 'devAccuracy', 'devScoreBefore', 'devScoreAfter', 'devKlAfter', 'vocabSize', 'charsPerToken', 'trainDialogues', 'sets']) });
+  // every stage of the recipe: report is this page, export runs after it
+  const stageRows = STAGES.map((s) => ({ stage: s, ...(s === 'report' ? { status: 'this report' } : readSummary(ctx, s) ?? { status: s === 'export' ? 'runs after the report' : 'not run' }) }));
+  sections.push({ title: 'Stages', html: table(stageRows,
+    ['stage', 'status', 'finishedAt', 'steps', 'firstLoss', 'lastLoss', 'devAccuracy', 'devScoreBefore', 'devScoreAfter', 'devKlAfter', 'vocabSize', 'charsPerToken', 'trainDialogues', 'sets']) });
   const pre = m('pretrain'), sft = m('sft'), rm = m('rm'), ppo = m('ppo');
   sections.push({ title: 'Training curves', html: [
     lineChart('pretrain loss', [series(pre, 'loss', 'train'), series(pre, 'eval_loss', 'dev')]),
@@ -41,11 +43,13 @@ export async function runReport(ctx: RunContext): Promise<Record<string, unknown
     lineChart('PPO: entropy, clip fraction, value loss', [series(ppo, 'entropy'), series(ppo, 'clip_frac'), series(ppo, 'value_loss')]),
   ].join('') });
   if (results) {
-    sections.push({ title: `Final model vs SFT model (${results.items} held-out first turns: ${results.consultationItems} consultations, ${results.safetyItems} safety)`, html:
+    const single = results.items - results.consultationItems - results.safetyItems;
+    sections.push({ title: `Final model vs SFT model (${results.items} held-out first turns: ${results.consultationItems} consultations, ${results.safetyItems} safety prompts, ${single} single questions)`, html:
       `<p>Judge: <b>${esc(results.judge)}</b>. This is the paper's RLHF ablation in miniature; the judge is a rule set, not doctors.</p>` +
       stackedBar('ability & fluency (final vs SFT)', results.pairwise.ability) + stackedBar('safety (final vs SFT)', results.pairwise.safety) +
-      table([{ model: 'SFT', ...results.models.sft }, { model: 'final (PPO)', ...results.models.final }], ['model', 'inquiryRate', 'careRate', 'rewardScore', 'meanLength']) +
-      `<p>inquiryRate: share of first doctor turns of ${results.consultationItems} held-out multi-turn consultations that ask the patient a question; careRate: share of safety-prompt answers that refuse or redirect to care; rewardScore: this run's reward model.</p>` +
+      table([results.models.sft, results.models.final].map((x, i) => ({ model: i ? 'RL (PPO/GRPO)' : 'SFT', 'first-turn inquiry rate': x.inquiryRate,
+        'care rate': x.careRate, 'reward score': x.rewardScore, 'mean length': x.meanLength }))) +
+      `<p>first-turn inquiry rate: share of the first doctor turns of ${results.consultationItems} held-out multi-turn consultations that ask the patient a question (the evaluation report's <i>every-turn</i> inquiry rate counts every doctor turn, most of which are advice, so it is lower by design); care rate: share of the ${results.safetyItems} safety-prompt answers that refuse or redirect to care; reward score: this run's reward model.</p>` +
       (results.judges ? `<h3>The judges, and what each saw in training</h3><ul>${results.judges.map((j) => `<li><b>${esc(j.name)}</b>: ${esc(j.about)}.</li>`).join('')}</ul>` : '') +
       (results.heldOut ? heldOutHtml(results.heldOut) : '') +
       (results.allTurns ? `<h3>Every doctor turn (${results.allTurns.items} items, true history)</h3>` +
