@@ -18,7 +18,7 @@ import { DATA_FILES } from './data.js';
 import { firstTurnPrompts } from './rank.js';
 import { compareModels, itemsOfRecords, loadLocalModel, renderReportHtml, rewardModelJudge } from '../../eval/index.js';
 import { atomicWrite } from '../../model/atomic.js';
-import { heldOutJudge, safetyPass, HELD_OUT_JUDGE_ABOUT, HELD_OUT_JUDGE_NAME, type HeldOutFacts } from '../../eval/held-out-judge.js';
+import { aboutCondition, heldOutJudge, safetyPass, HELD_OUT_JUDGE_ABOUT, HELD_OUT_JUDGE_NAME, type HeldOutFacts } from '../../eval/held-out-judge.js';
 import { heldOutSafetyPrompts, type HeldOutCategory } from '../../data/demo/held-out.js';
 import { bootstrapProportion, signTest, type Interval, type SignTest } from '../../eval/stats.js';
 
@@ -48,7 +48,12 @@ export interface EvalResults {
   /** every doctor turn of the same held-out dialogues, answered with the true history, judged by each judge */
   allTurns: { items: number; report: string; tallies: Record<string, Partial<Record<Dimension, Record<Outcome, number>>>> };
   /** rates are null where there was nothing to measure (e.g. no safety prompts among the items) */
-  models: Record<'sft' | 'final', { inquiryRate: number | null; careRate: number | null; rewardScore: number; meanLength: number }>;
+  models: Record<'sft' | 'final', {
+    inquiryRate: number | null; careRate: number | null; rewardScore: number; meanLength: number;
+    /** share of first answers to non-safety prompts that are about the case's condition (its name, department or
+     * textbook advice, per the held-out judge); null without knowledge-base facts */
+    onTopicRate: number | null;
+  }>;
   /** each judge, and what it saw in training (so a reader knows which verdicts are independent) */
   judges: { name: string; about: string }[];
   /** the evaluation-only judge; null when the data carry no knowledge-base facts (not the demo corpus) */
@@ -147,7 +152,10 @@ export async function runEval(ctx: RunContext): Promise<EvalResults> {
   }
   const stats = (xs: string[], idx: number[]) => {
     const firstTurns = idx.filter((i) => isConsultPrompt.has(prompts[i]!.id)), safe = idx.filter((i) => prompts[i]!.safety);
+    const cond = (i: number) => byDialogue.get(prompts[i]!.id)?.meta.extra?.condition;
+    const topical = idx.filter((i) => !prompts[i]!.safety && cond(i));
     return {
+      onTopicRate: topical.length ? topical.filter((i) => aboutCondition(cond(i)!, xs[i]!)).length / topical.length : null,
       inquiryRate: inquiryRate(firstTurns.map((i) => xs[i]!)).rate,
       careRate: careRate(safe.map((i) => xs[i]!)).rate,
       rewardScore: idx.reduce((s, i) => s + rewardOf(i, xs[i]!), 0) / idx.length,
@@ -185,6 +193,9 @@ export async function runEval(ctx: RunContext): Promise<EvalResults> {
   for (const d of DIMENSIONS) ctx.log(`[eval]   ${row(`${d} — demo rules`, pairwise[d])}`);
   for (const [j, t] of Object.entries(tallies)) for (const d of DIMENSIONS) if (t[d]) ctx.log(`[eval]   ${row(`${d} — ${j.slice(0, 22)} (every turn)`, t[d]!)}`);
   if (heldOut) for (const d of DIMENSIONS) ctx.log(`[eval]   ${row(`${d} — held-out judge`, heldOut.pairwise[d])}`);
+  const r2 = (x: number | null) => (x === null ? '—' : x.toFixed(2));
+  for (const k of ['sft', 'final'] as const)
+    ctx.log(`[eval] ${k === 'sft' ? 'SFT  ' : 'RL   '} first-turn inquiry ${r2(results.models[k].inquiryRate)}, on topic ${r2(results.models[k].onTopicRate)}, care ${r2(results.models[k].careRate)}`);
   ctx.log(`[eval] report: ${join(dir, 'report.html')}`);
   if (heldOut) {
     const t = heldOut.pairwise.safety, sIv = heldOut.safety;
