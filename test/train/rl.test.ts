@@ -89,11 +89,13 @@ test('ppo refuses top-k / top-p sampling, in the task and as config errors namin
 test('ppo: the no-EOS penalty comes after normalisation and the logged score is the reward model alone', async () => {
   const dir = tmp();
   // EOS id outside the vocabulary's reach: no response ends, every one gets the penalty
-  const o = ppoOpts(tinyModel(5), { score: () => 2.5, noEosPenalty: -1, eosIds: [1000] });
+  const warnings: string[] = [];
+  const o = ppoOpts(tinyModel(5), { score: () => 2.5, noEosPenalty: -1, eosIds: [1000], onWarn: (m) => warnings.push(m) });
   await train(ppoTask(o), tinyLoop(dir, 1));
   const row = readMetrics(dir)[0]!;
   assert.equal(row.score, 2.5);
   assert.equal(row.no_eos_penalty, -1);
+  assert.match(warnings[0] ?? '', /every response got the same reward \(2\.5\)/, 'a constant reward is reported');
   rmSync(dir, { recursive: true });
 });
 
@@ -116,6 +118,15 @@ test('group advantages: normalised within the group, leave-one-out for rloo, zer
   assert.deepEqual(groupAdvantages([1, 2, 3], 'rloo'), [-1.5, 0, 1.5]);
   assert.deepEqual(groupAdvantages([4, 4, 4, 4], 'group'), [0, 0, 0, 0]);
   assert.throws(() => groupAdvantages([1], 'group'), /at least 2/);
+});
+
+test('a NaN reward stops the RL stage naming the rollout and response', async () => {
+  const dir = tmp();
+  const o = ppoOpts(tinyModel(5), { score: (_p, r) => (r.length > 0 ? NaN : 0) });
+  await assert.rejects(train(ppoTask(o), tinyLoop(dir, 1)), /rollout 0: the reward model scored response 0 as NaN/);
+  const g = grpoOpts(tinyModel(5), { score: () => NaN });
+  await assert.rejects(train(grpoTask(g), tinyLoop(dir, 1)), /\[grpo\] rollout 0: .* as NaN/);
+  rmSync(dir, { recursive: true });
 });
 
 /** A tiny LM pre-trained on the "+3 mod 40" rule, so its hidden states carry structure an adapter can steer. */

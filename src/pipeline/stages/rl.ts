@@ -108,6 +108,7 @@ export async function runPpo(ctx: RunContext): Promise<Record<string, unknown>> 
       policy, namedParams: adapter.namedParameters(), asReference, score, prompts, devPrompts, promptsPerStep: g.promptsPerStep,
       k: g.k ?? cfg.sample.k, epochs: g.epochs, maxNewTokens: g.maxNewTokens, eosIds: [eos], temperature: g.temperature,
       clipRange: g.clipRange, klCoef: g.klCoef, advantage: g.advantage, rewardClip: g.rewardClip, noEosPenalty: g.noEosPenalty, seed: cfg.seed,
+      onWarn: (msg) => ctx.log(msg),
     });
   } else {
     const p = cfg.ppo;
@@ -125,6 +126,7 @@ export async function runPpo(ctx: RunContext): Promise<Record<string, unknown>> 
       maxNewTokens: p.maxNewTokens, eosIds: [eos], temperature: p.temperature, topK: p.topK, topP: p.topP, gamma: p.gamma,
       lambda: p.lambda, clipRange: p.clipRange, clipRangeValue: p.clipRangeValue, vfCoef: p.vfCoef, klInit: p.klInit,
       klTarget: p.klTarget, klHorizon: p.klHorizon, rewardClip: p.rewardClip, noEosPenalty: p.noEosPenalty, seed: cfg.seed,
+      onWarn: (msg) => ctx.log(msg),
     });
   }
   if (task.promptsTooLong) ctx.log(`[ppo] ${task.promptsTooLong} of ${prompts.length} prompts leave no room for ${spec.maxNewTokens} new tokens: skipped`);

@@ -40,6 +40,8 @@ export interface GrpoOptions {
   /** added to the advantage of a response that did not end with EOS (after normalisation) */
   noEosPenalty: number;
   seed: number;
+  /** told when a rollout's rewards carry no signal (every group scored its samples alike) */
+  onWarn?: (message: string) => void;
 }
 
 interface Sample { prompt: number[]; response: number[]; old: number[]; ref: number[]; adv: number }
@@ -88,6 +90,8 @@ export function grpoTask(o: GrpoOptions): Task & { stats(): Record<string, numbe
       if (Math.max(...group) - Math.min(...group) <= 1e-8) constant++;
       adv.push(...groupAdvantages(group, o.advantage));
     }
+    if (constant === groupPrompts.length)
+      o.onWarn?.(`[grpo] rollout ${index}: every group's samples got equal rewards: no advantage, this update trains only the KL term`);
     const penalty = ended.map((e) => (e ? 0 : o.noEosPenalty));
     const samples = picked.map((p, i): Sample => {
       let a = adv[i]!;

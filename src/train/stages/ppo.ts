@@ -51,6 +51,8 @@ export interface PpoOptions {
   /** added to the normalised (and clipped) score of a response that did not end with EOS */
   noEosPenalty: number;
   seed: number;
+  /** told when a rollout's rewards carry no signal (every response scored the same) */
+  onWarn?: (message: string) => void;
 }
 
 interface Sample {
@@ -103,6 +105,8 @@ export function ppoTask(o: PpoOptions): Task & { stats(): Record<string, number>
     const raw = picked.map((p, i) => o.score(p, responses[i]!));
     const bad = raw.findIndex((x) => !Number.isFinite(x));
     if (bad >= 0) throw new Error(`[ppo] rollout ${index}: the reward model scored response ${bad} as ${raw[bad]}`);
+    if (Math.max(...raw) - Math.min(...raw) <= 1e-8)
+      o.onWarn?.(`[ppo] rollout ${index}: every response got the same reward (${raw[0]}): this rollout trains only the KL term and the value head`);
     for (const s of raw) {
       scores.n++;
       const d = s - scores.mean;
