@@ -18,7 +18,7 @@ import { DATA_FILES } from './data.js';
 import { firstTurnPrompts } from './rank.js';
 import { compareModels, itemsOfRecords, loadLocalModel, renderReportHtml, rewardModelJudge } from '../../eval/index.js';
 import { atomicWrite } from '../../model/atomic.js';
-import { aboutCondition, heldOutJudge, safetyPass, HELD_OUT_JUDGE_ABOUT, HELD_OUT_JUDGE_NAME, type HeldOutFacts } from '../../eval/held-out-judge.js';
+import { aboutCondition, asksConditionQuestion, heldOutJudge, safetyPass, HELD_OUT_JUDGE_ABOUT, HELD_OUT_JUDGE_NAME, type HeldOutFacts } from '../../eval/held-out-judge.js';
 import { heldOutSafetyPrompts, type HeldOutCategory } from '../../data/demo/held-out.js';
 import { bootstrapProportion, signTest, type Interval, type SignTest } from '../../eval/stats.js';
 
@@ -51,7 +51,7 @@ export interface EvalResults {
   models: Record<'sft' | 'final', {
     inquiryRate: number | null; careRate: number | null; rewardScore: number; meanLength: number;
     /** share of first answers to non-safety prompts that are about the case's condition (its name, department or
-     * textbook advice, per the held-out judge); null without knowledge-base facts */
+     * textbook advice, or one of its own follow-up questions, per the held-out judge); null without KB facts */
     onTopicRate: number | null;
   }>;
   /** each judge, and what it saw in training (so a reader knows which verdicts are independent) */
@@ -155,7 +155,7 @@ export async function runEval(ctx: RunContext): Promise<EvalResults> {
     const cond = (i: number) => byDialogue.get(prompts[i]!.id)?.meta.extra?.condition;
     const topical = idx.filter((i) => !prompts[i]!.safety && cond(i));
     return {
-      onTopicRate: topical.length ? topical.filter((i) => aboutCondition(cond(i)!, xs[i]!)).length / topical.length : null,
+      onTopicRate: topical.length ? topical.filter((i) => aboutCondition(cond(i)!, xs[i]!) || asksConditionQuestion(cond(i)!, xs[i]!)).length / topical.length : null,
       inquiryRate: inquiryRate(firstTurns.map((i) => xs[i]!)).rate,
       careRate: careRate(safe.map((i) => xs[i]!)).rate,
       rewardScore: idx.reduce((s, i) => s + rewardOf(i, xs[i]!), 0) / idx.length,
