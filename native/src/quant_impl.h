@@ -56,13 +56,14 @@ inline uint16_t load_u16(const uint8_t* p) { return (uint16_t)(p[0] | (p[1] << 8
 
 // x (M, K) quantized per block of 32 for the integer dot products: q (M·K int8, row-major), d (M·K/32 f32 scales)
 // and d8 (each scale repeated 8 times: the per-lane scales of the AVX-512 kernels, which hold 2 blocks in 16 lanes).
+// On the AVX-512 path q holds x + 128 as unsigned bytes (vpdpbusd's unsigned operand).
 struct ActRows {
   const int8_t* q;
   const float* d;
   const float* d8;
 };
 
-// Quantize M·K/32 blocks of x into q, d (d8 is filled by the driver). The ISA versions give identical bytes.
+// Quantize M·K/32 blocks of x into q, d (d8 is filled by the driver). The ISA versions give identical values.
 void quantize_act_scalar(const float* x, int64_t blocks, int8_t* q, float* d);
 void quantize_act_avx512(const float* x, int64_t blocks, int8_t* q, float* d);
 void quantize_act_avx2(const float* x, int64_t blocks, int8_t* q, float* d);

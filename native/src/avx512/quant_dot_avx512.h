@@ -1,7 +1,7 @@
 // quant_dot_avx512.h — the AVX-512 VNNI decode matvec shared by q8_0 and q4_0: two weight blocks per zmm as signed
 // int8, dotted with the q8_0-quantized rows of x by vpdpbusd (unsigned × signed bytes). x is made unsigned by
-// adding 128 (xor 0x80); the extra 128·Σw, which depends on the weights only, is one more vpdpbusd shared by all
-// rows of x. Each 16-lane sum is scaled per lane (lanes 0–7 block b, 8–15 block b+1) by d_w · d_x. A format
+// adding 128 (quantize_act_avx512 stores x + 128); the extra 128·Σw, which depends on the weights only, is one
+// more vpdpbusd shared by all rows of x, and its negation seeds each row's accumulation. Each 16-lane sum is scaled per lane (lanes 0–7 block b, 8–15 block b+1) by d_w · d_x. A format
 // supplies only its block loader (quant_q8_0_avx512.cc, quant_q4_0_avx512.cc).
 // Include after `#pragma GCC target("avx512vnni")`: vpdpbusd is beyond the library's AVX-512 flags, and the callers
 // only run once cpu_has_avx512vnni() said yes.
@@ -29,12 +29,11 @@ inline void quant_row_mb(
   for (; b + 2 <= nb; b += 2) {
     const uint8_t* p = row + b * L::bytes;
     const __m512i w = L::load2(p);
-    const __m512i corr = _mm512_dpbusd_epi32(zero, k128, w);
+    const __m512i neg_corr = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, k128, w));
     const __m512 dw = pair_scales(load_u16(p), load_u16(p + L::bytes));
     for (int i = 0; i < MB; i++) {
       const int64_t m = m0 + i;
-      const __m512i xu = _mm512_xor_si512(_mm512_loadu_si512(a.q + m * K + b * kQk), k128);
-      const __m512i s = _mm512_sub_epi32(_mm512_dpbusd_epi32(zero, xu, w), corr);
+      const __m512i s = _mm512_dpbusd_epi32(neg_corr, _mm512_loadu_si512(a.q + m * K + b * kQk), w);
       const __m512 sc = _mm512_mul_ps(dw, _mm512_loadu_ps(a.d8 + (m * nb + b) * 8));
       acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), sc, acc[i]);
     }
@@ -42,12 +41,12 @@ inline void quant_row_mb(
   if (b < nb) {  // an odd last block: the high half of w is zero, and so its lanes' sums
     const uint8_t* p = row + b * L::bytes;
     const __m512i w = L::load1(p);
-    const __m512i corr = _mm512_dpbusd_epi32(zero, k128, w);
+    const __m512i neg_corr = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, k128, w));
     const __m512 dw = pair_scales(load_u16(p), 0);
     for (int i = 0; i < MB; i++) {
       const int64_t m = m0 + i;
-      const __m512i xu = _mm512_xor_si512(_mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i*)(a.q + m * K + b * kQk))), k128);
-      const __m512i s = _mm512_sub_epi32(_mm512_dpbusd_epi32(zero, xu, w), corr);
+      const __m512i xu = _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i*)(a.q + m * K + b * kQk)));
+      const __m512i s = _mm512_dpbusd_epi32(neg_corr, xu, w);
       const __m512 sc = _mm512_mul_ps(dw, _mm512_maskz_loadu_ps(0x00ff, a.d8 + (m * nb + b) * 8));
       acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), sc, acc[i]);
     }

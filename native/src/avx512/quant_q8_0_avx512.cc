@@ -1,5 +1,5 @@
 // quant_q8_0_avx512.cc — q8_0 with AVX-512: the activation quantizer of the decode matvec (16 lanes, round half to
-// even, byte-identical to quantize_act_scalar) and the q8_0 weight-row loader for the VNNI matvec
+// even, the values of quantize_act_scalar but stored + 128 as unsigned bytes, the operand vpdpbusd wants) and the q8_0 weight-row loader for the VNNI matvec
 // (quant_dot_avx512.h). Only called when cpu_has_avx512vnni().
 #pragma GCC target("avx512vnni")
 #include "quant_dot_avx512.h"
@@ -20,13 +20,14 @@ struct LoadQ8 {
   }
 };
 
-// 16 values of x·id: clamped to ±127, NaN → 0, rounded half to even, saturated to int8.
+// 16 values of x·id: clamped to ±127, NaN → 0, rounded half to even, as int8 + 128.
 inline __m128i quantize16(__m512 v, __m512 id) {
   __m512 t = _mm512_mul_ps(v, id);
   const __mmask16 ordered = _mm512_cmp_ps_mask(t, t, _CMP_ORD_Q);
   t = _mm512_min_ps(_mm512_max_ps(t, _mm512_set1_ps(-127.0f)), _mm512_set1_ps(127.0f));
   t = _mm512_maskz_mov_ps(ordered, t);
-  return _mm512_cvtsepi32_epi8(_mm512_cvt_roundps_epi32(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  const __m128i q = _mm512_cvtsepi32_epi8(_mm512_cvt_roundps_epi32(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  return _mm_xor_si128(q, _mm_set1_epi8((char)0x80));
 }
 
 }  // namespace
