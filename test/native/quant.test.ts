@@ -46,6 +46,10 @@ function checkAll(nat: Backend): string {
       x.fill(0, 0, 32);
       for (let j = 32; j < 64; j++) x[j] = (j % 2 ? 1 : -1) * 1e-40;
       for (let j = 64; j < 96; j++) x[j] = (j - 80) * 0.5 + (j === 95 ? 10 : 0);
+      // exact ties: d = 1 for q8_0 (amax 127) and for q4_0 (max −8), so x·(1/d) lands on halves
+      x.fill(0, 96, 160);
+      x.set([127, -63.5, 0.5, -0.5, 2.5, -2.5, 1.5], 96);
+      x.set([-8, -7.5, 7.5, 0.5, -0.5, 3.5, 8], 128);
       const src = bf16 ? Uint16Array.from(x, (v) => f32ToBf16Bits(v)) : x;
       const a = new Uint8Array(bytesOf(fmt, N * K)), b = view(new Uint8Array(a.length));
       ref.quantizeRows(src, N, K, fmt, a);
