@@ -28,8 +28,24 @@ void dequant_row_range(const void* W, int format, int64_t K, int64_t r, int64_t 
       }
       return;
     }
-    case ZJ_W_Q8_0: dequant_range_q8_0((const uint8_t*)W + r * (K / kQk) * kQ8Bytes, c0, c1, dst); return;
-    default: dequant_range_q4_0((const uint8_t*)W + r * (K / kQk) * kQ4Bytes, c0, c1, dst); return;
+    case ZJ_W_Q8_0: {
+#if defined(__x86_64__) || defined(_M_X64)
+      static const auto q8 = use_avx512_int8() ? dequant_range_q8_0_avx512 : dequant_range_q8_0;
+#else
+      static const auto q8 = dequant_range_q8_0;
+#endif
+      q8((const uint8_t*)W + r * (K / kQk) * kQ8Bytes, c0, c1, dst);
+      return;
+    }
+    default: {
+#if defined(__x86_64__) || defined(_M_X64)
+      static const auto q4 = use_avx512_int8() ? dequant_range_q4_0_avx512 : dequant_range_q4_0;
+#else
+      static const auto q4 = dequant_range_q4_0;
+#endif
+      q4((const uint8_t*)W + r * (K / kQk) * kQ4Bytes, c0, c1, dst);
+      return;
+    }
   }
 }
 

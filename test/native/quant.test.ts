@@ -95,7 +95,7 @@ function checkAll(nat: Backend): string {
   for (const fmt of FORMATS)
     for (const transB of [true, false])
       for (const bf16c of [false, true])
-        for (const [M, N, K] of [[1, 33, 64], [5, 65, 96], [33, 17, 320], [70, 100, 64]] as const) {
+        for (const [M, N, K] of [[1, 33, 64], [5, 65, 96], [33, 17, 320], [70, 100, 64], [9, 64, 800]] as const) {
           // op(B) is K×N: stored N×K when transB, else K×N (then its rows, of length N, must be whole blocks)
           const rows = transB ? N : K, cols = transB ? K : N;
           if (cols % 32) continue;

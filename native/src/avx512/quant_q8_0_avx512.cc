@@ -77,6 +77,22 @@ void quantize_blocks_q8_0_avx512(const void* src, int src_bf16, int64_t blocks, 
   }
 }
 
+// Whole blocks with 16-lane converts (d · q is exact in f32, so the values equal the scalar ones); the partial
+// blocks at either end of [c0, c1) go to the scalar code.
+void dequant_range_q8_0_avx512(const uint8_t* row, int64_t c0, int64_t c1, float* dst) {
+  const int64_t b0 = (c0 + kQk - 1) / kQk, b1 = c1 / kQk;
+  if (b0 >= b1) return dequant_range_q8_0(row, c0, c1, dst);
+  if (c0 < b0 * kQk) dequant_range_q8_0(row, c0, b0 * kQk, dst);
+  for (int64_t b = b0; b < b1; b++) {
+    const uint8_t* p = row + b * kQ8Bytes;
+    const __m512 d = _mm512_set1_ps(f16_to_f32(load_u16(p)));
+    float* o = dst + b * kQk - c0;
+    _mm512_storeu_ps(o, _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)(p + 2))))));
+    _mm512_storeu_ps(o + 16, _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)(p + 18))))));
+  }
+  if (b1 * kQk < c1) dequant_range_q8_0(row, b1 * kQk, c1, dst + b1 * kQk - c0);
+}
+
 void matvec_q8_0_rows_avx512(int64_t M, int64_t K, int64_t N, const ActRows& a, const uint8_t* W, float* out,
                              int64_t n0, int64_t n1) {
   quant_rows<LoadQ8>(M, K, N, a, W, out, n0, n1);
