@@ -80,9 +80,10 @@ void zj_rmsnorm_backward(const float* x, const float* w, const float* rstd, cons
 // RoPE in the HF LLaMA rotate_half convention: x is (N, H, D) with N = B*T rows and positions[N]; D is even.
 // For i < D/2, f_i = theta^(-2i/D), a = pos * f_i:
 //   out[i] = x[i]*cos a - x[i+D/2]*sin a ;  out[i+D/2] = x[i+D/2]*cos a + x[i]*sin a
-// inverse != 0 rotates by -a (this is the backward pass).
+// inverse != 0 rotates by -a (this is the backward pass). inv_freq (D/2 values) replaces theta^(-2i/D) when
+// non-NULL: scaled RoPE variants (llama3, linear, dynamic NTK) are all a rewrite of these frequencies.
 void zj_rope(const float* x, float* out, const int32_t* positions, int64_t N, int64_t H, int64_t D,
-             float theta, int inverse);
+             float theta, int inverse, const double* inv_freq);
 
 // ---- attention (attention.cc) ----------------------------------------------------------------
 // q (B, T, H, D), k/v (B, S, Hkv, D), out (B, T, H, D), lse (B, H, T). H % Hkv == 0 (GQA).

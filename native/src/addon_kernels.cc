@@ -288,13 +288,15 @@ napi_value rmsnorm_backward(napi_env env, napi_callback_info cbi) {
   });
 }
 
-// rope(x, out, positions, N, H, D, theta, inverse)
+// rope(x, out, positions, N, H, D, theta, inverse, invFreq?)
 napi_value rope(napi_env env, napi_callback_info cbi) {
   return guarded(env, [&]() -> napi_value {
     Args a(env, cbi, "rope", 8);
     int64_t N = dim(a, 3, "N"), H = dim(a, 4, "H"), D = dim(a, 5, "D"), n = mul(a, {N, H, D});
     if (D % 2) fail(a, "D must be even, got " + std::to_string(D));
-    zj_rope(a.f32(0, n), a.f32(1, n), a.i32(2, N), N, H, D, (float)a.num(6), a.flag(7));
+    const double* inv_freq =
+        a.argc > 8 && !a.is_null(8) ? a.arr<double>(8, napi_float64_array, "Float64Array", D / 2) : nullptr;
+    zj_rope(a.f32(0, n), a.f32(1, n), a.i32(2, N), N, H, D, (float)a.num(6), a.flag(7), inv_freq);
     return undefined(env);
   });
 }
