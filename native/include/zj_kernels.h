@@ -121,6 +121,11 @@ void zj_embedding_backward(const int32_t* ids, const float* dOut, float* dWeight
 void zj_adamw(float* p, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2,
               float eps, float weightDecay, int64_t step, float gradScale);
 
+// ---- random initialisation (random.cc) --------------------------------------------------------
+// out[j] = normal(0, stdev) value number start + j of stream `key` (counter-based: independent of threading);
+// the steps are spelled out in src/backend/reference/random.ts. start + n <= 2^52.
+void zj_fill_normal(float* out, int64_t n, uint32_t key, int64_t start, double stdev);
+
 #ifdef __cplusplus
 }
 #endif

@@ -423,6 +423,19 @@ napi_value embedding_backward(napi_env env, napi_callback_info cbi) {
 // ---- optimiser ------------------------------------------------------------------------------------
 
 // adamw(p, g, m, v, lr, beta1, beta2, eps, weightDecay, step, gradScale)
+// fillNormal(out, key, start, std)
+napi_value fill_normal(napi_env env, napi_callback_info cbi) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, cbi, "fillNormal", 4);
+    float* out = a.f32(0);
+    const int64_t n = (int64_t)a.length(0), key = a.i64(1), start = a.i64(2);
+    if (key < 0 || key > 0xffffffffLL) fail(a, "key must be a 32-bit unsigned integer");
+    if (start < 0 || start + n > (1LL << 52)) fail(a, "start must be >= 0 and start + length <= 2^52");
+    zj_fill_normal(out, n, (uint32_t)key, start, a.num(3));
+    return undefined(env);
+  });
+}
+
 napi_value adamw(napi_env env, napi_callback_info cbi) {
   return guarded(env, [&]() -> napi_value {
     Args a(env, cbi, "adamw", 11);
@@ -486,6 +499,7 @@ void register_kernels(napi_env env, napi_value exports) {
   export_fn(env, exports, "embeddingBackward", embedding_backward);
   export_fn(env, exports, "adamw", adamw);
   export_fn(env, exports, "matvec", matvec_glue);
+  export_fn(env, exports, "fillNormal", fill_normal);
 }
 
 }  // namespace zj

@@ -87,6 +87,9 @@ export interface Kernels {
   /** In-place AdamW with decoupled weight decay and bias correction at 1-based step; g scaled by gradScale first. */
   adamw(p: F32, g: F32, m: F32, v: F32, lr: number, beta1: number, beta2: number, eps: number,
     weightDecay: number, step: number, gradScale: number): void;
+
+  /** out[j] = normal(0, std) value number start + j of the counter-based stream `key` (random init). */
+  fillNormal(out: F32, key: number, start: number, std: number): void;
 }
 
 export type KernelName = Exclude<keyof Kernels, never>;

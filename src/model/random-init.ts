@@ -1,13 +1,16 @@
 // random-init.ts — a randomly initialised checkpoint of a real family's shape, streamed to safetensors shards
 // tensor by tensor and chunk by chunk (a 7B bf16 model never sits in memory). Init scales are those of our
 // LlamaForCausalLM (normal std 0.02, residual projections 0.02/√(2L), norms 1, biases 0); the draws come from
-// a counter-based generator, so every value depends only on (seed, tensor name, index), never on chunking.
+// a counter-based generator (the fillNormal kernel), so every value depends only on (seed, tensor name, index),
+// never on chunking or threads.
 // Config parsing, tokenizer files and the CLI live elsewhere (config.ts, cli/model.ts).
 import { join } from 'node:path';
 import { readdirSync, rmSync } from 'node:fs';
 import type { LlamaConfig } from './llama.js';
 import { headDimOf } from './llama.js';
 import { atomicWrite, atomicWriteJson } from './atomic.js';
+import { backend } from '../backend/index.js';
+import { mix32 } from '../backend/reference/random.js';
 
 export type InitRule = { kind: 'normal'; std: number } | { kind: 'ones' } | { kind: 'zeros' };
 export interface TensorSpec { name: string; shape: number[]; init: InitRule }
@@ -40,43 +43,16 @@ export function tensorSpecs(c: LlamaConfig): TensorSpec[] {
   return out;
 }
 
-// murmur3's 32-bit finaliser: a bijective avalanche mix, good enough to turn counters into uniform bits
-function mix32(h: number): number {
-  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
-}
-
 /** A 32-bit stream key from the seed and the tensor's name (FNV-1a of the name, mixed with the seed). */
 export function streamKey(seed: number, name: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
-  return mix32((h ^ mix32(seed >>> 0 ^ 0x9e3779b9)) >>> 0);
+  return mix32((h ^ mix32((seed >>> 0) ^ 0x9e3779b9)) >>> 0);
 }
 
-/**
- * out[j] = normal(0, std) value number `start + j` of the stream `key` (Box–Muller over pairs of counter-hashed
- * uniforms; element 2k is the cosine branch, 2k+1 the sine branch of pair k). Streams up to 2^33 values.
- */
+/** out[j] = normal(0, std) value number start + j of stream `key`, on the active backend (parallel natively). */
 export function fillNormal(out: Float32Array, key: number, start: number, std: number): void {
-  const TWO_PI = 2 * Math.PI, INV = 1 / 4294967296;
-  let j = 0;
-  const n = out.length;
-  while (j < n) {
-    const e = start + j, k = Math.floor(e / 2);
-    // two independent 32-bit words per pair: the counter's low and high halves go through the mix separately
-    const kl = k >>> 0, kh = Math.floor(k / 4294967296);
-    const a = mix32((kl ^ key) + Math.imul(kh, 0x27d4eb2f) >>> 0);
-    const b = mix32((a ^ kl ^ 0x68e31da4) >>> 0);
-    const u1 = (a + 1) * INV; // (0, 1]: log never sees 0
-    const r = Math.sqrt(-2 * Math.log(u1)) * std, t = TWO_PI * b * INV;
-    if ((e & 1) === 0) {
-      out[j++] = r * Math.cos(t);
-      if (j < n) out[j++] = r * Math.sin(t);
-    } else {
-      out[j++] = r * Math.sin(t);
-    }
-  }
+  backend().fillNormal(out, key, start, std);
 }
 
 export type InitDtype = 'BF16' | 'F32';
@@ -85,7 +61,6 @@ const CHUNK = 1 << 20; // values generated per step: bounds memory to a few MiB 
 function* tensorBytes(spec: TensorSpec, key: number, dtype: InitDtype): Generator<Uint8Array> {
   const n = spec.shape.reduce((p, d) => p * d, 1);
   const buf = new Float32Array(Math.min(n, CHUNK));
-  const bits = new Uint32Array(buf.buffer);
   const half = new Uint16Array(buf.length);
   for (let off = 0; off < n; off += CHUNK) {
     const m = Math.min(CHUNK, n - off);
@@ -93,8 +68,7 @@ function* tensorBytes(spec: TensorSpec, key: number, dtype: InitDtype): Generato
     if (spec.init.kind === 'normal') fillNormal(view, key, off, spec.init.std);
     else view.fill(spec.init.kind === 'ones' ? 1 : 0);
     if (dtype === 'F32') { yield new Uint8Array(buf.buffer, 0, m * 4).slice(); continue; }
-    // round to nearest even bf16 (the values are finite)
-    for (let i = 0; i < m; i++) { const x = bits[i]!; half[i] = (x + 0x7fff + ((x >>> 16) & 1)) >>> 16; }
+    backend().castF32ToBf16(view, half.subarray(0, m)); // round to nearest even
     yield new Uint8Array(half.buffer, 0, m * 2).slice();
   }
 }

@@ -1,6 +1,6 @@
 // model-init.test.ts — `zhongjing model init`: the tensor list equals LlamaForCausalLM's parameters (names and
-// shapes) for each family; the counter-based normal fill has mean 0 / the asked std and does not depend on
-// chunking; a 2-layer model of Qwen2.5-0.5B width and tiny Qwen3 / Llama 3 models written by the command load
+// shapes) for each family; the counter-based normal fill (fillNormal kernel) has mean 0 / the asked std / a
+// normal's kurtosis, does not depend on chunking or thread count, and the native kernel equals the reference; a 2-layer model of Qwen2.5-0.5B width and tiny Qwen3 / Llama 3 models written by the command load
 // through loadModelDir, carry the init rules (norms 1, biases 0, scaled residual std) and run a forward pass.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,7 +15,9 @@ import { loadModelDir } from '../../src/model/model-dir.js';
 import { modelInit } from '../../src/cli/model.js';
 import { noGrad } from '../../src/autograd/grad-mode.js';
 import { tidy } from '../../src/tensor/scope.js';
-import { i32T } from '../helpers.js';
+import { i32T, nativeOrSkip, referenceBackend, withBackend } from '../helpers.js';
+import { setNativeThreads } from '../../src/backend/native/index.js';
+import { backendInfo } from '../../src/backend/index.js';
 
 const tinyQwen3 = { ...PRESETS['qwen3-0.6b']!, vocab_size: 300, hidden_size: 64, intermediate_size: 96, num_hidden_layers: 3,
   num_attention_heads: 4, num_key_value_heads: 2, head_dim: 24, bos_token_id: 1, eos_token_id: 2 };
@@ -32,7 +34,7 @@ test('tensorSpecs lists exactly the parameters of LlamaForCausalLM, in every fam
   }
 });
 
-test('fillNormal: mean 0 and the asked std, independent of chunking and of the stream key', () => {
+test('fillNormal: mean 0 and the asked std, independent of chunking and of the stream key', () => withBackend(referenceBackend, () => {
   const n = 1 << 20, key = streamKey(7, 'w');
   const a = new Float32Array(n);
   fillNormal(a, key, 0, 0.02);
@@ -56,6 +58,31 @@ test('fillNormal: mean 0 and the asked std, independent of chunking and of the s
   let cov = 0;
   for (let i = 0; i + 1 < n; i++) cov += a[i]! * a[i + 1]!;
   assert.ok(Math.abs(cov / n / (0.02 * 0.02)) < 0.01, `lag-1 correlation ${cov / n / 4e-4}`);
+}));
+
+const nat = nativeOrSkip();
+test('fillNormal kernel: native equals the reference and is bit-identical across thread counts', { skip: nat.backend ? false : nat.reason }, () => {
+  const n = 300001, key = streamKey(11, 'model.embed_tokens.weight');
+  for (const start of [0, 1, 2 ** 40 + 1]) {
+    const want = new Float32Array(n), got = new Float32Array(n);
+    referenceBackend.fillNormal(want, key, start, 0.02 / 3);
+    nat.backend!.fillNormal(got, key, start, 0.02 / 3);
+    let worst = 0;
+    for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
+    // both compute in double with their libm's log/cos/sin: at most an ulp of float apart
+    assert.ok(worst <= 1e-8, `start ${start}: native vs reference max |diff| ${worst}`);
+  }
+  const threads = backendInfo().threads;
+  const runs = [1, 3].map((t) => {
+    setNativeThreads(t);
+    const out = new Float32Array(n);
+    nat.backend!.fillNormal(out, key, 5, 1);
+    return out;
+  });
+  setNativeThreads(threads);
+  assert.deepEqual(runs[0], runs[1]);
+  assert.throws(() => nat.backend!.fillNormal(new Float32Array(4), -1, 0, 1), /\[fillNormal\] key must be a 32-bit unsigned integer/);
+  assert.throws(() => nat.backend!.fillNormal(new Float32Array(4), 1, 2 ** 52, 1), /\[fillNormal\] start must be/);
 });
 
 function quiet<R>(fn: () => Promise<R>): Promise<R> {

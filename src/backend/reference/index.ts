@@ -11,6 +11,7 @@ import {
   gatherLogProbsForward,
 } from './loss.js';
 import { adamw } from './adamw.js';
+import { fillNormal } from './random.js';
 
 export const referenceBackend = {
   gemm, matvec, binary, unary, unaryBackward, affine, clamp, where, swigluForward, swigluBackward,
@@ -18,6 +19,6 @@ export const referenceBackend = {
   softmaxForward, softmaxBackward, logSoftmaxForward, logSoftmaxBackward,
   rmsNormForward, rmsNormBackward, rope, attentionForward, attentionBackward,
   crossEntropyForward, crossEntropyBackward, gatherLogProbsForward, gatherLogProbsBackward,
-  embeddingForward, embeddingBackward, adamw,
+  embeddingForward, embeddingBackward, adamw, fillNormal,
   info: () => ({ name: 'reference' as const, isa: 'typescript', threads: 1, fallbacks: [] }),
 } satisfies Backend;
