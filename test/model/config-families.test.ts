@@ -93,3 +93,32 @@ test('a Qwen3 model has per-head q/k norms and (H·D, C) projections', () => {
   assert.equal(shapes['model.layers.0.self_attn.k_norm.weight'], '12');
   assert.equal(shapes['lm_head.weight'], undefined);
 });
+
+test('saveModelDir → loadModelDir keeps a Qwen3 and a llama3-scaled model exact (config and logits)', async () => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { saveModelDir, loadModelDir } = await import('../../src/model/model-dir.js');
+  const { noGrad } = await import('../../src/autograd/grad-mode.js');
+  const { i32T } = await import('../helpers.js');
+  const small = { vocab_size: 64, hidden_size: 32, intermediate_size: 48, num_hidden_layers: 1, num_attention_heads: 4,
+    num_key_value_heads: 2, bos_token_id: 1, eos_token_id: 2 };
+  for (const cfg of [{ ...PRESETS['qwen3-0.6b']!, ...small, head_dim: 12 },
+    { ...PRESETS['llama3.2-1b']!, ...small, rope_scaling: { rope_type: 'llama3', factor: 8.0, low_freq_factor: 1.0, high_freq_factor: 4.0, original_max_position_embeddings: 16 } }]) {
+    const p = fromHfConfig(cfg);
+    const m = new LlamaForCausalLM(p.config, 3);
+    const dir = mkdtempSync(join(tmpdir(), 'zj-fam-'));
+    try {
+      saveModelDir(dir, m);
+      const md = loadModelDir(dir);
+      assert.equal(md.architecture, p.architecture);
+      assert.deepEqual(md.model.config, p.config);
+      noGrad(() => {
+        const ids = i32T([3, 9, 27, 4, 40, 1], [1, 6]);
+        assert.deepEqual(md.model.forward({ ids }).f32(), m.forward({ ids }).f32());
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+});
