@@ -73,6 +73,20 @@ function* tensorBytes(spec: TensorSpec, key: number, dtype: InitDtype): Generato
   }
 }
 
+/** Tensors split into shards in module order, a new shard once the next tensor would pass maxShardBytes. */
+export function planShards(specs: TensorSpec[], bytesPerValue: number, maxShardBytes: number): { shards: TensorSpec[][]; bytes: number } {
+  const shards: TensorSpec[][] = [[]];
+  let size = 0, bytes = 0;
+  for (const s of specs) {
+    const b = s.shape.reduce((p, d) => p * d, 1) * bytesPerValue;
+    if (size > 0 && size + b > maxShardBytes) { shards.push([]); size = 0; }
+    shards[shards.length - 1]!.push(s);
+    size += b;
+    bytes += b;
+  }
+  return { shards, bytes };
+}
+
 export interface InitProgress { tensor: string; bytesDone: number; bytesTotal: number }
 
 /**
@@ -82,19 +96,11 @@ export interface InitProgress { tensor: string; bytesDone: number; bytesTotal: n
 export function writeRandomCheckpoint(dir: string, c: LlamaConfig, opts: {
   seed?: number; dtype?: InitDtype; maxShardBytes?: number; onProgress?: (p: InitProgress) => void;
 } = {}): { files: string[]; bytes: number; parameters: number } {
-  const dtype = opts.dtype ?? 'BF16', seed = opts.seed ?? 0, max = opts.maxShardBytes ?? 4 * 1024 ** 3;
+  const dtype = opts.dtype ?? 'BF16', seed = opts.seed ?? 0;
   const esize = dtype === 'BF16' ? 2 : 4;
   const specs = tensorSpecs(c);
   const count = (s: TensorSpec) => s.shape.reduce((p, d) => p * d, 1);
-  const shards: TensorSpec[][] = [[]];
-  let size = 0, total = 0;
-  for (const s of specs) {
-    const b = count(s) * esize;
-    if (size > 0 && size + b > max) { shards.push([]); size = 0; }
-    shards[shards.length - 1]!.push(s);
-    size += b;
-    total += b;
-  }
+  const { shards, bytes: total } = planShards(specs, esize, opts.maxShardBytes ?? 4 * 1024 ** 3);
   const n = shards.length, pad = (i: number) => String(i).padStart(5, '0');
   const names = n === 1 ? ['model.safetensors'] : shards.map((_, i) => `model-${pad(i + 1)}-of-${pad(n)}.safetensors`);
   let done = 0;

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fillNormal, streamKey, tensorSpecs } from '../../src/model/random-init.js';
+import { fillNormal, planShards, streamKey, tensorSpecs } from '../../src/model/random-init.js';
 import { fromHfConfig } from '../../src/model/config.js';
 import { PRESETS } from '../../src/model/presets.js';
 import { LlamaForCausalLM } from '../../src/model/llama.js';
@@ -59,6 +59,28 @@ test('fillNormal: mean 0 and the asked std, independent of chunking and of the s
   for (let i = 0; i + 1 < n; i++) cov += a[i]! * a[i + 1]!;
   assert.ok(Math.abs(cov / n / (0.02 * 0.02)) < 0.01, `lag-1 correlation ${cov / n / 4e-4}`);
 }));
+
+test('the 7B plan (nothing written): 15.2 GB of bf16 in 4 shards of at most 4 GiB, 7.6B parameters', () => {
+  const specs = tensorSpecs(fromHfConfig(PRESETS['qwen2.5-7b']!).config);
+  const params = specs.reduce((p, s) => p + s.shape.reduce((a, d) => a * d, 1), 0);
+  assert.ok(Math.abs(params / 7.6155e9 - 1) < 1e-3, `${params} parameters`);
+  const { shards, bytes } = planShards(specs, 2, 4 * 1024 ** 3);
+  assert.equal(bytes, params * 2);
+  assert.equal(shards.length, 4);
+  for (const sh of shards) assert.ok(sh.reduce((p, s) => p + s.shape.reduce((a, d) => a * d, 2), 0) <= 4 * 1024 ** 3);
+});
+
+test('every preset has the parameter count its Hugging Face checkpoint reports', () => {
+  // the safetensors totals of the HF repositories (Qwen/Qwen2.5-*, Qwen/Qwen3-0.6B, meta-llama/Llama-3.2-1B)
+  const published: Record<string, number> = {
+    'qwen2.5-0.5b': 494032768, 'qwen2.5-1.5b': 1543714304, 'qwen2.5-7b': 7615616512, 'qwen3-0.6b': 596049920,
+    'llama3.2-1b': 1235814400,
+  };
+  for (const [name, cfg] of Object.entries(PRESETS)) {
+    const n = tensorSpecs(fromHfConfig(cfg).config).reduce((p, s) => p + s.shape.reduce((a, d) => a * d, 1), 0);
+    assert.equal(n, published[name], name);
+  }
+});
 
 const nat = nativeOrSkip();
 test('fillNormal kernel: native equals the reference and is bit-identical across thread counts', { skip: nat.backend ? false : nat.reason }, () => {
