@@ -102,9 +102,10 @@ void zj_rmsnorm_backward(const float* x, const float* w, const float* rstd, cons
 // RoPE in the HF LLaMA rotate_half convention: x is (N, H, D) with N = B*T rows and positions[N]; D is even.
 // For i < D/2, f_i = theta^(-2i/D), a = pos * f_i:
 //   out[i] = x[i]*cos a - x[i+D/2]*sin a ;  out[i+D/2] = x[i+D/2]*cos a + x[i]*sin a
-// inverse != 0 rotates by -a (this is the backward pass).
+// inverse != 0 rotates by -a (this is the backward pass). inv_freq (D/2 values) replaces theta^(-2i/D) when
+// non-NULL: scaled RoPE variants (llama3, linear, dynamic NTK) are all a rewrite of these frequencies.
 void zj_rope(const float* x, float* out, const int32_t* positions, int64_t N, int64_t H, int64_t D,
-             float theta, int inverse);
+             float theta, int inverse, const double* inv_freq);
 
 // ---- attention (attention.cc) ----------------------------------------------------------------
 // q (B, T, H, D), k/v (B, S, Hkv, D), out (B, T, H, D), lse (B, H, T). H % Hkv == 0 (GQA).
@@ -143,6 +144,11 @@ void zj_embedding_backward(const int32_t* ids, const float* dOut, float* dWeight
 // g is multiplied by gradScale first (global-norm clipping folded in).
 void zj_adamw(float* p, const float* g, float* m, float* v, int64_t n, float lr, float beta1, float beta2,
               float eps, float weightDecay, int64_t step, float gradScale);
+
+// ---- random initialisation (random.cc) --------------------------------------------------------
+// out[j] = normal(0, stdev) value number start + j of stream `key` (counter-based: independent of threading);
+// the steps are spelled out in src/backend/reference/random.ts. start + n <= 2^52.
+void zj_fill_normal(float* out, int64_t n, uint32_t key, int64_t start, double stdev);
 
 #ifdef __cplusplus
 }

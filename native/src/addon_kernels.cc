@@ -288,13 +288,15 @@ napi_value rmsnorm_backward(napi_env env, napi_callback_info cbi) {
   });
 }
 
-// rope(x, out, positions, N, H, D, theta, inverse)
+// rope(x, out, positions, N, H, D, theta, inverse, invFreq?)
 napi_value rope(napi_env env, napi_callback_info cbi) {
   return guarded(env, [&]() -> napi_value {
     Args a(env, cbi, "rope", 8);
     int64_t N = dim(a, 3, "N"), H = dim(a, 4, "H"), D = dim(a, 5, "D"), n = mul(a, {N, H, D});
     if (D % 2) fail(a, "D must be even, got " + std::to_string(D));
-    zj_rope(a.f32(0, n), a.f32(1, n), a.i32(2, N), N, H, D, (float)a.num(6), a.flag(7));
+    const double* inv_freq =
+        a.argc > 8 && !a.is_null(8) ? a.arr<double>(8, napi_float64_array, "Float64Array", D / 2) : nullptr;
+    zj_rope(a.f32(0, n), a.f32(1, n), a.i32(2, N), N, H, D, (float)a.num(6), a.flag(7), inv_freq);
     return undefined(env);
   });
 }
@@ -422,6 +424,19 @@ napi_value embedding_backward(napi_env env, napi_callback_info cbi) {
 // ---- optimiser ------------------------------------------------------------------------------------
 
 // adamw(p, g, m, v, lr, beta1, beta2, eps, weightDecay, step, gradScale)
+// fillNormal(out, key, start, std)
+napi_value fill_normal(napi_env env, napi_callback_info cbi) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, cbi, "fillNormal", 4);
+    float* out = a.f32(0);
+    const int64_t n = (int64_t)a.length(0), key = a.i64(1), start = a.i64(2);
+    if (key < 0 || key > 0xffffffffLL) fail(a, "key must be a 32-bit unsigned integer");
+    if (start < 0 || start + n > (1LL << 52)) fail(a, "start must be >= 0 and start + length <= 2^52");
+    zj_fill_normal(out, n, (uint32_t)key, start, a.num(3));
+    return undefined(env);
+  });
+}
+
 napi_value adamw(napi_env env, napi_callback_info cbi) {
   return guarded(env, [&]() -> napi_value {
     Args a(env, cbi, "adamw", 11);
@@ -519,6 +534,7 @@ void register_kernels(napi_env env, napi_value exports) {
   export_fn(env, exports, "matvec", matvec_glue);
   export_fn(env, exports, "quantizeRows", quantize_rows);
   export_fn(env, exports, "dequantizeRows", dequantize_rows);
+  export_fn(env, exports, "fillNormal", fill_normal);
 }
 
 }  // namespace zj

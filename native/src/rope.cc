@@ -44,11 +44,11 @@ void rotate_row(const float* x, float* out, const float* cs, int64_t H, int64_t 
 }  // namespace
 
 extern "C" void zj_rope(const float* x, float* out, const int32_t* positions, int64_t N, int64_t H, int64_t D,
-                        float theta, int inverse) {
+                        float theta, int inverse, const double* inv_freq) {
   const int64_t half = D / 2;
   if (N <= 0 || half == 0) return;
   std::vector<double> freq(half);
-  for (int64_t i = 0; i < half; i++) freq[i] = pow((double)theta, (-2.0 * (double)i) / (double)D);
+  for (int64_t i = 0; i < half; i++) freq[i] = inv_freq ? inv_freq[i] : pow((double)theta, (-2.0 * (double)i) / (double)D);
   const double sign = inverse ? -1.0 : 1.0;
   int64_t pmin = positions[0], pmax = positions[0];
   for (int64_t n = 1; n < N; n++) {

@@ -83,8 +83,12 @@ export interface Kernels {
   rmsNormForward(x: F32, w: F32, out: F32, rstd: F32, rows: number, C: number, eps: number): void;
   /** dw is overwritten with the sum over rows. */
   rmsNormBackward(x: F32, w: F32, rstd: F32, dOut: F32, dx: F32, dw: F32, rows: number, C: number): void;
-  /** HF rotate_half RoPE over x (N, H, D) at positions[N]; inverse rotates by -angle (the backward). */
-  rope(x: F32, out: F32, positions: I32, N: number, H: number, D: number, theta: number, inverse: boolean): void;
+  /**
+   * HF rotate_half RoPE over x (N, H, D) at positions[N]; inverse rotates by -angle (the backward). The D/2
+   * inverse frequencies are theta^(-2i/D), or invFreq[i] when given (scaled RoPE: llama3, linear, dynamic).
+   */
+  rope(x: F32, out: F32, positions: I32, N: number, H: number, D: number, theta: number, inverse: boolean,
+    invFreq?: Float64Array | null): void;
 
   /** q (B,T,H,D), k/v (B,S,Hkv,D) → out (B,T,H,D), lse (B,H,T). Query t is at position S-T+t. */
   attentionForward(q: F32, k: F32, v: F32, out: F32, lse: F32, B: number, T: number, S: number, H: number,
@@ -105,6 +109,9 @@ export interface Kernels {
   /** In-place AdamW with decoupled weight decay and bias correction at 1-based step; g scaled by gradScale first. */
   adamw(p: F32, g: F32, m: F32, v: F32, lr: number, beta1: number, beta2: number, eps: number,
     weightDecay: number, step: number, gradScale: number): void;
+
+  /** out[j] = normal(0, std) value number start + j of the counter-based stream `key` (random init). */
+  fillNormal(out: F32, key: number, start: number, std: number): void;
 }
 
 export type KernelName = Exclude<keyof Kernels, never>;

@@ -233,6 +233,9 @@ export function writeModelGguf(path: string, model: LlamaForCausalLM, vocab: Ggu
     throw new Error(`[gguf export] the vocabulary has ${vocab.tokens.length} tokens, the model ${c.vocabSize}`);
   for (const [n, s] of model.namedLinears()) if (s.lora.length)
     throw new Error(`[gguf export] ${n} still has adapters attached: merge them first`);
+  // Qwen3's q/k norms, a free head dim and scaled RoPE need GGUF keys/tensors this writer does not emit yet
+  if (c.qkNorm || c.headDim !== undefined || c.ropeScaling)
+    throw new Error('[gguf export] Qwen3 q/k norms, head_dim ≠ hidden/heads and rope_scaling are not exported to GGUF yet');
   const D = c.hiddenSize / c.numHeads;
   const kv = new Map<string, GgufValue>();
   kv.set('general.architecture', str(arch));

@@ -1,12 +1,13 @@
-// llama.ts — the LLaMA family decoder (Touvron et al. 2023; Qwen2 adds q/k/v biases): pre-norm blocks of
-// RMSNorm → GQA attention with RoPE → residual → RMSNorm → SwiGLU MLP → residual, then a final norm and
-// the LM head. Parameter names follow HF's LlamaForCausalLM so checkpoints map one-to-one.
+// llama.ts — the LLaMA family decoder (Touvron et al. 2023; Qwen2 adds q/k/v biases, Qwen3 per-head q/k
+// RMSNorms and a free head dim, Llama 3 scaled RoPE): pre-norm blocks of RMSNorm → GQA attention with RoPE →
+// residual → RMSNorm → SwiGLU MLP → residual, then a final norm and the LM head. Parameter names follow HF's
+// LlamaForCausalLM / Qwen3ForCausalLM so checkpoints map one-to-one.
 //
 // Every projection is a LoraLinear (a Linear that PEFT adapters can attach to); an optional KvCache turns
 // forward() into prefill / incremental decode. Sampling lives in generate.ts, files in model-dir.ts.
 //
 // Dimension legend: B batch, T sequence (new tokens), S keys (cached + new), C hidden, V vocabulary, L layers,
-// H query heads, Hkv key/value heads, D head dim (C / H), F MLP hidden.
+// H query heads, Hkv key/value heads, D head dim (C / H unless the config sets it), F MLP hidden.
 import { Tensor } from '../tensor/tensor.js';
 import { add, attention, matmul, reshape, rope, swiglu } from '../ops/index.js';
 import { Module, ModuleList } from '../nn/module.js';
@@ -15,8 +16,10 @@ import { LoraLinear } from '../nn/lora.js';
 import { isGradEnabled } from '../autograd/grad-mode.js';
 import { Rng } from '../util/rng.js';
 import { KvCache } from './kv-cache.js';
+import { positionLimit, ropeDependsOnLength, ropeInvFreq, type RopeScaling } from './rope-scaling.js';
 
 export { KvCache };
+export type { RopeScaling };
 
 export interface LlamaConfig {
   vocabSize: number;
@@ -31,6 +34,12 @@ export interface LlamaConfig {
   tieWordEmbeddings: boolean;
   /** q/k/v projection biases (Qwen2) */
   attentionBias: boolean;
+  /** D when it is not C / H (Qwen3: q_proj is (H·D, C), o_proj (C, H·D)) */
+  headDim?: number;
+  /** per-head RMSNorm of q and k over D before RoPE (Qwen3's q_norm / k_norm) */
+  qkNorm?: boolean;
+  /** scaled RoPE (llama3, linear, dynamic); absent or null = plain RoPE */
+  ropeScaling?: RopeScaling | null;
   bosTokenId?: number;
   eosTokenId?: number;
 }
@@ -59,28 +68,42 @@ export interface ForwardInput {
   cache?: KvCache | null;
 }
 
+/** D: the config's headDim, else C / H. */
+export function headDimOf(c: LlamaConfig): number {
+  return c.headDim ?? c.hiddenSize / c.numHeads;
+}
+
 class Attention extends Module {
   readonly qProj: LoraLinear;
   readonly kProj: LoraLinear;
   readonly vProj: LoraLinear;
   readonly oProj: LoraLinear;
+  readonly qNorm: RMSNorm | null = null;
+  readonly kNorm: RMSNorm | null = null;
   constructor(private readonly cfg: LlamaConfig, rng: Rng, private readonly layerIndex: number) {
     super();
-    const C = cfg.hiddenSize, D = C / cfg.numHeads, std = 0.02;
+    const C = cfg.hiddenSize, D = headDimOf(cfg), std = 0.02;
     const bias = cfg.attentionBias;
     this.qProj = this.add('q_proj', new LoraLinear(C, cfg.numHeads * D, rng, { bias, std }));
     this.kProj = this.add('k_proj', new LoraLinear(C, cfg.numKvHeads * D, rng, { bias, std }));
     this.vProj = this.add('v_proj', new LoraLinear(C, cfg.numKvHeads * D, rng, { bias, std }));
     // scaled init of the residual projections (GPT-2 style) keeps early activations bounded
     this.oProj = this.add('o_proj', new LoraLinear(cfg.numHeads * D, C, rng, { std: std / Math.sqrt(2 * cfg.numLayers) }));
+    if (cfg.qkNorm) {
+      this.qNorm = this.add('q_norm', new RMSNorm(D, cfg.rmsNormEps));
+      this.kNorm = this.add('k_norm', new RMSNorm(D, cfg.rmsNormEps));
+    }
   }
 
-  forward(x: Tensor, positions: Tensor, keyMask: Tensor | null, cache: KvCache | null): Tensor {
+  forward(x: Tensor, positions: Tensor, keyMask: Tensor | null, cache: KvCache | null, invFreq: Float64Array | null): Tensor {
     const [B, T] = x.shape as [number, number, number];
-    const { numHeads: H, numKvHeads: Hkv, hiddenSize: C, ropeTheta } = this.cfg;
-    const D = C / H;
-    const q = rope(reshape(this.qProj.forward(x), [B, T, H, D]), positions, ropeTheta);   // (B, T, H, D)
-    const k = rope(reshape(this.kProj.forward(x), [B, T, Hkv, D]), positions, ropeTheta); // (B, T, Hkv, D)
+    const { numHeads: H, numKvHeads: Hkv, ropeTheta } = this.cfg;
+    const D = headDimOf(this.cfg);
+    let q = reshape(this.qProj.forward(x), [B, T, H, D]);                                 // (B, T, H, D)
+    let k = reshape(this.kProj.forward(x), [B, T, Hkv, D]);                               // (B, T, Hkv, D)
+    if (this.qNorm && this.kNorm) { q = this.qNorm.forward(q); k = this.kNorm.forward(k); } // per head, over D
+    q = rope(q, positions, ropeTheta, invFreq);                                           // (B, T, H, D)
+    k = rope(k, positions, ropeTheta, invFreq);                                           // (B, T, Hkv, D)
     const v = reshape(this.vProj.forward(x), [B, T, Hkv, D]);                             // (B, T, Hkv, D)
     const a = cache
       ? cache.attend(this.layerIndex, q, k, v)                                            // (B, T, H, D)
@@ -117,8 +140,8 @@ class DecoderLayer extends Module {
     this.postNorm = this.add('post_attention_layernorm', new RMSNorm(cfg.hiddenSize, cfg.rmsNormEps));
     this.mlp = this.add('mlp', new Mlp(cfg, rng));
   }
-  forward(x: Tensor, positions: Tensor, keyMask: Tensor | null, cache: KvCache | null): Tensor {
-    const h = add(x, this.selfAttn.forward(this.inputNorm.forward(x), positions, keyMask, cache));
+  forward(x: Tensor, positions: Tensor, keyMask: Tensor | null, cache: KvCache | null, invFreq: Float64Array | null): Tensor {
+    const h = add(x, this.selfAttn.forward(this.inputNorm.forward(x), positions, keyMask, cache, invFreq));
     return add(h, this.mlp.forward(this.postNorm.forward(h)));
   }
 }
@@ -138,6 +161,8 @@ class LlamaModel extends Module {
 export class LlamaForCausalLM extends Module {
   readonly model: LlamaModel;
   readonly lmHead: LoraLinear | null;
+  /** RoPE frequencies when they do not depend on the sequence length (null: plain RoPE or dynamic) */
+  private readonly staticInvFreq: Float64Array | null;
 
   /** `init: false` skips the random initialisation (weights start at zero): for loading a checkpoint. */
   constructor(readonly config: LlamaConfig, seed = 0, opts: { init?: boolean } = {}) {
@@ -146,6 +171,16 @@ export class LlamaForCausalLM extends Module {
     const rng = opts.init === false ? new ZeroRng(0) : new Rng(seed);
     this.model = this.add('model', new LlamaModel(config, rng));
     this.lmHead = config.tieWordEmbeddings ? null : this.add('lm_head', new LoraLinear(config.hiddenSize, config.vocabSize, rng));
+    this.staticInvFreq = ropeDependsOnLength(config) ? null : ropeInvFreq(config, headDimOf(config), config.maxPositions);
+  }
+
+  /** The RoPE inverse frequencies for a pass whose positions are `positions` (null: plain RoPE from theta). */
+  private invFreqFor(positions: Tensor): Float64Array | null {
+    if (!ropeDependsOnLength(this.config)) return this.staticInvFreq;
+    // dynamic NTK: the base follows the longest position in this pass (HF's seq_len = max position + 1)
+    let max = 0;
+    for (const p of positions.i32('llama')) if (p > max) max = p;
+    return ropeInvFreq(this.config, headDimOf(this.config), max + 1);
   }
 
   /** The final hidden states (B, T, C), before the LM head (value heads read these). */
@@ -155,16 +190,17 @@ export class LlamaForCausalLM extends Module {
     const [B, T] = ids.shape as [number, number];
     const cache = input.cache ?? null;
     const past = cache ? cache.length : 0;
-    if (past + T > this.config.maxPositions)
-      throw new Error(`[llama] sequence of ${past + T} exceeds maxPositions ${this.config.maxPositions}`);
+    const limit = positionLimit(this.config);
+    if (past + T > limit) throw new Error(`[llama] sequence of ${past + T} exceeds the position limit ${limit}`);
     if (cache) {
       if (isGradEnabled() && this.parameters().some((p) => p.requiresGrad))
         throw new Error('[llama] the KV cache is for inference: run under noGrad');
       cache.append(B, T, input.keyMask ?? null);
     }
     const positions = input.positions ?? defaultPositions(B, T, past);
+    const invFreq = this.invFreqFor(positions);
     let x = this.model.embedTokens.forward(ids); // (B, T, C)
-    for (const layer of this.model.layers.items) x = layer.forward(x, positions, input.keyMask ?? null, cache);
+    for (const layer of this.model.layers.items) x = layer.forward(x, positions, input.keyMask ?? null, cache, invFreq);
     if (cache) cache.commit(T);
     return this.model.norm.forward(x); // (B, T, C)
   }
@@ -186,7 +222,7 @@ export class LlamaForCausalLM extends Module {
   /** An empty cache for B rows of up to `capacity` tokens (prompt + new tokens). */
   newCache(B: number, capacity: number): KvCache {
     const c = this.config;
-    return new KvCache(c.numLayers, B, Math.min(capacity, c.maxPositions), c.numKvHeads, c.hiddenSize / c.numHeads);
+    return new KvCache(c.numLayers, B, Math.min(capacity, positionLimit(c)), c.numKvHeads, headDimOf(c));
   }
 
   /** Logits (B, T, V). */
@@ -219,9 +255,24 @@ export function validateConfig(c: LlamaConfig): void {
   const bad = (field: string, why: string) => { throw new Error(`[llama config] ${field}: ${why}`); };
   for (const k of ['vocabSize', 'hiddenSize', 'intermediateSize', 'numLayers', 'numHeads', 'numKvHeads', 'maxPositions'] as const)
     if (!Number.isInteger(c[k]) || c[k] <= 0) bad(k, `must be a positive integer, got ${c[k]}`);
-  if (c.hiddenSize % c.numHeads) bad('hiddenSize', `${c.hiddenSize} is not divisible by numHeads ${c.numHeads}`);
-  if ((c.hiddenSize / c.numHeads) % 2) bad('numHeads', 'head dim must be even for RoPE');
+  if (c.headDim !== undefined) {
+    if (!Number.isInteger(c.headDim) || c.headDim <= 0) bad('headDim', `must be a positive integer, got ${c.headDim}`);
+    if (c.headDim % 2) bad('headDim', `${c.headDim} must be even for RoPE`);
+  } else {
+    if (c.hiddenSize % c.numHeads) bad('hiddenSize', `${c.hiddenSize} is not divisible by numHeads ${c.numHeads}`);
+    if ((c.hiddenSize / c.numHeads) % 2) bad('numHeads', 'head dim must be even for RoPE');
+  }
   if (c.numHeads % c.numKvHeads) bad('numKvHeads', `${c.numKvHeads} does not divide numHeads ${c.numHeads}`);
   if (!(c.ropeTheta > 0)) bad('ropeTheta', 'must be positive');
   if (!(c.rmsNormEps > 0)) bad('rmsNormEps', 'must be positive');
+  const s = c.ropeScaling;
+  if (s) {
+    if (!(s.factor >= 1)) bad('ropeScaling.factor', `must be at least 1, got ${s.factor}`);
+    if (s.type === 'llama3') {
+      if (!(s.highFreqFactor > s.lowFreqFactor) || !(s.lowFreqFactor > 0))
+        bad('ropeScaling', `llama3 needs 0 < lowFreqFactor < highFreqFactor, got ${s.lowFreqFactor}, ${s.highFreqFactor}`);
+      if (!Number.isInteger(s.originalMaxPositions) || s.originalMaxPositions <= 0)
+        bad('ropeScaling.originalMaxPositions', `must be a positive integer, got ${s.originalMaxPositions}`);
+    }
+  }
 }

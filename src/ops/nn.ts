@@ -52,19 +52,21 @@ export function rmsNorm(x: Tensor, weight: Tensor, eps: number): Tensor {
 
 /**
  * Rotary position embedding (Su et al. 2021) in the HF LLaMA rotate_half convention, for x (B, T, H, D)
- * with positions (B·T) — per-row positions support left padding and the KV cache's offset.
+ * with positions (B·T) — per-row positions support left padding and the KV cache's offset. `invFreq`
+ * (D/2 inverse frequencies) replaces theta^(-2i/D) for scaled RoPE (src/model/rope-scaling.ts).
  */
-export function rope(x: Tensor, positions: Tensor, theta: number): Tensor {
+export function rope(x: Tensor, positions: Tensor, theta: number, invFreq: Float64Array | null = null): Tensor {
   if (x.rank !== 4) throw new Error(`[rope] x must be (B, T, H, D), got ${shapeStr(x.shape)}`);
   const [B, T, H, D] = x.shape as [number, number, number, number];
   if (D % 2) throw new Error(`[rope] head dim must be even, got ${D}`);
   const pos = positions.i32('rope');
   if (pos.length !== B * T) throw new Error(`[rope] positions has ${pos.length} entries, needs B·T = ${B * T}`);
+  if (invFreq && invFreq.length !== D / 2) throw new Error(`[rope] invFreq has ${invFreq.length} entries, needs D/2 = ${D / 2}`);
   const out = Tensor.empty(x.shape, 'f32');
-  backend().rope(x.f32('rope'), out.f32(), pos, B * T, H, D, theta, false);
+  backend().rope(x.f32('rope'), out.f32(), pos, B * T, H, D, theta, false, invFreq);
   return record('rope', out, [x], [positions], (g) => {
     const dx = Tensor.empty(x.shape, 'f32');
-    backend().rope(g.f32(), dx.f32(), pos, B * T, H, D, theta, true);
+    backend().rope(g.f32(), dx.f32(), pos, B * T, H, D, theta, true, invFreq);
     return [dx];
   });
 }

@@ -40,8 +40,8 @@ test('config: LLaMA and Qwen2 config.json parse; round trip through toHfConfig',
 
 test('config: unsupported features are refused with the field named', () => {
   const cases: [Record<string, unknown>, RegExp][] = [
-    [{ rope_scaling: { type: 'linear', factor: 2 } }, /rope_scaling: type "linear"/],
-    [{ rope_scaling: { rope_type: 'llama3', factor: 8 } }, /rope_scaling: type "llama3"/],
+    [{ rope_scaling: { type: 'yarn', factor: 2 } }, /rope_scaling: type "yarn"/],
+    [{ rope_scaling: { rope_type: 'llama3', factor: 8 } }, /rope_scaling\.original_max_position_embeddings/],
     [{ architectures: ['MistralForCausalLM'] }, /architectures: MistralForCausalLM is not supported/],
     [{ hidden_act: 'gelu' }, /hidden_act: "gelu"/],
     [{ attention_bias: true }, /attention_bias/],
@@ -49,7 +49,7 @@ test('config: unsupported features are refused with the field named', () => {
     [{ pretraining_tp: 2 }, /pretraining_tp/],
     [{ sliding_window: 4096 }, /sliding_window/],
     [{ architectures: ['Qwen2ForCausalLM'], use_sliding_window: true }, /use_sliding_window/],
-    [{ head_dim: 64 }, /head_dim/],
+    [{ head_dim: 63 }, /head_dim/],
     [{ num_key_value_heads: 5 }, /numKvHeads/],
     [{ hidden_size: 'big' }, /hidden_size: expected a positive integer/],
   ];

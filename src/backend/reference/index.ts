@@ -12,6 +12,7 @@ import {
 } from './loss.js';
 import { adamw } from './adamw.js';
 import { dequantizeRows, quantizeRows } from './quant.js';
+import { fillNormal } from './random.js';
 
 export const referenceBackend = {
   gemm, matvec, quantizeRows, dequantizeRows, binary, unary, unaryBackward, affine, clamp, where, swigluForward, swigluBackward,
@@ -19,6 +20,6 @@ export const referenceBackend = {
   softmaxForward, softmaxBackward, logSoftmaxForward, logSoftmaxBackward,
   rmsNormForward, rmsNormBackward, rope, attentionForward, attentionBackward,
   crossEntropyForward, crossEntropyBackward, gatherLogProbsForward, gatherLogProbsBackward,
-  embeddingForward, embeddingBackward, adamw,
+  embeddingForward, embeddingBackward, adamw, fillNormal,
   info: () => ({ name: 'reference' as const, isa: 'typescript', threads: 1, fallbacks: [] }),
 } satisfies Backend;

@@ -29,13 +29,14 @@ export function rmsNormBackward(x: F32, w: F32, rstd: F32, dOut: F32, dx: F32, d
   for (let c = 0; c < C; c++) dw[c] = acc[c]!;
 }
 
-export function rope(x: F32, out: F32, positions: I32, N: number, H: number, D: number, theta: number, inverse: boolean): void {
+export function rope(x: F32, out: F32, positions: I32, N: number, H: number, D: number, theta: number, inverse: boolean,
+  invFreq: Float64Array | null = null): void {
   const half = D >> 1;
   const sign = inverse ? -1 : 1;
   for (let n = 0; n < N; n++) {
     const pos = positions[n]!;
     for (let i = 0; i < half; i++) {
-      const a = pos * Math.pow(theta, (-2 * i) / D);
+      const a = pos * (invFreq ? invFreq[i]! : Math.pow(theta, (-2 * i) / D));
       const c = Math.cos(a), s = sign * Math.sin(a);
       for (let h = 0; h < H; h++) {
         const o = (n * H + h) * D;
