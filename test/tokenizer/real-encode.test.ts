@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadTokenizer } from '../../src/tokenizer/tokenizer-json.js';
-import { EDGE_TEXTS, hasRefdata, hfJs, refTexts, SKIP_REFDATA } from './helpers.js';
+import { EDGE_TEXTS, hasRefdata, hfJs, hfJsIds, refTexts, SKIP_REFDATA } from './helpers.js';
 import { modelDir, readModelJson, REAL_MODELS, skipMessage } from './real-models.js';
 
 /** Texts that stress each pipeline: special tokens inside text, whitespace runs, digits, emoji, scripts, CJK punctuation. */
@@ -55,3 +55,23 @@ for (const m of REAL_MODELS) {
     assert.deepEqual(bad.slice(0, 12), [], `${m.name}: ${bad.length} disagreements`);
   });
 }
+
+const llama2 = REAL_MODELS.find((m) => m.name === 'llama2')!;
+test('added-token flags lstrip / rstrip on the real Llama-2 file match @huggingface/tokenizers', { skip: modelDir(llama2) ? false : skipMessage(llama2) }, async () => {
+  const { tokenizer, config } = readModelJson(modelDir(llama2)!);
+  const j = structuredClone(tokenizer) as { added_tokens: Record<string, unknown>[] };
+  Object.assign(j.added_tokens[2]!, { lstrip: true }); // </s>
+  Object.assign(j.added_tokens[1]!, { rstrip: true }); // <s>
+  // single_word and normalized: true are left out: @huggingface/tokenizers and the Rust library disagree on them
+  // (docs/tokenizer.md); no real file here sets any of these flags
+  j.added_tokens.push({ id: 32000, content: 'mg', single_word: false, lstrip: true, rstrip: false, normalized: false, special: false });
+  const { tokenizerFromJson } = await import('../../src/tokenizer/tokenizer-json.js');
+  const ours = tokenizerFromJson(j, config);
+  const ref = hfJs(j, config);
+  const texts = ['答案 </s>', '答案\n\t </s>下一句', '<s>   [INST]', '<s>\n\nx', '说200mg', '200 mg 每次', 'mgmg mg', ' mg ', '<s> </s>', 'a\u3000</s>'];
+  for (const text of texts) {
+    assert.deepEqual(ours.encode(text), hfJsIds(ref, text), JSON.stringify(text));
+    const ids = hfJsIds(ref, text);
+    assert.equal(ours.decode(ids), ref.decode(ids, { skip_special_tokens: false }), `decode ${JSON.stringify(text)}`);
+  }
+});
