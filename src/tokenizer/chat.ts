@@ -1,5 +1,5 @@
-// chat.ts — chat templates (Jinja via @huggingface/jinja, with undefined values made errors) and encodeChat, the one
-// function that yields both the serving prompt ids and the training mask of assistant tokens.
+// chat.ts — chat templates: Jinja via @huggingface/jinja with undefined values made errors, built-in templates, and
+// renderChat. The training mask of assistant tokens (encodeChat) lives in chat-mask.ts.
 // Built-in templates `ziya` and `chatml` are written here as Jinja source, so they can also be saved into
 // tokenizer_config.json. No model or generation code here.
 
@@ -132,16 +132,6 @@ export interface ChatOptions {
   context?: Record<string, unknown>;
 }
 
-export interface ChatEncoding {
-  /** the rendered text */
-  text: string;
-  ids: number[];
-  /** 1 where the token is assistant output (a training target), else 0 */
-  assistantMask: Uint8Array;
-  /** assistant turns whose serving prompt does not tokenize to a prefix of `ids` (BPE merged across the boundary) */
-  promptBoundaryMerges: number[];
-}
-
 function checkMessages(messages: ChatMessage[]): void {
   messages.forEach((m, i) => {
     if (!m || typeof m.role !== 'string') throw new Error(`[chat] messages[${i}].role: expected a string`);
@@ -165,54 +155,4 @@ export function renderChat(tok: Tokenizer | null, template: string, messages: Ch
   });
 }
 
-/** Length of each token in the units both sides of a comparison share: UTF-8 bytes of its (model) string. */
-function tokenLengths(tok: Tokenizer, ids: number[]): number[] {
-  return ids.map((id) => tok.tokenByteLength(id));
-}
-
-/**
- * Renders `messages` and returns its ids with the mask of assistant tokens. The mask comes from the render itself:
- * for each assistant turn i we render messages[0..i) with the generation prompt and messages[0..i] without, encode
- * both, and locate where each ends inside the full encoding (comparing ids, then token lengths where BPE merged across
- * the boundary). A token straddling a prompt/answer boundary belongs to the answer. Templates whose render of a prefix
- * is not a prefix of the full render cannot give a mask and are rejected.
- */
-export function encodeChat(tok: Tokenizer, template: string, messages: ChatMessage[], opts: ChatOptions = {}): ChatEncoding {
-  const text = renderChat(tok, template, messages, opts);
-  const ids = tok.encode(text);
-  const mask = new Uint8Array(ids.length);
-  const cum = [0];
-  for (const l of tokenLengths(tok, ids)) cum.push(cum[cum.length - 1]! + l);
-  const merged: number[] = [];
-  const ctx = { context: opts.context };
-  messages.forEach((m, i) => {
-    if (m.role !== 'assistant') return;
-    const promptText = renderChat(tok, template, messages.slice(0, i), { ...ctx, addGenerationPrompt: true });
-    const turnText = renderChat(tok, template, messages.slice(0, i + 1), { ...ctx, addGenerationPrompt: false });
-    if (!text.startsWith(promptText) || !text.startsWith(turnText) || !turnText.startsWith(promptText))
-      throw new Error(`[chat] template is not prefix-stable at messages[${i}]: rendering the conversation up to this turn is not a prefix of the full render, so the training mask cannot be derived`);
-    const p = tok.encode(promptText), q = tok.encode(turnText);
-    let lcp = 0;
-    while (lcp < p.length && p[lcp] === ids[lcp]) lcp++;
-    let start: number;
-    if (lcp === p.length) start = lcp;
-    else {
-      merged.push(i);
-      // the prompt ends inside the full encoding at its total length; the first token reaching past it is the answer's
-      const end = tokenLengths(tok, p).reduce((a, b) => a + b, 0);
-      start = lcp;
-      while (start < ids.length && cum[start + 1]! <= end) start++;
-    }
-    let stop: number;
-    let lcq = 0;
-    while (lcq < q.length && q[lcq] === ids[lcq]) lcq++;
-    if (lcq === q.length) stop = lcq;
-    else {
-      const end = tokenLengths(tok, q).reduce((a, b) => a + b, 0);
-      stop = lcq;
-      while (stop < ids.length && cum[stop]! < end) stop++; // a token crossing the answer's end stays in the answer
-    }
-    for (let k = start; k < stop; k++) mask[k] = 1;
-  });
-  return { text, ids, assistantMask: mask, promptBoundaryMerges: merged };
-}
+export { encodeChat, type ChatEncoding } from './chat-mask.js';

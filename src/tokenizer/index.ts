@@ -4,7 +4,8 @@
 export { Tokenizer, type AddedToken, type EncodeOptions, type TokenizerConfig } from './tokenizer.js';
 export { trainByteLevelBpe, readTextFiles, type TrainOptions, type TrainProgress, type TextSource } from './train.js';
 export { loadTokenizer, saveTokenizer, tokenizerFromJson, tokenizerToJson, parseTokenizerConfig, configToJson } from './tokenizer-json.js';
-export { encodeChat, renderChat, renderTemplate, resolveTemplate, BUILTIN_TEMPLATES, ZIYA_TEMPLATE, CHATML_TEMPLATE,
-  type ChatMessage, type ChatEncoding, type ChatOptions } from './chat.js';
+export { renderChat, renderTemplate, resolveTemplate, BUILTIN_TEMPLATES, ZIYA_TEMPLATE, CHATML_TEMPLATE,
+  type ChatMessage, type ChatOptions } from './chat.js';
+export { encodeChat, type ChatEncoding } from './chat-mask.js';
 export { extendTokenizer, newTokenSources, compressionReport, type ExtendOptions, type ExtendResult, type CompressionReport } from './extend.js';
 export { QWEN2_PATTERN, QWEN2_LLAMA_CPP_PRE } from './pre-tokenize.js';

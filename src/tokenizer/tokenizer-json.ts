@@ -6,7 +6,7 @@ import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BpeModel } from './model.js';
-import { fail } from './pipeline.js';
+import { fail, parseDecoder, parseNormalizer, parsePreTokenizer } from './pipeline.js';
 import { emptyConfig, Tokenizer, type AddedToken, type Json, type TokenizerConfig } from './tokenizer.js';
 
 function isObj(v: unknown): v is Json {
@@ -34,6 +34,10 @@ export function parseAddedToken(v: unknown, where: string, file = 'tokenizer.jso
 /** Parses a tokenizer.json object (and optionally the matching tokenizer_config.json object). */
 export function tokenizerFromJson(json: unknown, configJson?: unknown): Tokenizer {
   if (!isObj(json)) fail('(root)', 'expected an object');
+  // the pipeline is checked before the (large) vocabulary is built, so an unsupported file fails at once
+  parseNormalizer(json.normalizer);
+  parsePreTokenizer(json.pre_tokenizer);
+  parseDecoder(json.decoder);
   const m = json.model;
   if (!isObj(m)) fail('model', 'expected an object');
   const type = m.type ?? 'BPE';

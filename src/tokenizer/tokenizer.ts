@@ -60,6 +60,16 @@ export interface EncodeOptions {
   specialTokens?: 'parse' | 'plain';
 }
 
+/** transformers' clean_up_tokenization (tokenization_utils_base.py, 4.x): spaces dropped before these strings. */
+const CLEAN_UP: [string, string][] = [[' .', '.'], [' ?', '?'], [' !', '!'], [' ,', ','], [" ' ", "'"], [" n't", "n't"],
+  [" 'm", "'m"], [" 's", "'s"], [" 've", "'ve"], [" 're", "'re"]];
+
+export function cleanUpSpaces(text: string): string {
+  let s = text;
+  for (const [from, to] of CLEAN_UP) s = s.split(from).join(to);
+  return s;
+}
+
 const CACHE_LIMIT = 1 << 18;
 const CACHE_MAX_PIECE = 256; // SentencePiece-style files have no pre-tokenizer: whole segments are not worth caching
 
@@ -127,6 +137,19 @@ export class Tokenizer {
     return utf8Encode(t).length;
   }
 
+  /**
+   * UTF-8 bytes the model sees for `text` (after added-token splitting, normalizer and pre-tokenizer), in the units
+   * tokenByteLength counts, so a character offset of a text maps to a token position in its encoding (chat masks).
+   */
+  modelByteLength(text: string): number {
+    let n = 0;
+    for (const seg of this.splitAdded(wellFormed(text))) {
+      if ('id' in seg) { n += this.tokenByteLength(seg.id); continue; }
+      for (const p of this.preTokenize(seg.text, seg.start === 0)) n += utf8Encode(p).length;
+    }
+    return n;
+  }
+
   /** Ids of a pre-token, cached (the same Chinese clause or English word recurs constantly). */
   encodePiece(piece: string): number[] {
     if (piece.length > CACHE_MAX_PIECE) return this.model.encodeWord(piece);
@@ -192,11 +215,20 @@ export class Tokenizer {
     return out;
   }
 
-  decode(ids: readonly number[], opts: { skipSpecialTokens?: boolean } = {}): string {
+  /**
+   * `cleanUpSpaces` removes the space before . ? ! , and English contractions, as transformers' decode does when the
+   * config sets clean_up_tokenization_spaces (Llama-3's does); default: that config flag, absent = false. Lossy.
+   */
+  decode(ids: readonly number[], opts: { skipSpecialTokens?: boolean; cleanUpSpaces?: boolean } = {}): string {
+    const text = this.decodeRaw(ids, opts.skipSpecialTokens ?? false);
+    return (opts.cleanUpSpaces ?? this.config.extra.clean_up_tokenization_spaces === true) ? cleanUpSpaces(text) : text;
+  }
+
+  private decodeRaw(ids: readonly number[], skipSpecial: boolean): string {
     const tokens: string[] = [];
     for (const id of ids) {
       const added = this.addedById.get(id);
-      if (added) { if (!(opts.skipSpecialTokens && added.special)) tokens.push(added.content); continue; }
+      if (added) { if (!(skipSpecial && added.special)) tokens.push(added.content); continue; }
       const t = this.model.idToToken[id];
       if (t === undefined || t === '') throw new Error(`[tokenizer] decode: id ${id} is not in the vocabulary (size ${this.vocabSize})`);
       tokens.push(t);

@@ -111,8 +111,16 @@ test('unknown template variables fail at render time, naming the variable; defin
   assert.throws(() => renderChat(null, 'ziya', CONVERSATIONS[0]!), /'eos_token' is undefined/);
 });
 
-test('a template whose prefix render is not a prefix of the full render is rejected, not silently mis-masked', async () => {
+test('templates that hide, transform or repeat assistant content are rejected, not silently mis-masked', async () => {
   const tok = await tokenizer();
-  const bad = '{% for m in messages %}{% if loop.last %}LAST:{% endif %}{{ m.content }}{% endfor %}';
-  assert.throws(() => encodeChat(tok, bad, CONVERSATIONS[1]!), /not prefix-stable at messages\[1\]/);
+  const hides = "{% for m in messages %}{% if m.role != 'assistant' %}{{ m.content }}{% endif %}{% endfor %}";
+  assert.throws(() => encodeChat(tok, hides, CONVERSATIONS[1]!), /messages\[1\]: the template does not print/);
+  const upper = '{% for m in messages %}{{ m.content | upper }}{% endfor %}';
+  assert.throws(() => encodeChat(tok, upper, CONVERSATIONS[1]!), /messages\[1\]: the template does not print/);
+  const twice = '{% for m in messages %}{{ m.content }}{{ m.content }}{% endfor %}';
+  assert.throws(() => encodeChat(tok, twice, CONVERSATIONS[1]!), /more than once/);
+  // a template whose last turn differs from earlier ones is fine: each turn's content is located in the full render
+  const last = '{% for m in messages %}{% if loop.last %}LAST:{% endif %}{{ m.content }}|{% endfor %}';
+  const r = encodeChat(tok, last, CONVERSATIONS[1]!, { addGenerationPrompt: false });
+  assert.deepEqual(r.assistantSpans.map(([a, b]) => r.text.slice(a, b)), ['有没有发热？', '建议多喝水，注意休息。如症状加重请及时复诊。', '不客气']);
 });
