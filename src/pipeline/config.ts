@@ -67,6 +67,29 @@ export interface PipelineConfig {
   dpo: TrainSpec & { beta: number; pairsPerBatch: number; lora: LoraSpec; maxLen: number };
   eval: { prompts: number; maxNewTokens: number; repetitionPenalty: number };
   export: { gguf: 'f32' | 'f16' | 'q8_0' | null };
+  /** `zhongjing export recipe`: how the recipe runs on a distributed engine (docs/scale-out.md) */
+  scaleout: ScaleoutSpec;
+}
+
+export interface ScaleoutSpec {
+  /** HF model id or path of the base the engine trains (required for an export) */
+  model: string | null;
+  precision: 'bf16' | 'fp16' | 'fp32';
+  deepspeed: 'none' | 'zero2' | 'zero2-offload' | 'zero3' | 'zero3-offload';
+  nodes: number;
+  gpusPerNode: number;
+  /** per-device batch; accumulation makes up the rest of each stage's batch */
+  microBatch: number;
+  /** LoRA for continued pre-training (null = full) */
+  pretrainLora: LoraSpec | null;
+  /** the model the reward model starts from */
+  rmFrom: 'pretrain' | 'sft';
+  /** stages beyond pt → sft → rm → ppo: dpo, kto */
+  extraStages: string[];
+  /** epochs per stage instead of steps (null = the stage's steps) */
+  epochs: { pretrain: number | null; sft: number | null; rm: number | null; ppo: number | null; dpo: number | null; kto: number | null };
+  /** cutoff_len (null = the largest of our per-stage lengths) */
+  cutoffLen: number | null;
 }
 
 type Spec =
@@ -125,6 +148,13 @@ const schema: Record<string, Spec> = {
   dpo: { t: 'obj', fields: { ...trainFields({ steps: 200, batchSize: 8, lr: 1e-3, lrMin: 1e-4, warmup: 10, evalEvery: 50 }), beta: num(0.1, 0), pairsPerBatch: int(8, 1), lora: loraSpec(false), maxLen: int(256, 8) } },
   eval: { t: 'obj', fields: { prompts: int(40, 1), maxNewTokens: int(96, 1), repetitionPenalty: num(1.2, 1) } },
   export: { t: 'obj', fields: { gguf: str('q8_0', ['f32', 'f16', 'q8_0'], true) } },
+  scaleout: { t: 'obj', fields: {
+    model: str(null, undefined, true), precision: str('bf16', ['bf16', 'fp16', 'fp32']),
+    deepspeed: str('zero2', ['none', 'zero2', 'zero2-offload', 'zero3', 'zero3-offload']), nodes: int(1, 1), gpusPerNode: int(1, 1),
+    microBatch: int(4, 1), pretrainLora: loraSpec(true), rmFrom: str('pretrain', ['pretrain', 'sft']), extraStages: { t: 'strs', def: [] },
+    epochs: { t: 'obj', fields: Object.fromEntries(['pretrain', 'sft', 'rm', 'ppo', 'dpo', 'kto'].map((k) => [k, int(null, 1, true)])) },
+    cutoffLen: int(null, 8, true),
+  } },
 };
 
 export class ConfigError extends Error {}
