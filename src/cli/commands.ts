@@ -12,5 +12,6 @@ import { serveCommand } from './serve.js';
 import { pipelineCommand } from './pipeline.js';
 import { trainCommand } from './train.js';
 import { tokenizerCommand } from './tokenizer.js';
+import { importCommand } from './import.js';
 
-export const commands: Command[] = [infoCommand, benchCommand, demoCommand, exportCommand, chatCommand, annotateCommand, dataCommand, evalCommand, serveCommand, pipelineCommand, trainCommand, tokenizerCommand];
+export const commands: Command[] = [infoCommand, benchCommand, demoCommand, exportCommand, chatCommand, annotateCommand, dataCommand, evalCommand, serveCommand, pipelineCommand, trainCommand, tokenizerCommand, importCommand];
