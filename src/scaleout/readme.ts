@@ -27,8 +27,8 @@ ${steps.join('\n')}
 | \`run.sh\`, \`slurm.sh\` | the steps in order; torchrun variables NNODES, NODE_RANK, NPROC_PER_NODE, MASTER_ADDR, MASTER_PORT |
 
 The reward model is trained on the rankings known at export time (expert rankings and the demo's sets). Candidate
-answers for new rankings come from the SFT model served anywhere (\`zhongjing pipeline\` sample stage with
-\`--endpoint\`, see docs/scale-out.md).
+answers for new rankings can come from the big SFT model served anywhere: \`sample.endpoint\` in the pipeline config
+(zhongjing's docs/scale-out.md).
 
 ## Not carried over
 ${plan.notes.map((n) => `- ${n}`).join('\n') || '- nothing'}
