@@ -55,6 +55,7 @@ export const LF_KEYS: Record<string, KeyFact> = {
   lr_scheduler_type: k(HF, 'str', ['linear', 'cosine', 'cosine_with_restarts', 'polynomial', 'constant', 'constant_with_warmup', 'inverse_sqrt', 'reduce_lr_on_plateau', 'cosine_with_min_lr', 'warmup_stable_decay']),
   eval_strategy: k(HF, 'str', ['no', 'steps', 'epoch']),
   save_strategy: k(HF, 'str', ['no', 'steps', 'epoch', 'best']),
+  // report_to takes many integration names; only those an export may write are allowed here
   report_to: k(HF, 'str', ['none', 'all', 'tensorboard', 'wandb']),
 };
 

@@ -4,7 +4,7 @@
 // run.sh --dry-run prints the exact launch commands, the chat template renders our prompts, and bad configs fail by key.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -88,6 +88,8 @@ test('export recipe: the demo config (4 GPUs) is valid LLaMA-Factory input and r
     ]);
     assert.match(two.stderr, /computed for 4 GPUs, this launch has 16/);
   }
+  rmSync(out, { recursive: true, force: true });
+  rmSync(work, { recursive: true, force: true });
 });
 
 test('export recipe: the 13B preset maps the paper\'s hyperparameters', async () => {
@@ -106,6 +108,7 @@ test('export recipe: the 13B preset maps the paper\'s hyperparameters', async ()
   const z3 = JSON.parse(readFileSync(join(out, 'deepspeed', 'ds_zero3_offload.json'), 'utf8')) as { zero_optimization: Record<string, unknown> };
   assert.equal(z3.zero_optimization.stage3_gather_16bit_weights_on_model_save, true);
   assert.ok(z3.zero_optimization.offload_param);
+  rmSync(out, { recursive: true, force: true });
 });
 
 test('the fact table rejects unknown keys and disallowed values', () => {

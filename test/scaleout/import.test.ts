@@ -50,7 +50,8 @@ async function engineOutput(): Promise<string> {
 
 test('import llamafactory: adapters, value heads and logs become run folders that eval and serve use', async () => {
   const src = await engineOutput();
-  const out = join(mkdtempSync(join(tmpdir(), 'zj-lf-run-')), 'runs', 'big');
+  const runRoot = mkdtempSync(join(tmpdir(), 'zj-lf-run-'));
+  const out = join(runRoot, 'runs', 'big');
   const r = importLlamaFactory(src, out);
   assert.deepEqual(r.stages.map((s) => [s.stage, s.kind, s.valueHead]), [['rm', 'full', true], ['ppo', 'lora', true]]);
   assert.match(r.skipped.join(), /sft: saves\/sft-not-run not written yet/);
@@ -84,6 +85,7 @@ test('import llamafactory: adapters, value heads and logs become run folders tha
     await s.close();
   }
   rmSync(src, { recursive: true, force: true });
+  rmSync(runRoot, { recursive: true, force: true });
 });
 
 test('import llamafactory: a folder that is not engine output names what is missing', async () => {
@@ -98,4 +100,6 @@ test('import llamafactory: a folder that is not engine output names what is miss
   rmSync(join(src, 'saves'), { recursive: true });
   assert.throws(() => importLlamaFactory(src, join(src, 'out')), /no stage output found/);
   assert.ok(!existsSync(join(src, 'out', 'final')));
+  rmSync(src, { recursive: true, force: true });
+  rmSync(empty, { recursive: true, force: true });
 });
