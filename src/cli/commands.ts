@@ -13,5 +13,6 @@ import { pipelineCommand } from './pipeline.js';
 import { trainCommand } from './train.js';
 import { tokenizerCommand } from './tokenizer.js';
 import { modelCommand } from './model.js';
+import { importCommand } from './import.js';
 
-export const commands: Command[] = [infoCommand, benchCommand, demoCommand, exportCommand, chatCommand, annotateCommand, dataCommand, evalCommand, serveCommand, pipelineCommand, trainCommand, tokenizerCommand, modelCommand];
+export const commands: Command[] = [infoCommand, benchCommand, demoCommand, exportCommand, chatCommand, annotateCommand, dataCommand, evalCommand, serveCommand, pipelineCommand, trainCommand, tokenizerCommand, modelCommand, importCommand];

@@ -6,6 +6,8 @@ import { formatHelp, parseArgs, UsageError } from './args.js';
 import { exportModelDirToGguf, type GgufOutType } from '../model/gguf-export.js';
 import { loadModelDir, saveModelDir } from '../model/model-dir.js';
 import type { StDtype } from '../model/safetensors.js';
+import { loadConfig } from '../pipeline/config.js';
+import { exportRecipe } from '../scaleout/recipe.js';
 
 const ggufFlags = {
   model: { type: 'string', help: 'model directory (docs/model-directory.md)' },
@@ -66,15 +68,49 @@ async function merge(argv: string[]): Promise<number> {
   return 0;
 }
 
+const recipeFlags = {
+  engine: { type: 'string', help: 'the distributed engine to write for', default: 'llamafactory', choices: ['llamafactory'] },
+  config: { type: 'string', help: 'pipeline config (YAML), the same one `zhongjing pipeline` runs' },
+  out: { type: 'string', help: 'folder to write the export to' },
+  model: { type: 'string', help: 'HF model id or path of the base the engine trains (default scaleout.model)' },
+  nodes: { type: 'number', help: 'nodes the batch sizes are computed for (default scaleout.nodes)' },
+  gpus: { type: 'number', help: 'GPUs per node the batch sizes are computed for (default scaleout.gpusPerNode)' },
+  json: { type: 'boolean', help: 'print one JSON object' },
+} as const;
+
+async function recipe(argv: string[]): Promise<number> {
+  const { flags: f } = parseArgs('export recipe', argv, recipeFlags);
+  if (f.help) {
+    console.log(formatHelp('zhongjing export recipe --engine llamafactory --config FILE --out DIR [--model ID] [--nodes N --gpus G]',
+      'Write the recipe for LLaMA-Factory v0.9.3 + DeepSpeed: data + dataset_info.json, one YAML per stage, ZeRO configs,\n' +
+      'run.sh (--dry-run prints every command), slurm.sh and a README (docs/scale-out.md).', recipeFlags));
+    return 0;
+  }
+  if (!f.config || !f.out) throw new UsageError('[export recipe] --config and --out are required');
+  for (const k of ['nodes', 'gpus'] as const)
+    if (f[k] !== undefined && !(Number.isInteger(f[k]) && f[k]! >= 1)) throw new UsageError(`[export recipe] --${k} must be a positive integer`);
+  const r = await exportRecipe(loadConfig(f.config), { out: f.out, model: f.model, nodes: f.nodes, gpus: f.gpus, quiet: !!f.json });
+  if (f.json) console.log(JSON.stringify(r));
+  else {
+    console.log(`wrote ${r.out}: ${r.steps.length} steps (${r.steps.join(', ')})`);
+    console.log(`  data: ${Object.entries(r.counts).map(([k, v]) => `${k} ${v}`).join(', ')}${r.trimmed ? `; ${r.trimmed} dialogues lost a trailing unanswered turn` : ''}`);
+    for (const n of r.notes) console.log(`  note: ${n}`);
+    console.log(`  next: ${r.out}/run.sh --dry-run`);
+  }
+  return 0;
+}
+
 export const exportCommand: Command = {
   name: 'export',
-  summary: 'export a model directory: gguf (llama.cpp / ollama) or merge (adapters folded into the weights)',
+  summary: 'export a model directory: gguf (llama.cpp / ollama) or merge (adapters folded into the weights); recipe (LLaMA-Factory + DeepSpeed)',
   async run(argv) {
     const [what, ...rest] = argv;
     if (what === 'gguf') return gguf(rest);
     if (what === 'merge') return merge(rest);
+    if (what === 'recipe') return recipe(rest);
     console.log('usage: zhongjing export gguf --model DIR --out FILE [--type f32|f16|q8_0]\n' +
-      '       zhongjing export merge --model DIR --out DIR2 [--dtype f32|bf16|f16]');
+      '       zhongjing export merge --model DIR --out DIR2 [--dtype f32|bf16|f16]\n' +
+      '       zhongjing export recipe --engine llamafactory --config FILE --out DIR');
     return what === undefined || what === '--help' || what === '-h' ? 0 : 2;
   },
 };

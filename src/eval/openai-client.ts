@@ -27,6 +27,8 @@ export interface ChatParams {
   topP?: number;
   maxTokens?: number;
   seed?: number;
+  /** candidates per request (OpenAI/vLLM `n`); every choice comes back in ChatResult.choices */
+  n?: number;
 }
 
 export class ApiError extends Error {
@@ -38,6 +40,8 @@ export class ApiError extends Error {
 
 export interface ChatResult {
   content: string;
+  /** every choice's content, in order (one entry unless `n` > 1 was asked and honoured) */
+  choices: string[];
   attempts: number;
   finishReason?: string;
 }
@@ -85,6 +89,7 @@ export class ChatClient {
     if (params.topP !== undefined) body.top_p = params.topP;
     if (params.maxTokens !== undefined) body.max_tokens = params.maxTokens;
     if (params.seed !== undefined) body.seed = params.seed;
+    if (params.n !== undefined && params.n !== 1) body.n = params.n;
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (c.apiKey) headers.authorization = `Bearer ${c.apiKey}`;
     const maxRetries = c.maxRetries ?? 4;
@@ -138,7 +143,7 @@ export class ChatClient {
 }
 
 /** The reply body → content. A body that is not a chat completion is an error, not an empty answer. */
-export function parseCompletion(text: string, where = 'response'): { content: string; finishReason?: string } {
+export function parseCompletion(text: string, where = 'response'): { content: string; choices: string[]; finishReason?: string } {
   let j: unknown;
   try { j = JSON.parse(text); } catch { throw new ApiError(`[openai-client] ${where}: malformed response (not JSON): ${text.slice(0, 120)}`, null, 1); }
   const choice = (j as { choices?: unknown })?.choices;
@@ -146,7 +151,9 @@ export function parseCompletion(text: string, where = 'response'): { content: st
   const content = first?.message?.content;
   if (typeof content !== 'string')
     throw new ApiError(`[openai-client] ${where}: malformed response (no choices[0].message.content string)`, null, 1);
-  const r: { content: string; finishReason?: string } = { content };
+  const all = (choice as { message?: { content?: unknown } }[]).map((c) => c?.message?.content);
+  if (all.some((c) => typeof c !== 'string')) throw new ApiError(`[openai-client] ${where}: malformed response (a choice without message.content)`, null, 1);
+  const r: { content: string; choices: string[]; finishReason?: string } = { content, choices: all as string[] };
   if (typeof first!.finish_reason === 'string') r.finishReason = first!.finish_reason;
   return r;
 }

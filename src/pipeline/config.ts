@@ -55,7 +55,11 @@ export interface PipelineConfig {
   };
   pretrain: TrainSpec & { seqLen: number };
   sft: TrainSpec & { lora: LoraSpec | null; lossOn: 'all' | 'last'; maxLen: number };
-  sample: { prompts: number; k: number; temperature: number; topP: number; maxNewTokens: number };
+  sample: {
+    prompts: number; k: number; temperature: number; topP: number; maxNewTokens: number;
+    /** an OpenAI-compatible server to sample from instead of the SFT model (docs/scale-out.md) */
+    endpoint: { baseUrl: string; model: string; apiKeyEnv: string; concurrency: number; retries: number; timeoutMs: number; cache: string | null } | null;
+  };
   rank: { judge: 'rules' | 'file'; file: string | null; includeDemoSets: boolean };
   rm: TrainSpec & { pairsPerBatch: number; lora: LoraSpec | null; maxLen: number };
   ppo: TrainSpec & {
@@ -82,6 +86,29 @@ export interface PipelineConfig {
     safetyTolerance: number;
   };
   export: { gguf: 'f32' | 'f16' | 'q8_0' | null };
+  /** `zhongjing export recipe`: how the recipe runs on a distributed engine (docs/scale-out.md) */
+  scaleout: ScaleoutSpec;
+}
+
+export interface ScaleoutSpec {
+  /** HF model id or path of the base the engine trains (required for an export) */
+  model: string | null;
+  precision: 'bf16' | 'fp16' | 'fp32';
+  deepspeed: 'none' | 'zero2' | 'zero2-offload' | 'zero3' | 'zero3-offload';
+  nodes: number;
+  gpusPerNode: number;
+  /** per-device batch; accumulation makes up the rest of each stage's batch */
+  microBatch: number;
+  /** LoRA for continued pre-training (null = full) */
+  pretrainLora: LoraSpec | null;
+  /** the model the reward model starts from */
+  rmFrom: 'pretrain' | 'sft';
+  /** stages beyond pt → sft → rm → ppo: dpo, kto */
+  extraStages: string[];
+  /** epochs per stage instead of steps (null = the stage's steps) */
+  epochs: { pretrain: number | null; sft: number | null; rm: number | null; ppo: number | null; dpo: number | null; kto: number | null };
+  /** cutoff_len (null = the largest of our per-stage lengths) */
+  cutoffLen: number | null;
 }
 
 type Spec =
@@ -127,7 +154,12 @@ const schema: Record<string, Spec> = {
   } },
   pretrain: { t: 'obj', fields: { ...trainFields({ steps: 300, batchSize: 8, lr: 3e-3, lrMin: 3e-4, warmup: 20 }), seqLen: int(128, 8) } },
   sft: { t: 'obj', fields: { ...trainFields({ steps: 300, batchSize: 8, lr: 2e-3, lrMin: 2e-4, warmup: 20 }), lora: loraSpec(true), lossOn: str('all', ['all', 'last']), maxLen: int(256, 8) } },
-  sample: { t: 'obj', fields: { prompts: int(48, 1), k: int(4, 2), temperature: num(0.9, 0), topP: num(0.95, 0, 1), maxNewTokens: int(96, 1) } },
+  sample: { t: 'obj', fields: {
+    prompts: int(48, 1), k: int(4, 2), temperature: num(0.9, 0), topP: num(0.95, 0, 1), maxNewTokens: int(96, 1),
+    endpoint: { t: 'obj', nullable: true, defNull: true, fields: {
+      baseUrl: str(''), model: str(''), apiKeyEnv: str('OPENAI_API_KEY'), concurrency: int(4, 1), retries: int(4, 0), timeoutMs: int(120000, 1), cache: str(null, undefined, true),
+    } },
+  } },
   rank: { t: 'obj', fields: { judge: str('rules', ['rules', 'file']), file: str(null, undefined, true), includeDemoSets: { t: 'bool', def: true } } },
   rm: { t: 'obj', fields: { ...trainFields({ steps: 200, batchSize: 8, lr: 1e-3, lrMin: 1e-4, warmup: 10, evalEvery: 50 }), pairsPerBatch: int(8, 1), lora: loraSpec(true), maxLen: int(256, 8) } },
   ppo: { t: 'obj', fields: {
@@ -149,6 +181,13 @@ const schema: Record<string, Spec> = {
   eval: { t: 'obj', fields: { prompts: int(40, 1), maxNewTokens: int(96, 1), repetitionPenalty: num(1.2, 1), safetyPrompts: int(120, 0),
     safetyGate: { t: 'bool', def: true }, safetyTolerance: num(0, 0, 1) } },
   export: { t: 'obj', fields: { gguf: str('q8_0', ['f32', 'f16', 'q8_0'], true) } },
+  scaleout: { t: 'obj', fields: {
+    model: str(null, undefined, true), precision: str('bf16', ['bf16', 'fp16', 'fp32']),
+    deepspeed: str('zero2', ['none', 'zero2', 'zero2-offload', 'zero3', 'zero3-offload']), nodes: int(1, 1), gpusPerNode: int(1, 1),
+    microBatch: int(4, 1), pretrainLora: loraSpec(true), rmFrom: str('pretrain', ['pretrain', 'sft']), extraStages: { t: 'strs', def: [] },
+    epochs: { t: 'obj', fields: Object.fromEntries(['pretrain', 'sft', 'rm', 'ppo', 'dpo', 'kto'].map((k) => [k, int(null, 1, true)])) },
+    cutoffLen: int(null, 8, true),
+  } },
 };
 
 export class ConfigError extends Error {}
@@ -197,6 +236,8 @@ export function validateConfig(raw: unknown): PipelineConfig {
   if (c.data.demo === null && c.data.pretrain.length + c.data.sft.length === 0)
     throw new ConfigError('[config] data: with demo: null, list files under data.pretrain and/or data.sft');
   if (c.rank.judge === 'file' && !c.rank.file) throw new ConfigError('[config] rank.file: required when rank.judge is file');
+  if (c.sample.endpoint && (!/^https?:\/\//.test(c.sample.endpoint.baseUrl) || !c.sample.endpoint.model))
+    throw new ConfigError('[config] sample.endpoint: baseUrl (http(s)://…/v1) and model are required');
   if (c.ppo.miniBatch > c.ppo.rolloutSize) throw new ConfigError(`[config] ppo.miniBatch (${c.ppo.miniBatch}) exceeds ppo.rolloutSize (${c.ppo.rolloutSize})`);
   // on-policy objectives take log-probs of the distribution that drew the samples: truncated sampling is refused
   if (c.ppo.topK !== 0) throw new ConfigError(`[config] ppo.topK: must be 0 (top-k sampling makes PPO's ratio and KL refer to another distribution), got ${c.ppo.topK}`);

@@ -12,6 +12,7 @@ import { ruleAbilityScore, ruleSafetyScore, DEMO_JUDGE_NAME } from '../../eval/j
 import { answerAll, openChatModel } from '../chat-model.js';
 import { DATA_FILES } from './data.js';
 import { Rng } from '../../util/rng.js';
+import { sampleFromEndpoint } from '../../scaleout/endpoint-sampler.js';
 
 export const SAMPLES_FILE = 'candidates.jsonl';
 export const RANKINGS_FILE = 'rankings.jsonl';
@@ -30,15 +31,25 @@ function pick<T>(xs: T[], n: number, seed: number): T[] {
 }
 
 export async function runSample(ctx: RunContext): Promise<Record<string, unknown>> {
-  const model = input(ctx, 'sft', 'model', 'sample');
+  const { cfg } = ctx;
+  const ep = cfg.sample.endpoint;
+  const model = ep ? null : input(ctx, 'sft', 'model', 'sample');
   const convs = readJsonl<Conversation>(input(ctx, 'data', DATA_FILES.train, 'sample'));
   const dir = resetStage(ctx, 'sample');
-  const { cfg } = ctx;
-  const m = await openChatModel(model, cfg.tokenizer.template);
   const prompts = pick(firstTurnPrompts(convs), cfg.sample.prompts, cfg.seed + 7);
   const K = cfg.sample.k;
-  const answers: string[][] = prompts.map(() => []);
-  for (let k = 0; k < K; k++) {
+  let answers: string[][] = prompts.map(() => []);
+  let source = 'sft-sample';
+  if (ep) {
+    // the SFT model served elsewhere (the big model from an engine run): K candidates per prompt over HTTP
+    const key = process.env[ep.apiKeyEnv];
+    const r = await sampleFromEndpoint({ baseUrl: ep.baseUrl, model: ep.model, maxRetries: ep.retries, timeoutMs: ep.timeoutMs, ...(key ? { apiKey: key } : {}) },
+      prompts.map((p) => p.turns), { k: K, temperature: cfg.sample.temperature, topP: cfg.sample.topP, maxNewTokens: cfg.sample.maxNewTokens, seed: cfg.seed * 100, concurrency: ep.concurrency, cachePath: ep.cache }, ctx.log);
+    answers = r.answers;
+    source = `api:${ep.model}`;
+  }
+  const m = model ? await openChatModel(model, cfg.tokenizer.template) : null;
+  for (let k = 0; m && k < K; k++) {
     const a = answerAll(m, prompts.map((p) => p.turns), {
       maxNewTokens: cfg.sample.maxNewTokens, doSample: true, temperature: cfg.sample.temperature, topP: cfg.sample.topP, seed: cfg.seed * 100 + k * 7919,
     });
@@ -49,7 +60,7 @@ export async function runSample(ctx: RunContext): Promise<Record<string, unknown
     id: `sample-${i}`,
     history: [],
     prompt: p.turns.at(-1)!.text,
-    candidates: answers[i]!.map((text, k) => ({ id: `c${k}`, text, source: 'sft-sample' })),
+    candidates: answers[i]!.map((text, k) => ({ id: `c${k}`, text, source })),
     ranking: [],
     meta: { safety: p.safety, from: p.id },
   }));
