@@ -20,9 +20,14 @@ const sub: Record<string, { usage: string; summary: string; flags: FlagSpecs; ru
       port: { type: 'number', help: 'TCP port (0 = any free port)', default: 8080 },
       host: { type: 'string', help: 'address to bind; keep 127.0.0.1 unless a proxy with TLS is in front', default: '127.0.0.1' },
       rule: { type: 'string', help: 'annotation rule shown to annotators (markdown/plain text; default: the shipped src/ui/annotate/rule.md)' },
+      'allowed-hosts': { type: 'string', help: "comma-separated Host names to accept besides the bound address and loopback names (e.g. the proxy's name; '*' = any)" },
     },
     async run(f) {
-      const s = await serveAnnotate({ db: need(f, 'db'), host: f.host as string, port: f.port as number, ...(f.rule ? { ruleFile: f.rule as string } : {}) });
+      const allowedHosts = String(f['allowed-hosts'] ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+      const s = await serveAnnotate({
+        db: need(f, 'db'), host: f.host as string, port: f.port as number, ...(f.rule ? { ruleFile: f.rule as string } : {}),
+        ...(allowedHosts.length ? { allowedHosts } : {}),
+      });
       console.log(`annotate: listening on ${s.url} (db ${f.db}); Ctrl-C stops`);
       await new Promise<void>((done) => {
         const stop = () => { process.off('SIGINT', stop); process.off('SIGTERM', stop); done(); };
