@@ -10,6 +10,7 @@ import type { Context, Hono } from 'hono';
 import { BodyTooLarge, createApp, HttpError, listen, requireJson, serveFolder, type Listening, type Timeouts } from '../http/index.js';
 import { loadTokenizer } from '../tokenizer/tokenizer-json.js';
 import { BUILTIN_TEMPLATES, renderChat } from '../tokenizer/chat.js';
+import { describeInjection, findInjection, injectionMarkers } from '../tokenizer/injection.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { Engine, QueueFull, type JobSink } from './engine.js';
 import { SafetyGuard, type GuardOptions } from './guard.js';
@@ -141,16 +142,15 @@ export function createServeApp(engine: Engine, tok: Tokenizer, opts: ServeAppOpt
     return c.json(modelCard());
   });
 
-  // the rendered prompt is tokenized with special tokens parsed (the template's own markers must be), so a client
-  // could otherwise end a turn or fake one by typing the marker's text into a message
-  const specials = tok.addedTokens.filter((t) => t.special && t.content.length > 0).map((t) => t.content);
+  // the rendered prompt is tokenized with special tokens parsed (the template's own markers must be), and a
+  // plain-text template's markers (`<human>:`) need no special token at all: a client could otherwise end a turn or
+  // fake an earlier doctor turn by typing the marker's text into a message
+  const markers = injectionMarkers(tok, template);
 
   /** Prompt ids and the job for a validated request; 400 when it cannot fit the model's context. */
   const prepare = (r: ChatRequest): JobSpec => {
-    r.messages.forEach((m, i) => {
-      const hit = specials.find((sp) => m.content.includes(sp));
-      if (hit !== undefined) throw new ApiError(400, `[serve] messages[${i}].content contains the special token ${JSON.stringify(hit)}, which would be read as a control token, not text`, 'invalid_request_error', `messages[${i}].content`, 'invalid_value');
-    });
+    const inj = findInjection(r.messages, markers);
+    if (inj) throw new ApiError(400, `[serve] ${describeInjection(inj)}`, 'invalid_request_error', `messages[${inj.index}].content`, 'invalid_value');
     let ids: number[];
     try {
       const messages = r.messages.map((m) => (m.role === 'assistant' ? { role: m.role, content: guard.strip(m.content) } : m));
