@@ -23,7 +23,11 @@ export interface ReadOptions {
   textUnit?: 'line' | 'paragraph';
   /** bytes per read; small values exercise chunk boundaries in tests */
   chunkBytes?: number;
+  /** longest line (or JSON element) read, in MiB; a longer one is reported by line number and skipped (default 64) */
+  maxLineMib?: number;
 }
+
+export const DEFAULT_MAX_LINE_MIB = 64;
 
 export interface Sniffed {
   format: Format;
@@ -74,28 +78,23 @@ export async function sniff(path: string, opts: ReadOptions = {}): Promise<Sniff
   return { encoding, format: opts.format ?? sniffFormat(path, text) };
 }
 
-interface DecodedLine { line: number; text?: string; bad?: boolean }
+interface DecodedLine { line: number; text?: string; bad?: boolean; tooLong?: boolean }
 
 /**
  * Byte lines (LF or CRLF), decoded strictly, in batches (one per chunk). The fast path decodes all complete lines
  * of a chunk in one call; only a chunk that fails is decoded line by line, so that a bad byte costs one line, not
  * the file. LF is never part of a multi-byte sequence in UTF-8 or GB18030, so splitting bytes at LF is safe.
+ * Linear in the file: the unfinished line is kept as a list of chunks and joined once, when its LF arrives; a line
+ * over `maxLineBytes` is dropped as it streams (memory stays at the cap) and reported as tooLong.
  */
-async function* decodedLines(path: string, encoding: Encoding, chunkBytes: number): AsyncGenerator<DecodedLine[]> {
+async function* decodedLines(path: string, encoding: Encoding, chunkBytes: number, maxLineBytes: number): AsyncGenerator<DecodedLine[]> {
   const decoder = new TextDecoder(decoderLabel(encoding), { fatal: true, ignoreBOM: true });
-  let carry: Buffer | null = null;
+  let parts: Buffer[] = [];
+  let partsLen = 0;
+  let skipping = false; // inside a line already over the cap: bytes are dropped until its LF
   let line = 0;
   let skip = bomLength(encoding);
-  const decodeBlock = (b: Buffer, out: DecodedLine[]) => {
-    // b holds whole lines, each terminated by LF except possibly the last one at end of file
-    let text: string | null = null;
-    try { text = decoder.decode(b); } catch { text = null; }
-    if (text !== null) {
-      const parts = text.split('\n');
-      if (parts[parts.length - 1] === '' && b[b.length - 1] === 0x0a) parts.pop();
-      for (const t of parts) out.push({ line: ++line, text: t.endsWith('\r') ? t.slice(0, -1) : t });
-      return;
-    }
+  const perLine = (b: Buffer, out: DecodedLine[], checkLength: boolean) => {
     let start = 0;
     while (start < b.length) {
       let nl = b.indexOf(0x0a, start);
@@ -103,26 +102,63 @@ async function* decodedLines(path: string, encoding: Encoding, chunkBytes: numbe
       let end = nl;
       if (end > start && b[end - 1] === 0x0d) end--;
       line++;
-      try { out.push({ line, text: decoder.decode(b.subarray(start, end)) }); } catch { out.push({ line, bad: true }); }
+      if (checkLength && end - start > maxLineBytes) out.push({ line, tooLong: true });
+      else { try { out.push({ line, text: decoder.decode(b.subarray(start, end)) }); } catch { out.push({ line, bad: true }); } }
       start = nl + 1;
     }
+  };
+  const decodeBlock = (b: Buffer, out: DecodedLine[]) => {
+    // b holds whole lines, each terminated by LF except possibly the last one at end of file
+    if (b.length > maxLineBytes) { perLine(b, out, true); return; }
+    let text: string | null = null;
+    try { text = decoder.decode(b); } catch { text = null; }
+    if (text !== null) {
+      const ps = text.split('\n');
+      if (ps[ps.length - 1] === '' && b[b.length - 1] === 0x0a) ps.pop();
+      for (const t of ps) out.push({ line: ++line, text: t.endsWith('\r') ? t.slice(0, -1) : t });
+      return;
+    }
+    perLine(b, out, false);
   };
   for await (const chunk of createReadStream(path, { highWaterMark: chunkBytes }) as AsyncIterable<Buffer>) {
     let buf: Buffer = chunk;
     if (skip > 0) { const k = Math.min(skip, buf.length); buf = buf.subarray(k); skip -= k; }
-    const last = buf.lastIndexOf(0x0a);
-    if (last < 0) { carry = carry ? Buffer.concat([carry, buf]) : Buffer.from(buf); continue; }
-    const block = carry ? Buffer.concat([carry, buf.subarray(0, last + 1)]) : buf.subarray(0, last + 1);
-    carry = last + 1 < buf.length ? Buffer.from(buf.subarray(last + 1)) : null;
     const out: DecodedLine[] = [];
+    if (skipping) {
+      const nl = buf.indexOf(0x0a);
+      if (nl < 0) continue;
+      skipping = false;
+      out.push({ line: ++line, tooLong: true });
+      buf = buf.subarray(nl + 1);
+    }
+    const last = buf.lastIndexOf(0x0a);
+    if (last < 0) {
+      if (partsLen + buf.length > maxLineBytes) { skipping = true; parts = []; partsLen = 0; }
+      else if (buf.length) { parts.push(Buffer.from(buf)); partsLen += buf.length; }
+      if (out.length) yield out;
+      continue;
+    }
+    const block = parts.length ? Buffer.concat([...parts, buf.subarray(0, last + 1)]) : buf.subarray(0, last + 1);
+    parts = [];
+    partsLen = 0;
+    const tail = buf.subarray(last + 1);
+    if (tail.length > maxLineBytes) skipping = true;
+    else if (tail.length) { parts.push(Buffer.from(tail)); partsLen = tail.length; }
     decodeBlock(block, out);
     yield out;
   }
-  if (carry && carry.length) {
+  if (skipping) yield [{ line: ++line, tooLong: true }];
+  else if (partsLen) {
     const out: DecodedLine[] = [];
-    decodeBlock(carry, out);
+    decodeBlock(Buffer.concat(parts), out);
     yield out;
   }
+}
+
+function lineProblem(l: DecodedLine, encoding: Encoding, o: Required<ReadOptions>): { field: string; reason: string } | null {
+  if (l.tooLong) return { field: 'line', reason: `line longer than ${o.maxLineMib} MiB; skipped (raise --max-line-mib to read it)` };
+  if (l.bad) return undecodable(encoding);
+  return null;
 }
 
 function undecodable(encoding: Encoding): { field: string; reason: string } {
@@ -130,8 +166,9 @@ function undecodable(encoding: Encoding): { field: string; reason: string } {
 }
 
 async function* readJsonl(path: string, s: Sniffed, o: Required<ReadOptions>): AsyncGenerator<RawItem> {
-  for await (const batch of decodedLines(path, s.encoding, o.chunkBytes)) for (const l of batch) {
-    if (l.bad) { yield { line: l.line, error: undecodable(s.encoding) }; continue; }
+  for await (const batch of decodedLines(path, s.encoding, o.chunkBytes, o.maxLineMib * 2 ** 20)) for (const l of batch) {
+    const bad = lineProblem(l, s.encoding, o);
+    if (bad) { yield { line: l.line, error: bad }; continue; }
     const t = l.text!;
     if (t.trim() === '') continue;
     try {
@@ -145,8 +182,9 @@ async function* readJsonl(path: string, s: Sniffed, o: Required<ReadOptions>): A
 async function* readText(path: string, s: Sniffed, o: Required<ReadOptions>): AsyncGenerator<RawItem> {
   let para: string[] = [];
   let paraLine = 0;
-  for await (const batch of decodedLines(path, s.encoding, o.chunkBytes)) for (const l of batch) {
-    if (l.bad) { yield { line: l.line, error: undecodable(s.encoding) }; continue; }
+  for await (const batch of decodedLines(path, s.encoding, o.chunkBytes, o.maxLineMib * 2 ** 20)) for (const l of batch) {
+    const bad = lineProblem(l, s.encoding, o);
+    if (bad) { yield { line: l.line, error: bad }; continue; }
     // a lone CR is an old line break (seen in the GB18030 classics): it splits the line, keeping its LF line number
     const t = l.text!.includes('\r') ? l.text!.split('\r').filter((x) => x.trim() !== '').join('\n') : l.text!;
     if (o.textUnit === 'line') {
@@ -202,10 +240,11 @@ async function* readDelimited(path: string, s: Sniffed, o: Required<ReadOptions>
   let header: string[] | null = null;
   let pending = '';
   let pendingLine = 0;
-  for await (const batch of decodedLines(path, s.encoding, o.chunkBytes)) for (const l of batch) {
-    if (l.bad) {
+  for await (const batch of decodedLines(path, s.encoding, o.chunkBytes, o.maxLineMib * 2 ** 20)) for (const l of batch) {
+    const bad = lineProblem(l, s.encoding, o);
+    if (bad) {
       if (pending) { pending = ''; }
-      yield { line: l.line, error: undecodable(s.encoding) };
+      yield { line: l.line, error: bad };
       continue;
     }
     let text = l.text!;
@@ -295,6 +334,8 @@ async function* readJson(path: string, s: Sniffed, o: Required<ReadOptions>): As
     }
     // keep only the unfinished element; resume scanning where the previous chunk stopped
     if (state === 2) {
+      // UTF-16 code units ≥ bytes/3 for any text, so this bounds the element's bytes by 3× the cap at most
+      if (buf.length - elStart > o.maxLineMib * 2 ** 20) fail(`the element starting at line ${elLine} is longer than ${o.maxLineMib} MiB (raise --max-line-mib, or use JSONL)`, elLine);
       pos = buf.length - elStart;
       buf = buf.slice(elStart) + text;
       elStart = 0;
@@ -394,7 +435,9 @@ export async function* readRaw(path: string, opts: ReadOptions = {}): AsyncGener
   const s = await sniff(path, opts);
   const o: Required<ReadOptions> = {
     format: s.format, encoding: s.encoding, textUnit: opts.textUnit ?? 'line', chunkBytes: opts.chunkBytes ?? 1 << 20,
+    maxLineMib: opts.maxLineMib ?? DEFAULT_MAX_LINE_MIB,
   };
+  if (!(o.maxLineMib > 0)) throw new Error(`[data] maxLineMib must be positive, got ${o.maxLineMib}`);
   if (s.format === 'jsonl') yield* readJsonl(path, s, o);
   else if (s.format === 'json') yield* readJson(path, s, o);
   else if (s.format === 'csv' || s.format === 'tsv') yield* readDelimited(path, s, o);
