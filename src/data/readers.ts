@@ -6,7 +6,7 @@ import { open, readFile } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { extname } from 'node:path';
 import { DataError } from './errors.js';
-import { bomLength, decoderLabel, detectEncoding, type Encoding } from './encoding.js';
+import { bomLength, decoderLabel, detectEncoding, EncodingUnknown, type Encoding } from './encoding.js';
 
 export type Format = 'json' | 'jsonl' | 'csv' | 'tsv' | 'text';
 export const formats: readonly Format[] = ['json', 'jsonl', 'csv', 'tsv', 'text'];
@@ -73,7 +73,13 @@ export function sniffFormat(path: string, sampleText: string): Format {
 
 export async function sniff(path: string, opts: ReadOptions = {}): Promise<Sniffed> {
   const sample = await readSample(path);
-  const encoding = opts.encoding ?? detectEncoding(sample);
+  let encoding: Encoding;
+  try {
+    encoding = opts.encoding ?? detectEncoding(sample);
+  } catch (e) {
+    if (e instanceof EncodingUnknown) throw new DataError({ file: path, line: 1, field: 'encoding', reason: e.message });
+    throw e;
+  }
   const text = new TextDecoder(decoderLabel(encoding)).decode(sample.subarray(bomLength(encoding)), { stream: true });
   return { encoding, format: opts.format ?? sniffFormat(path, text) };
 }
@@ -161,6 +167,34 @@ function lineProblem(l: DecodedLine, encoding: Encoding, o: Required<ReadOptions
   return null;
 }
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * The first string in a record holding a NUL or a lone surrogate (JSON's `\u0000`, `\ud800`): neither is text, both
+ * break tokenizers and writers downstream, so the record is reported instead of passing silently.
+ */
+export function badCharacters(v: unknown, field = 'value', depth = 0): { field: string; reason: string } | null {
+  if (typeof v === 'string') {
+    const nul = v.indexOf('\u0000');
+    if (nul >= 0) return { field, reason: `contains a NUL character (U+0000) at offset ${nul}` };
+    const m = LONE_SURROGATE.exec(v);
+    if (m) return { field, reason: `contains a lone surrogate U+${m[0].charCodeAt(0).toString(16).toUpperCase()} at offset ${m.index} (not valid Unicode text)` };
+    return null;
+  }
+  if (depth > 64 || v === null || typeof v !== 'object') return null;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) { const r = badCharacters(v[i], `${field}[${i}]`, depth + 1); if (r) return r; }
+    return null;
+  }
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+    const kr = badCharacters(k, `${field} key`, depth + 1);
+    if (kr) return kr;
+    const r = badCharacters(x, field === 'value' ? k : `${field}.${k}`, depth + 1);
+    if (r) return r;
+  }
+  return null;
+}
+
 function undecodable(encoding: Encoding): { field: string; reason: string } {
   return { field: 'encoding', reason: `bytes not valid ${decoderLabel(encoding)} (use --encoding to override detection)` };
 }
@@ -171,11 +205,15 @@ async function* readJsonl(path: string, s: Sniffed, o: Required<ReadOptions>): A
     if (bad) { yield { line: l.line, error: bad }; continue; }
     const t = l.text!;
     if (t.trim() === '') continue;
+    let value: unknown;
     try {
-      yield { line: l.line, value: JSON.parse(t) };
+      value = JSON.parse(t);
     } catch (e) {
       yield { line: l.line, error: { field: 'json', reason: `invalid JSON line (${(e as Error).message})` } };
+      continue;
     }
+    const chars = badCharacters(value);
+    yield chars ? { line: l.line, error: chars } : { line: l.line, value };
   }
 }
 
@@ -186,6 +224,7 @@ async function* readText(path: string, s: Sniffed, o: Required<ReadOptions>): As
     const bad = lineProblem(l, s.encoding, o);
     if (bad) { yield { line: l.line, error: bad }; continue; }
     // a lone CR is an old line break (seen in the GB18030 classics): it splits the line, keeping its LF line number
+    if (l.text!.includes('\u0000')) { yield { line: l.line, error: badCharacters(l.text!, 'text')! }; continue; }
     const t = l.text!.includes('\r') ? l.text!.split('\r').filter((x) => x.trim() !== '').join('\n') : l.text!;
     if (o.textUnit === 'line') {
       if (t.trim() !== '') for (const part of t.split('\n')) yield { line: l.line, value: part };
@@ -248,6 +287,7 @@ async function* readDelimited(path: string, s: Sniffed, o: Required<ReadOptions>
       continue;
     }
     let text = l.text!;
+    if (text.includes('\u0000')) { pending = ''; yield { line: l.line, error: badCharacters(text, 'row')! }; continue; }
     if (pending) text = pending + '\n' + text;
     else { pendingLine = l.line; if (text.trim() === '') continue; }
     const fields = splitCsv(text, delim, quoting);
@@ -306,7 +346,9 @@ async function* readJson(path: string, s: Sniffed, o: Required<ReadOptions>): As
         whole = true;
         return;
       }
-      yield key === undefined ? { line: elLine, value } : { line: elLine, value, key };
+      const chars = badCharacters(value);
+      if (chars) yield { line: elLine, error: chars };
+      else yield key === undefined ? { line: elLine, value } : { line: elLine, value, key };
     } catch (e) {
       yield { line: elLine, error: { field: 'json', reason: `invalid element (${(e as Error).message})` } };
     }
@@ -411,11 +453,14 @@ async function* readJson(path: string, s: Sniffed, o: Required<ReadOptions>): As
     const bytes = await readFile(path);
     if (bytes.length > 256 * 2 ** 20) fail('a single top-level JSON object larger than 256 MiB is not read whole; use JSONL', 1);
     const text = new TextDecoder(decoderLabel(s.encoding), { fatal: true }).decode(bytes.subarray(bomLength(s.encoding)));
+    let value: unknown;
     try {
-      yield { line: 1, value: JSON.parse(text) };
+      value = JSON.parse(text);
     } catch (e) {
       fail(`invalid JSON (${(e as Error).message})`, 1);
     }
+    const chars = badCharacters(value);
+    yield chars ? { line: 1, error: chars } : { line: 1, value };
     return;
   }
   try { decoder.decode(); } catch { fail('file ends inside a multi-byte character'); }
