@@ -4,7 +4,7 @@ import { existsSync, writeFileSync, renameSync } from 'node:fs';
 import type { Command } from './command.js';
 import { formatHelp, parseArgs, UsageError, type FlagSpecs } from './args.js';
 import { Store, type Role } from '../annotate/store.js';
-import { importFile } from '../annotate/import.js';
+import { importIntoProject, readCandidateSets } from '../annotate/import.js';
 import { exportFormats, exportText, type ExportFormat } from '../annotate/export.js';
 import { agreementReport } from '../annotate/agreement.js';
 import { serveAnnotate } from '../annotate/server.js';
@@ -50,9 +50,10 @@ const sub: Record<string, { usage: string; summary: string; flags: FlagSpecs; ru
     },
     async run(f, pos) {
       if (pos.length !== 1) throw new UsageError('[annotate import] expected exactly one FILE');
+      // a new database is only created for a file that imports: check it before opening one
+      if (!existsSync(need(f, 'db'))) await readCandidateSets(pos[0]!);
       return withStore(f, async (st) => {
-        const p = st.ensureProject(need(f, 'project'), f['per-item'] as number | undefined, f['no-ties'] ? false : undefined);
-        const n = await importFile(st, pos[0]!, p);
+        const { project: p, count: n } = await importIntoProject(st, pos[0]!, { name: need(f, 'project'), perItem: f['per-item'] as number | undefined, allowTies: f['no-ties'] ? false : undefined });
         console.log(`annotate import: ${n} item(s) into '${p.name}' (now ${st.itemCount(p)}; each ranked by ${p.perItem} annotator(s); ties ${p.allowTies ? 'allowed' : 'off'})`);
         return 0;
       }, true);
