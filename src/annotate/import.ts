@@ -1,6 +1,7 @@
 // import.ts — reads candidate sets (our ranking format with `ranking: []`, or the RLHF labelling tool's
 // {id: {query, history, response_0..}} JSON) through the data layer's loader and checks all of them before the
-// store writes anything: a bad file is rejected whole, with file:line reasons. Does not assign items (store.next does).
+// store writes anything: a bad file is rejected whole, with file:line reasons, and the project is left as it was
+// (importIntoProject). Does not assign items (store.next does).
 import { basename } from 'node:path';
 import { streamFile, newReport } from '../data/load.js';
 import { DataError, formatProblem } from '../data/errors.js';
@@ -63,4 +64,17 @@ export async function readCandidateSets(path: string, taken: ReadonlySet<string>
 export async function importFile(store: Store, path: string, project: Project): Promise<number> {
   const sets = await readCandidateSets(path, store.existingIds(project));
   return store.insertItems(project, sets);
+}
+
+export interface ProjectSpec { name: string; perItem?: number; allowTies?: boolean }
+
+/**
+ * `annotate import`: reads and checks the whole file first, then creates or updates the project and inserts the
+ * items in one transaction. Nothing changes — not the project's settings, not its existence — unless all of it does.
+ */
+export async function importIntoProject(store: Store, path: string, spec: ProjectSpec): Promise<{ project: Project; count: number }> {
+  store.checkProjectSpec(spec.name, spec.perItem);
+  const existing = store.findProject(spec.name);
+  const sets = await readCandidateSets(path, existing ? store.existingIds(existing) : new Set());
+  return store.importProject(spec.name, spec.perItem, spec.allowTies, sets);
 }

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { Context } from 'hono';
-import { bearerAuth, createApp, HttpError, listen, readJsonObject, serveFolder, type Listening } from '../http/index.js';
+import { bearerAuth, createApp, HttpError, listen, readJsonObject, requireJson, serveFolder, type Listening, type Timeouts } from '../http/index.js';
 import { agreementReport } from './agreement.js';
 import { exportFormats, exportText, type ExportFormat } from './export.js';
 import { checkSubmission } from './submission.js';
@@ -27,6 +27,10 @@ export interface AnnotateAppOptions {
   ruleFile?: string;
   uiDir?: string;
   maxBodyBytes?: number;
+  /** the bound address: requests must name it or a loopback name in Host (DNS-rebinding defence) */
+  host?: string;
+  /** more Host names to accept ('*' = any) */
+  allowedHosts?: string[];
 }
 
 function itemDto(it: StoredItem) {
@@ -36,7 +40,10 @@ function itemDto(it: StoredItem) {
 export function createAnnotateApp(store: Store, opts: AnnotateAppOptions = {}) {
   const uiDir = opts.uiDir ?? defaultUiDir();
   const ruleFile = opts.ruleFile ?? `${uiDir}/rule.md`;
-  const app = createApp<AppEnv>({ maxBodyBytes: opts.maxBodyBytes ?? 256 * 1024 });
+  const app = createApp<AppEnv>({
+    maxBodyBytes: opts.maxBodyBytes ?? 256 * 1024,
+    hosts: { ...(opts.host ? { bound: opts.host } : {}), ...(opts.allowedHosts ? { allowed: opts.allowedHosts } : {}) },
+  });
 
   const who = (c: Context<AppEnv>) => c.get('principal');
   /** The project if u may work in it: admins everywhere, annotators where they are members; 403 otherwise. */
@@ -77,6 +84,7 @@ export function createAnnotateApp(store: Store, opts: AnnotateAppOptions = {}) {
   });
 
   app.use('/api/*', bearerAuth((t) => store.userByToken(t)));
+  app.on(['POST', 'PUT', 'PATCH'], '/api/*', requireJson());
   app.use('/api/admin/*', async (c, next) => {
     const u = who(c);
     if (u.role !== 'admin') throw new HttpError(403, `[annotate] ${u.name} is an annotator; the admin pages need the admin role`);
@@ -113,7 +121,10 @@ export function createAnnotateApp(store: Store, opts: AnnotateAppOptions = {}) {
   app.post('/api/projects/:project/items/:item/skip', async (c) => {
     const p = projectFor(c), u = who(c);
     const { it } = itemFor(c, p, true);
-    const body = c.req.header('content-length') === '0' ? {} : await readJsonObject(c).catch(() => ({} as Record<string, unknown>));
+    const body = c.req.header('content-length') === '0' ? {} : await readJsonObject(c).catch((e: unknown) => {
+      if (e instanceof HttpError && e.status === 413) throw e;
+      return {} as Record<string, unknown>;
+    });
     const note = typeof body.comment === 'string' ? body.comment.slice(0, 20000) : '';
     store.skip(it, u, note);
     return c.json({ skipped: true, progress: store.progress(p, u) });
@@ -158,8 +169,8 @@ export function createAnnotateApp(store: Store, opts: AnnotateAppOptions = {}) {
 
 export interface ServeOptions extends AnnotateAppOptions {
   db: string;
-  host?: string;
   port?: number;
+  timeouts?: Partial<Timeouts>;
 }
 
 /** Opens the database and listens; close() stops the server gracefully and then closes the database. */
@@ -167,7 +178,7 @@ export async function serveAnnotate(opts: ServeOptions): Promise<Listening & { s
   const store = new Store(opts.db);
   try {
     const app = createAnnotateApp(store, opts);
-    const l = await listen(app.fetch, { host: opts.host ?? '127.0.0.1', port: opts.port ?? 0 });
+    const l = await listen(app.fetch, { host: opts.host ?? '127.0.0.1', port: opts.port ?? 0, ...(opts.timeouts ? { timeouts: opts.timeouts } : {}) });
     return {
       ...l, store,
       async close(graceMs?: number) {

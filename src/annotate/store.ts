@@ -76,10 +76,29 @@ export class Store {
     return { ...p, allowTies: p.allowTies === 1 };
   }
 
-  /** Creates the project or updates per-item / ties of an existing one. */
-  ensureProject(name: string, perItem?: number, allowTies?: boolean): Project {
+  /** The project, or undefined when there is none by that name (nothing is created). */
+  findProject(name: string): Project | undefined {
+    try { return this.project(name); } catch (e) { if (e instanceof NotFound) return undefined; throw e; }
+  }
+
+  /** Throws for a bad project name or per-item count, before anything is read or written. */
+  checkProjectSpec(name: string, perItem?: number): void {
     if (!NAME_RE.test(name)) throw new Error(`[annotate/store] project name '${name}' must be 1–64 letters, digits or _.@-`);
     if (perItem !== undefined && (!Number.isInteger(perItem) || perItem < 1)) throw new Error(`[annotate/store] --per-item must be a positive integer, got ${perItem}`);
+  }
+
+  /** One transaction: create or update the project, then insert the items; a failure anywhere leaves both untouched. */
+  importProject(name: string, perItem: number | undefined, allowTies: boolean | undefined, records: { record: RankingRecord; origin: string }[]): { project: Project; count: number } {
+    return this.db.transaction(() => {
+      const project = this.ensureProject(name, perItem, allowTies);
+      const count = this.insertItems(project, records);
+      return { project, count };
+    }).immediate();
+  }
+
+  /** Creates the project or updates per-item / ties of an existing one. */
+  ensureProject(name: string, perItem?: number, allowTies?: boolean): Project {
+    this.checkProjectSpec(name, perItem);
     const have = this.db.prepare('SELECT id FROM projects WHERE name = ?').get(name);
     if (!have) this.db.prepare('INSERT INTO projects (name, per_item, allow_ties, created_at) VALUES (?, ?, ?, ?)').run(name, perItem ?? 1, allowTies === false ? 0 : 1, now());
     else {

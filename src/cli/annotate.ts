@@ -4,7 +4,7 @@ import { existsSync, writeFileSync, renameSync } from 'node:fs';
 import type { Command } from './command.js';
 import { formatHelp, parseArgs, UsageError, type FlagSpecs } from './args.js';
 import { Store, type Role } from '../annotate/store.js';
-import { importFile } from '../annotate/import.js';
+import { importIntoProject, readCandidateSets } from '../annotate/import.js';
 import { exportFormats, exportText, type ExportFormat } from '../annotate/export.js';
 import { agreementReport } from '../annotate/agreement.js';
 import { serveAnnotate } from '../annotate/server.js';
@@ -20,9 +20,14 @@ const sub: Record<string, { usage: string; summary: string; flags: FlagSpecs; ru
       port: { type: 'number', help: 'TCP port (0 = any free port)', default: 8080 },
       host: { type: 'string', help: 'address to bind; keep 127.0.0.1 unless a proxy with TLS is in front', default: '127.0.0.1' },
       rule: { type: 'string', help: 'annotation rule shown to annotators (markdown/plain text; default: the shipped src/ui/annotate/rule.md)' },
+      'allowed-hosts': { type: 'string', help: "comma-separated Host names to accept besides the bound address and loopback names (e.g. the proxy's name; '*' = any)" },
     },
     async run(f) {
-      const s = await serveAnnotate({ db: need(f, 'db'), host: f.host as string, port: f.port as number, ...(f.rule ? { ruleFile: f.rule as string } : {}) });
+      const allowedHosts = String(f['allowed-hosts'] ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+      const s = await serveAnnotate({
+        db: need(f, 'db'), host: f.host as string, port: f.port as number, ...(f.rule ? { ruleFile: f.rule as string } : {}),
+        ...(allowedHosts.length ? { allowedHosts } : {}),
+      });
       console.log(`annotate: listening on ${s.url} (db ${f.db}); Ctrl-C stops`);
       await new Promise<void>((done) => {
         const stop = () => { process.off('SIGINT', stop); process.off('SIGTERM', stop); done(); };
@@ -45,9 +50,10 @@ const sub: Record<string, { usage: string; summary: string; flags: FlagSpecs; ru
     },
     async run(f, pos) {
       if (pos.length !== 1) throw new UsageError('[annotate import] expected exactly one FILE');
+      // a new database is only created for a file that imports: check it before opening one
+      if (!existsSync(need(f, 'db'))) await readCandidateSets(pos[0]!);
       return withStore(f, async (st) => {
-        const p = st.ensureProject(need(f, 'project'), f['per-item'] as number | undefined, f['no-ties'] ? false : undefined);
-        const n = await importFile(st, pos[0]!, p);
+        const { project: p, count: n } = await importIntoProject(st, pos[0]!, { name: need(f, 'project'), perItem: f['per-item'] as number | undefined, allowTies: f['no-ties'] ? false : undefined });
         console.log(`annotate import: ${n} item(s) into '${p.name}' (now ${st.itemCount(p)}; each ranked by ${p.perItem} annotator(s); ties ${p.allowTies ? 'allowed' : 'off'})`);
         return 0;
       }, true);

@@ -8,6 +8,8 @@ import { formatHelp, parseArgs, UsageError } from './args.js';
 import { loadModelDir } from '../model/model-dir.js';
 import { generate, type GenerateOptions } from '../model/generate.js';
 import { loadTokenizer, renderChat, type ChatMessage, type Tokenizer } from '../tokenizer/index.js';
+import { resolveTemplate } from '../tokenizer/chat.js';
+import { describeInjection, findInjection, injectionMarkers } from '../tokenizer/injection.js';
 
 const flags = {
   model: { type: 'string', help: 'model directory (docs/model-directory.md) with tokenizer.json' },
@@ -57,7 +59,17 @@ export const chatCommand: Command = {
     };
     const template = f.template!;
     const messages: ChatMessage[] = f.system ? [{ role: 'system', content: f.system }] : [];
+    // typed text must stay text: a turn marker or special token in it would forge a turn of the conversation
+    resolveTemplate(tok, template); // a missing template is reported as itself, not as a marker-probe failure
+    const markers = injectionMarkers(tok, template);
+    const refused = (content: string, index: number): string | null => {
+      const inj = findInjection([{ content }], markers);
+      return inj ? `[chat] refused: ${describeInjection({ ...inj, index })}` : null;
+    };
+    if (f.system && refused(f.system, 0)) throw new UsageError(refused(f.system, 0)!.replace('messages[0].content', '--system'));
     const answer = (content: string, write: (s: string) => void): string => {
+      const why = refused(content, messages.length);
+      if (why) throw new UsageError(why);
       messages.push({ role: 'user', content });
       const ids = tok.encode(renderChat(tok, template, messages, { addGenerationPrompt: true }));
       const max = md.model.config.maxPositions - base.maxNewTokens;
@@ -92,7 +104,12 @@ export const chatCommand: Command = {
         let line: string;
         try { line = await rl.question('> '); } catch { break; } // closed input
         if (!line.trim()) break;
-        answer(line, write);
+        try {
+          answer(line, write);
+        } catch (e) {
+          if (!(e instanceof UsageError)) throw e;
+          console.error(e.message); // the conversation goes on without that message
+        }
       }
     } finally {
       rl.close();

@@ -24,9 +24,10 @@ const loadFlags = {
   'on-error': { type: 'string', help: 'rejected records: fail at the first, skip all, or auto (fail above --max-reject)', choices: ['auto', 'fail', 'skip'], default: 'auto' },
   'max-reject': { type: 'number', help: 'auto policy: largest rejected share that still passes', default: 0.01 },
   'text-unit': { type: 'string', help: 'text files: one record per line or per blank-line paragraph', choices: ['line', 'paragraph'], default: 'line' },
+  'max-line-mib': { type: 'number', help: 'longest line / JSON element read, in MiB; a longer one is reported by line and skipped', default: 64 },
 } as const satisfies FlagSpecs;
 
-type LoadFlagValues = { format?: string; encoding?: string; as?: string; map?: string; 'on-error'?: string; 'max-reject'?: number; 'text-unit'?: string };
+type LoadFlagValues = { format?: string; encoding?: string; as?: string; map?: string; 'on-error'?: string; 'max-reject'?: number; 'text-unit'?: string; 'max-line-mib'?: number };
 
 function loadOptions(f: LoadFlagValues): LoadOptions {
   const o: LoadOptions = {
@@ -34,6 +35,10 @@ function loadOptions(f: LoadFlagValues): LoadOptions {
     maxRejectFraction: f['max-reject'] ?? 0.01,
     textUnit: (f['text-unit'] ?? 'line') as 'line' | 'paragraph',
   };
+  if (f['max-line-mib'] !== undefined) {
+    if (!(f['max-line-mib'] > 0)) throw new UsageError(`[data] --max-line-mib must be a positive number, got ${f['max-line-mib']}`);
+    o.maxLineMib = f['max-line-mib'];
+  }
   if (f.format) o.format = f.format as Format;
   if (f.encoding) o.encoding = f.encoding as Encoding;
   if (f.as) o.as = f.as as ShapeName | 'auto';

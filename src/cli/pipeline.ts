@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from './command.js';
 import { formatHelp, parseArgs, UsageError } from './args.js';
 import { loadConfig, STAGES, type StageName } from '../pipeline/config.js';
-import { runPipeline } from '../pipeline/run.js';
+import { runPipeline, summaryLines } from '../pipeline/run.js';
 import { backendInfo } from '../backend/index.js';
 
 const flags = {
@@ -37,10 +37,7 @@ export async function pipelineMain(argv: string[], defaultConfig: string | null,
   const t0 = performance.now();
   const res = await runPipeline(cfg, { from: f.from as StageName | undefined, only: f.only as StageName | undefined, until: f.until as StageName | undefined, quiet: !!f.quiet });
   const s = (performance.now() - t0) / 1000;
-  console.log(`\nzhongjing ${cmd}: ${res.ran.length} stage(s) run${res.skipped.length ? `, ${res.skipped.length} skipped` : ''} in ${s.toFixed(0)} s`);
-  console.log(`  report: ${res.root}/report/report.html`);
-  console.log(`  final model: ${res.final}`);
-  console.log(`  try it: zhongjing chat --model ${res.final}   ·   zhongjing serve --model ${res.final}`);
+  console.log(`\n${summaryLines(res, cmd, s).join('\n')}`);
   return 0;
 }
 

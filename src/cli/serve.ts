@@ -17,6 +17,7 @@ const flags = {
   'max-batch': { type: 'number', help: 'most requests decoded together (1 = one at a time)', default: 16 },
   'max-tokens': { type: 'number', help: 'largest max_tokens a request may ask for', default: 2048 },
   'max-body-kb': { type: 'number', help: 'largest request body in KiB (413 above)', default: 256 },
+  'allowed-hosts': { type: 'string', help: "comma-separated Host names to accept besides the bound address and loopback names (e.g. the proxy's name; '*' = any)" },
   quiet: { type: 'boolean', help: 'no per-request log lines' },
 } satisfies FlagSpecs;
 
@@ -34,10 +35,12 @@ export const serveCommand: Command = {
     for (const k of ['max-queue', 'max-batch', 'max-tokens', 'max-body-kb'] as const)
       if (!(Number.isInteger(f[k]) && f[k]! >= (k === 'max-queue' ? 0 : 1))) throw new UsageError(`[serve] --${k} must be a positive integer, got ${f[k]}`);
     const apiKey = f['api-key'] ?? process.env.ZJ_API_KEY;
+    const allowedHosts = (f['allowed-hosts'] ?? '').split(',').map((x) => x.trim()).filter(Boolean);
     console.error(`serve: loading ${f.model} …`);
     const s = await serveModel({
       modelDir: f.model, host: f.host!, port: f.port!, maxQueue: f['max-queue']!, maxBatch: f['max-batch']!,
       ...(apiKey ? { apiKey } : {}),
+      ...(allowedHosts.length ? { allowedHosts } : {}),
       ...(f.template ? { template: f.template } : {}),
       guard: { enabled: f.safety !== 'off', ...(f.disclaimer !== undefined ? { disclaimer: f.disclaimer } : {}) },
       limits: { maxTokens: f['max-tokens']!, maxBodyBytes: f['max-body-kb']! * 1024 },

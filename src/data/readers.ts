@@ -6,7 +6,8 @@ import { open, readFile } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import { extname } from 'node:path';
 import { DataError } from './errors.js';
-import { bomLength, decoderLabel, detectEncoding, type Encoding } from './encoding.js';
+import { bomLength, decoderLabel, detectEncoding, EncodingUnknown, type Encoding } from './encoding.js';
+import { decodedLines, type DecodedLine } from './byte-lines.js';
 
 export type Format = 'json' | 'jsonl' | 'csv' | 'tsv' | 'text';
 export const formats: readonly Format[] = ['json', 'jsonl', 'csv', 'tsv', 'text'];
@@ -23,7 +24,11 @@ export interface ReadOptions {
   textUnit?: 'line' | 'paragraph';
   /** bytes per read; small values exercise chunk boundaries in tests */
   chunkBytes?: number;
+  /** longest line (or JSON element) read, in MiB; a longer one is reported by line number and skipped (default 64) */
+  maxLineMib?: number;
 }
+
+export const DEFAULT_MAX_LINE_MIB = 64;
 
 export interface Sniffed {
   format: Format;
@@ -69,60 +74,49 @@ export function sniffFormat(path: string, sampleText: string): Format {
 
 export async function sniff(path: string, opts: ReadOptions = {}): Promise<Sniffed> {
   const sample = await readSample(path);
-  const encoding = opts.encoding ?? detectEncoding(sample);
+  let encoding: Encoding;
+  try {
+    encoding = opts.encoding ?? detectEncoding(sample);
+  } catch (e) {
+    if (e instanceof EncodingUnknown) throw new DataError({ file: path, line: 1, field: 'encoding', reason: e.message });
+    throw e;
+  }
   const text = new TextDecoder(decoderLabel(encoding)).decode(sample.subarray(bomLength(encoding)), { stream: true });
   return { encoding, format: opts.format ?? sniffFormat(path, text) };
 }
 
-interface DecodedLine { line: number; text?: string; bad?: boolean }
+function lineProblem(l: DecodedLine, encoding: Encoding, o: Required<ReadOptions>): { field: string; reason: string } | null {
+  if (l.tooLong) return { field: 'line', reason: `line longer than ${o.maxLineMib} MiB; skipped (raise --max-line-mib to read it)` };
+  if (l.bad) return undecodable(encoding);
+  return null;
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
- * Byte lines (LF or CRLF), decoded strictly, in batches (one per chunk). The fast path decodes all complete lines
- * of a chunk in one call; only a chunk that fails is decoded line by line, so that a bad byte costs one line, not
- * the file. LF is never part of a multi-byte sequence in UTF-8 or GB18030, so splitting bytes at LF is safe.
+ * The first string in a record holding a NUL or a lone surrogate (JSON's `\u0000`, `\ud800`): neither is text, both
+ * break tokenizers and writers downstream, so the record is reported instead of passing silently.
  */
-async function* decodedLines(path: string, encoding: Encoding, chunkBytes: number): AsyncGenerator<DecodedLine[]> {
-  const decoder = new TextDecoder(decoderLabel(encoding), { fatal: true, ignoreBOM: true });
-  let carry: Buffer | null = null;
-  let line = 0;
-  let skip = bomLength(encoding);
-  const decodeBlock = (b: Buffer, out: DecodedLine[]) => {
-    // b holds whole lines, each terminated by LF except possibly the last one at end of file
-    let text: string | null = null;
-    try { text = decoder.decode(b); } catch { text = null; }
-    if (text !== null) {
-      const parts = text.split('\n');
-      if (parts[parts.length - 1] === '' && b[b.length - 1] === 0x0a) parts.pop();
-      for (const t of parts) out.push({ line: ++line, text: t.endsWith('\r') ? t.slice(0, -1) : t });
-      return;
-    }
-    let start = 0;
-    while (start < b.length) {
-      let nl = b.indexOf(0x0a, start);
-      if (nl < 0) nl = b.length;
-      let end = nl;
-      if (end > start && b[end - 1] === 0x0d) end--;
-      line++;
-      try { out.push({ line, text: decoder.decode(b.subarray(start, end)) }); } catch { out.push({ line, bad: true }); }
-      start = nl + 1;
-    }
-  };
-  for await (const chunk of createReadStream(path, { highWaterMark: chunkBytes }) as AsyncIterable<Buffer>) {
-    let buf: Buffer = chunk;
-    if (skip > 0) { const k = Math.min(skip, buf.length); buf = buf.subarray(k); skip -= k; }
-    const last = buf.lastIndexOf(0x0a);
-    if (last < 0) { carry = carry ? Buffer.concat([carry, buf]) : Buffer.from(buf); continue; }
-    const block = carry ? Buffer.concat([carry, buf.subarray(0, last + 1)]) : buf.subarray(0, last + 1);
-    carry = last + 1 < buf.length ? Buffer.from(buf.subarray(last + 1)) : null;
-    const out: DecodedLine[] = [];
-    decodeBlock(block, out);
-    yield out;
+export function badCharacters(v: unknown, field = 'value', depth = 0): { field: string; reason: string } | null {
+  if (typeof v === 'string') {
+    const nul = v.indexOf('\u0000');
+    if (nul >= 0) return { field, reason: `contains a NUL character (U+0000) at offset ${nul}` };
+    const m = LONE_SURROGATE.exec(v);
+    if (m) return { field, reason: `contains a lone surrogate U+${m[0].charCodeAt(0).toString(16).toUpperCase()} at offset ${m.index} (not valid Unicode text)` };
+    return null;
   }
-  if (carry && carry.length) {
-    const out: DecodedLine[] = [];
-    decodeBlock(carry, out);
-    yield out;
+  if (depth > 64 || v === null || typeof v !== 'object') return null;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) { const r = badCharacters(v[i], `${field}[${i}]`, depth + 1); if (r) return r; }
+    return null;
   }
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+    const kr = badCharacters(k, `${field} key`, depth + 1);
+    if (kr) return kr;
+    const r = badCharacters(x, field === 'value' ? k : `${field}.${k}`, depth + 1);
+    if (r) return r;
+  }
+  return null;
 }
 
 function undecodable(encoding: Encoding): { field: string; reason: string } {
@@ -130,24 +124,31 @@ function undecodable(encoding: Encoding): { field: string; reason: string } {
 }
 
 async function* readJsonl(path: string, s: Sniffed, o: Required<ReadOptions>): AsyncGenerator<RawItem> {
-  for await (const batch of decodedLines(path, s.encoding, o.chunkBytes)) for (const l of batch) {
-    if (l.bad) { yield { line: l.line, error: undecodable(s.encoding) }; continue; }
+  for await (const batch of decodedLines(path, s.encoding, o.chunkBytes, o.maxLineMib * 2 ** 20)) for (const l of batch) {
+    const bad = lineProblem(l, s.encoding, o);
+    if (bad) { yield { line: l.line, error: bad }; continue; }
     const t = l.text!;
     if (t.trim() === '') continue;
+    let value: unknown;
     try {
-      yield { line: l.line, value: JSON.parse(t) };
+      value = JSON.parse(t);
     } catch (e) {
       yield { line: l.line, error: { field: 'json', reason: `invalid JSON line (${(e as Error).message})` } };
+      continue;
     }
+    const chars = badCharacters(value);
+    yield chars ? { line: l.line, error: chars } : { line: l.line, value };
   }
 }
 
 async function* readText(path: string, s: Sniffed, o: Required<ReadOptions>): AsyncGenerator<RawItem> {
   let para: string[] = [];
   let paraLine = 0;
-  for await (const batch of decodedLines(path, s.encoding, o.chunkBytes)) for (const l of batch) {
-    if (l.bad) { yield { line: l.line, error: undecodable(s.encoding) }; continue; }
+  for await (const batch of decodedLines(path, s.encoding, o.chunkBytes, o.maxLineMib * 2 ** 20)) for (const l of batch) {
+    const bad = lineProblem(l, s.encoding, o);
+    if (bad) { yield { line: l.line, error: bad }; continue; }
     // a lone CR is an old line break (seen in the GB18030 classics): it splits the line, keeping its LF line number
+    if (l.text!.includes('\u0000')) { yield { line: l.line, error: badCharacters(l.text!, 'text')! }; continue; }
     const t = l.text!.includes('\r') ? l.text!.split('\r').filter((x) => x.trim() !== '').join('\n') : l.text!;
     if (o.textUnit === 'line') {
       if (t.trim() !== '') for (const part of t.split('\n')) yield { line: l.line, value: part };
@@ -202,13 +203,15 @@ async function* readDelimited(path: string, s: Sniffed, o: Required<ReadOptions>
   let header: string[] | null = null;
   let pending = '';
   let pendingLine = 0;
-  for await (const batch of decodedLines(path, s.encoding, o.chunkBytes)) for (const l of batch) {
-    if (l.bad) {
+  for await (const batch of decodedLines(path, s.encoding, o.chunkBytes, o.maxLineMib * 2 ** 20)) for (const l of batch) {
+    const bad = lineProblem(l, s.encoding, o);
+    if (bad) {
       if (pending) { pending = ''; }
-      yield { line: l.line, error: undecodable(s.encoding) };
+      yield { line: l.line, error: bad };
       continue;
     }
     let text = l.text!;
+    if (text.includes('\u0000')) { pending = ''; yield { line: l.line, error: badCharacters(text, 'row')! }; continue; }
     if (pending) text = pending + '\n' + text;
     else { pendingLine = l.line; if (text.trim() === '') continue; }
     const fields = splitCsv(text, delim, quoting);
@@ -267,7 +270,9 @@ async function* readJson(path: string, s: Sniffed, o: Required<ReadOptions>): As
         whole = true;
         return;
       }
-      yield key === undefined ? { line: elLine, value } : { line: elLine, value, key };
+      const chars = badCharacters(value);
+      if (chars) yield { line: elLine, error: chars };
+      else yield key === undefined ? { line: elLine, value } : { line: elLine, value, key };
     } catch (e) {
       yield { line: elLine, error: { field: 'json', reason: `invalid element (${(e as Error).message})` } };
     }
@@ -295,6 +300,8 @@ async function* readJson(path: string, s: Sniffed, o: Required<ReadOptions>): As
     }
     // keep only the unfinished element; resume scanning where the previous chunk stopped
     if (state === 2) {
+      // UTF-16 code units ≥ bytes/3 for any text, so this bounds the element's bytes by 3× the cap at most
+      if (buf.length - elStart > o.maxLineMib * 2 ** 20) fail(`the element starting at line ${elLine} is longer than ${o.maxLineMib} MiB (raise --max-line-mib, or use JSONL)`, elLine);
       pos = buf.length - elStart;
       buf = buf.slice(elStart) + text;
       elStart = 0;
@@ -370,11 +377,14 @@ async function* readJson(path: string, s: Sniffed, o: Required<ReadOptions>): As
     const bytes = await readFile(path);
     if (bytes.length > 256 * 2 ** 20) fail('a single top-level JSON object larger than 256 MiB is not read whole; use JSONL', 1);
     const text = new TextDecoder(decoderLabel(s.encoding), { fatal: true }).decode(bytes.subarray(bomLength(s.encoding)));
+    let value: unknown;
     try {
-      yield { line: 1, value: JSON.parse(text) };
+      value = JSON.parse(text);
     } catch (e) {
       fail(`invalid JSON (${(e as Error).message})`, 1);
     }
+    const chars = badCharacters(value);
+    yield chars ? { line: 1, error: chars } : { line: 1, value };
     return;
   }
   try { decoder.decode(); } catch { fail('file ends inside a multi-byte character'); }
@@ -394,7 +404,9 @@ export async function* readRaw(path: string, opts: ReadOptions = {}): AsyncGener
   const s = await sniff(path, opts);
   const o: Required<ReadOptions> = {
     format: s.format, encoding: s.encoding, textUnit: opts.textUnit ?? 'line', chunkBytes: opts.chunkBytes ?? 1 << 20,
+    maxLineMib: opts.maxLineMib ?? DEFAULT_MAX_LINE_MIB,
   };
+  if (!(o.maxLineMib > 0)) throw new Error(`[data] maxLineMib must be positive, got ${o.maxLineMib}`);
   if (s.format === 'jsonl') yield* readJsonl(path, s, o);
   else if (s.format === 'json') yield* readJson(path, s, o);
   else if (s.format === 'csv' || s.format === 'tsv') yield* readDelimited(path, s, o);

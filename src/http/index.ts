@@ -3,4 +3,6 @@
 export { createApp, HttpError, jsonError, readJsonObject, type AppOptions } from './app.js';
 export { bearerAuth } from './auth.js';
 export { serveFolder, contentTypes } from './static.js';
-export { listen, type Listening } from './listen.js';
+export { listen, type Listening, type Timeouts, defaultTimeouts } from './listen.js';
+export { BodyTooLarge, limitBody } from './body-limit.js';
+export { CONTENT_SECURITY_POLICY, guardRequests, hostAllowed, requireJson, securityHeaders, type HostPolicy } from './security.js';

@@ -3,6 +3,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { extname, join, resolve, sep } from 'node:path';
 import type { MiddlewareHandler } from 'hono';
+import { HttpError } from './http-error.js';
 
 export const contentTypes: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -23,7 +24,12 @@ export function serveFolder(folder: string, prefix = '/'): MiddlewareHandler {
   const root = resolve(folder);
   return async (c, next) => {
     if (c.req.method !== 'GET' && c.req.method !== 'HEAD') return next();
-    const path = decodeURIComponent(new URL(c.req.url).pathname);
+    let path: string;
+    try {
+      path = decodeURIComponent(new URL(c.req.url).pathname);
+    } catch {
+      throw new HttpError(400, '[http] malformed percent-encoding in the URL path');
+    }
     if (!path.startsWith(prefix)) return next();
     let rel = path.slice(prefix.length);
     if (rel === '' || rel.endsWith('/')) rel += 'index.html';

@@ -55,6 +55,22 @@ export async function runPipeline(cfg: PipelineConfig, o: PipelineOptions = {}):
   return { root: ctx.root, final: stageDir(ctx, 'final'), ran, skipped, seconds };
 }
 
+/**
+ * What to tell the user at the end: the folders of the stages this run made, and the report / final model only when
+ * their stage is done (run now or earlier) — `--only sft` must not point at a report that does not exist.
+ */
+export function summaryLines(res: PipelineResult, cmd: string, seconds: number): string[] {
+  const lines = [`zhongjing ${cmd}: ${res.ran.length} stage(s) run${res.skipped.length ? `, ${res.skipped.length} skipped` : ''} in ${seconds.toFixed(0)} s`];
+  const have = new Set<StageName>([...res.ran, ...res.skipped]);
+  for (const st of res.ran) if (st !== 'report' && st !== 'export') lines.push(`  ${st}: ${res.root}/${st}`);
+  if (have.has('report')) lines.push(`  report: ${res.root}/report/report.html`);
+  if (have.has('export')) {
+    lines.push(`  final model: ${res.final}`);
+    lines.push(`  try it: zhongjing chat --model ${res.final}   ·   zhongjing serve --model ${res.final}`);
+  }
+  return lines;
+}
+
 function brief(summary: unknown): string {
   if (!summary || typeof summary !== 'object') return '';
   return Object.entries(summary as Record<string, unknown>)

@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { Context, Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
-import { createApp, HttpError, listen, serveFolder, type Listening } from '../http/index.js';
+import { BodyTooLarge, createApp, HttpError, listen, requireJson, serveFolder, type Listening, type Timeouts } from '../http/index.js';
 import { loadTokenizer } from '../tokenizer/tokenizer-json.js';
 import { BUILTIN_TEMPLATES, renderChat } from '../tokenizer/chat.js';
+import { describeInjection, findInjection, injectionMarkers } from '../tokenizer/injection.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { Engine, QueueFull, type JobSink } from './engine.js';
 import { SafetyGuard, type GuardOptions } from './guard.js';
@@ -39,6 +39,10 @@ export interface ServeAppOptions {
   uiDir?: string;
   /** one line per finished request (default: nothing) */
   log?: (line: string) => void;
+  /** the bound address: requests must name it or a loopback name in Host (DNS-rebinding defence) */
+  host?: string;
+  /** more Host names to accept ('*' = any) */
+  allowedHosts?: string[];
 }
 
 export interface ServeOptions extends ServeAppOptions {
@@ -49,6 +53,8 @@ export interface ServeOptions extends ServeAppOptions {
   maxQueue?: number;
   /** most requests decoded together in one batch (1 = one at a time) */
   maxBatch?: number;
+  /** server-side timeouts (src/http/listen.ts defaults) */
+  timeouts?: Partial<Timeouts>;
 }
 
 /** The page folder src/ui/chat, found relative to this file whether it runs from dist/src or src. */
@@ -84,25 +90,29 @@ export function createServeApp(engine: Engine, tok: Tokenizer, opts: ServeAppOpt
   const template = servedTemplate(tok, opts.template);
   const created = Math.floor(Date.now() / 1000);
   const log = opts.log ?? (() => {});
-  // the shared layer's own size limit is lifted: ours below answers in the OpenAI error shape
-  const app = createApp({ maxBodyBytes: Number.MAX_SAFE_INTEGER });
+  const app = createApp({
+    maxBodyBytes: limits.maxBodyBytes,
+    hosts: { ...(opts.host ? { bound: opts.host } : {}), ...(opts.allowedHosts ? { allowed: opts.allowedHosts } : {}) },
+  });
 
+  // every error of the shared layer (size, URL, Host, content type) answers in the OpenAI shape too
   app.onError((e, c) => {
     if (e instanceof ApiError) return errorResponse(c, e);
-    if (e instanceof HttpError) return errorResponse(c, new ApiError(e.status === 413 ? 413 : 400, e.message));
+    if (e instanceof BodyTooLarge) {
+      // the rest of the body is never read, so this connection cannot carry another request
+      c.header('connection', 'close');
+      return errorResponse(c, new ApiError(413, `[serve] request body larger than the limit of ${e.limitBytes} bytes`, 'invalid_request_error', null, 'request_too_large'));
+    }
+    if (e instanceof HttpError) {
+      const status = ([400, 403, 404, 405, 415] as const).find((x) => x === e.status) ?? 400;
+      return errorResponse(c, new ApiError(status, e.message, 'invalid_request_error', null, status === 415 ? 'unsupported_media_type' : status === 403 ? 'forbidden' : null));
+    }
+    if (e instanceof URIError) return errorResponse(c, new ApiError(400, `[serve] malformed percent-encoding in the URL: ${e.message}`));
     console.error(e);
     return errorResponse(c, new ApiError(500, '[serve] internal error (see the server log)', 'server_error'));
   });
   app.notFound((c) => errorResponse(c, new ApiError(404, `[serve] no route for ${c.req.method} ${new URL(c.req.url).pathname}`, 'invalid_request_error', null, 'not_found')));
 
-  app.use('/v1/*', bodyLimit({
-    maxSize: limits.maxBodyBytes,
-    onError: (c) => {
-      // the rest of the body is never read, so this connection cannot carry another request
-      c.header('connection', 'close');
-      return errorResponse(c, new ApiError(413, `[serve] request body larger than ${limits.maxBodyBytes} bytes`, 'invalid_request_error', null, 'request_too_large'));
-    },
-  }));
   if (opts.apiKey) {
     const want = opts.apiKey;
     app.use('/v1/*', async (c, next) => {
@@ -132,16 +142,15 @@ export function createServeApp(engine: Engine, tok: Tokenizer, opts: ServeAppOpt
     return c.json(modelCard());
   });
 
-  // the rendered prompt is tokenized with special tokens parsed (the template's own markers must be), so a client
-  // could otherwise end a turn or fake one by typing the marker's text into a message
-  const specials = tok.addedTokens.filter((t) => t.special && t.content.length > 0).map((t) => t.content);
+  // the rendered prompt is tokenized with special tokens parsed (the template's own markers must be), and a
+  // plain-text template's markers (`<human>:`) need no special token at all: a client could otherwise end a turn or
+  // fake an earlier doctor turn by typing the marker's text into a message
+  const markers = injectionMarkers(tok, template);
 
   /** Prompt ids and the job for a validated request; 400 when it cannot fit the model's context. */
   const prepare = (r: ChatRequest): JobSpec => {
-    r.messages.forEach((m, i) => {
-      const hit = specials.find((sp) => m.content.includes(sp));
-      if (hit !== undefined) throw new ApiError(400, `[serve] messages[${i}].content contains the special token ${JSON.stringify(hit)}, which would be read as a control token, not text`, 'invalid_request_error', `messages[${i}].content`, 'invalid_value');
-    });
+    const inj = findInjection(r.messages, markers);
+    if (inj) throw new ApiError(400, `[serve] ${describeInjection(inj)}`, 'invalid_request_error', `messages[${inj.index}].content`, 'invalid_value');
     let ids: number[];
     try {
       const messages = r.messages.map((m) => (m.role === 'assistant' ? { role: m.role, content: guard.strip(m.content) } : m));
@@ -177,7 +186,7 @@ export function createServeApp(engine: Engine, tok: Tokenizer, opts: ServeAppOpt
 
   const finishOf = (f: string): OpenAiFinish => (f === 'length' ? 'length' : 'stop');
 
-  app.post('/v1/chat/completions', async (c) => {
+  app.post('/v1/chat/completions', requireJson(), async (c) => {
     const t0 = performance.now();
     // touching the signal early makes the node adapter abort it when the client goes away
     const signal = c.req.raw.signal;
@@ -301,7 +310,7 @@ export async function serveModel(opts: ServeOptions): Promise<Serving> {
   try {
     const tok = await loadTokenizer(join(engine.info.dir, 'tokenizer.json'));
     const app = createServeApp(engine, tok, opts);
-    const l = await listen(app.fetch, { host: opts.host ?? '127.0.0.1', port: opts.port ?? 0 });
+    const l = await listen(app.fetch, { host: opts.host ?? '127.0.0.1', port: opts.port ?? 0, ...(opts.timeouts ? { timeouts: opts.timeouts } : {}) });
     return {
       ...l, engine, app,
       async close(graceMs?: number) {

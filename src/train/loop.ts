@@ -2,7 +2,7 @@
 // bf16 matmul precision, evaluation and checkpoints every N steps and at the end, exact resume, metrics to
 // JSONL, progress with tokens/s and ETA, Ctrl-C saves and exits, NaN/inf stops (or skips) with the step named.
 // Stages (pretrain, sft, rm, ppo, dpo) are thin Task objects over it.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Tensor } from '../tensor/tensor.js';
 import { tidy } from '../tensor/scope.js';
@@ -14,6 +14,7 @@ import { learningRate, type ScheduleOptions } from '../optim/schedule.js';
 import { setMatmulPrecision, type Precision } from '../ops/matmul.js';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
 import { Progress } from './progress.js';
+import { appendMetricsRow, readMetricsFile, resetMetrics, truncateMetricsForResume } from './metrics-log.js';
 
 export interface LossOutput {
   /** scalar loss to minimise */
@@ -58,8 +59,12 @@ export interface LoopConfig {
 export interface LoopResult {
   steps: number;
   lastLoss: number;
+  /** the loss of every finished step of the run, those before a resume included (read back from metrics.jsonl) */
   losses: number[];
+  /** every evaluation of the run, those before a resume included */
   evals: Record<string, number>[];
+  /** things the user should know that did not stop training (e.g. a torn metrics line trimmed on resume) */
+  notices: string[];
   interrupted: boolean;
   resumedFrom: number;
 }
@@ -77,6 +82,10 @@ export async function train(task: Task, cfg: LoopConfig): Promise<LoopResult> {
   const opt = new AdamW(defaultGroups(params, cfg.weightDecay));
   const metricsPath = join(cfg.outDir, 'metrics.jsonl');
   let step = 0, position = 0, resumedFrom = 0;
+  const losses: number[] = [];
+  const evals: Record<string, number>[] = [];
+  const notices: string[] = [];
+  let lastLoss = NaN;
   const ck = latestCheckpoint(cfg.outDir);
   if (ck) {
     const st = loadCheckpoint(ck, task.namedParams, opt);
@@ -84,22 +93,29 @@ export async function train(task: Task, cfg: LoopConfig): Promise<LoopResult> {
     position = st.position;
     resumedFrom = step;
     if (task.loadExtraState) task.loadExtraState(st.extra);
-    truncateMetrics(metricsPath, step);
-  } else if (existsSync(metricsPath)) writeFileSync(metricsPath, '');
+    // the earlier segments' rows: the result then describes the whole run (first loss, evals), not the last segment
+    for (const row of truncateMetricsForResume(metricsPath, step, notices)) {
+      if (typeof row.loss === 'number') { losses.push(row.loss); lastLoss = row.loss; }
+      const ev = Object.entries(row).filter(([k]) => k.startsWith('eval_'));
+      if (ev.length) evals.push({ step: row.step!, ...Object.fromEntries(ev.map(([k, v]) => [k.slice(5), v])) });
+    }
+  } else if (existsSync(metricsPath)) resetMetrics(metricsPath);
 
   const schedule: ScheduleOptions = { ...cfg.schedule, totalSteps: cfg.steps };
   const progress = new Progress(task.name, cfg.steps, cfg.quiet);
+  for (const n of notices) progress.notice(n);
   if (resumedFrom) progress.log(`resumed from step ${resumedFrom} (${ck})`);
   let interrupted = false;
   const onSigint = () => { interrupted = true; };
   process.on('SIGINT', onSigint);
   const prevPrecision = setMatmulPrecision(cfg.precision);
-  const losses: number[] = [];
-  const evals: Record<string, number>[] = [];
-  let lastLoss = NaN, lastGood: string | null = ck;
+  let lastGood: string | null = ck, savedStep = ck ? step : -1;
   const save = () => {
+    // a Ctrl-C right after a periodic save asks for the same step again: nothing new to write
+    if (savedStep === step) return;
     const st: TrainerState = { step, position, rng: null, extra: task.extraState ? task.extraState() : {} };
     lastGood = saveCheckpoint(cfg.outDir, task.namedParams, opt, st);
+    savedStep = step;
   };
   try {
     let runSteps = 0;
@@ -144,7 +160,7 @@ export async function train(task: Task, cfg: LoopConfig): Promise<LoopResult> {
         evals.push({ step, ...ev });
         for (const [k, x] of Object.entries(ev)) row[`eval_${k}`] = x;
       }
-      appendFileSync(metricsPath, JSON.stringify(row) + '\n');
+      appendMetricsRow(metricsPath, row);
       progress.update(step, { loss: lastLoss, lr, 'tok/s': Math.round(tokens / dt) });
       if ((cfg.saveEvery > 0 && step % cfg.saveEvery === 0) || step === cfg.steps || interrupted) save();
       if (interrupted) { progress.log(`interrupted: saved step ${step}`); break; }
@@ -156,18 +172,9 @@ export async function train(task: Task, cfg: LoopConfig): Promise<LoopResult> {
     process.off('SIGINT', onSigint);
     setMatmulPrecision(prevPrecision);
   }
-  return { steps: step, lastLoss, losses, evals, interrupted, resumedFrom };
-}
-
-/** Drop metrics rows after the step a resume starts from, so the file reads as one uninterrupted run. */
-function truncateMetrics(path: string, step: number): void {
-  if (!existsSync(path)) return;
-  const keep = readFileSync(path, 'utf8').split('\n').filter((l) => l && (JSON.parse(l) as { step: number }).step <= step);
-  writeFileSync(path, keep.map((l) => l + '\n').join(''));
+  return { steps: step, lastLoss, losses, evals, notices, interrupted, resumedFrom };
 }
 
 export function readMetrics(dir: string): Record<string, number>[] {
-  const p = join(dir, 'metrics.jsonl');
-  if (!existsSync(p)) return [];
-  return readFileSync(p, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, number>);
+  return readMetricsFile(join(dir, 'metrics.jsonl'));
 }

@@ -22,6 +22,11 @@ export class Progress {
     else process.stderr.write(line + '\n');
   }
 
+  /** Something the user must see even with `quiet` (data trimmed, a fallback taken): always printed. */
+  notice(msg: string): void {
+    process.stderr.write(`${this.tty ? '\r\x1b[K' : ''}[${this.label}] notice: ${msg}\n`);
+  }
+
   log(msg: string): void {
     if (this.quiet) return;
     process.stderr.write(`${this.tty ? '\r\x1b[K' : ''}[${this.label}] ${msg}\n`);

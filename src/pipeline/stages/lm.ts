@@ -11,6 +11,7 @@ import { causalLmTask } from '../../train/stages/causal-lm.js';
 import type { LmSequence } from '../../train/stages/lm-batches.js';
 import { packBlocks, toMessages, type Conversation } from '../../data/index.js';
 import { encodeChat, type Tokenizer } from '../../tokenizer/index.js';
+import { formatInjection, injectionMarkers, recordInjections } from '../../tokenizer/injection.js';
 import { DATA_FILES } from './data.js';
 import { EOS_TOKEN, runTokenizerOf } from './tokenizer.js';
 
@@ -33,10 +34,13 @@ function modelConfig(ctx: RunContext, vocabSize: number, eos: number): LlamaConf
 }
 
 /** Conversations → ids with the loss mask from the chat template; those longer than maxLen are counted and left out. */
-export function encodeConversations(tok: Tokenizer, template: string, convs: Conversation[], maxLen: number, lossOn: 'all' | 'last'): { seqs: LmSequence[]; tooLong: number } {
+export function encodeConversations(tok: Tokenizer, template: string, convs: Conversation[], maxLen: number, lossOn: 'all' | 'last', file = 'conversations'): { seqs: LmSequence[]; tooLong: number; injected: string[] } {
   const seqs: LmSequence[] = [];
   let tooLong = 0;
-  for (const c of convs) {
+  const markers = injectionMarkers(tok, template), injected: string[] = [];
+  for (const [i, c] of convs.entries()) {
+    const found = recordInjections(c, markers, { file, line: i + 1 });
+    if (found.length) { injected.push(...found.map(formatInjection)); continue; }
     const enc = encodeChat(tok, template, toMessages(c.turns), { addGenerationPrompt: false });
     if (enc.ids.length > maxLen) { tooLong++; continue; }
     let mask: ArrayLike<number> = enc.assistantMask;
@@ -51,7 +55,7 @@ export function encodeConversations(tok: Tokenizer, template: string, convs: Con
     }
     seqs.push({ ids: enc.ids, lossMask: mask as ArrayLike<number> });
   }
-  return { seqs, tooLong };
+  return { seqs, tooLong, injected };
 }
 
 export async function runPretrain(ctx: RunContext): Promise<Record<string, unknown>> {
@@ -87,8 +91,9 @@ export async function runSft(ctx: RunContext): Promise<Record<string, unknown>> 
   const { cfg } = ctx;
   const { model } = loadModelDir(base, { adapters: false });
   const template = cfg.tokenizer.template;
-  const tr = encodeConversations(tok, template, train_, cfg.sft.maxLen, cfg.sft.lossOn);
-  const dv = encodeConversations(tok, template, dev, cfg.sft.maxLen, cfg.sft.lossOn);
+  const tr = encodeConversations(tok, template, train_, cfg.sft.maxLen, cfg.sft.lossOn, input(ctx, 'data', DATA_FILES.train, 'sft'));
+  const dv = encodeConversations(tok, template, dev, cfg.sft.maxLen, cfg.sft.lossOn, input(ctx, 'data', DATA_FILES.dev, 'sft'));
+  for (const p of [...tr.injected, ...dv.injected]) ctx.log(`[sft] ${p}`);
   let adapter: LoraAdapter | null = null;
   let named = model.namedParameters();
   if (cfg.sft.lora) {
@@ -103,7 +108,7 @@ export async function runSft(ctx: RunContext): Promise<Record<string, unknown>> 
   const eos = eosId(tok);
   saveModelDir(join(dir, 'model'), model, { eosTokenIds: [eos], padTokenId: eos, tokenizerFrom: stageDir(ctx, 'tokenizer'), adapters: adapter ? [adapter] : [],
     generation: { eosTokenIds: [eos], repetitionPenalty: cfg.eval.repetitionPenalty } });
-  const summary = { mode: adapter ? `LoRA r=${cfg.sft.lora!.r}` : 'full', trainSequences: tr.seqs.length, devSequences: dv.seqs.length, tooLong: tr.tooLong + dv.tooLong,
+  const summary = { mode: adapter ? `LoRA r=${cfg.sft.lora!.r}` : 'full', trainSequences: tr.seqs.length, devSequences: dv.seqs.length, tooLong: tr.tooLong + dv.tooLong, injected: tr.injected.length + dv.injected.length,
     trainable: named.reduce((n, [, t]) => n + t.size, 0), steps: res.steps, firstLoss: res.losses[0], lastLoss: res.lastLoss, dev: res.evals.at(-1) ?? null };
   markDone(ctx, 'sft', summary);
   return summary;
