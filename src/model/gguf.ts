@@ -1,7 +1,7 @@
 // gguf.ts — the GGUF v3 container (ggml docs/gguf.md): "GGUF" magic, version, tensor and key/value counts,
 // typed key/values (scalars, strings, arrays), tensor infos (name, dims innermost-first, ggml type, offset),
-// then the tensor data aligned to general.alignment (32). Writes F32, F16 and Q8_0 tensors (Q8_0 as ggml's
-// reference quantizer: blocks of 32, f16 scale amax/127, int8 roundf); reads any file's header back with
+// then the tensor data aligned to general.alignment (32). Writes F32, F16, BF16, Q8_0 and Q4_0 tensors (the
+// quantizers follow ggml's reference ones, ggml-quants.c quantize_row_q{8,4}_0_ref); reads any file's header back with
 // validation that names the file and the byte offset. What goes into the file (names, metadata) is
 // gguf-export.ts's business; this file knows nothing about LLaMA.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
@@ -13,8 +13,10 @@ export const GGUF_VERSION = 3;
 export const GGUF_ALIGNMENT = 32;
 
 export enum GgufType { UINT8 = 0, INT8 = 1, UINT16 = 2, INT16 = 3, UINT32 = 4, INT32 = 5, FLOAT32 = 6, BOOL = 7, STRING = 8, ARRAY = 9, UINT64 = 10, INT64 = 11, FLOAT64 = 12 }
-export enum GgmlType { F32 = 0, F16 = 1, Q8_0 = 8 }
+// ggml type ids (ggml.h enum ggml_type, llama.cpp b4000+): only the ones we read and write
+export enum GgmlType { F32 = 0, F16 = 1, Q4_0 = 2, Q8_0 = 8, BF16 = 30 }
 export const QK8_0 = 32;
+export const QK4_0 = 32;
 
 export type GgufValue =
   | { type: Exclude<GgufType, GgufType.STRING | GgufType.ARRAY | GgufType.BOOL>; value: number }
@@ -32,8 +34,49 @@ export const arr = (itemType: GgufType, value: (number | string | boolean)[]): G
 /** Bytes of one tensor of `n` elements stored as `type`. */
 export function ggmlBytes(type: GgmlType, n: number): number {
   if (type === GgmlType.F32) return 4 * n;
-  if (type === GgmlType.F16) return 2 * n;
+  if (type === GgmlType.F16 || type === GgmlType.BF16) return 2 * n;
+  if (type === GgmlType.Q4_0) return (n / QK4_0) * (2 + QK4_0 / 2);
   return (n / QK8_0) * (2 + QK8_0);
+}
+
+/**
+ * ggml's reference Q4_0 quantizer: per block of 32, the value of largest magnitude m (the first, sign kept) gives
+ * d = m / -8 (stored f16); q = min(15, trunc(x / d + 8.5)); element j in the low nibble of byte j, j + 16 in the high.
+ */
+export function quantizeQ4_0(x: Float32Array): Uint8Array {
+  if (x.length % QK4_0) throw new Error(`[gguf] Q4_0 needs a multiple of ${QK4_0} values, got ${x.length}`);
+  const nb = x.length / QK4_0;
+  const out = new Uint8Array(nb * 18);
+  const dv = new DataView(out.buffer);
+  for (let b = 0; b < nb; b++) {
+    let amax = 0, max = 0;
+    for (let j = 0; j < QK4_0; j++) {
+      const v = x[b * QK4_0 + j]!;
+      if (amax < Math.abs(v)) { amax = Math.abs(v); max = v; }
+    }
+    const d = Math.fround(max / -8);
+    const id = d ? Math.fround(1 / d) : 0;
+    const o = b * 18;
+    dv.setUint16(o, f32ToF16Bits(d), true);
+    const q = (v: number) => Math.min(15, Math.trunc(Math.fround(Math.fround(v * id) + 8.5)));
+    for (let j = 0; j < 16; j++) out[o + 2 + j] = q(x[b * QK4_0 + j]!) | (q(x[b * QK4_0 + 16 + j]!) << 4);
+  }
+  return out;
+}
+
+export function dequantizeQ4_0(bytes: Uint8Array, n: number): Float32Array {
+  const out = new Float32Array(n);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let b = 0; b < n / QK4_0; b++) {
+    const o = b * 18;
+    const d = f16BitsToF32(dv.getUint16(o, true));
+    for (let j = 0; j < 16; j++) {
+      const q = bytes[o + 2 + j]!;
+      out[b * QK4_0 + j] = d * ((q & 15) - 8);
+      out[b * QK4_0 + 16 + j] = d * ((q >> 4) - 8);
+    }
+  }
+  return out;
 }
 
 /** ggml's reference Q8_0 quantizer: per block of 32, d = amax / 127 (stored f16), q = roundf(x / d). */
