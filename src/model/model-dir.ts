@@ -41,6 +41,8 @@ export interface ModelDir {
   valueHead: ValueHead | null;
   /** path of tokenizer.json when the directory has one */
   tokenizerPath: string | null;
+  /** a tokenizer carried inside the model file (GGUF), as tokenizer.json / tokenizer_config.json objects */
+  tokenizerJson?: { json: unknown; config: unknown } | null;
   /** config keys and file tensors we did not use (shown by the CLI, never silently honoured) */
   unused: { configKeys: string[]; tensors: string[] };
 }

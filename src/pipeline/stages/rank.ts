@@ -34,7 +34,7 @@ export async function runSample(ctx: RunContext): Promise<Record<string, unknown
   const convs = readJsonl<Conversation>(input(ctx, 'data', DATA_FILES.train, 'sample'));
   const dir = resetStage(ctx, 'sample');
   const { cfg } = ctx;
-  const m = await openChatModel(model, cfg.tokenizer.template);
+  const m = await openChatModel(model, cfg.tokenizer.template, cfg.model.weights);
   const prompts = pick(firstTurnPrompts(convs), cfg.sample.prompts, cfg.seed + 7);
   const K = cfg.sample.k;
   const answers: string[][] = prompts.map(() => []);
