@@ -22,6 +22,12 @@ const FILE_DTYPE: Partial<Record<number, FileDType>> = {
 };
 const ARCHS: Record<string, Architecture> = { llama: 'LlamaForCausalLM', qwen2: 'Qwen2ForCausalLM' };
 
+/** The shortest decimal that rounds to the same f32 (GGUF stores eps and rope base as f32: 1e-5 comes back as 1e-5). */
+function shortestF32(v: number): number {
+  for (let p = 1; p <= 9; p++) { const d = Number(v.toPrecision(p)); if (Math.fround(d) === v) return d; }
+  return v;
+}
+
 /** The LlamaConfig a GGUF header describes (refuses what we do not implement, naming the key). */
 export function configFromGguf(f: GgufFile): { config: LlamaConfig; architecture: Architecture; arch: string } {
   const bad = (key: string, why: string): never => { throw new Error(`[gguf load] ${f.path}: ${key}: ${why}`); };
@@ -47,8 +53,8 @@ export function configFromGguf(f: GgufFile): { config: LlamaConfig; architecture
   const names = new Set(f.tensors.map((t) => t.name));
   const config: LlamaConfig = {
     vocabSize: emb.dims[1]!, hiddenSize: hidden, intermediateSize: num('feed_forward_length'), numLayers: num('block_count'),
-    numHeads: heads, numKvHeads: num('attention.head_count_kv', heads), ropeTheta: num('rope.freq_base', 10000),
-    rmsNormEps: num('attention.layer_norm_rms_epsilon', 1e-5), maxPositions: num('context_length', 2048),
+    numHeads: heads, numKvHeads: num('attention.head_count_kv', heads), ropeTheta: shortestF32(num('rope.freq_base', 10000)),
+    rmsNormEps: shortestF32(num('attention.layer_norm_rms_epsilon', 1e-5)), maxPositions: num('context_length', 2048),
     tieWordEmbeddings: !names.has('output.weight'), attentionBias: names.has('blk.0.attn_q.bias'),
   };
   if (config.attentionBias && arch !== 'qwen2') bad('blk.0.attn_q.bias', `q/k/v biases are Qwen2's; a ${arch} file should not have them`);

@@ -65,8 +65,9 @@ function quantizedOnes(dtype: DType): Tensor {
   throw new Error(`[weights] no probe for ${dtype}`);
 }
 
-/** A fallback chain: quantized → bf16 → f32. */
-function fallbackOf(d: DType): DType {
+/** A fallback chain: quantized → bf16 → f32; a quantized file's blocks go straight to f32 (bf16 would round them). */
+function fallbackOf(d: DType, file: FileDType): DType {
+  if (file === 'q8_0' || file === 'q4_0') return 'f32';
   return d === 'q8_0' || d === 'q4_0' ? 'bf16' : 'f32';
 }
 
@@ -82,7 +83,7 @@ export class WeightPlan {
     while (d !== 'f32') {
       const why = kernelRefuses(d, role);
       if (!why) break;
-      const next = fallbackOf(d);
+      const next = fallbackOf(d, file);
       const key = `${d}:${role}`;
       if (!this.warned.has(key)) {
         this.warned.add(key);
