@@ -8,6 +8,16 @@
 //
 // Dimension legend: B batch, T query length, S key length, C channels (hidden), V vocabulary,
 // H query heads, Hkv key/value heads, D head dim, N rows (B*T), M/K generic GEMM dims.
+//
+// Weight formats (zj_wformat): a weight matrix W (N, K) is stored row-major as
+//   ZJ_W_F32   float per value;   ZJ_W_BF16  uint16_t bf16 bits per value;
+//   ZJ_W_Q8_0  per row K/32 blocks of 34 bytes: f16 scale d (little-endian), then int8 q[32];  W = d · q[j]
+//   ZJ_W_Q4_0  per row K/32 blocks of 18 bytes: f16 scale d, then uint8 qs[16];
+//              W[j] = d · ((qs[j] & 15) − 8),  W[j + 16] = d · ((qs[j] >> 4) − 8)  for j < 16
+// (llama.cpp's block_q8_0 / block_q4_0, ggml/src/ggml-common.h; quantized K is a multiple of 32 and blocks are
+// unaligned, so kernels load them with unaligned loads.) Quantizing follows llama.cpp's reference quantizers
+// (quantize_row_q8_0_ref: d = amax/127, q = roundf(x/d); quantize_row_q4_0_ref: d = max/−8 with max the signed
+// value of largest magnitude, q = min(15, (int8)(x/d + 8.5))), all in float, d stored as f16 (nearest even).
 #pragma once
 #include <stdint.h>
 
@@ -15,21 +25,33 @@
 extern "C" {
 #endif
 
+enum zj_wformat { ZJ_W_F32 = 0, ZJ_W_BF16 = 1, ZJ_W_Q8_0 = 2, ZJ_W_Q4_0 = 3 };
+
 // ---- GEMM (gemm.cc + isa files) -------------------------------------------------------------
 // out[b] = alpha * op(A[b]) @ op(B[b]) + beta * out[b]   for b in [0, batch)
 // op(A) is M×K: A is stored row-major M×K, or K×M when transA. op(B) is K×N: stored K×N, or N×K when transB.
 // aStride / bStride are element offsets between batches (0 broadcasts one matrix); out batches are M*N apart.
-// a_bf16 / b_bf16: the operand's storage is bf16 (uint16_t) rather than f32.
+// a_bf16: A's storage is bf16 (uint16_t) rather than f32. b_format: B's zj_wformat (0 = f32 and 1 = bf16, as the
+// old b_bf16 flag); a quantized B is one 2-D weight (bStride 0), dequantized to f32 block by block while packing.
 // bf16_compute: operands are rounded to bf16 (round-to-nearest-even) and multiplied with f32 accumulation.
 void zj_gemm(int64_t batch, int64_t M, int64_t N, int64_t K,
              const void* A, int a_bf16, int transA, int64_t aStride,
-             const void* B, int b_bf16, int transB, int64_t bStride,
+             const void* B, int b_format, int transB, int64_t bStride,
              float* out, float alpha, float beta, int bf16_compute);
 
-// ---- matrix-vector for decoding (matvec.cc) ---------------------------------------------------------------
-// out[m, n] = Σ_k x[m, k] · W[n, k]: x (M, K) f32, W (N, K) stored f32 or bf16 (w_bf16), out (M, N). Meant for the few
-// rows of token-by-token decoding (M small): each weight row is read once; no packing.
-void zj_matvec(int64_t M, int64_t N, int64_t K, const float* x, const void* W, int w_bf16, float* out);
+// ---- matrix-vector for decoding (matvec.cc, quant.cc) ------------------------------------------------------
+// out[m, n] = Σ_k x[m, k] · W[n, k]: x (M, K) f32, W (N, K) in zj_wformat w_format, out (M, N). Meant for the few
+// rows of token-by-token decoding (M small): each weight row is read once for all M rows; no packing.
+// For q8_0 / q4_0, each row of x is first quantized per block of 32: dx = amax/127 (kept in f32), qx = int8 of
+// x·(1/dx) rounded half to even; then out[m, n] = Σ_b f32(dw_b · dx_b) · Σ_j qw[j] · qx[j] (exact int32 sums).
+void zj_matvec(int64_t M, int64_t N, int64_t K, const float* x, const void* W, int w_format, float* out);
+
+// ---- weight formats (quant.cc, quant_q8_0.cc, quant_q4_0.cc) ----------------------------------------------
+// x (N, K), f32 or bf16 bits (x_bf16), → N · K/32 blocks of format (ZJ_W_Q8_0 or ZJ_W_Q4_0), byte-exact with
+// llama.cpp's reference quantizers. (Where 1/d overflows, d below ~2^-127, or x is NaN, q is 0 (q4_0: 8).)
+void zj_quantize_rows(const void* x, int x_bf16, int64_t N, int64_t K, int format, uint8_t* out);
+// the inverse: N · K/32 blocks → out (N, K) f32 (each value d · q, exact in f32)
+void zj_dequantize_rows(const uint8_t* w, int format, int64_t N, int64_t K, float* out);
 
 // ---- elementwise (elementwise.cc) -----------------------------------------------------------
 enum zj_binary_op { ZJ_ADD = 0, ZJ_SUB = 1, ZJ_MUL = 2, ZJ_DIV = 3, ZJ_MAX = 4, ZJ_MIN = 5,
@@ -109,8 +131,10 @@ void zj_cross_entropy_backward(const float* logits, const int32_t* targets, cons
 void zj_gather_logprobs_forward(const float* logits, const int32_t* ids, float* out, float* lse, int64_t N, int64_t V);
 void zj_gather_logprobs_backward(const float* logits, const int32_t* ids, const float* lse, const float* dOut,
                                  float* dLogits, int64_t N, int64_t V);
-// out[n, :] = weight[ids[n], :]   ; backward: dWeight[ids[n], :] += dOut[n, :] (dWeight not cleared)
-void zj_embedding_forward(const float* weight, const int32_t* ids, float* out, int64_t N, int64_t C, int64_t V);
+// out[n, :] = weight[ids[n], :] as f32 (weight (V, C) in zj_wformat w_format)
+// backward: dWeight[ids[n], :] += dOut[n, :] (f32 dWeight, not cleared)
+void zj_embedding_forward(const void* weight, int w_format, const int32_t* ids, float* out, int64_t N, int64_t C,
+                          int64_t V);
 void zj_embedding_backward(const int32_t* ids, const float* dOut, float* dWeight, int64_t N, int64_t C, int64_t V);
 
 // ---- optimiser (adamw.cc) -------------------------------------------------------------------

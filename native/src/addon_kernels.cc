@@ -394,14 +394,15 @@ napi_value gather_logprobs_backward(napi_env env, napi_callback_info cbi) {
   });
 }
 
-// embeddingForward(weight, ids, out, N, C, V)
+// embeddingForward(weight, wFormat, ids, out, N, C, V)
 napi_value embedding_forward(napi_env env, napi_callback_info cbi) {
   return guarded(env, [&]() -> napi_value {
-    Args a(env, cbi, "embeddingForward", 6);
-    int64_t N = dim(a, 3, "N"), C = dim(a, 4, "C"), V = dim(a, 5, "V");
-    const int32_t* ids = a.i32(1, N);
+    Args a(env, cbi, "embeddingForward", 7);
+    int64_t N = dim(a, 4, "N"), C = dim(a, 5, "C"), V = dim(a, 6, "V");
+    const WeightArg w = weight_arg(a, 0, 1, V, C);
+    const int32_t* ids = a.i32(2, N);
     check_ids(a, ids, N, V, false, 0);
-    zj_embedding_forward(a.f32(0, mul(a, {V, C})), ids, a.f32(2, mul(a, {N, C})), N, C, V);
+    zj_embedding_forward(w.data, w.format, ids, a.f32(3, mul(a, {N, C})), N, C, V);
     return undefined(env);
   });
 }
@@ -434,19 +435,51 @@ napi_value adamw(napi_env env, napi_callback_info cbi) {
   });
 }
 
-// matvec(M, N, K, x, w, out): w is a Float32Array or a Uint16Array of bf16 bits
+// matvec(M, N, K, x, w, wFormat, out): w (N, K) in any weight format
 napi_value matvec_glue(napi_env env, napi_callback_info cbi) {
   return guarded(env, [&]() -> napi_value {
-    Args a(env, cbi, "matvec", 6);
+    Args a(env, cbi, "matvec", 7);
     int64_t M = dim(a, 0, "M"), N = dim(a, 1, "N"), K = dim(a, 2, "K");
     const float* x = a.f32(3, mul(a, {M, K}));
-    napi_typedarray_type tw;
-    size_t lw;
-    const void* W = a.typed(4, &tw, &lw);
-    if (tw != napi_float32_array && tw != napi_uint16_array) fail(a, "w must be a Float32Array or a Uint16Array (bf16)");
-    if ((int64_t)lw < mul(a, {N, K})) fail(a, "w has " + std::to_string(lw) + " elements, needs " + std::to_string(N * K));
-    float* out = a.f32(5, mul(a, {M, N}));
-    zj_matvec(M, N, K, x, W, tw == napi_uint16_array, out);
+    const WeightArg w = weight_arg(a, 4, 5, N, K);
+    float* out = a.f32(6, mul(a, {M, N}));
+    zj_matvec(M, N, K, x, w.data, w.format, out);
+    return undefined(env);
+  });
+}
+
+// Quantized formats by name, for the (de)quantize glue.
+int quant_format(const Args& a, size_t i) {
+  char name[8] = {0};
+  size_t n = 0;
+  if (napi_get_value_string_utf8(a.env, a.argv[i], name, sizeof name, &n) != napi_ok) fail(a, "fmt must be a string");
+  const std::string s(name, n);
+  if (s == "q8_0") return ZJ_W_Q8_0;
+  if (s == "q4_0") return ZJ_W_Q4_0;
+  fail(a, "fmt must be 'q8_0' or 'q4_0', got '" + s + "'");
+}
+
+// quantizeRows(x, N, K, fmt, out): x Float32Array or Uint16Array (bf16) of N·K values
+napi_value quantize_rows(napi_env env, napi_callback_info cbi) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, cbi, "quantizeRows", 5);
+    int64_t N = dim(a, 1, "N"), K = dim(a, 2, "K");
+    const int fmt = quant_format(a, 3);
+    const WeightArg x = weight_arg(a, 0, 99, N, K);  // f32 or bf16 by array type
+    const WeightArg w = weight_arg(a, 4, 3, N, K);
+    zj_quantize_rows(x.data, x.format == ZJ_W_BF16, N, K, fmt, (uint8_t*)w.data);
+    return undefined(env);
+  });
+}
+
+// dequantizeRows(w, fmt, N, K, out)
+napi_value dequantize_rows(napi_env env, napi_callback_info cbi) {
+  return guarded(env, [&]() -> napi_value {
+    Args a(env, cbi, "dequantizeRows", 5);
+    int64_t N = dim(a, 2, "N"), K = dim(a, 3, "K");
+    const int fmt = quant_format(a, 1);
+    const WeightArg w = weight_arg(a, 0, 1, N, K);
+    zj_dequantize_rows((const uint8_t*)w.data, fmt, N, K, a.f32(4, mul(a, {N, K})));
     return undefined(env);
   });
 }
@@ -484,6 +517,8 @@ void register_kernels(napi_env env, napi_value exports) {
   export_fn(env, exports, "embeddingBackward", embedding_backward);
   export_fn(env, exports, "adamw", adamw);
   export_fn(env, exports, "matvec", matvec_glue);
+  export_fn(env, exports, "quantizeRows", quantize_rows);
+  export_fn(env, exports, "dequantizeRows", dequantize_rows);
 }
 
 }  // namespace zj

@@ -38,9 +38,20 @@ bool cpu_has_avx512bf16() {
 #endif
 }
 
+bool cpu_has_avx512vnni() {
+#if defined(__x86_64__) || defined(_M_X64)
+  static const bool has = cpu_isa() == ISA_AVX512 && __builtin_cpu_supports("avx512vnni");
+  return has;
+#else
+  return false;
+#endif
+}
+
 const char* isa_name(Isa isa) {
   switch (isa) {
-    case ISA_AVX512: return cpu_has_avx512bf16() ? "avx512+bf16" : "avx512";
+    case ISA_AVX512:
+      if (cpu_has_avx512vnni()) return cpu_has_avx512bf16() ? "avx512+bf16+vnni" : "avx512+vnni";
+      return cpu_has_avx512bf16() ? "avx512+bf16" : "avx512";
     case ISA_AVX2: return "avx2";
     default: return "scalar";
   }

@@ -9,6 +9,7 @@ enum Isa { ISA_SCALAR = 0, ISA_AVX2 = 1, ISA_AVX512 = 2 };
 
 Isa cpu_isa();              // the ISA kernels use
 bool cpu_has_avx512bf16();  // vdpbf16ps available (and ISA is AVX512)
+bool cpu_has_avx512vnni();  // vpdpbusd available (and ISA is AVX512): the int8 dot products of q8_0 / q4_0
 const char* isa_name(Isa);
 
 }  // namespace zj

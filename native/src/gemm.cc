@@ -2,8 +2,9 @@
 // Multiplication", 2008; BLIS's five-loop layout). Packs op(A)/op(B) panels from f32 or bf16 storage,
 // transposed or not, into the layout the ISA microkernel wants, blocks for the caches, splits the work
 // over the pool and picks the kernel at run time. Also holds the portable scalar microkernel (the arm64
-// path) and a no-packing path for M <= 3. The SIMD microkernels and packers are in avx512/ and avx2/;
-// this file uses no intrinsics.
+// path) and a no-packing path for M <= 3. A q8_0 / q4_0 B (a frozen weight) is dequantized panel by panel into
+// f32 scratch and packed from there, so no f32 copy of the whole weight exists. The SIMD microkernels and packers
+// are in avx512/ and avx2/; this file uses no intrinsics.
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -13,6 +14,7 @@
 #include "cpu.h"
 #include "gemm_impl.h"
 #include "pool.h"
+#include "quant_impl.h"
 
 namespace zj {
 namespace {
@@ -262,6 +264,8 @@ struct Problem {
   const Kernel* kn;
   Operand a, b;  // op(A) is M×K, op(B) is K×N
   pack_fn pack_a, pack_b;
+  int b_quant = 0;       // B's zj_wformat when q8_0 / q4_0 (then pack_b packs f32 scratch), else 0
+  bool b_trans = false;  // B stored N×K (op(B) = Bᵀ)
   int64_t M, N, K;
   float alpha, beta;
 };
@@ -300,6 +304,30 @@ void pack_block(pack_fn pack, const Operand& op, int64_t x0, int64_t k0, int64_t
   }
 }
 
+thread_local std::vector<float> dequant_scratch;
+
+// pack_block for a quantized B: each panel's W columns of op(B) over kc steps are dequantized into f32 scratch
+// (laid out as a plain operand), then packed by the f32 packer. Stored N×K (transB): panel columns are weight
+// rows, read along k; stored K×N: weight rows are the k steps, read across the panel's columns.
+void pack_block_quant(const Problem& pb, int64_t x0, int64_t k0, int64_t len, int64_t kc, int W, bool pairs,
+                      char* dst) {
+  const int64_t panel = panel_bytes(W, kc, pairs);
+  std::vector<float>& tmp = dequant_scratch;
+  if ((int64_t)tmp.size() < W * kc) tmp.resize((size_t)(W * kc));
+  for (int64_t x = 0; x < len; x += W) {
+    const int w = (int)std::min<int64_t>(W, len - x);
+    if (pb.b_trans) {
+      for (int xi = 0; xi < w; xi++)
+        dequant_row_range(pb.b.base, pb.b_quant, pb.K, x0 + x + xi, k0, k0 + kc, tmp.data() + xi * kc);
+      pb.pack_b(tmp.data(), kc, 1, w, kc, W, dst + x / W * panel);
+    } else {
+      for (int64_t k = 0; k < kc; k++)
+        dequant_row_range(pb.b.base, pb.b_quant, pb.N, k0 + k, x0 + x, x0 + x + w, tmp.data() + k * w);
+      pb.pack_b(tmp.data(), 1, w, w, kc, W, dst + x / W * panel);
+    }
+  }
+}
+
 // C[m0:m1, n0:n1] of one matrix, on the calling thread.
 void gemm_block(const Problem& pb, float* C, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
   const Kernel& kn = *pb.kn;
@@ -322,7 +350,8 @@ void gemm_block(const Problem& pb, float* C, int64_t m0, int64_t m1, int64_t n0,
       for (int64_t jc = n0; jc < n1; jc += NC) {
         const int64_t nc = std::min(NC, n1 - jc);
         // op(B) columns are the panel's x index: sx = cs, sk = rs.
-        pack_block(pb.pack_b, pb.b, jc, pc, nc, kc, nr, kn.pairs, pbuf, false);
+        if (pb.b_quant) pack_block_quant(pb, jc, pc, nc, kc, nr, kn.pairs, pbuf);
+        else pack_block(pb.pack_b, pb.b, jc, pc, nc, kc, nr, kn.pairs, pbuf, false);
         for (int64_t ir = 0; ir < mc; ir += mr) {
           const int m = (int)std::min<int64_t>(mr, mc - ir);
           const char* ap = pa + ir / mr * a_panel;
@@ -442,9 +471,12 @@ void gemm_matrix_parallel(const Problem& pb, float* C) {
 }  // namespace zj
 
 extern "C" void zj_gemm(int64_t batch, int64_t M, int64_t N, int64_t K, const void* A, int a_bf16, int transA,
-                        int64_t aStride, const void* B, int b_bf16, int transB, int64_t bStride, float* out,
+                        int64_t aStride, const void* B, int b_format, int transB, int64_t bStride, float* out,
                         float alpha, float beta, int bf16_compute) {
   using namespace zj;
+  const int b_quant = b_format == ZJ_W_Q8_0 || b_format == ZJ_W_Q4_0 ? b_format : 0;
+  const int b_bf16 = b_format == ZJ_W_BF16;
+  if (b_quant) bStride = 0;  // one weight (the glue rejects anything else)
   if (batch <= 0 || M <= 0 || N <= 0) return;
   if (K <= 0) {
     // Empty sum: out = beta * out, and beta == 0 clears whatever was there (NaN included).
@@ -456,7 +488,9 @@ extern "C" void zj_gemm(int64_t batch, int64_t M, int64_t N, int64_t K, const vo
   pb.kn = &pick_kernel(bf16_compute != 0);
   const int mode = pb.kn->pairs ? PACK_PAIRS : bf16_compute ? PACK_F32_ROUND : PACK_F32;
   pb.pack_a = pick_pack(a_bf16 != 0, mode);
-  pb.pack_b = pick_pack(b_bf16 != 0, mode);
+  pb.pack_b = pick_pack(b_bf16 != 0, mode);  // for a quantized B: the f32 packer over dequantized scratch
+  pb.b_quant = b_quant;
+  pb.b_trans = transB != 0;
   // op(A) is M×K: stored M×K (rs = K, cs = 1) or K×M when transposed (rs = 1, cs = M); likewise op(B).
   pb.a = Operand{(const char*)A, a_bf16 != 0, transA ? 1 : K, transA ? M : 1};
   pb.b = Operand{(const char*)B, b_bf16 != 0, transB ? 1 : N, transB ? K : 1};
@@ -465,7 +499,7 @@ extern "C" void zj_gemm(int64_t batch, int64_t M, int64_t N, int64_t K, const vo
   const char* a0 = (const char*)A;
   const char* b0 = (const char*)B;
 
-  if (M <= kSmallM) {
+  if (M <= kSmallM && !b_quant) {
     // bf16 compute rounds on load here whatever the kernel: the same values the packers produce.
     const int rmode = bf16_compute ? PACK_F32_ROUND : PACK_F32;
     const row_fn load_a = a_bf16 ? (rmode ? load_row<uint16_t, PACK_F32_ROUND> : load_row<uint16_t, PACK_F32>)

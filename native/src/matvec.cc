@@ -1,12 +1,13 @@
 // matvec.cc — zj_matvec: x (M, K) · Wᵀ with W stored (N, K) as HF [out, in] weights, for the handful of rows of
 // token-by-token decoding. A GEMM packs all of W on every call; here each weight row is streamed once and dotted
 // with every row of x, so decoding runs at memory bandwidth. Split over N on the pool; scalar path here, vector
-// paths in avx512/ and avx2/.
+// paths in avx512/ and avx2/. q8_0 / q4_0 weights go to quant.cc's integer kernels.
 #include <cstring>
 #include "../include/zj_kernels.h"
 #include "cpu.h"
 #include "matvec_impl.h"
 #include "pool.h"
+#include "quant_impl.h"
 
 namespace {
 
@@ -37,12 +38,17 @@ void matvec_rows_scalar(int64_t M, int64_t K, int64_t N, const float* x, const v
 
 }  // namespace
 
-extern "C" void zj_matvec(int64_t M, int64_t N, int64_t K, const float* x, const void* W, int w_bf16, float* out) {
+extern "C" void zj_matvec(int64_t M, int64_t N, int64_t K, const float* x, const void* W, int w_format, float* out) {
   if (M <= 0 || N <= 0) return;
   if (K == 0) {
     std::memset(out, 0, sizeof(float) * M * N);
     return;
   }
+  if (w_format == ZJ_W_Q8_0 || w_format == ZJ_W_Q4_0) {
+    zj::matvec_quant(M, N, K, x, (const uint8_t*)W, w_format, out);
+    return;
+  }
+  const int w_bf16 = w_format == ZJ_W_BF16;
   auto rows = matvec_rows_scalar;
 #if defined(__x86_64__) || defined(_M_X64)
   if (zj::cpu_isa() == zj::ISA_AVX512) rows = zj::matvec_rows_avx512;

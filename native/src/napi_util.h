@@ -99,6 +99,48 @@ struct Args {
   }
 };
 
+// A weight matrix argument (rows × cols) in any zj_wformat: the buffer at wi, its format named by the string at fi
+// ('f32' | 'bf16' | 'q8_0' | 'q4_0'; undefined means: from the array type, f32 or bf16). The array type must fit
+// the format and hold the whole matrix; quantized formats need cols % 32 == 0.
+struct WeightArg {
+  const void* data;
+  int format;  // zj_wformat
+};
+
+inline WeightArg weight_arg(const Args& a, size_t wi, size_t fi, int64_t rows, int64_t cols) {
+  auto fail = [&](const std::string& m) -> void { throw NapiError{std::string("[") + a.fn + "] " + m}; };
+  napi_typedarray_type t;
+  size_t len;
+  const void* p = a.typed(wi, &t, &len);
+  int fmt;
+  if (fi >= a.argc || a.is_null(fi)) {
+    if (t == napi_float32_array) fmt = 0;
+    else if (t == napi_uint16_array) fmt = 1;
+    else fmt = -1, fail("a byte weight needs its format ('q8_0' or 'q4_0') named");
+  } else {
+    char name[8] = {0};
+    size_t n = 0;
+    if (napi_get_value_string_utf8(a.env, a.argv[fi], name, sizeof name, &n) != napi_ok)
+      fail("argument " + std::to_string(fi) + " must be a weight format string");
+    const std::string s(name, n);
+    fmt = s == "f32" ? 0 : s == "bf16" ? 1 : s == "q8_0" ? 2 : s == "q4_0" ? 3 : -1;
+    if (fmt < 0) fail("unknown weight format '" + s + "' (f32, bf16, q8_0 or q4_0)");
+  }
+  const napi_typedarray_type want = fmt == 0 ? napi_float32_array : fmt == 1 ? napi_uint16_array : napi_uint8_array;
+  static const char* const names[] = {"f32", "bf16", "q8_0", "q4_0"};
+  static const char* const arrays[] = {"Float32Array", "Uint16Array", "Uint8Array", "Uint8Array"};
+  if (t != want) fail(std::string("a ") + names[fmt] + " weight must be a " + arrays[fmt]);
+  double need = (double)rows * (double)cols;
+  if (fmt >= 2) {
+    if (cols % 32) fail(std::string(names[fmt]) + " rows need a multiple of 32 values, got " + std::to_string(cols));
+    need = need / 32 * (fmt == 2 ? 34 : 18);
+  }
+  if ((double)len < need)
+    fail(std::string(names[fmt]) + " weight " + std::to_string(rows) + "×" + std::to_string(cols) + " needs " +
+         std::to_string((int64_t)need) + " elements, got " + std::to_string(len));
+  return WeightArg{p, fmt};
+}
+
 // Wraps a glue body so C++ exceptions become JS errors.
 template <typename F>
 napi_value guarded(napi_env env, F&& body) {

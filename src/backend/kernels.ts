@@ -8,11 +8,20 @@
 //
 // Dimension legend: B batch, T query length, S key length, C channels, V vocabulary, H query heads,
 // Hkv key/value heads, D head dim, N rows (B*T), M/K generic GEMM dims.
+//
+// Weight formats (WeightFormat, src/tensor/dtype.ts): a weight buffer is f32, bf16 bits, or q8_0 / q4_0 blocks
+// (bytes); kernels that take weights take the format beside the buffer, since a Uint8Array cannot tell.
+import type { QuantDType, WeightFormat } from '../tensor/dtype.js';
+export type { QuantDType, WeightFormat } from '../tensor/dtype.js';
 
 export type F32 = Float32Array;
 /** bf16 values stored as their upper 16 bits. */
 export type BF16 = Uint16Array;
 export type I32 = Int32Array;
+/** bytes of q8_0 / q4_0 blocks */
+export type U8 = Uint8Array;
+/** a weight matrix in any WeightFormat */
+export type Weight = F32 | BF16 | U8;
 
 export const BinaryOp = { add: 0, sub: 1, mul: 2, div: 3, max: 4, min: 5, gt: 6, lt: 7, ge: 8, le: 9, eq: 10 } as const;
 export type BinaryOpName = keyof typeof BinaryOp;
@@ -24,14 +33,26 @@ export const UnaryOp = {
 export type UnaryOpName = keyof typeof UnaryOp;
 
 export interface Kernels {
-  /** out[b] = alpha * op(A[b]) @ op(B[b]) + beta * out[b]; op(A) is M×K, op(B) is K×N (see zj_gemm). */
+  /**
+   * out[b] = alpha * op(A[b]) @ op(B[b]) + beta * out[b]; op(A) is M×K, op(B) is K×N (see zj_gemm).
+   * bFormat names B's storage when it is quantized (q8_0 / q4_0: a 2-D weight, bStride 0, dequantized while
+   * packing); f32 / bf16 are told apart by the array type, so existing callers may leave it out.
+   */
   gemm(batch: number, M: number, N: number, K: number,
     a: F32 | BF16, transA: boolean, aStride: number,
-    b: F32 | BF16, transB: boolean, bStride: number,
-    out: F32, alpha: number, beta: number, bf16Compute: boolean): void;
+    b: Weight, transB: boolean, bStride: number,
+    out: F32, alpha: number, beta: number, bf16Compute: boolean, bFormat?: WeightFormat): void;
 
-  /** out[m, n] = Σ_k x[m, k] · w[n, k]: few rows of x against HF [out, in] weights (decoding), no packing. */
-  matvec(M: number, N: number, K: number, x: F32, w: F32 | BF16, out: F32): void;
+  /**
+   * out[m, n] = Σ_k x[m, k] · w[n, k]: few rows of x against HF [out, in] weights (decoding), no packing.
+   * For q8_0 / q4_0 weights the rows of x are first quantized to q8_0-style int8 blocks (see zj_matvec).
+   */
+  matvec(M: number, N: number, K: number, x: F32, w: Weight, wFormat: WeightFormat, out: F32): void;
+
+  /** N rows of K values (f32 or bf16) → N · K/32 blocks of fmt, llama.cpp's reference quantizer rules. */
+  quantizeRows(x: F32 | BF16, N: number, K: number, fmt: QuantDType, out: U8): void;
+  /** N · K/32 blocks of fmt → N rows of K f32 values. */
+  dequantizeRows(w: U8, fmt: QuantDType, N: number, K: number, out: F32): void;
 
   /** out (contiguous over shape) = a op b read through element strides (0 broadcasts). */
   binary(op: number, a: F32, b: F32, out: F32, shape: readonly number[], aStrides: readonly number[], bStrides: readonly number[]): void;
@@ -76,7 +97,8 @@ export interface Kernels {
   crossEntropyBackward(logits: F32, targets: I32, lse: F32, dLoss: F32, dLogits: F32, N: number, V: number, ignoreIndex: number): void;
   gatherLogProbsForward(logits: F32, ids: I32, out: F32, lse: F32, N: number, V: number): void;
   gatherLogProbsBackward(logits: F32, ids: I32, lse: F32, dOut: F32, dLogits: F32, N: number, V: number): void;
-  embeddingForward(weight: F32, ids: I32, out: F32, N: number, C: number, V: number): void;
+  /** out[n] = row ids[n] of weight (V, C) in any format, as f32. */
+  embeddingForward(weight: Weight, wFormat: WeightFormat, ids: I32, out: F32, N: number, C: number, V: number): void;
   /** dWeight[ids[n]] += dOut[n]; dWeight is not cleared. */
   embeddingBackward(ids: I32, dOut: F32, dWeight: F32, N: number, C: number, V: number): void;
 

@@ -5,5 +5,6 @@ export * from './elementwise.js';
 export * from './reduce.js';
 export * from './matmul.js';
 export * from './nn.js';
+export * from './quant.js';
 export * from './attention.js';
 export * from './loss.js';

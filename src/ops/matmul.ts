@@ -1,13 +1,21 @@
 // matmul.ts — matrix products through the GEMM kernel: 2-D, batched with broadcast of a 2-D operand,
 // either operand transposed, and an optional bf16 compute precision (operands rounded to bf16,
-// f32 accumulation) for mixed-precision training with f32 master weights.
+// f32 accumulation) for mixed-precision training with f32 master weights. The second operand may be a weight in
+// any WeightFormat (f32, bf16, q8_0, q4_0): one dispatch here, so model code never branches on the format.
 import { Tensor, shapeStr } from '../tensor/tensor.js';
+import { isQuantized, type WeightFormat } from '../tensor/dtype.js';
 import { backend } from '../backend/index.js';
-import { record } from './record.js';
+import { needsGrad, record } from './record.js';
+import { assertFrozen } from './quant.js';
 
 export type Precision = 'f32' | 'bf16';
-/** up to this many rows of x, x · Wᵀ goes to the matrix-vector kernel (the decode path) instead of the GEMM */
+/**
+ * Up to this many rows of x, x · Wᵀ goes to the matrix-vector kernel (the decode path) instead of the GEMM, which
+ * would pack all of W for a tile that is mostly padding. Quantized weights go there up to QUANT_MATVEC_MAX_ROWS:
+ * the kernel reads each weight block once for all rows and its int8 dot products are cheap per extra row.
+ */
 const MATVEC_MAX_ROWS = 4;
+const QUANT_MATVEC_MAX_ROWS = 16;
 let defaultPrecision: Precision = 'f32';
 
 /** The precision matmul uses when none is given (the mixed-precision switch of a training run). */
@@ -29,7 +37,17 @@ export interface MatmulOptions {
 
 function operand(t: Tensor): Float32Array | Uint16Array {
   if (t.dtype === 'i32') throw new Error(`[matmul] integer tensor ${shapeStr(t.shape)} cannot be multiplied`);
+  if (isQuantized(t.dtype))
+    throw new Error(`[matmul] a ${t.dtype} tensor ${shapeStr(t.shape)} can only be the second operand (a weight)`);
   return t.data as Float32Array | Uint16Array;
+}
+
+/** The second operand's buffer and format: any WeightFormat; a quantized one must be a single 2-D weight. */
+function weightOperand(t: Tensor): { data: Float32Array | Uint16Array | Uint8Array; fmt: WeightFormat } {
+  if (!isQuantized(t.dtype)) return { data: operand(t), fmt: t.dtype === 'bf16' ? 'bf16' : 'f32' };
+  if (t.rank !== 2) throw new Error(`[matmul] a ${t.dtype} operand must be a 2-D weight, got ${shapeStr(t.shape)}`);
+  assertFrozen(t, 'matmul');
+  return { data: t.data as Uint8Array, fmt: t.dtype };
 }
 
 /**
@@ -55,15 +73,21 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   } else batchShape = aBatch.length ? aBatch : bBatch;
   const batch = batchShape.reduce((p, d) => p * d, 1);
   const out = Tensor.empty([...batchShape, M, N], 'f32');
-  if (!transA && transB && !bBatch.length && batch * M <= MATVEC_MAX_ROWS && precision === 'f32' && a.dtype === 'f32') {
+  const av = operand(a), w = weightOperand(b), quant = isQuantized(w.fmt), rows = batch * M;
+  // Quantized weights: the matvec quantizes x to int8 blocks, whose gradient is not G·W, so a recorded product
+  // (training through a frozen base) takes the GEMM, which dequantizes W and keeps x exact.
+  const matvec = !transA && transB && !bBatch.length && a.dtype === 'f32' && (quant
+    ? rows <= QUANT_MATVEC_MAX_ROWS && !needsGrad(a)
+    : rows <= MATVEC_MAX_ROWS && precision === 'f32');
+  if (matvec) {
     // decoding: a few rows against [out, in] weights — stream each weight row once instead of packing W
-    backend().matvec(batch * M, N, K, a.f32('matmul'), operand(b), out.f32());
+    backend().matvec(rows, N, K, av as Float32Array, w.data, w.fmt, out.f32());
   } else if (!transA && aBatch.length && !bBatch.length) {
     // a shared B (weights): a's batch rows stack into one tall GEMM, which blocks better than many short ones
-    backend().gemm(1, batch * M, N, K, operand(a), false, 0, operand(b), transB, 0, out.f32(), 1, 0, precision === 'bf16');
+    backend().gemm(1, rows, N, K, av, false, 0, w.data, transB, 0, out.f32(), 1, 0, precision === 'bf16', w.fmt);
   } else {
-    backend().gemm(batch, M, N, K, operand(a), transA, aBatch.length ? M * K : 0, operand(b), transB,
-      bBatch.length ? K * N : 0, out.f32(), 1, 0, precision === 'bf16');
+    backend().gemm(batch, M, N, K, av, transA, aBatch.length ? M * K : 0, w.data, transB,
+      bBatch.length ? K * N : 0, out.f32(), 1, 0, precision === 'bf16', w.fmt);
   }
   return record('matmul', out, [a, b], [], (g) => [
     a.requiresGrad ? gradA(g, a, b, transA, transB, precision) : null,

@@ -4,6 +4,8 @@ import { Tensor, shapeStr } from '../tensor/tensor.js';
 import { backend } from '../backend/index.js';
 import { record } from './record.js';
 import { zeros } from './creation.js';
+import { assertFrozen, dequantize } from './quant.js';
+import { isQuantized } from '../tensor/dtype.js';
 
 function lastDim(x: Tensor, op: string): { rows: number; cols: number } {
   if (x.rank < 1) throw new Error(`[${op}] needs at least 1-D input, got ${shapeStr(x.shape)}`);
@@ -67,13 +69,19 @@ export function rope(x: Tensor, positions: Tensor, theta: number): Tensor {
   });
 }
 
-/** Rows of weight (V, C) picked by integer ids (...) → (..., C); the gradient scatter-adds. */
+/**
+ * Rows of weight (V, C) picked by integer ids (...) → (..., C); the gradient scatter-adds. The weight may be held
+ * in any WeightFormat (rows come out as f32), since real checkpoints tie the embedding to a quantized LM head.
+ */
 export function embedding(weight: Tensor, ids: Tensor): Tensor {
   if (weight.rank !== 2) throw new Error(`[embedding] weight must be (V, C), got ${shapeStr(weight.shape)}`);
+  if (weight.dtype === 'i32') throw new Error(`[embedding] weight ${shapeStr(weight.shape)} is i32, not a weight format`);
+  assertFrozen(weight, 'embedding');
   const [V, C] = weight.shape as [number, number];
   const idv = ids.i32('embedding');
   const out = Tensor.empty([...ids.shape, C], 'f32');
-  backend().embeddingForward(weight.f32('embedding'), idv, out.f32(), idv.length, C, V);
+  const w = weight.dtype === 'f32' ? weight.f32('embedding') : weight.data;
+  backend().embeddingForward(w as Float32Array, weight.dtype, idv, out.f32(), idv.length, C, V);
   return record('embedding', out, [weight], [ids], (g) => {
     const dw = zeros(weight.shape);
     backend().embeddingBackward(idv, g.f32(), dw.f32(), idv.length, C, V);
@@ -91,6 +99,7 @@ export function toBf16(x: Tensor): Tensor {
 
 export function toF32(x: Tensor): Tensor {
   if (x.dtype === 'f32') return x;
+  if (isQuantized(x.dtype)) return dequantize(x);
   if (x.dtype === 'i32') {
     const out = Tensor.empty(x.shape, 'f32');
     (out.data as Float32Array).set(x.data as Int32Array);

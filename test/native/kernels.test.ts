@@ -479,8 +479,8 @@ test('embedding forward and scatter-add backward (repeated ids, dWeight not clea
   for (const [N, C, V] of [[1, 1, 1], [33, 7, 5], [300, 100, 50], [2000, 384, 40]] as const) {
     const w = rand(rng, V * C), ids = ints(rng, N, V);
     const wo = new Float32Array(N * C), go = view(new Float32Array(N * C));
-    ref.embeddingForward(w, ids, wo, N, C, V);
-    nat.embeddingForward(view(w), iview(ids), go, N, C, V);
+    ref.embeddingForward(w, 'f32', ids, wo, N, C, V);
+    nat.embeddingForward(view(w), 'f32', iview(ids), go, N, C, V);
     close('embeddingForward', go, wo, 0);
     const g = rand(rng, N * C), dw0 = rand(rng, V * C);
     const wdw = new Float32Array(dw0), gdw = view(dw0);
@@ -582,7 +582,7 @@ test('bad arguments throw errors naming the kernel', () => {
   assert.throws(() => nat.binary(BinaryOp.add, f, new Float32Array(2), f, [8], [1], [1]), /\[binary\] b strides/);
   assert.throws(() => nat.copyStrided(f, 1, [1], f, 0, [1], [8], false), /\[copyStrided\] src strides/);
   assert.throws(() => nat.crossEntropyForward(f, new Int32Array([0, 9]), f, f, 2, 4, -100), /\[crossEntropyForward\] id 9/);
-  assert.throws(() => nat.embeddingForward(f, new Int32Array([-1]), f, 1, 2, 4), /\[embeddingForward\] id -1/);
+  assert.throws(() => nat.embeddingForward(f, 'f32', new Int32Array([-1]), f, 1, 2, 4), /\[embeddingForward\] id -1/);
   assert.throws(() => nat.attentionForward(f, f, f, f, f, 1, 2, 2, 3, 2, 1, 1, true, null), /\[attentionForward\] H \(3\) must be a multiple/);
   assert.throws(() => nat.attentionForward(f, f, f, f, f, 1, 2, 2, 1, 1, 4, 1, true, new Int32Array(1)), /\[attentionForward\] argument 13/);
   assert.throws(() => nat.rope(f, f, new Int32Array(1), 1, 1, 3, 1e4, false), /\[rope\] D must be even/);

@@ -24,8 +24,8 @@ function checkAll(): string {
       const wf = rand(r, N * K);
       const w = bf16 ? Uint16Array.from(wf, (v) => { const b = new Uint32Array(new Float32Array([v]).buffer)[0]!; return b >>> 16; }) : wf;
       const a = new Float32Array(M * N), b = new Float32Array(M * N);
-      n.backend.matvec(M, N, K, x, w, a);
-      referenceBackend.matvec(M, N, K, x, w, b);
+      n.backend.matvec(M, N, K, x, w, bf16 ? 'bf16' : 'f32', a);
+      referenceBackend.matvec(M, N, K, x, w, bf16 ? 'bf16' : 'f32', b);
       for (let i = 0; i < a.length; i++) {
         const d = Math.abs(a[i]! - b[i]!) / K; // |terms| ≤ 1 each
         if (!(d < 1e-6)) throw new Error(`M=${M} N=${N} K=${K} bf16=${bf16}: out[${i}] ${a[i]} vs ${b[i]}`);

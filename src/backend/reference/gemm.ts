@@ -1,6 +1,8 @@
-// gemm.ts — reference GEMM: plain triple loop with float64 accumulation (see zj_gemm for semantics).
-import type { BF16, F32 } from '../kernels.js';
+// gemm.ts — reference GEMM and matvec: plain loops with float64 accumulation (see zj_gemm / zj_matvec).
+// A quantized B is dequantized to f32 first (what the native packers do block by block).
+import type { BF16, F32, U8, Weight, WeightFormat } from '../kernels.js';
 import { bf16BitsToF32, roundBf16 } from './bf16.js';
+import { matvecQuant, weightAsF32 } from './quant.js';
 
 function reader(x: F32 | BF16, bf16Compute: boolean): (i: number) => number {
   if (x instanceof Uint16Array) return (i) => bf16BitsToF32(x[i]!);
@@ -8,10 +10,14 @@ function reader(x: F32 | BF16, bf16Compute: boolean): (i: number) => number {
 }
 
 export function gemm(batch: number, M: number, N: number, K: number,
-  a: F32 | BF16, transA: boolean, aStride: number, b: F32 | BF16, transB: boolean, bStride: number,
-  out: F32, alpha: number, beta: number, bf16Compute: boolean): void {
+  a: F32 | BF16, transA: boolean, aStride: number, b: Weight, transB: boolean, bStride: number,
+  out: F32, alpha: number, beta: number, bf16Compute: boolean, bFormat?: WeightFormat): void {
+  const fmt = bFormat ?? (b instanceof Uint16Array ? 'bf16' : b instanceof Uint8Array ? null : 'f32');
+  if (fmt === null) throw new Error('[gemm] a byte (Uint8Array) B needs its bFormat (q8_0 or q4_0)');
+  if ((fmt === 'q8_0' || fmt === 'q4_0') && (batch > 1 && bStride !== 0))
+    throw new Error(`[gemm] a ${fmt} B is one 2-D weight: bStride must be 0, got ${bStride}`);
   const ra = reader(a, bf16Compute);
-  const rb = reader(b, bf16Compute);
+  const rb = reader(weightAsF32(b, fmt, K * N), bf16Compute);
   for (let bt = 0; bt < batch; bt++) {
     const ao = bt * aStride, bo = bt * bStride, oo = bt * M * N;
     for (let i = 0; i < M; i++) {
@@ -29,8 +35,9 @@ export function gemm(batch: number, M: number, N: number, K: number,
   }
 }
 
-export function matvec(M: number, N: number, K: number, x: F32, w: F32 | BF16, out: F32): void {
-  const rw = reader(w, false);
+export function matvec(M: number, N: number, K: number, x: F32, w: Weight, wFormat: WeightFormat, out: F32): void {
+  if (wFormat === 'q8_0' || wFormat === 'q4_0') return matvecQuant(M, N, K, x, w as U8, wFormat, out);
+  const rw = reader(w as F32 | BF16, false);
   for (let m = 0; m < M; m++)
     for (let n = 0; n < N; n++) {
       let acc = 0;

@@ -11,9 +11,10 @@ import {
   gatherLogProbsForward,
 } from './loss.js';
 import { adamw } from './adamw.js';
+import { dequantizeRows, quantizeRows } from './quant.js';
 
 export const referenceBackend = {
-  gemm, matvec, binary, unary, unaryBackward, affine, clamp, where, swigluForward, swigluBackward,
+  gemm, matvec, quantizeRows, dequantizeRows, binary, unary, unaryBackward, affine, clamp, where, swigluForward, swigluBackward,
   sumAxis, sumSquares, copyStrided, castF32ToBf16, castBf16ToF32,
   softmaxForward, softmaxBackward, logSoftmaxForward, logSoftmaxBackward,
   rmsNormForward, rmsNormBackward, rope, attentionForward, attentionBackward,

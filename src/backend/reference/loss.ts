@@ -1,5 +1,7 @@
 // loss.ts — reference cross-entropy with ignore index, per-token log-prob gather, embedding gather/scatter.
-import type { F32, I32 } from '../kernels.js';
+import type { BF16, F32, I32, U8, Weight, WeightFormat } from '../kernels.js';
+import { bf16BitsToF32 } from './bf16.js';
+import { dequantizeAt } from './quant.js';
 
 function lseOfRow(x: F32, o: number, V: number): number {
   let m = -Infinity;
@@ -53,11 +55,15 @@ export function gatherLogProbsBackward(logits: F32, ids: I32, lse: F32, dOut: F3
   }
 }
 
-export function embeddingForward(weight: F32, ids: I32, out: F32, N: number, C: number, V: number): void {
+export function embeddingForward(weight: Weight, wFormat: WeightFormat, ids: I32, out: F32, N: number, C: number,
+  V: number): void {
+  const at: (i: number) => number = wFormat === 'f32' ? (i) => (weight as F32)[i]!
+    : wFormat === 'bf16' ? (i) => bf16BitsToF32((weight as BF16)[i]!)
+    : (i) => dequantizeAt(weight as U8, wFormat, i);
   for (let n = 0; n < N; n++) {
     const id = ids[n]!;
     checkId(id, V, 'embedding');
-    for (let c = 0; c < C; c++) out[n * C + c] = weight[id * C + c]!;
+    for (let c = 0; c < C; c++) out[n * C + c] = at(id * C + c);
   }
 }
 

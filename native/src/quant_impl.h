@@ -1,0 +1,102 @@
+// quant_impl.h — what the q8_0 / q4_0 kernels share: block sizes, scalar f16 conversions, the quantized
+// activation rows of the decode matvec, and the per-format, per-ISA entry points (quant_q8_0.cc, quant_q4_0.cc and
+// their avx512/ and avx2/ twins). Drivers (threading, dispatch) are in quant.cc; no threading here.
+#pragma once
+#include <cstdint>
+#include <cstring>
+
+namespace zj {
+
+constexpr int64_t kQk = 32;              // values per block
+constexpr int64_t kQ8Bytes = 34;         // block_q8_0: f16 d + 32 int8
+constexpr int64_t kQ4Bytes = 18;         // block_q4_0: f16 d + 16 bytes of nibbles
+
+inline int64_t block_bytes(int format) { return format == 2 ? kQ8Bytes : kQ4Bytes; }  // ZJ_W_Q8_0 = 2
+
+inline float f16_to_f32(uint16_t h) {
+  const uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+  uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ff, u;
+  if (exp == 0) {
+    if (mant == 0) u = sign;
+    else {  // subnormal: renormalise
+      int e = -1;
+      do { mant <<= 1; e++; } while (!(mant & 0x400));
+      u = sign | ((uint32_t)(127 - 15 - e) << 23) | ((mant & 0x3ff) << 13);
+    }
+  } else if (exp == 0x1f) u = sign | 0x7f800000u | (mant << 13);
+  else u = sign | ((exp + 112) << 23) | (mant << 13);
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+// Round to nearest even, overflow to inf, subnormals kept, NaN stays NaN (matches src/backend/reference/f16.ts).
+inline uint16_t f32_to_f16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  const uint32_t sign = (u >> 16) & 0x8000, exp = (u >> 23) & 0xff, mant = u & 0x7fffff;
+  if (exp == 0xff) return (uint16_t)(sign | 0x7c00 | (mant ? 0x200 : 0));
+  const int e = (int)exp - 112;
+  if (e >= 0x1f) return (uint16_t)(sign | 0x7c00);
+  if (e <= 0) {
+    if (e < -10) return (uint16_t)sign;
+    const uint32_t m = mant | 0x800000, shift = (uint32_t)(14 - e);
+    uint32_t q = m >> shift;
+    const uint32_t rest = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+    if (rest > half || (rest == half && (q & 1))) q++;
+    return (uint16_t)(sign | q);
+  }
+  uint32_t h = ((uint32_t)e << 10) | (mant >> 13);
+  const uint32_t rest = mant & 0x1fff;
+  if (rest > 0x1000 || (rest == 0x1000 && (h & 1))) h++;
+  return (uint16_t)(sign | h);
+}
+
+inline uint16_t load_u16(const uint8_t* p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+
+// x (M, K) quantized per block of 32 for the integer dot products: q (M·K int8, row-major), d (M·K/32 f32 scales)
+// and d8 (each scale repeated 8 times: the per-lane scales of the AVX-512 kernels, which hold 2 blocks in 16 lanes).
+// On the AVX-512 path q holds x + 128 as unsigned bytes (vpdpbusd's unsigned operand).
+struct ActRows {
+  const int8_t* q;
+  const float* d;
+  const float* d8;
+};
+
+// Quantize M·K/32 blocks of x into q, d (d8 is filled by the driver). The ISA versions give identical values.
+void quantize_act_scalar(const float* x, int64_t blocks, int8_t* q, float* d);
+void quantize_act_avx512(const float* x, int64_t blocks, int8_t* q, float* d);
+void quantize_act_avx2(const float* x, int64_t blocks, int8_t* q, float* d);
+
+// One weight row's worth of blocks, reference rules (weights: roundf; see zj_kernels.h). src is f32 or bf16 bits.
+void quantize_blocks_q8_0(const void* src, int src_bf16, int64_t blocks, uint8_t* out);
+void quantize_blocks_q4_0(const void* src, int src_bf16, int64_t blocks, uint8_t* out);
+// Values [c0, c1) of one quantized row (any block alignment) into dst[0, c1 − c0).
+void dequant_range_q8_0(const uint8_t* row, int64_t c0, int64_t c1, float* dst);
+void dequant_range_q4_0(const uint8_t* row, int64_t c0, int64_t c1, float* dst);
+
+// out[m, n] for m < M, n in [n0, n1): x quantized as `a`, W (N, K) of the format. One row of W is read once for
+// all M rows (the AVX-512 and AVX2 kernels take M in groups of up to 8 from L1).
+using quant_rows_fn = void (*)(int64_t M, int64_t K, int64_t N, const ActRows& a, const uint8_t* W, float* out,
+                               int64_t n0, int64_t n1);
+void matvec_q8_0_rows_scalar(int64_t M, int64_t K, int64_t N, const ActRows& a, const uint8_t* W, float* out,
+                             int64_t n0, int64_t n1);
+void matvec_q4_0_rows_scalar(int64_t M, int64_t K, int64_t N, const ActRows& a, const uint8_t* W, float* out,
+                             int64_t n0, int64_t n1);
+void matvec_q8_0_rows_avx512(int64_t M, int64_t K, int64_t N, const ActRows& a, const uint8_t* W, float* out,
+                             int64_t n0, int64_t n1);
+void matvec_q4_0_rows_avx512(int64_t M, int64_t K, int64_t N, const ActRows& a, const uint8_t* W, float* out,
+                             int64_t n0, int64_t n1);
+void matvec_q8_0_rows_avx2(int64_t M, int64_t K, int64_t N, const ActRows& a, const uint8_t* W, float* out,
+                           int64_t n0, int64_t n1);
+void matvec_q4_0_rows_avx2(int64_t M, int64_t K, int64_t N, const ActRows& a, const uint8_t* W, float* out,
+                           int64_t n0, int64_t n1);
+
+// The q8_0 / q4_0 branch of zj_matvec (quant.cc).
+void matvec_quant(int64_t M, int64_t N, int64_t K, const float* x, const uint8_t* W, int format, float* out);
+
+// Dequantize values [c0, c1) of row r of a weight in any zj_wformat (f32 / bf16 too) into dst: the GEMM's packers
+// and the embedding gather read quantized weights through this.
+void dequant_row_range(const void* W, int format, int64_t K, int64_t r, int64_t c0, int64_t c1, float* dst);
+
+}  // namespace zj
