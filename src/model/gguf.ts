@@ -1,12 +1,13 @@
 // gguf.ts — the GGUF v3 container (ggml docs/gguf.md): "GGUF" magic, version, tensor and key/value counts,
 // typed key/values (scalars, strings, arrays), tensor infos (name, dims innermost-first, ggml type, offset),
 // then the tensor data aligned to general.alignment (32). Writes F32, F16, BF16, Q8_0 and Q4_0 tensors (the
-// quantizers follow ggml's reference ones, ggml-quants.c quantize_row_q{8,4}_0_ref); reads any file's header back with
+// quantizers are the engine's: see below); reads any file's header back with
 // validation that names the file and the byte offset. What goes into the file (names, metadata) is
 // gguf-export.ts's business; this file knows nothing about LLaMA.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { atomicWrite } from './atomic.js';
-import { f32ToF16Bits, f16BitsToF32 } from './half.js';
+import { backend } from '../backend/index.js';
+import { QUANT_BLOCK_BYTES } from '../tensor/dtype.js';
 
 export const GGUF_MAGIC = 0x46554747; // "GGUF" little-endian
 export const GGUF_VERSION = 3;
@@ -39,78 +40,27 @@ export function ggmlBytes(type: GgmlType, n: number): number {
   return (n / QK8_0) * (2 + QK8_0);
 }
 
-/**
- * ggml's reference Q4_0 quantizer: per block of 32, the value of largest magnitude m (the first, sign kept) gives
- * d = m / -8 (stored f16); q = min(15, trunc(x / d + 8.5)); element j in the low nibble of byte j, j + 16 in the high.
- */
-export function quantizeQ4_0(x: Float32Array): Uint8Array {
-  if (x.length % QK4_0) throw new Error(`[gguf] Q4_0 needs a multiple of ${QK4_0} values, got ${x.length}`);
-  const nb = x.length / QK4_0;
-  const out = new Uint8Array(nb * 18);
-  const dv = new DataView(out.buffer);
-  for (let b = 0; b < nb; b++) {
-    let amax = 0, max = 0;
-    for (let j = 0; j < QK4_0; j++) {
-      const v = x[b * QK4_0 + j]!;
-      if (amax < Math.abs(v)) { amax = Math.abs(v); max = v; }
-    }
-    const d = Math.fround(max / -8);
-    const id = d ? Math.fround(1 / d) : 0;
-    const o = b * 18;
-    dv.setUint16(o, f32ToF16Bits(d), true);
-    const q = (v: number) => Math.min(15, Math.trunc(Math.fround(Math.fround(v * id) + 8.5)));
-    for (let j = 0; j < 16; j++) out[o + 2 + j] = q(x[b * QK4_0 + j]!) | (q(x[b * QK4_0 + 16 + j]!) << 4);
-  }
+// The quantizers are the engine's (backend quantizeRows / dequantizeRows: llama.cpp's reference rules byte for byte,
+// defined in backend/reference/quant.ts, native where built), wrapped for whole flat arrays: one definition of the blocks.
+function quantizeFlat(x: Float32Array, fmt: 'q8_0' | 'q4_0'): Uint8Array {
+  if (x.length % QK8_0) throw new Error(`[gguf] ${fmt.toUpperCase()} needs a multiple of ${QK8_0} values, got ${x.length}`);
+  const out = new Uint8Array((x.length / QK8_0) * QUANT_BLOCK_BYTES[fmt]);
+  backend().quantizeRows(x, x.length / QK8_0, QK8_0, fmt, out);
   return out;
 }
 
-export function dequantizeQ4_0(bytes: Uint8Array, n: number): Float32Array {
+function dequantizeFlat(bytes: Uint8Array, n: number, fmt: 'q8_0' | 'q4_0'): Float32Array {
   const out = new Float32Array(n);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let b = 0; b < n / QK4_0; b++) {
-    const o = b * 18;
-    const d = f16BitsToF32(dv.getUint16(o, true));
-    for (let j = 0; j < 16; j++) {
-      const q = bytes[o + 2 + j]!;
-      out[b * QK4_0 + j] = d * ((q & 15) - 8);
-      out[b * QK4_0 + 16 + j] = d * ((q >> 4) - 8);
-    }
-  }
+  backend().dequantizeRows(bytes, fmt, n / QK8_0, QK8_0, out);
   return out;
 }
 
-/** ggml's reference Q8_0 quantizer: per block of 32, d = amax / 127 (stored f16), q = roundf(x / d). */
-export function quantizeQ8_0(x: Float32Array): Uint8Array {
-  if (x.length % QK8_0) throw new Error(`[gguf] Q8_0 needs a multiple of ${QK8_0} values, got ${x.length}`);
-  const nb = x.length / QK8_0;
-  const out = new Uint8Array(nb * (2 + QK8_0));
-  const dv = new DataView(out.buffer);
-  for (let b = 0; b < nb; b++) {
-    let amax = 0;
-    for (let j = 0; j < QK8_0; j++) amax = Math.max(amax, Math.abs(x[b * QK8_0 + j]!));
-    const d = Math.fround(amax / 127);
-    const id = d ? Math.fround(1 / d) : 0;
-    const o = b * (2 + QK8_0);
-    dv.setUint16(o, f32ToF16Bits(d), true);
-    for (let j = 0; j < QK8_0; j++) {
-      const v = Math.fround(x[b * QK8_0 + j]! * id);
-      // roundf: halves away from zero
-      dv.setInt8(o + 2 + j, Math.sign(v) * Math.round(Math.abs(v)));
-    }
-  }
-  return out;
-}
-
-export function dequantizeQ8_0(bytes: Uint8Array, n: number): Float32Array {
-  const out = new Float32Array(n);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let b = 0; b < n / QK8_0; b++) {
-    const o = b * (2 + QK8_0);
-    const d = f16BitsToF32(dv.getUint16(o, true));
-    for (let j = 0; j < QK8_0; j++) out[b * QK8_0 + j] = d * dv.getInt8(o + 2 + j);
-  }
-  return out;
-}
+/** ggml's Q8_0: per block of 32, d = amax / 127 (stored f16), q = roundf(x / d). */
+export const quantizeQ8_0 = (x: Float32Array): Uint8Array => quantizeFlat(x, 'q8_0');
+export const dequantizeQ8_0 = (bytes: Uint8Array, n: number): Float32Array => dequantizeFlat(bytes, n, 'q8_0');
+/** ggml's Q4_0: per block of 32, d = (signed value of largest magnitude) / -8, q = min(15, trunc(x / d + 8.5)). */
+export const quantizeQ4_0 = (x: Float32Array): Uint8Array => quantizeFlat(x, 'q4_0');
+export const dequantizeQ4_0 = (bytes: Uint8Array, n: number): Float32Array => dequantizeFlat(bytes, n, 'q4_0');
 
 export interface GgufTensorIn {
   name: string;
