@@ -75,13 +75,15 @@ function fallbackOf(d: DType, file: FileDType): DType {
 export class WeightPlan {
   readonly warnings: string[] = [];
   private warned = new Set<string>();
-  constructor(readonly want: WeightsOption, private readonly warn: (line: string) => void = (l) => console.error(l)) {}
+  constructor(readonly want: WeightsOption, private readonly warn: (line: string) => void = (l) => console.error(l),
+    /** the kernel probe (tests substitute one that refuses a format) */
+    private readonly refuses: (d: DType, role: WeightRole) => string | null = kernelRefuses) {}
 
   /** The dtype for one tensor, after the kernel probe. */
   dtypeFor(name: string, shape: readonly number[], file: FileDType, role: WeightRole): DType {
     let d = targetDType(shape, file, this.want);
     while (d !== 'f32') {
-      const why = kernelRefuses(d, role);
+      const why = this.refuses(d, role);
       if (!why) break;
       const next = fallbackOf(d, file);
       const key = `${d}:${role}`;

@@ -12,7 +12,7 @@ import { LlamaForCausalLM, presets, type LlamaConfig } from '../../src/model/lla
 import { loadModelDir, saveModelDir } from '../../src/model/model-dir.js';
 import { fromBf16Array, fromF16Array, toBf16Array, toF16Array } from '../../src/model/half.js';
 import { quantizeQ4_0, quantizeQ8_0 } from '../../src/model/gguf.js';
-import { kernelRefuses, parseWeightsOption, targetDType, upperHalf16, widenInPlace, bytesByDType } from '../../src/model/weights.js';
+import { kernelRefuses, parseWeightsOption, WeightPlan, targetDType, upperHalf16, widenInPlace, bytesByDType } from '../../src/model/weights.js';
 import { isPlaceholder } from '../../src/nn/layers.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { noGrad } from '../../src/autograd/grad-mode.js';
@@ -137,4 +137,22 @@ test('load: refuses a tokenizer with more ids than embedding rows (both sizes na
   const t = new Tensor(new Float32Array(64).fill(2), [64]);
   m.replaceParameter('model.norm.weight', t);
   assert.equal(m.model.norm.weight, t, 'the module field follows the slot');
+});
+
+test('weights: a format the kernels refuse falls back (quantized → bf16 → f32; a quantized file → f32) with one warning line per format and role', () => {
+  const lines: string[] = [];
+  const refuses = (d: string, role: string) => (d === 'q4_0' || (d === 'bf16' && role === 'embedding') ? `[test] no ${d} ${role}` : null);
+  const plan = new WeightPlan('q4_0', (l) => lines.push(l), refuses);
+  assert.equal(plan.dtypeFor('a.weight', [8, 64], 'f32', 'matmul'), 'bf16');
+  assert.equal(plan.dtypeFor('b.weight', [8, 64], 'f32', 'matmul'), 'bf16');
+  assert.equal(plan.dtypeFor('model.embed_tokens.weight', [8, 64], 'f32', 'embedding'), 'f32');
+  assert.equal(plan.dtypeFor('n.weight', [64], 'f32', 'matmul'), 'f32');
+  assert.deepEqual(lines, [
+    '[weights] q4_0 matrices are not supported by this build\'s kernels ([test] no q4_0 matmul); a.weight and others like it are held as bf16',
+    '[weights] q4_0 embedding tables are not supported by this build\'s kernels ([test] no q4_0 embedding); model.embed_tokens.weight and others like it are held as bf16',
+    '[weights] bf16 embedding tables are not supported by this build\'s kernels ([test] no bf16 embedding); model.embed_tokens.weight and others like it are held as f32',
+  ]);
+  const auto = new WeightPlan('auto', () => {}, refuses);
+  assert.equal(auto.dtypeFor('c.weight', [8, 64], 'q4_0', 'matmul'), 'f32', 'dequantized exactly, not rounded to bf16');
+  assert.equal(auto.dtypeFor('d.weight', [8, 64], 'q8_0', 'matmul'), 'q8_0');
 });
