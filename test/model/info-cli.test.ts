@@ -30,7 +30,7 @@ test('info --model reports bytes per dtype for bf16 and q8_0 weights', async () 
   const vecs = m.namedParameters().filter(([, p]) => p.rank === 1).map(([, p]) => p.size).reduce((a, b) => a + b, 0);
   const a = await info(['--model', dir, '--json']);
   assert.ok(a.backend !== undefined || a.name !== undefined);
-  assert.deepEqual(a.model.dtypes, { bf16: { tensors: 8, bytes: 2 * mats }, f32: { tensors: 3, bytes: 4 * vecs } });
+  assert.deepEqual(a.model.dtypes, { bf16: { tensors: 9, bytes: 2 * mats }, f32: { tensors: 3, bytes: 4 * vecs } });
   const q = await info(['--model', dir, '--weights', 'q8_0', '--json']);
   assert.equal(q.model.dtypes.q8_0.bytes, (mats / 32) * 34);
   assert.equal(q.model.totalBytes, (mats / 32) * 34 + 4 * vecs);
