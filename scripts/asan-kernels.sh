@@ -1,6 +1,6 @@
 #!/bin/sh
-# asan-kernels.sh — builds zj_gemm (driver, pool, CPU dispatch and every ISA microkernel, each with its own
-# ISA flags as in binding.gyp) with a small C++ driver under AddressSanitizer + UBSan, and runs odd shapes
+# asan-kernels.sh — builds zj_gemm and the quantized zj_matvec (drivers, pool, CPU dispatch and every ISA kernel,
+# each with its own ISA flags as in binding.gyp) with a small C++ driver under AddressSanitizer + UBSan, and runs odd shapes
 # on every ISA path this CPU has. Usage: scripts/asan-kernels.sh [extra driver args, default `check`]
 set -eu
 cd "$(dirname "$0")/.."
@@ -8,16 +8,17 @@ out=build/asan
 mkdir -p "$out"
 flags="-O1 -g -std=c++17 -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -pthread"
 objs=""
-for f in native/src/gemm.cc native/src/pool.cc native/src/cpu.cc; do
+for f in native/src/gemm.cc native/src/pool.cc native/src/cpu.cc native/src/matvec.cc native/src/quant.cc \
+    native/src/quant_q8_0.cc native/src/quant_q4_0.cc; do
   o="$out/$(basename "$f" .cc).o"; g++ $flags -c "$f" -o "$o"; objs="$objs $o"
 done
 if [ "$(uname -m)" = x86_64 ]; then
-  for f in native/src/avx512/gemm_*.cc; do
+  for f in native/src/avx512/gemm_*.cc native/src/avx512/matvec_*.cc native/src/avx512/quant_*.cc; do
     o="$out/$(basename "$f" .cc).o"
     g++ $flags -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512bf16 -mfma -mf16c -mavx2 -c "$f" -o "$o"
     objs="$objs $o"
   done
-  for f in native/src/avx2/gemm_*.cc; do
+  for f in native/src/avx2/gemm_*.cc native/src/avx2/matvec_*.cc native/src/avx2/quant_*.cc; do
     o="$out/$(basename "$f" .cc).o"; g++ $flags -mavx2 -mfma -mf16c -c "$f" -o "$o"; objs="$objs $o"
   done
 fi

@@ -28,8 +28,24 @@ void dequant_row_range(const void* W, int format, int64_t K, int64_t r, int64_t 
       }
       return;
     }
-    case ZJ_W_Q8_0: dequant_range_q8_0((const uint8_t*)W + r * (K / kQk) * kQ8Bytes, c0, c1, dst); return;
-    default: dequant_range_q4_0((const uint8_t*)W + r * (K / kQk) * kQ4Bytes, c0, c1, dst); return;
+    case ZJ_W_Q8_0: {
+#if defined(__x86_64__) || defined(_M_X64)
+      static const auto q8 = use_avx512_int8() ? dequant_range_q8_0_avx512 : dequant_range_q8_0;
+#else
+      static const auto q8 = dequant_range_q8_0;
+#endif
+      q8((const uint8_t*)W + r * (K / kQk) * kQ8Bytes, c0, c1, dst);
+      return;
+    }
+    default: {
+#if defined(__x86_64__) || defined(_M_X64)
+      static const auto q4 = use_avx512_int8() ? dequant_range_q4_0_avx512 : dequant_range_q4_0;
+#else
+      static const auto q4 = dequant_range_q4_0;
+#endif
+      q4((const uint8_t*)W + r * (K / kQk) * kQ4Bytes, c0, c1, dst);
+      return;
+    }
   }
 }
 
@@ -71,7 +87,10 @@ using namespace zj;
 extern "C" void zj_quantize_rows(const void* x, int x_bf16, int64_t N, int64_t K, int format, uint8_t* out) {
   if (N <= 0 || K <= 0) return;
   const int64_t nb = K / kQk, bytes = block_bytes(format), elem = x_bf16 ? 2 : 4;
-  const auto blocks = format == ZJ_W_Q8_0 ? quantize_blocks_q8_0 : quantize_blocks_q4_0;
+  auto blocks = format == ZJ_W_Q8_0 ? quantize_blocks_q8_0 : quantize_blocks_q4_0;
+#if defined(__x86_64__) || defined(_M_X64)
+  if (use_avx512_int8()) blocks = format == ZJ_W_Q8_0 ? quantize_blocks_q8_0_avx512 : quantize_blocks_q4_0_avx512;
+#endif
   parallel_for(N, std::max<int64_t>(1, 16384 / K), [&](int64_t r0, int64_t r1, int) {
     blocks((const char*)x + r0 * K * elem, x_bf16, (r1 - r0) * nb, out + r0 * nb * bytes);
   });

@@ -71,9 +71,13 @@ void quantize_act_avx2(const float* x, int64_t blocks, int8_t* q, float* d);
 // One weight row's worth of blocks, reference rules (weights: roundf; see zj_kernels.h). src is f32 or bf16 bits.
 void quantize_blocks_q8_0(const void* src, int src_bf16, int64_t blocks, uint8_t* out);
 void quantize_blocks_q4_0(const void* src, int src_bf16, int64_t blocks, uint8_t* out);
+void quantize_blocks_q8_0_avx512(const void* src, int src_bf16, int64_t blocks, uint8_t* out);
+void quantize_blocks_q4_0_avx512(const void* src, int src_bf16, int64_t blocks, uint8_t* out);
 // Values [c0, c1) of one quantized row (any block alignment) into dst[0, c1 − c0).
 void dequant_range_q8_0(const uint8_t* row, int64_t c0, int64_t c1, float* dst);
 void dequant_range_q4_0(const uint8_t* row, int64_t c0, int64_t c1, float* dst);
+void dequant_range_q8_0_avx512(const uint8_t* row, int64_t c0, int64_t c1, float* dst);
+void dequant_range_q4_0_avx512(const uint8_t* row, int64_t c0, int64_t c1, float* dst);
 
 // out[m, n] for m < M, n in [n0, n1): x quantized as `a`, W (N, K) of the format. One row of W is read once for
 // all M rows (the AVX-512 and AVX2 kernels take M in groups of up to 8 from L1).

@@ -1,5 +1,5 @@
-// gemm-check.cc — a standalone C++ driver for zj_gemm, outside node: `check` runs odd shapes against a
-// naive double loop (built with -fsanitize=address,undefined by scripts/asan-kernels.sh, so any
+// gemm-check.cc — a standalone C++ driver for zj_gemm (and the quantized zj_matvec), outside node: `check` runs
+// odd shapes against a naive double loop (built with -fsanitize=address,undefined by scripts/asan-kernels.sh, so any
 // out-of-bounds read or write in packing or the microkernels shows up), `bench M N K [ta tb bf16c runs bf16_storage]`
 // times one shape. Exit code 0 when every case is within tolerance.
 #include <algorithm>
@@ -79,6 +79,47 @@ int check_case(int64_t batch, int64_t M, int64_t N, int64_t K, bool ta, bool tb,
   return ok ? 0 : 1;
 }
 
+// A quantized weight (q8_0 = 2 / q4_0 = 3) through zj_gemm (B = W, transposed or not) and zj_matvec, against
+// double loops over its dequantized values. Buffers are exact-sized, so AddressSanitizer sees any overrun of the
+// unaligned block loads. The matvec quantizes x to int8 blocks: its error is held to the exact bound
+// Σ_k |W| · dx(k)/2 (dx = the block's amax/127), plus rounding.
+int check_quant(int64_t M, int64_t N, int64_t K, bool tb, int fmt) {
+  const int64_t rows = tb ? N : K, cols = tb ? K : N;  // the stored weight
+  if (cols % 32) return 0;
+  std::vector<float> wf((size_t)(rows * cols)), wd(wf.size()), a((size_t)(M * K)), out((size_t)(M * N));
+  for (auto& v : wf) v = next_uniform();
+  for (auto& v : a) v = next_uniform();
+  std::vector<uint8_t> w((size_t)(rows * cols / 32 * (fmt == 2 ? 34 : 18)));
+  zj_quantize_rows(wf.data(), 0, rows, cols, fmt, w.data());
+  zj_dequantize_rows(w.data(), fmt, rows, cols, wd.data());
+  auto wat = [&](int64_t k, int64_t j) { return (double)wd[(size_t)(tb ? j * K + k : k * N + j)]; };  // op(B)(k, j)
+  int fails = 0;
+  zj_gemm(1, M, N, K, a.data(), 0, 0, 0, w.data(), fmt, tb, 0, out.data(), 1.0f, 0.0f, 0);
+  for (int64_t i = 0; i < M; i++)
+    for (int64_t j = 0; j < N; j++) {
+      double acc = 0, mag = 0;
+      for (int64_t k = 0; k < K; k++) acc += a[(size_t)(i * K + k)] * wat(k, j), mag += std::fabs(a[(size_t)(i * K + k)] * wat(k, j));
+      if (!(std::fabs(out[(size_t)(i * N + j)] - acc) <= 1e-5 * mag + 1e-30)) fails = 1;
+    }
+  if (tb) {
+    zj_matvec(M, N, K, a.data(), w.data(), fmt, out.data());
+    for (int64_t i = 0; i < M; i++)
+      for (int64_t j = 0; j < N; j++) {
+        double acc = 0, bound = 0;
+        for (int64_t k = 0; k < K; k++) {
+          float amax = 0;
+          for (int64_t t = k / 32 * 32; t < k / 32 * 32 + 32; t++) amax = std::max(amax, std::fabs(a[(size_t)(i * K + t)]));
+          acc += a[(size_t)(i * K + k)] * wat(k, j);
+          bound += std::fabs(wat(k, j)) * (amax / 127.0) / 2 * 1.001 + 1e-6 * std::fabs(wat(k, j));
+        }
+        if (!(std::fabs(out[(size_t)(i * N + j)] - acc) <= bound)) fails = 1;
+      }
+  }
+  if (fails)
+    std::printf("FAIL quant fmt=%d M=%lld N=%lld K=%lld tb=%d\n", fmt, (long long)M, (long long)N, (long long)K, tb);
+  return fails;
+}
+
 int run_checks() {
   const int64_t dims[][3] = {{1, 1, 1}, {3, 7, 33}, {7, 3, 1}, {33, 1, 7}, {1, 33, 257}, {15, 31, 2},
                              {29, 65, 3}, {257, 33, 7}, {300, 520, 270}, {17, 1000, 801}, {40, 40, 0}};
@@ -96,6 +137,10 @@ int run_checks() {
   fails += check_case(5, 64, 64, 64, false, false, false, false, false, 64 * 64, 64 * 64, 1.0f, 0.5f);
   fails += check_case(2, 200, 300, 100, false, false, false, false, false, 200 * 100, 0, 1.0f, 0.0f);
   cases += 4;
+  const int64_t qdims[][3] = {{1, 37, 32}, {3, 33, 96}, {8, 64, 800}, {16, 31, 160}, {17, 96, 64}, {40, 64, 320}};
+  for (auto& d : qdims)
+    for (int fmt = 2; fmt <= 3; fmt++)
+      for (int tb = 0; tb < 2; tb++) fails += check_quant(d[0], d[1], d[2], tb, fmt), cases++;
   std::printf("%d cases, %d failed\n", cases, fails);
   return fails ? 1 : 0;
 }

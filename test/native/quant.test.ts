@@ -46,6 +46,10 @@ function checkAll(nat: Backend): string {
       x.fill(0, 0, 32);
       for (let j = 32; j < 64; j++) x[j] = (j % 2 ? 1 : -1) * 1e-40;
       for (let j = 64; j < 96; j++) x[j] = (j - 80) * 0.5 + (j === 95 ? 10 : 0);
+      // exact ties: d = 1 for q8_0 (amax 127) and for q4_0 (max −8), so x·(1/d) lands on halves
+      x.fill(0, 96, 160);
+      x.set([127, -63.5, 0.5, -0.5, 2.5, -2.5, 1.5], 96);
+      x.set([-8, -7.5, 7.5, 0.5, -0.5, 3.5, 8], 128);
       const src = bf16 ? Uint16Array.from(x, (v) => f32ToBf16Bits(v)) : x;
       const a = new Uint8Array(bytesOf(fmt, N * K)), b = view(new Uint8Array(a.length));
       ref.quantizeRows(src, N, K, fmt, a);
@@ -91,7 +95,7 @@ function checkAll(nat: Backend): string {
   for (const fmt of FORMATS)
     for (const transB of [true, false])
       for (const bf16c of [false, true])
-        for (const [M, N, K] of [[1, 33, 64], [5, 65, 96], [33, 17, 320], [70, 100, 64]] as const) {
+        for (const [M, N, K] of [[1, 33, 64], [5, 65, 96], [33, 17, 320], [70, 100, 64], [9, 64, 800]] as const) {
           // op(B) is K×N: stored N×K when transB, else K×N (then its rows, of length N, must be whole blocks)
           const rows = transB ? N : K, cols = transB ? K : N;
           if (cols % 32) continue;
