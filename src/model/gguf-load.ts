@@ -131,6 +131,8 @@ export function loadGguf(pathIn: string, opts: LoadOptions = {}): ModelDir {
   const model = new LlamaForCausalLM(config, 0, { init: 'deferred' });
   const plan = new WeightPlan(opts.weights ?? 'auto', opts.warn);
   const used = new Set<string>();
+  const warn = opts.warn ?? ((l: string) => console.error(l));
+  let requantWarned = false;
   const fd = openSync(path, 'r');
   try {
     for (const [hf, p] of model.namedParameters()) {
@@ -142,7 +144,10 @@ export function loadGguf(pathIn: string, opts: LoadOptions = {}): ModelDir {
       const shape = [...t.dims].reverse();
       if (shape.join() !== p.shape.join()) throw new Error(`[gguf load] ${path}: tensor ${gname} has shape [${shape}], the header's config implies [${p.shape}]`);
       const want = plan.dtypeFor(hf, shape, file, roleOf(hf, config.tieWordEmbeddings));
-      // a quantized file tensor requested as another quantized format whose kernels are missing falls back above
+      if ((file === 'q8_0' || file === 'q4_0') && (want === 'q8_0' || want === 'q4_0') && want !== file && !requantWarned) {
+        requantWarned = true;
+        warn(`[gguf load] ${path}: ${file} tensors requantized to ${want} (${gname} and others): the roundings compound; quantize from the original weights for the best ${want}`);
+      }
       let w = readTensor(fd, f, t, shape, want);
       const q = /\.self_attn\.q_proj\./.test(hf), k = /\.self_attn\.k_proj\./.test(hf);
       if (arch === 'llama' && (q || k)) {

@@ -72,6 +72,14 @@ for (const type of ['bf16', 'q8_0', 'q4_0'] as const) {
       assert.deepEqual(e, type === 'bf16' ? Float32Array.from(toBf16Array(o), (h) => new Float32Array(new Uint32Array([h << 16]).buffer)[0]!) : deq(o), `${n} dequantized`);
     }
     assert.ok(logits(md.model, [1, 2, 3]).every(Number.isFinite));
+    if (type !== 'bf16') {
+      const other = type === 'q8_0' ? 'q4_0' : 'q8_0';
+      const lines: string[] = [];
+      const re = loadModel(path, { weights: other, warn: (l) => lines.push(l) });
+      assert.equal(re.model.model.layers.items[0]!.mlp.upProj.weight.dtype, other);
+      assert.equal(lines.length, 1);
+      assert.match(lines[0]!, new RegExp(`${type} tensors requantized to ${other} .*the roundings compound`));
+    }
   });
 }
 
