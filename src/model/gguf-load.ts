@@ -20,6 +20,12 @@ import { tokenizerJsonFromGguf } from './gguf-tokenizer.js';
 const FILE_DTYPE: Partial<Record<number, FileDType>> = {
   [GgmlType.F32]: 'f32', [GgmlType.F16]: 'f16', [GgmlType.BF16]: 'bf16', [GgmlType.Q8_0]: 'q8_0', [GgmlType.Q4_0]: 'q4_0',
 };
+// names of the ggml types we refuse, for the error message (ggml.h enum ggml_type)
+const GGML_NAMES: Record<number, string> = {
+  3: 'Q4_1', 6: 'Q5_0', 7: 'Q5_1', 9: 'Q8_1', 10: 'Q2_K', 11: 'Q3_K', 12: 'Q4_K', 13: 'Q5_K', 14: 'Q6_K', 15: 'Q8_K',
+  16: 'IQ2_XXS', 17: 'IQ2_XS', 18: 'IQ3_XXS', 19: 'IQ1_S', 20: 'IQ4_NL', 21: 'IQ3_S', 22: 'IQ2_S', 23: 'IQ4_XS',
+  24: 'I8', 25: 'I16', 26: 'I32', 27: 'I64', 28: 'F64', 29: 'IQ1_M',
+};
 const ARCHS: Record<string, Architecture> = { llama: 'LlamaForCausalLM', qwen2: 'Qwen2ForCausalLM' };
 
 /** The shortest decimal that rounds to the same f32 (GGUF stores eps and rope base as f32: 1e-5 comes back as 1e-5). */
@@ -140,7 +146,7 @@ export function loadGguf(pathIn: string, opts: LoadOptions = {}): ModelDir {
       const t = byName.get(gname);
       if (!t) throw new Error(`[gguf load] ${path}: the file lacks tensor ${gname} (${hf})`);
       const file = FILE_DTYPE[t.type];
-      if (!file) throw new Error(`[gguf load] ${path}: tensor ${gname} has ggml type ${GgmlType[t.type] ?? t.type}, which is not supported (F32, F16, BF16, Q8_0, Q4_0)`);
+      if (!file) throw new Error(`[gguf load] ${path}: tensor ${gname} has ggml type ${GGML_NAMES[t.type] ?? GgmlType[t.type] ?? t.type} (${t.type}), which is not supported (F32, F16, BF16, Q8_0, Q4_0)`);
       const shape = [...t.dims].reverse();
       if (shape.join() !== p.shape.join()) throw new Error(`[gguf load] ${path}: tensor ${gname} has shape [${shape}], the header's config implies [${p.shape}]`);
       const want = plan.dtypeFor(hf, shape, file, roleOf(hf, config.tieWordEmbeddings));

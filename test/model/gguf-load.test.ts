@@ -126,7 +126,7 @@ test('gguf load: unknown architecture, qwen3, an unsupported ggml type, a trunca
   const b = Buffer.from(good);
   b.writeUInt32LE(3, typeOffset(b, 'blk.0.ffn_up.weight')); // Q4_1
   writeFileSync(bad, b);
-  assert.throws(() => loadGguf(bad), /tensor blk\.0\.ffn_up\.weight has ggml type 3, which is not supported \(F32, F16, BF16, Q8_0, Q4_0\)/);
+  assert.throws(() => loadGguf(bad), /tensor blk\.0\.ffn_up\.weight has ggml type Q4_1 \(3\), which is not supported \(F32, F16, BF16, Q8_0, Q4_0\)/);
   writeFileSync(bad, good.subarray(0, good.length - 64));
   assert.throws(() => loadGguf(bad), /past the end of the file .*truncated.* at offset \d+/);
   writeFileSync(bad, patched('\u0004\u0000\u0000\u0000\u0000\u0000\u0000\u0000gpt2', '\u0004\u0000\u0000\u0000\u0000\u0000\u0000\u0000bert'));
