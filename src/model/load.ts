@@ -8,7 +8,7 @@ import { tokenizerJsonFromGguf } from './gguf-tokenizer.js';
 import { join } from 'node:path';
 import { loadTokenizer, tokenizerFromJson, type Tokenizer } from '../tokenizer/index.js';
 
-/** Is PATH a GGUF file (by its name or, for an existing file, its magic)? */
+/** Is PATH a GGUF file: a name ending .gguf, or any existing regular file (a model directory is a directory; the GGUF reader then checks the magic). */
 export function isGgufPath(path: string): boolean {
   if (path.toLowerCase().endsWith('.gguf')) return true;
   try {
