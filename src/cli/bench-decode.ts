@@ -1,38 +1,77 @@
-// bench-decode.ts — `zhongjing bench decode`: tokens/s of greedy decoding with the KV cache at batch 1
-// (256 new tokens after a 128-token prompt by default) on a preset shape, with peak RSS, and llama.cpp
-// (node-llama-cpp, dev-only) decoding the same weights exported as GGUF f32 in the same run, in alternating
-// rounds. Prefill is timed apart from decoding. It measures; it does not tune either engine.
+// bench-decode.ts — `zhongjing bench decode`: greedy decoding tokens/s with the KV cache on a model shape (our tiny /
+// anchor presets, or a real family's config.json from model/presets.ts, random weights), its prefill tokens/s and
+// peak RSS, beside llama.cpp (node-llama-cpp, dev-only) in the same run. One GGUF file is written at the --weights
+// format and BOTH engines load and decode that same file (ours through gguf-load.ts), in alternating rounds;
+// llama.cpp runs at its better thread count each round. --batch N decodes N prompts together on our side
+// (aggregate tok/s; llama.cpp stays at batch 1 for reference). It measures; it does not tune either engine.
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatHelp, parseArgs, UsageError } from './args.js';
-import { LlamaForCausalLM, presets } from '../model/llama.js';
+import { LlamaForCausalLM, presets, type LlamaConfig } from '../model/llama.js';
+import { fromHfConfig } from '../model/config.js';
+import { PRESET_NAMES, presetConfig } from '../model/presets.js';
 import { generate } from '../model/generate.js';
 import { byteLevelVocab, writeModelGguf } from '../model/gguf-export.js';
+import { loadGguf } from '../model/gguf-load.js';
+import { bytesByDType } from '../model/weights.js';
+import { WEIGHT_FORMATS, type WeightFormat } from '../tensor/dtype.js';
 import { backendInfo } from '../backend/index.js';
 import { Rng } from '../util/rng.js';
 import { median, peakRssMiB } from './bench-util.js';
 import { loadLlamaCpp, type LlamaCpp } from './llama-cpp-ref.js';
 
 const flags = {
-  preset: { type: 'string', help: 'model shape', default: 'anchor', choices: ['anchor', 'tiny'] },
+  preset: { type: 'string', help: `model shape: tiny, anchor, or a family preset (${PRESET_NAMES.join(', ')})`, default: 'anchor' },
+  layers: { type: 'number', help: 'override the number of decoder layers (a cheaper slice of a real shape)' },
+  weights: { type: 'string', help: 'tensor type of the matrices in the GGUF file both engines decode (norms stay f32)', default: 'f32', choices: [...WEIGHT_FORMATS] },
   prompt: { type: 'number', help: 'prompt tokens', default: 128 },
-  new: { type: 'number', help: 'new tokens to decode', default: 256 },
+  new: { type: 'number', help: 'new tokens to decode', default: 64 },
+  batch: { type: 'number', help: 'prompts decoded together on our side (aggregate tok/s); llama.cpp stays at 1', default: 1 },
   rounds: { type: 'number', help: 'alternating rounds of ours and llama.cpp', default: 3 },
-  'llama-cpp': { type: 'boolean', help: 'also run llama.cpp (node-llama-cpp from tools/llama-check) on the GGUF f32 export', default: true },
+  'llama-cpp': { type: 'boolean', help: 'also decode the same GGUF file with llama.cpp (node-llama-cpp 3.21.1 from tools/llama-check, or $ZJ_NODE_LLAMA_CPP); skipped with the reason when absent', default: true },
   json: { type: 'boolean', help: 'print one JSON object' },
 } as const;
 
 interface Round { decodeTokensPerS: number; prefillTokensPerS: number; tokens: number }
 
-function oursOnce(model: LlamaForCausalLM, prompt: number[], n: number): Round {
+/** The LlamaConfig of a preset name, with --layers applied and room for prompt + new tokens. */
+export function benchConfig(preset: string, layers: number | undefined, positions: number): LlamaConfig {
+  let cfg: LlamaConfig;
+  if (preset === 'tiny' || preset === 'anchor') cfg = { ...presets[preset] };
+  else if (PRESET_NAMES.includes(preset)) cfg = fromHfConfig(presetConfig(preset), `preset ${preset}`).config;
+  else throw new UsageError(`[bench decode] --preset: unknown '${preset}' (tiny, anchor, ${PRESET_NAMES.join(', ')})`);
+  if (layers !== undefined) {
+    if (!(Number.isInteger(layers) && layers >= 1)) throw new UsageError(`[bench decode] --layers must be a positive integer, got ${layers}`);
+    cfg.numLayers = layers;
+  }
+  cfg.maxPositions = Math.max(cfg.maxPositions, positions);
+  return cfg;
+}
+
+/** Random weights of `cfg` → one GGUF file at `weights` (run in a child process: its f32 model is not our peak RSS). */
+export function writeBenchGguf(path: string, cfg: LlamaConfig, weights: WeightFormat): string[] {
+  const gen = new LlamaForCausalLM(cfg, 0);
+  return writeModelGguf(path, gen, byteLevelVocab(cfg.vocabSize), { type: weights, architecture: cfg.attentionBias ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM' }).fellBackToF16;
+}
+
+function writeInChild(path: string, cfg: LlamaConfig, weights: WeightFormat): string[] {
+  const code = `const m = await import(${JSON.stringify(import.meta.url)}); ` +
+    `process.stdout.write(JSON.stringify(m.writeBenchGguf(${JSON.stringify(path)}, ${JSON.stringify(cfg)}, ${JSON.stringify(weights)})));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (r.status !== 0) throw new Error(`[bench decode] writing the GGUF file failed: ${(r.stderr || r.error?.message || '').trim().split('\n').slice(-3).join(' | ')}`);
+  return JSON.parse(r.stdout) as string[];
+}
+
+function oursOnce(model: LlamaForCausalLM, prompts: number[][], n: number): Round {
   let tFirst = 0;
   const t0 = performance.now();
-  const r = generate(model, [prompt], { maxNewTokens: n, onToken: (e) => { if (e.index === 0) tFirst = performance.now(); } });
+  const r = generate(model, prompts, { maxNewTokens: n, onToken: (e) => { if (e.index === 0 && tFirst === 0) tFirst = performance.now(); } });
   const t1 = performance.now();
   const tokens = r.ids[0]!.length;
-  // the first token comes out of the prefill; the other n-1 are decode steps
-  return { decodeTokensPerS: ((tokens - 1) * 1000) / (t1 - tFirst), prefillTokensPerS: (prompt.length * 1000) / (tFirst - t0), tokens };
+  // the first token of every row comes out of the prefill; the other n-1 steps decode all rows at once
+  return { decodeTokensPerS: ((tokens - 1) * prompts.length * 1000) / (t1 - tFirst), prefillTokensPerS: (prompts.length * prompts[0]!.length * 1000) / (tFirst - t0), tokens };
 }
 
 async function llamaOnce(llama: LlamaCpp, path: string, prompt: number[], n: number, threads: number): Promise<Round> {
@@ -57,74 +96,85 @@ async function llamaOnce(llama: LlamaCpp, path: string, prompt: number[], n: num
 export async function benchDecode(argv: string[]): Promise<number> {
   const { flags: f } = parseArgs('bench decode', argv, flags);
   if (f.help) {
-    console.log(formatHelp('zhongjing bench decode [--preset anchor] [--prompt 128] [--new 256] [--json]',
-      'Greedy decoding tokens/s with the KV cache at batch 1, beside llama.cpp on the same weights (GGUF f32).', flags));
+    console.log(formatHelp('zhongjing bench decode [--preset qwen2.5-0.5b] [--layers N] [--weights f32|bf16|q8_0|q4_0] [--llama-cpp] [--batch N] [--prompt 128] [--new 64] [--json]',
+      'Greedy decoding (KV cache) and prefill tokens/s of a random-weight model of the preset\'s shape, written once as GGUF at\n' +
+      '--weights; with --llama-cpp (default on) llama.cpp decodes the same file in alternating rounds and `ratio` = ours / llama.cpp.', flags));
     return 0;
   }
-  const P = f.prompt!, N = f.new!, rounds = f.rounds!;
-  if (!(P >= 1 && N >= 2 && rounds >= 1)) throw new UsageError('[bench decode] --prompt >= 1, --new >= 2, --rounds >= 1');
-  const preset = f.preset as 'anchor' | 'tiny';
-  const cfg = { ...presets[preset], maxPositions: Math.max(presets[preset].maxPositions, P + N) };
-  const model = new LlamaForCausalLM(cfg, 0);
+  const P = f.prompt!, N = f.new!, rounds = f.rounds!, B = f.batch!;
+  if (!(Number.isInteger(P) && P >= 1 && Number.isInteger(N) && N >= 2 && rounds >= 1 && Number.isInteger(B) && B >= 1))
+    throw new UsageError('[bench decode] --prompt >= 1, --new >= 2, --rounds >= 1, --batch >= 1 (integers)');
+  const preset = f.preset!;
+  const weights = f.weights as WeightFormat;
+  const cfg = benchConfig(preset, f.layers, P + N);
   const rng = new Rng(1);
-  const prompt = Array.from({ length: P }, () => rng.int(Math.min(cfg.vocabSize, 256)));
+  const prompts = Array.from({ length: B }, () => Array.from({ length: P }, () => rng.int(Math.min(cfg.vocabSize, 256))));
   const info = backendInfo();
 
-  // our peak RSS is read after a full warm-up generation and before llama.cpp is loaded into this process
-  oursOnce(model, prompt, N);
-  const oursPeakRssMiB = peakRssMiB();
-  let llama: LlamaCpp | null = null, reason = 'disabled with --llama-cpp=false';
-  let dir = '';
-  let ggufPath = '';
-  if (f['llama-cpp']) {
-    const r = await loadLlamaCpp();
-    if (r.llama) {
-      llama = r.llama;
-      dir = mkdtempSync(join(tmpdir(), 'zj-bench-decode-'));
-      ggufPath = join(dir, 'model-f32.gguf');
-      writeModelGguf(ggufPath, model, byteLevelVocab(cfg.vocabSize), { type: 'f32' });
-    } else reason = r.reason;
-  }
+  // one file for both engines: random weights → GGUF at --weights; the f32 model is dropped before ours loads it
+  const dir = mkdtempSync(join(tmpdir(), 'zj-bench-decode-'));
+  const ggufPath = join(dir, `model-${weights}.gguf`);
   const ours: Round[] = [], theirs: Round[] = [];
-  // llama.cpp at its best thread count (as the train bench takes PyTorch's best setting): its spinning barrier
-  // can collapse on busy shared cores, so each round runs it with 1 thread and with ours and keeps the faster
-  const counts = [...new Set([1, info.threads])];
   const llamaThreadsUsed: number[] = [];
+  const counts = [...new Set([1, info.threads])];
+  let llama: LlamaCpp | null = null, reason = 'disabled with --llama-cpp=false';
+  let out: Record<string, unknown>;
   try {
+    if (!f.json) console.error(`bench decode: writing ${preset}${f.layers ? ` (${cfg.numLayers} layers)` : ''} with random weights as GGUF ${weights} …`);
+    const fell = writeInChild(ggufPath, cfg, weights);
+    if (fell.length) console.error(`bench decode: stored as f16 (rows not a multiple of 32): ${fell.join(', ')}`);
+    const warnings: string[] = [];
+    const t0 = performance.now();
+    const md = loadGguf(ggufPath, { weights: 'auto', warn: (l) => warnings.push(l) });
+    const loadSeconds = (performance.now() - t0) / 1000;
+    const model = md.model;
+    // our peak RSS is read after a full warm-up generation and before llama.cpp is loaded into this process
+    oursOnce(model, prompts, N);
+    const oursPeakRssMiB = peakRssMiB();
+    if (f['llama-cpp']) {
+      const r = await loadLlamaCpp();
+      if (r.llama) llama = r.llama; else reason = r.reason;
+    }
     for (let i = 0; i < rounds; i++) {
-      ours.push(oursOnce(model, prompt, N));
+      ours.push(oursOnce(model, prompts, N));
       if (llama) {
         let best: Round | null = null, bestTh = 1;
         for (const th of counts) {
-          const r = await llamaOnce(llama, ggufPath, prompt, N, th);
+          const r = await llamaOnce(llama, ggufPath, prompts[0]!, N, th);
           if (!best || r.decodeTokensPerS > best.decodeTokensPerS) { best = r; bestTh = th; }
         }
         theirs.push(best!);
         llamaThreadsUsed.push(bestTh);
       }
     }
+    const med = (rs: Round[], k: keyof Round) => median(rs.map((r) => r[k]));
+    const oursTps = med(ours, 'decodeTokensPerS');
+    out = {
+      preset, layers: cfg.numLayers, parameters: model.numParameters(), weights, batch: B, prompt: P, newTokens: N, rounds,
+      backend: info.name, isa: info.isa, threads: info.threads,
+      heldAs: bytesByDType(model.parameters()), fallbacks: warnings, loadSeconds,
+      // tokensPerS: per-sequence decode rate; aggregateTokensPerS: all B rows together (equal at batch 1)
+      tokensPerS: oursTps / B, aggregateTokensPerS: oursTps, prefillTokensPerS: med(ours, 'prefillTokensPerS'),
+      llamaCpp: llama ? { tokensPerS: med(theirs, 'decodeTokensPerS'), prefillTokensPerS: med(theirs, 'prefillTokensPerS'), gguf: weights, batch: 1,
+        tokens: theirs[0]!.tokens, threadsTried: counts, bestThreadsPerRound: llamaThreadsUsed } : { skipped: reason },
+      ratio: llama ? oursTps / B / med(theirs, 'decodeTokensPerS') : null,
+      perRound: { ours: ours.map((r) => +(r.decodeTokensPerS / B).toFixed(1)), llamaCpp: theirs.map((r) => +r.decodeTokensPerS.toFixed(1)) },
+      peakRssMiB: oursPeakRssMiB, processPeakRssMiB: peakRssMiB(),
+    };
   } finally {
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
   }
-  const med = (rs: Round[], k: keyof Round) => median(rs.map((r) => r[k]));
-  const out = {
-    preset, prompt: P, newTokens: N, rounds, backend: info.name, isa: info.isa, threads: info.threads,
-    tokensPerS: med(ours, 'decodeTokensPerS'), prefillTokensPerS: med(ours, 'prefillTokensPerS'),
-    llamaCpp: llama ? { tokensPerS: med(theirs, 'decodeTokensPerS'), prefillTokensPerS: med(theirs, 'prefillTokensPerS'), gguf: 'f32', tokens: theirs[0]!.tokens,
-      threadsTried: counts, bestThreadsPerRound: llamaThreadsUsed } : { skipped: reason },
-    ratio: llama ? med(ours, 'decodeTokensPerS') / med(theirs, 'decodeTokensPerS') : null,
-    perRound: { ours: ours.map((r) => +r.decodeTokensPerS.toFixed(1)), llamaCpp: theirs.map((r) => +r.decodeTokensPerS.toFixed(1)) },
-    peakRssMiB: oursPeakRssMiB, processPeakRssMiB: peakRssMiB(),
-  };
   if (f.json) console.log(JSON.stringify(out));
   else {
-    console.log(`bench decode: ${preset} (${model.numParameters().toLocaleString()} parameters), batch 1, ${P}-token prompt + ${N} greedy tokens, ` +
+    const o = out as { parameters: number; tokensPerS: number; aggregateTokensPerS: number; prefillTokensPerS: number; ratio: number | null; peakRssMiB: number; processPeakRssMiB: number; fallbacks: string[]; llamaCpp: { tokensPerS?: number; prefillTokensPerS?: number } };
+    console.log(`bench decode: ${preset}, ${cfg.numLayers} layers (${o.parameters.toLocaleString()} parameters), GGUF ${weights}, batch ${B}, ${P}-token prompt + ${N} greedy tokens, ` +
       `${info.name}/${info.isa}, ${info.threads} threads, median of ${rounds} alternating rounds`);
-    console.log(`  ours        ${out.tokensPerS.toFixed(1)} tok/s decode   ${out.prefillTokensPerS.toFixed(0)} tok/s prefill`);
-    if (llama) console.log(`  llama.cpp   ${out.llamaCpp.tokensPerS!.toFixed(1)} tok/s decode   ${out.llamaCpp.prefillTokensPerS!.toFixed(0)} tok/s prefill   (GGUF f32, same weights, per round the faster of ${counts.join(' or ')} threads: ${llamaThreadsUsed.join(', ')})` +
-      `\n  ratio       ${out.ratio!.toFixed(2)}× llama.cpp`);
+    console.log(`  ours        ${o.tokensPerS.toFixed(1)} tok/s decode${B > 1 ? ` per sequence, ${o.aggregateTokensPerS.toFixed(1)} tok/s aggregate` : ''}   ${o.prefillTokensPerS.toFixed(0)} tok/s prefill`);
+    for (const w of o.fallbacks) console.log(`  ${w}`);
+    if (llama) console.log(`  llama.cpp   ${o.llamaCpp.tokensPerS!.toFixed(1)} tok/s decode   ${o.llamaCpp.prefillTokensPerS!.toFixed(0)} tok/s prefill   (same GGUF file, batch 1, per round the faster of ${counts.join(' or ')} threads: ${llamaThreadsUsed.join(', ')})` +
+      `\n  ratio       ${o.ratio!.toFixed(2)}× llama.cpp (ours per sequence / llama.cpp)`);
     else console.log(`  llama.cpp   skipped: ${reason}`);
-    console.log(`  peak RSS    ${out.peakRssMiB.toFixed(0)} MiB ours (before llama.cpp is loaded); ${out.processPeakRssMiB.toFixed(0)} MiB whole process at the end`);
+    console.log(`  peak RSS    ${o.peakRssMiB.toFixed(0)} MiB ours (before llama.cpp is loaded); ${o.processPeakRssMiB.toFixed(0)} MiB whole process at the end`);
   }
   return 0;
 }

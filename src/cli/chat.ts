@@ -5,14 +5,16 @@
 import { createInterface } from 'node:readline/promises';
 import type { Command } from './command.js';
 import { formatHelp, parseArgs, UsageError } from './args.js';
-import { loadModelDir } from '../model/model-dir.js';
+import { loadModel, tokenizerOf } from '../model/load.js';
+import { parseWeightsOption, WEIGHTS_OPTIONS } from '../model/weights.js';
 import { generate, type GenerateOptions } from '../model/generate.js';
-import { loadTokenizer, renderChat, type ChatMessage, type Tokenizer } from '../tokenizer/index.js';
+import { renderChat, type ChatMessage, type Tokenizer } from '../tokenizer/index.js';
 import { resolveTemplate } from '../tokenizer/chat.js';
 import { describeInjection, findInjection, injectionMarkers } from '../tokenizer/injection.js';
 
 const flags = {
-  model: { type: 'string', help: 'model directory (docs/model-directory.md) with tokenizer.json' },
+  model: { type: 'string', help: 'model directory (docs/model-directory.md) with tokenizer.json, or a llama.cpp .gguf file' },
+  weights: { type: 'string', help: 'dtype of the weight matrices in memory: auto (the file\'s), f32, bf16, q8_0, q4_0 (made at load)', default: 'auto', choices: [...WEIGHTS_OPTIONS] },
   prompt: { type: 'string', help: 'answer this one message and exit (otherwise: interactive)' },
   system: { type: 'string', help: 'a system message to start the conversation with' },
   template: { type: 'string', help: 'chat template: the tokenizer_config.json one ("default"), ziya or chatml', default: 'default' },
@@ -41,9 +43,9 @@ export const chatCommand: Command = {
       return 0;
     }
     if (!f.model) throw new UsageError('[chat] --model is required');
-    const md = loadModelDir(f.model, { adapters: !f['no-adapters'] });
-    if (!md.tokenizerPath) throw new Error(`[chat] ${md.dir} has no tokenizer.json`);
-    const tok = await loadTokenizer(md.dir);
+    const md = loadModel(f.model, { adapters: !f['no-adapters'], weights: parseWeightsOption(f.weights, 'chat') });
+    const tok = await tokenizerOf(md);
+    if (!tok) throw new Error(`[chat] ${md.dir} has no tokenizer (tokenizer.json, or tokenizer.ggml.* in a GGUF file)`);
     const g = md.generation;
     const eos = new Set<number>([...(g.eosTokenIds ?? []), ...md.eosTokenIds]);
     const eosTok = tok.config.eosToken !== null ? tok.tokenToId(tok.config.eosToken) : undefined;

@@ -14,13 +14,15 @@ import {
   DEMO_JUDGE_NAME, type ApiConfig, type Answerer, type EvalReport, type PairJudge, type PairwiseResult, type TurnSelection,
 } from '../eval/index.js';
 import { loadLocalModel } from '../eval/local-model.js';
+import { parseWeightsOption, WEIGHTS_OPTIONS } from '../model/weights.js';
 
 const onErrorFlag = {
   'on-error': { type: 'string', help: 'rejected input records: fail at the first, skip all (listed in the report), or auto (fail above 1 %)', choices: ['auto', 'fail', 'skip'], default: 'auto' },
 } as const satisfies FlagSpecs;
 
 const apiFlags = {
-  'model-dir': { type: 'string', help: 'a local model directory (docs/model-directory.md)' },
+  'model-dir': { type: 'string', help: 'a local model directory (docs/model-directory.md) or a llama.cpp .gguf file' },
+  weights: { type: 'string', help: 'local models: dtype of the weight matrices in memory (auto = the file\'s; bf16, q8_0, q4_0 made at load)', default: 'auto', choices: [...WEIGHTS_OPTIONS] },
   'api-base': { type: 'string', help: 'an OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1' },
   'api-model': { type: 'string', help: 'model name sent to the endpoint' },
   'api-key-env': { type: 'string', help: 'environment variable holding the API key', default: 'OPENAI_API_KEY' },
@@ -59,6 +61,7 @@ async function system(where: string, f: ApiValues): Promise<{ answerer: Answerer
     if (f['repetition-penalty'] !== undefined) o.repetitionPenalty = f['repetition-penalty'] as number;
     if (f.template) o.template = f.template as string;
     if (f.name) o.name = f.name as string;
+    o.weights = parseWeightsOption(f.weights ?? 'auto', `eval ${where}`);
     const local = await loadLocalModel(needPath(where, f['model-dir'], '--model-dir'), o);
     return { answerer: local.answerer, local };
   }

@@ -3,7 +3,7 @@
 // tokenizer changes: the tokenizer files are carried as they are.
 import type { Command } from './command.js';
 import { formatHelp, parseArgs, UsageError } from './args.js';
-import { exportModelDirToGguf, type GgufOutType } from '../model/gguf-export.js';
+import { exportModelDirToGguf, GGUF_OUT_TYPES, type GgufOutType } from '../model/gguf-export.js';
 import { loadModelDir, saveModelDir } from '../model/model-dir.js';
 import type { StDtype } from '../model/safetensors.js';
 import { loadConfig } from '../pipeline/config.js';
@@ -12,7 +12,7 @@ import { exportRecipe } from '../scaleout/recipe.js';
 const ggufFlags = {
   model: { type: 'string', help: 'model directory (docs/model-directory.md)' },
   out: { type: 'string', help: 'GGUF file to write' },
-  type: { type: 'string', help: 'tensor type of the matrices (norms stay f32)', default: 'f32', choices: ['f32', 'f16', 'q8_0'] },
+  type: { type: 'string', help: 'tensor type of the matrices (norms stay f32)', default: 'f32', choices: [...GGUF_OUT_TYPES] },
   json: { type: 'boolean', help: 'print one JSON object' },
 } as const;
 
@@ -26,7 +26,7 @@ const mergeFlags = {
 async function gguf(argv: string[]): Promise<number> {
   const { flags: f } = parseArgs('export gguf', argv, ggufFlags);
   if (f.help) {
-    console.log(formatHelp('zhongjing export gguf --model DIR --out FILE [--type f32|f16|q8_0]',
+    console.log(formatHelp('zhongjing export gguf --model DIR --out FILE [--type f32|f16|bf16|q8_0|q4_0]',
       'Write DIR as one GGUF file (llama.cpp / ollama): enabled adapters merged, tokenizer.json as its vocabulary\n' +
       '(a plain byte-level vocabulary when DIR has none).', ggufFlags));
     return 0;
@@ -53,7 +53,7 @@ async function merge(argv: string[]): Promise<number> {
     return 0;
   }
   if (!f.model || !f.out) throw new UsageError('[export merge] --model and --out are required');
-  const md = loadModelDir(f.model);
+  const md = loadModelDir(f.model, { weights: 'f32' }); // adapters merge into f32 weights
   const merged: string[] = [], dropped: string[] = [];
   for (const a of md.adapters) {
     if (a.enabled) { a.merge(); merged.push(a.name); } else { a.detach(); dropped.push(a.name); }
@@ -108,7 +108,7 @@ export const exportCommand: Command = {
     if (what === 'gguf') return gguf(rest);
     if (what === 'merge') return merge(rest);
     if (what === 'recipe') return recipe(rest);
-    console.log('usage: zhongjing export gguf --model DIR --out FILE [--type f32|f16|q8_0]\n' +
+    console.log('usage: zhongjing export gguf --model DIR --out FILE [--type f32|f16|bf16|q8_0|q4_0]\n' +
       '       zhongjing export merge --model DIR --out DIR2 [--dtype f32|bf16|f16]\n' +
       '       zhongjing export recipe --engine llamafactory --config FILE --out DIR');
     return what === undefined || what === '--help' || what === '-h' ? 0 : 2;

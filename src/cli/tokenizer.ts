@@ -189,7 +189,7 @@ async function resizeModel(argv: string[]): Promise<number> {
   let ext: { baseVocabSize: number; sources: Record<string, number[]> };
   try { ext = JSON.parse(await readFile(join(tdir, 'extension.json'), 'utf8')); } catch (e) { throw new Error(`[tokenizer resize-model] ${join(tdir, 'extension.json')}: ${(e as Error).message}`); }
   const tok = await loadTokenizer(tdir);
-  const md = loadModelDir(need(f.model, 'resize-model', 'model'), { adapters: false });
+  const md = loadModelDir(need(f.model, 'resize-model', 'model'), { adapters: false, weights: 'f32' }); // resizing writes new f32 rows
   if (md.model.config.vocabSize !== ext.baseVocabSize)
     console.error(`[tokenizer resize-model] note: the model has ${md.model.config.vocabSize} rows, the base tokenizer had ${ext.baseVocabSize}`);
   const sources = new Map(Object.entries(ext.sources).map(([k, v]) => [Number(k), v]));

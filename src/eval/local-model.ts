@@ -1,12 +1,13 @@
 // local-model.ts — THE one file coupling evaluation to src/model and src/tokenizer (both still being finished
 // elsewhere): a model directory → an Answerer (chat template + KV-cache generation), a log-likelihood function for
 // MCQs and a token log-prob function for perplexity. Everything else in src/eval sees only those interfaces.
-import { loadModelDir, type ModelDir } from '../model/model-dir.js';
+import type { ModelDir } from '../model/model-dir.js';
+import { loadModel, tokenizerOf } from '../model/load.js';
+import type { WeightsOption } from '../model/weights.js';
 import { generate, logSoftmaxAt, type SamplingOptions } from '../model/generate.js';
 import { Tensor } from '../tensor/tensor.js';
 import { tidy } from '../tensor/scope.js';
 import { noGrad } from '../autograd/grad-mode.js';
-import { loadTokenizer } from '../tokenizer/tokenizer-json.js';
 import { renderChat } from '../tokenizer/chat.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { Turn } from '../data/types.js';
@@ -19,6 +20,8 @@ export interface LocalModelOptions extends SamplingOptions {
   template?: string;
   maxNewTokens?: number;
   seed?: number;
+  /** dtype of the weight matrices (model/weights.ts; default auto) */
+  weights?: WeightsOption;
   /** name used in answer caches and reports (default: the directory) */
   name?: string;
 }
@@ -52,9 +55,9 @@ function continuationLogProbs(md: ModelDir, ids: number[], from: number): number
 }
 
 export async function loadLocalModel(path: string, opts: LocalModelOptions = {}): Promise<LocalModel> {
-  const md = loadModelDir(path);
-  if (!md.tokenizerPath) throw new Error(`[eval local-model] ${md.dir}: no tokenizer.json in the model directory`);
-  const tok = await loadTokenizer(md.tokenizerPath);
+  const md = loadModel(path, { weights: opts.weights ?? 'auto' });
+  const tok = await tokenizerOf(md);
+  if (!tok) throw new Error(`[eval local-model] ${md.dir}: no tokenizer (tokenizer.json, or tokenizer.ggml.* in a GGUF file)`);
   const template = opts.template ?? (tok.config.chatTemplate ? 'default' : 'ziya');
   const maxPos = md.model.config.maxPositions;
   // BOS is prepended exactly when the tokenizer asks for it (HF's add_bos_token), the same for every function here

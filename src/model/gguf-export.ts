@@ -13,14 +13,16 @@ import type { LlamaForCausalLM } from './llama.js';
 import type { Architecture } from './config.js';
 import { loadModelDir } from './model-dir.js';
 import {
-  arr, bool, f32, GgmlType, GgufType, quantizeQ8_0, QK8_0, str, u32, writeGguf,
+  arr, bool, dequantizeQ4_0, dequantizeQ8_0, f32, GgmlType, GgufType, quantizeQ4_0, quantizeQ8_0, QK8_0, str, u32, writeGguf,
   type GgufTensorIn, type GgufValue,
 } from './gguf.js';
-import { toF16Array } from './half.js';
+import { fromBf16Array, toBf16Array, toF16Array } from './half.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { BYTE_TO_CHAR } from '../tokenizer/bytes.js';
 import { GPT2_PATTERN, QWEN2_PATTERN } from '../tokenizer/pre-tokenize.js';
 
-export type GgufOutType = 'f32' | 'f16' | 'q8_0';
+export type GgufOutType = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0';
+export const GGUF_OUT_TYPES: readonly GgufOutType[] = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0'];
 
 export enum TokenType { NORMAL = 1, UNKNOWN = 2, CONTROL = 3, USER_DEFINED = 4, UNUSED = 5, BYTE = 6 }
 
@@ -218,7 +220,17 @@ export function permuteRope(w: Float32Array, heads: number, cols: number): Float
   return out;
 }
 
-const FILE_TYPE: Record<GgufOutType, number> = { f32: 0, f16: 1, q8_0: 7 };
+// llama.cpp's llama_ftype (include/llama.h): ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q4_0 2, MOSTLY_Q8_0 7, MOSTLY_BF16 32
+const FILE_TYPE: Record<GgufOutType, number> = { f32: 0, f16: 1, q4_0: 2, q8_0: 7, bf16: 32 };
+
+/** A parameter's values as f32 (bf16 widened, quantized dequantized), one tensor at a time. */
+function valuesOf(t: Tensor): Float32Array {
+  if (t.dtype === 'f32') return t.f32('gguf export');
+  if (t.dtype === 'bf16') return fromBf16Array(t.data as Uint16Array);
+  if (t.dtype === 'q8_0') return dequantizeQ8_0(t.data as Uint8Array, t.size);
+  if (t.dtype === 'q4_0') return dequantizeQ4_0(t.data as Uint8Array, t.size);
+  throw new Error(`[gguf export] cannot export a ${t.dtype} tensor`);
+}
 
 export interface ExportInfo { tensors: number; bytes: number; architecture: string; fellBackToF16: string[] }
 
@@ -241,7 +253,7 @@ export function writeModelGguf(path: string, model: LlamaForCausalLM, vocab: Ggu
   kv.set('general.architecture', str(arch));
   kv.set('general.name', str(opts.name ?? 'zhongjing'));
   kv.set('general.file_type', u32(FILE_TYPE[type]));
-  if (type === 'q8_0') kv.set('general.quantization_version', u32(2));
+  if (type === 'q8_0' || type === 'q4_0') kv.set('general.quantization_version', u32(2));
   kv.set(`${arch}.context_length`, u32(c.maxPositions));
   kv.set(`${arch}.embedding_length`, u32(c.hiddenSize));
   kv.set(`${arch}.block_count`, u32(c.numLayers));
@@ -272,7 +284,7 @@ export function writeModelGguf(path: string, model: LlamaForCausalLM, vocab: Ggu
   let bytes = 0;
   for (const [hf, t] of model.namedParameters()) {
     const name = ggufTensorName(hf);
-    let data = t.f32('gguf export');
+    let data = valuesOf(t);
     const shape = t.shape;
     if (arch === 'llama') {
       // rows of q and k (and their biases, had LLaMA any) go from half-split to interleaved pairs
@@ -285,8 +297,10 @@ export function writeModelGguf(path: string, model: LlamaForCausalLM, vocab: Ggu
     let raw: Uint8Array;
     if (type === 'f32' || shape.length === 1) raw = new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
     else if (type === 'q8_0' && dims[0]! % QK8_0 === 0) { gt = GgmlType.Q8_0; raw = quantizeQ8_0(data); }
+    else if (type === 'q4_0' && dims[0]! % QK8_0 === 0) { gt = GgmlType.Q4_0; raw = quantizeQ4_0(data); }
+    else if (type === 'bf16') { gt = GgmlType.BF16; raw = new Uint8Array(toBf16Array(data).buffer); }
     else {
-      if (type === 'q8_0') fellBack.push(hf); // rows not a multiple of 32: ggml cannot block them
+      if (type === 'q8_0' || type === 'q4_0') fellBack.push(hf); // rows not a multiple of 32: ggml cannot block them
       gt = GgmlType.F16;
       raw = new Uint8Array(toF16Array(data).buffer);
     }
@@ -307,7 +321,7 @@ export function vocabOfDir(dir: string, vocabSize: number): GgufVocab {
 
 /** `zhongjing export gguf`: load DIR, merge its enabled adapters, write FILE. */
 export function exportModelDirToGguf(dir: string, out: string, type: GgufOutType = 'f32'): ExportInfo & { merged: string[] } {
-  const md = loadModelDir(dir);
+  const md = loadModelDir(dir, { weights: 'f32' }); // merging adapters writes into the base: f32
   const merged: string[] = [];
   for (const a of md.adapters) {
     if (a.enabled) { a.merge(); merged.push(a.name); } else a.detach();

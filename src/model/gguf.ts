@@ -1,20 +1,23 @@
 // gguf.ts — the GGUF v3 container (ggml docs/gguf.md): "GGUF" magic, version, tensor and key/value counts,
 // typed key/values (scalars, strings, arrays), tensor infos (name, dims innermost-first, ggml type, offset),
-// then the tensor data aligned to general.alignment (32). Writes F32, F16 and Q8_0 tensors (Q8_0 as ggml's
-// reference quantizer: blocks of 32, f16 scale amax/127, int8 roundf); reads any file's header back with
+// then the tensor data aligned to general.alignment (32). Writes F32, F16, BF16, Q8_0 and Q4_0 tensors (the
+// quantizers are the engine's: see below); reads any file's header back with
 // validation that names the file and the byte offset. What goes into the file (names, metadata) is
 // gguf-export.ts's business; this file knows nothing about LLaMA.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { atomicWrite } from './atomic.js';
-import { f32ToF16Bits, f16BitsToF32 } from './half.js';
+import { backend } from '../backend/index.js';
+import { QUANT_BLOCK_BYTES } from '../tensor/dtype.js';
 
 export const GGUF_MAGIC = 0x46554747; // "GGUF" little-endian
 export const GGUF_VERSION = 3;
 export const GGUF_ALIGNMENT = 32;
 
 export enum GgufType { UINT8 = 0, INT8 = 1, UINT16 = 2, INT16 = 3, UINT32 = 4, INT32 = 5, FLOAT32 = 6, BOOL = 7, STRING = 8, ARRAY = 9, UINT64 = 10, INT64 = 11, FLOAT64 = 12 }
-export enum GgmlType { F32 = 0, F16 = 1, Q8_0 = 8 }
+// ggml type ids (ggml.h enum ggml_type, llama.cpp b4000+): only the ones we read and write
+export enum GgmlType { F32 = 0, F16 = 1, Q4_0 = 2, Q8_0 = 8, BF16 = 30 }
 export const QK8_0 = 32;
+export const QK4_0 = 32;
 
 export type GgufValue =
   | { type: Exclude<GgufType, GgufType.STRING | GgufType.ARRAY | GgufType.BOOL>; value: number }
@@ -32,42 +35,32 @@ export const arr = (itemType: GgufType, value: (number | string | boolean)[]): G
 /** Bytes of one tensor of `n` elements stored as `type`. */
 export function ggmlBytes(type: GgmlType, n: number): number {
   if (type === GgmlType.F32) return 4 * n;
-  if (type === GgmlType.F16) return 2 * n;
+  if (type === GgmlType.F16 || type === GgmlType.BF16) return 2 * n;
+  if (type === GgmlType.Q4_0) return (n / QK4_0) * (2 + QK4_0 / 2);
   return (n / QK8_0) * (2 + QK8_0);
 }
 
-/** ggml's reference Q8_0 quantizer: per block of 32, d = amax / 127 (stored f16), q = roundf(x / d). */
-export function quantizeQ8_0(x: Float32Array): Uint8Array {
-  if (x.length % QK8_0) throw new Error(`[gguf] Q8_0 needs a multiple of ${QK8_0} values, got ${x.length}`);
-  const nb = x.length / QK8_0;
-  const out = new Uint8Array(nb * (2 + QK8_0));
-  const dv = new DataView(out.buffer);
-  for (let b = 0; b < nb; b++) {
-    let amax = 0;
-    for (let j = 0; j < QK8_0; j++) amax = Math.max(amax, Math.abs(x[b * QK8_0 + j]!));
-    const d = Math.fround(amax / 127);
-    const id = d ? Math.fround(1 / d) : 0;
-    const o = b * (2 + QK8_0);
-    dv.setUint16(o, f32ToF16Bits(d), true);
-    for (let j = 0; j < QK8_0; j++) {
-      const v = Math.fround(x[b * QK8_0 + j]! * id);
-      // roundf: halves away from zero
-      dv.setInt8(o + 2 + j, Math.sign(v) * Math.round(Math.abs(v)));
-    }
-  }
+// The quantizers are the engine's (backend quantizeRows / dequantizeRows: llama.cpp's reference rules byte for byte,
+// defined in backend/reference/quant.ts, native where built), wrapped for whole flat arrays: one definition of the blocks.
+function quantizeFlat(x: Float32Array, fmt: 'q8_0' | 'q4_0'): Uint8Array {
+  if (x.length % QK8_0) throw new Error(`[gguf] ${fmt.toUpperCase()} needs a multiple of ${QK8_0} values, got ${x.length}`);
+  const out = new Uint8Array((x.length / QK8_0) * QUANT_BLOCK_BYTES[fmt]);
+  backend().quantizeRows(x, x.length / QK8_0, QK8_0, fmt, out);
   return out;
 }
 
-export function dequantizeQ8_0(bytes: Uint8Array, n: number): Float32Array {
+function dequantizeFlat(bytes: Uint8Array, n: number, fmt: 'q8_0' | 'q4_0'): Float32Array {
   const out = new Float32Array(n);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let b = 0; b < n / QK8_0; b++) {
-    const o = b * (2 + QK8_0);
-    const d = f16BitsToF32(dv.getUint16(o, true));
-    for (let j = 0; j < QK8_0; j++) out[b * QK8_0 + j] = d * dv.getInt8(o + 2 + j);
-  }
+  backend().dequantizeRows(bytes, fmt, n / QK8_0, QK8_0, out);
   return out;
 }
+
+/** ggml's Q8_0: per block of 32, d = amax / 127 (stored f16), q = roundf(x / d). */
+export const quantizeQ8_0 = (x: Float32Array): Uint8Array => quantizeFlat(x, 'q8_0');
+export const dequantizeQ8_0 = (bytes: Uint8Array, n: number): Float32Array => dequantizeFlat(bytes, n, 'q8_0');
+/** ggml's Q4_0: per block of 32, d = (signed value of largest magnitude) / -8, q = min(15, trunc(x / d + 8.5)). */
+export const quantizeQ4_0 = (x: Float32Array): Uint8Array => quantizeFlat(x, 'q4_0');
+export const dequantizeQ4_0 = (bytes: Uint8Array, n: number): Float32Array => dequantizeFlat(bytes, n, 'q4_0');
 
 export interface GgufTensorIn {
   name: string;

@@ -11,7 +11,7 @@
 import { Tensor } from '../tensor/tensor.js';
 import { add, attention, matmul, reshape, rope, swiglu } from '../ops/index.js';
 import { Module, ModuleList } from '../nn/module.js';
-import { Embedding, RMSNorm } from '../nn/layers.js';
+import { Embedding, RMSNorm, withDeferredWeights } from '../nn/layers.js';
 import { LoraLinear } from '../nn/lora.js';
 import { isGradEnabled } from '../autograd/grad-mode.js';
 import { Rng } from '../util/rng.js';
@@ -164,13 +164,22 @@ export class LlamaForCausalLM extends Module {
   /** RoPE frequencies when they do not depend on the sequence length (null: plain RoPE or dynamic) */
   private readonly staticInvFreq: Float64Array | null;
 
-  /** `init: false` skips the random initialisation (weights start at zero): for loading a checkpoint. */
-  constructor(readonly config: LlamaConfig, seed = 0, opts: { init?: boolean } = {}) {
+  /**
+   * `init: false` skips the random initialisation (weights start at zero); `init: 'deferred'` allocates no weights
+   * at all (placeholders a loader replaces tensor by tensor: nn/layers.ts withDeferredWeights).
+   */
+  constructor(readonly config: LlamaConfig, seed = 0, opts: { init?: boolean | 'deferred' } = {}) {
     super();
     validateConfig(config);
-    const rng = opts.init === false ? new ZeroRng(0) : new Rng(seed);
-    this.model = this.add('model', new LlamaModel(config, rng));
-    this.lmHead = config.tieWordEmbeddings ? null : this.add('lm_head', new LoraLinear(config.hiddenSize, config.vocabSize, rng));
+    const rng = opts.init === false || opts.init === 'deferred' ? new ZeroRng(0) : new Rng(seed);
+    const build = () => {
+      const model = new LlamaModel(config, rng);
+      const head = config.tieWordEmbeddings ? null : new LoraLinear(config.hiddenSize, config.vocabSize, rng);
+      return { model, head };
+    };
+    const { model, head } = opts.init === 'deferred' ? withDeferredWeights(build) : build();
+    this.model = this.add('model', model);
+    this.lmHead = head ? this.add('lm_head', head) : null;
     this.staticInvFreq = ropeDependsOnLength(config) ? null : ropeInvFreq(config, headDimOf(config), config.maxPositions);
   }
 

@@ -2,7 +2,8 @@
 // model.safetensors or shards + model.safetensors.index.json, generation_config.json, tokenizer.json and
 // tokenizer_config.json (carried, not parsed here: the tokenizer module reads them), optional PEFT folders
 // adapters/<name>/ stacked in the order of adapters.json, optional value_head.safetensors.
-// Every file is written atomically; loading refuses missing or misshapen tensors by name.
+// Every file is written atomically; loading refuses missing or misshapen tensors by name. Loading reads tensor by
+// tensor into the destination storage in the dtype `weights` asks for (weights.ts): no f32 copy of a bf16 checkpoint.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { LlamaForCausalLM } from './llama.js';
@@ -10,7 +11,13 @@ import {
   fromHfConfig, fromHfGenerationConfig, toHfConfig, toHfGenerationConfig,
   type Architecture, type GenerationDefaults, type ParsedConfig,
 } from './config.js';
-import { openSafetensorsDir, writeSafetensorsDir, type StDtype } from './safetensors.js';
+import { openSafetensorsDir, writeSafetensorsDir, type StDtype, type TensorSource } from './safetensors.js';
+import { WeightPlan, roleOf, type FileDType, type WeightsOption } from './weights.js';
+import { quantizeQ4_0, quantizeQ8_0 } from './gguf.js';
+import { toBf16Array } from './half.js';
+import { Tensor } from '../tensor/tensor.js';
+import { isQuantized, type DType } from '../tensor/dtype.js';
+import { isPlaceholder } from '../nn/layers.js';
 import { loadAdapter, saveAdapter } from './lora-io.js';
 import { ValueHead } from './value-head.js';
 import { atomicWrite, atomicWriteJson } from './atomic.js';
@@ -34,6 +41,8 @@ export interface ModelDir {
   valueHead: ValueHead | null;
   /** path of tokenizer.json when the directory has one */
   tokenizerPath: string | null;
+  /** a tokenizer carried inside the model file (GGUF), as tokenizer.json / tokenizer_config.json objects */
+  tokenizerJson?: { json: unknown; config: unknown } | null;
   /** config keys and file tensors we did not use (shown by the CLI, never silently honoured) */
   unused: { configKeys: string[]; tensors: string[] };
 }
@@ -60,14 +69,80 @@ export function readAdaptersList(dir: string): AdapterEntry[] {
   });
 }
 
-/** Load a model directory. `adapters: false` loads the base only. */
-export function loadModelDir(dirIn: string, opts: { adapters?: boolean } = {}): ModelDir {
+export interface LoadOptions {
+  /** false loads the base only */
+  adapters?: boolean;
+  /**
+   * The dtype of the weight matrices (weights.ts): 'auto' (default) keeps the file's precision (BF16 stays bf16,
+   * F16 becomes bf16, F32 stays f32); bf16 / q8_0 / q4_0 are made per tensor at load. Training that updates the
+   * base (pre-training, full fine-tuning) asks for 'f32': f32 masters. Norms, biases and 1-D tensors are always f32.
+   */
+  weights?: WeightsOption;
+  /** where fallback warnings go (default stderr) */
+  warn?: (line: string) => void;
+}
+
+const FILE_DTYPE: Record<StDtype, FileDType> = { F32: 'f32', F16: 'f16', BF16: 'bf16' };
+
+/** One checkpoint tensor as a Tensor of `dtype`, read straight into its storage (quantized: through one f32 row set). */
+function readWeight(src: TensorSource, name: string, shape: readonly number[], dtype: DType): Tensor {
+  const n = shape.reduce((p, d) => p * d, 1);
+  const file = src.entry(name).dtype;
+  if (dtype === 'f32') {
+    const a = new Float32Array(n);
+    src.readInto(name, a);
+    return new Tensor(a, shape);
+  }
+  if (dtype === 'bf16' && file !== 'F32') {
+    const a = new Uint16Array(n);
+    src.readInto(name, a);
+    return new Tensor(a, shape);
+  }
+  const f = new Float32Array(n); // transient, one tensor
+  src.readInto(name, f);
+  if (dtype === 'bf16') return new Tensor(toBf16Array(f), shape);
+  if (dtype === 'q8_0') return new Tensor(quantizeQ8_0(f), shape, 'q8_0');
+  if (dtype === 'q4_0') return new Tensor(quantizeQ4_0(f), shape, 'q4_0');
+  throw new Error(`[model dir] cannot hold '${name}' as ${dtype}`);
+}
+
+/** Put a loaded tensor in the model: f32 ones are trainable parameters, other dtypes frozen weights. */
+export function installWeight(model: LlamaForCausalLM, name: string, t: Tensor): void {
+  t.keep();
+  t.requiresGrad = t.dtype === 'f32';
+  t.name = name;
+  model.replaceParameter(name, t);
+}
+
+/** Every parameter was replaced (a placeholder left behind would alias a shared zero buffer). */
+export function checkNoPlaceholders(model: LlamaForCausalLM, where: string): void {
+  for (const [n, p] of model.namedParameters()) if (isPlaceholder(p)) throw new Error(`[${where}] internal: '${n}' was never loaded`);
+}
+
+/** The number of ids a tokenizer.json uses (model vocabulary and added tokens). */
+export function tokenizerIdCount(path: string): number {
+  const j = readJson(path, 'model dir') as { model?: { vocab?: Record<string, number> }; added_tokens?: { id?: number }[] };
+  let max = -1;
+  for (const id of Object.values(j.model?.vocab ?? {})) if (typeof id === 'number' && id > max) max = id;
+  for (const a of j.added_tokens ?? []) if (typeof a.id === 'number' && a.id > max) max = a.id;
+  return max + 1;
+}
+
+/** Load a model directory. */
+export function loadModelDir(dirIn: string, opts: LoadOptions = {}): ModelDir {
   const dir = resolve(dirIn);
   if (!existsSync(dir)) throw new Error(`[model dir] ${dir}: no such directory`);
   const parsed: ParsedConfig = fromHfConfig(readJson(join(dir, 'config.json'), 'model dir'), join(dir, 'config.json'));
   const genPath = join(dir, 'generation_config.json');
   const generation = existsSync(genPath) ? fromHfGenerationConfig(readJson(genPath, 'model dir'), genPath) : {};
-  const model = new LlamaForCausalLM(parsed.config, 0, { init: false }); // every tensor is read below
+  const tok = join(dir, 'tokenizer.json');
+  if (existsSync(tok)) {
+    const ids = tokenizerIdCount(tok);
+    if (ids > parsed.config.vocabSize)
+      throw new Error(`[model dir] ${dir}: tokenizer.json uses ${ids} ids but the embedding has ${parsed.config.vocabSize} rows (config.json vocab_size)`);
+  }
+  const model = new LlamaForCausalLM(parsed.config, 0, { init: 'deferred' }); // every tensor is read below
+  const plan = new WeightPlan(opts.weights ?? 'auto', opts.warn);
   const src = openSafetensorsDir(dir);
   const unusedTensors: string[] = [];
   try {
@@ -77,9 +152,11 @@ export function loadModelDir(dirIn: string, opts: { adapters?: boolean } = {}): 
       const e = src.entry(name);
       if (e.shape.join() !== p.shape.join())
         throw new Error(`[model dir] ${e.file}: '${name}' has shape [${e.shape}], config.json implies [${p.shape}]`);
-      src.readF32(name, p.f32('loadModelDir'));
+      const dtype = plan.dtypeFor(name, e.shape, FILE_DTYPE[e.dtype], roleOf(name, parsed.config.tieWordEmbeddings));
+      installWeight(model, name, readWeight(src, name, e.shape, dtype));
       have.delete(name);
     }
+    checkNoPlaceholders(model, 'model dir');
     for (const n of have) {
       // a tied model may still carry lm_head.weight (HF ignores it too); derived buffers are recomputed
       if ((n === 'lm_head.weight' && parsed.config.tieWordEmbeddings) || DERIVED.test(n)) { unusedTensors.push(n); continue; }
@@ -97,7 +174,6 @@ export function loadModelDir(dirIn: string, opts: { adapters?: boolean } = {}): 
       adapters.push(ad);
     }
   }
-  const tok = join(dir, 'tokenizer.json');
   return {
     dir, model, architecture: parsed.architecture, eosTokenIds: parsed.eosTokenIds, padTokenId: parsed.padTokenId,
     generation, adapters, valueHead: ValueHead.load(dir, parsed.config.hiddenSize),
@@ -124,7 +200,10 @@ export interface SaveOptions {
 export function saveModelDir(dirIn: string, model: LlamaForCausalLM, opts: SaveOptions = {}): void {
   const dir = resolve(dirIn);
   mkdirSync(dir, { recursive: true });
-  const tensors = model.namedParameters().map(([name, t]) => ({ name, shape: t.shape, data: t.f32('saveModelDir') }));
+  const tensors = model.namedParameters().map(([name, t]) => {
+    if (isQuantized(t.dtype)) throw new Error(`[saveModelDir] '${name}' is ${t.dtype}: safetensors checkpoints hold f32 or bf16 (load with weights 'f32' or 'bf16' to save)`);
+    return { name, shape: t.shape, data: t.data as Float32Array | Uint16Array };
+  });
   const opt: { dtype?: StDtype; maxShardBytes?: number } = {};
   if (opts.dtype) opt.dtype = opts.dtype;
   if (opts.maxShardBytes) opt.maxShardBytes = opts.maxShardBytes;

@@ -1,12 +1,14 @@
 // safetensors.ts — the safetensors format (huggingface/safetensors, docs "format"): an 8-byte little-endian
 // header length, a JSON header {name: {dtype, shape, data_offsets}, __metadata__}, then the raw tensor bytes.
-// Reads F32 / F16 / BF16 (converted to f32 on load) lazily tensor by tensor with positioned reads, so a large
-// file is streamed, not slurped; writes atomically, optionally as shards with model.safetensors.index.json.
+// Reads F32 / F16 / BF16 lazily tensor by tensor with positioned reads straight into the destination storage
+// (f32, or bf16 kept as bf16: no second copy of a shard or of a tensor), so a large file is streamed, not slurped;
+// writes atomically (f32 or bf16 sources), optionally as shards with model.safetensors.index.json.
 // Every structural error names the file and the byte offset. Other dtypes (I64, F64, …) are refused by name.
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { atomicWrite, atomicWriteJson } from './atomic.js';
-import { fromBf16Array, fromF16Array, toBf16Array, toF16Array } from './half.js';
+import { fromBf16Array, toBf16Array, toF16Array } from './half.js';
+import { f16ToBf16InPlace, upperHalf16, widenInPlace } from './weights.js';
 
 export type StDtype = 'F32' | 'F16' | 'BF16';
 const BYTES: Record<StDtype, number> = { F32: 4, F16: 2, BF16: 2 };
@@ -26,6 +28,8 @@ export interface TensorSource {
   entry(name: string): StEntry & { file: string };
   /** the tensor as f32 (f16 / bf16 widened exactly); writes into `into` when given */
   readF32(name: string, into?: Float32Array): Float32Array;
+  /** the tensor into `dst`: f32 (any file dtype, widened in place) or bf16 (BF16 as is, F16 rounded; F32 refused) */
+  readInto(name: string, dst: Float32Array | Uint16Array): void;
   close(): void;
 }
 
@@ -121,11 +125,26 @@ export class SafetensorsFile implements TensorSource {
   readRaw(name: string): Uint8Array {
     const e = this.entry(name);
     const buf = new Uint8Array(e.byteLength);
-    this.readInto(e, buf);
+    this.readBytes(e, buf);
     return buf;
   }
 
-  private readInto(e: StEntry, buf: Uint8Array): void {
+  readInto(name: string, dst: Float32Array | Uint16Array): void {
+    const e = this.entry(name);
+    const n = e.byteLength / BYTES[e.dtype];
+    if (dst.length !== n) throw new Error(`[safetensors] ${this.path}: '${name}' has ${n} elements, destination ${dst.length}`);
+    if (dst instanceof Float32Array) {
+      if (e.dtype === 'F32') return this.readBytes(e, new Uint8Array(dst.buffer, dst.byteOffset, e.byteLength));
+      const hi = upperHalf16(dst);
+      this.readBytes(e, new Uint8Array(hi.buffer, hi.byteOffset, e.byteLength));
+      return widenInPlace(dst, e.dtype === 'F16' ? 'f16' : 'bf16');
+    }
+    if (e.dtype === 'F32') throw new Error(`[safetensors] ${this.path}: '${name}' is F32; read it as f32 and round`);
+    this.readBytes(e, new Uint8Array(dst.buffer, dst.byteOffset, e.byteLength));
+    if (e.dtype === 'F16') f16ToBf16InPlace(dst);
+  }
+
+  private readBytes(e: StEntry, buf: Uint8Array): void {
     let got = 0;
     while (got < e.byteLength) {
       const n = readSync(this.fd, buf, got, e.byteLength - got, e.offset + got);
@@ -139,13 +158,8 @@ export class SafetensorsFile implements TensorSource {
     const n = e.byteLength / BYTES[e.dtype];
     const out = into ?? new Float32Array(n);
     if (out.length !== n) throw new Error(`[safetensors] ${this.path}: '${name}' has ${n} elements, destination ${out.length}`);
-    if (e.dtype === 'F32') {
-      this.readInto(e, new Uint8Array(out.buffer, out.byteOffset, e.byteLength));
-      return out;
-    }
-    const raw = new Uint16Array(n);
-    this.readInto(e, new Uint8Array(raw.buffer));
-    return e.dtype === 'F16' ? fromF16Array(raw, out) : fromBf16Array(raw, out);
+    this.readInto(name, out);
+    return out;
   }
 
   close(): void {
@@ -157,13 +171,20 @@ export class SafetensorsFile implements TensorSource {
 export interface NamedArray {
   name: string;
   shape: readonly number[];
-  data: Float32Array;
+  /** f32 values, or bf16 bits (a Uint16Array) */
+  data: Float32Array | Uint16Array;
 }
 
+/** The bytes of one tensor as `dtype`; a bf16 source is widened or rounded here, one tensor at a time. */
 function encode(t: NamedArray, dtype: StDtype): Uint8Array {
-  if (dtype === 'F32') return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-  const h = dtype === 'F16' ? toF16Array(t.data) : toBf16Array(t.data);
-  return new Uint8Array(h.buffer);
+  const bytes = (a: Float32Array | Uint16Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  if (t.data instanceof Uint16Array) {
+    if (dtype === 'BF16') return bytes(t.data);
+    const f = fromBf16Array(t.data);
+    return dtype === 'F32' ? bytes(f) : bytes(toF16Array(f));
+  }
+  if (dtype === 'F32') return bytes(t.data);
+  return bytes(dtype === 'F16' ? toF16Array(t.data) : toBf16Array(t.data));
 }
 
 /** Write tensors (stored as `dtype`) to one safetensors file, atomically. Tensors are laid out by name. */
@@ -261,6 +282,7 @@ class ShardedSource implements TensorSource {
   names(): string[] { return Object.keys(this.map); }
   entry(name: string) { return this.file(name).entry(name); }
   readF32(name: string, into?: Float32Array) { return this.file(name).readF32(name, into); }
+  readInto(name: string, dst: Float32Array | Uint16Array) { this.file(name).readInto(name, dst); }
   close(): void { for (const f of this.files.values()) f.close(); this.files.clear(); }
 }
 

@@ -5,13 +5,46 @@ import { parameter, randn, ones } from '../ops/creation.js';
 import type { Rng } from '../util/rng.js';
 import { Module } from './module.js';
 
+// Deferred weights: while a loader builds a model it is about to fill tensor by tensor, every weight is a
+// placeholder over one shared zero buffer that is never written (its pages are never touched), so no f32
+// copy of the checkpoint is allocated; the loader swaps each for the real tensor (Module.replaceParameter).
+let deferred = false;
+let shared = new Float32Array(0);
+
+/** Build modules with placeholder weights (see above); every placeholder must be replaced before use. */
+export function withDeferredWeights<T>(build: () => T): T {
+  const prev = deferred;
+  deferred = true;
+  try {
+    return build();
+  } finally {
+    deferred = prev;
+    if (!prev) shared = new Float32Array(0);
+  }
+}
+
+/** A weight tensor: the random initialisation, or a placeholder while weights are deferred. */
+function initWeight(shape: number[], make: () => Tensor): Tensor {
+  if (!deferred) return make();
+  const n = shape.reduce((p, d) => p * d, 1);
+  if (shared.length < n) shared = new Float32Array(n);
+  const t = new Tensor(shared.subarray(0, n), shape);
+  t.name = 'deferred placeholder';
+  return t;
+}
+
+/** Whether t is a placeholder of withDeferredWeights (a loader that left one behind has a bug). */
+export function isPlaceholder(t: Tensor): boolean {
+  return t.name === 'deferred placeholder';
+}
+
 export class Linear extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
   constructor(readonly inFeatures: number, readonly outFeatures: number, rng: Rng, opts: { bias?: boolean; std?: number } = {}) {
     super();
-    this.weight = this.add('weight', parameter(randn([outFeatures, inFeatures], rng, opts.std ?? 0.02)));
-    this.bias = opts.bias ? this.add('bias', parameter(Tensor.empty([outFeatures], 'f32', true))) : null;
+    this.weight = this.add('weight', parameter(initWeight([outFeatures, inFeatures], () => randn([outFeatures, inFeatures], rng, opts.std ?? 0.02))));
+    this.bias = opts.bias ? this.add('bias', parameter(initWeight([outFeatures], () => Tensor.empty([outFeatures], 'f32', true)))) : null;
   }
   /** x (..., in) → (..., out) = x Wᵀ (+ b) */
   forward(x: Tensor): Tensor {
@@ -24,7 +57,7 @@ export class RMSNorm extends Module {
   readonly weight: Tensor;
   constructor(readonly size: number, readonly eps: number) {
     super();
-    this.weight = this.add('weight', parameter(ones([size])));
+    this.weight = this.add('weight', parameter(initWeight([size], () => ones([size]))));
   }
   forward(x: Tensor): Tensor {
     return rmsNorm(x, this.weight, this.eps);
@@ -35,7 +68,7 @@ export class Embedding extends Module {
   readonly weight: Tensor;
   constructor(readonly vocabSize: number, readonly dim: number, rng: Rng, std = 0.02) {
     super();
-    this.weight = this.add('weight', parameter(randn([vocabSize, dim], rng, std)));
+    this.weight = this.add('weight', parameter(initWeight([vocabSize, dim], () => randn([vocabSize, dim], rng, std))));
   }
   forward(ids: Tensor): Tensor {
     return embedding(this.weight, ids);

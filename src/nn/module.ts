@@ -22,6 +22,29 @@ export abstract class Module {
     return out;
   }
 
+  /**
+   * Swap the tensor registered under a dotted name (model.layers.0.mlp.up_proj.weight) for another of the same
+   * shape, e.g. a checkpoint's weight in its own dtype; the module field holding the old tensor follows.
+   */
+  replaceParameter(path: string, t: Tensor): void {
+    const parts = path.split('.');
+    let m: Module = this;
+    for (const p of parts.slice(0, -1)) {
+      const c = m.slots.get(p);
+      if (!(c instanceof Module)) throw new Error(`[Module] no submodule '${p}' on the way to '${path}'`);
+      m = c;
+    }
+    const leaf = parts[parts.length - 1]!;
+    const old = m.slots.get(leaf);
+    if (!old || old instanceof Module) throw new Error(`[Module] no parameter '${path}'`);
+    if (old.shape.join() !== t.shape.join())
+      throw new Error(`[Module] '${path}': new tensor [${t.shape}] differs from the registered [${old.shape}]`);
+    m.slots.set(leaf, t);
+    // fields are named in camelCase, slots in the file format's names: find the field by identity
+    const fields = m as unknown as Record<string, unknown>;
+    for (const k of Object.keys(fields)) if (fields[k] === old) fields[k] = t;
+  }
+
   parameters(): Tensor[] {
     return this.namedParameters().map(([, t]) => t);
   }

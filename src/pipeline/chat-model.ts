@@ -1,9 +1,10 @@
 // chat-model.ts — a model directory plus its tokenizer and template, answering conversations in batches with
 // the KV-cache generator. The pipeline's sample, ppo and eval stages (and the report's examples) go through here.
 import type { ModelDir } from '../model/model-dir.js';
-import { loadModelDir } from '../model/model-dir.js';
+import { loadModel, tokenizerOf } from '../model/load.js';
+import type { WeightsOption } from '../model/weights.js';
 import { generate, type SamplingOptions } from '../model/generate.js';
-import { loadTokenizer, renderChat, type Tokenizer } from '../tokenizer/index.js';
+import { renderChat, type Tokenizer } from '../tokenizer/index.js';
 import type { Turn } from '../data/index.js';
 import { toMessages } from '../data/index.js';
 
@@ -14,10 +15,11 @@ export interface ChatModel {
   eos: number[];
 }
 
-export async function openChatModel(dir: string, template: string): Promise<ChatModel> {
-  const md = loadModelDir(dir);
-  if (!md.tokenizerPath) throw new Error(`[pipeline] ${dir} has no tokenizer.json`);
-  const tok = await loadTokenizer(md.tokenizerPath);
+/** `weights`: dtype of the weight matrices (model/weights.ts); inference only, so anything the kernels take. */
+export async function openChatModel(dir: string, template: string, weights: WeightsOption = 'auto'): Promise<ChatModel> {
+  const md = loadModel(dir, { weights });
+  const tok = await tokenizerOf(md);
+  if (!tok) throw new Error(`[pipeline] ${dir} has no tokenizer.json`);
   return { md, tok, template, eos: md.eosTokenIds };
 }
 

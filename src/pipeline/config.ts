@@ -52,6 +52,8 @@ export interface PipelineConfig {
     kvHeads: number | null;
     intermediateSize: number | null;
     maxPositions: number | null;
+    /** dtype of the weight matrices where a model is only sampled from (sample, eval stages); training loads f32 */
+    weights: 'auto' | 'f32' | 'bf16' | 'q8_0' | 'q4_0';
   };
   pretrain: TrainSpec & { seqLen: number };
   sft: TrainSpec & { lora: LoraSpec | null; lossOn: 'all' | 'last'; maxLen: number };
@@ -151,6 +153,7 @@ const schema: Record<string, Spec> = {
   model: { t: 'obj', fields: {
     preset: str('tiny', ['tiny', 'anchor']), from: str(null, undefined, true), hiddenSize: int(null, 2, true), layers: int(null, 1, true),
     heads: int(null, 1, true), kvHeads: int(null, 1, true), intermediateSize: int(null, 1, true), maxPositions: int(null, 8, true),
+    weights: str('auto', ['auto', 'f32', 'bf16', 'q8_0', 'q4_0']),
   } },
   pretrain: { t: 'obj', fields: { ...trainFields({ steps: 300, batchSize: 8, lr: 3e-3, lrMin: 3e-4, warmup: 20 }), seqLen: int(128, 8) } },
   sft: { t: 'obj', fields: { ...trainFields({ steps: 300, batchSize: 8, lr: 2e-3, lrMin: 2e-4, warmup: 20 }), lora: loraSpec(true), lossOn: str('all', ['all', 'last']), maxLen: int(256, 8) } },

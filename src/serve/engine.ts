@@ -3,6 +3,7 @@
 // arrival order, as many as fit the batch size and the model's context), cancellation through a per-job shared flag,
 // and counters for /health. A crashed worker fails only its batch and is started again. No HTTP, no templates.
 import { Worker } from 'node:worker_threads';
+import type { WeightsOption } from '../model/weights.js';
 import type { FromWorker, JobSpec, ModelInfo, PoolInfo, ToWorker, WorkerInit } from './messages.js';
 import { batchSpan } from './batch-decode.js';
 
@@ -29,6 +30,8 @@ export class QueueFull extends Error {
 
 export interface EngineOptions {
   modelDir: string;
+  /** dtype of the weight matrices (model/weights.ts; default auto) */
+  weights?: WeightsOption;
   /** jobs allowed to wait behind the running one; more get QueueFull (HTTP 429) */
   maxQueue?: number;
   /** unexpected worker exits tolerated before the engine gives up */
@@ -106,7 +109,7 @@ export class Engine {
   }
 
   private spawn(): Promise<ModelInfo> {
-    const init: WorkerInit = { modelDir: this.opts.modelDir };
+    const init: WorkerInit = { modelDir: this.opts.modelDir, ...(this.opts.weights ? { weights: this.opts.weights } : {}) };
     const w = new Worker(new URL('./worker.js', import.meta.url), { workerData: init });
     this.worker = w;
     this.workerReady = false;

@@ -1,9 +1,12 @@
 // messages.ts — the messages between the engine (main thread) and its generation worker. Types only: both sides
 // import this file, so a change to the protocol is a compile error on the side that was not updated.
 import type { GenerationDefaults } from '../model/config.js';
+import type { WeightsOption } from '../model/weights.js';
 
 export interface WorkerInit {
   modelDir: string;
+  /** dtype of the weight matrices (model/weights.ts; default auto) */
+  weights?: WeightsOption;
   /** the worker empties its tensor pool after a batch that leaves more than this pooled (default 64 MiB) */
   poolKeepBytes?: number;
 }

@@ -3,12 +3,12 @@
 // It renders the model's own chat template, applies the safety guard around the answer, and hands generation to the
 // engine's single worker. The wire format is protocol.ts; the model never runs on this thread.
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { tokenizerAt } from '../model/load.js';
+import type { WeightsOption } from '../model/weights.js';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { Context, Hono } from 'hono';
 import { BodyTooLarge, createApp, HttpError, listen, requireJson, serveFolder, type Listening, type Timeouts } from '../http/index.js';
-import { loadTokenizer } from '../tokenizer/tokenizer-json.js';
 import { BUILTIN_TEMPLATES, renderChat } from '../tokenizer/chat.js';
 import { describeInjection, findInjection, injectionMarkers } from '../tokenizer/injection.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
@@ -47,6 +47,8 @@ export interface ServeAppOptions {
 
 export interface ServeOptions extends ServeAppOptions {
   modelDir: string;
+  /** dtype of the weight matrices (model/weights.ts; default auto) */
+  weights?: WeightsOption;
   host?: string;
   port?: number;
   /** requests allowed to wait behind the running batch (429 above) */
@@ -304,11 +306,12 @@ export interface Serving extends Listening {
 export async function serveModel(opts: ServeOptions): Promise<Serving> {
   const engine = await Engine.start({
     modelDir: opts.modelDir,
+    ...(opts.weights ? { weights: opts.weights } : {}),
     ...(opts.maxQueue !== undefined ? { maxQueue: opts.maxQueue } : {}),
     ...(opts.maxBatch !== undefined ? { maxBatch: opts.maxBatch } : {}),
   });
   try {
-    const tok = await loadTokenizer(join(engine.info.dir, 'tokenizer.json'));
+    const tok = await tokenizerAt(engine.info.dir);
     const app = createServeApp(engine, tok, opts);
     const l = await listen(app.fetch, { host: opts.host ?? '127.0.0.1', port: opts.port ?? 0, ...(opts.timeouts ? { timeouts: opts.timeouts } : {}) });
     return {

@@ -4,9 +4,8 @@
 // Queueing, batch selection, HTTP and the safety guard are elsewhere.
 import { parentPort, workerData } from 'node:worker_threads';
 import { basename } from 'node:path';
-import { loadModelDir } from '../model/model-dir.js';
+import { loadModel, tokenizerOf } from '../model/load.js';
 import type { SamplingOptions } from '../model/generate.js';
-import { loadTokenizer } from '../tokenizer/tokenizer-json.js';
 import { backendInfo } from '../backend/index.js';
 import { clearPool, poolStats } from '../tensor/pool.js';
 import { DeltaStream } from './deltas.js';
@@ -20,9 +19,9 @@ const post = (m: FromWorker) => port.postMessage(m);
 async function main(): Promise<void> {
   const init = workerData as WorkerInit;
   const poolKeepBytes = init.poolKeepBytes ?? 64 * 2 ** 20;
-  const md = loadModelDir(init.modelDir);
-  if (!md.tokenizerPath) throw new Error(`[serve worker] ${md.dir}: no tokenizer.json in the model directory`);
-  const tok = await loadTokenizer(md.tokenizerPath);
+  const md = loadModel(init.modelDir, init.weights ? { weights: init.weights } : {});
+  const tok = await tokenizerOf(md);
+  if (!tok) throw new Error(`[serve worker] ${md.dir}: no tokenizer (tokenizer.json, or tokenizer.ggml.* in a GGUF file)`);
   const decode = (ids: number[]) => tok.decode(ids, { skipSpecialTokens: true });
   const cfg = md.model.config;
   const b = backendInfo();

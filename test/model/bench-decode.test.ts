@@ -1,20 +1,48 @@
-// bench-decode.test.ts — `bench decode` runs end to end on a tiny shape and reports its figures as JSON
-// (without llama.cpp: its agreement is llama-cpp.test.ts's job, and its speed is not asserted anywhere).
+// bench-decode.test.ts — `bench decode` runs end to end on a tiny shape and reports its figures as JSON: one GGUF file
+// at --weights decoded by ours (and by llama.cpp when node-llama-cpp is installed), --batch aggregates, bad flags
+// refused. Speeds are not asserted anywhere (the lead measures); agreement is llama-cpp.test.ts's job.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { benchDecode } from '../../src/cli/bench-decode.js';
+import { benchConfig, benchDecode } from '../../src/cli/bench-decode.js';
 
-test('bench decode --json on the tiny preset', async () => {
-  const log = console.log;
+async function run(args: string[]): Promise<Record<string, any>> {
+  const log = console.log, err = console.error;
   const lines: string[] = [];
   console.log = (s: string) => lines.push(s);
+  console.error = () => {};
   try {
-    assert.equal(await benchDecode(['--preset', 'tiny', '--prompt', '8', '--new', '6', '--rounds', '1', '--llama-cpp=false', '--json']), 0);
+    assert.equal(await benchDecode(args), 0);
   } finally {
     console.log = log;
+    console.error = err;
   }
-  const j = JSON.parse(lines[0]!);
+  return JSON.parse(lines[0]!);
+}
+
+test('bench decode --json on the tiny preset, 1 layer, q8_0 file, both engines on the same file', async () => {
+  const j = await run(['--preset', 'tiny', '--layers', '1', '--weights', 'q8_0', '--prompt', '8', '--new', '6', '--rounds', '1', '--json']);
   assert.ok(j.tokensPerS > 0 && j.prefillTokensPerS > 0 && j.peakRssMiB > 0);
   assert.equal(j.newTokens, 6);
-  if (!('skipped' in j.llamaCpp)) assert.ok(j.llamaCpp.tokensPerS > 0 && j.ratio > 0);
+  assert.equal(j.layers, 1);
+  assert.equal(j.weights, 'q8_0');
+  // the matrices are q8_0 in memory, or the fallback is reported (never silent)
+  assert.ok(j.heldAs.q8_0 || j.fallbacks.some((w: string) => w.includes('q8_0')), JSON.stringify(j.heldAs));
+  if ('skipped' in j.llamaCpp) assert.equal(j.ratio, null);
+  else {
+    assert.ok(j.llamaCpp.tokensPerS > 0 && j.llamaCpp.prefillTokensPerS > 0 && j.ratio > 0);
+    assert.equal(j.llamaCpp.gguf, 'q8_0');
+  }
+});
+
+test('bench decode --batch 2 reports aggregate tok/s (per sequence × 2); bad flags are refused', async () => {
+  const j = await run(['--preset', 'tiny', '--layers', '1', '--weights', 'bf16', '--batch', '2', '--prompt', '4', '--new', '4', '--rounds', '1', '--llama-cpp=false', '--json']);
+  assert.equal(j.batch, 2);
+  assert.ok(Math.abs(j.aggregateTokensPerS - 2 * j.tokensPerS) < 1e-6 * j.aggregateTokensPerS);
+  assert.deepEqual(j.llamaCpp, { skipped: 'disabled with --llama-cpp=false' });
+  await assert.rejects(benchDecode(['--preset', 'gpt5', '--json']), /--preset: unknown 'gpt5'/);
+  await assert.rejects(benchDecode(['--preset', 'tiny', '--batch', '0']), /--batch >= 1/);
+  await assert.rejects(benchDecode(['--preset', 'tiny', '--weights', 'q2_k']), /--weights must be one of f32\|bf16\|q8_0\|q4_0/);
+  assert.throws(() => benchConfig('tiny', 0, 10), /--layers must be a positive integer/);
+  const q = benchConfig('qwen2.5-0.5b', 2, 100);
+  assert.deepEqual([q.hiddenSize, q.numLayers, q.numKvHeads, q.vocabSize, q.tieWordEmbeddings, q.attentionBias], [896, 2, 2, 151936, true, true]);
 });

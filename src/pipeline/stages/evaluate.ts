@@ -84,7 +84,7 @@ export async function runEval(ctx: RunContext): Promise<EvalResults> {
   const opts = { maxNewTokens: cfg.eval.maxNewTokens, repetitionPenalty: cfg.eval.repetitionPenalty };
   const answers: Record<'sft' | 'final', string[]> = { sft: [], final: [] };
   for (const [name, d] of [['sft', sftDir], ['final', finalDir]] as const) {
-    const m = await openChatModel(d, cfg.tokenizer.template);
+    const m = await openChatModel(d, cfg.tokenizer.template, cfg.model.weights);
     answers[name] = answerAll(m, prompts.map((p) => p.turns), opts);
     ctx.log(`[eval] ${name}: ${prompts.length} answers`);
   }

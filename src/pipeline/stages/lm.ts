@@ -65,7 +65,7 @@ export async function runPretrain(ctx: RunContext): Promise<Record<string, unkno
   const dir = resetStage(ctx, 'pretrain');
   const { cfg } = ctx;
   const eos = eosId(tok);
-  const model = cfg.model.from ? loadModelDir(cfg.model.from, { adapters: false }).model : new LlamaForCausalLM(modelConfig(ctx, tok.vocabSize, eos), cfg.seed);
+  const model = cfg.model.from ? loadModelDir(cfg.model.from, { adapters: false, weights: 'f32' }).model : new LlamaForCausalLM(modelConfig(ctx, tok.vocabSize, eos), cfg.seed);
   if (model.config.vocabSize < tok.vocabSize)
     throw new Error(`[pretrain] the model's vocabulary (${model.config.vocabSize}) is smaller than the tokenizer's (${tok.vocabSize})`);
   // Zhongjing's continued pre-training mixed textbooks with Q&A and dialogues: the dialogues join as plain text

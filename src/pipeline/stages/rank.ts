@@ -48,7 +48,7 @@ export async function runSample(ctx: RunContext): Promise<Record<string, unknown
     answers = r.answers;
     source = `api:${ep.model}`;
   }
-  const m = model ? await openChatModel(model, cfg.tokenizer.template) : null;
+  const m = model ? await openChatModel(model, cfg.tokenizer.template, cfg.model.weights) : null;
   for (let k = 0; m && k < K; k++) {
     const a = answerAll(m, prompts.map((p) => p.turns), {
       maxNewTokens: cfg.sample.maxNewTokens, doSample: true, temperature: cfg.sample.temperature, topP: cfg.sample.topP, seed: cfg.seed * 100 + k * 7919,
