@@ -1,8 +1,12 @@
-// logprobs.ts — per-token log-probabilities of response tokens under a causal LM, the quantity PPO's ratio,
-// the KL penalty and DPO's implicit reward are built from.
+// logprobs.ts — per-token log-probabilities (and, on request, entropies) of response tokens under a causal LM,
+// the quantities PPO's ratio, the KL penalty, its entropy bonus and DPO's implicit reward are built from. The
+// head goes through the chunked ops of ops/lm-head.ts whenever it is a plain product, so no (B, T, V) logits exist.
 import type { Tensor } from '../../tensor/tensor.js';
-import { gatherLogProbs, mul, slice, sum } from '../../ops/index.js';
+import { exp, gatherLogProbs, logSoftmax, mul, neg, slice, sum } from '../../ops/index.js';
+import { lmHeadLogProbs } from '../../ops/lm-head.js';
+import { noGrad } from '../../autograd/grad-mode.js';
 import type { LlamaForCausalLM } from '../../model/llama.js';
+import { plainHeadWeight } from '../lm-step.js';
 import { padBatch, responseMask, type SeqBatch } from './sequences.js';
 
 export interface TokenLogProbs {
@@ -12,18 +16,36 @@ export interface TokenLogProbs {
   mask: Tensor;
   /** (B, T, C) final hidden states, for value heads */
   hidden: Tensor;
+  /** (B, T-1): entropy of the next-token distribution (no gradient), when asked for */
+  entropy: Tensor | null;
   batch: SeqBatch;
 }
 
+export interface TokenLogProbsOptions {
+  /** also compute each position's entropy (a metric; costs one pass over the vocabulary per row) */
+  entropy?: boolean;
+}
+
+/** Log-probs (and entropies) of `next` (B, T) under the LM head over hidden states h (B, T, C). */
+export function headLogProbs(model: LlamaForCausalLM, h: Tensor, next: Tensor, opts: TokenLogProbsOptions = {}):
+  { logProbs: Tensor; entropy: Tensor | null } {
+  const W = plainHeadWeight(model);
+  if (W) return lmHeadLogProbs(h, W, next, { entropy: opts.entropy });
+  // a head with bias or adapters: the unchunked path
+  const logits = model.logits(h);
+  const logProbs = gatherLogProbs(logits, next);
+  const entropy = opts.entropy ? noGrad(() => { const l = logSoftmax(logits); return neg(sum(mul(exp(l), l), -1)); }) : null;
+  return { logProbs, entropy };
+}
+
 /** Log-probs of every next token of prompt+response sequences, with the response mask. */
-export function tokenLogProbs(model: LlamaForCausalLM, seqs: number[][], promptLens: number[]): TokenLogProbs {
+export function tokenLogProbs(model: LlamaForCausalLM, seqs: number[][], promptLens: number[], opts: TokenLogProbsOptions = {}): TokenLogProbs {
   const batch = padBatch(seqs);
   const Tn = batch.T;
   const hidden = model.hidden({ ids: batch.ids });              // (B, T, C)
-  const logits = model.logits(slice(hidden, 1, 0, Tn - 1));     // (B, T-1, V)
   const next = slice(batch.ids, 1, 1, Tn);                      // (B, T-1) i32
-  const logProbs = gatherLogProbs(logits, next);                // (B, T-1)
-  return { logProbs, mask: responseMask(promptLens, batch.lengths, Tn), hidden, batch };
+  const { logProbs, entropy } = headLogProbs(model, slice(hidden, 1, 0, Tn - 1), next, opts); // (B, T-1)
+  return { logProbs, mask: responseMask(promptLens, batch.lengths, Tn), hidden, entropy, batch };
 }
 
 /** Sum of response-token log-probs per sequence (B). */
@@ -31,4 +53,3 @@ export function sequenceLogProb(model: LlamaForCausalLM, seqs: number[][], promp
   const t = tokenLogProbs(model, seqs, promptLens);
   return sum(mul(t.logProbs, t.mask), 1);
 }
-
