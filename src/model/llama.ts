@@ -13,6 +13,7 @@ import { Module, ModuleList } from '../nn/module.js';
 import { Embedding, RMSNorm } from '../nn/layers.js';
 import { LoraLinear } from '../nn/lora.js';
 import { isGradEnabled } from '../autograd/grad-mode.js';
+import { checkpoint } from '../autograd/checkpoint.js';
 import { Rng } from '../util/rng.js';
 import { KvCache } from './kv-cache.js';
 
@@ -138,6 +139,8 @@ class LlamaModel extends Module {
 export class LlamaForCausalLM extends Module {
   readonly model: LlamaModel;
   readonly lmHead: LoraLinear | null;
+  /** recompute each decoder layer in backward instead of keeping its activations (autograd/checkpoint.ts) */
+  gradientCheckpointing = false;
 
   /** `init: false` skips the random initialisation (weights start at zero): for loading a checkpoint. */
   constructor(readonly config: LlamaConfig, seed = 0, opts: { init?: boolean } = {}) {
@@ -164,7 +167,11 @@ export class LlamaForCausalLM extends Module {
     }
     const positions = input.positions ?? defaultPositions(B, T, past);
     let x = this.model.embedTokens.forward(ids); // (B, T, C)
-    for (const layer of this.model.layers.items) x = layer.forward(x, positions, input.keyMask ?? null, cache);
+    const mask = input.keyMask ?? null;
+    const ck = this.gradientCheckpointing && !cache && isGradEnabled();
+    const rngs = ck ? [...new Set(this.namedLinears().flatMap(([, l]) => l.lora.map((s) => s.adapter.dropRng)))] : [];
+    for (const layer of this.model.layers.items)
+      x = ck ? checkpoint((h) => layer.forward(h, positions, mask, null), x, rngs) : layer.forward(x, positions, mask, cache);
     if (cache) cache.commit(T);
     return this.model.norm.forward(x); // (B, T, C)
   }
