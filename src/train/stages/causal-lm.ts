@@ -2,6 +2,7 @@
 // the loss on assistant tokens): next-token cross-entropy over an LmBatcher, dev loss as evaluation.
 import type { Tensor } from '../../tensor/tensor.js';
 import { lmLoss } from '../lm-step.js';
+import { resolveCheckpointing } from '../memory.js';
 import { tidy } from '../../tensor/scope.js';
 import type { LlamaForCausalLM } from '../../model/llama.js';
 import type { Task } from '../loop.js';
@@ -16,13 +17,17 @@ export interface CausalLmTaskOptions {
   dev?: LmSequence[];
   batchSize: number;
   seed: number;
+  /** recompute decoder layers in backward (default: on for models of CHECKPOINT_DEFAULT_PARAMS and more) */
+  gradientCheckpointing?: boolean;
 }
 
 export function causalLmTask(o: CausalLmTaskOptions): Task {
   const batcher = new LmBatcher(o.train, o.batchSize, o.seed);
+  o.model.gradientCheckpointing = resolveCheckpointing(o.model, o.gradientCheckpointing);
   return {
     name: o.name,
     namedParams: o.namedParams,
+    allWeights: o.model.parameters(),
     loss(position) {
       const b = batcher.batch(position);
       return { loss: lmLoss(o.model, b), tokens: b.tokens };
