@@ -5,6 +5,7 @@ import { tidy } from '../tensor/scope.js';
 import { backward, zeroGrad } from '../autograd/backward.js';
 import { crossEntropy, type CrossEntropyOptions } from '../ops/loss.js';
 import { lmHeadCrossEntropy } from '../ops/lm-head.js';
+import { noteActivations } from './memory.js';
 import { AdamW, clipScale, globalGradNorm } from '../optim/adamw.js';
 import type { LlamaForCausalLM } from '../model/llama.js';
 
@@ -43,6 +44,7 @@ export function lmLoss(model: LlamaForCausalLM, batch: LmBatch, opts: CrossEntro
 export function accumulateGradients(model: LlamaForCausalLM, batch: LmBatch, lossScale = 1): number {
   return tidy(() => {
     const loss = lmLoss(model, batch);
+    noteActivations(loss);
     const value = loss.item();
     backward(loss, lossScale);
     return value;
