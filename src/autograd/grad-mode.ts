@@ -15,3 +15,14 @@ export function noGrad<R>(fn: () => R): R {
     enabled = prev;
   }
 }
+
+/** Run fn with autograd recording on (activation checkpointing recomputes a forward inside a backward pass). */
+export function withGrad<R>(fn: () => R): R {
+  const prev = enabled;
+  enabled = true;
+  try {
+    return fn();
+  } finally {
+    enabled = prev;
+  }
+}

@@ -15,9 +15,15 @@ import { Tensor } from '../tensor/tensor.js';
 import { backend, backendInfo } from '../backend/index.js';
 import { Rng } from '../util/rng.js';
 import { median, peakRssMiB } from './bench-util.js';
+import { PRESET_NAMES } from '../model/presets.js';
+import { benchRealPreset } from './bench-train-real.js';
 
 const flags = {
-  preset: { type: 'string', help: 'model shape', default: 'anchor', choices: ['anchor', 'tiny'] },
+  preset: { type: 'string', help: 'model shape: anchor / tiny (full training), or a real family from src/model/presets.ts (LoRA, needs --lora)', default: 'anchor', choices: ['anchor', 'tiny', ...PRESET_NAMES] },
+  lora: { type: 'number', help: 'LoRA rank on every linear of every layer (alpha 2r, base frozen); real presets only', default: 16 },
+  'base-dtype': { type: 'string', help: 'dtype of the frozen base weights (real presets)', default: 'bf16', choices: ['f32', 'bf16'] },
+  layers: { type: 'number', help: 'keep only the first N decoder layers (real presets; quick checks)' },
+  'gradient-checkpointing': { type: 'string', help: 'recompute layers in backward: on, off, or auto (on from 50M parameters)', default: 'auto', choices: ['auto', 'on', 'off'] },
   dtype: { type: 'string', help: 'matmul compute precision (f32 master weights either way)', default: 'f32', choices: ['f32', 'bf16'] },
   batch: { type: 'number', help: 'sequences per step', default: 8 },
   seq: { type: 'number', help: 'tokens per sequence', default: 256 },
@@ -86,6 +92,36 @@ function torchOnce(script: string, dtype: string): { tokensPerS: number; forward
   return { tokensPerS: j.tokens_per_s, forwardTokensPerS: j.forward_tokens_per_s };
 }
 
+function realPreset(f: Record<string, unknown>, B: number, T: number): number {
+  const r = f.lora as number, layers = f.layers as number | undefined;
+  if (!(Number.isInteger(r) && r >= 1)) throw new UsageError('[bench train] --lora must be a positive integer');
+  if (layers !== undefined && !(Number.isInteger(layers) && layers >= 1)) throw new UsageError('[bench train] --layers must be a positive integer');
+  const gc = f['gradient-checkpointing'] as string;
+  const dtype = f.dtype as 'f32' | 'bf16';
+  const prev = setMatmulPrecision(dtype);
+  let res: Record<string, unknown>;
+  try {
+    res = benchRealPreset({
+      preset: f.preset as string, lora: r, baseDtype: f['base-dtype'] as 'f32' | 'bf16', B, T, steps: f.steps as number,
+      layers, checkpointing: gc === 'auto' ? undefined : gc === 'on', torch: !!f.torch,
+      anchor: f.anchor === '../shared/anchors/torch_train_step.py' ? '../shared/anchors/torch_lora_step.py' : f.anchor as string,
+      dtype, quiet: !!f.json,
+    });
+  } finally {
+    setMatmulPrecision(prev);
+  }
+  if (f.json) console.log(JSON.stringify(res));
+  else {
+    const m = res.memory as Record<string, number>;
+    console.log(`bench train  ${res.preset} (${res.layers} layers) LoRA r=${r}  base ${res.base_dtype}  compute ${dtype}  batch ${B} × seq ${T}  checkpointing ${res.gradient_checkpointing}`);
+    console.log(`  zhongjing  ${(res.tokens_per_s as number).toFixed(0)} tok/s  (${(res.ms_per_step as number).toFixed(0)} ms/step)`);
+    if (res.torch_tokens_per_s !== null) console.log(`  pytorch    ${(res.torch_tokens_per_s as number).toFixed(0)} tok/s  → ratio ${(res.ratio_vs_torch as number).toFixed(2)}×`);
+    else if (f.torch) console.log(`  pytorch    unavailable: ${res.torch_error}`);
+    console.log(`  memory     weights ${m.weights_mib!.toFixed(0)} MiB · grads ${m.grads_mib!.toFixed(1)} MiB · optimiser ${m.optimiser_mib!.toFixed(1)} MiB · activations ${m.activations_mib!.toFixed(0)} MiB · pool high-water ${m.pool_high_water_mib!.toFixed(0)} MiB · peak RSS ${(res.peak_rss_mib as number).toFixed(0)} MiB`);
+  }
+  return 0;
+}
+
 export async function benchTrain(argv: string[]): Promise<number> {
   const { flags: f } = parseArgs('bench train', argv, flags);
   if (f.help) {
@@ -95,6 +131,7 @@ export async function benchTrain(argv: string[]): Promise<number> {
   }
   const preset = f.preset as 'anchor' | 'tiny', dtype = f.dtype!, B = f.batch!, T = f.seq!;
   if (!(B >= 1 && T >= 2)) throw new UsageError('[bench train] --batch must be >= 1 and --seq >= 2');
+  if (PRESET_NAMES.includes(f.preset!)) return realPreset(f, B, T);
   const script = f.anchor!;
   const torchWanted = !!f.torch;
   const haveScript = existsSync(script);

@@ -14,6 +14,7 @@ import { Module, ModuleList } from '../nn/module.js';
 import { Embedding, RMSNorm, withDeferredWeights } from '../nn/layers.js';
 import { LoraLinear } from '../nn/lora.js';
 import { isGradEnabled } from '../autograd/grad-mode.js';
+import { checkpoint } from '../autograd/checkpoint.js';
 import { Rng } from '../util/rng.js';
 import { KvCache } from './kv-cache.js';
 import { positionLimit, ropeDependsOnLength, ropeInvFreq, type RopeScaling } from './rope-scaling.js';
@@ -163,6 +164,8 @@ export class LlamaForCausalLM extends Module {
   readonly lmHead: LoraLinear | null;
   /** RoPE frequencies when they do not depend on the sequence length (null: plain RoPE or dynamic) */
   private readonly staticInvFreq: Float64Array | null;
+  /** recompute each decoder layer in backward instead of keeping its activations (autograd/checkpoint.ts) */
+  gradientCheckpointing = false;
 
   /**
    * `init: false` skips the random initialisation (weights start at zero); `init: 'deferred'` allocates no weights
@@ -209,7 +212,11 @@ export class LlamaForCausalLM extends Module {
     const positions = input.positions ?? defaultPositions(B, T, past);
     const invFreq = this.invFreqFor(positions);
     let x = this.model.embedTokens.forward(ids); // (B, T, C)
-    for (const layer of this.model.layers.items) x = layer.forward(x, positions, input.keyMask ?? null, cache, invFreq);
+    const mask = input.keyMask ?? null;
+    const ck = this.gradientCheckpointing && !cache && isGradEnabled();
+    const rngs = ck ? [...new Set(this.namedLinears().flatMap(([, l]) => l.lora.map((s) => s.adapter.dropRng)))] : [];
+    for (const layer of this.model.layers.items)
+      x = ck ? checkpoint((h) => layer.forward(h, positions, mask, null, invFreq), x, rngs) : layer.forward(x, positions, mask, cache, invFreq);
     if (cache) cache.commit(T);
     return this.model.norm.forward(x); // (B, T, C)
   }

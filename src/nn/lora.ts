@@ -72,7 +72,8 @@ export class LoraAdapter {
   /** PEFT module name (model.layers.0.self_attn.q_proj) → slot */
   readonly modules = new Map<string, LoraSlot>();
   private readonly hosts = new Map<string, LoraLinear>();
-  private dropRng: Rng;
+  /** dropout's generator: activation checkpointing saves and replays its state around a recomputed layer */
+  readonly dropRng: Rng;
 
   constructor(readonly name: string, readonly config: LoraConfig, seed = 0) {
     const { r, loraAlpha, loraDropout } = config;

@@ -25,6 +25,8 @@ export interface TrainSpec {
   evalEvery: number;
   saveEvery: number;
   onNonFinite: 'stop' | 'skip';
+  /** recompute decoder layers in backward; null = on for models of 50M parameters and more (train/memory.ts) */
+  gradientCheckpointing: boolean | null;
 }
 
 export interface PipelineConfig {
@@ -117,7 +119,7 @@ type Spec =
   | { t: 'int'; min?: number; def: number | null; nullable?: boolean }
   | { t: 'num'; min?: number; max?: number; def: number | null; nullable?: boolean }
   | { t: 'str'; def: string | null; nullable?: boolean; choices?: readonly string[] }
-  | { t: 'bool'; def: boolean }
+  | { t: 'bool'; def: boolean | null; nullable?: boolean }
   | { t: 'strs'; def: string[] }
   | { t: 'obj'; fields: Record<string, Spec>; nullable?: boolean; defNull?: boolean };
 
@@ -138,6 +140,7 @@ const trainFields = (d: Partial<Record<keyof TrainSpec, number | string>>): Reco
   schedule: str((d.schedule as string) ?? 'cosine', ['cosine', 'linear', 'constant']), weightDecay: num(0.01, 0),
   maxGradNorm: num(1, 0), precision: str('f32', ['f32', 'bf16']), evalEvery: int((d.evalEvery as number) ?? 0, 0),
   saveEvery: int((d.saveEvery as number) ?? 50, 0), onNonFinite: str('stop', ['stop', 'skip']),
+  gradientCheckpointing: { t: 'bool', def: null, nullable: true },
 });
 
 const schema: Record<string, Spec> = {

@@ -3,7 +3,9 @@
 import type { Tensor } from '../tensor/tensor.js';
 import { tidy } from '../tensor/scope.js';
 import { backward, zeroGrad } from '../autograd/backward.js';
-import { crossEntropy } from '../ops/loss.js';
+import { crossEntropy, type CrossEntropyOptions } from '../ops/loss.js';
+import { lmHeadCrossEntropy } from '../ops/lm-head.js';
+import { noteActivations } from './memory.js';
 import { AdamW, clipScale, globalGradNorm } from '../optim/adamw.js';
 import type { LlamaForCausalLM } from '../model/llama.js';
 
@@ -20,11 +22,29 @@ export interface StepResult {
   gradNorm: number;
 }
 
+/**
+ * The head weight [V, C] when the LM head is a plain product with it (tied embedding, or an untied head without
+ * bias or enabled adapters), so the chunked head ops can stand in for logits; null otherwise.
+ */
+export function plainHeadWeight(model: LlamaForCausalLM): Tensor | null {
+  const head = model.lmHead;
+  if (!head) return model.model.embedTokens.weight;
+  if (head.bias || head.lora.some((s) => s.adapter.enabled)) return null;
+  return head.weight;
+}
+
+/** Next-token cross-entropy of a batch without materialising (B·T, V) logits where the head allows it. */
+export function lmLoss(model: LlamaForCausalLM, batch: LmBatch, opts: CrossEntropyOptions = {}): Tensor {
+  const h = model.hidden({ ids: batch.ids, keyMask: batch.keyMask ?? null }); // (B, T, C)
+  const W = plainHeadWeight(model);
+  return W ? lmHeadCrossEntropy(h, W, batch.targets, opts) : crossEntropy(model.logits(h), batch.targets, opts);
+}
+
 /** Forward + backward of one micro-batch; gradients accumulate into the parameters' .grad. */
 export function accumulateGradients(model: LlamaForCausalLM, batch: LmBatch, lossScale = 1): number {
   return tidy(() => {
-    const logits = model.forward({ ids: batch.ids, keyMask: batch.keyMask ?? null }); // (B, T, V)
-    const loss = crossEntropy(logits, batch.targets);
+    const loss = lmLoss(model, batch);
+    noteActivations(loss);
     const value = loss.item();
     backward(loss, lossScale);
     return value;

@@ -15,6 +15,7 @@ import { setMatmulPrecision, type Precision } from '../ops/matmul.js';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint, type TrainerState } from './checkpoint.js';
 import { Progress } from './progress.js';
 import { appendMetricsRow, readMetricsFile, resetMetrics, truncateMetricsForResume } from './metrics-log.js';
+import { memoryBreakdown, memoryLine, noteActivations } from './memory.js';
 
 export interface LossOutput {
   /** scalar loss to minimise */
@@ -37,6 +38,8 @@ export interface Task {
   /** state beyond weights and optimiser that resume needs (e.g. PPO's KL coefficient) */
   extraState?(): Record<string, unknown>;
   loadExtraState?(s: Record<string, unknown>): void;
+  /** every weight of the model(s), frozen ones included, for the memory line (default: namedParams) */
+  allWeights?: Tensor[];
 }
 
 export interface LoopConfig {
@@ -128,6 +131,7 @@ export async function train(task: Task, cfg: LoopConfig): Promise<LoopResult> {
         const value = tidy(() => {
           const out = task.loss(position + micro);
           const v = out.loss.item();
+          noteActivations(out.loss);
           tokens += out.tokens;
           for (const [k, x] of Object.entries(out.metrics ?? {})) metricSums[k] = (metricSums[k] ?? 0) + x;
           if (Number.isFinite(v)) backward(out.loss, 1 / cfg.gradAccum); // accumulated gradients are a mean
@@ -168,6 +172,7 @@ export async function train(task: Task, cfg: LoopConfig): Promise<LoopResult> {
       await new Promise<void>((resolve) => setImmediate(resolve));
       if (interrupted) { save(); progress.log(`interrupted: saved step ${step}`); break; }
     }
+    if (!cfg.quiet) progress.log(memoryLine(task.name, memoryBreakdown(task.allWeights ?? params, params)));
   } finally {
     process.off('SIGINT', onSigint);
     setMatmulPrecision(prevPrecision);

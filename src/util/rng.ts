@@ -16,6 +16,15 @@ export class Rng {
     }
   }
 
+  /** a copy of the generator's state (activation checkpointing replays a layer's dropout draws) */
+  saveState(): Uint32Array {
+    return this.s.slice();
+  }
+
+  restoreState(state: Uint32Array): void {
+    this.s.set(state);
+  }
+
   /** uniform 32-bit unsigned integer */
   nextU32(): number {
     const s = this.s;

@@ -74,7 +74,7 @@ export async function runPretrain(ctx: RunContext): Promise<Record<string, unkno
   if (blocks.length < 2) throw new Error(`[pretrain] only ${blocks.length} block(s) of ${cfg.pretrain.seqLen + 1} tokens: more text or a shorter pretrain.seqLen is needed`);
   const nDev = Math.max(1, Math.floor(blocks.length * 0.05));
   const seqs = blocks.map((b) => ({ ids: b }));
-  const task = causalLmTask({ name: 'pretrain', model, namedParams: model.namedParameters(), train: seqs.slice(nDev), dev: seqs.slice(0, nDev), batchSize: cfg.pretrain.batchSize, seed: cfg.seed });
+  const task = causalLmTask({ name: 'pretrain', model, namedParams: model.namedParameters(), train: seqs.slice(nDev), dev: seqs.slice(0, nDev), batchSize: cfg.pretrain.batchSize, seed: cfg.seed, gradientCheckpointing: cfg.pretrain.gradientCheckpointing ?? undefined });
   const res = await trainStage(task, loopConfig(cfg.pretrain, join(dir, 'train'), ctx.quiet));
   saveModelDir(join(dir, 'model'), model, { eosTokenIds: [eos], padTokenId: eos, tokenizerFrom: stageDir(ctx, 'tokenizer'), generation: { eosTokenIds: [eos], repetitionPenalty: cfg.eval.repetitionPenalty } });
   const summary = { params: model.numParameters(), blocks: blocks.length, devBlocks: nDev, steps: res.steps, firstLoss: res.losses[0], lastLoss: res.lastLoss, dev: res.evals.at(-1) ?? null };
@@ -102,7 +102,7 @@ export async function runSft(ctx: RunContext): Promise<Record<string, unknown>> 
     adapter.training = true;
     named = adapter.namedParameters();
   }
-  const task = causalLmTask({ name: 'sft', model, namedParams: named, train: tr.seqs, dev: dv.seqs, batchSize: cfg.sft.batchSize, seed: cfg.seed + 1 });
+  const task = causalLmTask({ name: 'sft', model, namedParams: named, train: tr.seqs, dev: dv.seqs, batchSize: cfg.sft.batchSize, seed: cfg.seed + 1, gradientCheckpointing: cfg.sft.gradientCheckpointing ?? undefined });
   const res = await trainStage(task, loopConfig(cfg.sft, join(dir, 'train'), ctx.quiet));
   if (adapter) adapter.training = false;
   const eos = eosId(tok);

@@ -1,7 +1,8 @@
 // causal-lm.ts — the task behind `pretrain` (packed text blocks) and `sft` (chat-encoded conversations with
 // the loss on assistant tokens): next-token cross-entropy over an LmBatcher, dev loss as evaluation.
 import type { Tensor } from '../../tensor/tensor.js';
-import { crossEntropy } from '../../ops/loss.js';
+import { lmLoss } from '../lm-step.js';
+import { resolveCheckpointing } from '../memory.js';
 import { tidy } from '../../tensor/scope.js';
 import type { LlamaForCausalLM } from '../../model/llama.js';
 import type { Task } from '../loop.js';
@@ -16,17 +17,20 @@ export interface CausalLmTaskOptions {
   dev?: LmSequence[];
   batchSize: number;
   seed: number;
+  /** recompute decoder layers in backward (default: on for models of CHECKPOINT_DEFAULT_PARAMS and more) */
+  gradientCheckpointing?: boolean;
 }
 
 export function causalLmTask(o: CausalLmTaskOptions): Task {
   const batcher = new LmBatcher(o.train, o.batchSize, o.seed);
+  o.model.gradientCheckpointing = resolveCheckpointing(o.model, o.gradientCheckpointing);
   return {
     name: o.name,
     namedParams: o.namedParams,
+    allWeights: o.model.parameters(),
     loss(position) {
       const b = batcher.batch(position);
-      const logits = o.model.forward({ ids: b.ids }); // (B, T, V)
-      return { loss: crossEntropy(logits, b.targets), tokens: b.tokens };
+      return { loss: lmLoss(o.model, b), tokens: b.tokens };
     },
     evaluate: o.dev && o.dev.length ? () => ({ loss: devLoss(o.model, o.dev!, o.batchSize) }) : undefined,
   };
@@ -38,7 +42,7 @@ export function devLoss(model: LlamaForCausalLM, dev: LmSequence[], batchSize: n
   for (let i = 0; i < dev.length; i += batchSize) {
     tidy(() => {
       const b = collate(dev.slice(i, i + batchSize));
-      const l = crossEntropy(model.forward({ ids: b.ids }), b.targets, { reduction: 'sum' }).item();
+      const l = lmLoss(model, b, { reduction: 'sum' }).item();
       sum += l;
       count += b.tokens;
     });

@@ -73,6 +73,7 @@ export function dpoTask(o: DpoTaskOptions): Task {
   return {
     name: 'dpo',
     namedParams: o.namedParams,
+    allWeights: [...new Set([...o.model.parameters(), ...o.namedParams.map(([, t]) => t)])],
     loss(position) {
       const idx = Array.from({ length: o.pairsPerBatch }, (_, i) => shuffled((position * o.pairsPerBatch + i)));
       const r = loss(idx.map((i) => o.train[i]!), idx.map((i) => refTrain[i]!));

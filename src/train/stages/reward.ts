@@ -49,6 +49,7 @@ export function rewardTask(o: RewardTaskOptions): Task {
   return {
     name: 'rm',
     namedParams: o.namedParams,
+    allWeights: [...new Set([...o.model.parameters(), ...o.namedParams.map(([, t]) => t)])],
     loss(position) {
       const pairs = Array.from({ length: o.pairsPerBatch }, (_, i) => pick(position * o.pairsPerBatch + i));
       const { loss, accuracy, tokens } = pairLoss(o.model, o.head, pairs);
