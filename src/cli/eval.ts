@@ -9,11 +9,12 @@ import { loadFile, type OnError } from '../data/load.js';
 import type { PreferenceSet } from '../data/types.js';
 import {
   answerMetrics, answersToJsonl, apiAnswerer, fewShotPrompts, comparePairwise, emptyReport, generateAnswers, judgeAgreement, llmJudge,
-  loadItems, loadItemsReport, loadMcq, loadRule, mcqTable, perplexity, pickExamples, readAnswers, readMcqPredictions, readVerdicts,
+  loadItems, loadItemsReport, loadMcq, loadRule, mcqTable, perplexity, pickExamples, readAnswers, readVerdicts,
   renderReportHtml, resultOf, ruleDemoJudge, scoreByExtraction, scoreByLogLikelihood, verdictsFromRankings,
   DEMO_JUDGE_NAME, type ApiConfig, type Answerer, type EvalReport, type PairJudge, type PairwiseResult, type TurnSelection,
 } from '../eval/index.js';
 import { loadLocalModel } from '../eval/local-model.js';
+import { readPublishedMcq, type PublishedMcqOptions } from '../eval/mcq-predictions.js';
 
 const onErrorFlag = {
   'on-error': { type: 'string', help: 'rejected input records: fail at the first, skip all (listed in the report), or auto (fail above 1 %)', choices: ['auto', 'fail', 'skip'], default: 'auto' },
@@ -323,7 +324,9 @@ const subs: Record<string, Sub> = {
       'a-name': { type: 'string', help: 'verdicts: name of system A', default: 'A' },
       'b-name': { type: 'string', help: 'verdicts: name of system B', default: 'B' },
       judge: { type: 'string', help: 'verdicts: judge name for the report', default: 'imported' },
-      mcq: { type: 'string', help: 'MCQ predictions (JSONL: id, subject, gold|answer, prediction)' },
+      mcq: { type: 'string', help: 'published MCQ predictions (CSV/JSONL/JSON): one column per model, a predictions dict, or rows with a model field' },
+      'mcq-models': { type: 'string', help: 'mcq: comma-separated prediction columns (default: detected)' },
+      'gold-index': { type: 'string', help: 'mcq: numeric answers are 0- or 1-based (cop is always 1-based)', choices: ['0', '1'] },
       out: { type: 'string', help: 'JSON report' },
       html: { type: 'string', help: 'HTML report' },
     },
@@ -363,9 +366,13 @@ const subs: Record<string, Sub> = {
         report.pairwise.push(resultOf(f['a-name'] as string, f['b-name'] as string, f.judge as string, ['ability', 'safety'], r.records));
       }
       if (f.mcq) {
-        const r = readMcqPredictions(needPath('score', f.mcq, '--mcq'));
+        const mo: PublishedMcqOptions = {};
+        if (f['mcq-models']) mo.models = String(f['mcq-models']).split(',').map((x) => x.trim()).filter(Boolean);
+        if (f['gold-index'] !== undefined) mo.goldIndexBase = Number(f['gold-index']) as 0 | 1;
+        const r = await readPublishedMcq(needPath('score', f.mcq, '--mcq'), mo);
         report.problems.push(...r.problems);
-        report.mcq.push({ model: 'imported', data: f.mcq as string, table: mcqTable(r.records) });
+        report.notes.push(...r.notes);
+        for (const t of r.tables) report.mcq.push({ model: t.model, data: f.mcq as string, table: t.table });
       }
       if (report.problems.length) console.error(`[eval score] ${report.problems.length} input problems, e.g. ${report.problems[0]}`);
       writeReport(report, f.out as string | undefined, f.html as string | undefined);

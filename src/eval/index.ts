@@ -22,6 +22,8 @@ export {
 } from './mcq.js';
 export { perplexity, type TokenLogProbFn, type PerplexityResult } from './perplexity.js';
 export { readAnswers, readVerdicts, readMcqPredictions } from './rescore.js';
+export { readPublishedMcq, type PublishedMcq, type PublishedMcqOptions } from './mcq-predictions.js';
+export { bootstrapMean, bootstrapProportion, signTest, formatInterval, type Interval, type SignTest } from './stats.js';
 export { emptyReport, pickExamples, renderReportHtml, type EvalReport } from './report.js';
 export { loadLocalModel, type LocalModel, type LocalModelOptions } from './local-model.js';
 export { compareModels, type CompareModelsOptions } from './compare-models.js';
