@@ -27,3 +27,8 @@ export { bootstrapMean, bootstrapProportion, signTest, formatInterval, type Inte
 export { emptyReport, pickExamples, renderReportHtml, type EvalReport } from './report.js';
 export { loadLocalModel, type LocalModel, type LocalModelOptions } from './local-model.js';
 export { compareModels, type CompareModelsOptions } from './compare-models.js';
+export { loadRubric, defaultRubricPath, validateRubric, rubricSystemPrompt, type Rubric, type Criterion } from './rubric.js';
+export { parseScoreText, parseScoreObject, type ParsedScores } from './rubric-parse.js';
+export { rubricTable, rubricTables, rubricSignTests, readJudgeScores, type RubricTable, type RubricItemScore, type RubricComparison } from './rubric-score.js';
+export { rubricJudge, rubricUserPrompt, type RubricJudge, type RubricTarget } from './rubric-judge.js';
+export { runConsult, rulePatient, llmPatient, summariseConsult, parseCases, factsAsked, type ConsultCase, type ConsultOutcome, type ConsultSummary, type Patient } from './consult.js';
