@@ -77,3 +77,29 @@ test('the consult loop with an LLM patient over the OpenAI protocol on loopback'
   assert.deepEqual(r!.transcript.map((t) => t.text), ['医生，我胸口闷。', '有没有出汗？', '出了很多冷汗。', '请立即拨打120去急诊。']);
   assert.equal(r!.redFlag, 'handled');
 });
+
+test('eval consult on the CLI: an API doctor on loopback with the rule patient; transcripts in the HTML report', async () => {
+  const { evalCommand } = await import('../../src/cli/eval.js');
+  const { mkdtempSync, readFileSync, rmSync, writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'zj-consult-cli-'));
+  const err = console.error;
+  console.error = () => {};
+  try {
+    writeFileSync(join(dir, 'cases.jsonl'), JSON.stringify(CASE) + '\n');
+    const code = await evalCommand.run(['consult', '--cases', join(dir, 'cases.jsonl'), '--api-base', base, '--api-model', 'doc', '--retries', '0',
+      '--out', join(dir, 'c.json'), '--html', join(dir, 'c.html')]);
+    assert.equal(code, 0);
+    const j = JSON.parse(readFileSync(join(dir, 'c.json'), 'utf8'));
+    // the loopback model answers '不太清楚。' (no question): advice at the first turn, the red flag never asked about
+    assert.deepEqual([j.consult[0].summary.advised, j.consult[0].outcomes[0].redFlag], [1, 'missed']);
+    const html = readFileSync(join(dir, 'c.html'), 'utf8');
+    assert.match(html, /Simulated-patient consultations: api:doc with rule-patient/);
+    assert.match(html, /<b>patient \(simulated\):<\/b> 医生，我胸口闷。<\/p><p class="assistant"><b>doctor \(model\):<\/b> 不太清楚。/);
+    await assert.rejects(evalCommand.run(['consult', '--cases', join(dir, 'cases.jsonl'), '--api-base', base, '--api-model', 'doc', '--patient', 'llm']), /--patient-base is required/);
+  } finally {
+    console.error = err;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -136,3 +136,24 @@ test('LLM rubric judge on loopback: one answer in context, a whole consultation,
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('eval score --rubric re-scores a published judge-score file into the report (HTML with intervals and sign tests)', async () => {
+  const { evalCommand } = await import('../../src/cli/eval.js');
+  const dir = mkdtempSync(join(tmpdir(), 'zj-rubric-cli-'));
+  const err = console.error;
+  console.error = () => {};
+  try {
+    const code = await evalCommand.run(['score', '--rubric', FIX + 'judge-scores.jsonl', '--out', join(dir, 'r.json'), '--html', join(dir, 'r.html')]);
+    assert.equal(code, 0);
+    const { readFileSync } = await import('node:fs');
+    const j = JSON.parse(readFileSync(join(dir, 'r.json'), 'utf8'));
+    assert.deepEqual(j.rubric[0].tables.map((t: { model: string }) => t.model), ['A', 'B']);
+    assert.equal(j.problems.length, 4);
+    const html = readFileSync(join(dir, 'r.html'), 'utf8');
+    assert.match(html, /<tr class="rubric" data-model="A"><td>A<\/td><td class="n">3<\/td><td class="n">4\.50 \[/);
+    assert.match(html, /sign test p/);
+  } finally {
+    console.error = err;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
