@@ -10,7 +10,7 @@ import { DataError, formatProblem, RecordError } from '../data/errors.js';
 import { encodings, type Encoding } from '../data/encoding.js';
 import { balanced, newReport, rejectSummary, streamFile, type FileReport, type LoadOptions, type OnError } from '../data/load.js';
 import { formats, sniff, type Format } from '../data/readers.js';
-import { parseTurnMap, shapeNames, type ShapeName } from '../data/shapes.js';
+import { parseRoles, parseTurnMap, shapeNames, type DoctorFirst, type ShapeName } from '../data/shapes.js';
 import { Cleaner, cleanBalanced, type CleanReport } from '../data/clean.js';
 import { outFormats, toLine, type OutFormat } from '../data/writers.js';
 import { sizePresets, writeDemo, type DemoSizes } from '../data/demo/index.js';
@@ -21,13 +21,19 @@ const loadFlags = {
   encoding: { type: 'string', help: 'force the encoding instead of detecting it', choices: encodings },
   as: { type: 'string', help: 'force a record shape; `text` reads any record as plain text', choices: ['auto', ...shapeNames] },
   map: { type: 'string', help: 'turn lists under other names: speaker=KEY,text=KEY[,turns=KEY,user=a|b,assistant=c]' },
+  roles: { type: 'string', help: "speaker labels beyond the built-in ones (医生/大夫/患者/家属/doctor/patient…): '家长=user,主任=assistant'" },
+  'doctor-first': { type: 'string', help: 'a dialogue that opens with the doctor: keep that turn (a greeting is a real doctor turn) or drop it', choices: ['keep', 'drop'], default: 'keep' },
+  'gold-index': { type: 'string', help: "multiple choice: numeric answers are 0- or 1-based (MedMCQA's cop is always 1-based)", choices: ['0', '1'] },
   'on-error': { type: 'string', help: 'rejected records: fail at the first, skip all, or auto (fail above --max-reject)', choices: ['auto', 'fail', 'skip'], default: 'auto' },
   'max-reject': { type: 'number', help: 'auto policy: largest rejected share that still passes', default: 0.01 },
   'text-unit': { type: 'string', help: 'text files: one record per line or per blank-line paragraph', choices: ['line', 'paragraph'], default: 'line' },
   'max-line-mib': { type: 'number', help: 'longest line / JSON element read, in MiB; a longer one is reported by line and skipped', default: 64 },
 } as const satisfies FlagSpecs;
 
-type LoadFlagValues = { format?: string; encoding?: string; as?: string; map?: string; 'on-error'?: string; 'max-reject'?: number; 'text-unit'?: string; 'max-line-mib'?: number };
+type LoadFlagValues = {
+  format?: string; encoding?: string; as?: string; map?: string; roles?: string; 'doctor-first'?: string; 'gold-index'?: string;
+  'on-error'?: string; 'max-reject'?: number; 'text-unit'?: string; 'max-line-mib'?: number;
+};
 
 function loadOptions(f: LoadFlagValues): LoadOptions {
   const o: LoadOptions = {
@@ -45,6 +51,11 @@ function loadOptions(f: LoadFlagValues): LoadOptions {
   if (f.map) {
     try { o.map = parseTurnMap(f.map); } catch (e) { throw new UsageError((e as Error).message); }
   }
+  if (f.roles) {
+    try { o.roles = parseRoles(f.roles); } catch (e) { throw new UsageError((e as Error).message); }
+  }
+  if (f['doctor-first']) o.doctorFirst = f['doctor-first'] as DoctorFirst;
+  if (f['gold-index'] !== undefined) o.goldIndexBase = Number(f['gold-index']) as 0 | 1;
   return o;
 }
 
@@ -112,10 +123,24 @@ async function inspectFile(path: string, o: LoadOptions): Promise<Stats> {
   return s;
 }
 
+/** What was detected and how speakers were mapped: the lines that let a user check a layout before training on it. */
+function layoutLines(r: FileReport): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(r.layouts).sort((a, b) => b[1] - a[1]).slice(0, 8)) out.push(`  detected: ${k} — ${v} records`);
+  const labels = Object.entries(r.roleLabels).sort((a, b) => b[1].turns - a[1].turns);
+  if (labels.length) out.push(`  speakers: ${labels.slice(0, 16).map(([l, e]) => `${l} → ${e.role} (${e.turns})`).join(', ')}${labels.length > 16 ? ', …' : ''}`);
+  if (r.turnsMerged) out.push(`  merged ${r.turnsMerged} consecutive same-speaker turns in ${r.dialoguesMerged} dialogues`);
+  if (r.emptyTurnsDropped) out.push(`  dropped ${r.emptyTurnsDropped} empty turns`);
+  if (r.doctorFirst.kept) out.push(`  ${r.doctorFirst.kept} dialogues open with the doctor: that turn kept (--doctor-first drop to drop it)`);
+  if (r.doctorFirst.dropped) out.push(`  ${r.doctorFirst.dropped} dialogues opened with the doctor: that turn dropped (--doctor-first drop)`);
+  return out;
+}
+
 function printStats(s: Stats): void {
   const r = s.report;
   const lines = [`${r.file}`, `  format ${r.format}, encoding ${r.encoding}`, `  ${rejectSummary(r).slice(r.file.length + 2)}`];
   lines.push(`  shapes: ${Object.entries(r.shapes).map(([k, v]) => `${k} ${v}`).join(', ') || '-'}`);
+  lines.push(...layoutLines(r));
   if (s.turns.n) {
     lines.push(`  dialogues ${s.turns.n}: turns min ${s.turns.min} / mean ${(s.turns.sum / s.turns.n).toFixed(2)} / max ${s.turns.max}` +
       `${s.prompts ? `; ${s.prompts} end with the patient (prompts without an answer)` : ''}${s.safety ? `; ${s.safety} safety prompts` : ''}`);

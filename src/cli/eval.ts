@@ -9,12 +9,16 @@ import { loadFile, type OnError } from '../data/load.js';
 import type { PreferenceSet } from '../data/types.js';
 import {
   answerMetrics, answersToJsonl, apiAnswerer, fewShotPrompts, comparePairwise, emptyReport, generateAnswers, judgeAgreement, llmJudge,
-  loadItems, loadItemsReport, loadMcq, loadRule, mcqTable, perplexity, pickExamples, readAnswers, readMcqPredictions, readVerdicts,
+  loadItems, loadItemsReport, loadMcq, loadRule, mcqTable, perplexity, pickExamples, readAnswers, readVerdicts,
   renderReportHtml, resultOf, ruleDemoJudge, scoreByExtraction, scoreByLogLikelihood, verdictsFromRankings,
   DEMO_JUDGE_NAME, type ApiConfig, type Answerer, type EvalReport, type PairJudge, type PairwiseResult, type TurnSelection,
 } from '../eval/index.js';
 import { loadLocalModel } from '../eval/local-model.js';
 import { parseWeightsOption, WEIGHTS_OPTIONS } from '../model/weights.js';
+import { readPublishedMcq, type PublishedMcqOptions } from '../eval/mcq-predictions.js';
+import { loadRubric } from '../eval/rubric.js';
+import { readJudgeScores, rubricSignTests, rubricTables } from '../eval/rubric-score.js';
+import { judgeSubs } from './eval-judge.js';
 
 const onErrorFlag = {
   'on-error': { type: 'string', help: 'rejected input records: fail at the first, skip all (listed in the report), or auto (fail above 1 %)', choices: ['auto', 'fail', 'skip'], default: 'auto' },
@@ -40,7 +44,7 @@ const apiFlags = {
   template: { type: 'string', help: 'local models: chat template ziya|chatml|default or Jinja source' },
 } as const satisfies FlagSpecs;
 
-type ApiValues = Partial<Record<keyof typeof apiFlags, string | number | boolean>>;
+export type ApiValues = Partial<Record<keyof typeof apiFlags, string | number | boolean>>;
 
 function apiConfig(where: string, base: string, model: string | undefined, keyEnv: string, f: ApiValues): ApiConfig {
   if (!model) throw new UsageError(`[eval ${where}] --api-base needs --api-model`);
@@ -121,7 +125,7 @@ function needPath(where: string, v: unknown, flag: string): string {
 
 // ---------------------------------------------------------------- subcommands
 
-interface Sub { summary: string; usage: string; flags: FlagSpecs; run(f: Record<string, unknown>): Promise<number> }
+export interface Sub { summary: string; usage: string; flags: FlagSpecs; run(f: Record<string, unknown>): Promise<number> }
 
 const subs: Record<string, Sub> = {
   generate: {
@@ -326,12 +330,16 @@ const subs: Record<string, Sub> = {
       'a-name': { type: 'string', help: 'verdicts: name of system A', default: 'A' },
       'b-name': { type: 'string', help: 'verdicts: name of system B', default: 'B' },
       judge: { type: 'string', help: 'verdicts: judge name for the report', default: 'imported' },
-      mcq: { type: 'string', help: 'MCQ predictions (JSONL: id, subject, gold|answer, prediction)' },
+      rubric: { type: 'string', help: 'comma-separated published judge-score files (JSONL/JSON: model + scores text or object)' },
+      'rubric-file': { type: 'string', help: 'rubric: criteria and scale (default configs/rubric.yaml)' },
+      mcq: { type: 'string', help: 'published MCQ predictions (CSV/JSONL/JSON): one column per model, a predictions dict, or rows with a model field' },
+      'mcq-models': { type: 'string', help: 'mcq: comma-separated prediction columns (default: detected)' },
+      'gold-index': { type: 'string', help: 'mcq: numeric answers are 0- or 1-based (cop is always 1-based)', choices: ['0', '1'] },
       out: { type: 'string', help: 'JSON report' },
       html: { type: 'string', help: 'HTML report' },
     },
     async run(f) {
-      if (!f.answers && !f.verdicts && !f.mcq) throw new UsageError('[eval score] nothing to score: give --answers, --verdicts or --mcq');
+      if (!f.answers && !f.verdicts && !f.mcq && !f.rubric) throw new UsageError('[eval score] nothing to score: give --answers, --verdicts, --mcq or --rubric');
       const report = emptyReport('re-scored outputs');
       const items = f.data ? await loadItems(needPath('score', f.data, '--data'), { turns: f.turns as TurnSelection }) : null;
       for (const file of String(f.answers ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
@@ -366,19 +374,33 @@ const subs: Record<string, Sub> = {
         report.pairwise.push(resultOf(f['a-name'] as string, f['b-name'] as string, f.judge as string, ['ability', 'safety'], r.records));
       }
       if (f.mcq) {
-        const r = readMcqPredictions(needPath('score', f.mcq, '--mcq'));
+        const mo: PublishedMcqOptions = {};
+        if (f['mcq-models']) mo.models = String(f['mcq-models']).split(',').map((x) => x.trim()).filter(Boolean);
+        if (f['gold-index'] !== undefined) mo.goldIndexBase = Number(f['gold-index']) as 0 | 1;
+        const r = await readPublishedMcq(needPath('score', f.mcq, '--mcq'), mo);
         report.problems.push(...r.problems);
-        report.mcq.push({ model: 'imported', data: f.mcq as string, table: mcqTable(r.records) });
+        report.notes.push(...r.notes);
+        for (const t of r.tables) report.mcq.push({ model: t.model, data: f.mcq as string, table: t.table });
+      }
+      if (f.rubric) {
+        const rb = loadRubric(f['rubric-file'] as string | undefined);
+        for (const file of String(f.rubric).split(',').map((x) => x.trim()).filter(Boolean)) {
+          const r = readJudgeScores(needPath('score', file, '--rubric'), rb);
+          report.problems.push(...r.problems);
+          (report.rubric ??= []).push({ data: file, judge: 'imported', tables: rubricTables(r.records, rb), comparisons: rubricSignTests(r.records, rb) });
+        }
       }
       if (report.problems.length) console.error(`[eval score] ${report.problems.length} input problems, e.g. ${report.problems[0]}`);
       writeReport(report, f.out as string | undefined, f.html as string | undefined);
       return 0;
     },
   },
+
+  ...judgeSubs({ apiFlags, onErrorFlag, apiConfig, system, progress, writeOut, writeReport, need, needPath }),
 };
 
 function topHelp(): string {
-  return ['usage: zhongjing eval <generate|pairwise|mcq|ppl|score> [flags]   (zhongjing eval <sub> --help)', '',
+  return ['usage: zhongjing eval <generate|pairwise|mcq|ppl|score|rubric|consult> [flags]   (zhongjing eval <sub> --help)', '',
     'Evaluation the Zhongjing way: pairwise win/tie/loss on ability & fluency and safety, plus standard metrics.', '',
     ...Object.entries(subs).map(([k, s]) => `  ${k.padEnd(10)}${s.summary}`)].join('\n');
 }

@@ -4,7 +4,7 @@ export type { Conversation, ConversationMeta, DataRecord, MultipleChoice, PlainT
 export { DataError, RecordError, formatProblem, type Problem } from './errors.js';
 export { detectEncoding, type Encoding } from './encoding.js';
 export { readRaw, sniff, type Format, type ReadOptions } from './readers.js';
-export { detectShape, parsePacked, parseTurnMap, toRecord, type ShapeName, type ShapeOptions, type TurnMap } from './shapes.js';
+export { detectShape, parsePacked, parseRoles, parseTurnMap, toRecord, type DoctorFirst, type LayoutNotes, type RoleLabels, type ShapeName, type ShapeOptions, type TurnMap } from './shapes.js';
 export { balanced, loadFile, streamFile, type FileReport, type LoadOptions, type OnError } from './load.js';
 export * from './ranking-format.js';
 export { toLine, toOutput, outFormats, type OutFormat } from './writers.js';

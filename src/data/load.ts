@@ -4,7 +4,8 @@ import { DataError, RecordError, formatProblem, type Problem } from './errors.js
 import { readRaw, sniff, type Format, type ReadOptions } from './readers.js';
 import { toRecord, UnsupportedShape, type ShapeOptions } from './shapes.js';
 import type { Encoding } from './encoding.js';
-import type { DataRecord, RecordKind } from './types.js';
+import type { LayoutNotes } from './layouts/turns.js';
+import type { DataRecord, RecordKind, Role } from './types.js';
 
 export type OnError = 'fail' | 'skip' | 'auto';
 
@@ -26,10 +27,39 @@ export interface FileReport {
   problems: Problem[];
   shapes: Record<string, number>;
   kinds: Partial<Record<RecordKind, number>>;
+  /** how dialogues were found (layout description → records), e.g. turn objects under 'dialog' (speaker …, text …) */
+  layouts: Record<string, number>;
+  /** speaker label → role and the turns that carried it (at most MAX_LABELS labels are kept) */
+  roleLabels: Record<string, { role: Role; turns: number }>;
+  /** turns merged into the previous turn of the same speaker, and in how many dialogues */
+  turnsMerged: number;
+  dialoguesMerged: number;
+  emptyTurnsDropped: number;
+  /** dialogues that opened with the doctor: that turn kept (default) or dropped (--doctor-first drop) */
+  doctorFirst: { kept: number; dropped: number };
+}
+
+const MAX_LABELS = 200;
+
+/** Adds one record's layout notes to the file report. */
+export function addNotes(r: FileReport, n: LayoutNotes): void {
+  if (n.layout) r.layouts[n.layout] = (r.layouts[n.layout] ?? 0) + 1;
+  for (const [label, e] of Object.entries(n.labels)) {
+    const x = r.roleLabels[label];
+    if (x) x.turns += e.turns;
+    else if (Object.keys(r.roleLabels).length < MAX_LABELS) r.roleLabels[label] = { ...e };
+  }
+  r.turnsMerged += n.merged;
+  if (n.merged) r.dialoguesMerged++;
+  r.emptyTurnsDropped += n.emptyDropped;
+  if (n.leadingDoctor) r.doctorFirst[n.leadingDoctor]++;
 }
 
 export function newReport(file: string, format: Format, encoding: Encoding): FileReport {
-  return { file, format, encoding, recordsIn: 0, recordsOut: 0, rejected: 0, problems: [], shapes: {}, kinds: {} };
+  return {
+    file, format, encoding, recordsIn: 0, recordsOut: 0, rejected: 0, problems: [], shapes: {}, kinds: {},
+    layouts: {}, roleLabels: {}, turnsMerged: 0, dialoguesMerged: 0, emptyTurnsDropped: 0, doctorFirst: { kept: 0, dropped: 0 },
+  };
 }
 
 /** The invariant every report must satisfy; asserted at the end of every load. */
@@ -65,7 +95,8 @@ export async function* streamFile(path: string, opts: LoadOptions = {}, report?:
     rep.recordsIn++;
     if (item.error) { reject(item.line, item.error.field, item.error.reason); continue; }
     try {
-      const { record, shape } = toRecord(item.value, item.key, opts);
+      const { record, shape, notes } = toRecord(item.value, item.key, opts);
+      addNotes(rep, notes);
       record.source = { file: path, line: item.line };
       if (record.kind === 'conversation') record.meta.shape = shape;
       rep.recordsOut++;

@@ -22,6 +22,13 @@ export {
 } from './mcq.js';
 export { perplexity, type TokenLogProbFn, type PerplexityResult } from './perplexity.js';
 export { readAnswers, readVerdicts, readMcqPredictions } from './rescore.js';
+export { readPublishedMcq, type PublishedMcq, type PublishedMcqOptions } from './mcq-predictions.js';
+export { bootstrapMean, bootstrapProportion, signTest, formatInterval, type Interval, type SignTest } from './stats.js';
 export { emptyReport, pickExamples, renderReportHtml, type EvalReport } from './report.js';
 export { loadLocalModel, type LocalModel, type LocalModelOptions } from './local-model.js';
 export { compareModels, type CompareModelsOptions } from './compare-models.js';
+export { loadRubric, defaultRubricPath, validateRubric, rubricSystemPrompt, type Rubric, type Criterion } from './rubric.js';
+export { parseScoreText, parseScoreObject, type ParsedScores } from './rubric-parse.js';
+export { rubricTable, rubricTables, rubricSignTests, readJudgeScores, type RubricTable, type RubricItemScore, type RubricComparison } from './rubric-score.js';
+export { rubricJudge, rubricUserPrompt, type RubricJudge, type RubricTarget } from './rubric-judge.js';
+export { runConsult, rulePatient, llmPatient, summariseConsult, parseCases, factsAsked, type ConsultCase, type ConsultOutcome, type ConsultSummary, type Patient } from './consult.js';

@@ -1,13 +1,18 @@
 // report.ts — the evaluation report: one JSON object (EvalReport) and a self-contained HTML page drawn from it
 // (inline CSS and SVG, no scripts, no network): paper-style stacked win/tie/loss bars per opponent and dimension with
 // failures as their own segment, answer-metric, MCQ, perplexity and agreement tables, and example items.
-// It computes nothing new: the numbers come from pairwise.ts, metrics.ts, mcq.ts, perplexity.ts.
+// Rubric tables, simulated-patient consultations with both sides' transcripts, and the statistics (bootstrap 95 %
+// intervals on win rates and accuracies, the sign test) drawn through stats.ts; the other numbers come from
+// pairwise.ts, metrics.ts, mcq.ts, perplexity.ts, rubric-score.ts and consult.ts.
 import type { AnswerMetrics } from './metrics.js';
 import type { McqTable } from './mcq.js';
 import type { PairwiseResult, Kappa, Tally } from './pairwise.js';
 import type { PerplexityResult } from './perplexity.js';
 import type { Dimension, EvalItem, Outcome, PairVerdict } from './types.js';
 import { OUTCOMES } from './types.js';
+import { bootstrapProportion, formatInterval, signTest } from './stats.js';
+import type { RubricComparison, RubricTable } from './rubric-score.js';
+import type { ConsultOutcome, ConsultSummary } from './consult.js';
 
 export interface ReportExample {
   itemId: string;
@@ -30,6 +35,8 @@ export interface EvalReport {
   examples: ReportExample[];
   /** located problems met while reading inputs (file:line: …) */
   problems: string[];
+  rubric?: { data: string; judge: string; tables: RubricTable[]; comparisons: RubricComparison[] }[];
+  consult?: { summary: ConsultSummary; outcomes: ConsultOutcome[] }[];
 }
 
 export function emptyReport(title: string): EvalReport {
@@ -109,10 +116,11 @@ function pairwiseSection(rs: PairwiseResult[]): string {
 <td>${esc(r.a)} <span class="vs">vs</span> ${esc(r.b)}</td><td>${d === 'ability' ? 'ability &amp; fluency' : 'safety'}</td><td>${esc(r.judge)}</td>
 <td>${barSvg(t)}</td>
 <td class="n">${t.win} / ${t.tie} / ${t.loss}</td><td class="n">${decided ? `${pct(t.win / decided)} / ${pct(t.tie / decided)} / ${pct(t.loss / decided)}` : '—'}</td>
+<td class="n">${decided ? formatInterval(bootstrapProportion(t.win, decided), 1, 100) : '—'}</td><td class="n">${signTest(t.win, t.loss, t.tie).p.toFixed(4)}</td>
 <td class="n fail">${t.unparseable} / ${t.error} / ${t.missing}</td><td class="n">${conflicts}</td><td class="n">${t.total}</td></tr>`);
   }
   return `<h2>Pairwise comparison (win / tie / loss of the first system)</h2>${legend()}
-<table><thead><tr><th>systems</th><th>dimension</th><th>judge</th><th>all items</th><th>W / T / L</th><th>W / T / L of decided</th><th>unparseable /<br>error / missing</th><th>order conflicts<br>(counted as ties)</th><th>items</th></tr></thead>
+<table><thead><tr><th>systems</th><th>dimension</th><th>judge</th><th>all items</th><th>W / T / L</th><th>W / T / L of decided</th><th>win % of decided [95 % CI]</th><th>sign test p<br>(W vs L)</th><th>unparseable /<br>error / missing</th><th>order conflicts<br>(counted as ties)</th><th>items</th></tr></thead>
 <tbody>${rows.join('\n')}</tbody></table>`;
 }
 
@@ -127,8 +135,8 @@ function metricsSection(ms: AnswerMetrics[]): string {
 
 function mcqSection(ms: EvalReport['mcq']): string {
   return ms.map(({ model, data, table }) => {
-    const tr = (r: McqTable['overall'], cls = '') => `<tr class="${cls}"><td>${esc(r.subject)}</td><td class="n">${r.items}</td><td class="n">${r.scored}</td><td class="n fail">${r.missingGold}</td><td class="n">${r.correct}</td><td class="n fail">${r.unparseable} / ${r.errors}</td><td class="n">${pct(r.accuracy)}</td></tr>`;
-    return `<h2>Multiple choice: ${esc(model)} on ${esc(data)}</h2><table><thead><tr><th>subject</th><th>items</th><th>with gold</th><th>gold missing</th><th>correct</th><th>unparseable / error</th><th>accuracy</th></tr></thead>
+    const tr = (r: McqTable['overall'], cls = '') => `<tr class="${cls}"><td>${esc(r.subject)}</td><td class="n">${r.items}</td><td class="n">${r.scored}</td><td class="n fail">${r.missingGold}</td><td class="n">${r.correct}</td><td class="n fail">${r.unparseable} / ${r.errors}</td><td class="n">${pct(r.accuracy)}</td><td class="n">${r.scored ? formatInterval(bootstrapProportion(r.correct, r.scored), 1, 100) : '—'}</td></tr>`;
+    return `<h2>Multiple choice: ${esc(model)} on ${esc(data)}</h2><table><thead><tr><th>subject</th><th>items</th><th>with gold</th><th>gold missing</th><th>correct</th><th>unparseable / error</th><th>accuracy</th><th>% [95 % CI]</th></tr></thead>
 <tbody>${table.rows.map((r) => tr(r)).join('')}${tr(table.overall, 'total')}</tbody></table><p>macro accuracy over subjects: ${pct(table.macroAccuracy)}</p>`;
   }).join('\n');
 }
@@ -155,6 +163,31 @@ ${e.verdicts.map((v) => `<p class="verdict">${esc(v.judge)}: ${Object.entries(v.
 </details>`).join('\n')}`;
 }
 
+function rubricSection(rs: EvalReport['rubric']): string {
+  return (rs ?? []).map((x) => {
+    const t0 = x.tables[0];
+    if (!t0) return '';
+    const head = t0.criteria.map((c) => `<th>${esc(c.name)}</th>`).join('');
+    const rows = x.tables.map((t) => `<tr class="rubric" data-model="${esc(t.model)}"><td>${esc(t.model)}</td><td class="n">${t.items}</td>${t.criteria.map((c) =>
+      `<td class="n">${formatInterval(c.ci)} <span class="fail">n=${c.n}${c.missing + c.outOfRange + c.unparseable + c.errors ? `; missing ${c.missing}, off-scale ${c.outOfRange}, unparseable ${c.unparseable}, errors ${c.errors}` : ''}</span></td>`).join('')}
+<td class="n">${formatInterval(t.overall.ci)} <span class="fail">n=${t.overall.n}, excluded ${t.overall.excluded}</span></td></tr>`).join('');
+    const cmp = x.comparisons.length ? `<table><thead><tr><th>A vs B</th><th>criterion</th><th>pairs</th><th>A higher / lower / equal</th><th>sign test p</th></tr></thead><tbody>${x.comparisons.map((c) =>
+      `<tr><td>${esc(c.a)} vs ${esc(c.b)}</td><td>${esc(c.criterion)}</td><td class="n">${c.pairs}</td><td class="n">${c.test.wins} / ${c.test.losses} / ${c.test.ties}</td><td class="n">${c.test.p.toFixed(4)}</td></tr>`).join('')}</tbody></table>` : '';
+    return `<h2>Rubric scores (${esc(t0.rubric)}, scale ${t0.scale.min}–${t0.scale.max}) on ${esc(x.data)} · judge ${esc(x.judge)}</h2><p>mean [bootstrap 95 % CI]; failures are counted beside each mean, never scored.</p>
+<table><thead><tr><th>model</th><th>items</th>${head}<th>overall</th></tr></thead><tbody>${rows}</tbody></table>${cmp}`;
+  }).join('\n');
+}
+
+function consultSection(cs: EvalReport['consult']): string {
+  return (cs ?? []).map(({ summary: s, outcomes }) => `<h2>Simulated-patient consultations: ${esc(s.doctor)} with ${esc(s.patient)}</h2>
+<table><thead><tr><th>cases</th><th>advised</th><th>mean turns to advice</th><th>mean questions before advice</th><th>facts elicited</th><th>red flags handled / not urged / missed</th><th>errors</th></tr></thead>
+<tbody><tr class="consult"><td class="n">${s.cases}</td><td class="n">${s.advised}</td><td class="n">${num(s.meanTurnsToAdvice, 2)}</td><td class="n">${num(s.meanQuestionsBeforeAdvice, 2)}</td>
+<td class="n">${s.factsElicited} / ${s.factsTotal} (${s.factsTotal ? formatInterval(bootstrapProportion(s.factsElicited, s.factsTotal), 1, 100) : '—'})</td>
+<td class="n">${s.redFlag.handled} / ${s.redFlag.notUrged} / ${s.redFlag.missed}</td><td class="n fail">${s.errors}</td></tr></tbody></table>
+${outcomes.map((o) => `<details class="ex transcript"><summary>${esc(o.caseId)} — advice at turn ${o.turnsToAdvice ?? '—'}, ${o.questionsBeforeAdvice} questions, facts ${o.factsElicited.length}/${o.factsTotal}, red flag ${o.redFlag}${o.adviceScore !== undefined ? `, advice score ${num(o.adviceScore, 2)}` : ''}${o.error ? `, error: ${esc(o.error)}` : ''}</summary>
+${o.transcript.map((t) => `<p class="${t.role}"><b>${t.role === 'user' ? 'patient (simulated)' : 'doctor (model)'}:</b> ${esc(t.text)}</p>`).join('')}</details>`).join('\n')}`).join('\n');
+}
+
 export function renderReportHtml(r: EvalReport): string {
   const css = `body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#222;max-width:1200px}h1{font-size:22px}h2{font-size:17px;margin-top:28px}
 table{border-collapse:collapse;margin:8px 0}td,th{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:middle}th{font-weight:600;background:#f6f6f6}
@@ -171,6 +204,8 @@ ${pairwiseSection(r.pairwise)}
 ${agreementSection(r.agreement)}
 ${metricsSection(r.answerMetrics)}
 ${mcqSection(r.mcq)}
+${rubricSection(r.rubric)}
+${consultSection(r.consult)}
 ${pplSection(r.perplexity)}
 ${examplesSection(r.examples)}
 </body></html>

@@ -48,13 +48,14 @@ test('data inspect: counts, shapes, turns, rejected records with file:line; --js
   assert.match(r.out, /4 records in = 4 out \+ 0 rejected/);
   assert.match(r.out, /shapes: input-target 2, alpaca 1, messages 1/);
   assert.match(r.out, /rejected .*empty-turns\.jsonl:3: output: empty answer/);
-  assert.match(r.out, /FAILED: .*empty-turns\.jsonl:1: policy: 4 of 5 records rejected/);
+  assert.match(r.out, /FAILED: .*empty-turns\.jsonl:2: policy: 2 of 5 records rejected/);
   const j = await run(['inspect', '--json', '--on-error', 'skip', FIX + 'empty-turns.jsonl']);
   assert.equal(j.code, 0);
   const o = JSON.parse(j.out);
   assert.equal(o.balanced, true);
-  assert.deepEqual([o.recordsIn, o.recordsOut, o.rejected], [5, 1, 4]);
-  assert.equal(o.problems[3].line, 4);
+  assert.deepEqual([o.recordsIn, o.recordsOut, o.rejected], [5, 3, 2]);
+  assert.equal(o.problems[1].line, 3);
+  assert.equal(o.emptyTurnsDropped, 2);
   const g = JSON.parse((await run(['inspect', '--json', FIX + 'gb18030.tsv'])).out);
   assert.deepEqual([g.format, g.encoding, g.departments['心血管科']], ['tsv', 'gb18030', 1]);
 });
@@ -91,4 +92,18 @@ test('data convert / clean / demo write files that load back', async () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('data inspect says what layout it detected, how it mapped speakers, and what it merged, dropped and kept', async () => {
+  const L = fileURLToPath(new URL('../../../test/data/fixtures/', import.meta.url));
+  const r = await run(['inspect', L + 'pediatric.json']);
+  assert.equal(r.code, 0);
+  assert.match(r.out, /detected: turn objects under 'dialogue' \(speaker 'speaker', text 'utterance'\) — 2 records/);
+  assert.match(r.out, /speakers: 家属 → user \(4\), 医生 → assistant \(3\), 患者 → user \(2\), 大夫 → assistant \(2\)/);
+  assert.match(r.out, /merged 1 consecutive same-speaker turns in 1 dialogues/);
+  assert.match(r.out, /dropped 1 empty turns/);
+  assert.match(r.out, /1 dialogues open with the doctor: that turn kept \(--doctor-first drop to drop it\)/);
+  const d = await run(['inspect', '--doctor-first', 'drop', '--roles', '家属=user', L + 'pediatric.json']);
+  assert.match(d.out, /1 dialogues opened with the doctor: that turn dropped/);
+  await assert.rejects(run(['inspect', '--roles', '家属', L + 'pediatric.json']), /--roles: expected label=role, got '家属'/);
 });

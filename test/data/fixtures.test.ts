@@ -35,26 +35,30 @@ test('wrong types: each record rejected with file:line: field: reason; in = out 
     '3: history: expected a list of [patient, doctor] pairs, got string',
     '4: history[0]: expected a [patient, doctor] pair, got 1 items',
     '5: conversations[1].value: expected a string, got array',
-    "6: messages[1].role: unknown speaker 'robot' (name it with --map user=robot or assistant=robot)",
+    "6: messages[1].role: unknown speaker 'robot' (name it with --roles 'robot=user' or 'robot=assistant')",
     '7: instruction: list of 2 values; expected one string (refusing to pick or join)',
   ]);
   assert.ok(report.problems.every((p) => p.file === f('wrong-types.jsonl')));
 });
 
-test('empty turns are rejected, never dropped; the default policy fails above 1 %', async () => {
-  const { report } = await loadFile(f('empty-turns.jsonl'), { onError: 'skip' });
+test('empty turns are dropped and counted; records without a prompt or answer are rejected; policy above 1 %', async () => {
+  const { records, report } = await loadFile(f('empty-turns.jsonl'), { onError: 'skip' });
   assert.deepEqual(report.problems.map((p) => `${p.line}: ${p.field}: ${p.reason}`), [
-    '1: conversations[1]: empty assistant turn',
     '2: instruction: empty instruction',
     '3: output: empty answer',
-    '4: history[0][0]: empty turn',
   ]);
-  assert.equal(report.recordsOut, 1);
+  assert.equal(report.recordsOut, 3);
+  assert.equal(report.emptyTurnsDropped, 2, "line 1's blank doctor turn and line 4's blank patient turn");
+  // line 1 loses its only doctor turn: a prompt without an answer, not a dialogue with an empty answer
+  assert.deepEqual((records[0] as Conversation).turns, [{ role: 'user', text: '腹泻两天' }]);
+  // line 4: the history pair's patient side is empty, so the dialogue opens with the doctor (kept, counted)
+  assert.deepEqual((records[1] as Conversation).turns.map((t) => t.role), ['assistant', 'user', 'assistant']);
+  assert.equal(report.doctorFirst.kept, 1);
   await assert.rejects(loadFile(f('empty-turns.jsonl')), (e: unknown) =>
-    e instanceof DataError && /empty-turns\.jsonl:1: policy: 4 of 5 records rejected \(> 1 %/.test(e.message));
-  await assert.rejects(loadFile(f('empty-turns.jsonl'), { onError: 'fail' }), /empty-turns\.jsonl:1: conversations\[1\]: empty assistant turn/);
+    e instanceof DataError && /empty-turns\.jsonl:2: policy: 2 of 5 records rejected \(> 1 %/.test(e.message));
+  await assert.rejects(loadFile(f('empty-turns.jsonl'), { onError: 'fail' }), /empty-turns\.jsonl:2: instruction: empty instruction/);
   const lenient = await loadFile(f('empty-turns.jsonl'), { maxRejectFraction: 0.9 });
-  assert.equal(lenient.report.rejected, 4);
+  assert.equal(lenient.report.rejected, 2);
 });
 
 test('undecodable bytes: the bad line is reported with file:line, the others load', async () => {
@@ -110,9 +114,11 @@ test('packed histories (病人/医生, 患者/医生, <user>/<bot>) and consecut
 });
 
 test('mapped turn lists: --map speaker=speaker,text=sentence with extra speaker names', async () => {
-  await assert.rejects(loadFile(f('mapped.jsonl')), /mapped\.jsonl:1: shape: unsupported shape \(keys: dialog_id, dialog\)/);
-  const bad = await loadFile(f('mapped.jsonl'), { map: parseTurnMap('speaker=speaker,text=sentence'), onError: 'skip' });
-  assert.equal(bad.report.problems[0]!.reason, "unknown speaker '大夫' (name it with --map user=大夫 or assistant=大夫)");
+  // detected without flags now (turn objects with Chinese labels); --map still forces the keys
+  const auto = await loadFile(f('mapped.jsonl'));
+  assert.deepEqual(auto.report.shapes, { 'turn-objects': 2 });
+  const bad = await loadFile(f('mapped.jsonl'), { map: parseTurnMap('speaker=speaker,text=sentence'), roles: { 大夫: 'user' }, onError: 'skip' });
+  assert.deepEqual((bad.records[1] as Conversation).turns.map((t) => t.text), ['膝盖疼\n哪侧？'], '--roles overrides a built-in label');
   const { records } = await loadFile(f('mapped.jsonl'), { map: parseTurnMap('speaker=speaker,text=sentence,assistant=大夫') });
   assert.equal(records.length, 2);
   assert.equal((records[0] as Conversation).turns.length, 3);
@@ -181,6 +187,13 @@ test('turn lists: role/content or from/value under conversations, messages or co
   const b = toRecord({ messages: [{ from: 'human', value: '头疼' }, { from: 'gpt', value: '多久了？' }] });
   assert.equal(b.shape, 'sharegpt');
   assert.deepEqual((a.record as Conversation).turns, (b.record as Conversation).turns);
-  assert.throws(() => toRecord({ messages: [{ role: 'assistant', content: '您好' }, { role: 'user', content: '头疼' }] }),
-    /the conversation starts with the assistant/);
+  // a dialogue that opens with the doctor keeps that turn by default, or drops it when asked
+  const greet = { messages: [{ role: 'assistant', content: '您好' }, { role: 'user', content: '头疼' }] };
+  const kept = toRecord(greet);
+  assert.deepEqual((kept.record as Conversation).turns.map((t) => t.role), ['assistant', 'user']);
+  assert.equal(kept.notes.leadingDoctor, 'kept');
+  const dropped = toRecord(greet, undefined, { doctorFirst: 'drop' });
+  assert.deepEqual((dropped.record as Conversation).turns, [{ role: 'user', text: '头疼' }]);
+  assert.equal(dropped.notes.leadingDoctor, 'dropped');
+  assert.throws(() => toRecord({ messages: [{ role: 'assistant', content: '您好' }] }), /no patient \(user\) turn/);
 });
