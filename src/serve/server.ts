@@ -86,8 +86,10 @@ function errorResponse(c: Context, e: ApiError): Response {
 }
 
 export function createServeApp(engine: Engine, tok: Tokenizer, opts: ServeAppOptions = {}): Hono {
-  const limits: ServeLimits = { ...defaultLimits, ...opts.limits };
   const info: ModelInfo = engine.info;
+  // a max_tokens cap above the model's context could never be honoured: the cap is the context at most
+  const limits: ServeLimits = { ...defaultLimits, ...opts.limits };
+  limits.maxTokens = Math.max(1, Math.min(limits.maxTokens, info.maxPositions - 1));
   const guard = new SafetyGuard(opts.guard);
   const template = servedTemplate(tok, opts.template);
   const created = Math.floor(Date.now() / 1000);
@@ -99,6 +101,12 @@ export function createServeApp(engine: Engine, tok: Tokenizer, opts: ServeAppOpt
 
   // every error of the shared layer (size, URL, Host, content type) answers in the OpenAI shape too
   app.onError((e, c) => {
+    const r = onError(e, c);
+    // a rejected request is logged with its status and reason, so an operator can see why clients fail
+    log(`${new Date().toISOString()} rejected ${c.req.method} ${new URL(c.req.url).pathname} ${r.status} ${e instanceof Error ? e.message : String(e)}`);
+    return r;
+  });
+  const onError = (e: unknown, c: Context): Response => {
     if (e instanceof ApiError) return errorResponse(c, e);
     if (e instanceof BodyTooLarge) {
       // the rest of the body is never read, so this connection cannot carry another request
@@ -112,7 +120,7 @@ export function createServeApp(engine: Engine, tok: Tokenizer, opts: ServeAppOpt
     if (e instanceof URIError) return errorResponse(c, new ApiError(400, `[serve] malformed percent-encoding in the URL: ${e.message}`));
     console.error(e);
     return errorResponse(c, new ApiError(500, '[serve] internal error (see the server log)', 'server_error'));
-  });
+  };
   app.notFound((c) => errorResponse(c, new ApiError(404, `[serve] no route for ${c.req.method} ${new URL(c.req.url).pathname}`, 'invalid_request_error', null, 'not_found')));
 
   if (opts.apiKey) {
@@ -296,7 +304,15 @@ export function createServeApp(engine: Engine, tok: Tokenizer, opts: ServeAppOpt
     });
   });
 
+  // a known route asked with the wrong method: 405 naming the methods it takes
+  const allowed: Record<string, string> = { '/v1/chat/completions': 'POST', '/v1/models': 'GET' };
   app.all('/v1/*', (c) => {
+    const path = new URL(c.req.url).pathname.replace(/\/+$/, '');
+    const allow = allowed[path] ?? (path.startsWith('/v1/models/') ? 'GET' : undefined);
+    if (allow && c.req.method !== allow) {
+      c.header('Allow', allow);
+      throw new ApiError(405, `[serve] ${path} takes ${allow}, not ${c.req.method}`, 'invalid_request_error', null, 'method_not_allowed');
+    }
     throw new ApiError(c.req.method === 'GET' || c.req.method === 'POST' ? 404 : 405, `[serve] no route for ${c.req.method} ${new URL(c.req.url).pathname}`, 'invalid_request_error', null, 'not_found');
   });
   app.use('/*', serveFolder(opts.uiDir ?? defaultChatUiDir(), '/'));
