@@ -33,7 +33,7 @@ export const serveCommand: Command = {
     if (positional.length) throw new UsageError(`[serve] unexpected argument '${positional[0]}' (the model goes in --model DIR)`);
     if (!f.model) throw new UsageError('[serve] --model DIR is required');
     for (const k of ['max-queue', 'max-batch', 'max-tokens', 'max-body-kb'] as const)
-      if (!(Number.isInteger(f[k]) && f[k]! >= (k === 'max-queue' ? 0 : 1))) throw new UsageError(`[serve] --${k} must be a positive integer, got ${f[k]}`);
+      if (f[k] !== undefined && !(Number.isInteger(f[k]) && f[k]! >= (k === 'max-queue' ? 0 : 1))) throw new UsageError(`[serve] --${k} must be a positive integer, got ${f[k]}`);
     const apiKey = f['api-key'] ?? process.env.ZJ_API_KEY;
     const allowedHosts = (f['allowed-hosts'] ?? '').split(',').map((x) => x.trim()).filter(Boolean);
     console.error(`serve: loading ${f.model} …`);
