@@ -31,8 +31,8 @@ async function showProject(name) {
   $('detail').hidden = false;
   $('pname').textContent = name;
   $('annotators').replaceChildren(...s.annotators.map((a) => el('tr', {}, el('td', {}, a.name),
-    el('td', {}, bar(a.progress.done, a.progress.done + a.progress.available + a.progress.pending)), el('td', {}, a.progress.done),
-    el('td', {}, a.progress.skipped), el('td', {}, a.progress.pending), el('td', {}, a.progress.available))));
+    el('td', {}, a.progress.done), el('td', {}, a.progress.skipped), el('td', {}, a.progress.pending), el('td', {}, a.progress.available),
+    el('td', {}, bar(a.progress.done, a.progress.done + a.progress.available + a.progress.pending)))));
   const g = s.agreement;
   $('alpha').textContent = fmt(g.alphaOrdinal);
   $('alpha-word').textContent = agreementWord(g.alphaOrdinal);
@@ -61,7 +61,7 @@ async function main() {
   $('projects').replaceChildren(...r.projects.map((p) => el('tr', {},
     el('td', {}, el('a', { href: `?project=${encodeURIComponent(p.name)}`, onclick: (ev) => { ev.preventDefault(); history.replaceState(null, '', `?project=${encodeURIComponent(p.name)}`); showProject(p.name).catch(err); } }, p.name)),
     el('td', {}, p.counts.items), el('td', {}, p.perItem), el('td', {}, p.counts.done), el('td', {}, p.counts.complete),
-    el('td', {}, bar(p.counts.complete, p.counts.items)), el('td', { class: 'left' }, leftText(p)), el('td', {}, p.members.join(', ')))));
+    el('td', {}, p.members.join(', ')), el('td', {}, bar(p.counts.complete, p.counts.items)), el('td', { class: 'left' }, leftText(p)))));
   if (current) await showProject(current);
 }
 const err = (e) => { $('error').textContent = e.status === 403 ? '需要管理员权限 Admins only' : e.message; };
