@@ -57,6 +57,9 @@ test('API on a real socket: a 30-turn consultation never errors, reports truncat
       const j = await jsonOf(r);
       assert.equal(typeof j.truncated_turns, 'number');
       maxTruncated = Math.max(maxTruncated, j.truncated_turns);
+      // a random byte-level BPE model emits stray bytes; they are counted, never shown
+      assert.ok(!j.choices[0].message.content.includes('\uFFFD'), `turn ${i + 1}: U+FFFD in the answer`);
+      assert.equal(typeof j.invalid_utf8, 'number');
       conv.push({ role: 'assistant', content: j.choices[0].message.content });
     }
     assert.ok(maxTruncated > 0, 'a 30-turn consultation does not fit a 160-token context without trimming');
