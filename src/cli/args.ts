@@ -55,11 +55,26 @@ export function formatHelp(usage: string, summary: string, specs: FlagSpecs): st
   const lines = [`usage: ${usage}`, '', summary, ''];
   const entries = Object.entries(specs);
   if (entries.length) lines.push('flags:');
-  for (const [k, s] of entries) {
+  const rows: [string, string][] = entries.map(([k, s]) => {
     const kind = s.type === 'boolean' ? '' : s.choices ? ` <${s.choices.join('|')}>` : ` <${s.type}>`;
     const def = s.default !== undefined && s.type !== 'boolean' ? ` (default ${s.default})` : '';
-    lines.push(`  --${k}${kind}`.padEnd(34) + s.help + def);
-  }
-  lines.push('  --help'.padEnd(34) + 'show this help');
+    return [`  --${k}${kind}`, s.help + def];
+  });
+  rows.push(['  --help', 'show this help']);
+  lines.push(...formatColumns(rows));
   return lines.join('\n');
+}
+
+/**
+ * Two columns with at least two spaces between them; a left cell too long for the column (a flag with many
+ * choices) gets its description on the next line, indented, instead of running into it.
+ */
+export function formatColumns(rows: readonly [string, string][], maxLeft = 36): string[] {
+  const width = Math.min(maxLeft, Math.max(0, ...rows.map(([l]) => l.length))) + 2;
+  const out: string[] = [];
+  for (const [l, r] of rows) {
+    if (l.length + 2 <= width) out.push(l.padEnd(width) + r);
+    else out.push(l, ' '.repeat(width) + r);
+  }
+  return out;
 }

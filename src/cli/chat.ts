@@ -1,8 +1,12 @@
 // chat.ts — `zhongjing chat --model DIR`: talk to a model directory (adapters applied as adapters.json says) in
 // the terminal, or answer one --prompt and exit. Sampling defaults come from generation_config.json; flags
 // override them. Streams tokens as they come. A research tool, not a doctor: it prints that once.
-// No serving, no history files: the conversation lives in memory for the session.
-import { createInterface } from 'node:readline/promises';
+// Piped stdin is one patient turn a line; --transcript keeps the consultation as JSONL (docs/data-formats.md).
+// The safety guard and the context window are serve's own (src/serve/guard.ts, context-window.ts).
+import { createInterface } from 'node:readline';
+import { writeFileSync } from 'node:fs';
+import { SafetyGuard } from '../serve/guard.js';
+import { ContextOverflow, describeFit, fitContext } from '../serve/context-window.js';
 import type { Command } from './command.js';
 import { formatHelp, parseArgs, UsageError } from './args.js';
 import { loadModel, tokenizerOf } from '../model/load.js';
@@ -25,12 +29,15 @@ const flags = {
   'repetition-penalty': { type: 'number', help: 'HF repetition penalty (Zhongjing served with 1.2)' },
   seed: { type: 'number', help: 'sampling seed', default: 0 },
   'no-adapters': { type: 'boolean', help: 'the base model only, adapters ignored' },
+  safety: { type: 'string', help: 'red-flag guard: an urgent-care message first when the patient describes an emergency', choices: ['on', 'off'], default: 'on' },
+  transcript: { type: 'string', help: 'write the consultation to this file as one JSONL conversation record (rewritten after each turn)' },
 } as const;
 
 /** The text of ids, holding back a trailing incomplete UTF-8 sequence (shown once the next token completes it). */
 function stableText(tok: Tokenizer, ids: number[]): string {
-  const t = tok.decode(ids, { skipSpecialTokens: true });
-  return t.endsWith('\uFFFD') ? t.slice(0, t.lastIndexOf('\uFFFD')) : t;
+  let t = tok.decode(ids, { skipSpecialTokens: true });
+  while (t.endsWith('\uFFFD')) t = t.slice(0, -1);
+  return t.replaceAll('\uFFFD', '');
 }
 
 export const chatCommand: Command = {
@@ -69,28 +76,54 @@ export const chatCommand: Command = {
       return inj ? `[chat] refused: ${describeInjection({ ...inj, index })}` : null;
     };
     if (f.system && refused(f.system, 0)) throw new UsageError(refused(f.system, 0)!.replace('messages[0].content', '--system'));
+    const guard = new SafetyGuard({ enabled: f.safety !== 'off', disclaimer: '' });
+    const maxPositions = md.model.config.maxPositions;
+    const encode = (ms: ChatMessage[]) => tok.encode(renderChat(tok, template, ms, { addGenerationPrompt: true }));
+    // what the patient saw, for the transcript (messages holds what the model said, without the guard's words)
+    const shown: ChatMessage[] = [...messages];
+    const saveTranscript = () => {
+      if (!f.transcript) return;
+      const rec = { id: `chat-${startedAt}`, messages: shown.map(({ role, content }) => ({ role, content })) };
+      writeFileSync(f.transcript, JSON.stringify(rec) + '\n');
+    };
+    const startedAt = new Date().toISOString().replace(/[:.]/g, '-');
     const answer = (content: string, write: (s: string) => void): string => {
       const why = refused(content, messages.length);
       if (why) throw new UsageError(why);
       messages.push({ role: 'user', content });
-      const ids = tok.encode(renderChat(tok, template, messages, { addGenerationPrompt: true }));
-      const max = md.model.config.maxPositions - base.maxNewTokens;
-      if (ids.length > max) throw new Error(`[chat] the conversation is ${ids.length} tokens; at most ${max} fit before ${base.maxNewTokens} new ones`);
-      let shown = '';
+      // the guard reads the patient's words before any length handling can leave them out
+      const verdict = guard.check(messages);
+      let fit;
+      try {
+        fit = fitContext(messages, { maxPositions, maxNewTokens: base.maxNewTokens, encode });
+      } catch (e) {
+        messages.pop();
+        if (e instanceof ContextOverflow) throw new UsageError(`[chat] that message is ${e.promptTokens} tokens with the template; this model's context is ${maxPositions} — send it shorter (it was not added to the conversation)`);
+        throw e;
+      }
+      const notice = describeFit(fit, base.maxNewTokens);
+      if (notice) process.stderr.write(`[chat] ${notice}\n`);
+      shown.push({ role: 'user', content });
+      if (verdict.prefix) write(verdict.prefix);
+      let shownText = '';
       const out: number[] = [];
-      const r = generate(md.model, [ids], {
-        ...base, seed: base.seed! + messages.length,
+      const r = generate(md.model, [fit.ids], {
+        ...base, maxNewTokens: fit.maxNewTokens, seed: base.seed! + messages.length,
         onToken: (e) => {
           if (eos.has(e.id)) return;
           out.push(e.id);
           const t = stableText(tok, out);
-          write(t.slice(shown.length));
-          shown = t;
+          if (t.startsWith(shownText)) { write(t.slice(shownText.length)); shownText = t; }
         },
       });
-      const text = tok.decode(r.ids[0]!.filter((id) => !eos.has(id)), { skipSpecialTokens: true });
-      write(text.slice(shown.length) + '\n');
+      const rawText = tok.decode(r.ids[0]!.filter((id) => !eos.has(id)), { skipSpecialTokens: true });
+      const invalid = rawText.split('\uFFFD').length - 1;
+      const text = rawText.replaceAll('\uFFFD', '');
+      write((text.startsWith(shownText) ? text.slice(shownText.length) : '') + '\n');
+      if (invalid) process.stderr.write(`[chat] ${invalid} invalid UTF-8 sequence${invalid === 1 ? '' : 's'} left out of the answer\n`);
       messages.push({ role: 'assistant', content: text });
+      shown.push({ role: 'assistant', content: verdict.prefix + text });
+      saveTranscript();
       return text;
     };
     const write = (s: string) => { process.stdout.write(s); };
@@ -100,18 +133,20 @@ export const chatCommand: Command = {
     }
     console.log(`zhongjing chat — ${md.dir}${md.adapters.length ? ` (adapters: ${md.adapters.filter((a) => a.enabled).map((a) => a.name).join(', ') || 'none enabled'})` : ''}`);
     console.log('A research tool, not a doctor: nothing it says is medical advice. Empty line or Ctrl-D to quit.');
-    const rl = createInterface({ input: process.stdin, output: process.stdout });
+    // one turn a line, typed or piped; EOF (Ctrl-D, end of a pipe) or an empty line ends the consultation
+    const tty = process.stdin.isTTY === true;
+    const rl = createInterface({ input: process.stdin, ...(tty ? { output: process.stdout, prompt: '> ' } : {}), terminal: tty });
     try {
-      for (;;) {
-        let line: string;
-        try { line = await rl.question('> '); } catch { break; } // closed input
-        if (!line.trim()) break;
+      if (tty) rl.prompt();
+      for await (const line of rl) {
+        if (!line.trim()) { if (tty) break; else continue; }
         try {
           answer(line, write);
         } catch (e) {
           if (!(e instanceof UsageError)) throw e;
           console.error(e.message); // the conversation goes on without that message
         }
+        if (tty) rl.prompt();
       }
     } finally {
       rl.close();

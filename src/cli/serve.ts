@@ -17,7 +17,7 @@ const flags = {
   disclaimer: { type: 'string', help: `text appended to every answer ('' for none; default: ${DISCLAIMER})` },
   'max-queue': { type: 'number', help: 'requests allowed to wait behind the running batch; more get 429', default: 32 },
   'max-batch': { type: 'number', help: 'most requests decoded together (1 = one at a time)', default: 16 },
-  'max-tokens': { type: 'number', help: 'largest max_tokens a request may ask for', default: 2048 },
+  'max-tokens': { type: 'number', help: "largest max_tokens a request may ask for (default and upper bound: the model's context)" },
   'max-body-kb': { type: 'number', help: 'largest request body in KiB (413 above)', default: 256 },
   'allowed-hosts': { type: 'string', help: "comma-separated Host names to accept besides the bound address and loopback names (e.g. the proxy's name; '*' = any)" },
   quiet: { type: 'boolean', help: 'no per-request log lines' },
@@ -35,7 +35,7 @@ export const serveCommand: Command = {
     if (positional.length) throw new UsageError(`[serve] unexpected argument '${positional[0]}' (the model goes in --model DIR)`);
     if (!f.model) throw new UsageError('[serve] --model DIR is required');
     for (const k of ['max-queue', 'max-batch', 'max-tokens', 'max-body-kb'] as const)
-      if (!(Number.isInteger(f[k]) && f[k]! >= (k === 'max-queue' ? 0 : 1))) throw new UsageError(`[serve] --${k} must be a positive integer, got ${f[k]}`);
+      if (f[k] !== undefined && !(Number.isInteger(f[k]) && f[k]! >= (k === 'max-queue' ? 0 : 1))) throw new UsageError(`[serve] --${k} must be a positive integer, got ${f[k]}`);
     const apiKey = f['api-key'] ?? process.env.ZJ_API_KEY;
     const allowedHosts = (f['allowed-hosts'] ?? '').split(',').map((x) => x.trim()).filter(Boolean);
     console.error(`serve: loading ${f.model} …`);
@@ -45,7 +45,7 @@ export const serveCommand: Command = {
       ...(allowedHosts.length ? { allowedHosts } : {}),
       ...(f.template ? { template: f.template } : {}),
       guard: { enabled: f.safety !== 'off', ...(f.disclaimer !== undefined ? { disclaimer: f.disclaimer } : {}) },
-      limits: { maxTokens: f['max-tokens']!, maxBodyBytes: f['max-body-kb']! * 1024 },
+      limits: { ...(f['max-tokens'] !== undefined ? { maxTokens: f['max-tokens'] } : {}), maxBodyBytes: f['max-body-kb']! * 1024 },
       ...(f.quiet ? {} : { log: (l: string) => console.log(l) }),
     });
     const i = s.engine.info;

@@ -1,13 +1,16 @@
 // deltas.ts — turns "the whole answer decoded so far" (one string per new token) into the pieces a stream may send:
 // never a piece that a later token could still change (a trailing U+FFFD is an unfinished UTF-8 character) and never
 // the start of what may become a stop string, so that the streamed text always equals the final, stop-trimmed text.
-// Decoding itself is the tokenizer's business; this file only compares strings.
+// A U+FFFD that is not trailing is an invalid byte sequence for good: it is left out of the text (counted in
+// `invalid`) rather than shown mid-word. Decoding itself is the tokenizer's business; this file only compares strings.
 
 const REPLACEMENT = '\uFFFD';
 
 export class DeltaStream {
   /** text already handed out */
   private sent = '';
+  /** invalid UTF-8 sequences left out of the text handed out (as of the last push/finish) */
+  invalid = 0;
 
   constructor(private readonly stops: readonly string[]) {}
 
@@ -31,8 +34,19 @@ export class DeltaStream {
     return i < 0 ? full : full.slice(0, i);
   }
 
+  /** `full` without its settled U+FFFDs (counted); a trailing run is kept — push() holds it back. */
+  private clean(full: string, final: boolean): string {
+    let end = full.length;
+    if (!final) while (end > 0 && full[end - 1] === REPLACEMENT) end--;
+    const head = full.slice(0, end);
+    const out = head.split(REPLACEMENT);
+    this.invalid = out.length - 1;
+    return out.join('') + full.slice(end);
+  }
+
   /** What may be sent now, given the full text so far ('' when everything new is still uncertain). */
-  push(full: string): string {
+  push(raw: string): string {
+    const full = this.clean(raw, false);
     const cut = this.stopIndex(full);
     let end = cut >= 0 ? cut : full.length;
     if (cut < 0) {
@@ -51,8 +65,8 @@ export class DeltaStream {
   }
 
   /** Everything not yet sent, once generation is over. */
-  finish(full: string): string {
-    return this.take(this.finalText(full), Infinity);
+  finish(raw: string): string {
+    return this.take(this.finalText(this.clean(raw, true)), Infinity);
   }
 
   private take(full: string, end: number): string {

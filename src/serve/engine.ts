@@ -12,7 +12,7 @@ export type JobFinish = 'eos' | 'stop' | 'length' | 'cancelled';
 export interface JobSink {
   /** stop- and UTF-8-safe text; `tokens` generated so far */
   onDelta(text: string, tokens: number): void;
-  onDone(r: { finish: JobFinish; tokens: number; text: string; queuedMs: number; runMs: number }): void;
+  onDone(r: { finish: JobFinish; tokens: number; text: string; queuedMs: number; runMs: number; invalidUtf8?: number }): void;
   onError(message: string): void;
 }
 
@@ -227,7 +227,7 @@ export class Engine {
         this.st.completed++;
         this.st.avgJobMs = this.st.avgJobMs ? 0.8 * this.st.avgJobMs + 0.2 * m.ms : m.ms;
       }
-      job.sink.onDone({ finish: m.finish, tokens: m.tokens, text: m.text, queuedMs: job.startedAt - job.enqueuedAt, runMs: m.ms });
+      job.sink.onDone({ finish: m.finish, tokens: m.tokens, text: m.text, queuedMs: job.startedAt - job.enqueuedAt, runMs: m.ms, invalidUtf8: m.invalidUtf8 ?? 0 });
     }
   }
 

@@ -13,6 +13,11 @@ export interface GuardOptions {
 
 export const DISCLAIMER = '（本回答由研究用 AI 模型生成，不是医生，不能替代医生的诊断和治疗；如症状加重请及时就医。）';
 export const URGENT_HEADER = '【紧急提示】';
+/**
+ * After an emergency the model's words still follow (a patient may need them to describe things to the ambulance
+ * crew), but under this line, which says they are not advice: docs/serving.md, "Safety guard".
+ */
+export const NOT_ADVICE = '—— 以下为模型自动生成的文字，不是医疗建议；请先按上面的提示就医 ——';
 
 export interface GuardVerdict {
   urgent: boolean;
@@ -42,7 +47,7 @@ export class SafetyGuard {
     if (!this.enabled || !last) return { urgent: false, flags: [], prefix: '', suffix };
     const r = detectRedFlags(last.content);
     if (!r.urgent) return { urgent: false, flags: [], prefix: '', suffix };
-    return { urgent: true, flags: r.flags, prefix: `${URGENT_HEADER}${r.message}\n\n`, suffix };
+    return { urgent: true, flags: r.flags, prefix: `${URGENT_HEADER}${r.message}\n\n${NOT_ADVICE}\n`, suffix };
   }
 
   /**
@@ -52,8 +57,9 @@ export class SafetyGuard {
   strip(answer: string): string {
     let s = answer;
     if (s.startsWith(URGENT_HEADER)) {
+      const sep = s.indexOf(`${NOT_ADVICE}\n`);
       const i = s.indexOf('\n\n');
-      s = i < 0 ? '' : s.slice(i + 2);
+      s = sep >= 0 ? s.slice(sep + NOT_ADVICE.length + 1) : i < 0 ? '' : s.slice(i + 2);
     }
     const suffix = this.disclaimer ? `\n\n${this.disclaimer}` : '';
     if (suffix && s.endsWith(suffix)) s = s.slice(0, -suffix.length);

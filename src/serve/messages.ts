@@ -49,7 +49,7 @@ export type FromWorker =
   | { type: 'fatal'; message: string }
   /** text the client may be sent now (stop-string and UTF-8 safe), and the number of tokens generated so far */
   | { type: 'delta'; id: number; text: string; tokens: number }
-  | { type: 'done'; id: number; finish: 'eos' | 'stop' | 'length' | 'cancelled'; tokens: number; text: string; ms: number; pool: PoolInfo; heapUsed: number }
+  | { type: 'done'; id: number; finish: 'eos' | 'stop' | 'length' | 'cancelled'; tokens: number; text: string; ms: number; pool: PoolInfo; heapUsed: number; invalidUtf8?: number }
   | { type: 'error'; id: number; message: string }
   /** the batch is over (sent after every job's done/error) */
   | { type: 'idle' };

@@ -14,6 +14,8 @@ import { describeInjection, findInjection, injectionMarkers } from '../tokenizer
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { Engine, QueueFull, type JobSink } from './engine.js';
 import { SafetyGuard, type GuardOptions } from './guard.js';
+import { ContextOverflow, fitContext, type FitResult } from './context-window.js';
+import type { ChatMessage } from '../tokenizer/chat.js';
 import {
   ApiError, chunkBody, completionBody, parseChatRequest, sseData, usage, usageChunkBody,
   type ChatRequest, type OpenAiFinish, type RequestLimits,
@@ -86,8 +88,10 @@ function errorResponse(c: Context, e: ApiError): Response {
 }
 
 export function createServeApp(engine: Engine, tok: Tokenizer, opts: ServeAppOptions = {}): Hono {
-  const limits: ServeLimits = { ...defaultLimits, ...opts.limits };
   const info: ModelInfo = engine.info;
+  // a max_tokens cap above the model's context could never be honoured: the cap is the context at most
+  const limits: ServeLimits = { ...defaultLimits, ...opts.limits };
+  limits.maxTokens = Math.max(1, Math.min(limits.maxTokens, info.maxPositions - 1));
   const guard = new SafetyGuard(opts.guard);
   const template = servedTemplate(tok, opts.template);
   const created = Math.floor(Date.now() / 1000);
@@ -99,6 +103,12 @@ export function createServeApp(engine: Engine, tok: Tokenizer, opts: ServeAppOpt
 
   // every error of the shared layer (size, URL, Host, content type) answers in the OpenAI shape too
   app.onError((e, c) => {
+    const r = onError(e, c);
+    // a rejected request is logged with its status and reason, so an operator can see why clients fail
+    log(`${new Date().toISOString()} rejected ${c.req.method} ${new URL(c.req.url).pathname} ${r.status} ${e instanceof Error ? e.message : String(e)}`);
+    return r;
+  });
+  const onError = (e: unknown, c: Context): Response => {
     if (e instanceof ApiError) return errorResponse(c, e);
     if (e instanceof BodyTooLarge) {
       // the rest of the body is never read, so this connection cannot carry another request
@@ -112,7 +122,7 @@ export function createServeApp(engine: Engine, tok: Tokenizer, opts: ServeAppOpt
     if (e instanceof URIError) return errorResponse(c, new ApiError(400, `[serve] malformed percent-encoding in the URL: ${e.message}`));
     console.error(e);
     return errorResponse(c, new ApiError(500, '[serve] internal error (see the server log)', 'server_error'));
-  });
+  };
   app.notFound((c) => errorResponse(c, new ApiError(404, `[serve] no route for ${c.req.method} ${new URL(c.req.url).pathname}`, 'invalid_request_error', null, 'not_found')));
 
   if (opts.apiKey) {
@@ -150,27 +160,33 @@ export function createServeApp(engine: Engine, tok: Tokenizer, opts: ServeAppOpt
   const markers = injectionMarkers(tok, template);
 
   /** Prompt ids and the job for a validated request; 400 when it cannot fit the model's context. */
-  const prepare = (r: ChatRequest): JobSpec => {
+  const prepare = (r: ChatRequest): { spec: JobSpec; truncatedTurns: number; budgetShrunk: boolean } => {
     const inj = findInjection(r.messages, markers);
     if (inj) throw new ApiError(400, `[serve] ${describeInjection(inj)}`, 'invalid_request_error', `messages[${inj.index}].content`, 'invalid_value');
-    let ids: number[];
+    const g = info.generation;
+    const bos = info.bosTokenId;
+    const encode = (ms: ChatMessage[]): number[] => {
+      const ids = tok.encode(renderChat(tok, template, ms, { addGenerationPrompt: true }));
+      return bos !== undefined && tok.config.addBosToken && ids[0] !== bos ? [bos, ...ids] : ids;
+    };
+    const promptCap = Math.min(limits.maxPromptTokens, info.maxPositions - 1);
+    const asked = r.maxTokens ?? Math.min(g.maxNewTokens ?? 512, limits.maxTokens);
+    let fit: FitResult;
     try {
       const messages = r.messages.map((m) => (m.role === 'assistant' ? { role: m.role, content: guard.strip(m.content) } : m));
-      ids = tok.encode(renderChat(tok, template, messages, { addGenerationPrompt: true }));
+      // the oldest turns go before the reply budget shrinks (src/serve/context-window.ts)
+      fit = fitContext(messages, { maxPositions: Math.min(info.maxPositions, promptCap + asked), maxNewTokens: asked, encode });
     } catch (e) {
+      if (e instanceof ContextOverflow)
+        throw new ApiError(400, `[serve] the latest message alone is ${e.promptTokens} tokens; this model's context is ${info.maxPositions} and the server allows ${promptCap} for the prompt — shorten it`, 'invalid_request_error', 'messages', 'context_length_exceeded');
       throw new ApiError(400, `[serve] messages cannot be rendered with the model's chat template: ${(e as Error).message}`, 'invalid_request_error', 'messages');
     }
-    const bos = info.bosTokenId;
-    if (bos !== undefined && tok.config.addBosToken && ids[0] !== bos) ids = [bos, ...ids];
-    const room = info.maxPositions - ids.length;
-    if (ids.length > limits.maxPromptTokens || room < 1)
-      throw new ApiError(400, `[serve] the prompt is ${ids.length} tokens; this model's context is ${info.maxPositions} and the server allows ${Math.min(limits.maxPromptTokens, info.maxPositions - 1)} for the prompt`, 'invalid_request_error', 'messages', 'context_length_exceeded');
-    if (r.maxTokens !== undefined && r.maxTokens > room)
-      throw new ApiError(400, `[serve] max_tokens ${r.maxTokens} + the prompt's ${ids.length} tokens exceed this model's context of ${info.maxPositions}`, 'invalid_request_error', 'max_tokens', 'context_length_exceeded');
-    const g = info.generation;
+    const ids = fit.ids;
+    if (ids.length > limits.maxPromptTokens)
+      throw new ApiError(400, `[serve] the prompt is ${ids.length} tokens even with earlier turns left out; the server allows ${promptCap}`, 'invalid_request_error', 'messages', 'context_length_exceeded');
     const spec: JobSpec = {
       ids,
-      maxNewTokens: r.maxTokens ?? Math.min(g.maxNewTokens ?? 512, limits.maxTokens, room),
+      maxNewTokens: fit.maxNewTokens,
       eosTokenIds: r.ignoreEos ? [] : info.eosTokenIds,
       stop: r.stop,
       seed: r.seed ?? randomBytes(4).readUInt32LE(0),
@@ -183,7 +199,7 @@ export function createServeApp(engine: Engine, tok: Tokenizer, opts: ServeAppOpt
     if (topP !== undefined) spec.topP = topP;
     if (topK !== undefined) spec.topK = topK;
     if (penalty !== undefined) spec.repetitionPenalty = penalty;
-    return spec;
+    return { spec, truncatedTurns: fit.truncatedTurns, budgetShrunk: fit.budgetShrunk };
   };
 
   const finishOf = (f: string): OpenAiFinish => (f === 'length' ? 'length' : 'stop');
@@ -203,13 +219,15 @@ export function createServeApp(engine: Engine, tok: Tokenizer, opts: ServeAppOpt
     const req = parseChatRequest(body as Record<string, unknown>, limits);
     if (req.model !== undefined && req.model !== info.name && req.model !== '')
       throw new ApiError(404, `[serve] no model '${req.model}' (this server has '${info.name}'; see /v1/models)`, 'invalid_request_error', 'model', 'model_not_found');
-    const spec = prepare(req);
+    // the guard looks at the patient's words before any length handling can leave a turn out
     const verdict = guard.check(req.messages);
+    const { spec, truncatedTurns, budgetShrunk } = prepare(req);
+    const context = { truncated_turns: truncatedTurns, reply_budget_shrunk: budgetShrunk };
     const id = `chatcmpl-${randomBytes(12).toString('hex')}`;
     const now = Math.floor(Date.now() / 1000);
     const promptTokens = spec.ids.length;
     const safety = { urgent: verdict.urgent, flags: verdict.flags };
-    const done = (status: string, tokens: number) => log(`${new Date().toISOString()} chat ${id} ${status} prompt=${promptTokens} completion=${tokens} ${(performance.now() - t0).toFixed(0)}ms${verdict.urgent ? ` urgent=${verdict.flags.join(',')}` : ''}`);
+    const done = (status: string, tokens: number) => log(`${new Date().toISOString()} chat ${id} ${status} prompt=${promptTokens}${truncatedTurns ? ` truncated_turns=${truncatedTurns}` : ''} completion=${tokens} ${(performance.now() - t0).toFixed(0)}ms${verdict.urgent ? ` urgent=${verdict.flags.join(',')}` : ''}`);
     const submit = (sink: JobSink) => {
       try {
         return engine.submit(spec, sink);
@@ -232,7 +250,7 @@ export function createServeApp(engine: Engine, tok: Tokenizer, opts: ServeAppOpt
               done(r.finish, r.tokens);
               // a cancelled job's client has gone; nobody reads this
               if (r.finish === 'cancelled') { resolve(new Response(null, { status: 499 })); return; }
-              resolve(c.json(completionBody(id, now, info.name, verdict.prefix + text + verdict.suffix, finishOf(r.finish), usage(promptTokens, r.tokens), { safety })));
+              resolve(c.json(completionBody(id, now, info.name, verdict.prefix + text + verdict.suffix, finishOf(r.finish), usage(promptTokens, r.tokens), { safety, ...context, invalid_utf8: r.invalidUtf8 ?? 0 })));
             },
             onError: (msg) => { done('error', 0); resolve(errorResponse(c, new ApiError(500, msg, 'server_error'))); },
           });
@@ -255,7 +273,7 @@ export function createServeApp(engine: Engine, tok: Tokenizer, opts: ServeAppOpt
     const send = (v: unknown) => { if (open) ctrl.enqueue(enc.encode(sseData(v))); };
     const end = () => { if (open) { open = false; ctrl.close(); } };
     // the urgent message goes out first, before the request even waits for the model
-    send(chunkBody(id, now, info.name, { role: 'assistant', content: verdict.prefix }));
+    send({ ...chunkBody(id, now, info.name, { role: 'assistant', content: verdict.prefix }), ...context });
     let h;
     try {
       h = submit({
@@ -288,7 +306,15 @@ export function createServeApp(engine: Engine, tok: Tokenizer, opts: ServeAppOpt
     });
   });
 
+  // a known route asked with the wrong method: 405 naming the methods it takes
+  const allowed: Record<string, string> = { '/v1/chat/completions': 'POST', '/v1/models': 'GET' };
   app.all('/v1/*', (c) => {
+    const path = new URL(c.req.url).pathname.replace(/\/+$/, '');
+    const allow = allowed[path] ?? (path.startsWith('/v1/models/') ? 'GET' : undefined);
+    if (allow && c.req.method !== allow) {
+      c.header('Allow', allow);
+      throw new ApiError(405, `[serve] ${path} takes ${allow}, not ${c.req.method}`, 'invalid_request_error', null, 'method_not_allowed');
+    }
     throw new ApiError(c.req.method === 'GET' || c.req.method === 'POST' ? 404 : 405, `[serve] no route for ${c.req.method} ${new URL(c.req.url).pathname}`, 'invalid_request_error', null, 'not_found');
   });
   app.use('/*', serveFolder(opts.uiDir ?? defaultChatUiDir(), '/'));

@@ -55,7 +55,7 @@ async function main(): Promise<void> {
         onFinish: (finish, tokens, text) => {
           const rest = finish === 'cancelled' ? '' : deltas.finish(text);
           if (rest) post({ type: 'delta', id, text: rest, tokens });
-          post({ type: 'done', id, finish, tokens, text: deltas.text, ms: performance.now() - t0, pool: poolStats(), heapUsed: process.memoryUsage().heapUsed });
+          post({ type: 'done', id, finish, tokens, text: deltas.text, invalidUtf8: deltas.invalid, ms: performance.now() - t0, pool: poolStats(), heapUsed: process.memoryUsage().heapUsed });
         },
       };
     });

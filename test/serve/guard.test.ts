@@ -3,7 +3,7 @@
 // own words are stripped from earlier answers; switched off, only the disclaimer remains.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DISCLAIMER, SafetyGuard, URGENT_HEADER } from '../../src/serve/guard.js';
+import { DISCLAIMER, NOT_ADVICE, SafetyGuard, URGENT_HEADER } from '../../src/serve/guard.js';
 
 const positives: [string, string][] = [
   ['我胸口痛，出了一身冷汗，左臂也发麻', 'chest-pain'],
@@ -41,7 +41,7 @@ test('guard: emergencies get the urgent-care message first, naming the red flag'
     assert.ok(v.urgent, `should fire: ${text}`);
     assert.ok(v.flags.includes(flag as never), `${text}: expected ${flag}, got ${v.flags.join(',')}`);
     assert.ok(v.prefix.startsWith(URGENT_HEADER) && /120|急诊|就医/.test(v.prefix), `${text}: prefix ${v.prefix}`);
-    assert.ok(v.prefix.endsWith('\n\n'));
+    assert.ok(v.prefix.endsWith(`\n\n${NOT_ADVICE}\n`), 'the model\'s words follow under the not-advice line');
     assert.equal(v.suffix, `\n\n${DISCLAIMER}`);
   }
 });

@@ -23,7 +23,7 @@ function bubble(m) {
   div.className = `msg ${m.role}${m.urgent ? ' urgent' : ''}`;
   const who = document.createElement('span');
   who.className = 'who';
-  who.textContent = m.role === 'user' ? '我 Patient' : m.role === 'assistant' ? '模型 Model (not a doctor)' : '错误 Error';
+  who.textContent = m.role === 'user' ? '我 Patient' : m.role === 'assistant' ? '模型 Model (not a doctor)' : m.role === 'notice' ? '提示 Notice' : '错误 Error';
   const text = document.createElement('span');
   text.className = 'text';
   text.textContent = m.content;
@@ -91,6 +91,14 @@ async function ask(question) {
       if (data === '[DONE]') break;
       const j = JSON.parse(data);
       if (j.error) throw new Error(j.error.message);
+      // the server left the oldest turns out of the model's view (src/serve/context-window.ts): say so, once per answer
+      if (j.truncated_turns > 0 || j.reply_budget_shrunk) {
+        const parts = [];
+        if (j.truncated_turns > 0) parts.push(`对话较长，最早的 ${j.truncated_turns} 轮已不在模型的视野内（仍保留在本页和导出中）`);
+        if (j.reply_budget_shrunk) parts.push('回答长度已被缩短以适应模型的上下文');
+        const n = bubble({ role: 'notice', content: parts.join('；') + '。' });
+        text.parentElement.before(n.parentElement);
+      }
       const piece = j.choices?.[0]?.delta?.content;
       if (piece) {
         // the guard's urgent message is always the first content of an answer
