@@ -1,4 +1,4 @@
-// http-layer.test.ts — the shared src/http layer on its own (the chat server will reuse it): JSON errors for
+// http-layer.test.ts — the shared src/http layer on its own (the chat server uses it too): JSON errors for
 // thrown HttpError / unknown routes / crashes, and a graceful close that lets an in-flight request finish while
 // refusing new connections.
 import { test } from 'node:test';
