@@ -1,5 +1,6 @@
 // local-model.ts — THE one file coupling evaluation to src/model and src/tokenizer: a model directory →
-// an Answerer (chat template + KV-cache generation), a log-likelihood function for MCQs and a token log-prob function for perplexity. Everything else in src/eval sees only those interfaces.
+// an Answerer (chat template + KV-cache generation), a log-likelihood function for MCQs and a token
+// log-prob function for perplexity. Everything else in src/eval sees only those interfaces.
 import type { ModelDir } from '../model/model-dir.js';
 import { loadModel, tokenizerOf } from '../model/load.js';
 import type { WeightsOption } from '../model/weights.js';
