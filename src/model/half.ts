@@ -48,7 +48,7 @@ export function f16BitsToF32(h: number): number {
 }
 
 // bf16 bit conversions are the engine's (one definition of its rounding): re-exported for file code
-import { f32ToBf16Bits, bf16BitsToF32 } from '../backend/reference/bf16.js';
+import { f32ToBf16Bits, bf16BitsToF32 } from '../util/bf16.js';
 export { f32ToBf16Bits, bf16BitsToF32 };
 
 export function toF16Array(x: Float32Array): Uint16Array {
