@@ -191,8 +191,10 @@ export async function runEval(ctx: RunContext): Promise<EvalResults> {
   const row = (label: string, t: Record<Outcome, number>) => `${label.padEnd(34)}${String(t.win).padStart(5)}${String(t.tie).padStart(5)}${String(t.loss).padStart(6)}`;
   ctx.log(`[eval] final vs SFT on ${prompts.length} held-out first turns${' '.repeat(2)}  win  tie  loss`);
   for (const d of DIMENSIONS) ctx.log(`[eval]   ${row(`${d} — demo rules`, pairwise[d])}`);
-  for (const [j, t] of Object.entries(tallies)) for (const d of DIMENSIONS) if (t[d]) ctx.log(`[eval]   ${row(`${d} — ${j.slice(0, 22)} (every turn)`, t[d]!)}`);
-  if (heldOut) for (const d of DIMENSIONS) ctx.log(`[eval]   ${row(`${d} — held-out judge`, heldOut.pairwise[d])}`);
+  // short names for the terminal table; the report spells each judge out with what it saw in training
+  const short = (j: string) => (j === DEMO_JUDGE_NAME ? 'demo rules' : j === HELD_OUT_JUDGE_NAME ? 'held-out judge' : j.startsWith('reward model') ? 'reward model' : j.slice(0, 16));
+  for (const [j, t] of Object.entries(tallies)) for (const d of DIMENSIONS) if (t[d]) ctx.log(`[eval]   ${row(`${d} — ${short(j)}, every turn`, t[d]!)}`);
+  if (heldOut) for (const d of DIMENSIONS) ctx.log(`[eval]   ${row(`${d} — held-out judge, + ${heldOut.safetyPrompts} safety`, heldOut.pairwise[d])}`);
   const r2 = (x: number | null) => (x === null ? '—' : x.toFixed(2));
   for (const k of ['sft', 'final'] as const)
     ctx.log(`[eval] ${k === 'sft' ? 'SFT  ' : 'RL   '} first-turn inquiry ${r2(results.models[k].inquiryRate)}, on topic ${r2(results.models[k].onTopicRate)}, care ${r2(results.models[k].careRate)}`);
