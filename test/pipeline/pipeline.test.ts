@@ -38,6 +38,8 @@ test('a shortened pipeline runs every stage end to end', async () => {
   for (const s of ['pretrain', 'sft', 'rm']) {
     const rows = readFileSync(join(root, s, 'train', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { loss: number });
     assert.equal(rows.length, 12, `${s} metrics rows`);
+    const mean = (xs: { loss: number }[]) => xs.reduce((a, r) => a + r.loss, 0) / xs.length;
+    assert.ok(mean(rows.slice(-4)) < mean(rows.slice(0, 4)), `${s}: loss of the last 4 steps ${mean(rows.slice(-4))} ≥ first 4 ${mean(rows.slice(0, 4))}`);
   }
   // the SFT output is the base plus a PEFT adapter; the final model is a merged plain directory with a value head
   const sft = loadModelDir(join(root, 'sft', 'model'));
