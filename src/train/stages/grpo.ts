@@ -14,7 +14,7 @@ import { generate } from '../../model/generate.js';
 import type { Task } from '../loop.js';
 import { tokenLogProbs } from './logprobs.js';
 import { evaluatePolicy } from './ppo.js';
-import { alignResponses, checkOnPolicySampling, fitPrompts, mean, perResponse, promptSlice, responseEntropy } from './rl-common.js';
+import { alignResponses, checkOnPolicySampling, fitPrompts, mean, perResponse, promptSlice } from './rl-common.js';
 
 export interface GrpoOptions {
   policy: LlamaForCausalLM;
@@ -76,8 +76,8 @@ export function grpoTask(o: GrpoOptions): Task & { stats(): Record<string, numbe
     const seqs = picked.map((p, i) => [...p, ...responses[i]!]);
     const lens = picked.map((p) => p.length), rlens = responses.map((r) => r.length);
     const cur = noGrad(() => tidy(() => {
-      const t = tokenLogProbs(o.policy, seqs, lens, { temperature: tau });
-      return { lp: perResponse(t.logProbs, lens, rlens), ent: responseEntropy(o.policy, t.hidden, lens, rlens, tau) };
+      const t = tokenLogProbs(o.policy, seqs, lens, { temperature: tau, entropy: true });
+      return { lp: perResponse(t.logProbs, lens, rlens), ent: perResponse(t.entropy!, lens, rlens).map(mean) };
     }));
     const ref = o.asReference((m) => noGrad(() => tidy(() => perResponse(tokenLogProbs(m, seqs, lens, { temperature: tau }).logProbs, lens, rlens))));
     const raw = picked.map((p, i) => o.score(p, responses[i]!));

@@ -16,7 +16,7 @@ import { generate } from '../../model/generate.js';
 import type { Task } from '../loop.js';
 import { tokenLogProbs } from './logprobs.js';
 import { Rng } from '../../util/rng.js';
-import { alignResponses, checkOnPolicySampling, fitPrompts, mean, perResponse, promptSlice, responseEntropy } from './rl-common.js';
+import { alignResponses, checkOnPolicySampling, fitPrompts, mean, perResponse, promptSlice } from './rl-common.js';
 
 export interface PpoOptions {
   policy: LlamaForCausalLM;
@@ -95,10 +95,10 @@ export function ppoTask(o: PpoOptions): Task & { stats(): Record<string, number>
     const lens = picked.map((p) => p.length), rlens = responses.map((r) => r.length);
     // old log-probs, values and entropy under the current policy; reference log-probs with the adapter off
     const cur = noGrad(() => tidy(() => {
-      const t = tokenLogProbs(o.policy, seqs, lens, { temperature: tau });
+      const t = tokenLogProbs(o.policy, seqs, lens, { temperature: tau, entropy: true });
       const v = o.critic.forward(t.hidden); // (B, T)
       return { lp: perResponse(t.logProbs, lens, rlens), v: perResponse(slice(v, 1, 0, t.batch.T - 1), lens, rlens),
-        ent: responseEntropy(o.policy, t.hidden, lens, rlens, tau) };
+        ent: perResponse(t.entropy!, lens, rlens).map(mean) };
     }));
     const ref = o.asReference((refModel) => noGrad(() => tidy(() =>
       perResponse(tokenLogProbs(refModel, seqs, lens, { temperature: tau }).logProbs, lens, rlens))));

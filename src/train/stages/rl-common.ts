@@ -1,12 +1,8 @@
 // rl-common.ts — what PPO and GRPO share: prompts drawn without replacement per pass, the length filter, per-response
-// views of (B, T-1) tensors, log-probs under the sampling temperature and the mean entropy read off response
-// positions only (never a (B, T, V) tensor). It holds no objective: each algorithm's loss lives in its own file.
+// views of (B, T-1) tensors. Log-probs and entropies at the sampling temperature come from logprobs.ts's chunked head.
+// It holds no objective: each algorithm's loss lives in its own file.
 import type { Tensor } from '../../tensor/tensor.js';
-import { tidy } from '../../tensor/scope.js';
-import { noGrad } from '../../autograd/grad-mode.js';
-import { exp, logSoftmax, mul, scale, sum } from '../../ops/index.js';
 import { Tensor as TensorClass } from '../../tensor/tensor.js';
-import type { LlamaForCausalLM } from '../../model/llama.js';
 import { Rng } from '../../util/rng.js';
 
 /**
@@ -57,24 +53,6 @@ export function alignResponses(values: readonly (readonly number[])[], promptLen
   const d = x.data as Float32Array;
   values.forEach((v, b) => v.forEach((val, k) => { d[b * Tm + promptLens[b]! - 1 + k] = val; }));
   return x;
-}
-
-/**
- * Mean per-token entropy (nats, at the sampling temperature) of each response, computed from the hidden states at
- * the response positions only, one row at a time: memory is (response length × V), not (B, T, V).
- */
-export function responseEntropy(model: LlamaForCausalLM, hidden: Tensor, promptLens: readonly number[], responseLens: readonly number[],
-  temperature: number): number[] {
-  const [, T, C] = hidden.shape as [number, number, number];
-  const h = hidden.f32('rl');
-  return noGrad(() => responseLens.map((L, b) => tidy(() => {
-    const rows = TensorClass.empty([L, C], 'f32');
-    const start = b * T + promptLens[b]! - 1;
-    (rows.data as Float32Array).set(h.subarray(start * C, (start + L) * C));
-    const raw = model.logits(rows);                                        // (L, V)
-    const lsm = logSoftmax(temperature === 1 ? raw : scale(raw, 1 / temperature));
-    return -sum(mul(exp(lsm), lsm)).item() / L;
-  })));
 }
 
 export const mean = (x: readonly number[]): number => (x.length ? x.reduce((a, b) => a + b, 0) / x.length : 0);
