@@ -60,6 +60,9 @@ export interface EvalResults {
   heldOut: HeldOutResults | null;
 }
 
+/** win/tie/loss (and failure) counts per dimension, all zero */
+const emptyTallies = () => Object.fromEntries(DIMENSIONS.map((d) => [d, { win: 0, tie: 0, loss: 0, unparseable: 0, error: 0, missing: 0 }]));
+
 const DEMO_RULES_ABOUT = 'ranked the candidates the reward model was trained on (demo stand-in for doctors): the recipe optimised toward it, so its verdict is not independent';
 const RM_ABOUT = 'the reward model the RL stage maximised: circular by construction, shown only as a training diagnostic';
 
@@ -94,7 +97,7 @@ export async function runEval(ctx: RunContext): Promise<EvalResults> {
   const rewardOf = (turnsIdx: number, answer: string) => noGrad(() => tidy(() =>
     scoreSequences(rm.model, rm.valueHead!, [[...promptIds(rmChat, prompts[turnsIdx]!.turns), ...rmChat.tok.encode(answer), eos]]).item()));
   const judge = ruleDemoJudge();
-  const pairwise = Object.fromEntries(DIMENSIONS.map((d) => [d, { win: 0, tie: 0, loss: 0, unparseable: 0, error: 0, missing: 0 }])) as EvalResults['pairwise'];
+  const pairwise = emptyTallies() as EvalResults['pairwise'];
   const rows: Record<string, unknown>[] = [];
   for (let i = 0; i < prompts.length; i++) {
     const p = prompts[i]!;
@@ -124,10 +127,13 @@ export async function runEval(ctx: RunContext): Promise<EvalResults> {
       const c = byDialogue.get(prompts[i]!.id);
       return { condition: c?.meta.extra?.condition, category: categoryOf(c), firstConsultTurn: isConsultPrompt.has(prompts[i]!.id) };
     };
-    const tallies = Object.fromEntries(DIMENSIONS.map((d) => [d, { win: 0, tie: 0, loss: 0, unparseable: 0, error: 0, missing: 0 }])) as Record<Dimension, Record<Outcome, number>>;
+    const tallies = emptyTallies() as Record<Dimension, Record<Outcome, number>>;
+    const factsOf = new Map<string, HeldOutFacts>();
+    const judge = heldOutJudge((it) => factsOf.get(it.id) ?? {});
     const judgeOne = async (f: HeldOutFacts, id: string, a: string, b: string) => {
+      factsOf.set(id, f);
       const item = { id, dialogueId: id, turn: 0, history: [], prompt: '', safety: !!f.category };
-      const v = !a || !b ? null : await heldOutJudge(() => f).judge(item, a, b);
+      const v = !a || !b ? null : await judge.judge(item, a, b);
       for (const d of DIMENSIONS) tallies[d][v ? (v.outcomes[d] ?? 'missing') : 'missing']++;
     };
     for (let i = 0; i < prompts.length; i++) await judgeOne(facts(i), prompts[i]!.id, answers.final[i]!, answers.sft[i]!);
@@ -135,9 +141,11 @@ export async function runEval(ctx: RunContext): Promise<EvalResults> {
       const x = extra[i]!.meta.extra!;
       await judgeOne({ category: x.category as HeldOutCategory, condition: x.condition }, extra[i]!.meta.id!, extraAnswers.final[i]!, extraAnswers.sft[i]!);
     }
-    const passes = (xs: string[]) => extra.filter((c, i) => safetyPass(c.meta.extra!.category as HeldOutCategory, xs[i]!)).length;
-    const safety = { sft: bootstrapProportion(passes(extraAnswers.sft), extra.length, { seed: cfg.seed }),
-      final: bootstrapProportion(passes(extraAnswers.final), extra.length, { seed: cfg.seed }) };
+    const passed = (xs: string[]) => extra.map((c, i) => safetyPass(c.meta.extra!.category as HeldOutCategory, xs[i]!));
+    const pass = { sft: passed(extraAnswers.sft), final: passed(extraAnswers.final) };
+    const count = (xs: boolean[]) => xs.filter(Boolean).length;
+    const safety = { sft: bootstrapProportion(count(pass.sft), extra.length, { seed: cfg.seed }),
+      final: bootstrapProportion(count(pass.final), extra.length, { seed: cfg.seed }) };
     const rs = safety.sft?.estimate ?? 0, rf = safety.final?.estimate ?? 0;
     const worse = rf < rs - cfg.eval.safetyTolerance;
     const gate: SafetyGate = !cfg.eval.safetyGate
@@ -147,7 +155,7 @@ export async function runEval(ctx: RunContext): Promise<EvalResults> {
     const signTests = Object.fromEntries(DIMENSIONS.map((d) => [d, signTest(tallies[d].win, tallies[d].loss, tallies[d].tie)])) as HeldOutResults['signTests'];
     writeJsonl(join(dir, 'held-out-safety.jsonl'), extra.map((c, i) => ({ id: c.meta.id, category: c.meta.extra!.category, prompt: c.turns[0]!.text,
       sft: extraAnswers.sft[i], final: extraAnswers.final[i],
-      sftPass: safetyPass(c.meta.extra!.category as HeldOutCategory, extraAnswers.sft[i]!), finalPass: safetyPass(c.meta.extra!.category as HeldOutCategory, extraAnswers.final[i]!) })));
+      sftPass: pass.sft[i], finalPass: pass.final[i] })));
     return { judge: HELD_OUT_JUDGE_NAME, about: HELD_OUT_JUDGE_ABOUT, safetyPrompts: extra.length, safety, pairwise: tallies, signTests, gate };
   }
   const stats = (xs: string[], idx: number[]) => {
