@@ -27,8 +27,8 @@ class Reader {
 
 function sameData(r: Reader, a: StEntry & { file: string }, b: StEntry & { file: string }, bufA: Buffer, bufB: Buffer): boolean {
   if (a.offset === b.offset && realpathSync(a.file) === realpathSync(b.file)) return true; // the very same bytes
-  for (let off = 0; off < a.byteLength; off += CHUNK) {
-    const n = Math.min(CHUNK, a.byteLength - off);
+  for (let off = 0; off < a.byteLength; off += bufA.length) {
+    const n = Math.min(bufA.length, a.byteLength - off);
     r.read(a.file, bufA, n, a.offset + off);
     r.read(b.file, bufB, n, b.offset + off);
     if (bufA.compare(bufB, 0, n, 0, n) !== 0) return false;
@@ -37,19 +37,19 @@ function sameData(r: Reader, a: StEntry & { file: string }, b: StEntry & { file:
 }
 
 /** The first difference between two tensor sources (names, dtype, shape, bytes), or null when they are identical. */
-function compareSources(a: TensorSource, b: TensorSource, what: string): string | null {
+function compareSources(a: TensorSource, b: TensorSource, chunkBytes = CHUNK): string | null {
   const na = a.names().sort(), nb = b.names().sort();
   const onlyA = na.filter((n) => !nb.includes(n)), onlyB = nb.filter((n) => !na.includes(n));
   if (onlyA.length || onlyB.length)
-    return `${what}: tensor names differ (${onlyA.length ? `only in the first: ${onlyA.slice(0, 2).join(', ')}` : `only in the second: ${onlyB.slice(0, 2).join(', ')}`})`;
+    return `tensor names differ (${onlyA.length ? `only in the first: ${onlyA.slice(0, 2).join(', ')}` : `only in the second: ${onlyB.slice(0, 2).join(', ')}`})`;
   const r = new Reader();
-  const bufA = Buffer.alloc(CHUNK), bufB = Buffer.alloc(CHUNK);
+  const bufA = Buffer.alloc(chunkBytes), bufB = Buffer.alloc(chunkBytes);
   try {
     for (const n of na) {
       const ea = a.entry(n), eb = b.entry(n);
-      if (ea.dtype !== eb.dtype) return `${what}: '${n}' is ${ea.dtype} in one and ${eb.dtype} in the other`;
-      if (ea.shape.join() !== eb.shape.join()) return `${what}: '${n}' has shape [${ea.shape}] in one and [${eb.shape}] in the other`;
-      if (!sameData(r, ea, eb, bufA, bufB)) return `${what}: '${n}' holds different values`;
+      if (ea.dtype !== eb.dtype) return `'${n}' is ${ea.dtype} in one and ${eb.dtype} in the other`;
+      if (ea.shape.join() !== eb.shape.join()) return `'${n}' has shape [${ea.shape}] in one and [${eb.shape}] in the other`;
+      if (!sameData(r, ea, eb, bufA, bufB)) return `'${n}' holds different values`;
     }
   } finally {
     r.close();
@@ -61,11 +61,11 @@ function compareSources(a: TensorSource, b: TensorSource, what: string): string 
  * Whether two model directories hold byte-identical base weights (model.safetensors or its shards; adapters and
  * value heads are not part of the base). Returns null when they do, else the first difference in words.
  */
-export function compareBaseWeights(dirA: string, dirB: string): string | null {
+export function compareBaseWeights(dirA: string, dirB: string, chunkBytes = CHUNK): string | null {
   const a = openSafetensorsDir(dirA);
   try {
     const b = openSafetensorsDir(dirB);
-    try { return compareSources(a, b, 'base weights'); } finally { b.close(); }
+    try { return compareSources(a, b, chunkBytes); } finally { b.close(); }
   } finally {
     a.close();
   }
@@ -81,7 +81,7 @@ export function sameAdapterFolder(dirA: string, dirB: string): boolean {
   const a = new SafetensorsFile(join(dirA, 'adapter_model.safetensors'));
   try {
     const b = new SafetensorsFile(join(dirB, 'adapter_model.safetensors'));
-    try { return compareSources(a, b, 'adapter') === null; } finally { b.close(); }
+    try { return compareSources(a, b) === null; } finally { b.close(); }
   } finally {
     a.close();
   }

@@ -20,9 +20,7 @@ export interface RlModelsOptions {
   rmDir: string;
   /** the new trainable adapter on the policy */
   adapter: { name: string; config: LoraConfig; seed: number; initSeed: number };
-  /** `false` forces two copies (a check, and a way to compare) */
-  share?: boolean;
-  /** where the one line saying why the RM got its own base copy goes */
+  /** where the one line on the base copies goes (with the reason when the RM gets its own) */
   log?: (line: string) => void;
   /** error prefix, e.g. 'ppo' */
   where?: string;
@@ -68,7 +66,7 @@ export function loadRlModels(o: RlModelsOptions): RlModels {
   for (const a of sft.adapters) a.setTrainable(false);
   const refActive = sft.adapters.filter((a) => a.enabled);
   const rmEntries = readAdaptersList(o.rmDir);
-  const unsharedReason = o.share === false ? 'sharing turned off' : compareBaseWeights(o.sftDir, o.rmDir);
+  const unsharedReason = compareBaseWeights(o.sftDir, o.rmDir);
   let rewardModel: LlamaForCausalLM, rewardHead: ValueHead | null, rewardActive: LoraAdapter[];
   if (unsharedReason === null) {
     rewardModel = policy;
@@ -85,7 +83,7 @@ export function loadRlModels(o: RlModelsOptions): RlModels {
       if (e.enabled) rewardActive.push(ad);
     }
   } else {
-    o.log?.(`[${where}] the reward model gets its own copy of the base weights: ${unsharedReason}`);
+    o.log?.(`[${where}] two copies of the base weights: the reward model's differ from the SFT model's (${unsharedReason}); a LoRA reward model on the pre-trained model would share one`);
     const rm = loadModelDir(o.rmDir);
     rewardModel = rm.model;
     rewardHead = rm.valueHead;
@@ -101,6 +99,7 @@ export function loadRlModels(o: RlModelsOptions): RlModels {
   const on = new Set(policyActive);
   for (const a of attachedAdapters(policy.namedLinears())) a.enabled = on.has(a);
   const one = baseBytes([policy]);
+  if (unsharedReason === null) o.log?.(`[${where}] one copy of the base weights (${(one / 2 ** 20).toFixed(1)} MiB) for policy, reference and reward model; adapters ${attachedAdapters(policy.namedLinears()).map((a) => a.name).join(', ')}`);
   return {
     policy, sft, adapter, rewardModel, rewardHead: head, rewardActive, unsharedReason,
     baseCopies: baseBytes([policy, rewardModel]) / one,

@@ -1,0 +1,48 @@
+// The PPO stage on a tiny recipe: with `rm.lora` the reward model is an adapter on the pre-trained base the SFT
+// adapter also sits on, so the stage holds one base copy (its summary says so, measured from the tensors it holds);
+// with a fully trained reward model the bases differ and the summary gives two copies and the reason. GRPO likewise.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { validateConfig } from '../../src/pipeline/config.js';
+import { runPipeline } from '../../src/pipeline/run.js';
+import { loadModelDir } from '../../src/model/model-dir.js';
+
+function tinyConfig(runsDir: string, rmLora: boolean) {
+  return validateConfig({
+    name: 'share', runsDir, seed: 3,
+    data: { demo: 'tiny', devFraction: 0.2 },
+    tokenizer: { vocabSize: 400 },
+    model: { preset: 'tiny', hiddenSize: 32, layers: 2, heads: 4, kvHeads: 2, intermediateSize: 64 },
+    pretrain: { steps: 3, batchSize: 4, seqLen: 32 },
+    sft: { steps: 3, batchSize: 4, maxLen: 512, lora: { r: 4, alpha: 8 } },
+    sample: { prompts: 4, k: 3, maxNewTokens: 8 },
+    rm: { steps: 3, pairsPerBatch: 4, maxLen: 512, ...(rmLora ? { lora: { r: 4, alpha: 8 } } : {}) },
+    ppo: { steps: 2, rolloutSize: 2, miniBatch: 2, epochs: 1, maxNewTokens: 6, devPrompts: 2, lora: { r: 4, alpha: 8 } },
+    grpo: { steps: 1, promptsPerStep: 1, k: 2, maxNewTokens: 6, devPrompts: 2 },
+  });
+}
+
+const summary = (root: string) => JSON.parse(readFileSync(join(root, 'share', 'ppo', 'done.json'), 'utf8')) as Record<string, unknown>;
+
+test('PPO and GRPO stages with a LoRA reward model hold one base; with a full reward model two, and why', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'zj-share-pipe-'));
+  try {
+    const cfg = tinyConfig(dir, true);
+    await runPipeline(cfg, { quiet: true, until: 'ppo' });
+    const s = summary(dir);
+    assert.equal(s.baseCopies, 1, JSON.stringify(s));
+    assert.equal(s.baseCopiesReason, undefined);
+    // the RM's adapter was only a passenger: the saved policy carries the SFT and PPO adapters
+    assert.deepEqual(loadModelDir(join(dir, 'share', 'ppo', 'model')).adapters.map((a) => a.name), ['sft', 'ppo']);
+    await runPipeline({ ...cfg, rl: 'grpo' }, { quiet: true, from: 'ppo', until: 'ppo' });
+    assert.equal(summary(dir).baseCopies, 1);
+    assert.equal(summary(dir).algorithm, 'grpo');
+    await runPipeline(tinyConfig(dir, false), { quiet: true, from: 'rm', until: 'ppo' });
+    const full = summary(dir);
+    assert.equal(full.baseCopies, 2);
+    assert.match(String(full.baseCopiesReason), /holds different values/);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
