@@ -1,6 +1,7 @@
 // The PPO stage on a tiny recipe: with `rm.lora` the reward model is an adapter on the pre-trained base the SFT
 // adapter also sits on, so the stage holds one base copy (its summary says so, measured from the tensors it holds);
-// with a fully trained reward model the bases differ and the summary gives two copies and the reason. GRPO likewise.
+// with a fully trained reward model the bases differ and the summary gives two copies and the reason. GRPO likewise;
+// DPO's reference is the SFT model.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -9,6 +10,8 @@ import { join } from 'node:path';
 import { validateConfig } from '../../src/pipeline/config.js';
 import { runPipeline } from '../../src/pipeline/run.js';
 import { loadModelDir } from '../../src/model/model-dir.js';
+import { makeContext } from '../../src/pipeline/context.js';
+import { runDpo } from '../../src/pipeline/stages/rl.js';
 
 function tinyConfig(runsDir: string, rmLora: boolean) {
   return validateConfig({
@@ -37,6 +40,11 @@ test('PPO and GRPO stages with a LoRA reward model hold one base; with a full re
     assert.equal(s.baseCopiesReason, undefined);
     // the RM's adapter was only a passenger: the saved policy carries the SFT and PPO adapters
     assert.deepEqual(loadModelDir(join(dir, 'share', 'ppo', 'model')).adapters.map((a) => a.name), ['sft', 'ppo']);
+    // DPO over the same SFT model: its reference is the SFT adapter on, the DPO adapter off; the fresh DPO adapter is
+    // the identity, so the first loss is exactly -log σ(0) = ln 2 only if the reference really is the SFT model
+    const dpo = await runDpo(makeContext({ ...cfg, dpo: { ...cfg.dpo, steps: 2, pairsPerBatch: 2, evalEvery: 0 } }, true));
+    assert.ok(Math.abs((dpo.firstLoss as number) - Math.LN2) < 1e-6, `first DPO loss ${dpo.firstLoss}`);
+    assert.deepEqual(loadModelDir(join(dir, 'share', 'dpo', 'model')).adapters.map((a) => a.name), ['sft', 'dpo']);
     await runPipeline({ ...cfg, rl: 'grpo' }, { quiet: true, from: 'ppo', until: 'ppo' });
     assert.equal(summary(dir).baseCopies, 1);
     assert.equal(summary(dir).algorithm, 'grpo');
