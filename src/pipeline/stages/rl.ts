@@ -133,10 +133,10 @@ export async function runPpo(ctx: RunContext): Promise<Record<string, unknown>> 
   saveModelDir(join(dir, 'model'), policy, { eosTokenIds: [eos], padTokenId: eos, tokenizerFrom: stageDir(ctx, 'tokenizer'),
     adapters: [...policyDir.adapters, adapter], valueHead: criticHead ?? undefined, generation: policyDir.generation });
   const perRollout = algo === 'grpo' ? cfg.grpo.epochs : cfg.ppo.epochs * Math.ceil(cfg.ppo.rolloutSize / cfg.ppo.miniBatch);
-  const summary = { algorithm: algo, prompts: prompts.length, promptsTooLong: task.promptsTooLong, devPrompts: devPrompts.length, steps: res.steps,
+  const summary = { algorithm: algo, baseCopies: models.baseCopies, prompts: prompts.length, promptsTooLong: task.promptsTooLong, devPrompts: devPrompts.length, steps: res.steps,
     rollouts: Math.ceil(res.steps / perRollout), criticInit, devScoreBefore: before.score, devScoreAfter: after.score, devKlAfter: after.kl,
     klTarget: algo === 'ppo' ? cfg.ppo.klTarget : null, devLengthAfter: after.response_length,
-    baseCopies: models.baseCopies, ...(models.unsharedReason ? { baseCopiesReason: models.unsharedReason } : {}) };
+    ...(models.unsharedReason ? { baseCopiesReason: models.unsharedReason } : {}) };
   markDone(ctx, 'ppo', summary);
   return summary;
 }
