@@ -1,6 +1,7 @@
 // The PPO stage on a tiny recipe: with `rm.lora` the reward model is an adapter on the pre-trained base the SFT
 // adapter also sits on, so the stage holds one base copy (its summary says so, measured from the tensors it holds);
 // with a fully trained reward model the bases differ and the summary gives two copies and the reason. GRPO likewise;
+// a pre-trained model carrying an adapter keeps it under the LoRA RM (merged for a full RM);
 // DPO's reference is the SFT model.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateConfig } from '../../src/pipeline/config.js';
 import { runPipeline } from '../../src/pipeline/run.js';
-import { loadModelDir } from '../../src/model/model-dir.js';
+import { loadModelDir, saveModelDir } from '../../src/model/model-dir.js';
+import { LoraAdapter } from '../../src/nn/lora.js';
 import { makeContext } from '../../src/pipeline/context.js';
 import { runDpo } from '../../src/pipeline/stages/rl.js';
 
@@ -48,7 +50,21 @@ test('PPO and GRPO stages with a LoRA reward model hold one base; with a full re
     await runPipeline({ ...cfg, rl: 'grpo' }, { quiet: true, from: 'ppo', until: 'ppo' });
     assert.equal(summary(dir).baseCopies, 1);
     assert.equal(summary(dir).algorithm, 'grpo');
+    // a pre-trained model that carries a (continued-pre-training) adapter: the LoRA RM keeps it frozen under its own,
+    // the RL stage still holds one base
+    const ptDir = join(dir, 'share', 'pretrain', 'model');
+    const pt = loadModelDir(ptDir);
+    const ptAdapter = new LoraAdapter('pt', { r: 2, loraAlpha: 4, loraDropout: 0, targetModules: ['q_proj', 'v_proj'], useRslora: false }).attach(pt.model.namedLinears(), 9);
+    for (const [, sl] of ptAdapter.modules) sl.B.f32().fill(0.01);
+    saveModelDir(ptDir, pt.model, { adapters: [ptAdapter] });
+    await runPipeline(cfg, { quiet: true, from: 'rm', until: 'ppo' });
+    const rmDir = join(dir, 'share', 'rm', 'model');
+    assert.deepEqual(loadModelDir(rmDir).adapters.map((a) => a.name), ['pt', 'rm']);
+    assert.deepEqual(readFileSync(join(rmDir, 'adapters', 'pt', 'adapter_model.safetensors')), readFileSync(join(ptDir, 'adapters', 'pt', 'adapter_model.safetensors')));
+    assert.equal(summary(dir).baseCopies, 1);
+    // a fully trained RM merges that adapter first and trains every weight: its base differs
     await runPipeline(tinyConfig(dir, false), { quiet: true, from: 'rm', until: 'ppo' });
+    assert.deepEqual(loadModelDir(rmDir).adapters, []);
     const full = summary(dir);
     assert.equal(full.baseCopies, 2);
     assert.match(String(full.baseCopiesReason), /holds different values/);
