@@ -32,7 +32,7 @@ function busyAdapter(m: LlamaForCausalLM, name: string, seed: number): LoraAdapt
 }
 
 /** pt (base [+ pt adapter]) → sft (+ sft adapter) and rm (+ rm adapter, value head), saved as the stages do. */
-function makeDirs(root: string, o: { ptAdapter?: boolean; fullSft?: boolean } = {}): { sft: string; rm: string } {
+function makeDirs(root: string, o: { ptAdapter?: boolean; fullSft?: boolean; rmPtDiffers?: boolean } = {}): { sft: string; rm: string } {
   const base = tinyModel(3);
   saveModelDir(join(root, 'pt'), base, { adapters: o.ptAdapter ? [busyAdapter(base, 'pt', 11)] : [] });
   const sft = join(root, 'sft'), rm = join(root, 'rm');
@@ -48,6 +48,7 @@ function makeDirs(root: string, o: { ptAdapter?: boolean; fullSft?: boolean } = 
   {
     const md = loadModelDir(join(root, 'pt'));
     const head = new ValueHead(md.model.config.hiddenSize, 7);
+    if (o.rmPtDiffers) for (const [, sl] of md.adapters[0]!.modules) sl.B.f32()[0] = 0.5; // the RM saw another PT adapter
     saveModelDir(rm, md.model, { adapters: [...md.adapters, busyAdapter(md.model, 'rm', 31)], valueHead: head });
   }
   return { sft, rm };
@@ -127,6 +128,18 @@ test('a continued-pre-training adapter both stages carry is one shared adapter, 
     assert.equal(m.baseCopies, 1);
     assert.deepEqual(attachedAdapters(m.policy.namedLinears()).map((a) => a.name), ['pt', 'sft', 'rm', 'ppo']);
     assert.deepEqual(m.rewardActive.map((a) => a.name), ['pt', 'rm']);
+    checkRoles(m, dirs);
+  } finally { rmSync(root, { recursive: true, force: true }); }
+});
+
+test('an adapter of the same name but other bytes in the RM is the RM\'s own: loaded beside, renamed, on only while scoring', () => {
+  const root = mkdtempSync(join(tmpdir(), 'zj-share-'));
+  try {
+    const dirs = makeDirs(root, { ptAdapter: true, rmPtDiffers: true });
+    const m = load(dirs);
+    assert.equal(m.baseCopies, 1);
+    assert.deepEqual(attachedAdapters(m.policy.namedLinears()).map((a) => `${a.name}:${a.enabled}`), ['pt:true', 'sft:true', 'rm.pt:false', 'rm:false', 'ppo:true']);
+    assert.deepEqual(m.rewardActive.map((a) => a.name), ['rm.pt', 'rm']);
     checkRoles(m, dirs);
   } finally { rmSync(root, { recursive: true, force: true }); }
 });

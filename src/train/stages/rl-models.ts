@@ -74,13 +74,14 @@ export function loadRlModels(o: RlModelsOptions): RlModels {
     const taken = new Set([...sft.adapters.map((a) => a.name), o.adapter.name]);
     rewardActive = [];
     for (const e of rmEntries) {
+      if (!e.enabled) continue; // switched off in the RM: no part of its scores
       const folder = join(o.rmDir, 'adapters', e.name);
       // an adapter both stages carry (a continued-pre-training one) is the same object in every role
-      const same = sft.adapters.find((a) => a.name === e.name && a.enabled === e.enabled
+      const same = sft.adapters.find((a) => a.name === e.name && a.enabled
         && sameAdapterFolder(join(o.sftDir, 'adapters', e.name), folder));
       const ad = same ?? loadAdapter(folder, taken.has(e.name) ? `rm.${e.name}` : e.name, policy.namedLinears());
       if (!same) { ad.setTrainable(false); ad.enabled = false; taken.add(ad.name); }
-      if (e.enabled) rewardActive.push(ad);
+      rewardActive.push(ad);
     }
   } else {
     o.log?.(`[${where}] two copies of the base weights: the reward model's differ from the SFT model's (${unsharedReason}); a LoRA reward model on the pre-trained model would share one`);
