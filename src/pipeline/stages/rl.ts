@@ -19,7 +19,7 @@ import { dpoTask } from '../../train/stages/dpo.js';
 import { pairsFromRanking, parseRanking, rankingToPreferenceSet, splitOf, type Conversation } from '../../data/index.js';
 import type { RankingRecord } from '../../data/index.js';
 import { loadTokenizer, type Tokenizer } from '../../tokenizer/index.js';
-import { promptIds } from '../chat-model.js';
+import { promptIds } from '../../eval/local-model.js';
 import { DATA_FILES } from './data.js';
 import { RANKINGS_FILE, firstTurnPrompts } from './rank.js';
 import { eosId } from './lm.js';
