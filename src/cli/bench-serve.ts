@@ -16,7 +16,7 @@ import { loadTokenizer } from '../tokenizer/tokenizer-json.js';
 import { renderChat } from '../tokenizer/chat.js';
 import { servedTemplate } from '../serve/server.js';
 
-const flags = {
+export const flags = {
   model: { type: 'string', help: 'model directory (default: a tiny random model, 128 wide × 4 layers)' },
   streams: { type: 'string', help: 'comma-separated concurrency levels', default: '1,4,16' },
   'max-tokens': { type: 'number', help: 'tokens per answer (EOS ignored so every answer has this length)', default: 64 },

@@ -42,6 +42,7 @@ function stableText(tok: Tokenizer, ids: number[]): string {
 
 export const chatCommand: Command = {
   name: 'chat',
+  flags,
   summary: 'chat with a model directory in the terminal (or answer one --prompt)',
   async run(argv) {
     const { flags: f } = parseArgs('chat', argv, flags);

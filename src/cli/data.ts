@@ -6,6 +6,7 @@ import { constants } from 'node:fs';
 import { once } from 'node:events';
 import type { Command } from './command.js';
 import { formatHelp, parseArgs, UsageError, type FlagSpecs } from './args.js';
+import { groupCommand, type Leaf } from './subcommands.js';
 import { DataError, formatProblem, RecordError } from '../data/errors.js';
 import { encodings, type Encoding } from '../data/encoding.js';
 import { balanced, newReport, rejectSummary, streamFile, type FileReport, type LoadOptions, type OnError } from '../data/load.js';
@@ -403,31 +404,28 @@ async function demo(argv: string[]): Promise<number> {
 
 // ---------------------------------------------------------------- dispatch
 
-const subs: Record<string, { summary: string; run: (argv: string[]) => Promise<number> }> = {
-  inspect: { summary: 'detected format/encoding, counts, turns, roles, departments, rejected records', run: inspect },
-  clean: { summary: 'normalise, de-identify, filter, deduplicate (exact and near)', run: clean },
-  convert: { summary: 'convert to alpaca | sharegpt | messages | jsonl', run: convert },
-  demo: { summary: 'write the embedded demo corpus (seeded)', run: demo },
-};
+/** A data-layer failure (it already names file:line) ends the subcommand with exit 1 and its name in front. */
+function leaf(name: string, summary: string, flags: FlagSpecs, run: (argv: string[]) => Promise<number>): Leaf {
+  return {
+    summary, flags,
+    async run(argv) {
+      try {
+        return await run(argv);
+      } catch (e) {
+        if (e instanceof DataError) { console.error(`[data ${name}] ${e.message}`); return 1; }
+        throw e;
+      }
+    },
+  };
+}
 
-export const dataCommand: Command = {
-  name: 'data',
+export const dataCommand: Command = groupCommand('data', {
   summary: 'medical dataset formats in, validated and cleaned; the demo corpus out',
-  async run(argv) {
-    const [what, ...rest] = argv;
-    const s = what ? subs[what] : undefined;
-    if (!s) {
-      const list = Object.entries(subs).map(([k, v]) => `  ${k.padEnd(9)}${v.summary}`).join('\n');
-      const help = `usage: zhongjing data <inspect|clean|convert|demo> [flags]   (zhongjing data <sub> --help)\n\n${list}`;
-      if (what === undefined || what === '--help' || what === '-h') { console.log(help); return what === undefined ? 1 : 0; }
-      console.error(`[data] unknown subcommand '${what}'\n\n${help}`);
-      return 2;
-    }
-    try {
-      return await s.run(rest);
-    } catch (e) {
-      if (e instanceof DataError) { console.error(`[data ${what}] ${e.message}`); return 1; }
-      throw e;
-    }
+  about: 'Every subcommand streams (memory does not grow with the file) and reports records in = out + rejected.',
+  subcommands: {
+    inspect: leaf('inspect', 'detected format/encoding, counts, turns, roles, departments, rejected records', inspectFlags, inspect),
+    clean: leaf('clean', 'normalise, de-identify, filter, deduplicate (exact and near)', cleanFlags, clean),
+    convert: leaf('convert', 'convert to alpaca | sharegpt | messages | jsonl', convertFlags, convert),
+    demo: leaf('demo', 'write the embedded demo corpus (seeded)', demoFlags, demo),
   },
-};
+});

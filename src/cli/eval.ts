@@ -3,7 +3,8 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from './command.js';
-import { formatHelp, parseArgs, UsageError, type FlagSpecs } from './args.js';
+import { UsageError, type FlagSpecs } from './args.js';
+import { flagLeaf, groupCommand } from './subcommands.js';
 import { DataError } from '../data/errors.js';
 import { loadFile, type OnError } from '../data/load.js';
 import type { PreferenceSet } from '../data/types.js';
@@ -399,29 +400,19 @@ const subs: Record<string, Sub> = {
   ...judgeSubs({ apiFlags, onErrorFlag, apiConfig, system, progress, writeOut, writeReport, need, needPath }),
 };
 
-function topHelp(): string {
-  return ['usage: zhongjing eval <generate|pairwise|mcq|ppl|score|rubric|consult> [flags]   (zhongjing eval <sub> --help)', '',
-    'Evaluation the Zhongjing way: pairwise win/tie/loss on ability & fluency and safety, plus standard metrics.', '',
-    ...Object.entries(subs).map(([k, s]) => `  ${k.padEnd(10)}${s.summary}`)].join('\n');
-}
-
-export const evalCommand: Command = {
-  name: 'eval',
+export const evalCommand: Command = groupCommand('eval', {
   summary: 'answer eval sets, judge A vs B (win/tie/loss), MCQ accuracy, perplexity, re-score others\' outputs, reports',
-  async run(argv) {
-    const [subName, ...rest] = argv;
-    if (!subName || subName === '--help' || subName === '-h') { console.log(topHelp()); return subName ? 0 : 2; }
-    const sub = subs[subName];
-    if (!sub) throw new UsageError(`[eval] unknown subcommand '${subName}'\n\n${topHelp()}`);
-    const { flags, positional } = parseArgs(`eval ${subName}`, rest, sub.flags);
-    if (flags.help) { console.log(formatHelp(sub.usage, sub.summary, sub.flags)); return 0; }
-    if (positional.length) throw new UsageError(`[eval ${subName}] unexpected argument '${positional[0]}' (inputs are given by flags)`);
-    try {
-      return await sub.run(flags as Record<string, unknown>);
-    } catch (e) {
-      // data-layer errors already carry file:line; keep them as they are
-      if (e instanceof DataError) throw new Error(`[eval ${subName}] ${e.message}`);
-      throw e;
-    }
-  },
-};
+  about: 'Evaluation the Zhongjing way: pairwise win/tie/loss on ability & fluency and safety, plus standard metrics.',
+  subcommands: Object.fromEntries(Object.entries(subs).map(([name, sub]) => [name, flagLeaf({
+    path: ['eval', name], usage: sub.usage, summary: sub.summary, flags: sub.flags,
+    async run(f) {
+      try {
+        return await sub.run(f);
+      } catch (e) {
+        // data-layer errors already carry file:line; keep them as they are
+        if (e instanceof DataError) throw new Error(`[eval ${name}] ${e.message}`);
+        throw e;
+      }
+    },
+  })])),
+});

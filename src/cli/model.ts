@@ -6,6 +6,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from '
 import { join, resolve } from 'node:path';
 import type { Command } from './command.js';
 import { formatHelp, parseArgs, UsageError } from './args.js';
+import { groupCommand } from './subcommands.js';
 import { fromHfConfig, toHfGenerationConfig } from '../model/config.js';
 import { PRESET_NAMES, presetConfig } from '../model/presets.js';
 import { writeRandomCheckpoint } from '../model/random-init.js';
@@ -112,14 +113,10 @@ export async function modelInit(argv: string[]): Promise<number> {
   return 0;
 }
 
-export const modelCommand: Command = {
-  name: 'model',
+export const modelCommand: Command = groupCommand('model', {
   summary: 'model directories: init (a random model of a real family\'s shape: Qwen2.5, Qwen3, Llama 3.x, …)',
-  async run(argv) {
-    const [what, ...rest] = argv;
-    if (what === 'init') return modelInit(rest);
-    console.log('usage: zhongjing model init (--preset NAME | --config config.json) --out DIR [--layers N] [--dtype bf16|f32]\n' +
-      `presets: ${PRESET_NAMES.join(', ')}`);
-    return what === undefined || what === '--help' || what === '-h' ? 0 : 2;
+  about: `presets: ${PRESET_NAMES.join(', ')}`,
+  subcommands: {
+    init: { summary: 'a randomly initialised model of a preset or config.json shape, written as an HF model directory', flags: initFlags, run: modelInit },
   },
-};
+});
