@@ -1,7 +1,8 @@
 // subcommands.test.ts — every command and subcommand in the registry (src/cli/commands.ts, walked through the
 // dispatcher's tables) behaves alike: a group given no words prints its help and exits 2, an unknown word is an error
 // naming every valid subcommand (exit 2), `--help` exits 0 at every level, and a leaf's help lists each declared flag.
-// In-process through main.ts's run(), with console output captured, so the walk takes well under a second.
+// In-process through main.ts's run(), with console output captured, so the walk takes well under a second. Also the
+// house rule that keeps commands thin: no TypeScript file under src/ over 450 lines.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { run } from '../../src/cli/main.js';
@@ -110,4 +111,22 @@ test('the dispatcher itself: nested groups, help words, prototype names are not 
   assert.equal(await quiet(() => dispatch(['t'], g, ['g', 'help'])), 0);
   assert.equal(await quiet(() => dispatch(['t'], g, ['toString'])), 2, 'an Object.prototype name is unknown, not a crash');
   await assert.rejects(() => dispatch(['t'], g, ['g', 'x', 'stray']), /\[t g x\] unexpected argument 'stray'/);
+});
+
+test('house rule: no TypeScript file under src/ is over 450 lines', async () => {
+  const { readdirSync, readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const long: string[] = [];
+  const visit = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) visit(p);
+      else if (p.endsWith('.ts')) {
+        const n = readFileSync(p, 'utf8').split('\n').length - 1;
+        if (n > 450) long.push(`${p}: ${n} lines`);
+      }
+    }
+  };
+  visit(join(process.cwd(), 'src'));
+  assert.deepEqual(long, [], 'split these files (STYLE.md: no file over ~450 lines)');
 });
