@@ -90,3 +90,24 @@ test('zhongjing chat: a notice line names the invalid sequences left out; stdout
   assert.match(r.stderr, /^\[chat\] \d+ invalid UTF-8 sequences? left out of the answer$/m, r.stderr);
   assert.ok(!r.stdout.includes('\uFFFD'), 'no replacement characters shown');
 });
+
+test('ChatSession (behind zhongjing chat): the notice names as many sequences as the answer left out; text and transcript agree', async () => {
+  const { loadModel, tokenizerOf } = await import('../../src/model/load.js');
+  const { ChatSession } = await import('../../src/serve/chat-session.js');
+  const { SafetyGuard } = await import('../../src/serve/guard.js');
+  const md = loadModel(model.dir);
+  const tok = (await tokenizerOf(md))!;
+  const s = new ChatSession({
+    model: md.model, tok, template: 'ziya', guard: new SafetyGuard({ enabled: false, disclaimer: '' }), eosTokenIds: md.eosTokenIds,
+    sampling: { maxNewTokens: 48, doSample: true, temperature: 2, seed: 3 },
+  });
+  let written = '';
+  const notices: string[] = [];
+  const r = s.answer('医生您好，我最近三天一直咳嗽', (t) => { written += t; }, (l) => notices.push(l));
+  assert.ok(r.invalidUtf8 > 0, 'a hot random model leaves some stray bytes at this seed');
+  assert.deepEqual(notices.filter((l) => /invalid UTF-8/.test(l)), [`[chat] ${r.invalidUtf8} invalid UTF-8 sequence${r.invalidUtf8 === 1 ? '' : 's'} left out of the answer`]);
+  assert.equal(written, r.text + '\n', 'what was streamed is the answer kept');
+  assert.ok(!written.includes('\uFFFD'));
+  assert.deepEqual(s.shown.map((m) => m.role), ['user', 'assistant']);
+  assert.equal(s.shown[1]!.content, r.text);
+});
