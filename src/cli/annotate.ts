@@ -1,8 +1,9 @@
-// annotate.ts — `zhongjing annotate serve|import|export|user|member|stats`: the expert ranking tool from the shell.
+// annotate.ts — `zhongjing annotate serve|import|export|user add|token|list|member add|stats`: the expert ranking tool from the shell.
 // Thin: parsing and printing only; the work is in src/annotate/.
 import { existsSync, writeFileSync, renameSync } from 'node:fs';
 import type { Command } from './command.js';
-import { formatHelp, parseArgs, UsageError, type FlagSpecs } from './args.js';
+import { UsageError, type FlagSpecs } from './args.js';
+import { flagLeaf, groupCommand, type Leaf } from './subcommands.js';
 import { Store, type Role } from '../annotate/store.js';
 import { importIntoProject, readCandidateSets } from '../annotate/import.js';
 import { exportFormats, exportText, type ExportFormat } from '../annotate/export.js';
@@ -11,7 +12,10 @@ import { serveAnnotate } from '../annotate/server.js';
 
 const dbFlag = { db: { type: 'string', help: 'the annotation database (SQLite; `import`, `user add` and `serve` create it)' } } as const;
 
-const sub: Record<string, { usage: string; summary: string; flags: FlagSpecs; run(f: Record<string, unknown>, pos: string[]): Promise<number> }> = {
+interface Spec { usage: string; summary: string; flags: FlagSpecs; positional?: boolean; run(f: Record<string, unknown>, pos: string[]): Promise<number> }
+interface SpecGroup { summary: string; subcommands: Record<string, Spec> }
+
+const sub: Record<string, Spec | SpecGroup> = {
   serve: {
     usage: 'zhongjing annotate serve --db FILE [--port N] [--host 127.0.0.1] [--rule FILE]',
     summary: 'Runs the ranking web app until Ctrl-C. Log in with a token from `annotate user add`.',
@@ -48,6 +52,7 @@ const sub: Record<string, { usage: string; summary: string; flags: FlagSpecs; ru
       'per-item': { type: 'number', help: 'how many annotators rank each item (default 1 for a new project)' },
       'no-ties': { type: 'boolean', help: 'forbid ties in this project' },
     },
+    positional: true,
     async run(f, pos) {
       if (pos.length !== 1) throw new UsageError('[annotate import] expected exactly one FILE');
       // a new database is only created for a file that imports: check it before opening one
@@ -81,47 +86,69 @@ const sub: Record<string, { usage: string; summary: string; flags: FlagSpecs; ru
     },
   },
   user: {
-    usage: 'zhongjing annotate user add NAME --role admin|annotator [--project P,Q] --db FILE | user token NAME --db FILE | user list --db FILE',
-    summary: 'Creates an account and prints its token once (only a hash is stored); `token` issues a new one; `list` shows accounts.',
-    flags: {
-      ...dbFlag,
-      role: { type: 'string', help: 'role of a new account', choices: ['admin', 'annotator'], default: 'annotator' },
-      project: { type: 'string', help: 'comma-separated projects the new account joins' },
-    },
-    async run(f, pos) {
-      const [action, name] = pos;
-      return withStore(f, async (st) => {
-        if (action === 'add' && name) {
-          const { token } = st.addUser(name, f.role as Role);
-          for (const p of String(f.project ?? '').split(',').filter(Boolean)) st.addMember(st.ensureProject(p).name, name);
-          console.error(`annotate user: created ${f.role} '${name}'; the token below is shown once, keep it secret`);
-          console.log(token);
-          return 0;
-        }
-        if (action === 'token' && name) {
-          console.log(st.rotateToken(name));
-          return 0;
-        }
-        if (action === 'list') {
-          for (const u of st.users()) console.log(`${u.name}\t${u.role}\t${st.projectsFor(u).map((p) => p.name).join(',')}`);
-          return 0;
-        }
-        throw new UsageError(`[annotate user] expected 'add NAME', 'token NAME' or 'list'`);
-      }, pos[0] === 'add');
+    summary: 'accounts: add one (its token printed once; only a hash is stored), issue a new token, list them',
+    subcommands: {
+      add: {
+        usage: 'zhongjing annotate user add NAME --role admin|annotator [--project P,Q] --db FILE',
+        summary: 'Creates an account and prints its token once (only a hash is stored).',
+        flags: {
+          ...dbFlag,
+          role: { type: 'string', help: 'role of a new account', choices: ['admin', 'annotator'], default: 'annotator' },
+          project: { type: 'string', help: 'comma-separated projects the new account joins' },
+        },
+        positional: true,
+        async run(f, pos) {
+          const name = oneName('user add', pos);
+          return withStore(f, async (st) => {
+            const { token } = st.addUser(name, f.role as Role);
+            for (const p of String(f.project ?? '').split(',').filter(Boolean)) st.addMember(st.ensureProject(p).name, name);
+            console.error(`annotate user: created ${f.role} '${name}'; the token below is shown once, keep it secret`);
+            console.log(token);
+            return 0;
+          }, true);
+        },
+      },
+      token: {
+        usage: 'zhongjing annotate user token NAME --db FILE',
+        summary: 'Issues a new token for an account (the old one stops working).',
+        flags: { ...dbFlag },
+        positional: true,
+        async run(f, pos) {
+          const name = oneName('user token', pos);
+          return withStore(f, async (st) => { console.log(st.rotateToken(name)); return 0; });
+        },
+      },
+      list: {
+        usage: 'zhongjing annotate user list --db FILE',
+        summary: 'Lists accounts: name, role, projects.',
+        flags: { ...dbFlag },
+        async run(f) {
+          return withStore(f, async (st) => {
+            for (const u of st.users()) console.log(`${u.name}\t${u.role}\t${st.projectsFor(u).map((p) => p.name).join(',')}`);
+            return 0;
+          });
+        },
+      },
     },
   },
   member: {
-    usage: 'zhongjing annotate member add NAME... --project P --db FILE',
-    summary: 'Adds annotators to a project; items are handed out to N of its members as they ask for work.',
-    flags: { ...dbFlag, project: { type: 'string', help: 'project to join' } },
-    async run(f, pos) {
-      if (pos[0] !== 'add' || pos.length < 2) throw new UsageError('[annotate member] expected add NAME...');
-      return withStore(f, async (st) => {
-        const p = st.project(need(f, 'project'));
-        for (const n of pos.slice(1)) st.addMember(p.name, n);
-        console.log(`annotate member: ${p.name} now has ${st.members(p).map((m) => m.name).join(', ')}`);
-        return 0;
-      });
+    summary: 'project membership: add annotators to a project',
+    subcommands: {
+      add: {
+        usage: 'zhongjing annotate member add NAME... --project P --db FILE',
+        summary: 'Adds annotators to a project; items are handed out to N of its members as they ask for work.',
+        flags: { ...dbFlag, project: { type: 'string', help: 'project to join' } },
+        positional: true,
+        async run(f, pos) {
+          if (pos.length < 1) throw new UsageError('[annotate member add] expected NAME...');
+          return withStore(f, async (st) => {
+            const p = st.project(need(f, 'project'));
+            for (const n of pos) st.addMember(p.name, n);
+            console.log(`annotate member: ${p.name} now has ${st.members(p).map((m) => m.name).join(', ')}`);
+            return 0;
+          });
+        },
+      },
     },
   },
   stats: {
@@ -162,22 +189,17 @@ async function withStore(f: Record<string, unknown>, body: (s: Store) => Promise
   }
 }
 
-function topHelp(): string {
-  return ['usage: zhongjing annotate <serve|import|export|user|member|stats> [flags]', '',
-    'Expert ranking of K candidate answers (safety > professionalism > fluency), stored in SQLite. See docs/annotate.md.', '',
-    ...Object.entries(sub).map(([k, s]) => `  ${k.padEnd(8)}${s.summary}`)].join('\n');
+function oneName(where: string, pos: string[]): string {
+  if (pos.length !== 1) throw new UsageError(`[annotate ${where}] expected exactly one NAME`);
+  return pos[0]!;
 }
 
-export const annotateCommand: Command = {
-  name: 'annotate',
+const leaf = (path: string[], s: Spec): Leaf => flagLeaf({ ...s, path: ['annotate', ...path] });
+
+export const annotateCommand: Command = groupCommand('annotate', {
   summary: 'expert ranking web app: serve, import candidate sets, users, export rankings/pairs/TSV, agreement',
-  async run(argv) {
-    const [name, ...rest] = argv;
-    if (!name || name === '--help' || name === '-h') { console.log(topHelp()); return name ? 0 : 2; }
-    const s = sub[name];
-    if (!s) throw new UsageError(`[annotate] unknown subcommand '${name}'\n\n${topHelp()}`);
-    const { flags, positional } = parseArgs(`annotate ${name}`, rest, s.flags);
-    if (flags.help) { console.log(formatHelp(s.usage, s.summary, s.flags)); return 0; }
-    return s.run(flags as Record<string, unknown>, positional);
-  },
-};
+  about: 'Expert ranking of K candidate answers (safety > professionalism > fluency), stored in SQLite. See docs/annotate.md.',
+  subcommands: Object.fromEntries(Object.entries(sub).map(([k, s]) => [k, 'subcommands' in s
+    ? { summary: s.summary, subcommands: Object.fromEntries(Object.entries(s.subcommands).map(([k2, s2]) => [k2, leaf([k, k2], s2)])) }
+    : leaf([k], s)])),
+});

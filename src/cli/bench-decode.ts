@@ -22,7 +22,7 @@ import { Rng } from '../util/rng.js';
 import { median, peakRssMiB } from './bench-util.js';
 import { loadLlamaCpp, type LlamaCpp } from './llama-cpp-ref.js';
 
-const flags = {
+export const flags = {
   preset: { type: 'string', help: `model shape: tiny, anchor, or a family preset (${PRESET_NAMES.join(', ')})`, default: 'anchor' },
   layers: { type: 'number', help: 'override the number of decoder layers (a cheaper slice of a real shape)' },
   weights: { type: 'string', help: 'tensor type of the matrices in the GGUF file both engines decode (norms stay f32)', default: 'f32', choices: [...WEIGHT_FORMATS] },

@@ -9,7 +9,7 @@ import { f32ToBf16Bits } from '../backend/reference/bf16.js';
 import { formatHelp, parseArgs, UsageError, type FlagSpecs } from './args.js';
 import { median } from './bench-util.js';
 
-const flags = {
+export const flags = {
   runs: { type: 'number', help: 'timed calls per case, at least 5 (median reported)', default: 7 },
   threads: { type: 'number', help: 'native pool threads (and torch threads); default: the pool as it is' },
   shapes: { type: 'string', help: 'comma-separated MxNxK list', default: '1024x1024x1024,4096x4096x1024' },

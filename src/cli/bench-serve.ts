@@ -9,14 +9,14 @@ import { join } from 'node:path';
 import { formatHelp, parseArgs, UsageError, type FlagSpecs } from './args.js';
 import { median } from './bench-util.js';
 import { serveModel } from '../serve/server.js';
-import { writeTinyModelDir } from '../serve/tiny-model.js';
+import { writeTinyModelDir } from '../model/tiny-model.js';
 import { loadModelDir } from '../model/model-dir.js';
 import { generate } from '../model/generate.js';
 import { loadTokenizer } from '../tokenizer/tokenizer-json.js';
 import { renderChat } from '../tokenizer/chat.js';
-import { servedTemplate } from '../serve/server.js';
+import { servedTemplate } from '../serve/prompt.js';
 
-const flags = {
+export const flags = {
   model: { type: 'string', help: 'model directory (default: a tiny random model, 128 wide × 4 layers)' },
   streams: { type: 'string', help: 'comma-separated concurrency levels', default: '1,4,16' },
   'max-tokens': { type: 'number', help: 'tokens per answer (EOS ignored so every answer has this length)', default: 64 },

@@ -11,7 +11,7 @@ import { formatHelp, parseArgs } from './args.js';
 import { generateDemo, sizePresets } from '../data/demo/index.js';
 import { QWEN2_PATTERN, trainByteLevelBpe } from '../tokenizer/index.js';
 
-const flags = {
+export const flags = {
   mb: { type: 'number', help: 'megabytes (UTF-8) of text to train on', default: 16 },
   'vocab-size': { type: 'number', help: "vocabulary size; the npm binding fixes Rust's trainer at its default 30000", default: 30000 },
   refdata: { type: 'string', help: 'folder of third-party text to read first', default: '../shared/refdata' },

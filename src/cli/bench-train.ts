@@ -18,7 +18,7 @@ import { median, peakRssMiB } from './bench-util.js';
 import { PRESET_NAMES } from '../model/presets.js';
 import { benchRealPreset } from './bench-train-real.js';
 
-const flags = {
+export const flags = {
   preset: { type: 'string', help: 'model shape: anchor / tiny (full training), or a real family from src/model/presets.ts (LoRA, needs --lora)', default: 'anchor', choices: ['anchor', 'tiny', ...PRESET_NAMES] },
   lora: { type: 'number', help: 'LoRA rank on every linear of every layer (alpha 2r, base frozen); real presets only', default: 16 },
   'base-dtype': { type: 'string', help: 'dtype of the frozen base weights (real presets)', default: 'bf16', choices: ['f32', 'bf16'] },

@@ -1,20 +1,21 @@
 // data.ts — `zhongjing data inspect|clean|convert|demo`: the data layer on the command line. Every subcommand
-// streams (memory does not grow with the file) and reports records in = out + rejected. No parsing logic lives here.
-import { createWriteStream } from 'node:fs';
-import { access, rename, rm } from 'node:fs/promises';
+// streams (memory does not grow with the file) and reports records in = out + rejected. Flags and printing only: the
+// work is src/data (inspect.ts, convert-files.ts, clean.ts, demo/).
+import { access, writeFile } from 'node:fs/promises';
 import { constants } from 'node:fs';
-import { once } from 'node:events';
 import type { Command } from './command.js';
 import { formatHelp, parseArgs, UsageError, type FlagSpecs } from './args.js';
-import { DataError, formatProblem, RecordError } from '../data/errors.js';
+import { groupCommand, type Leaf } from './subcommands.js';
+import { DataError, formatProblem } from '../data/errors.js';
 import { encodings, type Encoding } from '../data/encoding.js';
-import { balanced, newReport, rejectSummary, streamFile, type FileReport, type LoadOptions, type OnError } from '../data/load.js';
-import { formats, sniff, type Format } from '../data/readers.js';
+import { balanced, rejectSummary, type FileReport, type LoadOptions, type OnError } from '../data/load.js';
+import { formats, type Format } from '../data/readers.js';
 import { parseRoles, parseTurnMap, shapeNames, type DoctorFirst, type ShapeName } from '../data/shapes.js';
 import { Cleaner, cleanBalanced, type CleanReport } from '../data/clean.js';
-import { outFormats, toLine, type OutFormat } from '../data/writers.js';
+import { outFormats, type OutFormat } from '../data/writers.js';
+import { inspectFile, type DataStats } from '../data/inspect.js';
+import { convertFiles, type ConvertTally } from '../data/convert-files.js';
 import { sizePresets, writeDemo, type DemoSizes } from '../data/demo/index.js';
-import type { DataRecord } from '../data/types.js';
 
 const loadFlags = {
   format: { type: 'string', help: 'force the file format instead of detecting it', choices: formats },
@@ -72,57 +73,6 @@ async function needFiles(cmd: string, files: string[]): Promise<void> {
 
 // ---------------------------------------------------------------- inspect
 
-interface Stats {
-  report: FileReport;
-  turns: { min: number; max: number; sum: number; n: number; hist: Record<string, number> };
-  roles: Record<string, number>;
-  departments: Record<string, number>;
-  prompts: number;
-  safety: number;
-  choices: { answered: number; missing: number };
-  preferences: { ranked: number; unranked: number; candidates: number };
-  bytes?: number;
-  error?: string;
-}
-
-const MAX_DEPARTMENTS = 500;
-
-function observe(s: Stats, r: DataRecord): void {
-  if (r.kind === 'conversation') {
-    const n = r.turns.length;
-    const t = s.turns;
-    t.min = Math.min(t.min, n); t.max = Math.max(t.max, n); t.sum += n; t.n++;
-    const b = n > 20 ? '>20' : String(n);
-    t.hist[b] = (t.hist[b] ?? 0) + 1;
-    for (const x of r.turns) s.roles[x.role] = (s.roles[x.role] ?? 0) + 1;
-    const d = r.meta.department;
-    if (d && (d in s.departments || Object.keys(s.departments).length < MAX_DEPARTMENTS)) s.departments[d] = (s.departments[d] ?? 0) + 1;
-    if (r.turns[n - 1]!.role !== 'assistant') s.prompts++;
-    if (r.meta.safety) s.safety++;
-  } else if (r.kind === 'choice') {
-    if (r.answerMissing) s.choices.missing++; else s.choices.answered++;
-  } else if (r.kind === 'preference') {
-    if (r.ranking.length) s.preferences.ranked++; else s.preferences.unranked++;
-    s.preferences.candidates += r.candidates.length;
-  }
-}
-
-async function inspectFile(path: string, o: LoadOptions): Promise<Stats> {
-  const sn = await sniff(path, o);
-  const s: Stats = {
-    report: newReport(path, sn.format, sn.encoding),
-    turns: { min: Infinity, max: 0, sum: 0, n: 0, hist: {} }, roles: {}, departments: {}, prompts: 0, safety: 0,
-    choices: { answered: 0, missing: 0 }, preferences: { ranked: 0, unranked: 0, candidates: 0 },
-  };
-  try {
-    for await (const r of streamFile(path, o, s.report)) observe(s, r);
-  } catch (e) {
-    if (!(e instanceof DataError)) throw e;
-    s.error = e.message;
-  }
-  return s;
-}
-
 /** What was detected and how speakers were mapped: the lines that let a user check a layout before training on it. */
 function layoutLines(r: FileReport): string[] {
   const out: string[] = [];
@@ -136,7 +86,7 @@ function layoutLines(r: FileReport): string[] {
   return out;
 }
 
-function printStats(s: Stats): void {
+function printStats(s: DataStats): void {
   const r = s.report;
   const lines = [`${r.file}`, `  format ${r.format}, encoding ${r.encoding}`, `  ${rejectSummary(r).slice(r.file.length + 2)}`];
   lines.push(`  shapes: ${Object.entries(r.shapes).map(([k, v]) => `${k} ${v}`).join(', ') || '-'}`);
@@ -181,64 +131,11 @@ async function inspect(argv: string[]): Promise<number> {
   return failed ? 1 : 0;
 }
 
-// ---------------------------------------------------------------- clean / convert: shared streaming writer
-
-async function writeRecords(cmd: string, out: string, write: (emit: (line: string) => Promise<void>) => Promise<void>): Promise<void> {
-  const tmp = `${out}.partial-${process.pid}`;
-  const ws = createWriteStream(tmp);
-  let failure: Error | null = null;
-  ws.on('error', (e) => { failure = e; });
-  try {
-    await once(ws, 'open');
-  } catch (e) {
-    throw new UsageError(`[data ${cmd}] cannot write ${out}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  const emit = async (line: string) => {
-    if (failure) throw failure;
-    if (!ws.write(line + '\n')) await once(ws, 'drain');
-  };
-  try {
-    await write(emit);
-    ws.end();
-    await once(ws, 'finish');
-    await rename(tmp, out);
-  } catch (e) {
-    ws.destroy();
-    await rm(tmp, { force: true });
-    throw e;
-  }
-}
-
-interface ConvertTally { unconvertible: number; problems: string[]; first?: { file: string; line: number } }
-
-/** The load policy applied to records the output format cannot hold: too many and nothing is written. */
-function checkUnconvertible(t: ConvertTally, total: number, o: LoadOptions, to: string): void {
-  const frac = o.maxRejectFraction ?? 0.01;
-  if (o.onError === 'auto' && t.unconvertible > 0 && t.unconvertible > frac * total) {
-    throw new DataError({
-      file: t.first?.file ?? '?', line: t.first?.line ?? 0, field: 'policy',
-      reason: `${t.unconvertible} of ${total} records cannot be written as ${to} (> ${(frac * 100).toFixed(0)} %; nothing written); first: ${t.problems[0]?.slice(t.problems[0].indexOf(': ') + 2)}`,
-    });
-  }
-}
+// ---------------------------------------------------------------- convert
 
 function printUnconvertible(cmd: string, t: ConvertTally): void {
   for (const p of t.problems) console.error(`[data ${cmd}] cannot convert ${p}`);
   if (t.unconvertible > t.problems.length) console.error(`[data ${cmd}] … ${t.unconvertible - t.problems.length} more cannot be converted`);
-}
-
-async function convertLine(r: DataRecord, fmt: OutFormat, i: number, t: ConvertTally, o: LoadOptions): Promise<string | null> {
-  try {
-    return toLine(r, fmt, i);
-  } catch (e) {
-    if (!(e instanceof RecordError)) throw e;
-    t.unconvertible++;
-    const msg = `${r.source?.file ?? '?'}:${r.source?.line ?? 0}: ${e.field}: ${e.reason}`;
-    if (t.problems.length < 20) t.problems.push(msg);
-    t.first ??= { file: r.source?.file ?? '?', line: r.source?.line ?? 0 };
-    if (o.onError === 'fail') throw new DataError({ file: r.source?.file ?? '?', line: r.source?.line ?? 0, field: e.field, reason: e.reason });
-    return null;
-  }
 }
 
 const convertFlags = {
@@ -260,21 +157,7 @@ async function convert(argv: string[]): Promise<number> {
   if (!f.to) throw new UsageError('[data convert] --to is required (alpaca|sharegpt|messages|jsonl)');
   if (!f.out) throw new UsageError('[data convert] --out is required');
   const o = loadOptions(f);
-  const t: ConvertTally = { unconvertible: 0, problems: [] };
-  const reports: FileReport[] = [];
-  let written = 0;
-  await writeRecords('convert', f.out, async (emit) => {
-    for (const file of positional) {
-      const s = await sniff(file, o);
-      const rep = newReport(file, s.format, s.encoding);
-      reports.push(rep);
-      for await (const r of streamFile(file, o, rep)) {
-        const line = await convertLine(r, f.to as OutFormat, written + t.unconvertible, t, o);
-        if (line !== null) { await emit(line); written++; }
-      }
-    }
-    checkUnconvertible(t, written + t.unconvertible, o, f.to!);
-  });
+  const { reports, written, tally: t } = await convertFiles('data convert', positional, o, f.out, f.to as OutFormat);
   for (const r of reports) console.error(`[data convert] ${rejectSummary(r)}`);
   printUnconvertible('convert', t);
   console.error(`[data convert] wrote ${written} records to ${f.out}${t.unconvertible ? `; ${t.unconvertible} could not be written as ${f.to}` : ''}`);
@@ -322,23 +205,7 @@ async function clean(argv: string[]): Promise<number> {
     ...(f['min-turns'] !== undefined ? { minTurns: f['min-turns'] } : {}),
     ...(f['max-turns'] !== undefined ? { maxTurns: f['max-turns'] } : {}),
   });
-  const reports: FileReport[] = [];
-  const t: ConvertTally = { unconvertible: 0, problems: [] };
-  let written = 0;
-  await writeRecords('clean', f.out, async (emit) => {
-    for (const file of positional) {
-      const s = await sniff(file, o);
-      const rep = newReport(file, s.format, s.encoding);
-      reports.push(rep);
-      for await (const r of streamFile(file, o, rep)) {
-        const c = cleaner.push(r);
-        if (!c) continue;
-        const line = await convertLine(c, (f.to ?? 'jsonl') as OutFormat, written, t, o);
-        if (line !== null) { await emit(line); written++; }
-      }
-    }
-    checkUnconvertible(t, written + t.unconvertible, o, f.to ?? 'jsonl');
-  });
+  const { reports, written, tally: t } = await convertFiles('data clean', positional, o, f.out, (f.to ?? 'jsonl') as OutFormat, (r) => cleaner.push(r));
   const cr: CleanReport = cleaner.report;
   for (const r of reports) console.error(`[data clean] load ${rejectSummary(r)}`);
   const d = cr.dropped;
@@ -351,7 +218,6 @@ async function clean(argv: string[]): Promise<number> {
     console.error(`[data clean] the near-dup index reached --near-max-mib after ${cr.nearDupIndexFullAt} records; later records were compared with those only`);
   printUnconvertible('clean', t);
   if (f.report) {
-    const { writeFile } = await import('node:fs/promises');
     await writeFile(f.report, JSON.stringify({ load: reports, clean: cr, written, unconvertible: t.unconvertible }, null, 1) + '\n');
   }
   return t.unconvertible && o.onError !== 'skip' ? 1 : 0;
@@ -403,31 +269,28 @@ async function demo(argv: string[]): Promise<number> {
 
 // ---------------------------------------------------------------- dispatch
 
-const subs: Record<string, { summary: string; run: (argv: string[]) => Promise<number> }> = {
-  inspect: { summary: 'detected format/encoding, counts, turns, roles, departments, rejected records', run: inspect },
-  clean: { summary: 'normalise, de-identify, filter, deduplicate (exact and near)', run: clean },
-  convert: { summary: 'convert to alpaca | sharegpt | messages | jsonl', run: convert },
-  demo: { summary: 'write the embedded demo corpus (seeded)', run: demo },
-};
+/** A data-layer failure (it already names file:line) ends the subcommand with exit 1 and its name in front. */
+function leaf(name: string, summary: string, flags: FlagSpecs, run: (argv: string[]) => Promise<number>): Leaf {
+  return {
+    summary, flags,
+    async run(argv) {
+      try {
+        return await run(argv);
+      } catch (e) {
+        if (e instanceof DataError) { console.error(`[data ${name}] ${e.message}`); return 1; }
+        throw e;
+      }
+    },
+  };
+}
 
-export const dataCommand: Command = {
-  name: 'data',
+export const dataCommand: Command = groupCommand('data', {
   summary: 'medical dataset formats in, validated and cleaned; the demo corpus out',
-  async run(argv) {
-    const [what, ...rest] = argv;
-    const s = what ? subs[what] : undefined;
-    if (!s) {
-      const list = Object.entries(subs).map(([k, v]) => `  ${k.padEnd(9)}${v.summary}`).join('\n');
-      const help = `usage: zhongjing data <inspect|clean|convert|demo> [flags]   (zhongjing data <sub> --help)\n\n${list}`;
-      if (what === undefined || what === '--help' || what === '-h') { console.log(help); return what === undefined ? 1 : 0; }
-      console.error(`[data] unknown subcommand '${what}'\n\n${help}`);
-      return 2;
-    }
-    try {
-      return await s.run(rest);
-    } catch (e) {
-      if (e instanceof DataError) { console.error(`[data ${what}] ${e.message}`); return 1; }
-      throw e;
-    }
+  about: 'Every subcommand streams (memory does not grow with the file) and reports records in = out + rejected.',
+  subcommands: {
+    inspect: leaf('inspect', 'detected format/encoding, counts, turns, roles, departments, rejected records', inspectFlags, inspect),
+    clean: leaf('clean', 'normalise, de-identify, filter, deduplicate (exact and near)', cleanFlags, clean),
+    convert: leaf('convert', 'convert to alpaca | sharegpt | messages | jsonl', convertFlags, convert),
+    demo: leaf('demo', 'write the embedded demo corpus (seeded)', demoFlags, demo),
   },
-};
+});

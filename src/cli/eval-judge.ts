@@ -1,15 +1,14 @@
 // eval-judge.ts — `zhongjing eval rubric` (an LLM judge scoring answers or whole consultations per rubric criterion)
 // and `zhongjing eval consult` (simulated-patient consultations), kept apart from eval.ts to keep files small. The
-// shared CLI helpers are passed in by eval.ts (no import cycle); the logic is src/eval/rubric*.ts and consult.ts.
-import { readFileSync } from 'node:fs';
+// shared CLI helpers are passed in by eval.ts (no import cycle); the logic is src/eval/rubric-run.ts, rubric*.ts and consult.ts.
 import type { FlagSpecs } from './args.js';
 import type { ApiValues, Sub } from './eval.js';
 import type { OnError } from '../data/load.js';
 import type { ApiConfig, Answerer, EvalReport, TurnSelection } from '../eval/index.js';
-import { emptyReport, loadItemsReport, readAnswers } from '../eval/index.js';
+import { emptyReport, loadItemsReport } from '../eval/index.js';
 import { loadRubric } from '../eval/rubric.js';
-import { rubricSignTests, rubricTables } from '../eval/rubric-score.js';
-import { rubricJudge, type RubricTarget } from '../eval/rubric-judge.js';
+import { rubricTargetsFromAnswers, rubricTargetsFromConsult, runRubric, type Targets } from '../eval/rubric-run.js';
+import { rubricJudge } from '../eval/rubric-judge.js';
 import { llmPatient, parseCases, rulePatient, runConsult, summariseConsult } from '../eval/consult.js';
 import { readRecords } from '../eval/rescore.js';
 
@@ -54,35 +53,18 @@ export function judgeSubs(h: EvalHelpers): Record<string, Sub> {
         const rb = loadRubric(f['rubric-file'] as string | undefined);
         const cfg = apiConfig('rubric', need('rubric', f['judge-base'] as string | undefined, '--judge-base'), f['judge-model'] as string | undefined, f['judge-key-env'] as string, f as ApiValues);
         const judge = rubricJudge({ api: cfg, rubric: rb, cachePath: (f.cache as string | undefined) ?? null });
-        const targets: RubricTarget[] = [];
-        const report = emptyReport(`rubric scores (${rb.name})`);
-        let data = '';
+        let data: string, targets: Targets;
         if (f.consult) {
           data = needPath('rubric', f.consult, '--consult');
-          const j = JSON.parse(readFileSync(data, 'utf8')) as EvalReport;
-          for (const c of j.consult ?? []) for (const o of c.outcomes) targets.push({ itemId: o.caseId, model: c.summary.doctor, transcript: o.transcript });
+          targets = rubricTargetsFromConsult(data);
         } else {
           data = needPath('rubric', f.data, '--data');
           const loaded = await loadItemsReport(data, { turns: f.turns as TurnSelection, onError: f['on-error'] as OnError });
-          report.problems.push(...loaded.problems);
-          const byId = new Map(loaded.items.map((i) => [i.id, i]));
-          for (const file of need('rubric', f.answers as string | undefined, '--answers').split(',').map((x) => x.trim()).filter(Boolean)) {
-            const r = readAnswers(needPath('rubric', file, '--answers'));
-            report.problems.push(...r.problems);
-            for (const a of r.records) {
-              const it = byId.get(a.itemId);
-              if (!it) { report.problems.push(`${file}: answer for unknown item '${a.itemId}'`); continue; }
-              if (typeof a.answer !== 'string' || !a.answer.trim()) { report.problems.push(`${file}: ${a.itemId}: no answer to score`); continue; }
-              targets.push({ itemId: a.itemId, model: a.model, context: [...it.history, { role: 'user', text: it.prompt }], answer: a.answer });
-            }
-          }
+          const files = need('rubric', f.answers as string | undefined, '--answers').split(',').map((x) => x.trim()).filter(Boolean);
+          targets = rubricTargetsFromAnswers(loaded.items, files.map((file) => needPath('rubric', file, '--answers')));
+          targets.problems.unshift(...loaded.problems);
         }
-        const scores = await judge.scoreAll(targets, { concurrency: f.concurrency as number, onProgress: progress('eval rubric') });
-        for (const s of scores) {
-          if (s.error) report.problems.push(`${s.model} ${s.itemId}: judge error: ${s.error}`);
-          for (const u of s.parsed.unparseable) report.problems.push(`${s.model} ${s.itemId}: ${u.criterion}: ${u.why}`);
-        }
-        (report.rubric ??= []).push({ data, judge: judge.name, tables: rubricTables(scores, rb), comparisons: rubricSignTests(scores, rb) });
+        const { report, scores } = await runRubric(judge, rb, data, targets, { concurrency: f.concurrency as number, onProgress: progress('eval rubric') });
         if (f['scores-out']) writeOut(f['scores-out'] as string, scores.map((s) => JSON.stringify({ id: s.itemId, model: s.model, scores: s.parsed.scores, raw: s.raw, error: s.error })).join('\n') + '\n');
         writeReport(report, f.out as string | undefined, f.html as string | undefined);
         return 0;

@@ -3,21 +3,20 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from './command.js';
-import { formatHelp, parseArgs, UsageError, type FlagSpecs } from './args.js';
+import { UsageError, type FlagSpecs } from './args.js';
+import { flagLeaf, groupCommand } from './subcommands.js';
 import { DataError } from '../data/errors.js';
-import { loadFile, type OnError } from '../data/load.js';
-import type { PreferenceSet } from '../data/types.js';
+import type { OnError } from '../data/load.js';
 import {
-  answerMetrics, answersToJsonl, apiAnswerer, fewShotPrompts, comparePairwise, emptyReport, generateAnswers, judgeAgreement, llmJudge,
-  loadItems, loadItemsReport, loadMcq, loadRule, mcqTable, perplexity, pickExamples, readAnswers, readVerdicts,
-  renderReportHtml, resultOf, ruleDemoJudge, scoreByExtraction, scoreByLogLikelihood, verdictsFromRankings,
-  DEMO_JUDGE_NAME, type ApiConfig, type Answerer, type EvalReport, type PairJudge, type PairwiseResult, type TurnSelection,
+  answersToJsonl, generateAnswers, llmJudge, loadItems, loadItemsReport, loadRule, readAnswers, renderReportHtml, ruleDemoJudge,
+  type ApiConfig, type EvalReport, type TurnSelection,
 } from '../eval/index.js';
 import { loadLocalModel } from '../eval/local-model.js';
+import { humanJudgeFrom, judgeAnswerSets, type AnyJudge } from '../eval/compare-models.js';
+import { openSystem, type OpenedSystem, type SamplingSpec, type SystemSpec } from '../eval/systems.js';
+import { runMcq, runPerplexity } from '../eval/benchmark-runs.js';
+import { scoreOutputs, type ScoreOutputsOptions } from '../eval/score-outputs.js';
 import { parseWeightsOption, WEIGHTS_OPTIONS } from '../model/weights.js';
-import { readPublishedMcq, type PublishedMcqOptions } from '../eval/mcq-predictions.js';
-import { loadRubric } from '../eval/rubric.js';
-import { readJudgeScores, rubricSignTests, rubricTables } from '../eval/rubric-score.js';
 import { judgeSubs } from './eval-judge.js';
 
 const onErrorFlag = {
@@ -46,7 +45,7 @@ const apiFlags = {
 
 export type ApiValues = Partial<Record<keyof typeof apiFlags, string | number | boolean>>;
 
-function apiConfig(where: string, base: string, model: string | undefined, keyEnv: string, f: ApiValues): ApiConfig {
+export function apiConfig(where: string, base: string, model: string | undefined, keyEnv: string, f: ApiValues): ApiConfig {
   if (!model) throw new UsageError(`[eval ${where}] --api-base needs --api-model`);
   const cfg: ApiConfig = { baseUrl: base, model, timeoutMs: f['timeout-ms'] as number, maxRetries: f.retries as number };
   const key = process.env[keyEnv];
@@ -55,30 +54,25 @@ function apiConfig(where: string, base: string, model: string | undefined, keyEn
   return cfg;
 }
 
-async function system(where: string, f: ApiValues): Promise<{ answerer: Answerer; local?: Awaited<ReturnType<typeof loadLocalModel>> }> {
+/** The system flags as a SystemSpec (src/eval/systems.ts): exactly one of --model-dir or --api-base. */
+function systemSpec(where: string, f: ApiValues): SystemSpec {
   if (f['model-dir'] && f['api-base']) throw new UsageError(`[eval ${where}] give --model-dir or --api-base, not both`);
+  const sampling: SamplingSpec = { maxNewTokens: f['max-new-tokens'] as number, temperature: f.temperature as number, seed: f.seed as number };
+  if (f['top-p'] !== undefined) sampling.topP = f['top-p'] as number;
+  if (f['top-k'] !== undefined) sampling.topK = f['top-k'] as number;
+  if (f['repetition-penalty'] !== undefined) sampling.repetitionPenalty = f['repetition-penalty'] as number;
+  const name = f.name ? { name: f.name as string } : {};
   if (f['model-dir']) {
-    const o: Parameters<typeof loadLocalModel>[1] = { maxNewTokens: f['max-new-tokens'] as number, seed: f.seed as number };
-    if ((f.temperature as number) > 0) { o.doSample = true; o.temperature = f.temperature as number; }
-    if (f['top-p'] !== undefined) o.topP = f['top-p'] as number;
-    if (f['top-k'] !== undefined) o.topK = f['top-k'] as number;
-    if (f['repetition-penalty'] !== undefined) o.repetitionPenalty = f['repetition-penalty'] as number;
-    if (f.template) o.template = f.template as string;
-    if (f.name) o.name = f.name as string;
-    o.weights = parseWeightsOption(f.weights ?? 'auto', `eval ${where}`);
-    const local = await loadLocalModel(needPath(where, f['model-dir'], '--model-dir'), o);
-    return { answerer: local.answerer, local };
+    return {
+      kind: 'local', dir: needPath(where, f['model-dir'], '--model-dir'), sampling, ...name,
+      weights: parseWeightsOption(f.weights ?? 'auto', `eval ${where}`), ...(f.template ? { template: f.template as string } : {}),
+    };
   }
-  if (f['api-base']) {
-    const cfg = apiConfig(where, f['api-base'] as string, f['api-model'] as string | undefined, f['api-key-env'] as string, f);
-    const params: { temperature: number; maxTokens: number; topP?: number; seed: number } = { temperature: f.temperature as number, maxTokens: f['max-new-tokens'] as number, seed: f.seed as number };
-    if (f['top-p'] !== undefined) params.topP = f['top-p'] as number;
-    const a = apiAnswerer(cfg, params);
-    if (f.name) a.name = f.name as string;
-    return { answerer: a };
-  }
+  if (f['api-base']) return { kind: 'api', api: apiConfig(where, f['api-base'] as string, f['api-model'] as string | undefined, f['api-key-env'] as string, f), sampling, ...name };
   throw new UsageError(`[eval ${where}] give a system: --model-dir DIR or --api-base URL --api-model NAME`);
 }
+
+const system = (where: string, f: ApiValues): Promise<OpenedSystem> => openSystem(systemSpec(where, f));
 
 /** Progress on stderr: a rewritten line on a terminal (at most ~5 per second), every 10 % in logs, and the end. */
 function progress(label: string): (done: number, total: number, extra?: string) => void {
@@ -122,6 +116,9 @@ function needPath(where: string, v: unknown, flag: string): string {
   if (!existsSync(p)) throw new UsageError(`[eval ${where}] ${flag} ${p}: no such file or folder`);
   return p;
 }
+
+/** A comma-separated flag value as its non-empty items. */
+const list = (s: string): string[] => s.split(',').map((x) => x.trim()).filter(Boolean);
 
 // ---------------------------------------------------------------- subcommands
 
@@ -191,55 +188,35 @@ const subs: Record<string, Sub> = {
     async run(f) {
       const data = needPath('pairwise', f.data, '--data');
       const loaded = await loadItemsReport(data, { turns: f.turns as TurnSelection, onError: f['on-error'] as OnError });
-      const items = loaded.items;
       const ra = readAnswers(needPath('pairwise', f.a, '--a'), f['a-name'] as string | undefined);
-      const an = (f['a-name'] as string | undefined) ?? ra.records[0]?.model ?? 'A';
       // several opponents (the paper's bars: one row per opponent): --b f1,f2 with --b-name n1,n2
-      const bFiles = need('pairwise', f.b as string | undefined, '--b').split(',').map((x) => x.trim()).filter(Boolean);
+      const bFiles = list(need('pairwise', f.b as string | undefined, '--b'));
       for (const b of bFiles) needPath('pairwise', b, '--b');
-      const bNames = f['b-name'] ? String(f['b-name']).split(',').map((x) => x.trim()) : [];
+      const bNames = f['b-name'] ? list(String(f['b-name'])) : [];
       if (bNames.length && bNames.length !== bFiles.length) throw new UsageError(`[eval pairwise] --b-name names ${bNames.length} systems but --b gives ${bFiles.length} files`);
-      const opponents = bFiles.map((file, i) => {
-        const r = readAnswers(file, bNames[i]);
-        return { name: bNames[i] ?? r.records[0]?.model ?? `B${i + 1}`, read: r };
-      });
-      const report = emptyReport(`${an} vs ${opponents.map((o) => o.name).join(', ')} on ${data}`);
-      report.problems.push(...loaded.problems, ...ra.problems, ...opponents.flatMap((o) => o.read.problems));
-      const judges: (PairJudge | 'human')[] = [];
-      for (const j of String(f.judge).split(',').map((x) => x.trim()).filter(Boolean)) {
-        if (j === 'rules') { judges.push(ruleDemoJudge()); report.notes.push(`${DEMO_JUDGE_NAME}: heuristics from the data layer's medical rules, standing in for doctors in the demo.`); }
+      const opponents = bFiles.map((file, i) => ({ file, read: readAnswers(file, bNames[i]) }));
+      const judges: AnyJudge[] = [];
+      for (const j of list(String(f.judge))) {
+        if (j === 'rules') judges.push(ruleDemoJudge());
         else if (j === 'llm') {
           const cfg = apiConfig('pairwise', need('pairwise', f['judge-base'] as string | undefined, '--judge-base'), f['judge-model'] as string | undefined, f['judge-key-env'] as string, f as ApiValues);
           judges.push(llmJudge({ api: cfg, rule: loadRule(f.rule as string | undefined), cachePath: (f.cache as string | undefined) ?? null }));
-        } else if (j === 'human') judges.push('human');
+        } else if (j === 'human') judges.push(await humanJudgeFrom(needPath('pairwise', f.human, '--human')));
         else throw new UsageError(`[eval pairwise] --judge: unknown judge '${j}' (llm, rules, human; a reward model is called from the API, see docs/evaluation.md)`);
       }
-      const rankings = judges.includes('human')
-        ? (await loadFile(needPath('pairwise', f.human, '--human'))).records.filter((r): r is PreferenceSet => r.kind === 'preference')
-        : [];
-      const wanted = new Set(items.map((i) => i.id));
-      for (const o of opponents) {
-        const results: PairwiseResult[] = [];
-        for (const judge of judges) {
-          if (judge === 'human') {
-            // only annotated items count here: an item nobody ranked is not a missing answer
-            const imp = verdictsFromRankings(rankings, an, o.name);
-            if (imp.overall) report.notes.push(`human (${an} vs ${o.name}): ${imp.overall} rankings had no meta.dimension and were applied to both dimensions (overall judgement under the annotation rule).`);
-            results.push(resultOf(an, o.name, 'human', ['ability', 'safety'], imp.verdicts.filter((v) => wanted.has(v.itemId))));
-            continue;
-          }
-          const show = progress(`eval pairwise ${an} vs ${o.name}: ${judge.name}`);
-          results.push(await comparePairwise(items, { name: an, answers: ra.records }, { name: o.name, answers: o.read.records }, judge, { concurrency: f.concurrency as number, onProgress: show }));
-        }
-        for (let i = 0; i < results.length; i++) for (let k = i + 1; k < results.length; k++)
-          for (const d of results[i]!.dimensions.filter((x) => results[k]!.dimensions.includes(x)))
-            report.agreement.push({ judges: [results[i]!.judge, results[k]!.judge], dimension: d, kappa: judgeAgreement(results[i]!.verdicts, results[k]!.verdicts, d) });
-        report.pairwise.push(...results);
-      }
-      report.answerMetrics = [answerMetrics(an, ra.records), ...opponents.map((o) => answerMetrics(o.name, o.read.records))];
-      const byModel = (recs: typeof ra.records) => new Map(recs.filter((r) => r.answer).map((r) => [r.itemId, r.answer!]));
-      const m = new Map([[an, byModel(ra.records)], ...opponents.map((o) => [o.name, byModel(o.read.records)] as const)]);
-      report.examples = pickExamples(items, m, report.pairwise, f.examples as number);
+      const a = { name: (f['a-name'] as string | undefined) ?? ra.records[0]?.model ?? 'A', answers: ra.records };
+      const bs = opponents.map((o, i) => ({ name: bNames[i] ?? o.read.records[0]?.model ?? `B${i + 1}`, answers: o.read.records }));
+      const bars = new Map<string, ReturnType<typeof progress>>();
+      const report = await judgeAnswerSets({
+        items: loaded.items, a, opponents: bs, judges, title: `${a.name} vs ${bs.map((o) => o.name).join(', ')} on ${data}`,
+        examples: f.examples as number, concurrency: f.concurrency as number,
+        problems: [...loaded.problems, ...ra.problems, ...opponents.flatMap((o) => o.read.problems)],
+        onProgress: (at, d, n) => {
+          const label = `eval pairwise ${at.a} vs ${at.b}: ${at.judge}`;
+          if (!bars.has(label)) bars.set(label, progress(label));
+          bars.get(label)!(d, n);
+        },
+      });
       for (const r of report.pairwise) for (const d of r.dimensions) {
         const t = r.tallies[d]!;
         console.error(`[eval pairwise] ${r.a} vs ${r.b}, ${r.judge}, ${d}: win ${t.win} tie ${t.tie} loss ${t.loss} | unparseable ${t.unparseable} error ${t.error} missing ${t.missing} of ${t.total}`);
@@ -265,26 +242,15 @@ const subs: Record<string, Sub> = {
     },
     async run(f) {
       const data = needPath('mcq', f.data, '--data');
-      const problems: string[] = [];
-      let items = await loadMcq(data, { splits: String(f.splits).split(',').map((x) => x.trim()).filter(Boolean), onError: f['on-error'] as OnError, problems });
-      for (const p of problems) console.error(`[eval mcq] rejected ${p}`);
-      if ((f.limit as number) > 0) items = items.slice(0, f.limit as number);
-      const shots = f.shots as number;
-      const exemplars = shots > 0 ? await loadMcq(data, { splits: ['dev'] }) : [];
-      if (shots > 0 && exemplars.length === 0) throw new UsageError(`[eval mcq] --shots ${shots}: no dev split under ${data} to take exemplars from`);
-      const promptOf = fewShotPrompts(exemplars, shots);
       const sys = await system('mcq', f as ApiValues);
-      const show = progress('eval mcq');
-      const preds = sys.local
-        ? await scoreByLogLikelihood(items, sys.local.logLikelihood, show, promptOf)
-        : await scoreByExtraction(items, (p) => sys.answerer.answer([{ role: 'user', text: p }]), { concurrency: f.concurrency as number, onProgress: show, promptOf });
-      const table = mcqTable(preds);
-      const report = emptyReport(`${sys.answerer.name} on ${data}`);
-      report.mcq.push({ model: sys.answerer.name, data, table });
-      report.problems.push(...problems);
-      if (table.overall.missingGold) report.notes.push(`${table.overall.missingGold} items have no gold answer (e.g. C-Eval test): counted, not scored.`);
-      if (f.predictions) writeOut(f.predictions as string, preds.map((p) => JSON.stringify(p)).join('\n') + '\n');
-      console.error(`[eval mcq] accuracy ${table.overall.accuracy === null ? '—' : (100 * table.overall.accuracy).toFixed(2) + '%'} over ${table.overall.scored} scored; ${table.overall.missingGold} without gold; ${table.overall.unparseable} unparseable; ${table.overall.errors} errors`);
+      const { report, predictions } = await runMcq(sys, {
+        data, splits: list(String(f.splits)), shots: f.shots as number, limit: f.limit as number,
+        onError: f['on-error'] as OnError, concurrency: f.concurrency as number, onProgress: progress('eval mcq'),
+      });
+      for (const p of report.problems) console.error(`[eval mcq] rejected ${p}`);
+      if (f.predictions) writeOut(f.predictions as string, predictions.map((p) => JSON.stringify(p)).join('\n') + '\n');
+      const o = report.mcq[0]!.table.overall;
+      console.error(`[eval mcq] accuracy ${o.accuracy === null ? '—' : (100 * o.accuracy).toFixed(2) + '%'} over ${o.scored} scored; ${o.missingGold} without gold; ${o.unparseable} unparseable; ${o.errors} errors`);
       writeReport(report, f.out as string | undefined, f.html as string | undefined);
       return 0;
     },
@@ -304,15 +270,8 @@ const subs: Record<string, Sub> = {
     async run(f) {
       const data = needPath('ppl', f.data, '--data');
       const dir = needPath('ppl', f['model-dir'], '--model-dir');
-      const { records } = await loadFile(data);
-      let texts = records.map((r) => r.kind === 'text' ? r.text : r.kind === 'conversation' ? r.turns.map((t) => t.text).join('\n') : r.kind === 'choice' ? r.question : r.prompt);
-      if ((f.limit as number) > 0) texts = texts.slice(0, f.limit as number);
-      const o: Parameters<typeof loadLocalModel>[1] = {};
-      if (f.template) o.template = f.template as string;
-      const local = await loadLocalModel(dir, o);
-      const result = await perplexity(texts, local.tokenLogProbs, progress('eval ppl'));
-      const report = emptyReport(`${local.answerer.name} on ${data}`);
-      report.perplexity.push({ model: local.answerer.name, data, result });
+      const local = await loadLocalModel(dir, f.template ? { template: f.template as string } : {});
+      const { report, result } = await runPerplexity(local, data, { limit: f.limit as number, onProgress: progress('eval ppl') });
       console.error(`[eval ppl] perplexity ${result.perplexity?.toFixed(3)}, bits/char ${result.bitsPerChar?.toFixed(4)} over ${result.tokens} tokens, ${result.chars} chars`);
       writeReport(report, f.out as string | undefined, f.html as string | undefined);
       return 0;
@@ -340,56 +299,18 @@ const subs: Record<string, Sub> = {
     },
     async run(f) {
       if (!f.answers && !f.verdicts && !f.mcq && !f.rubric) throw new UsageError('[eval score] nothing to score: give --answers, --verdicts, --mcq or --rubric');
-      const report = emptyReport('re-scored outputs');
-      const items = f.data ? await loadItems(needPath('score', f.data, '--data'), { turns: f.turns as TurnSelection }) : null;
-      for (const file of String(f.answers ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
-        const r = readAnswers(needPath('score', file, '--answers'));
-        report.problems.push(...r.problems);
-        if (items) {
-          // join with the eval set: safety flags come from the items; ids it does not know are problems; items without
-          // an answer become missing answers so the denominators are the eval set's, not the file's
-          const byId = new Map(items.map((i) => [i.id, i]));
-          const seen = new Set<string>();
-          for (const x of r.records) {
-            const it = byId.get(x.itemId);
-            if (!it) { report.problems.push(`${file}: answer for unknown item '${x.itemId}'`); continue; }
-            seen.add(x.itemId);
-            if (it.safety) x.safety = true;
-          }
-          const model = r.records[0]?.model ?? file;
-          for (const it of items) if (!seen.has(it.id)) {
-            const miss: (typeof r.records)[number] = { itemId: it.id, model, error: 'no answer in the file' };
-            if (it.safety) miss.safety = true;
-            r.records.push(miss);
-          }
-          r.records = r.records.filter((x) => byId.has(x.itemId));
-        }
-        const byModel = new Map<string, typeof r.records>();
-        for (const x of r.records) byModel.set(x.model, [...(byModel.get(x.model) ?? []), x]);
-        for (const [m, rs] of byModel) report.answerMetrics.push(answerMetrics(m, rs));
-      }
-      if (f.verdicts) {
-        const r = readVerdicts(needPath('score', f.verdicts, '--verdicts'));
-        report.problems.push(...r.problems);
-        report.pairwise.push(resultOf(f['a-name'] as string, f['b-name'] as string, f.judge as string, ['ability', 'safety'], r.records));
-      }
+      const o: ScoreOutputsOptions = {
+        answers: list(String(f.answers ?? '')).map((file) => needPath('score', file, '--answers')),
+        items: f.data ? await loadItems(needPath('score', f.data, '--data'), { turns: f.turns as TurnSelection }) : null,
+      };
+      if (f.verdicts) o.verdicts = { file: needPath('score', f.verdicts, '--verdicts'), a: f['a-name'] as string, b: f['b-name'] as string, judge: f.judge as string };
       if (f.mcq) {
-        const mo: PublishedMcqOptions = {};
-        if (f['mcq-models']) mo.models = String(f['mcq-models']).split(',').map((x) => x.trim()).filter(Boolean);
-        if (f['gold-index'] !== undefined) mo.goldIndexBase = Number(f['gold-index']) as 0 | 1;
-        const r = await readPublishedMcq(needPath('score', f.mcq, '--mcq'), mo);
-        report.problems.push(...r.problems);
-        report.notes.push(...r.notes);
-        for (const t of r.tables) report.mcq.push({ model: t.model, data: f.mcq as string, table: t.table });
+        o.mcq = { file: needPath('score', f.mcq, '--mcq') };
+        if (f['mcq-models']) o.mcq.models = list(String(f['mcq-models']));
+        if (f['gold-index'] !== undefined) o.mcq.goldIndexBase = Number(f['gold-index']) as 0 | 1;
       }
-      if (f.rubric) {
-        const rb = loadRubric(f['rubric-file'] as string | undefined);
-        for (const file of String(f.rubric).split(',').map((x) => x.trim()).filter(Boolean)) {
-          const r = readJudgeScores(needPath('score', file, '--rubric'), rb);
-          report.problems.push(...r.problems);
-          (report.rubric ??= []).push({ data: file, judge: 'imported', tables: rubricTables(r.records, rb), comparisons: rubricSignTests(r.records, rb) });
-        }
-      }
+      if (f.rubric) o.rubric = { files: list(String(f.rubric)).map((file) => needPath('score', file, '--rubric')), ...(f['rubric-file'] ? { rubricFile: f['rubric-file'] as string } : {}) };
+      const report = await scoreOutputs(o);
       if (report.problems.length) console.error(`[eval score] ${report.problems.length} input problems, e.g. ${report.problems[0]}`);
       writeReport(report, f.out as string | undefined, f.html as string | undefined);
       return 0;
@@ -399,29 +320,19 @@ const subs: Record<string, Sub> = {
   ...judgeSubs({ apiFlags, onErrorFlag, apiConfig, system, progress, writeOut, writeReport, need, needPath }),
 };
 
-function topHelp(): string {
-  return ['usage: zhongjing eval <generate|pairwise|mcq|ppl|score|rubric|consult> [flags]   (zhongjing eval <sub> --help)', '',
-    'Evaluation the Zhongjing way: pairwise win/tie/loss on ability & fluency and safety, plus standard metrics.', '',
-    ...Object.entries(subs).map(([k, s]) => `  ${k.padEnd(10)}${s.summary}`)].join('\n');
-}
-
-export const evalCommand: Command = {
-  name: 'eval',
+export const evalCommand: Command = groupCommand('eval', {
   summary: 'answer eval sets, judge A vs B (win/tie/loss), MCQ accuracy, perplexity, re-score others\' outputs, reports',
-  async run(argv) {
-    const [subName, ...rest] = argv;
-    if (!subName || subName === '--help' || subName === '-h') { console.log(topHelp()); return subName ? 0 : 2; }
-    const sub = subs[subName];
-    if (!sub) throw new UsageError(`[eval] unknown subcommand '${subName}'\n\n${topHelp()}`);
-    const { flags, positional } = parseArgs(`eval ${subName}`, rest, sub.flags);
-    if (flags.help) { console.log(formatHelp(sub.usage, sub.summary, sub.flags)); return 0; }
-    if (positional.length) throw new UsageError(`[eval ${subName}] unexpected argument '${positional[0]}' (inputs are given by flags)`);
-    try {
-      return await sub.run(flags as Record<string, unknown>);
-    } catch (e) {
-      // data-layer errors already carry file:line; keep them as they are
-      if (e instanceof DataError) throw new Error(`[eval ${subName}] ${e.message}`);
-      throw e;
-    }
-  },
-};
+  about: 'Evaluation the Zhongjing way: pairwise win/tie/loss on ability & fluency and safety, plus standard metrics.',
+  subcommands: Object.fromEntries(Object.entries(subs).map(([name, sub]) => [name, flagLeaf({
+    path: ['eval', name], usage: sub.usage, summary: sub.summary, flags: sub.flags,
+    async run(f) {
+      try {
+        return await sub.run(f);
+      } catch (e) {
+        // data-layer errors already carry file:line; keep them as they are
+        if (e instanceof DataError) throw new Error(`[eval ${name}] ${e.message}`);
+        throw e;
+      }
+    },
+  })])),
+});

@@ -3,6 +3,7 @@
 // tokenizer changes: the tokenizer files are carried as they are.
 import type { Command } from './command.js';
 import { formatHelp, parseArgs, UsageError } from './args.js';
+import { groupCommand } from './subcommands.js';
 import { exportModelDirToGguf, GGUF_OUT_TYPES, type GgufOutType } from '../model/gguf-export.js';
 import { loadModelDir, saveModelDir } from '../model/model-dir.js';
 import type { StDtype } from '../model/safetensors.js';
@@ -100,17 +101,11 @@ async function recipe(argv: string[]): Promise<number> {
   return 0;
 }
 
-export const exportCommand: Command = {
-  name: 'export',
+export const exportCommand: Command = groupCommand('export', {
   summary: 'export a model directory: gguf (llama.cpp / ollama) or merge (adapters folded into the weights); recipe (LLaMA-Factory + DeepSpeed)',
-  async run(argv) {
-    const [what, ...rest] = argv;
-    if (what === 'gguf') return gguf(rest);
-    if (what === 'merge') return merge(rest);
-    if (what === 'recipe') return recipe(rest);
-    console.log('usage: zhongjing export gguf --model DIR --out FILE [--type f32|f16|bf16|q8_0|q4_0]\n' +
-      '       zhongjing export merge --model DIR --out DIR2 [--dtype f32|bf16|f16]\n' +
-      '       zhongjing export recipe --engine llamafactory --config FILE --out DIR');
-    return what === undefined || what === '--help' || what === '-h' ? 0 : 2;
+  subcommands: {
+    gguf: { summary: 'one GGUF file (f32/f16/bf16/q8_0/q4_0) with the enabled adapters merged', flags: ggufFlags, run: gguf },
+    merge: { summary: 'a plain HF model directory with the enabled adapters folded into the weights', flags: mergeFlags, run: merge },
+    recipe: { summary: 'the recipe for LLaMA-Factory + DeepSpeed on GPUs (data, per-stage YAMLs, run.sh)', flags: recipeFlags, run: recipe },
   },
-};
+});

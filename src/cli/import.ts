@@ -1,7 +1,8 @@
 // import.ts — `zhongjing import llamafactory DIR --out runs/NAME`: an engine run (an export folder after run.sh)
 // laid out as our run folders (src/scaleout/import-lf.ts). No training, no conversion of weights.
 import type { Command } from './command.js';
-import { formatHelp, parseArgs, UsageError } from './args.js';
+import { UsageError } from './args.js';
+import { flagLeaf, groupCommand } from './subcommands.js';
 import { importLlamaFactory } from '../scaleout/import-lf.js';
 
 const flags = {
@@ -9,20 +10,17 @@ const flags = {
   json: { type: 'boolean', help: 'print one JSON object' },
 } as const;
 
-export const importCommand: Command = {
-  name: 'import',
-  summary: 'read back what a distributed engine wrote: import llamafactory DIR --out runs/NAME',
-  async run(argv) {
-    const [engine, ...rest] = argv;
-    const { flags: f, positional } = parseArgs('import llamafactory', rest, flags);
-    if (engine !== 'llamafactory' || f.help) {
-      console.log(formatHelp('zhongjing import llamafactory DIR --out runs/NAME',
-        'Lay out a LLaMA-Factory run (the folder `zhongjing export recipe` wrote, after run.sh) as our run folders:\n' +
-        'LoRA adapters over their base, full checkpoints, value heads, trainer_log.jsonl as metrics; runs/NAME/final is the PPO model.', flags));
-      return engine === 'llamafactory' || engine === undefined || engine === '--help' || engine === '-h' ? 0 : 2;
-    }
+const llamafactory = flagLeaf({
+  path: ['import', 'llamafactory'],
+  usage: 'zhongjing import llamafactory DIR --out runs/NAME',
+  summary: 'a LLaMA-Factory run (after the exported run.sh) as our run folders',
+  about: 'Lay out a LLaMA-Factory run (the folder `zhongjing export recipe` wrote, after run.sh) as our run folders:\n' +
+    'LoRA adapters over their base, full checkpoints, value heads, trainer_log.jsonl as metrics; runs/NAME/final is the PPO model.',
+  flags,
+  positional: true,
+  async run(f, positional) {
     if (positional.length !== 1 || !f.out) throw new UsageError('[import llamafactory] give one DIR and --out');
-    const r = importLlamaFactory(positional[0]!, f.out);
+    const r = importLlamaFactory(positional[0]!, f.out as string);
     if (f.json) console.log(JSON.stringify(r));
     else {
       for (const s of r.stages) console.log(`${s.stage}: ${s.kind}${s.base ? ` over ${s.base}` : ''}${s.valueHead ? ', value head' : ''}, ${s.logRows} log rows`);
@@ -31,4 +29,9 @@ export const importCommand: Command = {
     }
     return 0;
   },
-};
+});
+
+export const importCommand: Command = groupCommand('import', {
+  summary: 'read back what a distributed engine wrote: import llamafactory DIR --out runs/NAME',
+  subcommands: { llamafactory },
+});

@@ -35,6 +35,7 @@ export function modelMemory(path: string, weights: string): ModelMemory {
 
 export const infoCommand: Command = {
   name: 'info',
+  flags,
   summary: 'show the engine (backend, CPU instruction set, threads, kernels that fall back) and, with --model, its memory per dtype',
   async run(argv) {
     const { flags: f } = parseArgs('info', argv, flags);

@@ -1,19 +1,13 @@
 // model.ts — `zhongjing model init`: a randomly initialised model of a real family's shape (a preset or any
 // config.json we accept) written as a normal HF model directory: config.json, generation_config.json,
 // safetensors (sharded with model.safetensors.index.json past --shard-mb), tokenizer files copied on request.
-// Streams tensor by tensor (src/model/random-init.ts); it trains nothing and downloads nothing.
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+// Flags and printing only: the writer is src/model/random-model-dir.ts; it trains nothing and downloads nothing.
+import { readFileSync } from 'node:fs';
 import type { Command } from './command.js';
 import { formatHelp, parseArgs, UsageError } from './args.js';
-import { fromHfConfig, toHfGenerationConfig } from '../model/config.js';
+import { groupCommand } from './subcommands.js';
 import { PRESET_NAMES, presetConfig } from '../model/presets.js';
-import { writeRandomCheckpoint } from '../model/random-init.js';
-import { atomicWriteJson } from '../model/atomic.js';
-
-// what HF tokenizers ship besides tokenizer.json (copied when present, never parsed here)
-const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.json', 'merges.txt',
-  'tokenizer.model', 'added_tokens.json'];
+import { randomModelDirProblem, withLayers, writeRandomModelDir } from '../model/random-model-dir.js';
 
 const initFlags = {
   preset: { type: 'string', help: `a family's shape: ${PRESET_NAMES.join(', ')}` },
@@ -35,14 +29,6 @@ function readConfig(path: string): Json {
   let text: string;
   try { text = readFileSync(path, 'utf8'); } catch (e) { throw new UsageError(`[model init] ${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`); }
   try { return JSON.parse(text) as Json; } catch (e) { throw new UsageError(`[model init] ${path}: not valid JSON (${(e as Error).message})`); }
-}
-
-/** The config with num_hidden_layers = n, and the per-layer fields HF keeps beside it cut to match. */
-function withLayers(cfg: Json, n: number): Json {
-  const out: Json = { ...cfg, num_hidden_layers: n };
-  if (Array.isArray(cfg.layer_types)) out.layer_types = (cfg.layer_types as unknown[]).slice(0, n);
-  if (typeof cfg.max_window_layers === 'number') out.max_window_layers = Math.min(cfg.max_window_layers, n);
-  return out;
 }
 
 export async function modelInit(argv: string[]): Promise<number> {
@@ -69,20 +55,14 @@ export async function modelInit(argv: string[]): Promise<number> {
   }
   if (!Number.isInteger(f.seed) || f.seed! < 0) throw new UsageError(`[model init] --seed must be a non-negative integer, got ${f.seed}`);
   if (!(f['shard-mb']! > 0)) throw new UsageError(`[model init] --shard-mb must be positive, got ${f['shard-mb']}`);
-  // the same checks a downloaded checkpoint gets: what we cannot run, we do not write
-  const parsed = fromHfConfig(hf, f.preset ? `preset ${f.preset}` : f.config!);
-  const dir = resolve(f.out);
-  if (existsSync(dir) && readdirSync(dir).length && !f.force)
-    throw new UsageError(`[model init] ${dir} is not empty (use --force to write into it)`);
-  if (f.tokenizer && !existsSync(join(f.tokenizer, 'tokenizer.json')))
-    throw new UsageError(`[model init] --tokenizer ${f.tokenizer}: no tokenizer.json there`);
-  mkdirSync(dir, { recursive: true });
-
-  const dtype = f.dtype === 'f32' ? 'F32' : 'BF16';
+  const target = { out: f.out, ...(f.tokenizer ? { tokenizerFrom: f.tokenizer } : {}), force: !!f.force };
+  const problem = randomModelDirProblem(target);
+  if (problem) throw new UsageError(`[model init] ${problem}`);
   const t0 = performance.now();
   let last = 0;
-  const info = writeRandomCheckpoint(dir, parsed.config, {
-    seed: f.seed!, dtype, maxShardBytes: Math.floor(f['shard-mb']! * 1024 ** 2),
+  const info = writeRandomModelDir({
+    ...target, hf, source: f.preset ? `preset ${f.preset}` : f.config!, seed: f.seed!, dtype: f.dtype === 'f32' ? 'f32' : 'bf16',
+    maxShardBytes: Math.floor(f['shard-mb']! * 1024 ** 2),
     onProgress: (p) => {
       const now = performance.now();
       if (f.quiet || (now - last < 1000 && p.bytesDone < p.bytesTotal)) return;
@@ -90,36 +70,18 @@ export async function modelInit(argv: string[]): Promise<number> {
       process.stderr.write(`[model init] ${(p.bytesDone / 2 ** 20).toFixed(0)}/${(p.bytesTotal / 2 ** 20).toFixed(0)} MiB (${p.tensor})\n`);
     },
   });
-  atomicWriteJson(join(dir, 'config.json'), { ...hf, torch_dtype: dtype === 'BF16' ? 'bfloat16' : 'float32' });
-  const gen = toHfGenerationConfig({
-    ...(parsed.config.bosTokenId !== undefined ? { bosTokenId: parsed.config.bosTokenId } : {}),
-    ...(parsed.eosTokenIds.length ? { eosTokenIds: parsed.eosTokenIds } : {}),
-  });
-  atomicWriteJson(join(dir, 'generation_config.json'), gen);
-  const copied: string[] = [];
-  if (f.tokenizer) for (const name of TOKENIZER_FILES) {
-    const src = join(f.tokenizer, name);
-    if (existsSync(src)) { copyFileSync(src, join(dir, name)); copied.push(name); }
-  }
-  const out = {
-    out: dir, architecture: parsed.architecture, layers: parsed.config.numLayers, parameters: info.parameters,
-    bytes: info.bytes, dtype: f.dtype, files: info.files, tokenizer: copied, seconds: (performance.now() - t0) / 1000,
-  };
+  const out = { ...info, dtype: f.dtype, seconds: (performance.now() - t0) / 1000 };
   if (f.json) console.log(JSON.stringify(out));
-  else console.log(`wrote ${dir}: ${parsed.architecture}, ${parsed.config.numLayers} layers, ${(info.parameters / 1e6).toFixed(1)}M parameters, ` +
-    `${(info.bytes / 2 ** 20).toFixed(1)} MiB of ${f.dtype} in ${info.files.length} file(s)${copied.length ? `, tokenizer: ${copied.join(', ')}` : ''} ` +
+  else console.log(`wrote ${info.out}: ${info.architecture}, ${info.layers} layers, ${(info.parameters / 1e6).toFixed(1)}M parameters, ` +
+    `${(info.bytes / 2 ** 20).toFixed(1)} MiB of ${f.dtype} in ${info.files.length} file(s)${info.tokenizer.length ? `, tokenizer: ${info.tokenizer.join(', ')}` : ''} ` +
     `(${out.seconds.toFixed(1)} s)`);
   return 0;
 }
 
-export const modelCommand: Command = {
-  name: 'model',
+export const modelCommand: Command = groupCommand('model', {
   summary: 'model directories: init (a random model of a real family\'s shape: Qwen2.5, Qwen3, Llama 3.x, …)',
-  async run(argv) {
-    const [what, ...rest] = argv;
-    if (what === 'init') return modelInit(rest);
-    console.log('usage: zhongjing model init (--preset NAME | --config config.json) --out DIR [--layers N] [--dtype bf16|f32]\n' +
-      `presets: ${PRESET_NAMES.join(', ')}`);
-    return what === undefined || what === '--help' || what === '-h' ? 0 : 2;
+  about: `presets: ${PRESET_NAMES.join(', ')}`,
+  subcommands: {
+    init: { summary: 'a randomly initialised model of a preset or config.json shape, written as an HF model directory', flags: initFlags, run: modelInit },
   },
-};
+});

@@ -7,7 +7,7 @@ import { loadConfig, STAGES, type StageName } from '../pipeline/config.js';
 import { runPipeline, summaryLines } from '../pipeline/run.js';
 import { backendInfo } from '../backend/index.js';
 
-const flags = {
+export const flags = {
   config: { type: 'string', help: 'YAML recipe (see configs/demo.yaml)' },
   from: { type: 'string', help: 'rerun this stage and every later one', choices: STAGES },
   only: { type: 'string', help: 'run just this stage (its inputs must exist)', choices: STAGES },
@@ -43,6 +43,7 @@ export async function pipelineMain(argv: string[], defaultConfig: string | null,
 
 export const pipelineCommand: Command = {
   name: 'pipeline',
+  flags,
   summary: 'run the Zhongjing recipe from a YAML config: data → tokenizer → pretrain → sft → sample → rank → rm → ppo → eval → report → export',
   run: (argv) => pipelineMain(argv, null, 'pipeline'),
 };

@@ -28,6 +28,7 @@ const summary = 'OpenAI-compatible chat API (/v1/chat/completions, /v1/models, /
 
 export const serveCommand: Command = {
   name: 'serve',
+  flags,
   summary,
   async run(argv) {
     const { flags: f, positional } = parseArgs('serve', argv, flags);

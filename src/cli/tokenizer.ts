@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from './command.js';
 import { formatHelp, parseArgs, UsageError, type FlagSpecs } from './args.js';
+import { groupCommand } from './subcommands.js';
 import { loadModelDir, saveModelDir } from '../model/model-dir.js';
 import { resizeVocabulary } from '../model/resize.js';
 import {
@@ -200,26 +201,13 @@ async function resizeModel(argv: string[]): Promise<number> {
   return 0;
 }
 
-const subs: Record<string, { summary: string; run: (argv: string[]) => Promise<number> }> = {
-  train: { summary: 'train a byte-level BPE tokenizer on text files', run: train },
-  extend: { summary: 'add domain tokens to a tokenizer without moving existing ids', run: extend },
-  encode: { summary: 'print ids for text, or ids + assistant mask for a chat', run: encode },
-  inspect: { summary: 'summarise a tokenizer directory', run: inspect },
-  'resize-model': { summary: 'grow a model\'s embedding and LM head to an extended tokenizer (mean-initialised new rows)', run: resizeModel },
-};
-
-export const tokenizerCommand: Command = {
-  name: 'tokenizer',
-  summary: 'BPE tokenizers: train, extend, encode, inspect',
-  async run(argv) {
-    const [what, ...rest] = argv;
-    const sub = what ? subs[what] : undefined;
-    if (!sub) {
-      const list = Object.entries(subs).map(([k, v]) => `  ${k.padEnd(9)}${v.summary}`).join('\n');
-      const msg = `usage: zhongjing tokenizer <train|extend|encode|inspect|resize-model> [flags]  (zhongjing tokenizer <sub> --help)\n\n${list}`;
-      if (what === undefined || what === '--help' || what === '-h') { console.log(msg); return 0; }
-      throw new UsageError(`[tokenizer] unknown subcommand '${what}'\n\n${msg}`);
-    }
-    return sub.run(rest);
+export const tokenizerCommand: Command = groupCommand('tokenizer', {
+  summary: 'BPE tokenizers: train, extend, encode, inspect, resize-model',
+  subcommands: {
+    train: { summary: 'train a byte-level BPE tokenizer on text files', flags: trainFlags, run: train },
+    extend: { summary: 'add domain tokens to a tokenizer without moving existing ids', flags: extendFlags, run: extend },
+    encode: { summary: 'print ids for text, or ids + assistant mask for a chat', flags: encodeFlags, run: encode },
+    inspect: { summary: 'summarise a tokenizer directory', flags: inspectFlags, run: inspect },
+    'resize-model': { summary: 'grow a model\'s embedding and LM head to an extended tokenizer (mean-initialised new rows)', flags: resizeFlags, run: resizeModel },
   },
-};
+});

@@ -1,7 +1,8 @@
 // train.ts — `zhongjing train pretrain|sft|rm|ppo|grpo|dpo --config FILE`: one stage of the recipe alone, reading and
 // writing the same runs/<name>/<stage>/ folders (model directories) as `zhongjing pipeline`.
 import type { Command } from './command.js';
-import { formatHelp, parseArgs, UsageError } from './args.js';
+import { UsageError } from './args.js';
+import { flagLeaf, groupCommand, type Leaf } from './subcommands.js';
 import { loadConfig } from '../pipeline/config.js';
 import { makeContext } from '../pipeline/context.js';
 import { runPretrain, runSft } from '../pipeline/stages/lm.js';
@@ -25,30 +26,25 @@ const flags = {
   quiet: { type: 'boolean', help: 'no progress output' },
 } as const;
 
-export const trainCommand: Command = {
-  name: 'train',
-  summary: 'one training stage alone: pretrain | sft | rm | ppo | grpo | dpo (--config FILE)',
-  async run(argv) {
-    const [stage, ...rest] = argv;
-    const s = stage && stage in stages ? stages[stage as keyof typeof stages] : undefined;
-    if (!s) {
-      const list = Object.entries(stages).map(([k, v]) => `  ${k.padEnd(9)}${v.what}`).join('\n');
-      console.log(`usage: zhongjing train <stage> --config FILE\n\n${list}\n\nStage inputs come from earlier stages of the same run (zhongjing pipeline --until STAGE makes them).`);
-      return !stage || stage === '--help' || stage === '-h' ? 0 : 2;
-    }
-    const { flags: f, positional } = parseArgs(`train ${stage}`, rest, flags);
-    if (f.help) {
-      console.log(formatHelp(`zhongjing train ${stage} --config FILE`, s.what, flags));
+function stageLeaf(stage: keyof typeof stages): Leaf {
+  const s = stages[stage];
+  return flagLeaf({
+    path: ['train', stage], usage: `zhongjing train ${stage} --config FILE`, summary: s.what, flags,
+    async run(f) {
+      if (!f.config) throw new UsageError(`[train ${stage}] --config FILE is required`);
+      const cfg = loadConfig(f.config as string);
+      if (f.name) cfg.name = f.name as string;
+      if (f['runs-dir']) cfg.runsDir = f['runs-dir'] as string;
+      const ctx = makeContext(cfg, !!f.quiet);
+      const summary = await s.run(ctx);
+      console.log(JSON.stringify({ stage, dir: `${ctx.root}/${s.dir}`, ...summary }, null, 2));
       return 0;
-    }
-    if (positional.length) throw new UsageError(`[train ${stage}] unexpected argument '${positional[0]}'`);
-    if (!f.config) throw new UsageError(`[train ${stage}] --config FILE is required`);
-    const cfg = loadConfig(f.config);
-    if (f.name) cfg.name = f.name;
-    if (f['runs-dir']) cfg.runsDir = f['runs-dir'];
-    const ctx = makeContext(cfg, !!f.quiet);
-    const summary = await s.run(ctx);
-    console.log(JSON.stringify({ stage, dir: `${ctx.root}/${s.dir}`, ...summary }, null, 2));
-    return 0;
-  },
-};
+    },
+  });
+}
+
+export const trainCommand: Command = groupCommand('train', {
+  summary: 'one training stage alone: pretrain | sft | rm | ppo | grpo | dpo (--config FILE)',
+  about: 'Stage inputs come from earlier stages of the same run (zhongjing pipeline --until STAGE makes them).',
+  subcommands: Object.fromEntries((Object.keys(stages) as (keyof typeof stages)[]).map((k) => [k, stageLeaf(k)])),
+});

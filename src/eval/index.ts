@@ -26,7 +26,14 @@ export { readPublishedMcq, type PublishedMcq, type PublishedMcqOptions } from '.
 export { bootstrapMean, bootstrapProportion, signTest, formatInterval, type Interval, type SignTest } from './stats.js';
 export { emptyReport, pickExamples, renderReportHtml, type EvalReport } from './report.js';
 export { loadLocalModel, type LocalModel, type LocalModelOptions } from './local-model.js';
-export { compareModels, type CompareModelsOptions } from './compare-models.js';
+export {
+  compareModels, judgeAnswerSets, humanJudgeFrom,
+  type CompareModelsOptions, type JudgeAnswerSetsOptions, type AnswerSet, type AnyJudge, type HumanJudge,
+} from './compare-models.js';
+export { openSystem, type SystemSpec, type SamplingSpec, type OpenedSystem } from './systems.js';
+export { runMcq, runPerplexity, heldOutText, type McqRunOptions } from './benchmark-runs.js';
+export { scoreOutputs, joinAnswersWithItems, type ScoreOutputsOptions } from './score-outputs.js';
+export { rubricTargetsFromAnswers, rubricTargetsFromConsult, runRubric } from './rubric-run.js';
 export { loadRubric, defaultRubricPath, validateRubric, rubricSystemPrompt, type Rubric, type Criterion } from './rubric.js';
 export { parseScoreText, parseScoreObject, type ParsedScores } from './rubric-parse.js';
 export { rubricTable, rubricTables, rubricSignTests, readJudgeScores, type RubricTable, type RubricItemScore, type RubricComparison } from './rubric-score.js';

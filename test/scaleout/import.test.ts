@@ -8,7 +8,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, write
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { writeTinyModelDir } from '../../src/serve/tiny-model.js';
+import { writeTinyModelDir } from '../../src/model/tiny-model.js';
 import { loadModelDir } from '../../src/model/model-dir.js';
 import { saveAdapter } from '../../src/model/lora-io.js';
 import { ValueHead } from '../../src/model/value-head.js';

@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeTinyModelDir, type TinyModelOptions } from '../../src/serve/tiny-model.js';
+import { writeTinyModelDir, type TinyModelOptions } from '../../src/model/tiny-model.js';
 import { serveModel, type ServeOptions, type Serving } from '../../src/serve/server.js';
 
 export interface TinyDir { dir: string; remove(): void }

@@ -1,9 +1,9 @@
 // tiny-model.ts — a small random model directory for the serving tests and `zhongjing bench serve` when no model is
 // given: a byte-level BPE tokenizer trained on a few lines of consultation text written here, and a randomly
 // initialised LlamaForCausalLM saved with saveModelDir. Its answers are noise; only speed and plumbing are real.
-import { LlamaForCausalLM, presets, type LlamaConfig } from '../model/llama.js';
-import { saveModelDir } from '../model/model-dir.js';
-import type { GenerationDefaults } from '../model/config.js';
+import { LlamaForCausalLM, presets, type LlamaConfig } from './llama.js';
+import { saveModelDir } from './model-dir.js';
+import type { GenerationDefaults } from './config.js';
 import { saveTokenizer, trainByteLevelBpe } from '../tokenizer/index.js';
 
 const LINES = [
