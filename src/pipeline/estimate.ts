@@ -76,12 +76,12 @@ function layerBytesPerToken(c: LlamaConfig, T: number): number {
 
 export interface StageMemory { stage: string; bytes: number; parts: Record<string, number>; knobs: string[] }
 
-interface TrainShape { stage: string; key: string; rows: number; T: number; lora: LoraSpec | null; checkpointing: boolean | null; copies: number; rowsKey: string; lenKey: string }
+interface TrainShape { stage: string; key: string; rows: number; T: number; lora: LoraSpec | null; checkpointing: boolean | null; copies: number; canCheckpoint?: false; rowsKey: string; lenKey: string }
 
 function trainingMemory(c: LlamaConfig, s: TrainShape): StageMemory {
   const P = parameterCount(c);
   const trainable = s.lora ? loraParameters(c, s.lora) : P;
-  // rm and ppo do not checkpoint yet (their tasks never set it): their setting is passed as false
+  // rm and ppo do not checkpoint yet (their tasks never set it): they pass checkpointing false and canCheckpoint false
   const ck = s.checkpointing ?? P >= CHECKPOINT_DEFAULT_PARAMS;
   const N = s.rows * s.T;
   const perLayer = layerBytesPerToken(c, s.T);
@@ -93,8 +93,8 @@ function trainingMemory(c: LlamaConfig, s: TrainShape): StageMemory {
     process: PROCESS_BYTES,
   };
   const knobs = [
-    ...(ck || s.checkpointing === false ? [] : [`${s.key}.gradientCheckpointing: true`]),
-    `${s.lenKey} (${s.T})`, `${s.rowsKey} (${s.rows})`, ...(s.lora ? [] : [`${s.key}.lora: {r: 16, alpha: 32} instead of full training`]),
+    ...(ck || s.canCheckpoint === false ? [] : [`${s.key}.gradientCheckpointing: true`]),
+    `${s.lenKey} (${s.lenKey.endsWith('maxNewTokens') ? `${s.T - Math.min(s.T, RL_PROMPT_TOKENS)} + a prompt` : s.T})`, `${s.rowsKey} (${s.rows})`, ...(s.lora ? [] : [`${s.key}.lora: {r: 16, alpha: 32} instead of full training`]),
   ];
   return { stage: s.stage, bytes: Object.values(parts).reduce((a, b) => a + b, 0), parts, knobs };
 }
@@ -108,20 +108,24 @@ function inferenceMemory(cfg: PipelineConfig, shape: ModelShape, stage: string, 
   return { stage, bytes: Object.values(parts).reduce((a, b) => a + b, 0), parts, knobs: [`model.weights (${w}; bf16 or q8_0 are smaller)`, `${stage}.maxNewTokens`] };
 }
 
+const RL_PROMPT_TOKENS = 128;
+
 /** The memory each stage of the recipe is expected to peak at. */
 export function estimateMemory(cfg: PipelineConfig, shape: ModelShape): StageMemory[] {
   const c = shape.config;
   const genT = cfg.sft.maxLen + Math.max(cfg.sample.maxNewTokens, cfg.ppo.maxNewTokens);
+  // RL prompts are first patient turns: assumed ≤ RL_PROMPT_TOKENS (the context check uses the sft.maxLen bound)
+  const rlT = Math.min(cfg.sft.maxLen, RL_PROMPT_TOKENS);
   const rl = cfg.rl === 'grpo'
-    ? { rows: cfg.grpo.promptsPerStep * (cfg.grpo.k ?? cfg.sample.k), rowsKey: 'grpo.promptsPerStep', lora: cfg.grpo.lora, T: cfg.sft.maxLen + cfg.grpo.maxNewTokens, lenKey: 'grpo.maxNewTokens' }
-    : { rows: cfg.ppo.miniBatch, rowsKey: 'ppo.miniBatch', lora: cfg.ppo.lora, T: cfg.sft.maxLen + cfg.ppo.maxNewTokens, lenKey: 'ppo.maxNewTokens' };
+    ? { rows: cfg.grpo.promptsPerStep * (cfg.grpo.k ?? cfg.sample.k), rowsKey: 'grpo.promptsPerStep', lora: cfg.grpo.lora, T: rlT + cfg.grpo.maxNewTokens, lenKey: 'grpo.maxNewTokens' }
+    : { rows: cfg.ppo.miniBatch, rowsKey: 'ppo.miniBatch', lora: cfg.ppo.lora, T: rlT + cfg.ppo.maxNewTokens, lenKey: 'ppo.maxNewTokens' };
   return [
     trainingMemory(c, { stage: 'pretrain', key: 'pretrain', rows: cfg.pretrain.batchSize, T: cfg.pretrain.seqLen, lora: cfg.pretrain.lora, checkpointing: cfg.pretrain.gradientCheckpointing, copies: 1, rowsKey: 'pretrain.batchSize', lenKey: 'pretrain.seqLen' }),
     trainingMemory(c, { stage: 'sft', key: 'sft', rows: cfg.sft.batchSize, T: cfg.sft.maxLen, lora: cfg.sft.lora, checkpointing: cfg.sft.gradientCheckpointing, copies: 1, rowsKey: 'sft.batchSize', lenKey: 'sft.maxLen' }),
     inferenceMemory(cfg, shape, 'sample', 8, genT),
-    trainingMemory(c, { stage: 'rm', key: 'rm', rows: 2 * cfg.rm.pairsPerBatch, T: cfg.rm.maxLen, lora: cfg.rm.lora, checkpointing: false, copies: 1, rowsKey: 'rm.pairsPerBatch', lenKey: 'rm.maxLen' }),
+    trainingMemory(c, { stage: 'rm', key: 'rm', rows: 2 * cfg.rm.pairsPerBatch, T: cfg.rm.maxLen, lora: cfg.rm.lora, checkpointing: false, canCheckpoint: false, copies: 1, rowsKey: 'rm.pairsPerBatch', lenKey: 'rm.maxLen' }),
     // the policy (reference = its adapters off, critic = a head) and the reward model: two copies of the base
-    trainingMemory(c, { stage: 'ppo', key: cfg.rl, checkpointing: false, copies: 2, ...rl }),
+    trainingMemory(c, { stage: 'ppo', key: cfg.rl, checkpointing: false, canCheckpoint: false, copies: 2, ...rl }),
     inferenceMemory(cfg, shape, 'eval', 8, cfg.sft.maxLen + cfg.eval.maxNewTokens),
   ];
 }

@@ -58,6 +58,7 @@ export async function runRm(ctx: RunContext): Promise<Record<string, unknown>> {
   if (cfg.rm.lora) {
     freezeParameters(model.parameters());
     adapter = new LoraAdapter('rm', loraConfig(cfg.rm.lora), cfg.seed).attach(model.namedLinears(), cfg.seed + 3);
+    adapter.training = true; // rm.lora.dropout (inputs dropped only where gradients flow)
     named = [...adapter.namedParameters(), ...head.namedParameters()];
   }
   const before = noGrad(() => rewardTask({ model, head, namedParams: named, train: train_, dev, pairsPerBatch: cfg.rm.pairsPerBatch, seed: cfg.seed }).evaluate!());
@@ -87,6 +88,7 @@ export async function runPpo(ctx: RunContext): Promise<Record<string, unknown>> 
   for (const a of policyDir.adapters) a.setTrainable(false);
   const spec = algo === 'grpo' ? cfg.grpo : cfg.ppo;
   const adapter = new LoraAdapter(algo, loraConfig(spec.lora), cfg.seed).attach(policy.namedLinears(), cfg.seed + 5);
+  adapter.training = true; // ppo/grpo.lora.dropout: off in rollouts and old log-probs (no gradients there), on in updates
   const rm = loadModelDir(rmDir);
   if (!rm.valueHead) throw new Error(`[ppo] ${rmDir} has no value_head.safetensors: is it a reward model?`);
   const rmHead = rm.valueHead;
@@ -157,6 +159,7 @@ export async function runDpo(ctx: RunContext): Promise<Record<string, unknown>> 
   freezeParameters(policy.parameters());
   for (const a of md.adapters) a.setTrainable(false);
   const adapter = new LoraAdapter('dpo', loraConfig(cfg.dpo.lora), cfg.seed).attach(policy.namedLinears(), cfg.seed + 9);
+  adapter.training = true; // dpo.lora.dropout, in the policy's forward only (the reference runs without gradients)
   const asReference = <R>(fn: (ref: LlamaForCausalLM) => R): R => withAdaptersOff([adapter], () => fn(policy));
   const task = dpoTask({ model: policy, namedParams: adapter.namedParameters(), train: train_, dev, pairsPerBatch: cfg.dpo.pairsPerBatch, beta: cfg.dpo.beta, seed: cfg.seed, asReference });
   const res = await trainStage(task, { ...loopConfig(cfg.dpo, join(dir, 'train'), ctx.quiet), evalEvery: cfg.dpo.evalEvery || cfg.dpo.steps });
