@@ -76,12 +76,11 @@ function layerBytesPerToken(c: LlamaConfig, T: number): number {
 
 export interface StageMemory { stage: string; bytes: number; parts: Record<string, number>; knobs: string[] }
 
-interface TrainShape { stage: string; key: string; rows: number; T: number; lora: LoraSpec | null; checkpointing: boolean | null; copies: number; canCheckpoint?: false; rowsKey: string; lenKey: string }
+interface TrainShape { stage: string; key: string; rows: number; T: number; lora: LoraSpec | null; checkpointing: boolean | null; copies: number; rowsKey: string; lenKey: string }
 
 function trainingMemory(c: LlamaConfig, s: TrainShape): StageMemory {
   const P = parameterCount(c);
   const trainable = s.lora ? loraParameters(c, s.lora) : P;
-  // rm and ppo do not checkpoint yet (their tasks never set it): they pass checkpointing false and canCheckpoint false
   const ck = s.checkpointing ?? P >= CHECKPOINT_DEFAULT_PARAMS;
   const N = s.rows * s.T;
   const perLayer = layerBytesPerToken(c, s.T);
@@ -93,7 +92,7 @@ function trainingMemory(c: LlamaConfig, s: TrainShape): StageMemory {
     process: PROCESS_BYTES,
   };
   const knobs = [
-    ...(ck || s.canCheckpoint === false ? [] : [`${s.key}.gradientCheckpointing: true`]),
+    ...(ck ? [] : [`${s.key}.gradientCheckpointing: true`]),
     `${s.lenKey} (${s.lenKey.endsWith('maxNewTokens') ? `${s.T - Math.min(s.T, RL_PROMPT_TOKENS)} + a prompt` : s.T})`, `${s.rowsKey} (${s.rows})`, ...(s.lora ? [] : [`${s.key}.lora: {r: 16, alpha: 32} instead of full training`]),
   ];
   return { stage: s.stage, bytes: Object.values(parts).reduce((a, b) => a + b, 0), parts, knobs };
@@ -123,9 +122,9 @@ export function estimateMemory(cfg: PipelineConfig, shape: ModelShape): StageMem
     trainingMemory(c, { stage: 'pretrain', key: 'pretrain', rows: cfg.pretrain.batchSize, T: cfg.pretrain.seqLen, lora: cfg.pretrain.lora, checkpointing: cfg.pretrain.gradientCheckpointing, copies: 1, rowsKey: 'pretrain.batchSize', lenKey: 'pretrain.seqLen' }),
     trainingMemory(c, { stage: 'sft', key: 'sft', rows: cfg.sft.batchSize, T: cfg.sft.maxLen, lora: cfg.sft.lora, checkpointing: cfg.sft.gradientCheckpointing, copies: 1, rowsKey: 'sft.batchSize', lenKey: 'sft.maxLen' }),
     inferenceMemory(cfg, shape, 'sample', 8, genT),
-    trainingMemory(c, { stage: 'rm', key: 'rm', rows: 2 * cfg.rm.pairsPerBatch, T: cfg.rm.maxLen, lora: cfg.rm.lora, checkpointing: false, canCheckpoint: false, copies: 1, rowsKey: 'rm.pairsPerBatch', lenKey: 'rm.maxLen' }),
+    trainingMemory(c, { stage: 'rm', key: 'rm', rows: 2 * cfg.rm.pairsPerBatch, T: cfg.rm.maxLen, lora: cfg.rm.lora, checkpointing: cfg.rm.gradientCheckpointing, copies: 1, rowsKey: 'rm.pairsPerBatch', lenKey: 'rm.maxLen' }),
     // the policy (reference = its adapters off, critic = a head) and the reward model: two copies of the base
-    trainingMemory(c, { stage: 'ppo', key: cfg.rl, checkpointing: false, canCheckpoint: false, copies: 2, ...rl }),
+    trainingMemory(c, { stage: 'ppo', key: cfg.rl, checkpointing: (cfg.rl === 'grpo' ? cfg.grpo : cfg.ppo).gradientCheckpointing, copies: 2, ...rl }),
     inferenceMemory(cfg, shape, 'eval', 8, cfg.sft.maxLen + cfg.eval.maxNewTokens),
   ];
 }
@@ -166,7 +165,8 @@ export function stageTokens(cfg: PipelineConfig, stage: string): { tokens: numbe
       const p = cfg.ppo; return t(p.steps * p.miniBatch * p.maxNewTokens, `${p.steps} steps × ${p.miniBatch} responses × ≤ ${p.maxNewTokens} new`);
     }
     case 'sample': { const s = cfg.sample; return t(s.prompts * s.k * s.maxNewTokens, `${s.prompts} prompts × ${s.k} answers × ≤ ${s.maxNewTokens} new`); }
-    case 'eval': { const e = cfg.eval; return t(e.prompts * e.maxNewTokens, `${e.prompts} prompts × models × ≤ ${e.maxNewTokens} new`); }
+    // the SFT and the RL model each answer every prompt
+    case 'eval': { const e = cfg.eval; return t(2 * e.prompts * e.maxNewTokens, `${e.prompts} prompts × 2 models × ≤ ${e.maxNewTokens} new`); }
     default: return null;
   }
 }

@@ -52,6 +52,7 @@ export async function runPipeline(cfg: PipelineConfig, o: PipelineOptions = {}):
   ctx.log(`[estimate] memory per stage: ${mem.map(memoryText).join('; ')}`);
   saveConfig(ctx, o.overrides ?? []);
   const ran: StageName[] = [], skipped: StageName[] = [];
+  let decodeSpeed: number | undefined;
   const seconds: Record<string, number> = {};
   const fromIdx = o.from ? STAGES.indexOf(o.from) : -1;
   const untilIdx = o.until ? STAGES.indexOf(o.until) : STAGES.length - 1;
@@ -61,10 +62,12 @@ export async function runPipeline(cfg: PipelineConfig, o: PipelineOptions = {}):
     const forced = o.only === s || (fromIdx >= 0 && i >= fromIdx);
     if (!forced && isDone(ctx, s)) { skipped.push(s); ctx.log(`[pipeline] ${s}: done earlier, skipped`); continue; }
     ctx.log(`[pipeline] ${s} …`);
-    logEstimate(ctx, s);
+    logEstimate(ctx, s, decodeSpeed);
     const t0 = performance.now();
     const summary = await runners[s](ctx);
     seconds[s] = (performance.now() - t0) / 1000;
+    // sampling's rate (its token bound over its wall time) is the measured generation speed eval is estimated from
+    if (s === 'sample') decodeSpeed = (stageTokens(cfg, s)?.tokens ?? 0) / seconds[s]!;
     ran.push(s);
     ctx.log(`[pipeline] ${s} done in ${dur(seconds[s]!)}: ${brief(summary)}`);
   }
@@ -103,7 +106,7 @@ function saveConfig(ctx: RunContext, overrides: string[]): void {
 }
 
 /** Before a stage: its token count, and a wall time from the speed measured earlier in this run, when there is one. */
-function logEstimate(ctx: RunContext, s: StageName): void {
+function logEstimate(ctx: RunContext, s: StageName, decodeSpeed: number | undefined): void {
   const cfg = ctx.cfg;
   const t = stageTokens(cfg, s);
   if (!t) return;
@@ -112,6 +115,8 @@ function logEstimate(ctx: RunContext, s: StageName): void {
   const training = s === 'pretrain' || s === 'sft' || s === 'rm';
   const prior = training ? (['sft', 'pretrain'] as const).map((x) => [x, measuredSpeed(x)] as const).find(([, v]) => v !== undefined) : undefined;
   const when = prior ? `about ${dur(t.tokens / prior[1]!)} at ${Math.round(prior[1]!)} tok/s (${prior[0]}'s measured training speed; an upper bound: sequences counted at their limit)`
-    : training || s === 'ppo' ? 'wall time: extrapolated from its first steps once they are timed' : 'wall time: not measured before it runs (generation)';
+    : s === 'eval' && decodeSpeed ? `about ${dur(t.tokens / decodeSpeed)} for its answers at ${Math.round(decodeSpeed)} tok/s (the sample stage's measured generation speed; judging comes on top)`
+    : training || s === 'ppo' ? 'wall time: extrapolated from its first steps once they are timed'
+    : 'wall time: this run has not measured generation yet (the first generating stage measures it)';
   ctx.log(`[estimate] ${s}: ${t.what}; ${when}`);
 }

@@ -100,6 +100,7 @@ test('the Qwen2.5 recipe runs end to end on a 2-layer model of its widths with i
     assert.match(text, /\[estimate\] memory per stage: pretrain ~\d+\.\d GiB/);
     for (const st of ['pretrain', 'sft', 'sample', 'rm', 'ppo', 'eval']) assert.match(text, new RegExp(`\\[estimate\\] ${st}: [\\d.]+k? tokens \\(`), st);
     assert.match(text, /\[estimate\] pretrain: the first 2 step\(s\) took .* tok\/s\) → about .* for 4 steps \(extrapolated from those steps/);
+    assert.match(text, /\[estimate\] eval: 16 tokens \(2 prompts × 2 models × ≤ 4 new\); about .* at \d+ tok\/s \(the sample stage's measured generation speed/);
     assert.match(text, /\[estimate\] sft: 384 tokens \(4 steps × 1 × ≤ 96\); about .* at \d+ tok\/s \(pretrain's measured training speed/);
   } finally {
     rmSync(dir, { recursive: true, force: true });

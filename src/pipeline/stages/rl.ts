@@ -15,6 +15,7 @@ import { rewardTask, scoreSequences, type PairSample } from '../../train/stages/
 import { ppoTask } from '../../train/stages/ppo.js';
 import { grpoTask } from '../../train/stages/grpo.js';
 import { dpoTask } from '../../train/stages/dpo.js';
+import { resolveCheckpointing } from '../../train/memory.js';
 import { pairsFromRanking, parseRanking, rankingToPreferenceSet, splitOf, type Conversation } from '../../data/index.js';
 import type { RankingRecord } from '../../data/index.js';
 import { loadTokenizer, type Tokenizer } from '../../tokenizer/index.js';
@@ -52,6 +53,7 @@ export async function runRm(ctx: RunContext): Promise<Record<string, unknown>> {
   const eos = eosId(tok);
   const { train: train_, dev, tooLong } = preferencePairs(tok, cfg.tokenizer.template, rankingsPath, cfg.rm.maxLen, cfg.data.devFraction, cfg.seed);
   const { model } = loadModelDir(base, { adapters: false });
+  model.gradientCheckpointing = resolveCheckpointing(model, cfg.rm.gradientCheckpointing ?? undefined);
   const head = new ValueHead(model.config.hiddenSize, cfg.seed);
   let adapter: LoraAdapter | null = null;
   let named = [...model.namedParameters(), ...head.namedParameters().map(([n, t]) => [`v_head.${n}`, t] as [string, typeof t])];
@@ -87,6 +89,7 @@ export async function runPpo(ctx: RunContext): Promise<Record<string, unknown>> 
   freezeParameters(policy.parameters());
   for (const a of policyDir.adapters) a.setTrainable(false);
   const spec = algo === 'grpo' ? cfg.grpo : cfg.ppo;
+  policy.gradientCheckpointing = resolveCheckpointing(policy, spec.gradientCheckpointing ?? undefined);
   const adapter = new LoraAdapter(algo, loraConfig(spec.lora), cfg.seed).attach(policy.namedLinears(), cfg.seed + 5);
   adapter.training = true; // ppo/grpo.lora.dropout: off in rollouts and old log-probs (no gradients there), on in updates
   const rm = loadModelDir(rmDir);
@@ -156,6 +159,7 @@ export async function runDpo(ctx: RunContext): Promise<Record<string, unknown>> 
   const { train: train_, dev, tooLong } = preferencePairs(tok, cfg.tokenizer.template, rankingsPath, cfg.dpo.maxLen, cfg.data.devFraction, cfg.seed);
   const md = loadModelDir(sftDir);
   const policy = md.model;
+  policy.gradientCheckpointing = resolveCheckpointing(policy, cfg.dpo.gradientCheckpointing ?? undefined);
   freezeParameters(policy.parameters());
   for (const a of md.adapters) a.setTrainable(false);
   const adapter = new LoraAdapter('dpo', loraConfig(cfg.dpo.lora), cfg.seed).attach(policy.namedLinears(), cfg.seed + 9);
