@@ -82,6 +82,9 @@ test('the Qwen2.5 recipe runs end to end on a 2-layer model of its widths with i
     assert.match(pretrainDone.mode, /^LoRA r=4 \(merged\)$/);
     assert.ok(pretrainDone.trainable < pretrainDone.params / 100);
     assert.deepEqual(readAdaptersList(join(root, 'sft', 'model')).map((a) => a.name), ['sft']);
+    // the merged pre-trained model is the base of both the SFT model and the LoRA reward model: PPO holds one copy
+    const ppoDone = JSON.parse(readFileSync(join(root, 'ppo', 'done.json'), 'utf8')) as { baseCopies: number; baseCopiesReason?: string };
+    assert.equal(ppoDone.baseCopies, 1, ppoDone.baseCopiesReason);
 
     // the final model loads and generates; the GGUF reads back with the same shape and vocabulary
     const final = loadModelDir(res.final);
