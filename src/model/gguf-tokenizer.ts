@@ -30,7 +30,8 @@ export function tokenizerJsonFromGguf(f: GgufFile): GgufTokenizer | null {
   if (pre === 'qwen2') preTokenizer = { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: QWEN2_PATTERN }, behavior: 'Isolated', invert: false }, bl] };
   else if (pre === 'gpt-2' || pre === 'default') preTokenizer = { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: GPT2_PATTERN }, behavior: 'Isolated', invert: false }, bl] };
   else return bad('tokenizer.ggml.pre', `${JSON.stringify(pre)} is not supported (qwen2, gpt-2)`);
-  const vocab: Record<string, number> = {};
+  // no prototype: real vocabularies hold tokens such as "toString" and "__proto__"
+  const vocab = Object.create(null) as Record<string, number>;
   const added: Json[] = [];
   (tokens as string[]).forEach((t, id) => {
     const ty = types[id];

@@ -13,7 +13,6 @@ export interface LoraSpec { r: number; alpha: number; dropout: number; targets: 
 
 export interface TrainSpec {
   steps: number;
-  batchSize: number;
   gradAccum: number;
   lr: number;
   lrMin: number;
@@ -43,7 +42,8 @@ export interface PipelineConfig {
     prompts: string[];
     devFraction: number;
   };
-  tokenizer: { vocabSize: number; template: 'ziya' | 'chatml'; from: string | null };
+  /** template `model`: the chat_template of tokenizer.from's tokenizer_config.json (the model's own format) */
+  tokenizer: { vocabSize: number; template: 'ziya' | 'chatml' | 'model'; from: string | null };
   model: {
     preset: 'tiny' | 'anchor';
     /** an HF model directory to continue pre-training from (instead of the preset, from scratch) */
@@ -57,8 +57,9 @@ export interface PipelineConfig {
     /** dtype of the weight matrices where a model is only sampled from (sample, eval stages); training loads f32 */
     weights: 'auto' | 'f32' | 'bf16' | 'q8_0' | 'q4_0';
   };
-  pretrain: TrainSpec & { seqLen: number };
-  sft: TrainSpec & { lora: LoraSpec | null; lossOn: 'all' | 'last'; maxLen: number };
+  /** continued pre-training: the whole model, or a LoRA adapter merged into the base when the stage ends */
+  pretrain: TrainSpec & { batchSize: number; seqLen: number; lora: LoraSpec | null };
+  sft: TrainSpec & { batchSize: number; lora: LoraSpec | null; lossOn: 'all' | 'last'; maxLen: number };
   sample: {
     prompts: number; k: number; temperature: number; topP: number; maxNewTokens: number;
     /** an OpenAI-compatible server to sample from instead of the SFT model (docs/scale-out.md) */
@@ -134,8 +135,10 @@ const loraSpec = (defNull: boolean): Spec => ({
   },
 });
 
+// no batchSize here: only pretrain and sft batch sequences by it (rm and dpo batch pairsPerBatch, ppo miniBatch,
+// grpo promptsPerStep), and a key that does nothing is an error, not a silent no-op
 const trainFields = (d: Partial<Record<keyof TrainSpec, number | string>>): Record<string, Spec> => ({
-  steps: int((d.steps as number) ?? 100, 0), batchSize: int((d.batchSize as number) ?? 8, 1), gradAccum: int(1, 1),
+  steps: int((d.steps as number) ?? 100, 0), gradAccum: int(1, 1),
   lr: num((d.lr as number) ?? 1e-3, 0), lrMin: num((d.lrMin as number) ?? 1e-4, 0), warmup: int((d.warmup as number) ?? 10, 0),
   schedule: str((d.schedule as string) ?? 'cosine', ['cosine', 'linear', 'constant']), weightDecay: num(0.01, 0),
   maxGradNorm: num(1, 0), precision: str('f32', ['f32', 'bf16']), evalEvery: int((d.evalEvery as number) ?? 0, 0),
@@ -152,14 +155,14 @@ const schema: Record<string, Spec> = {
     pretrain: { t: 'strs', def: [] }, sft: { t: 'strs', def: [] }, rankings: { t: 'strs', def: [] }, prompts: { t: 'strs', def: [] },
     devFraction: num(0.1, 0, 0.9),
   } },
-  tokenizer: { t: 'obj', fields: { vocabSize: int(2048, 260), template: str('ziya', ['ziya', 'chatml']), from: str(null, undefined, true) } },
+  tokenizer: { t: 'obj', fields: { vocabSize: int(2048, 260), template: str('ziya', ['ziya', 'chatml', 'model']), from: str(null, undefined, true) } },
   model: { t: 'obj', fields: {
     preset: str('tiny', ['tiny', 'anchor']), from: str(null, undefined, true), hiddenSize: int(null, 2, true), layers: int(null, 1, true),
     heads: int(null, 1, true), kvHeads: int(null, 1, true), intermediateSize: int(null, 1, true), maxPositions: int(null, 8, true),
     weights: str('auto', ['auto', 'f32', 'bf16', 'q8_0', 'q4_0']),
   } },
-  pretrain: { t: 'obj', fields: { ...trainFields({ steps: 300, batchSize: 8, lr: 3e-3, lrMin: 3e-4, warmup: 20 }), seqLen: int(128, 8) } },
-  sft: { t: 'obj', fields: { ...trainFields({ steps: 300, batchSize: 8, lr: 2e-3, lrMin: 2e-4, warmup: 20 }), lora: loraSpec(true), lossOn: str('all', ['all', 'last']), maxLen: int(256, 8) } },
+  pretrain: { t: 'obj', fields: { ...trainFields({ steps: 300, lr: 3e-3, lrMin: 3e-4, warmup: 20 }), batchSize: int(8, 1), seqLen: int(128, 8), lora: loraSpec(true) } },
+  sft: { t: 'obj', fields: { ...trainFields({ steps: 300, lr: 2e-3, lrMin: 2e-4, warmup: 20 }), batchSize: int(8, 1), lora: loraSpec(true), lossOn: str('all', ['all', 'last']), maxLen: int(256, 8) } },
   sample: { t: 'obj', fields: {
     prompts: int(48, 1), k: int(4, 2), temperature: num(0.9, 0), topP: num(0.95, 0, 1), maxNewTokens: int(96, 1),
     endpoint: { t: 'obj', nullable: true, defNull: true, fields: {
@@ -167,9 +170,9 @@ const schema: Record<string, Spec> = {
     } },
   } },
   rank: { t: 'obj', fields: { judge: str('rules', ['rules', 'file']), file: str(null, undefined, true), includeDemoSets: { t: 'bool', def: true } } },
-  rm: { t: 'obj', fields: { ...trainFields({ steps: 200, batchSize: 8, lr: 1e-3, lrMin: 1e-4, warmup: 10, evalEvery: 50 }), pairsPerBatch: int(8, 1), lora: loraSpec(true), maxLen: int(256, 8) } },
+  rm: { t: 'obj', fields: { ...trainFields({ steps: 200, lr: 1e-3, lrMin: 1e-4, warmup: 10, evalEvery: 50 }), pairsPerBatch: int(8, 1), lora: loraSpec(true), maxLen: int(256, 8) } },
   ppo: { t: 'obj', fields: {
-    ...trainFields({ steps: 96, batchSize: 8, lr: 1e-3, lrMin: 1e-3, warmup: 0, schedule: 'constant', evalEvery: 24 }),
+    ...trainFields({ steps: 96, lr: 1e-3, lrMin: 1e-3, warmup: 0, schedule: 'constant', evalEvery: 24 }),
     lora: loraSpec(false), rolloutSize: int(16, 1), miniBatch: int(8, 1), epochs: int(2, 1), maxNewTokens: int(64, 1),
     temperature: num(1, 0), topK: int(0, 0), topP: num(1, 0, 1), gamma: num(1, 0, 1), lambda: num(0.95, 0, 1),
     clipRange: num(0.2, 0), clipRangeValue: num(0.2, 0), vfCoef: num(0.1, 0), klInit: num(0.05, 0), klTarget: num(6, 0, undefined, true),
@@ -178,12 +181,12 @@ const schema: Record<string, Spec> = {
   } },
   rl: str('ppo', ['ppo', 'grpo']),
   grpo: { t: 'obj', fields: {
-    ...trainFields({ steps: 48, batchSize: 4, lr: 1e-3, lrMin: 1e-3, warmup: 0, schedule: 'constant', evalEvery: 12 }),
+    ...trainFields({ steps: 48, lr: 1e-3, lrMin: 1e-3, warmup: 0, schedule: 'constant', evalEvery: 12 }),
     lora: loraSpec(false), promptsPerStep: int(4, 1), k: int(null, 2, true), epochs: int(1, 1), maxNewTokens: int(64, 1),
     temperature: num(1, 0), clipRange: num(0.2, 0), klCoef: num(0.04, 0), advantage: str('group', ['group', 'rloo']),
     rewardClip: num(5, 0, undefined, true), noEosPenalty: num(-1), devPrompts: int(16, 1),
   } },
-  dpo: { t: 'obj', fields: { ...trainFields({ steps: 200, batchSize: 8, lr: 1e-3, lrMin: 1e-4, warmup: 10, evalEvery: 50 }), beta: num(0.1, 0), pairsPerBatch: int(8, 1), lora: loraSpec(false), maxLen: int(256, 8) } },
+  dpo: { t: 'obj', fields: { ...trainFields({ steps: 200, lr: 1e-3, lrMin: 1e-4, warmup: 10, evalEvery: 50 }), beta: num(0.1, 0), pairsPerBatch: int(8, 1), lora: loraSpec(false), maxLen: int(256, 8) } },
   eval: { t: 'obj', fields: { prompts: int(40, 1), maxNewTokens: int(96, 1), repetitionPenalty: num(1.2, 1), safetyPrompts: int(120, 0),
     safetyGate: { t: 'bool', def: true }, safetyTolerance: num(0, 0, 1) } },
   export: { t: 'obj', fields: { gguf: str('q8_0', ['f32', 'f16', 'q8_0'], true) } },
@@ -241,6 +244,8 @@ export function validateConfig(raw: unknown): PipelineConfig {
   if (!/^[A-Za-z0-9._-]+$/.test(c.name)) throw new ConfigError(`[config] name: use letters, digits, '.', '_' or '-', got '${c.name}'`);
   if (c.data.demo === null && c.data.pretrain.length + c.data.sft.length === 0)
     throw new ConfigError('[config] data: with demo: null, list files under data.pretrain and/or data.sft');
+  if (c.tokenizer.template === 'model' && !c.tokenizer.from)
+    throw new ConfigError("[config] tokenizer.template: 'model' is the chat_template of tokenizer.from's tokenizer_config.json; set tokenizer.from (e.g. the model's directory)");
   if (c.rank.judge === 'file' && !c.rank.file) throw new ConfigError('[config] rank.file: required when rank.judge is file');
   if (c.sample.endpoint && (!/^https?:\/\//.test(c.sample.endpoint.baseUrl) || !c.sample.endpoint.model))
     throw new ConfigError('[config] sample.endpoint: baseUrl (http(s)://…/v1) and model are required');
@@ -253,7 +258,8 @@ export function validateConfig(raw: unknown): PipelineConfig {
   return c;
 }
 
-export function loadConfig(path: string): PipelineConfig {
+/** Read, parse and validate a config file; `edit` changes the parsed YAML first (the CLI's --set overrides). */
+export function loadConfig(path: string, edit?: (raw: unknown) => unknown): PipelineConfig {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -267,7 +273,7 @@ export function loadConfig(path: string): PipelineConfig {
     throw new ConfigError(`[config] ${path}: invalid YAML: ${(e as Error).message}`);
   }
   try {
-    return validateConfig(raw);
+    return validateConfig(edit ? edit(raw) : raw);
   } catch (e) {
     if (e instanceof ConfigError) throw new ConfigError(e.message.replace('[config]', `[config] ${path}:`));
     throw e;

@@ -7,6 +7,7 @@ import { train, type LoopConfig, type LoopResult, type Task } from '../train/loo
 import { atomicWrite, atomicWriteJson } from '../model/atomic.js';
 import type { LoraConfig } from '../nn/lora.js';
 import type { LoraSpec } from './config.js';
+import { dur } from '../train/progress.js';
 
 export interface RunContext {
   cfg: PipelineConfig;
@@ -87,10 +88,41 @@ export function loraConfig(s: LoraSpec): LoraConfig {
   return { r: s.r, loraAlpha: s.alpha, loraDropout: s.dropout, targetModules: s.targets, useRslora: false };
 }
 
+/** Steps the next trainStage times before it extrapolates (run.ts sets it per stage: PPO's cycle holds a rollout). */
+let measureSteps = 2;
+const measured = new Map<string, number>();
+export function setMeasureSteps(n: number): void { measureSteps = Math.max(1, n); }
+/** Training tokens/s measured on the first steps of the named task in this process, if it ran. */
+export function measuredSpeed(task: string): number | undefined { return measured.get(task); }
+
+/**
+ * The task with its first `steps` timed (from the first micro-batch to the start of step steps + 1, so forward,
+ * backward and the update are in): logs the extrapolated wall time of all the stage's steps once measured.
+ */
+function timed(task: Task, cfg: LoopConfig, steps: number): Task {
+  const calls = Math.min(steps, cfg.steps) * cfg.gradAccum;
+  let n = 0, tokens = 0, t0 = 0;
+  // a child of the task object, so class-based tasks keep their methods and state
+  const wrapped = Object.create(task) as Task;
+  wrapped.loss = (position: number) => {
+      if (n === 0) t0 = performance.now();
+      if (n === calls) {
+        const s = (performance.now() - t0) / 1000, per = s / (calls / cfg.gradAccum);
+        measured.set(task.name, tokens / s);
+        if (!cfg.quiet) process.stderr.write(`[estimate] ${task.name}: the first ${calls / cfg.gradAccum} step(s) took ${dur(s)} (${Math.round(tokens / s)} tok/s) → ` +
+          `about ${dur(per * cfg.steps)} for ${cfg.steps} steps (extrapolated from those steps; evaluations come on top)\n`);
+      }
+      const out = task.loss(position);
+      if (n++ < calls) tokens += out.tokens;
+      return out;
+  };
+  return wrapped;
+}
+
 /** Train a stage's task; an interrupted run (Ctrl-C, already checkpointed) stops the pipeline instead of
  *  letting the stage be marked done. Rerunning resumes from the checkpoint. */
 export async function trainStage(task: Task, cfg: LoopConfig): Promise<LoopResult> {
-  const r = await train(task, cfg);
+  const r = await train(timed(task, cfg, measureSteps), cfg);
   if (r.interrupted) throw new Error(`[pipeline] interrupted: ${task.name} saved at step ${r.steps} in ${cfg.outDir}; run the same command again to resume`);
   return r;
 }

@@ -37,11 +37,11 @@ export const CHATML_TEMPLATE =
 
 export const BUILTIN_TEMPLATES: Record<string, string> = { ziya: ZIYA_TEMPLATE, chatml: CHATML_TEMPLATE };
 
-/** A template by built-in name, by name in the tokenizer's config ('default' = its chat_template), or Jinja source. */
+/** A template by built-in name, by name in the tokenizer's config ('default' or 'model' = its chat_template), or Jinja source. */
 export function resolveTemplate(tok: Tokenizer | null, template: string): string {
   if (BUILTIN_TEMPLATES[template]) return BUILTIN_TEMPLATES[template]!;
   if (tok) {
-    if (template === 'default') {
+    if (template === 'default' || template === 'model') {
       if (tok.config.chatTemplate === null) throw new Error("[chat] the tokenizer's config has no chat_template; pass --template ziya|chatml or Jinja source");
       return tok.config.chatTemplate;
     }

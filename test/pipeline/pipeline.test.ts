@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateConfig, STAGES, ConfigError } from '../../src/pipeline/config.js';
 import { runPipeline } from '../../src/pipeline/run.js';
+import { makeContext } from '../../src/pipeline/context.js';
+import { runDpo } from '../../src/pipeline/stages/rl.js';
 import { loadModelDir } from '../../src/model/model-dir.js';
 import { readGgufHeader } from '../../src/model/gguf.js';
 import type { ConsultResults, ConsultRow, EvalResults } from '../../src/pipeline/stages/evaluate.js';
@@ -85,6 +87,20 @@ test('a shortened pipeline runs every stage end to end', async () => {
   assert.equal(gd.algorithm, 'grpo');
   assert.equal(gd.steps, 4);
   assert.deepEqual(loadModelDir(join(root, 'ppo', 'model')).adapters.map((a) => a.name), ['sft', 'grpo']);
+  // lora.dropout acts in the RM, PPO and DPO stages: the same seed with dropout 0.5 trains on other inputs (another loss)
+  const losses = async (stage: 'rm' | 'ppo' | 'dpo', dropout: number) => {
+    const c = { ...cfg, rm: { ...cfg.rm, steps: 3, evalEvery: 0, lora: { r: 4, alpha: 8, dropout, targets: cfg.ppo.lora.targets } },
+      dpo: { ...cfg.dpo, steps: 3, evalEvery: 0, pairsPerBatch: 4, lora: { ...cfg.dpo.lora, dropout } },
+      ppo: { ...cfg.ppo, steps: 2, evalEvery: 0, lora: { ...cfg.ppo.lora, dropout } } };
+    if (stage !== 'dpo') await runPipeline(c, { quiet: true, only: stage });
+    else await runDpo(makeContext(c, true));
+    return readFileSync(join(root, stage, 'train', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { loss: number }).loss);
+  };
+  for (const stage of ['rm', 'ppo', 'dpo'] as const) {
+    const [off, off2, on] = [await losses(stage, 0), await losses(stage, 0), await losses(stage, 0.5)];
+    assert.deepEqual(off2, off, `${stage}: deterministic without dropout`);
+    assert.notDeepEqual(on, off, `${stage}: dropout 0.5 changes the losses`);
+  }
   rmSync(dir, { recursive: true });
 });
 

@@ -1,5 +1,5 @@
-// lm.ts — stages `pretrain` and `sft`. pretrain: a model from the preset (or an HF directory to continue) on
-// packed text blocks. sft: the pre-trained model, full or with a LoRA adapter, on conversations rendered by the
+// lm.ts — stages `pretrain` and `sft`. pretrain: a model from the preset (or an HF directory to continue, in
+// full or through a LoRA adapter merged into the base at the end) on packed text blocks. sft: the pre-trained model, full or with a LoRA adapter, on conversations rendered by the
 // run's chat template with the loss on assistant tokens (every doctor turn, or the last only).
 import { join } from 'node:path';
 import type { RunContext } from '../context.js';
@@ -74,10 +74,22 @@ export async function runPretrain(ctx: RunContext): Promise<Record<string, unkno
   if (blocks.length < 2) throw new Error(`[pretrain] only ${blocks.length} block(s) of ${cfg.pretrain.seqLen + 1} tokens: more text or a shorter pretrain.seqLen is needed`);
   const nDev = Math.max(1, Math.floor(blocks.length * 0.05));
   const seqs = blocks.map((b) => ({ ids: b }));
-  const task = causalLmTask({ name: 'pretrain', model, namedParams: model.namedParameters(), train: seqs.slice(nDev), dev: seqs.slice(0, nDev), batchSize: cfg.pretrain.batchSize, seed: cfg.seed, gradientCheckpointing: cfg.pretrain.gradientCheckpointing ?? undefined });
+  // continued pre-training through LoRA: the base stays frozen; the adapter is folded in before saving, so later
+  // stages read a plain model (sft and rm attach their own adapters to it)
+  let adapter: LoraAdapter | null = null;
+  let named = model.namedParameters();
+  if (cfg.pretrain.lora) {
+    freezeParameters(model.parameters());
+    adapter = new LoraAdapter('pretrain', loraConfig(cfg.pretrain.lora), cfg.seed).attach(model.namedLinears(), cfg.seed + 7);
+    adapter.training = true;
+    named = adapter.namedParameters();
+  }
+  const task = causalLmTask({ name: 'pretrain', model, namedParams: named, train: seqs.slice(nDev), dev: seqs.slice(0, nDev), batchSize: cfg.pretrain.batchSize, seed: cfg.seed, gradientCheckpointing: cfg.pretrain.gradientCheckpointing ?? undefined });
   const res = await trainStage(task, loopConfig(cfg.pretrain, join(dir, 'train'), ctx.quiet));
+  if (adapter) { adapter.training = false; adapter.merge(); }
   saveModelDir(join(dir, 'model'), model, { eosTokenIds: [eos], padTokenId: eos, tokenizerFrom: stageDir(ctx, 'tokenizer'), generation: { eosTokenIds: [eos], repetitionPenalty: cfg.eval.repetitionPenalty } });
-  const summary = { params: model.numParameters(), blocks: blocks.length, devBlocks: nDev, steps: res.steps, firstLoss: res.losses[0], lastLoss: res.lastLoss, dev: res.evals.at(-1) ?? null };
+  const summary = { params: model.numParameters(), mode: adapter ? `LoRA r=${cfg.pretrain.lora!.r} (merged)` : 'full', from: cfg.model.from ?? `preset ${cfg.model.preset}`,
+    trainable: named.reduce((n, [, t]) => n + t.size, 0), blocks: blocks.length, devBlocks: nDev, steps: res.steps, firstLoss: res.losses[0], lastLoss: res.lastLoss, dev: res.evals.at(-1) ?? null };
   markDone(ctx, 'pretrain', summary);
   return summary;
 }

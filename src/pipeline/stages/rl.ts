@@ -16,6 +16,7 @@ import { loadRlModels } from '../../train/stages/rl-models.js';
 import { ppoTask } from '../../train/stages/ppo.js';
 import { grpoTask } from '../../train/stages/grpo.js';
 import { dpoTask } from '../../train/stages/dpo.js';
+import { resolveCheckpointing } from '../../train/memory.js';
 import { pairsFromRanking, parseRanking, rankingToPreferenceSet, splitOf, type Conversation } from '../../data/index.js';
 import type { RankingRecord } from '../../data/index.js';
 import { loadTokenizer, type Tokenizer } from '../../tokenizer/index.js';
@@ -55,6 +56,7 @@ export async function runRm(ctx: RunContext): Promise<Record<string, unknown>> {
   // a pre-trained model that is itself base + a (continued-pre-training) adapter keeps it: frozen and on under the
   // RM's LoRA (so the RM's base bytes stay the SFT model's and PPO can share them), merged first for a full RM
   const { model, adapters: ptAdapters } = loadModelDir(base);
+  model.gradientCheckpointing = resolveCheckpointing(model, cfg.rm.gradientCheckpointing ?? undefined);
   const head = new ValueHead(model.config.hiddenSize, cfg.seed);
   let adapter: LoraAdapter | null = null;
   let named = [...model.namedParameters(), ...head.namedParameters().map(([n, t]) => [`v_head.${n}`, t] as [string, typeof t])];
@@ -62,6 +64,7 @@ export async function runRm(ctx: RunContext): Promise<Record<string, unknown>> {
     freezeParameters(model.parameters());
     for (const a of ptAdapters) a.setTrainable(false);
     adapter = new LoraAdapter('rm', loraConfig(cfg.rm.lora), cfg.seed).attach(model.namedLinears(), cfg.seed + 3);
+    adapter.training = true; // rm.lora.dropout (inputs dropped only where gradients flow)
     named = [...adapter.namedParameters(), ...head.namedParameters()];
   } else for (const a of ptAdapters) (a.enabled ? a.merge() : a.detach());
   const before = noGrad(() => rewardTask({ model, head, namedParams: named, train: train_, dev, pairsPerBatch: cfg.rm.pairsPerBatch, seed: cfg.seed }).evaluate!());
@@ -90,6 +93,8 @@ export async function runPpo(ctx: RunContext): Promise<Record<string, unknown>> 
     adapter: { name: algo, config: loraConfig(spec.lora), seed: cfg.seed, initSeed: cfg.seed + 5 } });
   const { policy, adapter, asReference, score } = models;
   const policyDir = models.sft, rmHead = models.rewardHead;
+  policy.gradientCheckpointing = resolveCheckpointing(policy, spec.gradientCheckpointing ?? undefined);
+  adapter.training = true; // ppo/grpo.lora.dropout: off in rollouts and old log-probs (no gradients there), on in updates
   const m = { tok, template: cfg.tokenizer.template };
   const prompts = firstTurnPrompts(train_).map((p) => promptIds(m, p.turns));
   // held-out prompts for the reward/KL curve: interleave consultations, safety prompts and single questions
@@ -152,9 +157,11 @@ export async function runDpo(ctx: RunContext): Promise<Record<string, unknown>> 
   const { train: train_, dev, tooLong } = preferencePairs(tok, cfg.tokenizer.template, rankingsPath, cfg.dpo.maxLen, cfg.data.devFraction, cfg.seed);
   const md = loadModelDir(sftDir);
   const policy = md.model;
+  policy.gradientCheckpointing = resolveCheckpointing(policy, cfg.dpo.gradientCheckpointing ?? undefined);
   freezeParameters(policy.parameters());
   for (const a of md.adapters) a.setTrainable(false);
   const adapter = new LoraAdapter('dpo', loraConfig(cfg.dpo.lora), cfg.seed).attach(policy.namedLinears(), cfg.seed + 9);
+  adapter.training = true; // dpo.lora.dropout, in the policy's forward only (the reference runs without gradients)
   // the reference is the SFT model: its own enabled adapters on, the DPO adapter off
   const refActive = md.adapters.filter((a) => a.enabled);
   const asReference = <R>(fn: (ref: LlamaForCausalLM) => R): R => withActiveAdapters(policy, refActive, () => fn(policy));

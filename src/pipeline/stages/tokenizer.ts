@@ -1,6 +1,6 @@
-// tokenizer.ts — stage `tokenizer`: a byte-level BPE trained on the run's text (or an existing tokenizer.json),
-// saved with tokenizer_config.json whose chat_template is the run's template, so training and serving render
-// conversations identically.
+// tokenizer.ts — stage `tokenizer`: a byte-level BPE trained on the run's text, or an existing tokenizer.json (a
+// downloaded model's own: no training), saved with tokenizer_config.json whose chat_template is the run's template
+// (`model` keeps the tokenizer's own), so training and serving render conversations identically.
 import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunContext } from '../context.js';
@@ -27,7 +27,10 @@ export async function runTokenizer(ctx: RunContext): Promise<Record<string, unkn
     const texts = [...pre.map((d) => d.text), ...train.flatMap((c) => c.turns.map((t) => t.text))];
     tok = await trainByteLevelBpe(texts, { vocabSize: cfg.tokenizer.vocabSize, specialTokens: [EOS_TOKEN], eosToken: EOS_TOKEN, padToken: EOS_TOKEN });
   }
-  tok.config = { ...tok.config, chatTemplate: BUILTIN_TEMPLATES[cfg.tokenizer.template]! };
+  if (cfg.tokenizer.template === 'model') {
+    if (tok.config.chatTemplate === null)
+      throw new Error(`[tokenizer] tokenizer.template is 'model' but ${cfg.tokenizer.from}'s tokenizer_config.json has no chat_template: set tokenizer.template to ziya or chatml`);
+  } else tok.config = { ...tok.config, chatTemplate: BUILTIN_TEMPLATES[cfg.tokenizer.template]!, chatTemplates: {} };
   await saveTokenizer(tok, dir);
   // compression on held-out text: characters per token
   const held = dev.flatMap((c) => c.turns.map((t) => t.text)).join('\n');

@@ -1,0 +1,172 @@
+// estimate.ts — checks made before a run does any work: the model's context against the config's lengths, and each
+// stage's memory (weights, LoRA / optimiser state, activations) against what the machine has, refused with the
+// knobs that lower it. Sizes follow train/memory.ts's accounting (f32 training weights, AdamW's two moments,
+// checkpointing default); they are estimates from shapes, not measurements (the loop's [memory] line measures).
+import { existsSync, readFileSync } from 'node:fs';
+import { freemem, totalmem } from 'node:os';
+import { join } from 'node:path';
+import type { LoraSpec, PipelineConfig } from './config.js';
+import { fromHfConfig } from '../model/config.js';
+import { headDimOf, presets, type LlamaConfig } from '../model/llama.js';
+import { CHECKPOINT_DEFAULT_PARAMS } from '../train/memory.js';
+
+export interface ModelShape { config: LlamaConfig; source: string; fileDtype: 'f32' | 'bf16' }
+
+/** The model the run trains: model.from's config.json, or the preset with the config's sizes (vocab ≈ tokenizer.vocabSize). */
+export function modelShape(cfg: PipelineConfig): ModelShape {
+  const m = cfg.model;
+  if (m.from) {
+    const file = join(m.from, 'config.json');
+    if (!existsSync(file)) throw new Error(`[pipeline] model.from: ${file} does not exist (download the model first; see the config's header)`);
+    const json = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    const dtype = json.torch_dtype === 'float32' ? 'f32' : 'bf16';
+    return { config: fromHfConfig(json, file).config, source: file, fileDtype: dtype };
+  }
+  const base = presets[m.preset];
+  return {
+    source: `model.preset ${m.preset}`, fileDtype: 'f32',
+    config: {
+      ...base, vocabSize: cfg.tokenizer.vocabSize, hiddenSize: m.hiddenSize ?? base.hiddenSize, numLayers: m.layers ?? base.numLayers,
+      numHeads: m.heads ?? base.numHeads, numKvHeads: m.kvHeads ?? base.numKvHeads, intermediateSize: m.intermediateSize ?? base.intermediateSize,
+      maxPositions: m.maxPositions ?? Number.POSITIVE_INFINITY, // a preset model is sized to the config's lengths (lm.ts)
+    },
+  };
+}
+
+/**
+ * Lengths the run needs against the model's context. Generation prompts come from the SFT dialogues, so
+ * sft.maxLen + the largest maxNewTokens is the longest sequence a sampling stage may build.
+ */
+export function checkContext(cfg: PipelineConfig, shape: ModelShape): void {
+  const ctxLen = shape.config.maxPositions;
+  if (!Number.isFinite(ctxLen)) return;
+  const where = `the model's context (max_position_embeddings ${ctxLen}, ${shape.source})`;
+  const lengths: [string, number][] = [['pretrain.seqLen', cfg.pretrain.seqLen], ['sft.maxLen', cfg.sft.maxLen], ['rm.maxLen', cfg.rm.maxLen], ['dpo.maxLen', cfg.dpo.maxLen]];
+  for (const [k, n] of lengths) if (n > ctxLen) throw new Error(`[pipeline] ${k} (${n}) exceeds ${where}: lower ${k}`);
+  const gen: [string, number][] = [['sample.maxNewTokens', cfg.sample.maxNewTokens], [cfg.rl === 'grpo' ? 'grpo.maxNewTokens' : 'ppo.maxNewTokens', cfg.rl === 'grpo' ? cfg.grpo.maxNewTokens : cfg.ppo.maxNewTokens], ['eval.maxNewTokens', cfg.eval.maxNewTokens]];
+  for (const [k, n] of gen)
+    if (cfg.sft.maxLen + n > ctxLen) throw new Error(`[pipeline] sft.maxLen (${cfg.sft.maxLen}) + ${k} (${n}) = ${cfg.sft.maxLen + n} exceeds ${where}: lower one of them`);
+}
+
+const GiB = 2 ** 30;
+/** node, the addon, tokenizer tables and the buffer pool's slack: what a run holds beside its tensors */
+const PROCESS_BYTES = 0.4 * GiB;
+
+export function parameterCount(c: LlamaConfig): number {
+  const C = c.hiddenSize, D = headDimOf(c), F = c.intermediateSize;
+  const attn = C * c.numHeads * D * 2 + C * c.numKvHeads * D * 2 + (c.attentionBias ? c.numHeads * D + 2 * c.numKvHeads * D : 0);
+  const layer = attn + 3 * C * F + 2 * C;
+  return c.vocabSize * C * (c.tieWordEmbeddings ? 1 : 2) + c.numLayers * layer + C;
+}
+
+function loraParameters(c: LlamaConfig, l: LoraSpec): number {
+  const C = c.hiddenSize, D = headDimOf(c), F = c.intermediateSize;
+  const dims: Record<string, [number, number]> = {
+    q_proj: [C, c.numHeads * D], k_proj: [C, c.numKvHeads * D], v_proj: [C, c.numKvHeads * D], o_proj: [c.numHeads * D, C],
+    gate_proj: [C, F], up_proj: [C, F], down_proj: [F, C],
+  };
+  return c.numLayers * l.targets.reduce((s, t) => s + (dims[t] ? l.r * (dims[t]![0] + dims[t]![1]) : 0), 0);
+}
+
+/** f32 bytes a decoder layer keeps per token for backward (norm outputs, q/k/v, attention out, MLP), plus scores. */
+function layerBytesPerToken(c: LlamaConfig, T: number): number {
+  const D = headDimOf(c);
+  return 4 * (10 * c.hiddenSize + 2 * c.numKvHeads * D + 4 * c.intermediateSize + 2 * c.numHeads * T);
+}
+
+export interface StageMemory { stage: string; bytes: number; parts: Record<string, number>; knobs: string[] }
+
+interface TrainShape { stage: string; key: string; rows: number; T: number; lora: LoraSpec | null; checkpointing: boolean | null; copies: number; rowsKey: string; lenKey: string }
+
+function trainingMemory(c: LlamaConfig, s: TrainShape): StageMemory {
+  const P = parameterCount(c);
+  const trainable = s.lora ? loraParameters(c, s.lora) : P;
+  const ck = s.checkpointing ?? P >= CHECKPOINT_DEFAULT_PARAMS;
+  const N = s.rows * s.T;
+  const perLayer = layerBytesPerToken(c, s.T);
+  const activations = ck ? c.numLayers * N * 4 * c.hiddenSize + N * perLayer : c.numLayers * N * perLayer;
+  const parts = {
+    weights: s.copies * P * 4 + (s.lora ? trainable * 4 : 0),
+    'grads + AdamW': trainable * 12,
+    activations: activations + N * c.hiddenSize * 16 + 3 * 32 * 2 ** 20, // hidden states around the chunked LM head
+    process: PROCESS_BYTES,
+  };
+  const knobs = [
+    ...(ck ? [] : [`${s.key}.gradientCheckpointing: true`]),
+    `${s.lenKey} (${s.lenKey.endsWith('maxNewTokens') ? `${s.T - Math.min(s.T, RL_PROMPT_TOKENS)} + a prompt` : s.T})`, `${s.rowsKey} (${s.rows})`, ...(s.lora ? [] : [`${s.key}.lora: {r: 16, alpha: 32} instead of full training`]),
+  ];
+  return { stage: s.stage, bytes: Object.values(parts).reduce((a, b) => a + b, 0), parts, knobs };
+}
+
+function inferenceMemory(cfg: PipelineConfig, shape: ModelShape, stage: string, rows: number, T: number): StageMemory {
+  const c = shape.config;
+  const w = cfg.model.weights === 'auto' ? shape.fileDtype : cfg.model.weights;
+  const perValue = { f32: 4, bf16: 2, q8_0: 34 / 32, q4_0: 18 / 32 }[w];
+  const kv = 2 * c.numLayers * rows * T * c.numKvHeads * headDimOf(c) * 4;
+  const parts = { weights: parameterCount(c) * perValue, 'KV cache': kv, logits: rows * c.vocabSize * 4 * 2, process: PROCESS_BYTES };
+  return { stage, bytes: Object.values(parts).reduce((a, b) => a + b, 0), parts, knobs: [`model.weights (${w}; bf16 or q8_0 are smaller)`, `${stage}.maxNewTokens`] };
+}
+
+const RL_PROMPT_TOKENS = 128;
+
+/** The memory each stage of the recipe is expected to peak at. */
+export function estimateMemory(cfg: PipelineConfig, shape: ModelShape): StageMemory[] {
+  const c = shape.config;
+  const genT = cfg.sft.maxLen + Math.max(cfg.sample.maxNewTokens, cfg.ppo.maxNewTokens);
+  // RL prompts are first patient turns: assumed ≤ RL_PROMPT_TOKENS (the context check uses the sft.maxLen bound)
+  const rlT = Math.min(cfg.sft.maxLen, RL_PROMPT_TOKENS);
+  const rl = cfg.rl === 'grpo'
+    ? { rows: cfg.grpo.promptsPerStep * (cfg.grpo.k ?? cfg.sample.k), rowsKey: 'grpo.promptsPerStep', lora: cfg.grpo.lora, T: rlT + cfg.grpo.maxNewTokens, lenKey: 'grpo.maxNewTokens' }
+    : { rows: cfg.ppo.miniBatch, rowsKey: 'ppo.miniBatch', lora: cfg.ppo.lora, T: rlT + cfg.ppo.maxNewTokens, lenKey: 'ppo.maxNewTokens' };
+  return [
+    trainingMemory(c, { stage: 'pretrain', key: 'pretrain', rows: cfg.pretrain.batchSize, T: cfg.pretrain.seqLen, lora: cfg.pretrain.lora, checkpointing: cfg.pretrain.gradientCheckpointing, copies: 1, rowsKey: 'pretrain.batchSize', lenKey: 'pretrain.seqLen' }),
+    trainingMemory(c, { stage: 'sft', key: 'sft', rows: cfg.sft.batchSize, T: cfg.sft.maxLen, lora: cfg.sft.lora, checkpointing: cfg.sft.gradientCheckpointing, copies: 1, rowsKey: 'sft.batchSize', lenKey: 'sft.maxLen' }),
+    inferenceMemory(cfg, shape, 'sample', 8, genT),
+    trainingMemory(c, { stage: 'rm', key: 'rm', rows: 2 * cfg.rm.pairsPerBatch, T: cfg.rm.maxLen, lora: cfg.rm.lora, checkpointing: cfg.rm.gradientCheckpointing, copies: 1, rowsKey: 'rm.pairsPerBatch', lenKey: 'rm.maxLen' }),
+    // the policy (reference = its adapters off, critic = a head) and the reward model: two copies of the base
+    trainingMemory(c, { stage: 'ppo', key: cfg.rl, checkpointing: (cfg.rl === 'grpo' ? cfg.grpo : cfg.ppo).gradientCheckpointing, copies: 2, ...rl }),
+    inferenceMemory(cfg, shape, 'eval', 8, cfg.sft.maxLen + cfg.eval.maxNewTokens),
+  ];
+}
+
+/** Bytes the machine can give this run now: MemAvailable (Linux), else free memory. */
+export function availableMemory(): number {
+  try {
+    const m = /^MemAvailable:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch { /* not Linux */ }
+  return freemem();
+}
+
+const gib = (b: number) => `${(b / GiB).toFixed(1)} GiB`;
+
+export function memoryText(m: StageMemory): string {
+  return `${m.stage} ~${gib(m.bytes)} (${Object.entries(m.parts).map(([k, v]) => `${k} ${gib(v)}`).join(', ')})`;
+}
+
+/** Refuse before any work when a stage would need more than `available` bytes, naming what lowers it. */
+export function checkMemory(stages: StageMemory[], available = availableMemory(), total = totalmem()): void {
+  const worst = stages.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+  if (worst.bytes <= available) return;
+  throw new Error(`[pipeline] memory: stage ${memoryText(worst)} but this machine has ${gib(available)} available (of ${gib(total)}). ` +
+    `Lower it with: ${worst.knobs.join(', ')}`);
+}
+
+/** What a stage processes, as tokens (an upper bound: every sequence at its length limit), or null for no model work. */
+export function stageTokens(cfg: PipelineConfig, stage: string): { tokens: number; what: string } | null {
+  const k = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(1)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}k` : `${n}`);
+  const t = (tokens: number, what: string) => ({ tokens, what: `${k(tokens)} tokens (${what})` });
+  switch (stage) {
+    case 'pretrain': { const p = cfg.pretrain; return t(p.steps * p.gradAccum * p.batchSize * p.seqLen, `${p.steps} steps × ${p.gradAccum * p.batchSize} × ${p.seqLen}`); }
+    case 'sft': { const p = cfg.sft; return t(p.steps * p.gradAccum * p.batchSize * p.maxLen, `${p.steps} steps × ${p.gradAccum * p.batchSize} × ≤ ${p.maxLen}`); }
+    case 'rm': { const p = cfg.rm; return t(p.steps * p.gradAccum * 2 * p.pairsPerBatch * p.maxLen, `${p.steps} steps × ${p.gradAccum * p.pairsPerBatch} pairs × 2 × ≤ ${p.maxLen}`); }
+    case 'ppo': {
+      if (cfg.rl === 'grpo') { const g = cfg.grpo; const n = g.promptsPerStep * (g.k ?? cfg.sample.k); return t(g.steps * n * g.maxNewTokens, `${g.steps} steps × ${n} responses × ≤ ${g.maxNewTokens} new`); }
+      const p = cfg.ppo; return t(p.steps * p.miniBatch * p.maxNewTokens, `${p.steps} steps × ${p.miniBatch} responses × ≤ ${p.maxNewTokens} new`);
+    }
+    case 'sample': { const s = cfg.sample; return t(s.prompts * s.k * s.maxNewTokens, `${s.prompts} prompts × ${s.k} answers × ≤ ${s.maxNewTokens} new`); }
+    // the SFT and the RL model each answer every prompt
+    case 'eval': { const e = cfg.eval; return t(2 * e.prompts * e.maxNewTokens, `${e.prompts} prompts × 2 models × ≤ ${e.maxNewTokens} new`); }
+    default: return null;
+  }
+}
