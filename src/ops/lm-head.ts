@@ -1,13 +1,16 @@
 // lm-head.ts — the LM head fused with its loss: cross-entropy, per-token log-probs and entropy of h Wᵀ computed
 // a chunk of rows at a time, so the (N, V) logits and their gradient never exist whole (at a 152k vocabulary they
 // are most of a step's memory). The backward recomputes each chunk's logits and accumulates dHidden (and dW when
-// W trains) chunk by chunk. W is [V, C] in f32 or bf16 (a tied head passes the embedding matrix).
+// W trains) chunk by chunk. W is [V, C] in any WeightFormat (a tied head passes the embedding matrix; a bf16 or
+// q8_0 / q4_0 one is frozen and read through the GEMM's dequantizing packer).
 // The unchunked ops (matmul + loss.ts) remain the specification; test/ops/lm-head.test.ts holds them to it.
 import { Tensor, shapeStr } from '../tensor/tensor.js';
 import { backend } from '../backend/index.js';
 import { getMatmulPrecision } from './matmul.js';
 import { IGNORE_INDEX } from './loss.js';
 import { record } from './record.js';
+import { assertFrozen } from './quant.js';
+import { isQuantized, type WeightFormat } from '../tensor/dtype.js';
 
 /** logits elements per chunk (32 MiB of f32): at V = 151,936 that is 55 rows, enough for an efficient GEMM */
 const CHUNK_ELEMENTS = 1 << 23;
@@ -29,7 +32,8 @@ function rowsPerChunk(V: number, N: number, opts: LmHeadOptions): number {
 
 function check(h: Tensor, W: Tensor, ids: Tensor, op: string): { N: number; C: number; V: number } {
   if (W.rank !== 2) throw new Error(`[${op}] head weight must be [V, C], got ${shapeStr(W.shape)}`);
-  if (W.dtype !== 'f32' && W.dtype !== 'bf16') throw new Error(`[${op}] head weight of dtype ${W.dtype} is not supported (f32, bf16)`);
+  if (W.dtype === 'i32') throw new Error(`[${op}] head weight ${shapeStr(W.shape)} is i32, not a weight format`);
+  if (isQuantized(W.dtype)) assertFrozen(W, op);
   const [V, C] = W.shape as [number, number];
   if (h.rank < 2 || h.shape[h.rank - 1] !== C) throw new Error(`[${op}] hidden ${shapeStr(h.shape)} does not end in C = ${C}`);
   const N = h.size / C;
@@ -41,7 +45,7 @@ function check(h: Tensor, W: Tensor, ids: Tensor, op: string): { N: number; C: n
 // logits of rows [r0, r0 + n) into buf (n × V)
 function chunkLogits(h: F, W: Tensor, r0: number, n: number, C: number, V: number, buf: F): void {
   const bf16 = getMatmulPrecision() === 'bf16';
-  backend().gemm(1, n, V, C, h.subarray(r0 * C, (r0 + n) * C), false, 0, W.data as F, true, 0, buf, 1, 0, bf16);
+  backend().gemm(1, n, V, C, h.subarray(r0 * C, (r0 + n) * C), false, 0, W.data as F, true, 0, buf, 1, 0, bf16, W.dtype as WeightFormat);
 }
 
 function chunkBuffer(n: number, V: number): Tensor {
@@ -86,7 +90,7 @@ function rowNll(h: Tensor, W: Tensor, ids: Tensor, ignore: number, opts: LmHeadO
         backend().crossEntropyBackward(lgc, idv.subarray(r0, r0 + n), lse.f32().subarray(r0, r0 + n),
           g.f32().subarray(r0, r0 + n), dlc, n, V, ignore);
         // dH (n × C) = dLogits (n × V) · W (V × C)
-        backend().gemm(1, n, C, V, dlc, false, 0, W.data as F, false, 0, dh.f32().subarray(r0 * C, (r0 + n) * C), 1, 0, bf16);
+        backend().gemm(1, n, C, V, dlc, false, 0, W.data as F, false, 0, dh.f32().subarray(r0 * C, (r0 + n) * C), 1, 0, bf16, W.dtype as WeightFormat);
         // dW (V × C) += dLogitsᵀ (V × n) · h (n × C)
         if (dW) backend().gemm(1, V, C, n, dlc, true, 0, hd.subarray(r0 * C, (r0 + n) * C), false, 0, dW.f32(), 1, r0 ? 1 : 0, bf16);
       }
