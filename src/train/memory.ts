@@ -106,7 +106,8 @@ function converted(t: Tensor, fmt: WeightFormat): Tensor {
 /**
  * The frozen base in `fmt` (f32, bf16, q8_0, q4_0) while LoRA adapters (and value heads) train in f32: every
  * projection weight and an untied LM head stop requiring grad and take `fmt`; so does the embedding table when
- * it is already frozen (it trains in full fine-tuning, and then stays f32). A tied head reads that same table.
+ * it is already frozen (it trains in full fine-tuning, and then stays f32), except that a tied table (also the LM
+ * head) takes bf16 under q8_0 / q4_0.
  * Norms and biases stay f32 (tiny, read by f32-only ops). Matrices whose rows are not whole 32-element blocks
  * take bf16 under a quantized format. Gradients flow through the converted products to the adapters and inputs.
  */
@@ -125,7 +126,9 @@ export function frozenBase(model: LlamaForCausalLM, fmt: WeightFormat): void {
     const emb = model.model.embedTokens;
     if (!emb.weight.requiresGrad) {
       const old = emb.weight;
-      const w = converted(old, fmt);
+      // a tied table is also the LM head, whose chunked GEMMs repack all of it for every chunk of rows, forward and
+      // backward: bf16 packs without the per-block dequantization a q8_0 / q4_0 table would cost each time
+      const w = converted(old, model.config.tieWordEmbeddings && isQuantized(fmt) ? 'bf16' : fmt);
       if (w !== old) {
         w.keep();
         w.name = old.name;
