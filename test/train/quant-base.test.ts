@@ -1,7 +1,7 @@
 // LoRA over a frozen bf16 / q8_0 / q4_0 base (frozenBase): gradients reach the adapters through the low-precision
 // products exactly as through the dequantized f32 weights (native and reference), stay within a tolerance derived
 // from the measured quantization error of the f32 base's gradients, pass float64 finite differences, and a merge of
-// an adapter trained that way gives a plain HF directory.
+// an adapter trained that way gives a plain HF directory; bench train's builder makes such a base layer by layer.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -18,6 +18,7 @@ import { LoraAdapter, LoraLinear, trainOnly } from '../../src/nn/lora.js';
 import { AdamW, defaultGroups } from '../../src/optim/adamw.js';
 import { lmLoss, lmTrainStep } from '../../src/train/lm-step.js';
 import { frozenBase, setLinearWeight } from '../../src/train/memory.js';
+import { buildBaseModel } from '../../src/cli/bench-train-real.js';
 import { lmHeadCrossEntropy } from '../../src/ops/lm-head.js';
 import { dequantize, toWeightFormat } from '../../src/ops/quant.js';
 import type { WeightFormat } from '../../src/tensor/dtype.js';
@@ -209,3 +210,15 @@ test('an adapter trained on a q4_0 base merges: in memory into bf16, and through
   }
 });
 
+
+test('bench train\'s base builder: every layer in the base format, frozen, filled (q4_0, tied table bf16)', () => {
+  const m = buildBaseModel({ ...cfg, numLayers: 3, tieWordEmbeddings: true }, 'q4_0');
+  assert.equal(m.model.layers.items.length, 3);
+  assert.equal(m.namedLinears().length, 21);
+  for (const [n, l] of m.namedLinears()) {
+    assert.equal(l.weight.dtype, 'q4_0', n);
+    assert.ok(dequantize(l.weight).f32().some((v) => v !== 0), `${n} filled`);
+  }
+  assert.equal(m.model.embedTokens.weight.dtype, 'bf16');
+  assert.ok(m.parameters().every((p) => !p.requiresGrad));
+});
