@@ -4,7 +4,7 @@
 // the same run (the anchor's base is bf16 whatever ours is).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { LlamaForCausalLM, type LlamaConfig } from '../model/llama.js';
+import { LlamaForCausalLM, checkpointKeepsMlp, type LlamaConfig } from '../model/llama.js';
 import { fromHfConfig } from '../model/config.js';
 import { presetConfig } from '../model/presets.js';
 import { LoraAdapter, trainOnly } from '../nn/lora.js';
@@ -67,7 +67,7 @@ export function buildBaseModel(cfg: LlamaConfig, baseDtype: WeightFormat): Llama
 
 export interface RealBenchOptions {
   preset: string; lora: number; baseDtype: WeightFormat; B: number; T: number; steps: number;
-  layers?: number; checkpointing?: boolean; torch: boolean; anchor: string; dtype: 'f32' | 'bf16'; quiet: boolean;
+  layers?: number; checkpointing?: boolean; checkpointKeep?: 'auto' | 'mlp' | 'none'; torch: boolean; anchor: string; dtype: 'f32' | 'bf16'; quiet: boolean;
 }
 
 export function benchRealPreset(o: RealBenchOptions): Record<string, unknown> {
@@ -80,6 +80,7 @@ export function benchRealPreset(o: RealBenchOptions): Record<string, unknown> {
     .attach(model.namedLinears(), 0);
   const params = trainOnly(ad, model.parameters());
   model.gradientCheckpointing = resolveCheckpointing(model, o.checkpointing);
+  model.checkpointKeep = o.checkpointKeep ?? 'auto';
   const opt = new AdamW(defaultGroups(params, 0));
   const rng = new Rng(0);
   const ids = Tensor.empty([o.B, o.T], 'i32').keep(), targets = Tensor.empty([o.B, o.T], 'i32').keep();
@@ -108,7 +109,8 @@ export function benchRealPreset(o: RealBenchOptions): Record<string, unknown> {
   const m = memoryBreakdown(model.parameters().concat(params), params);
   return {
     preset: o.preset, layers: cfg.numLayers, lora: o.lora, base_dtype: o.baseDtype, dtype: o.dtype, batch: o.B, seq: o.T,
-    gradient_checkpointing: model.gradientCheckpointing, tokens_per_s: tokensPerS, ms_per_step: ms,
+    gradient_checkpointing: model.gradientCheckpointing,
+    checkpoint_keeps_mlp: model.gradientCheckpointing && checkpointKeepsMlp(cfg, o.B * o.T, model.checkpointKeep), tokens_per_s: tokensPerS, ms_per_step: ms,
     torch_tokens_per_s: torch?.tokens_per_s ?? null, torch_error: torchError,
     ratio_vs_torch: torch ? tokensPerS / torch.tokens_per_s : null,
     peak_rss_mib: m.peakRssMiB,
