@@ -2,7 +2,9 @@
 // a segment's forward runs, its output is kept and its internal graph is dropped; the backward pass recomputes
 // the segment from its saved input and differentiates through the recomputation. The recomputation repeats the
 // forward exactly (same ops, same inputs, and the given generators replayed from the same state), so gradients
-// are bitwise those of the plain path. Holds no model knowledge: llama.ts decides what a segment is.
+// are bitwise those of the plain path. An op inside may keep an expensive value for the recomputation instead
+// (keptAcrossRecompute: the same bits come back, its node is recorded again on the recomputed inputs). Holds no
+// model knowledge: llama.ts decides what a segment is, the ops what they keep.
 import { Tensor } from '../tensor/tensor.js';
 import { tidy } from '../tensor/scope.js';
 import type { Rng } from '../util/rng.js';
@@ -14,24 +16,67 @@ import { backward } from './backward.js';
  * their state before the forward is replayed during the recomputation, then put back where it was. Outside
  * recording (noGrad) this is fn(x).
  */
-export function checkpoint(fn: (x: Tensor) => Tensor, x: Tensor, rngs: readonly Rng[] = []): Tensor {
+export function checkpoint(fn: (x: Tensor) => Tensor, x: Tensor, rngs: readonly Rng[] = [], keep = false): Tensor {
   if (!isGradEnabled()) return fn(x);
   const before = rngs.map((r) => r.saveState());
+  const kept: Kept = { mode: keep ? 'save' : 'off', values: [], next: 0 };
   // Run with recording on, so the forward is the training forward (dropout included), then cut the output
-  // loose: the segment's activations are then unreachable and the enclosing tidy gives them back.
+  // loose: the segment's activations are then unreachable and the enclosing tidy gives them back. Kept values
+  // survive as the checkpoint node's saved tensors, cut from the forward's graph.
   const y = tidy(() => {
-    const out = fn(x);
-    out.node = null;
+    const out = withKept(kept, () => fn(x));
+    for (const t of kept.values) t.node = null;
+    out.node = { op: 'checkpoint forward', inputs: [], saved: kept.values, backward: () => [] };
     return out;
   });
-  if (!y.requiresGrad) return y; // nothing inside trains
+  if (!y.requiresGrad) { y.node = null; return y; } // nothing inside trains
   y.node = {
     op: 'checkpoint',
     inputs: [x],
-    saved: [],
-    backward: (g: Tensor) => [recompute(fn, x, g, rngs, before)],
+    saved: kept.values,
+    backward: (g: Tensor) => {
+      kept.mode = kept.values.length ? 'replay' : 'off';
+      kept.next = 0;
+      try {
+        return [recompute((h) => withKept(kept, () => fn(h)), x, g, rngs, before)];
+      } finally {
+        kept.mode = 'off';
+        for (const t of kept.values) t.node = null; // drop the recomputation's graph
+      }
+    },
   };
   return y;
+}
+
+interface Kept { mode: 'off' | 'save' | 'replay'; values: Tensor[]; next: number }
+let current: Kept | null = null;
+
+function withKept<R>(k: Kept, fn: () => R): R {
+  const prev = current;
+  current = k;
+  try {
+    return fn();
+  } finally {
+    current = prev;
+  }
+}
+
+/**
+ * For an op inside a checkpointed segment that keeps its value: during the segment's forward, `compute()` runs and
+ * its result is remembered; during the recomputation the remembered tensor comes back (same order, same bits) with
+ * `replayed: true`, and the caller records its autograd node on it again. Elsewhere this is compute().
+ */
+export function keptAcrossRecompute(compute: () => Tensor): { value: Tensor; replayed: boolean } {
+  const k = current;
+  if (!k || k.mode === 'off') return { value: compute(), replayed: false };
+  if (k.mode === 'save') {
+    const v = compute();
+    k.values.push(v);
+    return { value: v, replayed: false };
+  }
+  const v = k.values[k.next++];
+  if (!v) throw new Error('[checkpoint] the recomputation asked for more kept values than the forward kept');
+  return { value: v, replayed: true };
 }
 
 // Recompute fn on a leaf standing in for x, backpropagate g through it (parameters' .grad accumulate there),

@@ -1,15 +1,17 @@
 // bench-train-real.ts — `zhongjing bench train --preset qwen2.5-0.5b --lora R`: one LoRA SFT step on a real
-// family's shape (src/model/presets.ts) with random weights built layer by layer directly in the base dtype (a full
-// f32 copy of a large model never exists), timed against ../shared/anchors/torch_lora_step.py in the same run.
+// family's shape (src/model/presets.ts) with random weights built layer by layer directly in the base dtype (f32, bf16,
+// q8_0, q4_0; a full f32 copy of a large model never exists), timed against ../shared/anchors/torch_lora_step.py in
+// the same run (the anchor's base is bf16 whatever ours is).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { LlamaForCausalLM, type LlamaConfig } from '../model/llama.js';
+import { LlamaForCausalLM, checkpointKeepsMlp, type LlamaConfig } from '../model/llama.js';
 import { fromHfConfig } from '../model/config.js';
 import { presetConfig } from '../model/presets.js';
 import { LoraAdapter, trainOnly } from '../nn/lora.js';
 import { AdamW, defaultGroups } from '../optim/adamw.js';
 import { lmTrainStep } from '../train/lm-step.js';
-import { lowPrecisionBase, memoryBreakdown, resolveCheckpointing } from '../train/memory.js';
+import { frozenBase, memoryBreakdown, resolveCheckpointing } from '../train/memory.js';
+import { isQuantized, type WeightFormat } from '../tensor/dtype.js';
 import { Tensor } from '../tensor/tensor.js';
 import { Rng } from '../util/rng.js';
 import type { Module } from '../nn/module.js';
@@ -35,25 +37,37 @@ function fillRandom(t: Tensor, seed: number): void {
   }
 }
 
-/** The model of `cfg` with `layers` layers, each converted to `baseDtype` as soon as it exists. */
-export function buildBaseModel(cfg: LlamaConfig, baseDtype: 'f32' | 'bf16'): LlamaForCausalLM {
+/**
+ * The model of `cfg` with its layers built one at a time, each filled in f32 and converted to `baseDtype` as soon as
+ * it exists (frozenBase), so at most one layer is ever f32 beside the converted ones. Every base tensor is frozen.
+ */
+export function buildBaseModel(cfg: LlamaConfig, baseDtype: WeightFormat): LlamaForCausalLM {
   const L = cfg.numLayers;
   const model = new LlamaForCausalLM({ ...cfg, numLayers: 1 }, 0, { init: false });
   const list = model.model.layers as unknown as { items: Module[]; add(n: string, m: Module): Module };
   const Layer = list.items[0]!.constructor as new (c: LlamaConfig, r: Rng, i: number) => Module;
-  if (baseDtype === 'bf16') lowPrecisionBase(model);
+  let seed = 0;
+  const prepare = (params: Tensor[]) => {
+    for (const p of params) {
+      p.requiresGrad = false;
+      seed++;
+      if (p.dtype !== 'i32' && !isQuantized(p.dtype) && p.size > cfg.hiddenSize) fillRandom(p, seed);
+    }
+    frozenBase(model, baseDtype); // converts only the tensors still f32
+  };
+  prepare(model.parameters());
   for (let i = 1; i < L; i++) {
-    list.items.push(list.add(String(i), new Layer(cfg, new FlatRng(0), i)));
-    if (baseDtype === 'bf16') lowPrecisionBase(model); // converts only the new layer's f32 weights
+    const layer = list.add(String(i), new Layer(cfg, new FlatRng(0), i));
+    list.items.push(layer);
+    prepare(layer.parameters());
   }
   (model.config as { numLayers: number }).numLayers = L;
-  model.parameters().forEach((p, i) => { if (p.size > cfg.hiddenSize) fillRandom(p, i + 1); });
   return model;
 }
 
 export interface RealBenchOptions {
-  preset: string; lora: number; baseDtype: 'f32' | 'bf16'; B: number; T: number; steps: number;
-  layers?: number; checkpointing?: boolean; torch: boolean; anchor: string; dtype: 'f32' | 'bf16'; quiet: boolean;
+  preset: string; lora: number; baseDtype: WeightFormat; B: number; T: number; steps: number;
+  layers?: number; checkpointing?: boolean; checkpointKeep?: 'auto' | 'mlp' | 'none'; torch: boolean; anchor: string; dtype: 'f32' | 'bf16'; quiet: boolean;
 }
 
 export function benchRealPreset(o: RealBenchOptions): Record<string, unknown> {
@@ -66,6 +80,7 @@ export function benchRealPreset(o: RealBenchOptions): Record<string, unknown> {
     .attach(model.namedLinears(), 0);
   const params = trainOnly(ad, model.parameters());
   model.gradientCheckpointing = resolveCheckpointing(model, o.checkpointing);
+  model.checkpointKeep = o.checkpointKeep ?? 'auto';
   const opt = new AdamW(defaultGroups(params, 0));
   const rng = new Rng(0);
   const ids = Tensor.empty([o.B, o.T], 'i32').keep(), targets = Tensor.empty([o.B, o.T], 'i32').keep();
@@ -94,7 +109,8 @@ export function benchRealPreset(o: RealBenchOptions): Record<string, unknown> {
   const m = memoryBreakdown(model.parameters().concat(params), params);
   return {
     preset: o.preset, layers: cfg.numLayers, lora: o.lora, base_dtype: o.baseDtype, dtype: o.dtype, batch: o.B, seq: o.T,
-    gradient_checkpointing: model.gradientCheckpointing, tokens_per_s: tokensPerS, ms_per_step: ms,
+    gradient_checkpointing: model.gradientCheckpointing,
+    checkpoint_keeps_mlp: model.gradientCheckpointing && checkpointKeepsMlp(cfg, o.B * o.T, model.checkpointKeep), tokens_per_s: tokensPerS, ms_per_step: ms,
     torch_tokens_per_s: torch?.tokens_per_s ?? null, torch_error: torchError,
     ratio_vs_torch: torch ? tokensPerS / torch.tokens_per_s : null,
     peak_rss_mib: m.peakRssMiB,

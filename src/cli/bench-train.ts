@@ -17,13 +17,15 @@ import { Rng } from '../util/rng.js';
 import { median, peakRssMiB } from './bench-util.js';
 import { PRESET_NAMES } from '../model/presets.js';
 import { benchRealPreset } from './bench-train-real.js';
+import type { WeightFormat } from '../tensor/dtype.js';
 
 export const flags = {
   preset: { type: 'string', help: 'model shape: anchor / tiny (full training), or a real family from src/model/presets.ts (LoRA, needs --lora)', default: 'anchor', choices: ['anchor', 'tiny', ...PRESET_NAMES] },
   lora: { type: 'number', help: 'LoRA rank on every linear of every layer (alpha 2r, base frozen); real presets only', default: 16 },
-  'base-dtype': { type: 'string', help: 'dtype of the frozen base weights (real presets)', default: 'bf16', choices: ['f32', 'bf16'] },
+  'base-dtype': { type: 'string', help: 'format of the frozen base weights and (frozen) embedding, real presets: f32, bf16, or llama.cpp blocks q8_0 / q4_0 (adapters train in f32 either way)', default: 'bf16', choices: ['f32', 'bf16', 'q8_0', 'q4_0'] },
   layers: { type: 'number', help: 'keep only the first N decoder layers (real presets; quick checks)' },
   'gradient-checkpointing': { type: 'string', help: 'recompute layers in backward: on, off, or auto (on from 50M parameters)', default: 'auto', choices: ['auto', 'on', 'off'] },
+  'checkpoint-keep': { type: 'string', help: 'under checkpointing, keep the MLP gate / up products instead of recomputing them: auto (while all layers\' fit 512 MiB), mlp, none', default: 'auto', choices: ['auto', 'mlp', 'none'] },
   dtype: { type: 'string', help: 'matmul compute precision (f32 master weights either way)', default: 'f32', choices: ['f32', 'bf16'] },
   batch: { type: 'number', help: 'sequences per step', default: 8 },
   seq: { type: 'number', help: 'tokens per sequence', default: 256 },
@@ -102,8 +104,8 @@ function realPreset(f: Record<string, unknown>, B: number, T: number): number {
   let res: Record<string, unknown>;
   try {
     res = benchRealPreset({
-      preset: f.preset as string, lora: r, baseDtype: f['base-dtype'] as 'f32' | 'bf16', B, T, steps: f.steps as number,
-      layers, checkpointing: gc === 'auto' ? undefined : gc === 'on', torch: !!f.torch,
+      preset: f.preset as string, lora: r, baseDtype: f['base-dtype'] as WeightFormat, B, T, steps: f.steps as number,
+      layers, checkpointing: gc === 'auto' ? undefined : gc === 'on', checkpointKeep: f['checkpoint-keep'] as 'auto' | 'mlp' | 'none', torch: !!f.torch,
       anchor: f.anchor === '../shared/anchors/torch_train_step.py' ? '../shared/anchors/torch_lora_step.py' : f.anchor as string,
       dtype, quiet: !!f.json,
     });

@@ -123,6 +123,8 @@ class Mlp extends Module {
     this.gateProj = this.add('gate_proj', new LoraLinear(C, F, rng));
     this.upProj = this.add('up_proj', new LoraLinear(C, F, rng));
     this.downProj = this.add('down_proj', new LoraLinear(F, C, rng, { std: 0.02 / Math.sqrt(2 * cfg.numLayers) }));
+    // the two widest products (x Wᵀ to the intermediate size): kept across a checkpoint's recomputation when it keeps
+    this.gateProj.keepInCheckpoint = this.upProj.keepInCheckpoint = true;
   }
   forward(x: Tensor): Tensor {
     return this.downProj.forward(swiglu(this.gateProj.forward(x), this.upProj.forward(x))); // (B, T, C)
@@ -166,6 +168,16 @@ export class LlamaForCausalLM extends Module {
   private readonly staticInvFreq: Float64Array | null;
   /** recompute each decoder layer in backward instead of keeping its activations (autograd/checkpoint.ts) */
   gradientCheckpointing = false;
+  /**
+   * Under checkpointing, keep each layer's gate / up products (2 · rows · intermediate f32 values per layer) from
+   * the forward instead of recomputing them in backward ('auto': when all layers' together fit CHECKPOINT_KEEP_BYTES;
+   * the recomputation then redoes attention and the down projection only). Gradients are bitwise the same.
+   */
+  checkpointKeep: 'auto' | 'mlp' | 'none' = 'auto';
+
+  private keepsMlpProducts(rows: number): boolean {
+    return checkpointKeepsMlp(this.config, rows, this.checkpointKeep);
+  }
 
   /**
    * `init: false` skips the random initialisation (weights start at zero); `init: 'deferred'` allocates no weights
@@ -215,8 +227,9 @@ export class LlamaForCausalLM extends Module {
     const mask = input.keyMask ?? null;
     const ck = this.gradientCheckpointing && !cache && isGradEnabled();
     const rngs = ck ? [...new Set(this.namedLinears().flatMap(([, l]) => l.lora.map((s) => s.adapter.dropRng)))] : [];
+    const keep = ck && this.keepsMlpProducts(B * T);
     for (const layer of this.model.layers.items)
-      x = ck ? checkpoint((h) => layer.forward(h, positions, mask, null, invFreq), x, rngs) : layer.forward(x, positions, mask, cache, invFreq);
+      x = ck ? checkpoint((h) => layer.forward(h, positions, mask, null, invFreq), x, rngs, keep) : layer.forward(x, positions, mask, cache, invFreq);
     if (cache) cache.commit(T);
     return this.model.norm.forward(x); // (B, T, C)
   }
@@ -251,6 +264,15 @@ export class LlamaForCausalLM extends Module {
     if (this.lmHead) return this.lmHead.forward(h);
     return matmul(h, this.model.embedTokens.weight, { transB: true }); // tied: logits = h Eᵀ
   }
+}
+
+/** checkpointKeep 'auto' keeps the gate / up products while all layers' together take at most this (512 MiB). */
+export const CHECKPOINT_KEEP_BYTES = 512 * 2 ** 20;
+
+/** Whether a checkpointed forward of `rows` (B·T) rows keeps the gate / up products (see checkpointKeep). */
+export function checkpointKeepsMlp(c: LlamaConfig, rows: number, setting: 'auto' | 'mlp' | 'none'): boolean {
+  if (setting !== 'auto') return setting === 'mlp';
+  return 2 * 4 * rows * c.intermediateSize * c.numLayers <= CHECKPOINT_KEEP_BYTES;
 }
 
 /** Every draw is 0: the layers' initialisers then cost a fill instead of Box–Muller per weight. */

@@ -4,7 +4,7 @@
 // adapters/<name>/ stacked in the order of adapters.json, optional value_head.safetensors.
 // Every file is written atomically; loading refuses missing or misshapen tensors by name. Loading reads tensor by
 // tensor into the destination storage in the dtype `weights` asks for (weights.ts): no f32 copy of a bf16 checkpoint.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { LlamaForCausalLM } from './llama.js';
 import {
@@ -194,20 +194,51 @@ export interface SaveOptions {
   tokenizerFrom?: string | null;
   dtype?: StDtype;
   maxShardBytes?: number;
+  /**
+   * Copy the base weights' files (model.safetensors, or its shards and index) from this model directory instead
+   * of writing the model's tensors: a LoRA stage whose frozen base is held bf16 / quantized in memory (frozenBase)
+   * keeps the original weights on disk. The directory must hold this model's base (same config.json shapes).
+   */
+  baseFrom?: string | null;
+}
+
+const WEIGHT_FILE = /^model(-\d{5}-of-\d{5})?\.safetensors$|^model\.safetensors\.index\.json$/;
+
+function copyBaseWeights(from: string, dir: string, model: LlamaForCausalLM): void {
+  const src = resolve(from);
+  const files = readdirSync(src).filter((f) => WEIGHT_FILE.test(f));
+  if (!files.length) throw new Error(`[saveModelDir] baseFrom ${src}: no model.safetensors or shards to copy`);
+  const st = openSafetensorsDir(src);
+  try {
+    const have = new Set(st.names());
+    for (const [name, p] of model.namedParameters()) {
+      if (!have.has(name)) throw new Error(`[saveModelDir] baseFrom ${src}: lacks tensor '${name}' of this model`);
+      if (st.entry(name).shape.join() !== p.shape.join())
+        throw new Error(`[saveModelDir] baseFrom ${src}: '${name}' is [${st.entry(name).shape}], the model's is [${p.shape}]`);
+    }
+  } finally {
+    st.close();
+  }
+  for (const f of readdirSync(dir)) if (WEIGHT_FILE.test(f)) rmSync(join(dir, f), { force: true });
+  for (const f of files) copyFileSync(join(src, f), join(dir, f));
 }
 
 /** Write a model directory (base weights, configs, and whatever extras are given). */
 export function saveModelDir(dirIn: string, model: LlamaForCausalLM, opts: SaveOptions = {}): void {
   const dir = resolve(dirIn);
   mkdirSync(dir, { recursive: true });
-  const tensors = model.namedParameters().map(([name, t]) => {
-    if (isQuantized(t.dtype)) throw new Error(`[saveModelDir] '${name}' is ${t.dtype}: safetensors checkpoints hold f32 or bf16 (load with weights 'f32' or 'bf16' to save)`);
-    return { name, shape: t.shape, data: t.data as Float32Array | Uint16Array };
-  });
-  const opt: { dtype?: StDtype; maxShardBytes?: number } = {};
-  if (opts.dtype) opt.dtype = opts.dtype;
-  if (opts.maxShardBytes) opt.maxShardBytes = opts.maxShardBytes;
-  writeSafetensorsDir(dir, tensors, opt);
+  if (opts.baseFrom) {
+    if (resolve(opts.baseFrom) !== dir) copyBaseWeights(opts.baseFrom, dir, model); // else the files are already there
+  } else {
+    const tensors = model.namedParameters().map(([name, t]) => {
+      if (isQuantized(t.dtype)) throw new Error(`[saveModelDir] '${name}' is ${t.dtype}: safetensors checkpoints hold f32 or bf16 (load with weights 'f32' or 'bf16' to save, or pass baseFrom)`);
+      return { name, shape: t.shape, data: t.data as Float32Array | Uint16Array };
+    });
+    const opt: { dtype?: StDtype; maxShardBytes?: number } = {};
+    if (opts.dtype) opt.dtype = opts.dtype;
+    if (opts.maxShardBytes) opt.maxShardBytes = opts.maxShardBytes;
+    writeSafetensorsDir(dir, tensors, opt);
+  }
   const hf = toHfConfig(model.config, { architecture: opts.architecture, eosTokenIds: opts.eosTokenIds, padTokenId: opts.padTokenId });
   if (opts.dtype === 'BF16') hf.torch_dtype = 'bfloat16';
   if (opts.dtype === 'F16') hf.torch_dtype = 'float16';

@@ -2,6 +2,8 @@
 import { Tensor } from '../tensor/tensor.js';
 import { add, embedding, matmul, rmsNorm } from '../ops/index.js';
 import { parameter, randn, ones } from '../ops/creation.js';
+import { recordMatmul } from '../ops/matmul.js';
+import { keptAcrossRecompute } from '../autograd/checkpoint.js';
 import type { Rng } from '../util/rng.js';
 import { Module } from './module.js';
 
@@ -46,9 +48,18 @@ export class Linear extends Module {
     this.weight = this.add('weight', parameter(initWeight([outFeatures, inFeatures], () => randn([outFeatures, inFeatures], rng, opts.std ?? 0.02))));
     this.bias = opts.bias ? this.add('bias', parameter(initWeight([outFeatures], () => Tensor.empty([outFeatures], 'f32', true)))) : null;
   }
+  /**
+   * Inside a checkpointed segment that keeps values, x Wᵀ is kept from the forward for the recomputation instead
+   * of being computed twice (llama.ts sets this on the MLP's wide projections, the costliest products to redo).
+   */
+  keepInCheckpoint = false;
   /** x (..., in) → (..., out) = x Wᵀ (+ b) */
   forward(x: Tensor): Tensor {
-    const y = matmul(x, this.weight, { transB: true });
+    let y: Tensor;
+    if (this.keepInCheckpoint) {
+      const k = keptAcrossRecompute(() => matmul(x, this.weight, { transB: true }));
+      y = k.replayed ? recordMatmul(x, this.weight, k.value, { transB: true }) : k.value;
+    } else y = matmul(x, this.weight, { transB: true });
     return this.bias ? add(y, this.bias) : y;
   }
 }

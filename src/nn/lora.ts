@@ -6,6 +6,7 @@
 import { Tensor } from '../tensor/tensor.js';
 import { add, matmul, mul, scale as scaleOp } from '../ops/index.js';
 import { parameter, zeros } from '../ops/creation.js';
+import { dequantize, toWeightFormat } from '../ops/quant.js';
 import { isGradEnabled, noGrad } from '../autograd/grad-mode.js';
 import { Rng } from '../util/rng.js';
 import { Linear } from './layers.js';
@@ -43,16 +44,29 @@ export class LoraLinear extends Linear {
     return y;
   }
 
-  /** W += scale · B A for one attached adapter, which is then detached. */
+  /**
+   * W += scale · B A for one attached adapter, which is then detached. A frozen low-precision base (bf16, q8_0,
+   * q4_0) is dequantized, merged in f32 and stored as bf16: requantizing would round the merged weight a second
+   * time (exports merge into the original weights instead: they reload the base from its files in f32).
+   */
   merge(adapter: LoraAdapter): void {
     const i = this.lora.findIndex((s) => s.adapter === adapter);
     if (i < 0) throw new Error(`[lora] adapter '${adapter.name}' is not attached here`);
     const s = this.lora[i]!;
     noGrad(() => {
       const delta = matmul(s.B, s.A); // (out, in)
-      const w = this.weight.f32('lora merge'), d = delta.f32();
+      const low = this.weight.dtype !== 'f32';
+      const wt = low ? dequantize(this.weight) : this.weight;
+      const w = wt.f32('lora merge'), d = delta.f32();
       for (let j = 0; j < w.length; j++) w[j] = w[j]! + adapter.scale * d[j]!;
       delta.dispose();
+      if (low) {
+        const merged = toWeightFormat(wt, 'bf16').keep();
+        merged.name = this.weight.name;
+        merged.requiresGrad = false;
+        wt.dispose();
+        this.replaceParameter('weight', merged);
+      }
     });
     this.lora.splice(i, 1);
   }

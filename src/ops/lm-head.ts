@@ -1,13 +1,16 @@
 // lm-head.ts — the LM head fused with its loss: cross-entropy, per-token log-probs and entropy of h Wᵀ computed
 // a chunk of rows at a time, so the (N, V) logits and their gradient never exist whole (at a 152k vocabulary they
 // are most of a step's memory). The backward recomputes each chunk's logits and accumulates dHidden (and dW when
-// W trains) chunk by chunk. W is [V, C] in f32 or bf16 (a tied head passes the embedding matrix).
+// W trains) chunk by chunk; cross-entropy over a frozen W computes dHidden in the forward instead (no recompute). W is [V, C] in any WeightFormat (a tied head passes the embedding matrix; a bf16 or
+// q8_0 / q4_0 one is frozen and read through the GEMM's dequantizing packer).
 // The unchunked ops (matmul + loss.ts) remain the specification; test/ops/lm-head.test.ts holds them to it.
 import { Tensor, shapeStr } from '../tensor/tensor.js';
 import { backend } from '../backend/index.js';
 import { getMatmulPrecision } from './matmul.js';
 import { IGNORE_INDEX } from './loss.js';
-import { record } from './record.js';
+import { needsGrad, record } from './record.js';
+import { assertFrozen } from './quant.js';
+import { isQuantized, type WeightFormat } from '../tensor/dtype.js';
 
 /** logits elements per chunk (32 MiB of f32): at V = 151,936 that is 55 rows, enough for an efficient GEMM */
 const CHUNK_ELEMENTS = 1 << 23;
@@ -29,7 +32,8 @@ function rowsPerChunk(V: number, N: number, opts: LmHeadOptions): number {
 
 function check(h: Tensor, W: Tensor, ids: Tensor, op: string): { N: number; C: number; V: number } {
   if (W.rank !== 2) throw new Error(`[${op}] head weight must be [V, C], got ${shapeStr(W.shape)}`);
-  if (W.dtype !== 'f32' && W.dtype !== 'bf16') throw new Error(`[${op}] head weight of dtype ${W.dtype} is not supported (f32, bf16)`);
+  if (W.dtype === 'i32') throw new Error(`[${op}] head weight ${shapeStr(W.shape)} is i32, not a weight format`);
+  if (isQuantized(W.dtype)) assertFrozen(W, op);
   const [V, C] = W.shape as [number, number];
   if (h.rank < 2 || h.shape[h.rank - 1] !== C) throw new Error(`[${op}] hidden ${shapeStr(h.shape)} does not end in C = ${C}`);
   const N = h.size / C;
@@ -41,7 +45,7 @@ function check(h: Tensor, W: Tensor, ids: Tensor, op: string): { N: number; C: n
 // logits of rows [r0, r0 + n) into buf (n × V)
 function chunkLogits(h: F, W: Tensor, r0: number, n: number, C: number, V: number, buf: F): void {
   const bf16 = getMatmulPrecision() === 'bf16';
-  backend().gemm(1, n, V, C, h.subarray(r0 * C, (r0 + n) * C), false, 0, W.data as F, true, 0, buf, 1, 0, bf16);
+  backend().gemm(1, n, V, C, h.subarray(r0 * C, (r0 + n) * C), false, 0, W.data as F, true, 0, buf, 1, 0, bf16, W.dtype as WeightFormat);
 }
 
 function chunkBuffer(n: number, V: number): Tensor {
@@ -53,7 +57,7 @@ function chunkBuffer(n: number, V: number): Tensor {
  * `entropy`, also each row's entropy H = lse − Σ p·z (no gradient: a metric and a bonus PPO adds without
  * differentiating through it here).
  */
-function rowNll(h: Tensor, W: Tensor, ids: Tensor, ignore: number, opts: LmHeadOptions, withEntropy: boolean, op: string):
+function rowNll(h: Tensor, W: Tensor, ids: Tensor, ignore: number, opts: LmHeadOptions, withEntropy: boolean, op: string, fuse: boolean):
   { nll: Tensor; entropy: Tensor | null } {
   const { N, C, V } = check(h, W, ids, op);
   const rows = rowsPerChunk(V, N, opts);
@@ -61,7 +65,16 @@ function rowNll(h: Tensor, W: Tensor, ids: Tensor, ignore: number, opts: LmHeadO
   const nll = Tensor.empty(ids.shape, 'f32');
   const lse = Tensor.empty([N], 'f32');
   const entropy = withEntropy ? Tensor.empty(ids.shape, 'f32') : null;
-  const logits = chunkBuffer(rows, V);
+  // A frozen W (LoRA, a bf16 / quantized base) needs only dH, and dH of row r is g[r] · (softmax − onehot)_r · W:
+  // linear in the row's incoming gradient. So the forward, which has each chunk's logits at hand, also computes the
+  // unit-gradient dH (g = 1); the backward scales its rows, and the logits are never recomputed (one V × C GEMM per
+  // row less). A trainable W needs its dW and keeps the recomputing backward below; so do the log-probs (RL and DPO
+  // objectives), whose outcome tests were tuned on that backward's rounding (to be moved over with their re-tuning).
+  const fused = fuse && needsGrad(h) && !W.requiresGrad;
+  const unitDh = fused ? Tensor.empty(h.shape, 'f32') : null;
+  const logits = chunkBuffer(rows, V), dl = fused ? chunkBuffer(rows, V) : null;
+  const ones = fused ? new Float32Array(rows).fill(1) : null;
+  const bf16 = getMatmulPrecision() === 'bf16';
   try {
     for (let r0 = 0; r0 < N; r0 += rows) {
       const n = Math.min(rows, N - r0);
@@ -69,9 +82,27 @@ function rowNll(h: Tensor, W: Tensor, ids: Tensor, ignore: number, opts: LmHeadO
       chunkLogits(hd, W, r0, n, C, V, lg);
       backend().crossEntropyForward(lg, idv.subarray(r0, r0 + n), nll.f32().subarray(r0, r0 + n), lse.f32().subarray(r0, r0 + n), n, V, ignore);
       if (entropy) rowEntropy(lg, n, V, entropy.f32().subarray(r0, r0 + n));
+      if (unitDh) {
+        const dlc = dl!.f32().subarray(0, n * V);
+        backend().crossEntropyBackward(lg, idv.subarray(r0, r0 + n), lse.f32().subarray(r0, r0 + n), ones!.subarray(0, n), dlc, n, V, ignore);
+        backend().gemm(1, n, C, V, dlc, false, 0, W.data as F, false, 0, unitDh.f32().subarray(r0 * C, (r0 + n) * C), 1, 0, bf16, W.dtype as WeightFormat);
+      }
     }
   } finally {
     logits.dispose();
+    dl?.dispose();
+  }
+  if (unitDh) {
+    record(op, nll, [h, W], [unitDh], (g) => {
+      const dh = Tensor.empty(h.shape, 'f32');
+      const u = unitDh.f32(), gd = g.f32(), o = dh.f32();
+      for (let r = 0; r < N; r++) {
+        const k = gd[r]!, base = r * C;
+        for (let c = 0; c < C; c++) o[base + c] = k * u[base + c]!;
+      }
+      return [dh, null];
+    });
+    return { nll, entropy };
   }
   record(op, nll, [h, W], [lse, ids], (g) => {
     const dh = Tensor.empty(h.shape, 'f32');
@@ -86,7 +117,7 @@ function rowNll(h: Tensor, W: Tensor, ids: Tensor, ignore: number, opts: LmHeadO
         backend().crossEntropyBackward(lgc, idv.subarray(r0, r0 + n), lse.f32().subarray(r0, r0 + n),
           g.f32().subarray(r0, r0 + n), dlc, n, V, ignore);
         // dH (n × C) = dLogits (n × V) · W (V × C)
-        backend().gemm(1, n, C, V, dlc, false, 0, W.data as F, false, 0, dh.f32().subarray(r0 * C, (r0 + n) * C), 1, 0, bf16);
+        backend().gemm(1, n, C, V, dlc, false, 0, W.data as F, false, 0, dh.f32().subarray(r0 * C, (r0 + n) * C), 1, 0, bf16, W.dtype as WeightFormat);
         // dW (V × C) += dLogitsᵀ (V × n) · h (n × C)
         if (dW) backend().gemm(1, V, C, n, dlc, true, 0, hd.subarray(r0 * C, (r0 + n) * C), false, 0, dW.f32(), 1, r0 ? 1 : 0, bf16);
       }
@@ -124,7 +155,7 @@ export interface LmHeadLossOptions extends LmHeadOptions {
 /** crossEntropy(h Wᵀ, targets) without materialising the logits: h (..., C), W [V, C], targets (...). */
 export function lmHeadCrossEntropy(h: Tensor, W: Tensor, targets: Tensor, opts: LmHeadLossOptions = {}): Tensor {
   const ignore = opts.ignoreIndex ?? IGNORE_INDEX;
-  const { nll } = rowNll(h, W, targets, ignore, opts, false, 'lmHeadCrossEntropy');
+  const { nll } = rowNll(h, W, targets, ignore, opts, false, 'lmHeadCrossEntropy', true);
   const reduction = opts.reduction ?? 'mean';
   if (reduction === 'none') return nll;
   const idv = targets.data as Int32Array;
@@ -149,7 +180,7 @@ export function lmHeadCrossEntropy(h: Tensor, W: Tensor, targets: Tensor, opts: 
  */
 export function lmHeadLogProbs(h: Tensor, W: Tensor, ids: Tensor, opts: LmHeadOptions & { entropy?: boolean } = {}):
   { logProbs: Tensor; entropy: Tensor | null } {
-  const { nll, entropy } = rowNll(h, W, ids, NO_IGNORE, opts, !!opts.entropy, 'lmHeadLogProbs');
+  const { nll, entropy } = rowNll(h, W, ids, NO_IGNORE, opts, !!opts.entropy, 'lmHeadLogProbs', false);
   const logProbs = Tensor.empty(nll.shape, 'f32');
   const a = nll.f32(), b = logProbs.f32();
   for (let i = 0; i < a.length; i++) b[i] = -a[i]!;

@@ -89,6 +89,16 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
     backend().gemm(batch, M, N, K, av, transA, aBatch.length ? M * K : 0, w.data, transB,
       bBatch.length ? K * N : 0, out.f32(), 1, 0, precision === 'bf16', w.fmt);
   }
+  return recordMatmul(a, b, out, { transA, transB, precision });
+}
+
+/**
+ * Record `out = a @ b` (as matmul computed it, with these options) without computing it: activation checkpointing
+ * hands back a product kept from the forward, whose node is recorded again on the recomputed inputs.
+ */
+export function recordMatmul(a: Tensor, b: Tensor, out: Tensor, opts: MatmulOptions = {}): Tensor {
+  const transA = !!opts.transA, transB = !!opts.transB;
+  const precision = opts.precision ?? defaultPrecision;
   return record('matmul', out, [a, b], [], (g) => [
     a.requiresGrad ? gradA(g, a, b, transA, transB, precision) : null,
     b.requiresGrad ? gradB(g, a, b, transA, transB, precision) : null,

@@ -56,6 +56,8 @@ export interface PipelineConfig {
     maxPositions: number | null;
     /** dtype of the weight matrices where a model is only sampled from (sample, eval stages); training loads f32 */
     weights: 'auto' | 'f32' | 'bf16' | 'q8_0' | 'q4_0';
+    /** format of the frozen base while a LoRA stage trains (sft / dpo with LoRA); full training keeps f32 */
+    loraBaseWeights: 'f32' | 'bf16' | 'q8_0' | 'q4_0';
   };
   /** continued pre-training: the whole model, or a LoRA adapter merged into the base when the stage ends */
   pretrain: TrainSpec & { batchSize: number; seqLen: number; lora: LoraSpec | null };
@@ -160,6 +162,7 @@ const schema: Record<string, Spec> = {
     preset: str('tiny', ['tiny', 'anchor']), from: str(null, undefined, true), hiddenSize: int(null, 2, true), layers: int(null, 1, true),
     heads: int(null, 1, true), kvHeads: int(null, 1, true), intermediateSize: int(null, 1, true), maxPositions: int(null, 8, true),
     weights: str('auto', ['auto', 'f32', 'bf16', 'q8_0', 'q4_0']),
+    loraBaseWeights: str('f32', ['f32', 'bf16', 'q8_0', 'q4_0']),
   } },
   pretrain: { t: 'obj', fields: { ...trainFields({ steps: 300, lr: 3e-3, lrMin: 3e-4, warmup: 20 }), batchSize: int(8, 1), seqLen: int(128, 8), lora: loraSpec(true) } },
   sft: { t: 'obj', fields: { ...trainFields({ steps: 300, lr: 2e-3, lrMin: 2e-4, warmup: 20 }), batchSize: int(8, 1), lora: loraSpec(true), lossOn: str('all', ['all', 'last']), maxLen: int(256, 8) } },

@@ -6,6 +6,7 @@ import type { AnyStage, PipelineConfig, TrainSpec } from './config.js';
 import { train, type LoopConfig, type LoopResult, type Task } from '../train/loop.js';
 import { atomicWrite, atomicWriteJson } from '../model/atomic.js';
 import type { LoraConfig } from '../nn/lora.js';
+import type { WeightsOption } from '../model/weights.js';
 import type { LoraSpec } from './config.js';
 import { dur } from '../train/progress.js';
 
@@ -82,6 +83,21 @@ export function loopConfig(spec: TrainSpec, outDir: string, quiet: boolean): Loo
     precision: spec.precision, evalEvery: spec.evalEvery, saveEvery: spec.saveEvery, outDir, onNonFinite: spec.onNonFinite, quiet,
     schedule: { kind: spec.schedule, lrPeak: spec.lr, lrMin: spec.lrMin, warmupSteps: spec.warmup },
   };
+}
+
+/**
+ * The `weights` a stage loads its base with: a LoRA stage reads it straight into `model.loraBaseWeights` (frozen
+ * storage, no f32 copy); f32, or a stage that trains the base itself, reads the file as it is. Such a stage saves
+ * with `baseFrom` (the base directory it loaded), so the original weights, not the rounded ones, go downstream.
+ */
+export function loraBaseWeights(ctx: RunContext, stage: string, lora: boolean): { weights: WeightsOption; baseFrom: boolean } {
+  const fmt = ctx.cfg.model.loraBaseWeights;
+  if (fmt === 'f32') return { weights: 'auto', baseFrom: false };
+  if (!lora) {
+    ctx.log(`[${stage}] full fine-tuning trains the base in f32: model.loraBaseWeights ${fmt} applies to LoRA stages only`);
+    return { weights: 'auto', baseFrom: false };
+  }
+  return { weights: fmt, baseFrom: true };
 }
 
 export function loraConfig(s: LoraSpec): LoraConfig {

@@ -1,10 +1,12 @@
 // memory.ts — where a training run's memory goes: weights, gradients, optimiser state, activations (the bytes a
 // step's autograd graph holds at its largest) and the buffer pool's high-water, beside the process's peak RSS; and
-// the frozen base in bf16 (adapters stay f32) with `lowPrecisionBase`. Prints nothing itself; callers log memoryLine.
+// the frozen base in bf16 / q8_0 / q4_0 (adapters stay f32) with `frozenBase`. Prints nothing itself; callers log
+// memoryLine.
 import type { Tensor } from '../tensor/tensor.js';
-import { bytesOf } from '../tensor/dtype.js';
+import { bytesOf, isQuantized, QUANT_BLOCK, WEIGHT_FORMATS, type WeightFormat } from '../tensor/dtype.js';
 import { poolStats } from '../tensor/pool.js';
 import { toBf16 } from '../ops/nn.js';
+import { toWeightFormat } from '../ops/quant.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import type { LlamaForCausalLM } from '../model/llama.js';
 import type { Linear } from '../nn/layers.js';
@@ -74,31 +76,71 @@ export function memoryLine(name: string, m: MemoryBreakdown): string {
 }
 
 /**
- * Replace a Linear's weight by another tensor (a bf16 copy), frozen. Module keeps its children in a private slot
- * map that refuses a second add; the slot is overwritten in place, so parameter lists and names stay the same.
+ * Replace a Linear's weight by another tensor (a bf16 or quantized copy), frozen. The slot is overwritten in
+ * place (Module.replaceParameter), so parameter lists and names stay the same.
  */
 export function setLinearWeight(lin: Linear, w: Tensor): void {
   if (w.shape.join() !== lin.weight.shape.join()) throw new Error(`[memory] weight [${w.shape}] does not fit [${lin.weight.shape}]`);
   w.requiresGrad = false;
   w.keep();
   w.name = lin.weight.name;
-  (lin as unknown as { slots: Map<string, unknown> }).slots.set('weight', w);
-  (lin as unknown as { weight: Tensor }).weight = w;
+  lin.replaceParameter('weight', w);
+}
+
+/** The formats a frozen base can be held in while adapters train (what `--base-dtype` and `model.trainWeights` name). */
+export const BASE_FORMATS: readonly WeightFormat[] = WEIGHT_FORMATS;
+
+/** The format a [N, K] matrix of a `fmt` base takes: quantized formats need whole blocks along K, else bf16. */
+export function baseFormatOf(shape: readonly number[], fmt: WeightFormat): WeightFormat {
+  return isQuantized(fmt) && shape[shape.length - 1]! % QUANT_BLOCK ? 'bf16' : fmt;
+}
+
+function converted(t: Tensor, fmt: WeightFormat): Tensor {
+  const want = baseFormatOf(t.shape, fmt);
+  if (t.dtype === want) return t;
+  // a base already quantized (a GGUF file) is read as it is: requantizing compounds the rounding
+  if (isQuantized(t.dtype)) return t;
+  return want === 'bf16' ? toBf16(t) : toWeightFormat(t, want);
 }
 
 /**
- * The frozen base in bf16: every projection weight (and an untied LM head) becomes bf16 and stops requiring grad;
- * norms, the embedding and LoRA adapters stay f32. Gradients still flow through the bf16 products to the adapters.
+ * The frozen base in `fmt` (f32, bf16, q8_0, q4_0) while LoRA adapters (and value heads) train in f32: every
+ * projection weight and an untied LM head stop requiring grad and take `fmt`; so does the embedding table when
+ * it is already frozen (it trains in full fine-tuning, and then stays f32), except that a tied table (also the LM
+ * head) takes bf16 under q8_0 / q4_0.
+ * Norms and biases stay f32 (tiny, read by f32-only ops). Matrices whose rows are not whole 32-element blocks
+ * take bf16 under a quantized format. Gradients flow through the converted products to the adapters and inputs.
  */
-export function lowPrecisionBase(model: LlamaForCausalLM): void {
+export function frozenBase(model: LlamaForCausalLM, fmt: WeightFormat): void {
+  if (!BASE_FORMATS.includes(fmt)) throw new Error(`[frozenBase] unknown base format '${fmt}' (one of ${BASE_FORMATS.join(', ')})`);
+  if (fmt === 'f32') return;
   noGrad(() => {
     for (const [, lin] of model.namedLinears()) {
-      if (lin.weight.dtype === 'bf16') continue;
       const old = lin.weight;
-      setLinearWeight(lin, toBf16(old));
+      const w = converted(old, fmt);
+      if (w === old) { old.requiresGrad = false; continue; }
+      setLinearWeight(lin, w);
       old.kept = false;
       old.dispose();
+    }
+    const emb = model.model.embedTokens;
+    if (!emb.weight.requiresGrad) {
+      const old = emb.weight;
+      // a tied table is also the LM head, whose chunked GEMMs repack all of it for every chunk of rows, forward and
+      // backward: bf16 packs without the per-block dequantization a q8_0 / q4_0 table would cost each time
+      const w = converted(old, model.config.tieWordEmbeddings && isQuantized(fmt) ? 'bf16' : fmt);
+      if (w !== old) {
+        w.keep();
+        w.name = old.name;
+        emb.replaceParameter('weight', w);
+        old.kept = false;
+        old.dispose();
+      }
     }
   });
 }
 
+/** The frozen base in bf16 (frozenBase with 'bf16'). */
+export function lowPrecisionBase(model: LlamaForCausalLM): void {
+  frozenBase(model, 'bf16');
+}

@@ -3,7 +3,7 @@
 // run's chat template with the loss on assistant tokens (every doctor turn, or the last only).
 import { join } from 'node:path';
 import type { RunContext } from '../context.js';
-import { input, loopConfig, trainStage, loraConfig, markDone, readJsonl, resetStage, stageDir } from '../context.js';
+import { input, loopConfig, trainStage, loraBaseWeights, loraConfig, markDone, readJsonl, resetStage, stageDir } from '../context.js';
 import { LlamaForCausalLM, presets, type LlamaConfig } from '../../model/llama.js';
 import { loadModelDir, saveModelDir } from '../../model/model-dir.js';
 import { LoraAdapter, freezeParameters } from '../../nn/lora.js';
@@ -101,7 +101,8 @@ export async function runSft(ctx: RunContext): Promise<Record<string, unknown>> 
   const dev = readJsonl<Conversation>(input(ctx, 'data', DATA_FILES.dev, 'sft'));
   const dir = resetStage(ctx, 'sft');
   const { cfg } = ctx;
-  const { model } = loadModelDir(base, { adapters: false });
+  const low = loraBaseWeights(ctx, 'sft', !!cfg.sft.lora);
+  const { model } = loadModelDir(base, { adapters: false, weights: low.weights });
   const template = cfg.tokenizer.template;
   const tr = encodeConversations(tok, template, train_, cfg.sft.maxLen, cfg.sft.lossOn, input(ctx, 'data', DATA_FILES.train, 'sft'));
   const dv = encodeConversations(tok, template, dev, cfg.sft.maxLen, cfg.sft.lossOn, input(ctx, 'data', DATA_FILES.dev, 'sft'));
@@ -119,8 +120,9 @@ export async function runSft(ctx: RunContext): Promise<Record<string, unknown>> 
   if (adapter) adapter.training = false;
   const eos = eosId(tok);
   saveModelDir(join(dir, 'model'), model, { eosTokenIds: [eos], padTokenId: eos, tokenizerFrom: stageDir(ctx, 'tokenizer'), adapters: adapter ? [adapter] : [],
+    baseFrom: low.baseFrom ? base : null,
     generation: { eosTokenIds: [eos], repetitionPenalty: cfg.eval.repetitionPenalty } });
-  const summary = { mode: adapter ? `LoRA r=${cfg.sft.lora!.r}` : 'full', trainSequences: tr.seqs.length, devSequences: dv.seqs.length, tooLong: tr.tooLong + dv.tooLong, injected: tr.injected.length + dv.injected.length,
+  const summary = { mode: adapter ? `LoRA r=${cfg.sft.lora!.r}` : 'full', ...(low.baseFrom ? { baseWeights: cfg.model.loraBaseWeights } : {}), trainSequences: tr.seqs.length, devSequences: dv.seqs.length, tooLong: tr.tooLong + dv.tooLong, injected: tr.injected.length + dv.injected.length,
     trainable: named.reduce((n, [, t]) => n + t.size, 0), steps: res.steps, firstLoss: res.losses[0], lastLoss: res.lastLoss, dev: res.evals.at(-1) ?? null };
   markDone(ctx, 'sft', summary);
   return summary;

@@ -5,7 +5,7 @@
 // same base bytes, its adapter rides on the same base too (train/stages/rl-models.ts): one base copy for all roles.
 import { join } from 'node:path';
 import type { RunContext } from '../context.js';
-import { input, loopConfig, trainStage, loraConfig, markDone, readJsonl, resetStage, stageDir } from '../context.js';
+import { input, loopConfig, trainStage, loraBaseWeights, loraConfig, markDone, readJsonl, resetStage, stageDir } from '../context.js';
 import { loadModelDir, saveModelDir } from '../../model/model-dir.js';
 import { ValueHead } from '../../model/value-head.js';
 import type { LlamaForCausalLM } from '../../model/llama.js';
@@ -155,7 +155,8 @@ export async function runDpo(ctx: RunContext): Promise<Record<string, unknown>> 
   const { cfg } = ctx;
   const eos = eosId(tok);
   const { train: train_, dev, tooLong } = preferencePairs(tok, cfg.tokenizer.template, rankingsPath, cfg.dpo.maxLen, cfg.data.devFraction, cfg.seed);
-  const md = loadModelDir(sftDir);
+  const low = loraBaseWeights(ctx, 'dpo', true);
+  const md = loadModelDir(sftDir, { weights: low.weights });
   const policy = md.model;
   policy.gradientCheckpointing = resolveCheckpointing(policy, cfg.dpo.gradientCheckpointing ?? undefined);
   freezeParameters(policy.parameters());
@@ -167,7 +168,8 @@ export async function runDpo(ctx: RunContext): Promise<Record<string, unknown>> 
   const asReference = <R>(fn: (ref: LlamaForCausalLM) => R): R => withActiveAdapters(policy, refActive, () => fn(policy));
   const task = dpoTask({ model: policy, namedParams: adapter.namedParameters(), train: train_, dev, pairsPerBatch: cfg.dpo.pairsPerBatch, beta: cfg.dpo.beta, seed: cfg.seed, asReference });
   const res = await trainStage(task, { ...loopConfig(cfg.dpo, join(dir, 'train'), ctx.quiet), evalEvery: cfg.dpo.evalEvery || cfg.dpo.steps });
-  saveModelDir(join(dir, 'model'), policy, { eosTokenIds: [eos], padTokenId: eos, tokenizerFrom: stageDir(ctx, 'tokenizer'), adapters: [...md.adapters, adapter], generation: md.generation });
+  saveModelDir(join(dir, 'model'), policy, { eosTokenIds: [eos], padTokenId: eos, tokenizerFrom: stageDir(ctx, 'tokenizer'), adapters: [...md.adapters, adapter], generation: md.generation,
+    baseFrom: low.baseFrom ? sftDir : null });
   const ev = res.evals.at(-1) ?? {};
   const summary = { trainPairs: train_.length, devPairs: dev.length, tooLong, steps: res.steps, firstLoss: res.losses[0], lastLoss: res.lastLoss, devRewardAccuracy: ev.reward_accuracy };
   markDone(ctx, 'dpo', summary);

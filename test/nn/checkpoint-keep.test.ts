@@ -1,0 +1,88 @@
+// Checkpointing that keeps the MLP's gate / up products (Linear.keepInCheckpoint, checkpoint(…, keep)): gradients
+// stay bitwise the plain path's (full fine-tuning, and LoRA with dropout on the kept projections), the backward no
+// longer recomputes those two GEMMs per layer, and 'auto' keeps them only while they fit CHECKPOINT_KEEP_BYTES.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { backward, zeroGrad } from '../../src/autograd/backward.js';
+import { tidy } from '../../src/tensor/scope.js';
+import { crossEntropy } from '../../src/ops/loss.js';
+import { LlamaForCausalLM, checkpointKeepsMlp, presets } from '../../src/model/llama.js';
+import { fromHfConfig } from '../../src/model/config.js';
+import { presetConfig } from '../../src/model/presets.js';
+import { LoraAdapter, trainOnly } from '../../src/nn/lora.js';
+import { backend } from '../../src/backend/index.js';
+import type { Tensor } from '../../src/tensor/tensor.js';
+import { Rng, idsT } from '../helpers.js';
+
+const F = 48, C = 32, L = 3;
+const cfg = { ...presets.tiny, vocabSize: 41, hiddenSize: C, intermediateSize: F, numLayers: L, numHeads: 4, numKvHeads: 2 };
+const r = new Rng(3);
+const ids = idsT(r, [2, 9], 41), targets = idsT(r, [2, 9], 41);
+
+/** gradients of two accumulated steps, and how many gate / up forward GEMMs (x Wᵀ, rows × F × C) ran inside backward */
+function run(model: LlamaForCausalLM, params: Tensor[], ck: boolean, keep: 'mlp' | 'none'): { grads: Float32Array[]; recomputed: number } {
+  model.gradientCheckpointing = ck;
+  model.checkpointKeep = keep;
+  zeroGrad(params);
+  const be = backend(), orig = be.gemm;
+  let inBackward = false, recomputed = 0;
+  be.gemm = ((...a: Parameters<typeof orig>) => {
+    if (inBackward && a[2] === F && a[3] === C && a[8] === true) recomputed++; // x Wᵀ into F (dX of down_proj is G·W)
+    return orig.apply(be, a);
+  }) as typeof orig;
+  try {
+    for (let i = 0; i < 2; i++) tidy(() => {
+      const loss = crossEntropy(model.forward({ ids }), targets);
+      inBackward = true;
+      backward(loss);
+      inBackward = false;
+    });
+  } finally {
+    be.gemm = orig;
+  }
+  const grads = params.map((p) => Float32Array.from(p.grad!.data as Float32Array));
+  zeroGrad(params);
+  return { grads, recomputed };
+}
+
+function assertBitwise(a: Float32Array[], b: Float32Array[], what: string): void {
+  a.forEach((g, i) => { for (let j = 0; j < g.length; j++) if (!Object.is(g[j], b[i]![j])) assert.fail(`${what}: tensor ${i} [${j}] ${g[j]} vs ${b[i]![j]}`); });
+}
+
+test('checkpoint keeping gate / up: full fine-tuning gradients bitwise plain, two GEMMs per layer not recomputed', () => {
+  const model = new LlamaForCausalLM(cfg, 5);
+  const params = model.parameters();
+  const plain = run(model, params, false, 'none');
+  const none = run(model, params, true, 'none');
+  const mlp = run(model, params, true, 'mlp');
+  assertBitwise(none.grads, plain.grads, 'recompute all');
+  assertBitwise(mlp.grads, plain.grads, 'keep mlp');
+  assert.equal(plain.recomputed, 0);
+  assert.equal(none.recomputed, 2 * 2 * L, 'every layer recomputes gate and up, in each of the 2 steps');
+  assert.equal(mlp.recomputed, 0, 'kept products are not recomputed');
+});
+
+test('checkpoint keeping gate / up: LoRA with dropout on the kept projections, bitwise gradients', () => {
+  const make = () => {
+    const model = new LlamaForCausalLM(cfg, 6);
+    const ad = new LoraAdapter('sft', { r: 4, loraAlpha: 8, loraDropout: 0.3, targetModules: ['q_proj', 'gate_proj', 'up_proj', 'down_proj'], useRslora: false }, 9)
+      .attach(model.namedLinears(), 2);
+    const params = trainOnly(ad, model.parameters());
+    for (const p of params) if (p.name?.endsWith('lora_B')) (p.data as Float32Array).forEach((_, i, d) => (d[i] = Math.sin(i) * 0.05));
+    return { model, params };
+  };
+  const a = make(), b = make();
+  const plain = run(a.model, a.params, false, 'none');
+  const kept = run(b.model, b.params, true, 'mlp');
+  assertBitwise(kept.grads, plain.grads, 'LoRA keep mlp');
+  assert.ok(plain.grads.some((g) => g.some((x) => x !== 0)));
+  assert.equal(kept.recomputed, 0);
+});
+
+test("checkpointKeep 'auto': Qwen2.5-0.5B keeps at 512 tokens, not at 2,048; 'mlp' / 'none' force it", () => {
+  const { config } = fromHfConfig(presetConfig('qwen2.5-0.5b'), 'preset');
+  assert.equal(checkpointKeepsMlp(config, 512, 'auto'), true);   // 2 · 4 B · 512 · 4864 · 24 = 456 MiB
+  assert.equal(checkpointKeepsMlp(config, 2048, 'auto'), false); // 1,824 MiB
+  assert.equal(checkpointKeepsMlp(config, 2048, 'mlp'), true);
+  assert.equal(checkpointKeepsMlp(config, 1, 'none'), false);
+});
