@@ -147,3 +147,29 @@ test('generation keeps memory flat: a second identical run allocates no new pool
   assert.equal(poolStats().allocated - before, 0);
   noGrad(() => tidy(() => slice(m.forward({ ids: i32T([1], [1, 1]) }), 1, 0, 1)));
 });
+
+test('greedy decoding over q8_0 / q4_0 weights: every row of a batch of 12 gives the tokens (and log-probs) of batch 1', async () => {
+  // batches of 5..16 rows take the batched VNNI matvec (native/src/avx512/quant_batch_avx512.cc) where the CPU has it,
+  // batch 1 the one-row kernel: same integer block sums, another f32 order, so the same greedy tokens
+  const { toWeightFormat } = await import('../../src/ops/quant.js');
+  const qc: LlamaConfig = { ...cfg, hiddenSize: 64, intermediateSize: 96, maxPositions: 64 };
+  for (const fmt of ['q8_0', 'q4_0'] as const) {
+    const m = model(5, qc);
+    for (const [n, p] of m.namedParameters())
+      if (p.rank === 2 && !n.includes('embed_tokens')) m.replaceParameter(n, toWeightFormat(p, fmt));
+    assert.ok(m.namedParameters().some(([n, p]) => n.endsWith('down_proj.weight') && p.dtype === fmt));
+    const r = new Rng(11);
+    // one-token prompts: the prefill of 12 rows also stays on the matvec. (More than 16 prefill rows take the GEMM,
+    // which keeps x in f32 where the matvec quantizes it: a batched prompt then need not give batch 1's tokens.)
+    const prompts = Array.from({ length: 12 }, () => [r.int(qc.vocabSize)]);
+    const opts = { maxNewTokens: 12 };
+    const batch = generate(m, prompts, opts);
+    prompts.forEach((p, i) => {
+      const one = generate(m, [p], opts);
+      assert.deepEqual(batch.ids[i], one.ids[0], `${fmt} row ${i}`);
+      assert.ok(diff(batch.logProbs[i]!, one.logProbs[0]!).maxAbs < 1e-4, `${fmt} row ${i} log-probs`);
+    });
+    // not a degenerate model: the rows do not all repeat one token
+    assert.ok(new Set(batch.ids.flat()).size > 5, `${fmt}: ${JSON.stringify(batch.ids)}`);
+  }
+});
