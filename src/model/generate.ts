@@ -102,10 +102,10 @@ export function sampleTokenWithLogProb(logits: Float32Array, opts: SamplingOptio
   const doSample = opts.doSample ?? (opts.temperature !== undefined && opts.temperature > 0);
   if (!doSample || temperature === 0) return { id: argmax(logits), logProb: 0 };
   const V = logits.length;
-  // candidates sorted by logit, descending
-  let idx = Array.from({ length: V }, (_, i) => i).sort((a, b) => logits[b]! - logits[a]! || a - b);
+  // candidates sorted by logit, descending (ties: lower id first); with top-k only the k best are sorted
   const k = opts.topK ?? 0;
-  if (k > 0 && k < V) idx = idx.slice(0, k);
+  const byLogit = (a: number, b: number) => logits[b]! - logits[a]! || a - b;
+  let idx = k > 0 && k < V ? topKIds(logits, k).sort(byLogit) : Array.from({ length: V }, (_, i) => i).sort(byLogit);
   const m = logits[idx[0]!]! / temperature;
   const p = idx.map((i) => Math.exp(logits[i]! / temperature - m));
   let z = p.reduce((a, b) => a + b, 0);
@@ -129,6 +129,32 @@ export function sampleTokenWithLogProb(logits: Float32Array, opts: SamplingOptio
     if (u < 0) break;
   }
   return { id: idx[j]!, logProb: Math.log(p[j]! / z) };
+}
+
+/**
+ * The ids of the k largest logits — the first k of a stable descending sort, in any order — without sorting V:
+ * the k-th largest value by quickselect over a copy, then every id above it and the lowest ids equal to it.
+ */
+export function topKIds(x: Float32Array, k: number): number[] {
+  const v = Float32Array.from(x);
+  // quickselect for the value at descending rank k-1 (NaN-free logits assumed, as the sort assumes)
+  let lo = 0, hi = v.length - 1;
+  const want = k - 1;
+  while (lo < hi) {
+    const pivot = v[(lo + hi) >> 1]!;
+    let i = lo, j = hi;
+    while (i <= j) {
+      while (v[i]! > pivot) i++;
+      while (v[j]! < pivot) j--;
+      if (i <= j) { const t = v[i]!; v[i] = v[j]!; v[j] = t; i++; j--; }
+    }
+    if (want <= j) hi = j; else if (want >= i) lo = i; else break;
+  }
+  const thr = v[want]!;
+  const out: number[] = [];
+  for (let i = 0; i < x.length; i++) if (x[i]! > thr) out.push(i);
+  for (let i = 0; i < x.length && out.length < k; i++) if (x[i] === thr) out.push(i);
+  return out;
 }
 
 /** Generate continuations of several prompts (token ids) in one left-padded batch. */

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LlamaForCausalLM, presets, type LlamaConfig } from '../../src/model/llama.js';
-import { applyRepetitionPenalty, generate, sampleToken } from '../../src/model/generate.js';
+import { applyRepetitionPenalty, generate, sampleToken, topKIds } from '../../src/model/generate.js';
 import { noGrad } from '../../src/autograd/grad-mode.js';
 import { tidy } from '../../src/tensor/scope.js';
 import { poolStats } from '../../src/tensor/pool.js';
@@ -171,5 +171,19 @@ test('greedy decoding over q8_0 / q4_0 weights: every row of a batch of 12 gives
     });
     // not a degenerate model: the rows do not all repeat one token
     assert.ok(new Set(batch.ids.flat()).size > 5, `${fmt}: ${JSON.stringify(batch.ids)}`);
+  }
+});
+
+test('top-k selection without a full sort gives the first k ids of the stable descending sort (ties included)', () => {
+  const r = new Rng(4);
+  for (let trial = 0; trial < 60; trial++) {
+    const V = 1 + r.int(300);
+    // few distinct values, so ties at the k-th place are common
+    const x = Float32Array.from({ length: V }, () => r.int(trial % 2 ? 7 : 1000) - 3);
+    const sorted = Array.from({ length: V }, (_, i) => i).sort((a, b) => x[b]! - x[a]! || a - b);
+    for (const k of [1, 2, Math.max(1, V >> 1), Math.max(1, V - 1), V]) {
+      const got = topKIds(x, k).sort((a, b) => x[b]! - x[a]! || a - b);
+      assert.deepEqual(got, sorted.slice(0, k), `V=${V} k=${k}`);
+    }
   }
 });
