@@ -74,8 +74,8 @@ void matvec_quant(int64_t M, int64_t N, int64_t K, const float* x, const uint8_t
   if (use_avx512_int8() && M >= batch_min_rows()) {
     const QuantBatchAct a = pack_act_batch_avx512(x, M, K, format);
     const quant_batch_fn rows = format == ZJ_W_Q8_0 ? matvec_q8_0_batch_avx512 : matvec_q4_0_batch_avx512;
-    // groups of 4 weight rows share each chunk of x; at least ~64k weights per chunk of the pool
-    const int64_t grain = std::max<int64_t>(4, (65536 + K - 1) / K / 4 * 4);
+    // at least ~64k weights per chunk of the pool, as below
+    const int64_t grain = (65536 + K - 1) / K;
     parallel_for(N, grain, [&](int64_t n0, int64_t n1, int) { rows(M, K, N, a, W, out, n0, n1); });
     return;
   }
