@@ -10,6 +10,9 @@
 // (xor 0x80), q4_0: the raw nibble (value + 8) — and x stays signed; the extra C · Σx (C = 128 or 8) depends on x
 // only and seeds each block's integer sum. Integer sums are exact; the f32 sums run in another order than the
 // reference's (src/backend/reference/quant.ts matvecQuant), as in every native kernel.
+// GCC 12 warns inside its own AVX-512 headers (_mm512_undefined_* in the conversion intrinsics), as in simd_avx512.cc.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC target("avx512vnni")
 #include <immintrin.h>
 #include <algorithm>
