@@ -3,6 +3,7 @@
 // choice of ISA, and dequant_row_range for the GEMM packers and the embedding gather. The maths is in
 // quant_q8_0.cc / quant_q4_0.cc and their ISA twins.
 #include <algorithm>
+#include <cstdlib>
 #include <vector>
 #include "../include/zj_kernels.h"
 #include "cpu.h"
@@ -53,7 +54,29 @@ struct ActScratch {
 };
 static thread_local ActScratch act_scratch;
 
+// From this many rows of x the VNNI path takes the interleaved batch kernel: below it, the one-row kernel's
+// per-pair work (M multiplies, converts and FMAs per two blocks) is no more than the batch kernel's fixed 4 + 2 per
+// block for 8 rows. ZJ_QUANT_BATCH_MIN overrides it (A/B runs; 17 turns the batch kernel off).
+static int64_t batch_min_rows() {
+  static const int64_t v = [] {
+    const char* e = std::getenv("ZJ_QUANT_BATCH_MIN");
+    const long n = e ? std::strtol(e, nullptr, 10) : 0;
+    return n > 0 ? (int64_t)n : (int64_t)5;
+  }();
+  return v;
+}
+
 void matvec_quant(int64_t M, int64_t N, int64_t K, const float* x, const uint8_t* W, int format, float* out) {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (use_avx512_int8() && M >= batch_min_rows()) {
+    const QuantBatchAct a = pack_act_batch_avx512(x, M, K, format);
+    const quant_batch_fn rows = format == ZJ_W_Q8_0 ? matvec_q8_0_batch_avx512 : matvec_q4_0_batch_avx512;
+    // at least ~64k weights per chunk of the pool, as below
+    const int64_t grain = (65536 + K - 1) / K;
+    parallel_for(N, grain, [&](int64_t n0, int64_t n1, int) { rows(M, K, N, a, W, out, n0, n1); });
+    return;
+  }
+#endif
   const int64_t blocks = M * K / kQk;
   ActScratch& s = act_scratch;
   // 64 bytes of slack: the AVX-512 kernels load two blocks at a time and may read past the last one.

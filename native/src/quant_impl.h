@@ -58,6 +58,23 @@ void matvec_q8_0_rows_avx2(int64_t M, int64_t K, int64_t N, const ActRows& a, co
 void matvec_q4_0_rows_avx2(int64_t M, int64_t K, int64_t N, const ActRows& a, const uint8_t* W, float* out,
                            int64_t n0, int64_t n1);
 
+// The batched decode matvec (avx512/quant_batch_avx512.cc, VNNI only): x (M, K) quantized like ActRows, then
+// interleaved 8 rows per zmm — x: per group of 8 rows, block, 8-byte chunk, 64 signed bytes; corr: per group and
+// block, 16 int32 seeds (−C·Σx of each lane's bytes); dx: per group and block, 16 f32 (each row's scale twice).
+// Padding rows are zero. The views live in a per-thread scratch until the next pack on that thread.
+struct QuantBatchAct {
+  const int8_t* x;
+  const int32_t* corr;
+  const float* dx;
+};
+QuantBatchAct pack_act_batch_avx512(const float* x, int64_t M, int64_t K, int format);
+using quant_batch_fn = void (*)(int64_t M, int64_t K, int64_t N, const QuantBatchAct& a, const uint8_t* W, float* out,
+                                int64_t n0, int64_t n1);
+void matvec_q8_0_batch_avx512(int64_t M, int64_t K, int64_t N, const QuantBatchAct& a, const uint8_t* W, float* out,
+                              int64_t n0, int64_t n1);
+void matvec_q4_0_batch_avx512(int64_t M, int64_t K, int64_t N, const QuantBatchAct& a, const uint8_t* W, float* out,
+                              int64_t n0, int64_t n1);
+
 // The q8_0 / q4_0 branch of zj_matvec (quant.cc).
 void matvec_quant(int64_t M, int64_t N, int64_t K, const float* x, const uint8_t* W, int format, float* out);
 

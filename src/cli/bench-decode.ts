@@ -13,6 +13,7 @@ import { LlamaForCausalLM, presets, type LlamaConfig } from '../model/llama.js';
 import { fromHfConfig } from '../model/config.js';
 import { PRESET_NAMES, presetConfig } from '../model/presets.js';
 import { generate } from '../model/generate.js';
+import { formatProfile, startProfile, stopProfile, type ProfileReport } from '../model/decode-profile.js';
 import { byteLevelVocab, writeModelGguf } from '../model/gguf-export.js';
 import { loadGguf } from '../model/gguf-load.js';
 import { bytesByDType } from '../model/weights.js';
@@ -31,6 +32,7 @@ export const flags = {
   batch: { type: 'number', help: 'prompts decoded together on our side (aggregate tok/s); llama.cpp stays at 1', default: 1 },
   rounds: { type: 'number', help: 'alternating rounds of ours and llama.cpp', default: 3 },
   'llama-cpp': { type: 'boolean', help: 'also decode the same GGUF file with llama.cpp (node-llama-cpp 3.21.1 from tools/llama-check, or $ZJ_NODE_LLAMA_CPP); skipped with the reason when absent', default: true },
+  profile: { type: 'boolean', help: 'time our measured rounds per phase (prefill, layers, attention over the cache, LM head, sampling, log-probs) and per kernel: wall and CPU ms per decode step (same as env ZJ_PROFILE=1)' },
   json: { type: 'boolean', help: 'print one JSON object' },
 } as const;
 
@@ -93,6 +95,20 @@ async function llamaOnce(llama: LlamaCpp, path: string, prompt: number[], n: num
   }
 }
 
+/** Sum of two profile reports (rounds are profiled one at a time so llama.cpp's rounds stay outside). */
+function mergeProfiles(a: ProfileReport | null, b: ProfileReport): ProfileReport {
+  if (!a) return b;
+  const sum = (x: ProfileReport['phases'], y: ProfileReport['phases']) => {
+    const r = { ...x };
+    for (const [k, t] of Object.entries(y)) {
+      const o = r[k] ?? { calls: 0, wallMs: 0, cpuMs: 0 };
+      r[k] = { calls: o.calls + t.calls, wallMs: o.wallMs + t.wallMs, cpuMs: o.cpuMs + t.cpuMs };
+    }
+    return r;
+  };
+  return { steps: a.steps + b.steps, phases: sum(a.phases, b.phases), kernels: sum(a.kernels, b.kernels) };
+}
+
 export async function benchDecode(argv: string[]): Promise<number> {
   const { flags: f } = parseArgs('bench decode', argv, flags);
   if (f.help) {
@@ -135,8 +151,11 @@ export async function benchDecode(argv: string[]): Promise<number> {
       const r = await loadLlamaCpp();
       if (r.llama) llama = r.llama; else reason = r.reason;
     }
+    let profile: ProfileReport | null = null;
     for (let i = 0; i < rounds; i++) {
+      if (f.profile) startProfile();
       ours.push(oursOnce(model, prompts, N));
+      if (f.profile) profile = mergeProfiles(profile, stopProfile()!);
       if (llama) {
         let best: Round | null = null, bestTh = 1;
         for (const th of counts) {
@@ -161,6 +180,10 @@ export async function benchDecode(argv: string[]): Promise<number> {
       perRound: { ours: ours.map((r) => +(r.decodeTokensPerS / B).toFixed(1)), llamaCpp: theirs.map((r) => +r.decodeTokensPerS.toFixed(1)) },
       peakRssMiB: oursPeakRssMiB, processPeakRssMiB: peakRssMiB(),
     };
+    if (profile) {
+      out.profile = profile;
+      if (!f.json) console.error(formatProfile(profile));
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -9,6 +9,8 @@ import { tidy } from '../tensor/scope.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { slice } from '../ops/index.js';
 import { Rng } from '../util/rng.js';
+import { backend } from '../backend/index.js';
+import { phase, profileStep } from './decode-profile.js';
 import type { LlamaForCausalLM } from './llama.js';
 
 export interface SamplingOptions {
@@ -100,10 +102,10 @@ export function sampleTokenWithLogProb(logits: Float32Array, opts: SamplingOptio
   const doSample = opts.doSample ?? (opts.temperature !== undefined && opts.temperature > 0);
   if (!doSample || temperature === 0) return { id: argmax(logits), logProb: 0 };
   const V = logits.length;
-  // candidates sorted by logit, descending
-  let idx = Array.from({ length: V }, (_, i) => i).sort((a, b) => logits[b]! - logits[a]! || a - b);
+  // candidates sorted by logit, descending (ties: lower id first); with top-k only the k best are sorted
   const k = opts.topK ?? 0;
-  if (k > 0 && k < V) idx = idx.slice(0, k);
+  const byLogit = (a: number, b: number) => logits[b]! - logits[a]! || a - b;
+  let idx = k > 0 && k < V ? topKIds(logits, k).sort(byLogit) : Array.from({ length: V }, (_, i) => i).sort(byLogit);
   const m = logits[idx[0]!]! / temperature;
   const p = idx.map((i) => Math.exp(logits[i]! / temperature - m));
   let z = p.reduce((a, b) => a + b, 0);
@@ -127,6 +129,32 @@ export function sampleTokenWithLogProb(logits: Float32Array, opts: SamplingOptio
     if (u < 0) break;
   }
   return { id: idx[j]!, logProb: Math.log(p[j]! / z) };
+}
+
+/**
+ * The ids of the k largest logits — the first k of a stable descending sort, in any order — without sorting V:
+ * the k-th largest value by quickselect over a copy, then every id above it and the lowest ids equal to it.
+ */
+export function topKIds(x: Float32Array, k: number): number[] {
+  const v = Float32Array.from(x);
+  // quickselect for the value at descending rank k-1 (NaN-free logits assumed, as the sort assumes)
+  let lo = 0, hi = v.length - 1;
+  const want = k - 1;
+  while (lo < hi) {
+    const pivot = v[(lo + hi) >> 1]!;
+    let i = lo, j = hi;
+    while (i <= j) {
+      while (v[i]! > pivot) i++;
+      while (v[j]! < pivot) j--;
+      if (i <= j) { const t = v[i]!; v[i] = v[j]!; v[j] = t; i++; j--; }
+    }
+    if (want <= j) hi = j; else if (want >= i) lo = i; else break;
+  }
+  const thr = v[want]!;
+  const out: number[] = [];
+  for (let i = 0; i < x.length; i++) if (x[i]! > thr) out.push(i);
+  for (let i = 0; i < x.length && out.length < k; i++) if (x[i] === thr) out.push(i);
+  return out;
 }
 
 /** Generate continuations of several prompts (token ids) in one left-padded batch. */
@@ -162,7 +190,7 @@ export function generate(model: LlamaForCausalLM, prompts: number[][], opts: Gen
   const row = new Float32Array(V);
   noGrad(() => {
     // prefill: (B, P) left-padded ids, positions counted from each row's first real token
-    let last = tidy(() => {
+    let last = phase('prefill', () => tidy(() => {
       const ids = Tensor.empty([B, P], 'i32'), pos = Tensor.empty([B * P], 'i32'), mask = Tensor.empty([B, P], 'i32');
       const idv = ids.data as Int32Array, pv = pos.data as Int32Array, mv = mask.data as Int32Array;
       prompts.forEach((p, b) => {
@@ -175,20 +203,30 @@ export function generate(model: LlamaForCausalLM, prompts: number[][], opts: Gen
       });
       const h = model.hidden({ ids, positions: pos, keyMask: padded ? mask : null, cache }); // (B, P, C)
       return model.logits(slice(h, 1, P - 1, P)); // (B, 1, V)
-    });
+    }));
+    const next = new Int32Array(B), sampleLp = new Float64Array(B);
+    const lps = new Float32Array(B), lse = new Float32Array(B);
     for (let step = 0; step < maxNew; step++) {
       const lv = last.f32('generate');
-      const next = new Int32Array(B);
+      phase('sample', () => {
+        for (let b = 0; b < B; b++) {
+          if (reasons[b]) { next[b] = pad; continue; }
+          // the penalty edits a copy; without one the row is read in place
+          let x = lv.subarray(b * V, (b + 1) * V);
+          if (penalty !== 1) { row.set(x); applyRepetitionPenalty(row, seen[b]!, penalty); x = row; }
+          const s = sampleTokenWithLogProb(x, opts, rng);
+          next[b] = s.id;
+          sampleLp[b] = s.logProb;
+        }
+      });
+      // log p under the raw logits: one pass of the backend over all B rows (finished rows read a pad id, unused)
+      phase('logprob', () => backend().gatherLogProbsForward(lv, next, lps, lse, B, V));
       for (let b = 0; b < B; b++) {
-        if (reasons[b]) { next[b] = pad; continue; }
-        row.set(lv.subarray(b * V, (b + 1) * V));
-        applyRepetitionPenalty(row, seen[b]!, penalty);
-        const { id, logProb: sampleLp } = sampleTokenWithLogProb(row, opts, rng);
-        const lp = logSoftmaxAt(lv.subarray(b * V, (b + 1) * V), id);
-        next[b] = id;
+        if (reasons[b]) continue;
+        const id = next[b]!, lp = lps[b]!;
         out[b]!.push(id);
         logProbs[b]!.push(lp);
-        sampleLogProbs[b]!.push(sampleLp);
+        sampleLogProbs[b]!.push(sampleLp[b]!);
         seen[b]!.add(id);
         if (opts.decode) texts[b] = opts.decode(out[b]!);
         const ev: TokenEvent = { row: b, index: out[b]!.length - 1, id, logProb: lp };
@@ -200,12 +238,14 @@ export function generate(model: LlamaForCausalLM, prompts: number[][], opts: Gen
       }
       last.dispose();
       if (reasons.every((r) => r)) return;
+      profileStep();
       last = tidy(() => {
         const ids = Tensor.empty([B, 1], 'i32'), pos = Tensor.empty([B], 'i32'), mask = Tensor.empty([B, 1], 'i32');
         (ids.data as Int32Array).set(next);
         for (let b = 0; b < B; b++) (pos.data as Int32Array)[b] = nextPos[b]!++;
         (mask.data as Int32Array).fill(1);
-        return model.forward({ ids, positions: pos, keyMask: padded ? mask : null, cache }); // (B, 1, V)
+        const h = phase('forward', () => model.hidden({ ids, positions: pos, keyMask: padded ? mask : null, cache })); // (B, 1, C)
+        return phase('head', () => model.logits(h)); // (B, 1, V)
       });
     }
     last.dispose();

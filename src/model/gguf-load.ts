@@ -3,7 +3,8 @@
 // tensors F32 / F16 / BF16 / Q8_0 / Q4_0 kept in their type where `weights` allows (F16 → bf16 or f32), read one by
 // one with positioned reads. llama.cpp's HF converter interleaves the rows of q/k for "llama" (rotate_half → adjacent
 // pairs; convert_hf_to_gguf.py LlamaModel.permute): we undo it by moving whole rows, which works on quantized bytes
-// too. The tokenizer comes back as a tokenizer.json object (gguf-tokenizer.ts). Anything else is refused by name.
+// too. Linear RoPE scaling is read; other scalings are refused. The tokenizer comes back as a tokenizer.json object
+// (gguf-tokenizer.ts). Anything else is refused by name.
 import { closeSync, openSync, readSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { LlamaForCausalLM, type LlamaConfig } from './llama.js';
@@ -47,8 +48,16 @@ export function configFromGguf(f: GgufFile): { config: LlamaConfig; architecture
     if (typeof v !== 'number' || !(v > 0)) return bad(`${arch}.${k}`, `expected a positive number, got ${JSON.stringify(v)}`);
     return v;
   };
+  // scaled RoPE (gguf-py Keys.Rope: {arch}.rope.scaling.type / .factor): linear is positions / factor, which our
+  // rope-scaling.ts has; yarn is not implemented, and llama3's per-dimension factors come as a rope_freqs tensor
+  // (refused below as an extra tensor)
   const scaling = f.kv.get(`${arch}.rope.scaling.type`);
-  if (scaling !== undefined && scaling !== 'none') bad(`${arch}.rope.scaling.type`, `${JSON.stringify(scaling)} is not supported (only plain RoPE)`);
+  let ropeScaling: LlamaConfig['ropeScaling'] = null;
+  if (scaling === 'linear') {
+    const factor = f.kv.get(`${arch}.rope.scaling.factor`);
+    if (typeof factor !== 'number' || !(factor >= 1)) bad(`${arch}.rope.scaling.factor`, `linear scaling needs a factor >= 1, got ${JSON.stringify(factor)}`);
+    if (factor !== 1) ropeScaling = { type: 'linear', factor: shortestF32(factor as number) };
+  } else if (scaling !== undefined && scaling !== 'none') bad(`${arch}.rope.scaling.type`, `${JSON.stringify(scaling)} is not supported (none, linear)`);
   for (const k of [`${arch}.expert_count`, `${arch}.attention.sliding_window`])
     if (f.kv.get(k) !== undefined && f.kv.get(k) !== 0) bad(k, 'not supported');
   const hidden = num('embedding_length'), heads = num('attention.head_count');
@@ -63,6 +72,7 @@ export function configFromGguf(f: GgufFile): { config: LlamaConfig; architecture
     rmsNormEps: shortestF32(num('attention.layer_norm_rms_epsilon', 1e-5)), maxPositions: num('context_length', 2048),
     tieWordEmbeddings: !names.has('output.weight'), attentionBias: names.has('blk.0.attn_q.bias'),
   };
+  if (ropeScaling) config.ropeScaling = ropeScaling;
   if (config.attentionBias && arch !== 'qwen2') bad('blk.0.attn_q.bias', `q/k/v biases are Qwen2's; a ${arch} file should not have them`);
   const bos = f.kv.get('tokenizer.ggml.bos_token_id'), eos = f.kv.get('tokenizer.ggml.eos_token_id');
   if (typeof bos === 'number') config.bosTokenId = bos;

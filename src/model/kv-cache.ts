@@ -3,7 +3,8 @@
 // row's first S positions as a zero-copy view, so a decode step copies only its own new keys.
 // Inference only (no autograd through the cache); sampling and batching policy live in generate.ts.
 import { Tensor, shapeStr } from '../tensor/tensor.js';
-import { attention } from '../ops/attention.js';
+import { backend } from '../backend/index.js';
+import { phase } from './decode-profile.js';
 
 export class KvCache {
   readonly k: Float32Array[];
@@ -14,6 +15,8 @@ export class KvCache {
   length = 0;
   private pending = 0;
   private anyPadding = false;
+  /** the kernel's log-sum-exp output, unused here (no backward through the cache) */
+  private lse = new Float32Array(0);
 
   constructor(readonly numLayers: number, readonly batch: number, readonly capacity: number,
     readonly numKvHeads: number, readonly headDim: number) {
@@ -46,6 +49,10 @@ export class KvCache {
 
   /** Store this layer's new k, v (B, T, Hkv, D) and attend q (B, T, H, D) over past + new keys → (B, T, H, D). */
   attend(layer: number, q: Tensor, k: Tensor, v: Tensor): Tensor {
+    return phase('attend', () => this.attendRows(layer, q, k, v));
+  }
+
+  private attendRows(layer: number, q: Tensor, k: Tensor, v: Tensor): Tensor {
     const [B, T, H, D] = q.shape as [number, number, number, number];
     if (T !== this.pending) throw new Error(`[KvCache] attend with ${T} tokens, append announced ${this.pending}`);
     const Hkv = this.numKvHeads, cap = this.capacity, S = this.length + T;
@@ -59,16 +66,15 @@ export class KvCache {
     const qd = q.f32('KvCache');
     const out = Tensor.empty([B, T, H, D], 'f32');
     const od = out.f32();
-    // one attention call per row over views of the cache; views are kept so no scope returns them to the pool
+    // one attention kernel call per row straight over the cache (no Tensor views, no autograd record: the cache is
+    // inference only); each row's keys are its first S cached positions, its output lands in place
+    if (this.lse.length < H * T) this.lse = new Float32Array(H * T);
+    const kern = backend(), scale = 1 / Math.sqrt(D), lse = this.lse.subarray(0, H * T);
     for (let b = 0; b < B; b++) {
-      const view = (buf: Float32Array, off: number, len: number, shape: number[]) => new Tensor(buf.subarray(off, off + len), shape).keep();
-      const qb = view(qd, b * T * H * D, T * H * D, [1, T, H, D]);
-      const kb = view(K, b * cap * row, S * row, [1, S, Hkv, D]);
-      const vb = view(V, b * cap * row, S * row, [1, S, Hkv, D]);
-      const mb = this.anyPadding ? new Tensor(this.mask.subarray(b * cap, b * cap + S), [1, S]).keep() : null;
-      const ob = attention(qb, kb, vb, { causal: true, keyMask: mb }); // (1, T, H, D)
-      od.set(ob.f32(), b * T * H * D);
-      ob.dispose();
+      const mb = this.anyPadding ? this.mask.subarray(b * cap, b * cap + S) : null;
+      kern.attentionForward(qd.subarray(b * T * H * D, (b + 1) * T * H * D), K.subarray(b * cap * row, (b * cap + S) * row),
+        V.subarray(b * cap * row, (b * cap + S) * row), od.subarray(b * T * H * D, (b + 1) * T * H * D), lse,
+        1, T, S, H, Hkv, D, scale, true, mb);
     }
     return out;
   }

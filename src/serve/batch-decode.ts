@@ -81,9 +81,11 @@ export function decodeBatch(model: LlamaForCausalLM, rows: DecodeRow[], decode: 
           const s = state[b]!, r = rows[b]!;
           if (s.done) continue;
           if (r.cancelled()) { end(b, 'cancelled'); continue; }
-          logits.set(lv.subarray(b * V, (b + 1) * V));
-          applyRepetitionPenalty(logits, s.seen, r.sampling.repetitionPenalty ?? 1);
-          const id = sampleToken(logits, r.sampling, s.rng);
+          // the penalty edits a copy; without one the row is read in place
+          let x = lv.subarray(b * V, (b + 1) * V);
+          const penalty = r.sampling.repetitionPenalty ?? 1;
+          if (penalty !== 1) { logits.set(x); applyRepetitionPenalty(logits, s.seen, penalty); x = logits; }
+          const id = sampleToken(x, r.sampling, s.rng);
           next[b] = id;
           s.out.push(id);
           s.seen.add(id);

@@ -46,3 +46,18 @@ test('bench decode --batch 2 reports aggregate tok/s (per sequence × 2); bad fl
   const q = benchConfig('qwen2.5-0.5b', 2, 100);
   assert.deepEqual([q.hiddenSize, q.numLayers, q.numKvHeads, q.vocabSize, q.tieWordEmbeddings, q.attentionBias], [896, 2, 2, 151936, true, true]);
 });
+
+test('bench decode --profile reports per-phase and per-kernel times of the decode steps, and stops profiling after', async () => {
+  const { backend } = await import('../../src/backend/index.js');
+  const before = backend();
+  const j = await run(['--preset', 'tiny', '--layers', '1', '--weights', 'q8_0', '--batch', '2', '--prompt', '4', '--new', '5', '--rounds', '2', '--llama-cpp=false', '--profile', '--json']);
+  const p = j.profile;
+  // 2 rounds × (5 new tokens − 1 from the prefill) decode steps
+  assert.equal(p.steps, 8);
+  for (const k of ['prefill', 'forward', 'head', 'attend', 'sample', 'logprob']) assert.ok(p.phases[k]?.calls > 0, `phase ${k}: ${JSON.stringify(p.phases)}`);
+  assert.equal(p.phases.forward.calls, 8);
+  // the decode matvecs are filed by shape: 2 rows against the q8_0 head (V = 2048, C = 128), once per step
+  assert.equal(p.kernels['matvec 2×2048×128 q8_0']?.calls, 8, Object.keys(p.kernels).join(' | '));
+  assert.ok(Object.keys(p.kernels).some((k) => k.startsWith('prefill: ')));
+  assert.equal(backend(), before, 'the timing wrapper is removed when the profile stops');
+});

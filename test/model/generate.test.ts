@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LlamaForCausalLM, presets, type LlamaConfig } from '../../src/model/llama.js';
-import { applyRepetitionPenalty, generate, sampleToken } from '../../src/model/generate.js';
+import { applyRepetitionPenalty, generate, sampleToken, topKIds } from '../../src/model/generate.js';
 import { noGrad } from '../../src/autograd/grad-mode.js';
 import { tidy } from '../../src/tensor/scope.js';
 import { poolStats } from '../../src/tensor/pool.js';
@@ -182,4 +182,44 @@ test('generation keeps memory flat: a second identical run allocates no new pool
   run();
   assert.equal(poolStats().allocated - before, 0);
   noGrad(() => tidy(() => slice(m.forward({ ids: i32T([1], [1, 1]) }), 1, 0, 1)));
+});
+
+test('greedy decoding over q8_0 / q4_0 weights: every row of a batch of 12 gives the tokens (and log-probs) of batch 1', async () => {
+  // batches of 5..16 rows take the batched VNNI matvec (native/src/avx512/quant_batch_avx512.cc) where the CPU has it,
+  // batch 1 the one-row kernel: same integer block sums, another f32 order, so the same greedy tokens
+  const { toWeightFormat } = await import('../../src/ops/quant.js');
+  const qc: LlamaConfig = { ...cfg, hiddenSize: 64, intermediateSize: 96, maxPositions: 64 };
+  for (const fmt of ['q8_0', 'q4_0'] as const) {
+    const m = model(5, qc);
+    for (const [n, p] of m.namedParameters())
+      if (p.rank === 2 && !n.includes('embed_tokens')) m.replaceParameter(n, toWeightFormat(p, fmt));
+    assert.ok(m.namedParameters().some(([n, p]) => n.endsWith('down_proj.weight') && p.dtype === fmt));
+    const r = new Rng(11);
+    // one-token prompts: the prefill of 12 rows also stays on the matvec. (More than 16 prefill rows take the GEMM,
+    // which keeps x in f32 where the matvec quantizes it: a batched prompt then need not give batch 1's tokens.)
+    const prompts = Array.from({ length: 12 }, () => [r.int(qc.vocabSize)]);
+    const opts = { maxNewTokens: 12 };
+    const batch = generate(m, prompts, opts);
+    prompts.forEach((p, i) => {
+      const one = generate(m, [p], opts);
+      assert.deepEqual(batch.ids[i], one.ids[0], `${fmt} row ${i}`);
+      assert.ok(diff(batch.logProbs[i]!, one.logProbs[0]!).maxAbs < 1e-4, `${fmt} row ${i} log-probs`);
+    });
+    // not a degenerate model: the rows do not all repeat one token
+    assert.ok(new Set(batch.ids.flat()).size > 5, `${fmt}: ${JSON.stringify(batch.ids)}`);
+  }
+});
+
+test('top-k selection without a full sort gives the first k ids of the stable descending sort (ties included)', () => {
+  const r = new Rng(4);
+  for (let trial = 0; trial < 60; trial++) {
+    const V = 1 + r.int(300);
+    // few distinct values, so ties at the k-th place are common
+    const x = Float32Array.from({ length: V }, () => r.int(trial % 2 ? 7 : 1000) - 3);
+    const sorted = Array.from({ length: V }, (_, i) => i).sort((a, b) => x[b]! - x[a]! || a - b);
+    for (const k of [1, 2, Math.max(1, V >> 1), Math.max(1, V - 1), V]) {
+      const got = topKIds(x, k).sort((a, b) => x[b]! - x[a]! || a - b);
+      assert.deepEqual(got, sorted.slice(0, k), `V=${V} k=${k}`);
+    }
+  }
 });

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LlamaForCausalLM, presets, type LlamaConfig } from '../../src/model/llama.js';
 import { byteLevelVocab, vocabOfDir, writeModelGguf } from '../../src/model/gguf-export.js';
-import { loadGguf } from '../../src/model/gguf-load.js';
+import { configFromGguf, loadGguf } from '../../src/model/gguf-load.js';
 import { loadModel, tokenizerAt, tokenizerOf } from '../../src/model/load.js';
 import { saveModelDir } from '../../src/model/model-dir.js';
 import { dequantizeQ4_0, dequantizeQ8_0, quantizeQ4_0, quantizeQ8_0 } from '../../src/model/gguf.js';
@@ -131,4 +131,22 @@ test('gguf load: unknown architecture, qwen3, an unsupported ggml type, a trunca
   assert.throws(() => loadGguf(bad), /past the end of the file .*truncated.* at offset \d+/);
   writeFileSync(bad, patched('\u0004\u0000\u0000\u0000\u0000\u0000\u0000\u0000gpt2', '\u0004\u0000\u0000\u0000\u0000\u0000\u0000\u0000bert'));
   assert.throws(() => loadGguf(bad), /tokenizer\.ggml\.model: "bert" is not supported/);
+});
+
+test('gguf load: linear RoPE scaling (rope.scaling.type / .factor) becomes the config\'s ropeScaling; yarn and a bad factor are refused by key', () => {
+  const header = (extra: [string, unknown][]) => ({
+    path: 'h.gguf', version: 3, dataStart: 0,
+    tensors: [{ name: 'token_embd.weight', dims: [64, 100], type: 0, offset: 0, byteLength: 0 }],
+    kv: new Map<string, unknown>([['general.architecture', 'llama'], ['llama.embedding_length', 64], ['llama.block_count', 2],
+      ['llama.attention.head_count', 4], ['llama.feed_forward_length', 96], ...extra]),
+  });
+  assert.equal(configFromGguf(header([])).config.ropeScaling, undefined);
+  assert.equal(configFromGguf(header([['llama.rope.scaling.type', 'none']])).config.ropeScaling, undefined);
+  const c = configFromGguf(header([['llama.rope.scaling.type', 'linear'], ['llama.rope.scaling.factor', 4]])).config;
+  assert.deepEqual(c.ropeScaling, { type: 'linear', factor: 4 });
+  assert.equal(c.vocabSize, 100);
+  // factor 1 is plain RoPE
+  assert.equal(configFromGguf(header([['llama.rope.scaling.type', 'linear'], ['llama.rope.scaling.factor', 1]])).config.ropeScaling, undefined);
+  assert.throws(() => configFromGguf(header([['llama.rope.scaling.type', 'linear']])), /llama\.rope\.scaling\.factor: linear scaling needs a factor >= 1/);
+  assert.throws(() => configFromGguf(header([['llama.rope.scaling.type', 'yarn'], ['llama.rope.scaling.factor', 4]])), /llama\.rope\.scaling\.type: "yarn" is not supported \(none, linear\)/);
 });

@@ -1,6 +1,6 @@
 // The q8_0 / q4_0 native kernels against the reference on every ISA path (this CPU's, then ZJ_ISA=avx2 and scalar
 // in child processes): quantizeRows byte for byte (f32 and bf16 input, zero / tiny / tie blocks), dequantizeRows
-// and the embedding gather exactly, the decode matvec (M = 1, 3, 8, 16; odd N; K = 32·k, k odd and even), and the
+// and the embedding gather exactly, the decode matvec (M = 1, 3, 5, 8, 12, 16: the one-row and the batched VNNI kernels; odd N; K = 32·k, k odd and even), and the
 // GEMM with a quantized B (transposed or not, odd M / N, f32 and bf16 compute, beta ≠ 0). Also: no fallbacks.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -75,7 +75,7 @@ function checkAll(nat: Backend): string {
   // matvec: native sums the same exact int32 block sums in another f32 order
   let worst = 0;
   for (const fmt of FORMATS)
-    for (const M of [1, 3, 8, 16])
+    for (const M of [1, 3, 5, 8, 12, 16])
       for (const [N, K] of [[1, 32], [37, 96], [255, 128], [64, 800]] as const) {
         const { w } = quantized(r, fmt, N, K);
         const x = rand(r, M * K, 3);

@@ -11,6 +11,10 @@
 
 namespace zj {
 
+// Software prefetch distance along a weight row (a decode step streams all weights from DRAM; measured on the
+// Qwen2.5-0.5B shape at batch 1: 10-20 % less CPU time in the head and layers, q8_0 and q4_0).
+constexpr int kOneRowPf = 2048;
+
 // f16 scales of two blocks broadcast to lanes 0–7 and 8–15.
 inline __m512 pair_scales(uint16_t h0, uint16_t h1) {
   return _mm512_cvtph_ps(_mm256_set_m128i(_mm_set1_epi16((short)h1), _mm_set1_epi16((short)h0)));
@@ -28,6 +32,7 @@ inline void quant_row_mb(
   int64_t b = 0;
   for (; b + 2 <= nb; b += 2) {
     const uint8_t* p = row + b * L::bytes;
+    _mm_prefetch((const char*)p + kOneRowPf, _MM_HINT_T0);
     const __m512i w = L::load2(p);
     const __m512i neg_corr = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, k128, w));
     const __m512 dw = pair_scales(load_u16(p), load_u16(p + L::bytes));
