@@ -10,7 +10,7 @@ import type { PreferenceSet } from '../data/types.js';
 import {
   answerMetrics, answersToJsonl, apiAnswerer, fewShotPrompts, comparePairwise, emptyReport, generateAnswers, judgeAgreement, llmJudge,
   loadItems, loadItemsReport, loadMcq, loadRule, mcqTable, perplexity, pickExamples, readAnswers, readVerdicts,
-  renderReportHtml, resultOf, ruleDemoJudge, scoreByExtraction, scoreByLogLikelihood, verdictsFromRankings,
+  renderReportHtml, resultOf, safetyAbilityRuleJudge, scoreByExtraction, scoreByLogLikelihood, verdictsFromRankings,
   DEMO_JUDGE_NAME, type ApiConfig, type Answerer, type EvalReport, type PairJudge, type PairwiseResult, type TurnSelection,
 } from '../eval/index.js';
 import { loadLocalModel } from '../eval/local-model.js';
@@ -207,7 +207,7 @@ const subs: Record<string, Sub> = {
       report.problems.push(...loaded.problems, ...ra.problems, ...opponents.flatMap((o) => o.read.problems));
       const judges: (PairJudge | 'human')[] = [];
       for (const j of String(f.judge).split(',').map((x) => x.trim()).filter(Boolean)) {
-        if (j === 'rules') { judges.push(ruleDemoJudge()); report.notes.push(`${DEMO_JUDGE_NAME}: heuristics from the data layer's medical rules, standing in for doctors in the demo.`); }
+        if (j === 'rules') { judges.push(safetyAbilityRuleJudge()); report.notes.push(`${DEMO_JUDGE_NAME}: heuristics from the data layer's medical rules, standing in for doctors in the demo.`); }
         else if (j === 'llm') {
           const cfg = apiConfig('pairwise', need('pairwise', f['judge-base'] as string | undefined, '--judge-base'), f['judge-model'] as string | undefined, f['judge-key-env'] as string, f as ApiValues);
           judges.push(llmJudge({ api: cfg, rule: loadRule(f.rule as string | undefined), cachePath: (f.cache as string | undefined) ?? null }));

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkKb, conditions, departments, generateDemo, rankByRule, sizePresets, validateDemo, writeDemo } from '../../src/data/demo/index.js';
+import { checkKb, conditions, departments, generateDemo, rankByFlaws, sizePresets, validateDemo, writeDemo } from '../../src/data/demo/index.js';
 import { loadFile } from '../../src/data/load.js';
 import { pairsFromRanking } from '../../src/data/samples.js';
 import type { Conversation, PreferenceSet } from '../../src/data/types.js';
@@ -41,7 +41,7 @@ test('demo corpus passes its own validation for several seeds', () => {
 });
 
 test('rankings follow safety > professionalism > fluency; ties only between equally flawless answers', () => {
-  assert.deepEqual(rankByRule([
+  assert.deepEqual(rankByFlaws([
     { id: 'a', unsafe: false, unprofessional: false, disfluent: true },
     { id: 'b', unsafe: true, unprofessional: false, disfluent: false },
     { id: 'c', unsafe: false, unprofessional: true, disfluent: false },
