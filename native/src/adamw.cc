@@ -1,5 +1,6 @@
 // adamw.cc — AdamW (Loshchilov & Hutter 2019): decoupled weight decay, bias correction at 1-based step, the
-// gradient pre-multiplied by gradScale (global-norm clipping folded in). One pass over p, g, m, v.
+// gradient pre-multiplied by gradScale (global-norm clipping folded in). One pass over p, g, m, v; the loop is the
+// per-ISA one in adamw_simd.h.
 #include <math.h>
 #include "../include/zj_kernels.h"
 #include "kernels_impl.h"

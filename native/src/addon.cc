@@ -6,34 +6,32 @@
 
 namespace zj {
 
-static napi_value info(napi_env env, napi_callback_info cbi) {
-  return guarded(env, [&]() -> napi_value {
-    napi_value obj, isa, threads, bf16;
-    napi_create_object(env, &obj);
-    napi_create_string_utf8(env, isa_name(cpu_isa()), NAPI_AUTO_LENGTH, &isa);
-    napi_create_int32(env, pool_threads(), &threads);
-    napi_get_boolean(env, cpu_has_avx512bf16(), &bf16);
-    napi_set_named_property(env, obj, "isa", isa);
-    napi_set_named_property(env, obj, "threads", threads);
-    napi_set_named_property(env, obj, "bf16Dot", bf16);
-    return obj;
-  });
-}
+namespace {
 
-static napi_value set_threads(napi_env env, napi_callback_info cbi) {
-  return guarded(env, [&]() -> napi_value {
-    Args a(env, cbi, "setThreads", 1);
-    int n = (int)a.i64(0);
-    if (n < 1) throw NapiError{"[setThreads] thread count must be >= 1"};
-    pool_set_threads(n);
-    return undefined(env);
-  });
-}
+const Glue kEngine[] = {
+    {"info()", [](const Args& a) {
+       napi_value obj, isa, threads, bf16;
+       napi_create_object(a.env, &obj);
+       napi_create_string_utf8(a.env, isa_name(cpu_isa()), NAPI_AUTO_LENGTH, &isa);
+       napi_create_int32(a.env, pool_threads(), &threads);
+       napi_get_boolean(a.env, cpu_has_avx512bf16(), &bf16);
+       napi_set_named_property(a.env, obj, "isa", isa);
+       napi_set_named_property(a.env, obj, "threads", threads);
+       napi_set_named_property(a.env, obj, "bf16Dot", bf16);
+       a.result = obj;
+     }},
+    {"setThreads(n)", [](const Args& a) {
+       int n = (int)a.i64(0);
+       if (n < 1) a.fail("thread count must be >= 1");
+       pool_set_threads(n);
+     }},
+};
+
+}  // namespace
 
 static napi_value init(napi_env env, napi_value exports) {
   try {
-    export_fn(env, exports, "info", info);
-    export_fn(env, exports, "setThreads", set_threads);
+    export_glue(env, exports, kEngine);
     register_gemm(env, exports);
     register_kernels(env, exports);
   } catch (const NapiError& e) {

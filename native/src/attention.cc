@@ -1,6 +1,6 @@
 // attention.cc — scaled dot-product attention with causal masking, GQA and key padding, FlashAttention-2 style
 // (Dao 2023): tiles, online softmax, logsumexp saved, P recomputed in the backward. This file only splits the
-// work; the tile loops are in kernels_simd.h. Forward units are (b, h); backward units are (b, kv-head).
+// work; the tile loops are in attention_simd.h. Forward units are (b, h); backward units are (b, kv-head).
 #include "../include/zj_kernels.h"
 #include "kernels_impl.h"
 

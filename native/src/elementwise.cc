@@ -1,6 +1,6 @@
 // elementwise.cc — binary ops with strided broadcasting, unary ops and their derivatives, affine, clamp, where,
 // SwiGLU. The memory-bound loops are plain C++ the compiler vectorises; the exp-based ones (exp, sigmoid, silu,
-// SwiGLU) go to the per-ISA loops of kernels_simd.h. JS semantics (NaN rules of Math.max etc.) are kept.
+// SwiGLU) go to the per-ISA loops of elementwise_simd.h. JS semantics (NaN rules of Math.max etc.) are kept.
 #include <math.h>
 #include <vector>
 #include "../include/zj_kernels.h"

@@ -11,6 +11,7 @@
 #include <new>
 #include <vector>
 #include "../include/zj_kernels.h"
+#include "convert.h"
 #include "cpu.h"
 #include "gemm_impl.h"
 #include "pool.h"
@@ -18,23 +19,6 @@
 
 namespace zj {
 namespace {
-
-// ---- conversions --------------------------------------------------------------------------------
-
-inline float bf16_to_f32(uint16_t h) {
-  uint32_t u = (uint32_t)h << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
-// Round to nearest even; NaN stays a quiet NaN (matches src/backend/reference/bf16.ts).
-inline uint16_t f32_to_bf16(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
-  return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-}
 
 // ---- the portable microkernel -------------------------------------------------------------------
 

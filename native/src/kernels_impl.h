@@ -1,5 +1,6 @@
 // kernels_impl.h — the internal contract between the generic kernel files (partitioning, dispatch, the
-// memory-bound loops) and the vectorised hot loops of native/src/kernels_simd.h, instantiated once per ISA.
+// memory-bound loops) and the vectorised hot loops of each family's <family>_simd.h, gathered into one SimdOps
+// table per ISA by simd_ops.h.
 // Holds no math; the C interface the addon exposes is native/include/zj_kernels.h.
 #pragma once
 #include <cstdint>

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <vector>
 #include "../include/zj_kernels.h"
+#include "convert.h"
 #include "kernels_impl.h"
 
 using namespace zj;
@@ -131,24 +132,15 @@ extern "C" void zj_copy_strided(const float* src, int64_t srcOffset, const int64
     body(0, rows, 0);  // overlapping destinations: the reference's sequential order
 }
 
-// Round to nearest even on the bit pattern; a NaN keeps its top bits and is made quiet, as the reference does.
+// The rounding rules are convert.h's (those of the reference).
 extern "C" void zj_cast_f32_bf16(const float* x, uint16_t* out, int64_t n) {
   parallel_for(n, kParallelGrain, [&](int64_t i0, int64_t i1, int) {
-    for (int64_t i = i0; i < i1; i++) {
-      uint32_t b;
-      memcpy(&b, x + i, 4);
-      uint32_t nan = ((b >> 16) | 0x40u) & 0xffffu;
-      uint32_t rounded = ((b + 0x7fffu + ((b >> 16) & 1u)) >> 16) & 0xffffu;
-      out[i] = (uint16_t)((b & 0x7fffffffu) > 0x7f800000u ? nan : rounded);
-    }
+    for (int64_t i = i0; i < i1; i++) out[i] = f32_to_bf16(x[i]);
   });
 }
 
 extern "C" void zj_cast_bf16_f32(const uint16_t* x, float* out, int64_t n) {
   parallel_for(n, kParallelGrain, [&](int64_t i0, int64_t i1, int) {
-    for (int64_t i = i0; i < i1; i++) {
-      uint32_t b = (uint32_t)x[i] << 16;
-      memcpy(out + i, &b, 4);
-    }
+    for (int64_t i = i0; i < i1; i++) out[i] = bf16_to_f32(x[i]);
   });
 }

@@ -1,6 +1,6 @@
 // loss.cc — cross-entropy with an ignore index, and the per-token log-prob gather (for DPO / PPO). Forward reads
 // each logits row once (chunked online logsumexp), backward reads it once and writes dLogits once.
-// Target ids are range-checked by the glue, not here.
+// The per-row loops are the per-ISA ones in loss_simd.h; target ids are range-checked by the glue, not here.
 #include "../include/zj_kernels.h"
 #include "kernels_impl.h"
 

@@ -4,19 +4,13 @@
 // paths in avx512/ and avx2/. q8_0 / q4_0 weights go to quant.cc's integer kernels.
 #include <cstring>
 #include "../include/zj_kernels.h"
+#include "convert.h"
 #include "cpu.h"
 #include "matvec_impl.h"
 #include "pool.h"
 #include "quant_impl.h"
 
 namespace {
-
-inline float bf16_to_f32(uint16_t h) {
-  uint32_t u = (uint32_t)h << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
 
 void matvec_rows_scalar(int64_t M, int64_t K, int64_t N, const float* x, const void* W, int w_bf16, float* out,
                         int64_t n0, int64_t n1) {
@@ -26,7 +20,7 @@ void matvec_rows_scalar(int64_t M, int64_t K, int64_t N, const float* x, const v
       const float* xm = x + m * K;
       if (w_bf16) {
         const uint16_t* w = (const uint16_t*)W + n * K;
-        for (int64_t k = 0; k < K; k++) acc += xm[k] * bf16_to_f32(w[k]);
+        for (int64_t k = 0; k < K; k++) acc += xm[k] * zj::bf16_to_f32(w[k]);
       } else {
         const float* w = (const float*)W + n * K;
         for (int64_t k = 0; k < K; k++) acc += xm[k] * w[k];

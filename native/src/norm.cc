@@ -1,6 +1,6 @@
 // norm.cc — RMSNorm (Zhang & Sennrich 2019) forward and backward. Rows are split over the pool; dw is the sum
 // over rows of per-thread partials added in thread order, so it is bitwise stable for a given thread count.
-// RoPE lives in rope.cc.
+// The per-row loops are the per-ISA ones in norm_simd.h; RoPE lives in rope.cc.
 #include <vector>
 #include "../include/zj_kernels.h"
 #include "kernels_impl.h"

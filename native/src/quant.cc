@@ -22,10 +22,7 @@ void dequant_row_range(const void* W, int format, int64_t K, int64_t r, int64_t 
     case ZJ_W_F32: std::memcpy(dst, (const float*)W + r * K + c0, sizeof(float) * (size_t)(c1 - c0)); return;
     case ZJ_W_BF16: {
       const uint16_t* p = (const uint16_t*)W + r * K + c0;
-      for (int64_t i = 0; i < c1 - c0; i++) {
-        const uint32_t u = (uint32_t)p[i] << 16;
-        std::memcpy(dst + i, &u, 4);
-      }
+      for (int64_t i = 0; i < c1 - c0; i++) dst[i] = bf16_to_f32(p[i]);
       return;
     }
     case ZJ_W_Q8_0: {

@@ -1,9 +1,10 @@
-// quant_impl.h — what the q8_0 / q4_0 kernels share: block sizes, scalar f16 conversions, the quantized
+// quant_impl.h — what the q8_0 / q4_0 kernels share: block sizes (f16 conversions: convert.h), the quantized
 // activation rows of the decode matvec, and the per-format, per-ISA entry points (quant_q8_0.cc, quant_q4_0.cc and
 // their avx512/ and avx2/ twins). Drivers (threading, dispatch) are in quant.cc; no threading here.
 #pragma once
 #include <cstdint>
 #include <cstring>
+#include "convert.h"
 
 namespace zj {
 
@@ -12,45 +13,6 @@ constexpr int64_t kQ8Bytes = 34;         // block_q8_0: f16 d + 32 int8
 constexpr int64_t kQ4Bytes = 18;         // block_q4_0: f16 d + 16 bytes of nibbles
 
 inline int64_t block_bytes(int format) { return format == 2 ? kQ8Bytes : kQ4Bytes; }  // ZJ_W_Q8_0 = 2
-
-inline float f16_to_f32(uint16_t h) {
-  const uint32_t sign = (uint32_t)(h & 0x8000) << 16;
-  uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ff, u;
-  if (exp == 0) {
-    if (mant == 0) u = sign;
-    else {  // subnormal: renormalise
-      int e = -1;
-      do { mant <<= 1; e++; } while (!(mant & 0x400));
-      u = sign | ((uint32_t)(127 - 15 - e) << 23) | ((mant & 0x3ff) << 13);
-    }
-  } else if (exp == 0x1f) u = sign | 0x7f800000u | (mant << 13);
-  else u = sign | ((exp + 112) << 23) | (mant << 13);
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
-// Round to nearest even, overflow to inf, subnormals kept, NaN stays NaN (matches src/backend/reference/f16.ts).
-inline uint16_t f32_to_f16(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  const uint32_t sign = (u >> 16) & 0x8000, exp = (u >> 23) & 0xff, mant = u & 0x7fffff;
-  if (exp == 0xff) return (uint16_t)(sign | 0x7c00 | (mant ? 0x200 : 0));
-  const int e = (int)exp - 112;
-  if (e >= 0x1f) return (uint16_t)(sign | 0x7c00);
-  if (e <= 0) {
-    if (e < -10) return (uint16_t)sign;
-    const uint32_t m = mant | 0x800000, shift = (uint32_t)(14 - e);
-    uint32_t q = m >> shift;
-    const uint32_t rest = m & ((1u << shift) - 1), half = 1u << (shift - 1);
-    if (rest > half || (rest == half && (q & 1))) q++;
-    return (uint16_t)(sign | q);
-  }
-  uint32_t h = ((uint32_t)e << 10) | (mant >> 13);
-  const uint32_t rest = mant & 0x1fff;
-  if (rest > 0x1000 || (rest == 0x1000 && (h & 1))) h++;
-  return (uint16_t)(sign | h);
-}
 
 inline uint16_t load_u16(const uint8_t* p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 

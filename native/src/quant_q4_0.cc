@@ -9,11 +9,7 @@ namespace zj {
 namespace {
 
 inline float load_value(const void* src, int src_bf16, int64_t i) {
-  if (!src_bf16) return ((const float*)src)[i];
-  const uint32_t u = (uint32_t)((const uint16_t*)src)[i] << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
+  return src_bf16 ? bf16_to_f32(((const uint16_t*)src)[i]) : ((const float*)src)[i];
 }
 
 // (int8)(v) for v = x·id + 8.5 clamped to [0, 15]; NaN gives 8 (the value 0).

@@ -9,15 +9,8 @@ namespace zj {
 
 namespace {
 
-inline float bf16_bits_to_f32(uint16_t h) {
-  const uint32_t u = (uint32_t)h << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
 inline float load_value(const void* src, int src_bf16, int64_t i) {
-  return src_bf16 ? bf16_bits_to_f32(((const uint16_t*)src)[i]) : ((const float*)src)[i];
+  return src_bf16 ? bf16_to_f32(((const uint16_t*)src)[i]) : ((const float*)src)[i];
 }
 
 // roundf(v) clamped to [-127, 127]; NaN (0·inf where 1/d overflowed) gives 0. Exact: v − trunc(v) is exact.

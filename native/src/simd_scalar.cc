@@ -1,5 +1,6 @@
-// simd_scalar.cc — the one-lane instantiation of kernels_simd.h (baseline x86-64 and arm64), and simd(), which
-// picks the table for cpu_isa(). The scalar path runs the same tiled algorithms with libm's exp.
+// simd_scalar.cc — the one-lane Vec (baseline x86-64 and arm64) with every op family's hot loops compiled for it
+// through simd_ops.h, and simd(), which picks the table for cpu_isa(). The scalar path runs the same tiled
+// algorithms with libm's exp.
 #include <math.h>
 #include <stdint.h>
 #include "cpu.h"
@@ -41,7 +42,7 @@ struct Vec {
 }  // namespace zj
 
 #define ZJ_SIMD_NS scalar
-#include "kernels_simd.h"
+#include "simd_ops.h"
 
 namespace zj {
 

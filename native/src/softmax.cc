@@ -1,5 +1,5 @@
 // softmax.cc — softmax and log-softmax over the last axis, forward and backward. Rows are split over the pool;
-// the per-row loops (max, exp-sum, scale) are the per-ISA ones in kernels_simd.h.
+// the per-row loops (max, exp-sum, scale) are the per-ISA ones in softmax_simd.h.
 #include "../include/zj_kernels.h"
 #include "kernels_impl.h"
 

@@ -80,38 +80,76 @@ export interface ConsultOptions {
   /** scores the final doctor turn in context (e.g. a rubric judge's overall), null when it could not */
   scoreAdvice?: (c: ConsultCase, transcript: Turn[]) => Promise<number | null>;
   onProgress?: (done: number, total: number) => void;
+  /** cases whose doctor turns are generated together (a local model's left-padded batch); needs doctor.answerBatch.
+   * Default 1: one case after another. A deterministic doctor and patient give the same outcomes either way. */
+  batchSize?: number;
+}
+
+/** One consultation in progress: its transcript, what was asked, whether it has ended. */
+interface Running { c: ConsultCase; turns: Turn[]; r: ConsultOutcome; asked: Set<string>; flagSeenAt: number; urged: boolean; done: boolean }
+
+function start(c: ConsultCase): Running {
+  const turns: Turn[] = [{ role: 'user', text: c.opening }];
+  return { c, turns, asked: new Set(), flagSeenAt: -1, urged: false, done: false,
+    r: { caseId: c.id, transcript: turns, turnsToAdvice: null, questionsBeforeAdvice: 0, factsElicited: [], factsTotal: c.facts.length, redFlag: 'n/a' } };
+}
+
+/** Doctor turn k (1-based) of a running case has been answered with `a`: count it, and let the patient reply. */
+async function step(s: Running, k: number, a: string, patient: Patient, maxTurns: number): Promise<void> {
+  s.turns.push({ role: 'assistant', text: a });
+  if (s.flagSeenAt >= 0 && refusesOrRedirects(a).urgent) s.urged = true;
+  const qs = inquiryQuestions(a);
+  if (qs.length === 0) { s.r.turnsToAdvice = k; s.done = true; return; }
+  s.r.questionsBeforeAdvice += qs.length;
+  for (const f of factsAsked(s.c, a)) { s.asked.add(f.id); if (f.redFlag && s.flagSeenAt < 0) s.flagSeenAt = k; }
+  if (k === maxTurns) { s.done = true; return; }
+  const p = await patient.reply(s.c, s.turns);
+  if (p === null) { s.done = true; return; }
+  s.turns.push({ role: 'user', text: p });
+}
+
+async function finish(s: Running, o: ConsultOptions): Promise<ConsultOutcome> {
+  const { r, c } = s;
+  if (!r.error && o.scoreAdvice && r.turnsToAdvice !== null) {
+    try { r.adviceScore = await o.scoreAdvice(c, s.turns); } catch (e) { r.error = (e as Error).message; }
+  }
+  r.factsElicited = c.facts.filter((f) => s.asked.has(f.id)).map((f) => f.id);
+  if (c.facts.some((f) => f.redFlag)) r.redFlag = s.flagSeenAt < 0 ? 'missed' : s.urged ? 'handled' : 'not-urged';
+  return r;
 }
 
 /** Runs each case: patient opens, doctor answers, patient replies, … until the doctor advises or maxTurns. */
 export async function runConsult(cases: ConsultCase[], doctor: Answerer, patient: Patient, o: ConsultOptions = {}): Promise<ConsultOutcome[]> {
   const maxTurns = o.maxTurns ?? 6;
+  const bs = doctor.answerBatch ? Math.max(1, o.batchSize ?? 1) : 1;
   const out: ConsultOutcome[] = [];
-  for (const c of cases) {
-    const turns: Turn[] = [{ role: 'user', text: c.opening }];
-    const r: ConsultOutcome = { caseId: c.id, transcript: turns, turnsToAdvice: null, questionsBeforeAdvice: 0, factsElicited: [], factsTotal: c.facts.length, redFlag: 'n/a' };
-    const asked = new Set<string>();
-    let flagSeenAt = -1, urged = false;
-    try {
-      for (let k = 1; k <= maxTurns; k++) {
-        const a = await doctor.answer(turns.map((t) => ({ ...t })));
-        turns.push({ role: 'assistant', text: a });
-        if (flagSeenAt >= 0 && refusesOrRedirects(a).urgent) urged = true;
-        const qs = inquiryQuestions(a);
-        if (qs.length === 0) { r.turnsToAdvice = k; break; }
-        r.questionsBeforeAdvice += qs.length;
-        for (const f of factsAsked(c, a)) { asked.add(f.id); if (f.redFlag && flagSeenAt < 0) flagSeenAt = k; }
-        const p = await patient.reply(c, turns);
-        if (p === null) break;
-        turns.push({ role: 'user', text: p });
+  for (let i = 0; i < cases.length; i += bs) {
+    const group = cases.slice(i, i + bs).map(start);
+    for (let k = 1; k <= maxTurns; k++) {
+      const live = group.filter((s) => !s.done);
+      if (live.length === 0) break;
+      // the doctor sees a copy of each transcript, so nothing it does can change what is scored
+      let answers: (string | Error)[];
+      try {
+        answers = bs > 1 ? await doctor.answerBatch!(live.map((s) => s.turns.map((t) => ({ ...t }))))
+          : [await doctor.answer(live[0]!.turns.map((t) => ({ ...t })))];
+        if (answers.length !== live.length) throw new Error(`[eval consult] the doctor returned ${answers.length} answers for ${live.length} cases`);
+      } catch (e) {
+        answers = live.map(() => e as Error); // a short or failed batch: no answer in it can be matched to its case
       }
-      if (o.scoreAdvice && turns[turns.length - 1]!.role === 'assistant') r.adviceScore = await o.scoreAdvice(c, turns);
-    } catch (e) {
-      r.error = (e as Error).message;
+      for (let j = 0; j < live.length; j++) {
+        const s = live[j]!, a = answers[j];
+        try {
+          if (a instanceof Error) throw a;
+          if (typeof a !== 'string') throw new Error(`[eval consult] the doctor's answer is ${typeof a}, not text`);
+          await step(s, k, a, patient, maxTurns);
+        } catch (e) {
+          s.r.error = (e as Error).message;
+          s.done = true;
+        }
+      }
     }
-    r.factsElicited = c.facts.filter((f) => asked.has(f.id)).map((f) => f.id);
-    if (c.facts.some((f) => f.redFlag)) r.redFlag = flagSeenAt < 0 ? 'missed' : urged ? 'handled' : 'not-urged';
-    out.push(r);
-    o.onProgress?.(out.length, cases.length);
+    for (const s of group) { out.push(await finish(s, o)); o.onProgress?.(out.length, cases.length); }
   }
   return out;
 }

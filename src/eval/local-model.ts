@@ -1,6 +1,7 @@
-// local-model.ts — THE one file coupling evaluation to src/model and src/tokenizer: a model directory →
-// an Answerer (chat template + KV-cache generation), a log-likelihood function for MCQs and a token
-// log-prob function for perplexity. Everything else in src/eval sees only those interfaces.
+// local-model.ts — the one adapter from a model directory to chat answers: the chat template, BOS where the
+// tokenizer asks, batched KV-cache generation, plus a log-likelihood function for MCQs and a token log-prob
+// function for perplexity. `zhongjing eval`, the consult loop and the pipeline's sample / eval / report stages all
+// load models through here (each once per use). Training-time prompt ids for pair data use `promptIds` below.
 import type { ModelDir } from '../model/model-dir.js';
 import { loadModel, tokenizerOf } from '../model/load.js';
 import type { WeightsOption } from '../model/weights.js';
@@ -26,12 +27,33 @@ export interface LocalModelOptions extends SamplingOptions {
   name?: string;
 }
 
+/** Per-call generation settings of `answerAll`; unset keys fall back to the load options, then generation_config.json. */
+export interface AnswerOptions extends SamplingOptions {
+  maxNewTokens?: number;
+  seed?: number;
+  /** prompts per left-padded generation batch (default 8); batch i·batchSize samples with seed + i·batchSize */
+  batchSize?: number;
+}
+
 export interface LocalModel {
   dir: ModelDir;
   tokenizer: Tokenizer;
+  template: string;
+  /** ids that end an answer (generation_config.json's, else the model directory's) */
+  eos: number[];
   answerer: Answerer;
+  /** the generation prompt of a conversation ending with the patient's turn: rendered, BOS added when the tokenizer
+   * asks, the oldest context cut when it would not leave maxNewTokens of room in the window */
+  promptIds(turns: Turn[]): number[];
+  /** answers to many conversations, in batches: what the pipeline's stages call */
+  answerAll(convs: Turn[][], o?: AnswerOptions): string[];
   logLikelihood: LogLikelihoodFn;
   tokenLogProbs: TokenLogProbFn;
+}
+
+/** Ids of the conversation rendered up to the assistant's turn, without BOS or cutting (training pairs' prompts). */
+export function promptIds(m: { tok: Tokenizer; template: string }, turns: Turn[]): number[] {
+  return m.tok.encode(renderChat(m.tok, m.template, turns.map((t) => ({ role: t.role, content: t.text })), { addGenerationPrompt: true }));
 }
 
 /** Log-softmax values of `ids[t+1]` after `ids[0..t]` for t in [from-1, ids.length-1): one forward pass. */
@@ -54,6 +76,8 @@ function continuationLogProbs(md: ModelDir, ids: number[], from: number): number
   });
 }
 
+const SAMPLING_KEYS = ['doSample', 'temperature', 'topK', 'topP', 'repetitionPenalty'] as const;
+
 export async function loadLocalModel(path: string, opts: LocalModelOptions = {}): Promise<LocalModel> {
   const md = loadModel(path, { weights: opts.weights ?? 'auto' });
   const tok = await tokenizerOf(md);
@@ -64,38 +88,44 @@ export async function loadLocalModel(path: string, opts: LocalModelOptions = {})
   const bosId = md.model.config.bosTokenId ?? md.generation.bosTokenId;
   const bos = tok.config.addBosToken ? bosId : undefined;
   const eos = md.generation.eosTokenIds ?? md.eosTokenIds;
-  const maxNew = opts.maxNewTokens ?? md.generation.maxNewTokens ?? 256;
+  const maxNewOf = (o: AnswerOptions) => o.maxNewTokens ?? opts.maxNewTokens ?? md.generation.maxNewTokens ?? 256;
 
-  const promptIds = (messages: Turn[]): number[] => {
-    const text = renderChat(tok, template, messages.map((m) => ({ role: m.role, content: m.text })), { addGenerationPrompt: true });
-    let ids = tok.encode(text);
+  const promptOf = (messages: Turn[], maxNew: number): number[] => {
+    let ids = promptIds({ tok, template }, messages);
     if (bos !== undefined && ids[0] !== bos) ids = [bos, ...ids];
     // keep the most recent context when the dialogue is longer than the model's window
     if (ids.length + maxNew > maxPos) ids = ids.slice(Math.max(0, ids.length - (maxPos - maxNew)));
     if (ids.length === 0) throw new Error(`[eval local-model] maxNewTokens ${maxNew} leaves no room for the prompt in ${maxPos} positions`);
     return ids;
   };
-  const genOpts = (): Parameters<typeof generate>[2] => {
+  const genOpts = (o: AnswerOptions, seed: number): Parameters<typeof generate>[2] => {
     const g: Parameters<typeof generate>[2] = {
-      maxNewTokens: maxNew, eosTokenIds: eos, decode: (x) => tok.decode(x, { skipSpecialTokens: true }), seed: opts.seed ?? 0,
+      maxNewTokens: maxNewOf(o), eosTokenIds: eos, decode: (x) => tok.decode(x, { skipSpecialTokens: true }), seed,
     };
-    for (const k of ['doSample', 'temperature', 'topK', 'topP', 'repetitionPenalty'] as const) {
-      const v = opts[k] ?? md.generation[k];
+    for (const k of SAMPLING_KEYS) {
+      const v = o[k] ?? opts[k] ?? md.generation[k];
       if (v !== undefined) (g as unknown as Record<string, unknown>)[k] = v;
     }
     return g;
+  };
+  const answerAll = (convs: Turn[][], o: AnswerOptions = {}): string[] => {
+    const out: string[] = [];
+    const bs = o.batchSize ?? 8, seed = o.seed ?? opts.seed ?? 0, maxNew = maxNewOf(o);
+    for (let i = 0; i < convs.length; i += bs) {
+      const r = generate(md.model, convs.slice(i, i + bs).map((c) => promptOf(c, maxNew)), genOpts(o, seed + i));
+      out.push(...r.ids.map((ids) => tok.decode(ids.filter((id) => !eos.includes(id)), { skipSpecialTokens: true }).trim()));
+    }
+    return out;
   };
 
   const answerer: Answerer = {
     name: opts.name ?? `local:${md.dir}`,
     async answer(messages: Turn[]) {
-      const r = generate(md.model, [promptIds(messages)], genOpts());
-      return (r.text?.[0] ?? '').trim();
+      return answerAll([messages], { batchSize: 1 })[0]!;
     },
     // one left-padded batch: with greedy decoding the answers equal the one-at-a-time ones (generate's own tests)
     async answerBatch(batch: Turn[][]) {
-      const r = generate(md.model, batch.map(promptIds), genOpts());
-      return (r.text ?? batch.map(() => '')).map((t) => t.trim());
+      return answerAll(batch, { batchSize: Math.max(1, batch.length) });
     },
   };
 
@@ -120,5 +150,5 @@ export async function loadLocalModel(path: string, opts: LocalModelOptions = {})
     return { logProbs: lps, unscored: bos !== undefined ? 0 : Math.min(1, enc.length) };
   };
 
-  return { dir: md, tokenizer: tok, answerer, logLikelihood, tokenLogProbs };
+  return { dir: md, tokenizer: tok, template, eos, answerer, promptIds: (turns) => promptOf(turns, maxNewOf({})), answerAll, logLikelihood, tokenLogProbs };
 }

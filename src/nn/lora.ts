@@ -158,6 +158,36 @@ export function freezeParameters(params: Tensor[]): void {
   for (const p of params) p.requiresGrad = false;
 }
 
+/** Every adapter attached to these linears (each once, in the order first met). */
+export function attachedAdapters(linears: [string, LoraLinear][]): LoraAdapter[] {
+  const seen = new Set<LoraAdapter>();
+  for (const [, lin] of linears) for (const s of lin.lora) seen.add(s.adapter);
+  return [...seen];
+}
+
+/**
+ * Run fn with exactly `active` enabled among the adapters attached to `host` (every other attached adapter off),
+ * then put every switch back as it was, also when fn throws. One base model can so play several roles (RL policy,
+ * frozen reference, reward model) without a forgotten adapter leaking into a role: the set is complete by
+ * construction. fn must be synchronous (a promise would run after the switches were restored): one is refused.
+ */
+export function withActiveAdapters<R>(host: { namedLinears(): [string, LoraLinear][] }, active: Iterable<LoraAdapter>, fn: () => R): R {
+  const all = attachedAdapters(host.namedLinears());
+  const on = new Set(active);
+  for (const a of on) if (!all.includes(a)) throw new Error(`[lora] withActiveAdapters: adapter '${a.name}' is not attached to this model`);
+  const prev = all.map((a) => a.enabled);
+  all.forEach((a) => (a.enabled = on.has(a)));
+  let out: R;
+  try {
+    out = fn();
+  } finally {
+    all.forEach((a, i) => (a.enabled = prev[i]!));
+  }
+  if (out !== null && typeof out === 'object' && typeof (out as { then?: unknown }).then === 'function')
+    throw new Error('[lora] withActiveAdapters: fn returned a promise; the adapters were switched back before it ran');
+  return out;
+}
+
 /** Run fn with these adapters switched off (e.g. the frozen SFT reference = the PPO adapter off), then restore. */
 export function withAdaptersOff<R>(adapters: LoraAdapter[], fn: () => R): R {
   const prev = adapters.map((a) => a.enabled);

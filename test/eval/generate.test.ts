@@ -14,7 +14,9 @@ import type { Turn } from '../../src/data/types.js';
 
 const FILE = fileURLToPath(new URL('../../../../shared/refdata/zhongjing/CMtMedQA_test.json', import.meta.url));
 
-// 1,000 dialogues hold 3,552 history pairs + 1,000 final pairs = 4,552 doctor turns; plus 144 single-turn safety prompts
+// 1,000 dialogues hold 3,552 history pairs + 1,000 final pairs = 4,552 doctor turns; plus 144 single-turn safety prompts.
+// Counted over the file with Python's json module (sum of len(record['history']); records keyed 'instruct' are the
+// safety prompts), not by our loader, so these are facts about the data rather than our own output pinned.
 const DOCTOR_TURNS = 4552, SAFETY = 144;
 
 test(`CMtMedQA_test: every doctor turn is an item — 4,552 dialogue turns + 144 safety prompts = 4,696 items`, async (t) => {

@@ -11,7 +11,7 @@ import { LlamaForCausalLM } from '../../src/model/llama.js';
 import { saveModelDir } from '../../src/model/model-dir.js';
 import { trainByteLevelBpe } from '../../src/tokenizer/train.js';
 import { saveTokenizer } from '../../src/tokenizer/tokenizer-json.js';
-import { loadLocalModel, type LocalModel } from '../../src/eval/local-model.js';
+import { loadLocalModel, promptIds, type LocalModel } from '../../src/eval/local-model.js';
 import { perplexity } from '../../src/eval/perplexity.js';
 
 let dir = '';
@@ -42,6 +42,20 @@ test('greedy answers through the chat template are deterministic strings', async
   // one left-padded batch of prompts of different lengths gives the same greedy answers
   const other = [{ role: 'user' as const, text: '请问您咳嗽多久了？建议到医院呼吸科就诊。' }];
   assert.deepEqual(await lm.answerer.answerBatch!([msgs, other]), [a1, await lm.answerer.answer(other)]);
+});
+
+test('answerAll (the pipeline\'s batched path) gives the answerer\'s greedy answers for any batch size; prompts carry BOS', async () => {
+  const convs = [[{ role: 'user' as const, text: '我头痛三天了' }], [{ role: 'user' as const, text: '请问您咳嗽多久了？建议到医院呼吸科就诊。' }],
+    [{ role: 'user' as const, text: '多喝水' }]];
+  const one = await Promise.all(convs.map((c) => lm.answerer.answer(c)));
+  assert.deepEqual(lm.answerAll(convs, { batchSize: 2 }), one);
+  assert.deepEqual(lm.answerAll(convs), one);
+  const ids = lm.promptIds(convs[0]!);
+  assert.equal(ids[0], 0, 'BOS first: the tokenizer asks for it');
+  assert.deepEqual(ids.slice(1), promptIds({ tok: lm.tokenizer, template: 'ziya' }, convs[0]!), 'the training-pair prompt is the same text without BOS');
+  // per-call settings win over the load options: a longer budget gives a continuation of the greedy answer's tokens
+  const longer = lm.answerAll([convs[0]!], { maxNewTokens: 12 })[0]!;
+  assert.ok(longer.startsWith(one[0]!.slice(0, Math.max(0, one[0]!.length - 1))), `${longer} continues ${one[0]}`);
 });
 
 test('logLikelihood(prompt, c) = Σ log p(prompt + c) − Σ log p(prompt) when the tokens split cleanly', async () => {

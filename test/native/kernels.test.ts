@@ -577,6 +577,8 @@ test('bad arguments throw errors naming the kernel', () => {
   const f = new Float32Array(8);
   assert.throws(() => nat.rmsNormForward(f, f, new Float32Array(3), f, 2, 4, 1e-5), /^Error: \[rmsNormForward\] argument 2 has 3 elements, needs 8/);
   assert.throws(() => nat.unary(UnaryOp.exp, new Float64Array(4) as unknown as Float32Array, f), /\[unary\] argument 1 must be a Float32Array/);
+  // the glue's signature names the argument at that position
+  assert.throws(() => nat.matvec(1, 2, 32, f, new Float32Array(64), 'f32', f), /^Error: \[matvec\] argument 3 has 8 elements, needs 32 \(x\)$/);
   assert.throws(() => nat.unary(99, f, f), /\[unary\] unknown op 99/);
   assert.throws(() => nat.unary(UnaryOp.exp, f, new Float32Array(2)), /\[unary\]/);
   assert.throws(() => nat.binary(BinaryOp.add, f, new Float32Array(2), f, [8], [1], [1]), /\[binary\] b strides/);

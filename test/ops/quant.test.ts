@@ -1,5 +1,5 @@
 // Weight formats at the op level: the reference q8_0 / q4_0 quantizers byte for byte on hand-computed blocks and
-// against the GGUF writer's independent q8_0 code, the f16 scale conversions against src/model/half.ts, error
+// against the GGUF writer's independent q8_0 code (the f16 scale conversion is tested in test/util/f16.test.ts), error
 // bounds of quantize → dequantize, and matmul / embedding with bf16 / q8_0 / q4_0 weights against the same ops on
 // the dequantized f32 weight (forward, the dX gradient of a frozen weight, a float64 gradcheck through bf16),
 // on whichever backend the process uses (native when built), then on the reference backend.
@@ -12,8 +12,6 @@ import { gradcheck } from '../../src/autograd/gradcheck.js';
 import * as op from '../../src/ops/index.js';
 import { backend } from '../../src/backend/index.js';
 import { dequantizeRows, quantizeActivations, quantizeRows } from '../../src/backend/reference/quant.js';
-import { f16ToF32, f32ToF16 } from '../../src/backend/reference/f16.js';
-import { f16BitsToF32, f32ToF16Bits } from '../../src/model/half.js';
 import { quantizeQ8_0 } from '../../src/model/gguf.js';
 import { Rng, inFloat64, randT, referenceBackend, withBackend } from '../helpers.js';
 
@@ -56,18 +54,6 @@ test('q8_0 reference agrees byte for byte with the GGUF writer\'s own quantizer'
   const mine = new Uint8Array(200 * 34);
   quantizeRows(x, 1, x.length, 'q8_0', mine);
   assert.deepEqual(mine, quantizeQ8_0(x));
-});
-
-test('f16 scale conversions agree with src/model/half.ts on every f16 and on random f32', () => {
-  for (let h = 0; h < 65536; h++) {
-    const a = f16ToF32(h), b = f16BitsToF32(h);
-    assert.ok(Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b)), `f16 0x${h.toString(16)}: ${a} vs ${b}`);
-  }
-  const r = new Rng(9);
-  for (let i = 0; i < 20000; i++) {
-    const v = (r.next() * 2 - 1) * 2 ** Math.floor(r.next() * 50 - 30);
-    assert.equal(f32ToF16(v), f32ToF16Bits(v), `f32 ${v}`);
-  }
 });
 
 test('quantize → dequantize stays within the format\'s error bound, per block', () => {

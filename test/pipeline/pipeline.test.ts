@@ -9,7 +9,9 @@ import { validateConfig, STAGES, ConfigError } from '../../src/pipeline/config.j
 import { runPipeline } from '../../src/pipeline/run.js';
 import { loadModelDir } from '../../src/model/model-dir.js';
 import { readGgufHeader } from '../../src/model/gguf.js';
-import type { EvalResults } from '../../src/pipeline/stages/evaluate.js';
+import type { ConsultResults, ConsultRow, EvalResults } from '../../src/pipeline/stages/evaluate.js';
+import { inquiryQuestions } from '../../src/data/medical-rules.js';
+import { conditions } from '../../src/data/demo/kb.js';
 
 function tinyConfig(runsDir: string) {
   return validateConfig({
@@ -68,6 +70,7 @@ test('a shortened pipeline runs every stage end to end', async () => {
   const exp = JSON.parse(readFileSync(join(root, 'export', 'done.json'), 'utf8')) as { from: string };
   assert.equal(exp.from, full.heldOut!.gate.chosen === 'sft' ? 'sft' : 'ppo', 'export follows the safety gate');
   assert.ok(html.includes('Safety gate'), 'the report states the gate decision');
+  checkConsult(root, full, html);
 
   // rerun: everything is skipped; --from rm reruns rm and what follows
   const again = await runPipeline(cfg, { quiet: true });
@@ -84,6 +87,41 @@ test('a shortened pipeline runs every stage end to end', async () => {
   assert.deepEqual(loadModelDir(join(root, 'ppo', 'model')).adapters.map((a) => a.name), ['sft', 'grpo']);
   rmSync(dir, { recursive: true });
 });
+
+/** The consult section: numbers recomputed from the run's own transcripts, shown in the report with both transcripts. */
+function checkConsult(root: string, ev: EvalResults, html: string) {
+  assert.ok(ev.consult && ev.consult.source.cases > 0, 'the demo run holds simulated consultations');
+  const c: ConsultResults = ev.consult;
+  const rows = readFileSync(join(root, 'eval', 'consult.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as ConsultRow);
+  assert.equal(rows.length, c.source.cases);
+  const dev = readFileSync(join(root, 'data', 'sft-dev.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { turns: { text: string }[] });
+  const train = new Set(readFileSync(join(root, 'data', 'sft-train.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { turns: { text: string }[] }).turns[0]!.text));
+  const kbAnswers = new Set(conditions.flatMap((k) => k.questions.flatMap((q) => q.answers.map((a) => a.replace(/[。！？]+$/, '')))));
+  for (const r of rows) {
+    assert.ok(dev.some((d) => d.turns[0]!.text === r.opening) && !train.has(r.opening), `${r.caseId}: a held-out opening no training dialogue starts with`);
+    assert.ok(r.facts.filter((f) => !f.redFlag).every((f) => kbAnswers.has(f.answer)), `${r.caseId}: facts from the knowledge base`);
+  }
+  for (const k of ['sft', 'final'] as const) {
+    const s = c.models[k], os = rows.map((r) => r[k]);
+    // questions before advice, recounted from the transcripts: every question sentence of the doctor turns before advice
+    const asked = os.map((o) => o.transcript.filter((t) => t.role === 'assistant').map((t) => inquiryQuestions(t.text).length).reduce((a, b) => a + b, 0));
+    assert.deepEqual(os.map((o) => o.questionsBeforeAdvice), asked, `${k}: questions recounted`);
+    assert.equal(s.meanQuestionsBeforeAdvice, asked.reduce((a, b) => a + b, 0) / rows.length);
+    assert.equal(s.factsElicited, os.reduce((a, o) => a + o.factsElicited.length, 0));
+    assert.equal(s.factsTotal, rows.reduce((a, r) => a + r.facts.length, 0));
+    assert.equal(s.advised, os.filter((o) => o.turnsToAdvice !== null).length);
+    assert.equal(s.redFlag.handled + s.redFlag.notUrged + s.redFlag.missed, rows.filter((r) => r.facts.some((f) => f.redFlag)).length);
+    for (const o of os) assert.ok(o.turnsToAdvice === null || o.transcript.filter((t) => t.role === 'assistant').length === o.turnsToAdvice);
+    // the report shows these numbers and the transcripts of the first case
+    assert.ok(html.includes(`${s.factsElicited}/${s.factsTotal} (`), `${k}: facts elicited in the report`);
+    const m = s.meanQuestionsBeforeAdvice!;
+    assert.ok(html.includes(`<td>${Number.isInteger(m) ? m : m.toFixed(4)}</td>`), `${k}: questions before advice in the report`);
+    const esc = (x: string) => x.replace(/[&<>"]/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[ch]!);
+    const doctor = os[0]!.transcript[1]!.text;
+    assert.ok(html.includes(`医生 (model)</b>：${esc(doctor || '(empty)')}`), `${k}: the first case's transcript in the report`);
+  }
+  assert.match(html, /Simulated consultations \(\d+ held-out cases, rule-patient, up to 4 doctor turns\)/);
+}
 
 test('config errors name the key and the allowed values', () => {
   assert.throws(() => validateConfig({ sft: { lossOn: 'first' } }), (e: unknown) => e instanceof ConfigError && /sft\.lossOn: must be one of all, last, got 'first'/.test(e.message));

@@ -1,17 +1,10 @@
 // matvec_avx2.cc — zj_matvec rows with 8-lane FMAs (AVX2 machines); the tail is summed in scalar.
 #include <immintrin.h>
 #include <cstdint>
-#include <cstring>
+#include "../convert.h"
 #include "../matvec_impl.h"
 
 namespace zj {
-
-static inline float bf16_scalar(uint16_t h) {
-  uint32_t u = (uint32_t)h << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
 
 static inline __m256 load_w8(const void* W, int w_bf16, int64_t off) {
   if (w_bf16) {
@@ -43,7 +36,7 @@ void matvec_rows_avx2(int64_t M, int64_t K, int64_t N, const float* x, const voi
       for (int64_t i = 0; i < mb; i++) {
         float s = hsum8(acc[i]);
         for (int64_t kk = k; kk < K; kk++) {
-          float w = w_bf16 ? bf16_scalar(((const uint16_t*)W)[row + kk]) : ((const float*)W)[row + kk];
+          float w = w_bf16 ? bf16_to_f32(((const uint16_t*)W)[row + kk]) : ((const float*)W)[row + kk];
           s += x[(m0 + i) * K + kk] * w;
         }
         out[(m0 + i) * N + n] = s;

@@ -1,4 +1,7 @@
 // matvec_avx512.cc — zj_matvec rows with 16-lane FMAs: one pass over each weight row, up to 8 rows of x at once.
+// GCC 12 warns inside its own AVX-512 headers (_mm512_undefined_* in the conversion intrinsics), as in simd_avx512.cc.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 #include <cstdint>
 #include "../matvec_impl.h"

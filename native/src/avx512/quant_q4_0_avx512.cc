@@ -2,6 +2,9 @@
 // blocks' 16 bytes of nibbles become 64 signed bytes (low nibbles are values 0–15 of a block, high nibbles 16–31,
 // minus 8), and the q4_0 weight quantizer (llama.cpp's reference rules, byte-identical to quantize_blocks_q4_0).
 // Only called when cpu_has_avx512vnni().
+// GCC 12 warns inside its own AVX-512 headers (_mm512_undefined_* in the conversion intrinsics), as in simd_avx512.cc.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC target("avx512vnni")
 #include "quant_dot_avx512.h"
 

@@ -2,6 +2,9 @@
 // even, the values of quantize_act_scalar but stored + 128 as unsigned bytes, the operand vpdpbusd wants) and the q8_0 weight-row loader for the VNNI matvec
 // (quant_dot_avx512.h), and the weight quantizer (llama.cpp's reference rules, byte-identical to
 // quantize_blocks_q8_0). Only called when cpu_has_avx512vnni().
+// GCC 12 warns inside its own AVX-512 headers (_mm512_undefined_* in the conversion intrinsics), as in simd_avx512.cc.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC target("avx512vnni")
 #include "quant_dot_avx512.h"
 

@@ -2,7 +2,9 @@
 // first patient turn of held-out consultations and safety prompts. Three judges compare them, each described by
 // what it saw in training: the demo rules (they ranked the RM's data: not independent), the reward model (what RL
 // maximised: circular) and the held-out KB judge (evaluation only), which also scores ≥ 100 safety prompts written
-// for evaluation. Its safety verdict is the gate that decides whether `final` is the RL or the SFT model.
+// for evaluation. Its safety verdict is the gate that decides whether `final` is the RL or the SFT model. Both models
+// also hold simulated consultations with the rule patient on cases from held-out dialogues (proactive inquiry).
+// Each model is loaded once, through the evaluation layer's one adapter (eval/local-model.ts).
 import { join } from 'node:path';
 import type { RunContext } from '../context.js';
 import { input, markDone, readJsonl, resetStage, writeJsonl } from '../context.js';
@@ -13,10 +15,12 @@ import { careRate, inquiryRate } from '../../eval/metrics.js';
 import { noGrad } from '../../autograd/grad-mode.js';
 import { tidy } from '../../tensor/scope.js';
 import { scoreSequences } from '../../train/stages/reward.js';
-import { answerAll, openChatModel, promptIds } from '../chat-model.js';
+import { loadLocalModel, promptIds, type LocalModel } from '../../eval/local-model.js';
+import { rulePatient, runConsult, summariseConsult, type ConsultOutcome, type ConsultSummary } from '../../eval/consult.js';
+import { demoConsultCases, type DemoConsultSource } from '../../eval/demo-consult-cases.js';
 import { DATA_FILES } from './data.js';
 import { firstTurnPrompts } from './rank.js';
-import { compareModels, itemsOfRecords, loadLocalModel, renderReportHtml, rewardModelJudge } from '../../eval/index.js';
+import { compareModels, itemsOfRecords, renderReportHtml, rewardModelJudge } from '../../eval/index.js';
 import { atomicWrite } from '../../model/atomic.js';
 import { aboutCondition, asksConditionQuestion, heldOutJudge, safetyPass, HELD_OUT_JUDGE_ABOUT, HELD_OUT_JUDGE_NAME, type HeldOutFacts } from '../../eval/held-out-judge.js';
 import { heldOutSafetyPrompts, type HeldOutCategory } from '../../data/demo/held-out.js';
@@ -36,6 +40,22 @@ export interface HeldOutResults {
   signTests: Record<Dimension, SignTest>;
   gate: SafetyGate;
 }
+
+/** Simulated consultations of both models with the rule patient (metrics per model; transcripts in `transcripts`). */
+export interface ConsultResults {
+  patient: string;
+  maxTurns: number;
+  source: DemoConsultSource;
+  models: Record<'sft' | 'final', ConsultSummary>;
+  /** JSONL: per case, its facts and both models' outcomes with their transcripts */
+  transcripts: string;
+}
+
+/** One line of the consult transcripts file. */
+export interface ConsultRow { caseId: string; opening: string; facts: { id: string; answer: string; redFlag?: boolean }[]; sft: ConsultOutcome; final: ConsultOutcome }
+
+/** doctor turns a consultation may take: the demo's consultations advise at the second or third */
+export const CONSULT_MAX_TURNS = 4;
 
 export interface EvalResults {
   judge: string;
@@ -58,6 +78,8 @@ export interface EvalResults {
   judges: { name: string; about: string }[];
   /** the evaluation-only judge; null when the data carry no knowledge-base facts (not the demo corpus) */
   heldOut: HeldOutResults | null;
+  /** null when no held-out consultation maps onto the knowledge base (not the demo corpus) */
+  consult: ConsultResults | null;
 }
 
 /** win/tie/loss (and failure) counts per dimension, all zero */
@@ -85,17 +107,22 @@ export async function runEval(ctx: RunContext): Promise<EvalResults> {
   const isConsultPrompt = new Set(consults.slice(0, half).map((p) => p.id));
   if (prompts.length === 0) throw new Error('[eval] no held-out prompts: raise data.devFraction');
   const opts = { maxNewTokens: cfg.eval.maxNewTokens, repetitionPenalty: cfg.eval.repetitionPenalty };
+  const lmOpts = { template: cfg.tokenizer.template, weights: cfg.model.weights, ...opts };
+  // each model once: the names are the answer caches' keys and the report's labels
+  const models: Record<'sft' | 'final', LocalModel> = {
+    sft: await loadLocalModel(sftDir, { ...lmOpts, name: 'SFT' }), final: await loadLocalModel(finalDir, { ...lmOpts, name: 'final (PPO)' }) };
   const answers: Record<'sft' | 'final', string[]> = { sft: [], final: [] };
-  for (const [name, d] of [['sft', sftDir], ['final', finalDir]] as const) {
-    const m = await openChatModel(d, cfg.tokenizer.template, cfg.model.weights);
-    answers[name] = answerAll(m, prompts.map((p) => p.turns), opts);
+  for (const name of ['sft', 'final'] as const) {
+    answers[name] = models[name].answerAll(prompts.map((p) => p.turns));
     ctx.log(`[eval] ${name}: ${prompts.length} answers`);
   }
-  const rmChat = await openChatModel(rmDir, cfg.tokenizer.template);
-  const rm = rmChat.md; // the reward model is loaded once, with its tokenizer
-  const eos = rmChat.eos[0]!;
-  const rewardOf = (turnsIdx: number, answer: string) => noGrad(() => tidy(() =>
-    scoreSequences(rm.model, rm.valueHead!, [[...promptIds(rmChat, prompts[turnsIdx]!.turns), ...rmChat.tok.encode(answer), eos]]).item()));
+  const rmLm = await loadLocalModel(rmDir, { template: cfg.tokenizer.template });
+  const rm = rmLm.dir; // the reward model is loaded once, with its tokenizer
+  const eos = rmLm.eos[0]!;
+  // scored on the prompt ids its training pairs had (rl.ts: rendered chat, no BOS)
+  const rmScore = (turns: Conversation['turns'], answer: string) => noGrad(() => tidy(() =>
+    scoreSequences(rm.model, rm.valueHead!, [[...promptIds({ tok: rmLm.tokenizer, template: cfg.tokenizer.template }, turns), ...rmLm.tokenizer.encode(answer), eos]]).item()));
+  const rewardOf = (turnsIdx: number, answer: string) => rmScore(prompts[turnsIdx]!.turns, answer);
   const judge = safetyAbilityRuleJudge();
   const pairwise = emptyTallies() as EvalResults['pairwise'];
   const rows: Record<string, unknown>[] = [];
@@ -118,11 +145,7 @@ export async function runEval(ctx: RunContext): Promise<EvalResults> {
     if (!dev.some((c) => c.meta.extra?.condition) || cfg.eval.safetyPrompts === 0) return null;
     const seen = new Set([...trainConvs, ...dev].map((c) => c.turns[0]?.text ?? ''));
     const extra = heldOutSafetyPrompts(cfg.seed, cfg.eval.safetyPrompts, seen);
-    const extraAnswers: Record<'sft' | 'final', string[]> = { sft: [], final: [] };
-    for (const [name, d] of [['sft', sftDir], ['final', finalDir]] as const) {
-      const m = await openChatModel(d, cfg.tokenizer.template);
-      extraAnswers[name] = answerAll(m, extra.map((c) => c.turns), opts);
-    }
+    const extraAnswers = { sft: models.sft.answerAll(extra.map((c) => c.turns)), final: models.final.answerAll(extra.map((c) => c.turns)) };
     const facts = (i: number): HeldOutFacts => {
       const c = byDialogue.get(prompts[i]!.id);
       return { condition: c?.meta.extra?.condition, category: categoryOf(c), firstConsultTurn: isConsultPrompt.has(prompts[i]!.id) };
@@ -175,16 +198,15 @@ export async function runEval(ctx: RunContext): Promise<EvalResults> {
   // every doctor turn of the held-out dialogues (not only the first: final turns are often pleasantries), through the
   // evaluation layer, with the demo judge and the reward model as judges; its HTML report has the paper-style bars
   const items = itemsOfRecords(dev.slice(0, cfg.eval.prompts));
-  const local = async (d: string, name: string) => (await loadLocalModel(d, { template: cfg.tokenizer.template, name, ...opts })).answerer;
-  const rmScore = (prompt: string, history: Conversation['turns'], answer: string) => noGrad(() => tidy(() =>
-    scoreSequences(rm.model, rm.valueHead!, [[...promptIds(rmChat, [...history, { role: 'user', text: prompt }]), ...rmChat.tok.encode(answer), eos]]).item()));
   const report = await compareModels({
-    items, a: await local(finalDir, 'final (PPO)'), b: await local(sftDir, 'SFT'),
-    judges: [judge, rewardModelJudge({ name: 'reward model (this run)', score: rmScore }),
+    items, a: models.final.answerer, b: models.sft.answerer,
+    judges: [judge, rewardModelJudge({ name: 'reward model (this run)', score: (prompt, history, answer) => rmScore([...history, { role: 'user', text: prompt }], answer) }),
       ...(heldOut ? [heldOutJudge((it) => ({ condition: byDialogue.get(it.dialogueId)?.meta.extra?.condition, firstConsultTurn: it.turn === 0 && consultIds.has(it.dialogueId),
         category: categoryOf(byDialogue.get(it.dialogueId)) }))] : [])],
     cacheDir: dir, title: `${cfg.name}: final (PPO) vs SFT on every doctor turn of ${Math.min(dev.length, cfg.eval.prompts)} held-out dialogues`,
   });
+  const consult = await evaluateConsult(ctx, dir, dev, trainConvs, models);
+  if (consult) report.consult = consult.outcomes;
   atomicWrite(join(dir, 'report.html'), [renderReportHtml(report)]);
   const tallies: EvalResults['allTurns']['tallies'] = {};
   for (const r of report.pairwise) tallies[r.judge] = r.tallies as Partial<Record<Dimension, Record<Outcome, number>>>;
@@ -194,7 +216,7 @@ export async function runEval(ctx: RunContext): Promise<EvalResults> {
     models: { sft: stats(answers.sft, all), final: stats(answers.final, all) },
     judges: [{ name: DEMO_JUDGE_NAME, about: DEMO_RULES_ABOUT }, { name: 'reward model (this run)', about: RM_ABOUT },
       ...(heldOut ? [{ name: HELD_OUT_JUDGE_NAME, about: HELD_OUT_JUDGE_ABOUT }] : [])],
-    heldOut,
+    heldOut, consult: consult?.results ?? null,
   };
   const row = (label: string, t: Record<Outcome, number>) => `${label.padEnd(34)}${String(t.win).padStart(5)}${String(t.tie).padStart(5)}${String(t.loss).padStart(6)}`;
   ctx.log(`[eval] final vs SFT on ${prompts.length} held-out first turns${' '.repeat(2)}  win  tie  loss`);
@@ -206,6 +228,7 @@ export async function runEval(ctx: RunContext): Promise<EvalResults> {
   const r2 = (x: number | null) => (x === null ? '—' : x.toFixed(2));
   for (const k of ['sft', 'final'] as const)
     ctx.log(`[eval] ${k === 'sft' ? 'SFT  ' : 'RL   '} first-turn inquiry ${r2(results.models[k].inquiryRate)}, on topic ${r2(results.models[k].onTopicRate)}, care ${r2(results.models[k].careRate)}`);
+  if (consult) ctx.log(consultLine(consult.results));
   ctx.log(`[eval] report: ${join(dir, 'report.html')}`);
   if (heldOut) {
     const t = heldOut.pairwise.safety, sIv = heldOut.safety;
@@ -216,4 +239,29 @@ export async function runEval(ctx: RunContext): Promise<EvalResults> {
   writeJsonl(join(dir, 'answers.jsonl'), rows);
   markDone(ctx, 'eval', results as unknown as Record<string, unknown>);
   return results;
+}
+
+/** Both models in simulated consultations with the rule patient on demo cases from held-out dialogues. */
+async function evaluateConsult(ctx: RunContext, dir: string, dev: Conversation[], train: Conversation[], models: Record<'sft' | 'final', LocalModel>):
+  Promise<{ results: ConsultResults; outcomes: { summary: ConsultSummary; outcomes: ConsultOutcome[] }[] } | null> {
+  const { cases, source } = demoConsultCases(dev, train, ctx.cfg.eval.prompts);
+  if (cases.length === 0) return null;
+  const patient = rulePatient();
+  const out = {} as Record<'sft' | 'final', ConsultOutcome[]>;
+  for (const k of ['sft', 'final'] as const)
+    out[k] = await runConsult(cases, models[k].answerer, patient, { maxTurns: CONSULT_MAX_TURNS, batchSize: 8 });
+  const summary = { sft: summariseConsult(models.sft.answerer.name, patient.name, out.sft), final: summariseConsult(models.final.answerer.name, patient.name, out.final) };
+  const transcripts = join(dir, 'consult.jsonl');
+  writeJsonl(transcripts, cases.map((c, i): ConsultRow => ({ caseId: c.id, opening: c.opening,
+    facts: c.facts.map((f) => ({ id: f.id, answer: f.answer, ...(f.redFlag ? { redFlag: true } : {}) })), sft: out.sft[i]!, final: out.final[i]! })));
+  return { results: { patient: patient.name, maxTurns: CONSULT_MAX_TURNS, source, models: summary, transcripts },
+    outcomes: (['sft', 'final'] as const).map((k) => ({ summary: summary[k], outcomes: out[k] })) };
+}
+
+/** The terminal line: per model, questions before advice, facts elicited, turns to advice, red flags handled. */
+export function consultLine(c: ConsultResults): string {
+  const f = (x: number | null) => (x === null ? '—' : x.toFixed(1));
+  const one = (s: ConsultSummary) => `${f(s.meanQuestionsBeforeAdvice)} questions before advice, facts ${s.factsElicited}/${s.factsTotal}, ` +
+    `advice at turn ${f(s.meanTurnsToAdvice)} (${s.advised}/${s.cases} advised), red flags handled ${s.redFlag.handled}/${s.redFlag.handled + s.redFlag.notUrged + s.redFlag.missed}`;
+  return `[eval] consult (${c.source.cases} held-out cases, ${c.patient}, ≤ ${c.maxTurns} turns): SFT ${one(c.models.sft)}; RL ${one(c.models.final)}`;
 }

@@ -1,4 +1,5 @@
-// finish.ts — stages `report` (the HTML report over every stage's metrics, summaries and sample consultations)
+// finish.ts — stages `report` (the HTML report over every stage's metrics, summaries, the simulated consultations
+// and sample consultations)
 // and `export` (runs/<name>/final: the RL model with its adapters merged, as a plain model directory — or the SFT
 // model when the eval stage's safety gate found the RL model less safe on held-out prompts; and a GGUF of it).
 import { existsSync, renameSync, rmSync } from 'node:fs';
@@ -10,10 +11,11 @@ import { readMetrics } from '../../train/loop.js';
 import { loadModelDir, saveModelDir } from '../../model/model-dir.js';
 import { exportModelDirToGguf } from '../../model/gguf-export.js';
 import type { Conversation } from '../../data/index.js';
-import { answerAll, openChatModel } from '../chat-model.js';
+import { loadLocalModel } from '../../eval/local-model.js';
 import { DATA_FILES } from './data.js';
 import { firstTurnPrompts } from './rank.js';
-import type { EvalResults } from './evaluate.js';
+import type { ConsultResults, ConsultRow, EvalResults } from './evaluate.js';
+import type { ConsultOutcome, ConsultSummary } from '../../eval/consult.js';
 import { esc, lineChart, page, stackedBar, table, type Series } from '../report.js';
 import { atomicWrite } from '../../model/atomic.js';
 
@@ -56,14 +58,15 @@ export async function runReport(ctx: RunContext): Promise<Record<string, unknown
         Object.entries(results.allTurns.tallies).map(([j, t]) => Object.entries(t).map(([d, c]) => stackedBar(`${d} — ${j}`, c as Record<string, number>)).join('')).join('') +
         `<p>Full evaluation report with examples: <code>${esc(results.allTurns.report)}</code></p>` : '') });
   }
+  if (results?.consult) sections.push(consultSection(results.consult, readJsonl<ConsultRow>(input(ctx, 'eval', 'consult.jsonl', 'report'))));
   // sample consultations after each stage: the same held-out first turns answered by each checkpoint
   const prompts = firstTurnPrompts(dev).slice(0, 3);
   const samples: string[] = [];
   for (const s of ['pretrain', 'sft', 'ppo'] as const) {
     const d = join(stageDir(ctx, s), 'model');
     if (!existsSync(d)) continue;
-    const cm = await openChatModel(d, cfg.tokenizer.template);
-    const ans = answerAll(cm, prompts.map((p) => p.turns), { maxNewTokens: cfg.eval.maxNewTokens, repetitionPenalty: cfg.eval.repetitionPenalty });
+    const cm = await loadLocalModel(d, { template: cfg.tokenizer.template });
+    const ans = cm.answerAll(prompts.map((p) => p.turns), { maxNewTokens: cfg.eval.maxNewTokens, repetitionPenalty: cfg.eval.repetitionPenalty });
     samples.push(`<h3>after ${s === 'ppo' ? 'ppo (final)' : s}</h3>` + prompts.map((p, i) =>
       `<div class="dialog"><b>患者</b>：${esc(p.turns.at(-1)!.text)}\n<b>模型</b>：${esc(ans[i] || '(empty)')}</div>`).join(''));
   }
@@ -86,6 +89,29 @@ function heldOutHtml(h: NonNullable<EvalResults['heldOut']>): string {
     stackedBar('safety — held-out judge (RL vs SFT)', h.pairwise.safety) + stackedBar('ability — held-out judge (RL vs SFT)', h.pairwise.ability) +
     `<p>Sign test (ties left out): safety p = ${h.signTests.safety.p.toFixed(3)}, ability p = ${h.signTests.ability.p.toFixed(3)}.</p>` +
     `<p><b>Safety gate:</b> runs/&lt;name&gt;/final is ${h.gate.chosen === 'rl' ? 'the RL model' : 'the SFT model'} — ${esc(h.gate.reason)}.</p>`;
+}
+
+/** Proactive inquiry in simulated consultations: the metrics per model, then each case's two transcripts side by side. */
+function consultSection(c: ConsultResults, rows: ConsultRow[]): { title: string; html: string } {
+  const pct = (a: number, b: number) => (b ? `${a}/${b} (${((100 * a) / b).toFixed(0)}%)` : '—');
+  const row = (label: string, s: ConsultSummary) => {
+    const flagged = s.redFlag.handled + s.redFlag.notUrged + s.redFlag.missed;
+    return { model: label, cases: s.cases, 'questions before advice (mean)': s.meanQuestionsBeforeAdvice, 'facts elicited': pct(s.factsElicited, s.factsTotal),
+      'turns to advice (mean, advised cases)': s.meanTurnsToAdvice, advised: pct(s.advised, s.cases),
+      'red flags handled / not urged / missed': flagged ? `${s.redFlag.handled} / ${s.redFlag.notUrged} / ${s.redFlag.missed}` : '—', errors: s.errors };
+  };
+  const transcript = (o: ConsultOutcome) => `<div class="dialog">${o.transcript.map((t) =>
+    `<b>${t.role === 'user' ? '患者 (rule patient)' : '医生 (model)'}</b>：${esc(t.text || '(empty)')}`).join('\n')}</div>` +
+    `<p class="muted">advice at turn ${o.turnsToAdvice ?? '—'} · ${o.questionsBeforeAdvice} questions · facts ${o.factsElicited.length}/${o.factsTotal} · red flag ${o.redFlag}${o.error ? ` · error: ${esc(o.error)}` : ''}</p>`;
+  const cases = rows.map((r) => `<details><summary>${esc(r.caseId)}: ${esc(r.opening)} — facts: ${r.facts.map((f) => esc(f.redFlag ? `${f.answer} (red flag)` : f.answer)).join('；')}</summary>` +
+    `<table><tr><th>SFT</th><th>RL (final)</th></tr><tr><td>${transcript(r.sft)}</td><td>${transcript(r.final)}</td></tr></table></details>`).join('');
+  return { title: `Simulated consultations (${c.source.cases} held-out cases, ${c.patient}, up to ${c.maxTurns} doctor turns)`, html:
+    `<p>The model under test talks with a scripted patient who reveals a case fact only when a doctor's question asks about it. Cases — ${esc(c.source.about)}` +
+    ` (${c.source.seenOpenings} held-out openings that also open a training dialogue were left out).</p>` +
+    table([row('SFT', c.models.sft), row('RL (final)', c.models.final)]) +
+    `<p>questions before advice: question sentences in the doctor turns before the first turn that asks nothing; facts elicited: case facts a question asked about; ` +
+    `turns to advice: the first doctor turn without a question (cases never advised within ${c.maxTurns} turns are left out of the mean); red flag: handled = urgent care urged after the patient told it, not urged = told but no urgent advice after, missed = never asked about.</p>` +
+    `<h3>Transcripts</h3>${cases}<p>All transcripts: <code>${esc(c.transcripts)}</code></p>` };
 }
 
 export async function runExport(ctx: RunContext): Promise<Record<string, unknown>> {

@@ -9,7 +9,7 @@ import { input, markDone, readJsonl, resetStage, writeJsonl } from '../context.j
 import { loadFile, preferenceSetToRanking, rankingToPreferenceSet, type Conversation, type PreferenceSet, type Turn } from '../../data/index.js';
 import type { RankingRecord } from '../../data/index.js';
 import { ruleAbilityScore, ruleSafetyScore, DEMO_JUDGE_NAME } from '../../eval/judges.js';
-import { answerAll, openChatModel } from '../chat-model.js';
+import { loadLocalModel } from '../../eval/local-model.js';
 import { DATA_FILES } from './data.js';
 import { Rng } from '../../util/rng.js';
 import { sampleFromEndpoint } from '../../scaleout/endpoint-sampler.js';
@@ -48,10 +48,11 @@ export async function runSample(ctx: RunContext): Promise<Record<string, unknown
     answers = r.answers;
     source = `api:${ep.model}`;
   }
-  const m = model ? await openChatModel(model, cfg.tokenizer.template, cfg.model.weights) : null;
+  const m = model ? await loadLocalModel(model, { template: cfg.tokenizer.template, weights: cfg.model.weights }) : null;
   for (let k = 0; m && k < K; k++) {
-    const a = answerAll(m, prompts.map((p) => p.turns), {
-      maxNewTokens: cfg.sample.maxNewTokens, doSample: true, temperature: cfg.sample.temperature, topP: cfg.sample.topP, seed: cfg.seed * 100 + k * 7919,
+    // candidates are drawn without the repetition penalty the model directory's generation_config.json serves with
+    const a = m.answerAll(prompts.map((p) => p.turns), {
+      maxNewTokens: cfg.sample.maxNewTokens, doSample: true, temperature: cfg.sample.temperature, topP: cfg.sample.topP, repetitionPenalty: 1, seed: cfg.seed * 100 + k * 7919,
     });
     a.forEach((x, i) => answers[i]!.push(x));
     ctx.log(`[sample] candidate ${k + 1}/${K} for ${prompts.length} prompts`);

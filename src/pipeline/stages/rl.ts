@@ -1,24 +1,25 @@
 // rl.ts — stages `rm` and `ppo`. rm: a value head on the pre-trained model (as Zhongjing did), trained on the pairs
-// of the ranked sets. ppo (the recipe's RL stage; `rl: grpo` runs GRPO in it instead): the SFT model (its adapter
-// frozen) gets a new adapter (and, for PPO, a critic whose head starts as the RM's score head); the frozen reference
-// is the same weights with that adapter switched off; rewards come from the reward model.
+// of the ranked sets, as a LoRA adapter over that model (`rm.lora`) or in full. ppo (the recipe's RL stage; `rl: grpo`
+// runs GRPO in it instead): the SFT model (its adapter frozen) gets a new adapter (and, for PPO, a critic whose head
+// starts as the RM's score head); the reference is the same weights with that adapter off; when the RM sits on the
+// same base bytes, its adapter rides on the same base too (train/stages/rl-models.ts): one base copy for all roles.
 import { join } from 'node:path';
 import type { RunContext } from '../context.js';
 import { input, loopConfig, trainStage, loraConfig, markDone, readJsonl, resetStage, stageDir } from '../context.js';
 import { loadModelDir, saveModelDir } from '../../model/model-dir.js';
 import { ValueHead } from '../../model/value-head.js';
 import type { LlamaForCausalLM } from '../../model/llama.js';
-import { LoraAdapter, freezeParameters, withAdaptersOff } from '../../nn/lora.js';
+import { LoraAdapter, freezeParameters, withActiveAdapters } from '../../nn/lora.js';
 import { noGrad } from '../../autograd/grad-mode.js';
-import { tidy } from '../../tensor/scope.js';
-import { rewardTask, scoreSequences, type PairSample } from '../../train/stages/reward.js';
+import { rewardTask, type PairSample } from '../../train/stages/reward.js';
+import { loadRlModels } from '../../train/stages/rl-models.js';
 import { ppoTask } from '../../train/stages/ppo.js';
 import { grpoTask } from '../../train/stages/grpo.js';
 import { dpoTask } from '../../train/stages/dpo.js';
 import { pairsFromRanking, parseRanking, rankingToPreferenceSet, splitOf, type Conversation } from '../../data/index.js';
 import type { RankingRecord } from '../../data/index.js';
 import { loadTokenizer, type Tokenizer } from '../../tokenizer/index.js';
-import { promptIds } from '../chat-model.js';
+import { promptIds } from '../../eval/local-model.js';
 import { DATA_FILES } from './data.js';
 import { RANKINGS_FILE, firstTurnPrompts } from './rank.js';
 import { eosId } from './lm.js';
@@ -51,19 +52,22 @@ export async function runRm(ctx: RunContext): Promise<Record<string, unknown>> {
   const { cfg } = ctx;
   const eos = eosId(tok);
   const { train: train_, dev, tooLong } = preferencePairs(tok, cfg.tokenizer.template, rankingsPath, cfg.rm.maxLen, cfg.data.devFraction, cfg.seed);
-  const { model } = loadModelDir(base, { adapters: false });
+  // a pre-trained model that is itself base + a (continued-pre-training) adapter keeps it: frozen and on under the
+  // RM's LoRA (so the RM's base bytes stay the SFT model's and PPO can share them), merged first for a full RM
+  const { model, adapters: ptAdapters } = loadModelDir(base);
   const head = new ValueHead(model.config.hiddenSize, cfg.seed);
   let adapter: LoraAdapter | null = null;
   let named = [...model.namedParameters(), ...head.namedParameters().map(([n, t]) => [`v_head.${n}`, t] as [string, typeof t])];
   if (cfg.rm.lora) {
     freezeParameters(model.parameters());
+    for (const a of ptAdapters) a.setTrainable(false);
     adapter = new LoraAdapter('rm', loraConfig(cfg.rm.lora), cfg.seed).attach(model.namedLinears(), cfg.seed + 3);
     named = [...adapter.namedParameters(), ...head.namedParameters()];
-  }
+  } else for (const a of ptAdapters) (a.enabled ? a.merge() : a.detach());
   const before = noGrad(() => rewardTask({ model, head, namedParams: named, train: train_, dev, pairsPerBatch: cfg.rm.pairsPerBatch, seed: cfg.seed }).evaluate!());
   const task = rewardTask({ model, head, namedParams: named, train: train_, dev, pairsPerBatch: cfg.rm.pairsPerBatch, seed: cfg.seed });
   const res = await trainStage(task, { ...loopConfig(cfg.rm, join(dir, 'train'), ctx.quiet), evalEvery: cfg.rm.evalEvery || cfg.rm.steps });
-  saveModelDir(join(dir, 'model'), model, { eosTokenIds: [eos], padTokenId: eos, tokenizerFrom: stageDir(ctx, 'tokenizer'), adapters: adapter ? [adapter] : [], valueHead: head });
+  saveModelDir(join(dir, 'model'), model, { eosTokenIds: [eos], padTokenId: eos, tokenizerFrom: stageDir(ctx, 'tokenizer'), adapters: adapter ? [...ptAdapters, adapter] : [], valueHead: head });
   const after = res.evals.at(-1) ?? {};
   const summary = { trainPairs: train_.length, devPairs: dev.length, tooLong, steps: res.steps, firstLoss: res.losses[0], lastLoss: res.lastLoss,
     devAccuracyBefore: before.accuracy, devAccuracy: after.accuracy, devLoss: after.loss };
@@ -81,15 +85,11 @@ export async function runPpo(ctx: RunContext): Promise<Record<string, unknown>> 
   const { cfg } = ctx;
   const algo = cfg.rl;
   const eos = eosId(tok);
-  const policyDir = loadModelDir(sftDir);
-  const policy = policyDir.model;
-  freezeParameters(policy.parameters());
-  for (const a of policyDir.adapters) a.setTrainable(false);
   const spec = algo === 'grpo' ? cfg.grpo : cfg.ppo;
-  const adapter = new LoraAdapter(algo, loraConfig(spec.lora), cfg.seed).attach(policy.namedLinears(), cfg.seed + 5);
-  const rm = loadModelDir(rmDir);
-  if (!rm.valueHead) throw new Error(`[ppo] ${rmDir} has no value_head.safetensors: is it a reward model?`);
-  const rmHead = rm.valueHead;
+  const models = loadRlModels({ sftDir, rmDir, where: 'ppo', log: (line) => ctx.log(line),
+    adapter: { name: algo, config: loraConfig(spec.lora), seed: cfg.seed, initSeed: cfg.seed + 5 } });
+  const { policy, adapter, asReference, score } = models;
+  const policyDir = models.sft, rmHead = models.rewardHead;
   const m = { tok, template: cfg.tokenizer.template };
   const prompts = firstTurnPrompts(train_).map((p) => promptIds(m, p.turns));
   // held-out prompts for the reward/KL curve: interleave consultations, safety prompts and single questions
@@ -98,14 +98,11 @@ export async function runPpo(ctx: RunContext): Promise<Record<string, unknown>> 
     .map((g) => firstTurnPrompts(g));
   const mixed = Array.from({ length: Math.max(...groups.map((g) => g.length)) }, (_, i) => groups.map((g) => g[i]).filter((x) => x !== undefined)).flat();
   const devPrompts = mixed.slice(0, spec.devPrompts).map((p) => promptIds(m, p!.turns));
-  const asReference = <R>(fn: (ref: LlamaForCausalLM) => R): R => withAdaptersOff([adapter], () => fn(policy));
-  const score = (prompt: number[], response: number[]) =>
-    noGrad(() => tidy(() => scoreSequences(rm.model, rmHead, [[...prompt, ...response]]).item()));
   let task, criticHead: ValueHead | null = null, criticInit = 'none';
   if (algo === 'grpo') {
     const g = cfg.grpo;
     task = grpoTask({
-      policy, namedParams: adapter.namedParameters(), asReference, score, prompts, devPrompts, promptsPerStep: g.promptsPerStep,
+      policy, namedParams: adapter.namedParameters(), allWeights: models.allWeights(), asReference, score, prompts, devPrompts, promptsPerStep: g.promptsPerStep,
       k: g.k ?? cfg.sample.k, epochs: g.epochs, maxNewTokens: g.maxNewTokens, eosIds: [eos], temperature: g.temperature,
       clipRange: g.clipRange, klCoef: g.klCoef, advantage: g.advantage, rewardClip: g.rewardClip, noEosPenalty: g.noEosPenalty, seed: cfg.seed,
       onWarn: (msg) => ctx.log(msg),
@@ -122,7 +119,7 @@ export async function runPpo(ctx: RunContext): Promise<Record<string, unknown>> 
     } else criticInit = 'random';
     task = ppoTask({
       policy, critic: criticHead, namedParams: [...adapter.namedParameters(), ...criticHead.namedParameters().map(([n, t]) => [`critic.${n}`, t] as [string, typeof t])],
-      asReference, score, prompts, devPrompts, rolloutSize: p.rolloutSize, miniBatch: p.miniBatch, epochs: p.epochs,
+      allWeights: [...models.allWeights(), ...criticHead.parameters()], asReference, score, prompts, devPrompts, rolloutSize: p.rolloutSize, miniBatch: p.miniBatch, epochs: p.epochs,
       maxNewTokens: p.maxNewTokens, eosIds: [eos], temperature: p.temperature, topK: p.topK, topP: p.topP, gamma: p.gamma,
       lambda: p.lambda, clipRange: p.clipRange, clipRangeValue: p.clipRangeValue, vfCoef: p.vfCoef, klInit: p.klInit,
       klTarget: p.klTarget, klHorizon: p.klHorizon, rewardClip: p.rewardClip, noEosPenalty: p.noEosPenalty, seed: cfg.seed,
@@ -136,9 +133,10 @@ export async function runPpo(ctx: RunContext): Promise<Record<string, unknown>> 
   saveModelDir(join(dir, 'model'), policy, { eosTokenIds: [eos], padTokenId: eos, tokenizerFrom: stageDir(ctx, 'tokenizer'),
     adapters: [...policyDir.adapters, adapter], valueHead: criticHead ?? undefined, generation: policyDir.generation });
   const perRollout = algo === 'grpo' ? cfg.grpo.epochs : cfg.ppo.epochs * Math.ceil(cfg.ppo.rolloutSize / cfg.ppo.miniBatch);
-  const summary = { algorithm: algo, prompts: prompts.length, promptsTooLong: task.promptsTooLong, devPrompts: devPrompts.length, steps: res.steps,
+  const summary = { algorithm: algo, baseCopies: models.baseCopies, prompts: prompts.length, promptsTooLong: task.promptsTooLong, devPrompts: devPrompts.length, steps: res.steps,
     rollouts: Math.ceil(res.steps / perRollout), criticInit, devScoreBefore: before.score, devScoreAfter: after.score, devKlAfter: after.kl,
-    klTarget: algo === 'ppo' ? cfg.ppo.klTarget : null, devLengthAfter: after.response_length };
+    klTarget: algo === 'ppo' ? cfg.ppo.klTarget : null, devLengthAfter: after.response_length,
+    ...(models.unsharedReason ? { baseCopiesReason: models.unsharedReason } : {}) };
   markDone(ctx, 'ppo', summary);
   return summary;
 }
@@ -157,7 +155,9 @@ export async function runDpo(ctx: RunContext): Promise<Record<string, unknown>> 
   freezeParameters(policy.parameters());
   for (const a of md.adapters) a.setTrainable(false);
   const adapter = new LoraAdapter('dpo', loraConfig(cfg.dpo.lora), cfg.seed).attach(policy.namedLinears(), cfg.seed + 9);
-  const asReference = <R>(fn: (ref: LlamaForCausalLM) => R): R => withAdaptersOff([adapter], () => fn(policy));
+  // the reference is the SFT model: its own enabled adapters on, the DPO adapter off
+  const refActive = md.adapters.filter((a) => a.enabled);
+  const asReference = <R>(fn: (ref: LlamaForCausalLM) => R): R => withActiveAdapters(policy, refActive, () => fn(policy));
   const task = dpoTask({ model: policy, namedParams: adapter.namedParameters(), train: train_, dev, pairsPerBatch: cfg.dpo.pairsPerBatch, beta: cfg.dpo.beta, seed: cfg.seed, asReference });
   const res = await trainStage(task, { ...loopConfig(cfg.dpo, join(dir, 'train'), ctx.quiet), evalEvery: cfg.dpo.evalEvery || cfg.dpo.steps });
   saveModelDir(join(dir, 'model'), policy, { eosTokenIds: [eos], padTokenId: eos, tokenizerFrom: stageDir(ctx, 'tokenizer'), adapters: [...md.adapters, adapter], generation: md.generation });

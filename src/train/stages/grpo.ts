@@ -20,6 +20,8 @@ export interface GrpoOptions {
   policy: LlamaForCausalLM;
   /** trainable: the policy's adapter (or all weights) */
   namedParams: [string, Tensor][];
+  /** every weight the stage holds (frozen bases, every adapter, heads), each once: what the memory line counts */
+  allWeights?: Tensor[];
   asReference: <R>(fn: (reference: LlamaForCausalLM) => R) => R;
   score: (prompt: number[], response: number[]) => number;
   prompts: number[][];
@@ -109,6 +111,7 @@ export function grpoTask(o: GrpoOptions): Task & { stats(): Record<string, numbe
   return {
     name: 'grpo',
     namedParams: o.namedParams,
+    allWeights: o.allWeights,
     loss(position) {
       const index = Math.floor(position / o.epochs);
       if (!rollout || rollout.index !== index) rollout = collect(index);

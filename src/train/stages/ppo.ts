@@ -23,6 +23,8 @@ export interface PpoOptions {
   critic: ValueHead;
   /** trainable: the policy's adapter (or all weights) and the value head */
   namedParams: [string, Tensor][];
+  /** every weight the stage holds (frozen bases, every adapter, heads), each once: what the memory line counts */
+  allWeights?: Tensor[];
   /** runs fn with the frozen reference model (with LoRA: the policy itself with its adapter switched off) */
   asReference: <R>(fn: (reference: LlamaForCausalLM) => R) => R;
   /** reward-model score of a prompt + response (ids, EOS included when it ended) */
@@ -175,6 +177,7 @@ export function ppoTask(o: PpoOptions): Task & { stats(): Record<string, number>
   return {
     name: 'ppo',
     namedParams: o.namedParams,
+    allWeights: o.allWeights,
     loss(position) {
       const index = Math.floor(position / perRollout), k = position % perRollout;
       if (!rollout || rollout.index !== index) rollout = collect(index);

@@ -1,5 +1,6 @@
-// kernels_avx512.cc — the AVX-512 instantiation of kernels_simd.h: 16 float lanes, masked tails, and an exp
-// built from range reduction plus a polynomial, scaled with vscalefps (which handles overflow and denormals).
+// simd_avx512.cc — the AVX-512 Vec (16 float lanes, masked tails, and an exp built from range reduction plus a
+// polynomial, scaled with vscalefps, which handles overflow and denormals), and through simd_ops.h every op
+// family's hot loops compiled for it.
 // Compiled with AVX-512 flags into its own library; only called after cpu_isa() == ISA_AVX512.
 // GCC 12 warns inside its own AVX-512 headers (_mm512_undefined_ps in the reduce/mask intrinsics).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -87,7 +88,7 @@ struct Vec {
 }  // namespace zj
 
 #define ZJ_SIMD_NS avx512
-#include "../kernels_simd.h"
+#include "../simd_ops.h"
 
 namespace zj {
 const SimdOps* simd_ops_avx512() { return &avx512::ops; }

@@ -1,5 +1,6 @@
-// kernels_avx2.cc — the AVX2 + FMA instantiation of kernels_simd.h: 8 float lanes, maskload tails, and the
-// same exp as AVX-512 with 2^n applied as two exponent-field multiplies (no vscalefps here).
+// simd_avx2.cc — the AVX2 + FMA Vec (8 float lanes, maskload tails, and the same exp as AVX-512 with 2^n applied
+// as two exponent-field multiplies: no vscalefps here), and through simd_ops.h every op family's hot loops
+// compiled for it.
 // Compiled with AVX2 flags into its own library; only called after cpu_isa() >= ISA_AVX2.
 #include <immintrin.h>
 #include <stdint.h>
@@ -102,7 +103,7 @@ struct Vec {
 }  // namespace zj
 
 #define ZJ_SIMD_NS avx2
-#include "../kernels_simd.h"
+#include "../simd_ops.h"
 
 namespace zj {
 const SimdOps* simd_ops_avx2() { return &avx2::ops; }
