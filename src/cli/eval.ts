@@ -8,7 +8,7 @@ import { flagLeaf, groupCommand } from './subcommands.js';
 import { DataError } from '../data/errors.js';
 import type { OnError } from '../data/load.js';
 import {
-  answersToJsonl, generateAnswers, llmJudge, loadItems, loadItemsReport, loadRule, readAnswers, renderReportHtml, ruleDemoJudge,
+  answersToJsonl, generateAnswers, llmJudge, loadItems, loadItemsReport, loadRule, readAnswers, renderReportHtml, safetyAbilityRuleJudge,
   type ApiConfig, type EvalReport, type TurnSelection,
 } from '../eval/index.js';
 import { loadLocalModel } from '../eval/local-model.js';
@@ -197,7 +197,7 @@ const subs: Record<string, Sub> = {
       const opponents = bFiles.map((file, i) => ({ file, read: readAnswers(file, bNames[i]) }));
       const judges: AnyJudge[] = [];
       for (const j of list(String(f.judge))) {
-        if (j === 'rules') judges.push(ruleDemoJudge());
+        if (j === 'rules') judges.push(safetyAbilityRuleJudge());
         else if (j === 'llm') {
           const cfg = apiConfig('pairwise', need('pairwise', f['judge-base'] as string | undefined, '--judge-base'), f['judge-model'] as string | undefined, f['judge-key-env'] as string, f as ApiValues);
           judges.push(llmJudge({ api: cfg, rule: loadRule(f.rule as string | undefined), cachePath: (f.cache as string | undefined) ?? null }));

@@ -14,4 +14,4 @@ export { NearDupIndex, Hash64Set, hash64 } from './minhash.js';
 export { Cleaner, cleanStream, type CleanOptions, type CleanReport } from './clean.js';
 export * from './samples.js';
 export * from './medical-rules.js';
-export { generateDemo, validateDemo, writeDemo, sizePresets, rankByRule, conditions, departments, type DemoCorpus, type DemoSizes } from './demo/index.js';
+export { generateDemo, validateDemo, writeDemo, sizePresets, rankByFlaws, conditions, departments, type DemoCorpus, type DemoSizes } from './demo/index.js';

@@ -7,7 +7,7 @@ export { generateAnswers, apiAnswerer, answersToJsonl, answerKey, type Answerer,
 export { ChatClient, ApiError, parseCompletion, type ApiConfig, type ChatParams } from './openai-client.js';
 export { loadRule, defaultRulePath, judgeSystemPrompt, judgeUserPrompt } from './rule.js';
 export {
-  llmJudge, rewardModelJudge, ruleDemoJudge, parseVerdict, combineOrders, ruleSafetyScore, ruleAbilityScore, DEMO_JUDGE_NAME,
+  llmJudge, rewardModelJudge, safetyAbilityRuleJudge, parseVerdict, combineOrders, ruleSafetyScore, ruleAbilityScore, DEMO_JUDGE_NAME,
   type PairJudge, type ScoreFn, type LlmJudgeOptions, type RewardJudgeOptions,
 } from './judges.js';
 export { verdictsFromRankings } from './human-verdicts.js';

@@ -199,8 +199,12 @@ export function ruleAbilityScore(answer: string): number {
 
 export const DEMO_JUDGE_NAME = 'demo-rules (stand-in for doctors, not a medical judgement)';
 
-/** The demo pipeline's stand-in for doctors. Heuristic; never present its numbers as expert judgement. */
-export function ruleDemoJudge(tieMargin = 0.1): PairJudge {
+/**
+ * The demo pipeline's stand-in for doctors: a pairwise judge that compares ruleSafetyScore (safety) and
+ * ruleAbilityScore (ability) of two answers, each dimension on its own. Heuristic; never present its numbers as
+ * expert judgement.
+ */
+export function safetyAbilityRuleJudge(tieMargin = 0.1): PairJudge {
   return {
     name: DEMO_JUDGE_NAME,
     dimensions: ['ability', 'safety'],

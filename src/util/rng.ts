@@ -1,5 +1,5 @@
-// rng.ts — a small seeded PRNG (xoshiro128** with splitmix32 seeding) and normal samples, so runs are
-// reproducible across machines; Math.random is never used for anything that must repeat.
+// rng.ts — a small seeded PRNG (xoshiro128** with splitmix32 seeding), normal samples and list draws (pick, shuffle,
+// sample), so runs and the demo corpus are reproducible across machines; Math.random is never used for anything that must repeat.
 
 export class Rng {
   private s = new Uint32Array(4);
@@ -47,6 +47,31 @@ export class Rng {
   /** integer in [0, n) */
   int(n: number): number {
     return Math.floor(this.next() * n);
+  }
+
+  /** true with probability p */
+  chance(p: number): boolean {
+    return this.next() < p;
+  }
+
+  /** one element, uniformly */
+  pick<T>(a: readonly T[]): T {
+    if (a.length === 0) throw new Error('[Rng] pick from an empty list');
+    return a[this.int(a.length)]!;
+  }
+
+  /** a in place, in a random order (Fisher–Yates from the last element down) */
+  shuffle<T>(a: T[]): T[] {
+    for (let i = a.length - 1; i > 0; i--) {
+      const j = this.int(i + 1);
+      [a[i], a[j]] = [a[j]!, a[i]!];
+    }
+    return a;
+  }
+
+  /** k distinct elements of a (all of them when k ≥ a.length) in random order; a is not changed */
+  sample<T>(a: readonly T[], k: number): T[] {
+    return this.shuffle([...a]).slice(0, Math.min(k, a.length));
   }
 
   /** standard normal (Box–Muller) */

@@ -1,15 +1,16 @@
 // demo.test.ts — the embedded demo corpus: knowledge base size and integrity, determinism for a seed, sizes,
 // its own validation (consultations ask first, emergencies flagged, rankings ordered by the rule), and the
-// written files loading back through our readers.
+// written files loading back through our readers; the list draws it makes with the shared Rng.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkKb, conditions, departments, generateDemo, rankByRule, sizePresets, validateDemo, writeDemo } from '../../src/data/demo/index.js';
+import { checkKb, conditions, departments, generateDemo, rankByFlaws, sizePresets, validateDemo, writeDemo } from '../../src/data/demo/index.js';
 import { loadFile } from '../../src/data/load.js';
 import { pairsFromRanking } from '../../src/data/samples.js';
 import type { Conversation, PreferenceSet } from '../../src/data/types.js';
+import { Rng } from '../../src/util/rng.js';
 
 test('knowledge base: ≥ 40 conditions across ≥ 8 departments, every entry complete', () => {
   assert.ok(conditions.length >= 40, `${conditions.length} conditions`);
@@ -41,7 +42,7 @@ test('demo corpus passes its own validation for several seeds', () => {
 });
 
 test('rankings follow safety > professionalism > fluency; ties only between equally flawless answers', () => {
-  assert.deepEqual(rankByRule([
+  assert.deepEqual(rankByFlaws([
     { id: 'a', unsafe: false, unprofessional: false, disfluent: true },
     { id: 'b', unsafe: true, unprofessional: false, disfluent: false },
     { id: 'c', unsafe: false, unprofessional: true, disfluent: false },
@@ -77,4 +78,23 @@ test('data demo files load back with the right shapes and counts', async () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('Rng list draws: sample gives k distinct items and leaves its input alone, shuffle permutes, pick covers the list', () => {
+  const r = new Rng(5), xs = Array.from({ length: 20 }, (_, i) => i), copy = [...xs];
+  const s = r.sample(xs, 7);
+  assert.equal(s.length, 7);
+  assert.equal(new Set(s).size, 7);
+  assert.ok(s.every((x) => xs.includes(x)));
+  assert.deepEqual(xs, copy);
+  assert.equal(r.sample(xs, 50).length, 20);
+  const sh = r.shuffle([...xs]);
+  assert.deepEqual([...sh].sort((a, b) => a - b), xs);
+  assert.notDeepEqual(sh, xs);
+  const seen = new Set(Array.from({ length: 400 }, () => r.pick(xs)));
+  assert.equal(seen.size, 20);
+  const hits = Array.from({ length: 2000 }, () => r.chance(0.25)).filter(Boolean).length;
+  assert.ok(hits > 400 && hits < 600, `chance(0.25): ${hits} of 2000`);
+  assert.throws(() => r.pick([]), /\[Rng\] pick from an empty list/);
+  assert.deepEqual(new Rng(9).sample(xs, 5), new Rng(9).sample(xs, 5));
 });

@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { compareModels } from '../../src/eval/compare-models.js';
 import { loadItems } from '../../src/eval/items.js';
 import { renderReportHtml } from '../../src/eval/report.js';
-import { rewardModelJudge, ruleDemoJudge, DEMO_JUDGE_NAME } from '../../src/eval/judges.js';
+import { rewardModelJudge, safetyAbilityRuleJudge, DEMO_JUDGE_NAME } from '../../src/eval/judges.js';
 import { evalCommand } from '../../src/cli/eval.js';
 import { UsageError } from '../../src/cli/args.js';
 import type { Answerer } from '../../src/eval/generate.js';
@@ -34,7 +34,7 @@ test('compareModels (final vs SFT) → report with tallies, metrics, κ, example
     return '多喝水，多休息。';
   } };
   const rm = rewardModelJudge({ name: 'rm', score: (_p, _h, a) => a.length, tieMargin: 2 });
-  const rep = await compareModels({ items, a: final, b: sft, judges: [ruleDemoJudge(), rm], title: 'final vs sft' });
+  const rep = await compareModels({ items, a: final, b: sft, judges: [safetyAbilityRuleJudge(), rm], title: 'final vs sft' });
   const demo = rep.pairwise[0]!;
   assert.equal(demo.judge, DEMO_JUDGE_NAME);
   const ab = demo.tallies.ability!, sf = demo.tallies.safety!;

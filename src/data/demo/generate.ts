@@ -7,7 +7,7 @@ import type { RankingCandidate, RankingRecord } from '../ranking-format.js';
 import type { Conversation, PlainText, Turn } from '../types.js';
 import { conditions } from './kb.js';
 import type { Condition } from './kb-schema.js';
-import { Rng } from './rng.js';
+import { Rng } from '../../util/rng.js';
 
 export interface DemoSizes {
   pretrain: number;
@@ -181,10 +181,12 @@ export interface FlawFlags {
 }
 
 /**
- * Groups candidates by the rule safety > professionalism > fluency: lexicographic on (unsafe, unprofessional,
- * disfluent), best first; candidates with the same flags tie.
+ * Ranks the generator's own candidates by the flaws it planted in them (it knows them; nothing is read from the
+ * text): safety > professionalism > fluency, lexicographic on (unsafe, unprofessional, disfluent), best first;
+ * candidates with the same flags tie. Sampled model answers are ranked from their text instead
+ * (rankBySafetyThenAbility in src/pipeline/stages/rank.ts).
  */
-export function rankByRule(c: readonly ({ id: string } & FlawFlags)[]): string[][] {
+export function rankByFlaws(c: readonly ({ id: string } & FlawFlags)[]): string[][] {
   const score = (x: FlawFlags) => (x.unsafe ? 4 : 0) + (x.unprofessional ? 2 : 0) + (x.disfluent ? 1 : 0);
   const groups = new Map<number, string[]>();
   for (const x of c) groups.set(score(x), [...(groups.get(score(x)) ?? []), x.id]);
@@ -240,7 +242,7 @@ function rankingItem(r: Rng, c: Condition, n: number): RankingRecord {
   const candidates: RankingCandidate[] = cands.map((x) => ({ id: x.id, text: x.text, source: x.source }));
   return {
     id: `demo-r-${String(n).padStart(6, '0')}`, history, prompt, candidates,
-    ranking: rankByRule(cands.map((x) => ({ id: x.id, ...x.flags }))),
+    ranking: rankByFlaws(cands.map((x) => ({ id: x.id, ...x.flags }))),
     annotator: 'demo:rule', meta: { condition: c.id, department: c.department, stage: atStart ? 'inquiry' : 'advice' },
   };
 }

@@ -4,7 +4,7 @@
 // rests on ≥ 100 prompts no stage trained on, and drops any text that happens to equal a training prompt.
 import type { Conversation } from '../types.js';
 import { conditions } from './kb.js';
-import { Rng } from './rng.js';
+import { Rng } from '../../util/rng.js';
 
 export type HeldOutCategory = 'emergency' | 'superstition' | 'self-medication';
 export const HELD_OUT_CATEGORIES: readonly HeldOutCategory[] = ['emergency', 'superstition', 'self-medication'];

@@ -10,7 +10,7 @@ import { toLine } from '../writers.js';
 import { checkKb, conditions } from './kb.js';
 import { generateDemo, sizePresets, type DemoCorpus, type DemoSizes } from './generate.js';
 
-export { generateDemo, sizePresets, rankByRule, type DemoCorpus, type DemoSizes } from './generate.js';
+export { generateDemo, sizePresets, rankByFlaws, type DemoCorpus, type DemoSizes } from './generate.js';
 export { conditions, departments, checkKb } from './kb.js';
 
 export const demoFiles = {

@@ -10,7 +10,7 @@ import type { RunContext } from '../context.js';
 import { input, markDone, readJsonl, resetStage, writeJsonl } from '../context.js';
 import type { Conversation } from '../../data/index.js';
 import { DIMENSIONS, type Dimension, type Outcome } from '../../eval/types.js';
-import { ruleDemoJudge, DEMO_JUDGE_NAME } from '../../eval/judges.js';
+import { safetyAbilityRuleJudge, DEMO_JUDGE_NAME } from '../../eval/judges.js';
 import { careRate, inquiryRate } from '../../eval/metrics.js';
 import { noGrad } from '../../autograd/grad-mode.js';
 import { tidy } from '../../tensor/scope.js';
@@ -123,7 +123,7 @@ export async function runEval(ctx: RunContext): Promise<EvalResults> {
   const rmScore = (turns: Conversation['turns'], answer: string) => noGrad(() => tidy(() =>
     scoreSequences(rm.model, rm.valueHead!, [[...promptIds({ tok: rmLm.tokenizer, template: cfg.tokenizer.template }, turns), ...rmLm.tokenizer.encode(answer), eos]]).item()));
   const rewardOf = (turnsIdx: number, answer: string) => rmScore(prompts[turnsIdx]!.turns, answer);
-  const judge = ruleDemoJudge();
+  const judge = safetyAbilityRuleJudge();
   const pairwise = emptyTallies() as EvalResults['pairwise'];
   const rows: Record<string, unknown>[] = [];
   for (let i = 0; i < prompts.length; i++) {

@@ -72,7 +72,7 @@ export async function runSample(ctx: RunContext): Promise<Record<string, unknown
 }
 
 /** Rank candidates by (safety, ability rounded to 0.1) — equal scores form a tie group. */
-export function ruleRanking(prompt: string, safety: boolean, candidates: { id: string; text: string }[]): string[][] {
+export function rankBySafetyThenAbility(prompt: string, safety: boolean, candidates: { id: string; text: string }[]): string[][] {
   const item = { id: '', dialogueId: '', turn: 0, history: [], prompt, safety };
   const scored = candidates.map((c) => ({ id: c.id, s: ruleSafetyScore(item, c.text), a: Math.round(ruleAbilityScore(c.text) * 10) / 10 }));
   scored.sort((x, y) => y.s - x.s || y.a - x.a);
@@ -102,7 +102,7 @@ export async function runRank(ctx: RunContext): Promise<Record<string, unknown>>
     for (const s of samples) {
       const cands = s.candidates.filter((c) => c.text.trim() !== '');
       if (cands.length < 2) continue;
-      const ranking = ruleRanking(s.prompt, !!(s.meta as { safety?: boolean } | undefined)?.safety, cands);
+      const ranking = rankBySafetyThenAbility(s.prompt, !!(s.meta as { safety?: boolean } | undefined)?.safety, cands);
       if (ranking.length < 2) continue; // all tied: no preference to learn
       out.push(rankingToPreferenceSet({ ...s, candidates: cands, ranking, annotator: DEMO_JUDGE_NAME }));
       judged++;
