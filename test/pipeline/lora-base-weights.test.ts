@@ -9,8 +9,8 @@ import { runPipeline } from '../../src/pipeline/run.js';
 import { ConfigError, validateConfig } from '../../src/pipeline/config.js';
 import { loadModelDir } from '../../src/model/model-dir.js';
 
-function cfg(runsDir: string, lora: boolean) {
-  return validateConfig({
+function cfg(runsDir: string, lora: boolean, extra: Record<string, unknown> = {}) {
+  return validateConfig({ ...extra,
     name: 'qbase', runsDir, seed: 3,
     data: { demo: 'tiny', devFraction: 0.2 },
     tokenizer: { vocabSize: 300 },
@@ -37,6 +37,31 @@ test('sft with model.loraBaseWeights q4_0: trains over the q4_0 base, saves the 
     assert.equal(md.model.model.layers.items[0]!.selfAttn.qProj.weight.dtype, 'f32');
     assert.deepEqual(md.adapters.map((a) => a.name), ['sft']);
     assert.ok(md.adapters[0]!.modules.get('model.layers.0.self_attn.q_proj')!.B.f32().some((v) => v !== 0), 'the adapter trained');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('rm and ppo with model.loraBaseWeights q4_0: LoRA over the q4_0 base, original base files saved, one base copy in ppo', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'zj-qbase-'));
+  try {
+    await runPipeline(cfg(dir, true, {
+      sample: { prompts: 4, k: 2, maxNewTokens: 8 },
+      rm: { steps: 2, pairsPerBatch: 2, lora: { r: 4, alpha: 8 } },
+      ppo: { steps: 2, rolloutSize: 2, miniBatch: 2, epochs: 1, maxNewTokens: 8, devPrompts: 2, lora: { r: 4, alpha: 8 } },
+    }), { quiet: true, until: 'ppo' });
+    const root = join(dir, 'qbase');
+    const pretrained = readFileSync(join(root, 'pretrain', 'model', 'model.safetensors'));
+    // both stages held the base as q4_0 but wrote the pre-trained f32 bytes, so ppo finds one base for all roles
+    assert.deepEqual(readFileSync(join(root, 'rm', 'model', 'model.safetensors')), pretrained);
+    assert.deepEqual(readFileSync(join(root, 'ppo', 'model', 'model.safetensors')), pretrained);
+    const rm = JSON.parse(readFileSync(join(root, 'rm', 'done.json'), 'utf8')) as { baseWeights: string };
+    const ppo = JSON.parse(readFileSync(join(root, 'ppo', 'done.json'), 'utf8')) as { baseCopies: number; steps: number; baseWeights: string };
+    assert.equal(rm.baseWeights, 'q4_0');
+    assert.equal(ppo.baseWeights, 'q4_0');
+    assert.equal(ppo.baseCopies, 1);
+    assert.equal(ppo.steps, 2);
+    assert.deepEqual(loadModelDir(join(root, 'ppo', 'model')).adapters.map((a) => a.name), ['sft', 'ppo']);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

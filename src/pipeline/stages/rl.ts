@@ -55,7 +55,8 @@ export async function runRm(ctx: RunContext): Promise<Record<string, unknown>> {
   const { train: train_, dev, tooLong } = preferencePairs(tok, cfg.tokenizer.template, rankingsPath, cfg.rm.maxLen, cfg.data.devFraction, cfg.seed);
   // a pre-trained model that is itself base + a (continued-pre-training) adapter keeps it: frozen and on under the
   // RM's LoRA (so the RM's base bytes stay the SFT model's and PPO can share them), merged first for a full RM
-  const { model, adapters: ptAdapters } = loadModelDir(base);
+  const low = loraBaseWeights(ctx, 'rm', !!cfg.rm.lora);
+  const { model, adapters: ptAdapters } = loadModelDir(base, { weights: low.weights });
   model.gradientCheckpointing = resolveCheckpointing(model, cfg.rm.gradientCheckpointing ?? undefined);
   const head = new ValueHead(model.config.hiddenSize, cfg.seed);
   let adapter: LoraAdapter | null = null;
@@ -70,9 +71,11 @@ export async function runRm(ctx: RunContext): Promise<Record<string, unknown>> {
   const before = noGrad(() => rewardTask({ model, head, namedParams: named, train: train_, dev, pairsPerBatch: cfg.rm.pairsPerBatch, seed: cfg.seed }).evaluate!());
   const task = rewardTask({ model, head, namedParams: named, train: train_, dev, pairsPerBatch: cfg.rm.pairsPerBatch, seed: cfg.seed });
   const res = await trainStage(task, { ...loopConfig(cfg.rm, join(dir, 'train'), ctx.quiet), evalEvery: cfg.rm.evalEvery || cfg.rm.steps });
-  saveModelDir(join(dir, 'model'), model, { eosTokenIds: [eos], padTokenId: eos, tokenizerFrom: stageDir(ctx, 'tokenizer'), adapters: adapter ? [...ptAdapters, adapter] : [], valueHead: head });
+  saveModelDir(join(dir, 'model'), model, { eosTokenIds: [eos], padTokenId: eos, tokenizerFrom: stageDir(ctx, 'tokenizer'), adapters: adapter ? [...ptAdapters, adapter] : [], valueHead: head,
+    baseFrom: low.baseFrom ? base : null });
   const after = res.evals.at(-1) ?? {};
-  const summary = { trainPairs: train_.length, devPairs: dev.length, tooLong, steps: res.steps, firstLoss: res.losses[0], lastLoss: res.lastLoss,
+  // the dtype the first projection was held in while training (what model.loraBaseWeights did, read off the weights)
+  const summary = { baseWeights: model.model.layers.items[0]!.selfAttn.qProj.weight.dtype, trainPairs: train_.length, devPairs: dev.length, tooLong, steps: res.steps, firstLoss: res.losses[0], lastLoss: res.lastLoss,
     devAccuracyBefore: before.accuracy, devAccuracy: after.accuracy, devLoss: after.loss };
   markDone(ctx, 'rm', summary);
   return summary;
@@ -89,7 +92,8 @@ export async function runPpo(ctx: RunContext): Promise<Record<string, unknown>> 
   const algo = cfg.rl;
   const eos = eosId(tok);
   const spec = algo === 'grpo' ? cfg.grpo : cfg.ppo;
-  const models = loadRlModels({ sftDir, rmDir, where: 'ppo', log: (line) => ctx.log(line),
+  const low = loraBaseWeights(ctx, 'ppo', true); // the policy and reward model only ever train adapters here
+  const models = loadRlModels({ sftDir, rmDir, where: 'ppo', log: (line) => ctx.log(line), weights: low.weights,
     adapter: { name: algo, config: loraConfig(spec.lora), seed: cfg.seed, initSeed: cfg.seed + 5 } });
   const { policy, adapter, asReference, score } = models;
   const policyDir = models.sft, rmHead = models.rewardHead;
@@ -136,9 +140,10 @@ export async function runPpo(ctx: RunContext): Promise<Record<string, unknown>> 
   const res = await trainStage(task, loopConfig(spec, join(dir, 'train'), ctx.quiet));
   const after = res.evals.at(-1) ?? noGrad(() => task.evaluate!());
   saveModelDir(join(dir, 'model'), policy, { eosTokenIds: [eos], padTokenId: eos, tokenizerFrom: stageDir(ctx, 'tokenizer'),
-    adapters: [...policyDir.adapters, adapter], valueHead: criticHead ?? undefined, generation: policyDir.generation });
+    adapters: [...policyDir.adapters, adapter], valueHead: criticHead ?? undefined, generation: policyDir.generation,
+    baseFrom: low.baseFrom ? sftDir : null });
   const perRollout = algo === 'grpo' ? cfg.grpo.epochs : cfg.ppo.epochs * Math.ceil(cfg.ppo.rolloutSize / cfg.ppo.miniBatch);
-  const summary = { algorithm: algo, baseCopies: models.baseCopies, prompts: prompts.length, promptsTooLong: task.promptsTooLong, devPrompts: devPrompts.length, steps: res.steps,
+  const summary = { algorithm: algo, baseCopies: models.baseCopies, baseWeights: policy.model.layers.items[0]!.selfAttn.qProj.weight.dtype, prompts: prompts.length, promptsTooLong: task.promptsTooLong, devPrompts: devPrompts.length, steps: res.steps,
     rollouts: Math.ceil(res.steps / perRollout), criticInit, devScoreBefore: before.score, devScoreAfter: after.score, devKlAfter: after.kl,
     klTarget: algo === 'ppo' ? cfg.ppo.klTarget : null, devLengthAfter: after.response_length,
     ...(models.unsharedReason ? { baseCopiesReason: models.unsharedReason } : {}) };

@@ -9,6 +9,7 @@ import { tidy } from '../../tensor/scope.js';
 import { noGrad } from '../../autograd/grad-mode.js';
 import type { LlamaForCausalLM } from '../../model/llama.js';
 import { loadModelDir, readAdaptersList, type ModelDir } from '../../model/model-dir.js';
+import type { WeightsOption } from '../../model/weights.js';
 import { loadAdapter } from '../../model/lora-io.js';
 import { compareBaseWeights, sameAdapterFolder } from '../../model/same-base.js';
 import { ValueHead } from '../../model/value-head.js';
@@ -24,6 +25,8 @@ export interface RlModelsOptions {
   log?: (line: string) => void;
   /** error prefix, e.g. 'ppo' */
   where?: string;
+  /** the dtype the frozen base weights are held in (`model.loraBaseWeights`; default: as stored) */
+  weights?: WeightsOption;
 }
 
 export interface RlModels {
@@ -60,7 +63,7 @@ function baseBytes(models: LlamaForCausalLM[]): number {
 /** Load the SFT policy and the reward model for an RL stage, sharing the base when the directories allow it. */
 export function loadRlModels(o: RlModelsOptions): RlModels {
   const where = o.where ?? 'rl';
-  const sft = loadModelDir(o.sftDir);
+  const sft = loadModelDir(o.sftDir, { weights: o.weights });
   const policy = sft.model;
   freezeParameters(policy.parameters());
   for (const a of sft.adapters) a.setTrainable(false);
@@ -85,7 +88,7 @@ export function loadRlModels(o: RlModelsOptions): RlModels {
     }
   } else {
     o.log?.(`[${where}] two copies of the base weights: the reward model's differ from the SFT model's (${unsharedReason}); a LoRA reward model on the pre-trained model would share one`);
-    const rm = loadModelDir(o.rmDir);
+    const rm = loadModelDir(o.rmDir, { weights: o.weights });
     rewardModel = rm.model;
     rewardHead = rm.valueHead;
     freezeParameters(rewardModel.parameters());
