@@ -5,8 +5,11 @@ import { UsageError } from './args.js';
 import { flagLeaf, groupCommand, type Leaf } from './subcommands.js';
 import { loadConfig } from '../pipeline/config.js';
 import { makeContext } from '../pipeline/context.js';
-import { runPretrain, runSft } from '../pipeline/stages/lm.js';
-import { runDpo, runPpo, runRm } from '../pipeline/stages/rl.js';
+import { runPretrain } from '../pipeline/stages/pretrain.js';
+import { runSft } from '../pipeline/stages/sft.js';
+import { runRm } from '../pipeline/stages/rm.js';
+import { runPpo } from '../pipeline/stages/ppo.js';
+import { runDpo } from '../pipeline/stages/dpo.js';
 import type { RunContext } from '../pipeline/context.js';
 
 const stages = {

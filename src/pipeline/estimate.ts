@@ -28,7 +28,7 @@ export function modelShape(cfg: PipelineConfig): ModelShape {
     config: {
       ...base, vocabSize: cfg.tokenizer.vocabSize, hiddenSize: m.hiddenSize ?? base.hiddenSize, numLayers: m.layers ?? base.numLayers,
       numHeads: m.heads ?? base.numHeads, numKvHeads: m.kvHeads ?? base.numKvHeads, intermediateSize: m.intermediateSize ?? base.intermediateSize,
-      maxPositions: m.maxPositions ?? Number.POSITIVE_INFINITY, // a preset model is sized to the config's lengths (lm.ts)
+      maxPositions: m.maxPositions ?? Number.POSITIVE_INFINITY, // a preset model is sized to the config's lengths (stages/pretrain.ts)
     },
   };
 }

@@ -11,11 +11,15 @@ import { checkContext, checkMemory, estimateMemory, memoryText, modelShape, stag
 import { atomicWrite } from '../model/atomic.js';
 import { runData } from './stages/data.js';
 import { runTokenizer } from './stages/tokenizer.js';
-import { runPretrain, runSft } from './stages/lm.js';
-import { runRank, runSample } from './stages/rank.js';
-import { runPpo, runRm } from './stages/rl.js';
-import { runEval } from './stages/evaluate.js';
-import { runExport, runReport } from './stages/finish.js';
+import { runPretrain } from './stages/pretrain.js';
+import { runSft } from './stages/sft.js';
+import { runSample } from './stages/sample.js';
+import { runRank } from './stages/rank.js';
+import { runRm } from './stages/rm.js';
+import { runPpo } from './stages/ppo.js';
+import { runEval } from './stages/eval.js';
+import { runReport } from './stages/report.js';
+import { runExport } from './stages/export.js';
 import { dur } from '../train/progress.js';
 
 const runners: Record<StageName, (ctx: RunContext) => Promise<unknown>> = {

@@ -8,7 +8,7 @@ import { atomicWriteJson } from '../model/atomic.js';
 import type { PipelineConfig } from '../pipeline/config.js';
 import { readJsonl, writeJsonl, type RunContext } from '../pipeline/context.js';
 import { DATA_FILES, runData } from '../pipeline/stages/data.js';
-import { firstTurnPrompts } from '../pipeline/stages/rank.js';
+import { firstTurnPrompts } from '../pipeline/stage-inputs.js';
 import { pairsFromRanking, type Conversation, type PreferenceSet, type Turn } from '../data/index.js';
 
 export const DATASETS = {

@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { validateConfig, STAGES, ConfigError } from '../../src/pipeline/config.js';
 import { runPipeline } from '../../src/pipeline/run.js';
 import { makeContext } from '../../src/pipeline/context.js';
-import { runDpo } from '../../src/pipeline/stages/rl.js';
+import { runDpo } from '../../src/pipeline/stages/dpo.js';
 import { loadModelDir } from '../../src/model/model-dir.js';
 import { readGgufHeader } from '../../src/model/gguf.js';
-import type { ConsultResults, ConsultRow, EvalResults } from '../../src/pipeline/stages/evaluate.js';
+import type { ConsultResults, ConsultRow, EvalResults } from '../../src/pipeline/stages/eval.js';
 import { inquiryQuestions } from '../../src/data/medical-rules.js';
 import { conditions } from '../../src/data/demo/kb.js';
 

@@ -13,7 +13,7 @@ import { runPipeline } from '../../src/pipeline/run.js';
 import { loadModelDir, saveModelDir } from '../../src/model/model-dir.js';
 import { LoraAdapter } from '../../src/nn/lora.js';
 import { makeContext } from '../../src/pipeline/context.js';
-import { runDpo } from '../../src/pipeline/stages/rl.js';
+import { runDpo } from '../../src/pipeline/stages/dpo.js';
 
 function tinyConfig(runsDir: string, rmLora: boolean) {
   return validateConfig({

@@ -10,7 +10,7 @@ import { renderChat, CHATML_TEMPLATE, ZIYA_TEMPLATE } from '../../src/tokenizer/
 import { trainByteLevelBpe } from '../../src/tokenizer/train.js';
 import type { Tokenizer } from '../../src/tokenizer/tokenizer.js';
 import { findInjection, injectionMarkers, recordInjections, templateMarkers } from '../../src/tokenizer/injection.js';
-import { encodeConversations } from '../../src/pipeline/stages/lm.js';
+import { encodeConversations } from '../../src/pipeline/stage-inputs.js';
 import type { Serving } from '../../src/serve/server.js';
 import { jsonOf, post, start, tinyModel, user, type TinyDir } from './helpers.js';
 

@@ -8,7 +8,7 @@ import { crossEntropy } from '../../src/ops/loss.js';
 import { LlamaForCausalLM, presets } from '../../src/model/llama.js';
 import { LoraAdapter, trainOnly } from '../../src/nn/lora.js';
 import { lmLoss } from '../../src/train/lm-step.js';
-import { tokenLogProbs } from '../../src/train/stages/logprobs.js';
+import { tokenLogProbs } from '../../src/train/tasks/logprobs.js';
 import { gatherLogProbs, slice } from '../../src/ops/index.js';
 import { lowPrecisionBase, memoryBreakdown, memoryLine } from '../../src/train/memory.js';
 import { acquire, clearPool, poolStats, release, setPoolLimit } from '../../src/tensor/pool.js';

@@ -1,7 +1,7 @@
 // tiny-task.ts — a small causal-LM task on generated sequences, shared by the loop tests and the child
 // process that the kill -9 test interrupts.
 import { LlamaForCausalLM, presets } from '../../src/model/llama.js';
-import { causalLmTask } from '../../src/train/stages/causal-lm.js';
+import { causalLmTask } from '../../src/train/tasks/causal-lm.js';
 import type { LoopConfig, Task } from '../../src/train/loop.js';
 import { Rng } from '../../src/util/rng.js';
 

@@ -1,23 +1,18 @@
-// finish.ts — stages `report` (the HTML report over every stage's metrics, summaries, the simulated consultations
-// and sample consultations)
-// and `export` (runs/<name>/final: the RL model with its adapters merged, as a plain model directory — or the SFT
-// model when the eval stage's safety gate found the RL model less safe on held-out prompts; and a GGUF of it).
-import { existsSync, renameSync, rmSync } from 'node:fs';
+// report.ts — stage `report`: the run's HTML report (stages, loss curves, evaluation, held-out safety, consultations)
+// from what the earlier stages wrote.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RunContext } from '../context.js';
-import { input, markDone, readJsonl, readSummary, resetStage, stageDir } from '../context.js';
+import { type RunContext, input, markDone, readJsonl, readSummary, resetStage, stageDir } from '../context.js';
 import { STAGES } from '../config.js';
 import { readMetrics } from '../../train/loop.js';
-import { loadModelDir, saveModelDir } from '../../model/model-dir.js';
-import { exportModelDirToGguf } from '../../model/gguf-export.js';
 import type { Conversation } from '../../data/index.js';
 import { loadLocalModel } from '../../eval/local-model.js';
 import { DATA_FILES } from './data.js';
-import { firstTurnPrompts } from './rank.js';
-import type { ConsultResults, ConsultRow, EvalResults } from './evaluate.js';
+import type { ConsultResults, ConsultRow, EvalResults } from './eval.js';
 import type { ConsultOutcome, ConsultSummary } from '../../eval/consult.js';
 import { esc, lineChart, page, stackedBar, table, type Series } from '../report.js';
 import { atomicWrite } from '../../model/atomic.js';
+import { firstTurnPrompts } from '../stage-inputs.js';
 
 const series = (rows: Record<string, number>[], key: string, name = key): Series =>
   ({ name, points: rows.filter((r) => typeof r[key] === 'number').map((r) => [r.step!, r[key]!]) });
@@ -112,31 +107,4 @@ function consultSection(c: ConsultResults, rows: ConsultRow[]): { title: string;
     `<p>questions before advice: question sentences in the doctor turns before the first turn that asks nothing; facts elicited: case facts a question asked about; ` +
     `turns to advice: the first doctor turn without a question (cases never advised within ${c.maxTurns} turns are left out of the mean); red flag: handled = urgent care urged after the patient told it, not urged = told but no urgent advice after, missed = never asked about.</p>` +
     `<h3>Transcripts</h3>${cases}<p>All transcripts: <code>${esc(c.transcripts)}</code></p>` };
-}
-
-export async function runExport(ctx: RunContext): Promise<Record<string, unknown>> {
-  // the eval stage's safety gate decides which model is served; without an eval (or a gate), the RL model
-  const gate = (readSummary(ctx, 'eval') as unknown as EvalResults | null)?.heldOut?.gate;
-  const from = gate?.chosen === 'sft' ? 'sft' : 'ppo';
-  const src = input(ctx, from, 'model', 'export');
-  const dir = resetStage(ctx, 'export');
-  const final = stageDir(ctx, 'final');
-  const md = loadModelDir(src);
-  const merged = md.adapters.filter((a) => a.enabled).map((a) => a.name);
-  for (const a of md.adapters) (a.enabled ? a.merge() : a.detach());
-  const tmp = `${final}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  saveModelDir(tmp, md.model, { architecture: md.architecture, eosTokenIds: md.eosTokenIds, padTokenId: md.padTokenId,
-    generation: md.generation, valueHead: md.valueHead, tokenizerFrom: md.dir });
-  rmSync(final, { recursive: true, force: true });
-  renameSync(tmp, final);
-  let gguf: string | null = null;
-  if (ctx.cfg.export.gguf) {
-    gguf = join(dir, `model-${ctx.cfg.export.gguf}.gguf`);
-    exportModelDirToGguf(final, gguf, ctx.cfg.export.gguf);
-  }
-  const summary = { final, from, gate: gate?.reason ?? null, merged, gguf };
-  if (from === 'sft') ctx.log(`[export] final is the SFT model: ${gate!.reason}`);
-  markDone(ctx, 'export', summary);
-  return summary;
 }

@@ -1,4 +1,4 @@
-// evaluate.ts — stage `eval`: the paper's RLHF ablation in miniature. The RL model and the SFT model answer the
+// eval.ts — stage `eval`: the paper's RLHF ablation in miniature. The RL model and the SFT model answer the
 // first patient turn of held-out consultations and safety prompts. Three judges compare them, each described by
 // what it saw in training: the demo rules (they ranked the RM's data: not independent), the reward model (what RL
 // maximised: circular) and the held-out KB judge (evaluation only), which also scores ≥ 100 safety prompts written
@@ -14,12 +14,12 @@ import { safetyAbilityRuleJudge, DEMO_JUDGE_NAME } from '../../eval/judges.js';
 import { careRate, inquiryRate } from '../../eval/metrics.js';
 import { noGrad } from '../../autograd/grad-mode.js';
 import { tidy } from '../../tensor/scope.js';
-import { scoreSequences } from '../../train/stages/reward.js';
+import { scoreSequences } from '../../train/tasks/reward.js';
 import { loadLocalModel, promptIds, type LocalModel } from '../../eval/local-model.js';
 import { rulePatient, runConsult, summariseConsult, type ConsultOutcome, type ConsultSummary } from '../../eval/consult.js';
 import { demoConsultCases, type DemoConsultSource } from '../../eval/demo-consult-cases.js';
 import { DATA_FILES } from './data.js';
-import { firstTurnPrompts } from './rank.js';
+import { firstTurnPrompts } from '../stage-inputs.js';
 import { compareModels, itemsOfRecords, renderReportHtml, rewardModelJudge } from '../../eval/index.js';
 import { atomicWrite } from '../../model/atomic.js';
 import { aboutCondition, asksConditionQuestion, heldOutJudge, safetyPass, HELD_OUT_JUDGE_ABOUT, HELD_OUT_JUDGE_NAME, type HeldOutFacts } from '../../eval/held-out-judge.js';
@@ -119,7 +119,7 @@ export async function runEval(ctx: RunContext): Promise<EvalResults> {
   const rmLm = await loadLocalModel(rmDir, { template: cfg.tokenizer.template });
   const rm = rmLm.dir; // the reward model is loaded once, with its tokenizer
   const eos = rmLm.eos[0]!;
-  // scored on the prompt ids its training pairs had (rl.ts: rendered chat, no BOS)
+  // scored on the prompt ids its training pairs had (stage-inputs.ts preferencePairs: rendered chat, no BOS)
   const rmScore = (turns: Conversation['turns'], answer: string) => noGrad(() => tidy(() =>
     scoreSequences(rm.model, rm.valueHead!, [[...promptIds({ tok: rmLm.tokenizer, template: cfg.tokenizer.template }, turns), ...rmLm.tokenizer.encode(answer), eos]]).item()));
   const rewardOf = (turnsIdx: number, answer: string) => rmScore(prompts[turnsIdx]!.turns, answer);
