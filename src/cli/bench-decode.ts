@@ -62,6 +62,8 @@ function writeInChild(path: string, cfg: LlamaConfig, weights: WeightFormat): st
   const code = `const m = await import(${JSON.stringify(import.meta.url)}); ` +
     `process.stdout.write(JSON.stringify(m.writeBenchGguf(${JSON.stringify(path)}, ${JSON.stringify(cfg)}, ${JSON.stringify(weights)})));`;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  // the writer holds the whole random model in f32 (4 bytes a parameter): a kill by signal is nearly always memory
+  if (r.signal) throw new Error(`[bench decode] writing the GGUF file failed: the writer was killed by ${r.signal} (it builds the whole random model in f32, 4 bytes a parameter: too big for this machine? --layers N takes a slice of the shape)`);
   if (r.status !== 0) throw new Error(`[bench decode] writing the GGUF file failed: ${(r.stderr || r.error?.message || '').trim().split('\n').slice(-3).join(' | ')}`);
   return JSON.parse(r.stdout) as string[];
 }
