@@ -9,6 +9,7 @@ import type { LoraSpec, PipelineConfig } from './config.js';
 import { fromHfConfig } from '../model/config.js';
 import { headDimOf, presets, type LlamaConfig } from '../model/llama.js';
 import { CHECKPOINT_DEFAULT_PARAMS } from '../train/memory.js';
+import { QUANT_BLOCK, QUANT_BLOCK_BYTES } from '../tensor/dtype.js';
 
 export interface ModelShape { config: LlamaConfig; source: string; fileDtype: 'f32' | 'bf16' }
 
@@ -101,7 +102,7 @@ function trainingMemory(c: LlamaConfig, s: TrainShape): StageMemory {
 function inferenceMemory(cfg: PipelineConfig, shape: ModelShape, stage: string, rows: number, T: number): StageMemory {
   const c = shape.config;
   const w = cfg.model.weights === 'auto' ? shape.fileDtype : cfg.model.weights;
-  const perValue = { f32: 4, bf16: 2, q8_0: 34 / 32, q4_0: 18 / 32 }[w];
+  const perValue = w === 'f32' ? 4 : w === 'bf16' ? 2 : QUANT_BLOCK_BYTES[w] / QUANT_BLOCK; // llama.cpp block layouts
   const kv = 2 * c.numLayers * rows * T * c.numKvHeads * headDimOf(c) * 4;
   const parts = { weights: parameterCount(c) * perValue, 'KV cache': kv, logits: rows * c.vocabSize * 4 * 2, process: PROCESS_BYTES };
   return { stage, bytes: Object.values(parts).reduce((a, b) => a + b, 0), parts, knobs: [`model.weights (${w}; bf16 or q8_0 are smaller)`, `${stage}.maxNewTokens`] };
