@@ -9,7 +9,7 @@
 // llama.cpp's NeoX (half) rotation: no permutation. Non-BPE tokenizer models (WordPiece, Unigram) are refused.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LlamaForCausalLM } from './llama.js';
+import type { LlamaConfig, LlamaForCausalLM } from './llama.js';
 import type { Architecture } from './config.js';
 import { loadModelDir } from './model-dir.js';
 import {
@@ -234,24 +234,21 @@ function valuesOf(t: Tensor): Float32Array {
 
 export interface ExportInfo { tensors: number; bytes: number; architecture: string; fellBackToF16: string[] }
 
-/** Write the model (adapters must already be merged or absent) and vocabulary as GGUF. */
-export function writeModelGguf(path: string, model: LlamaForCausalLM, vocab: GgufVocab,
-  opts: { type?: GgufOutType; architecture?: Architecture; name?: string } = {}): ExportInfo {
-  const type = opts.type ?? 'f32';
-  const c = model.config;
-  const architecture = opts.architecture ?? (c.attentionBias ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM');
-  const arch = architecture === 'Qwen2ForCausalLM' ? 'qwen2' : 'llama';
+/**
+ * The GGUF key/values of a model of config `c` stored at `type` with vocabulary `vocab` (what llama.cpp reads for
+ * the "llama" / "qwen2" architectures); refuses what this writer cannot express.
+ */
+export function ggufMetadata(c: LlamaConfig, vocab: GgufVocab, type: GgufOutType, architecture: Architecture, name = 'zhongjing'): Map<string, GgufValue> {
+  const arch = ggufArch(architecture);
   if (vocab.tokens.length !== c.vocabSize)
     throw new Error(`[gguf export] the vocabulary has ${vocab.tokens.length} tokens, the model ${c.vocabSize}`);
-  for (const [n, s] of model.namedLinears()) if (s.lora.length)
-    throw new Error(`[gguf export] ${n} still has adapters attached: merge them first`);
   // Qwen3's q/k norms, a free head dim and scaled RoPE need GGUF keys/tensors this writer does not emit yet
   if (c.qkNorm || c.headDim !== undefined || c.ropeScaling)
     throw new Error('[gguf export] Qwen3 q/k norms, head_dim ≠ hidden/heads and rope_scaling are not exported to GGUF yet');
   const D = c.hiddenSize / c.numHeads;
   const kv = new Map<string, GgufValue>();
   kv.set('general.architecture', str(arch));
-  kv.set('general.name', str(opts.name ?? 'zhongjing'));
+  kv.set('general.name', str(name));
   kv.set('general.file_type', u32(FILE_TYPE[type]));
   if (type === 'q8_0' || type === 'q4_0') kv.set('general.quantization_version', u32(2));
   kv.set(`${arch}.context_length`, u32(c.maxPositions));
@@ -278,7 +275,47 @@ export function writeModelGguf(path: string, model: LlamaForCausalLM, vocab: Ggu
   if (vocab.pad !== undefined) kv.set('tokenizer.ggml.padding_token_id', u32(vocab.pad));
   kv.set('tokenizer.ggml.add_bos_token', bool(vocab.addBos));
   if (vocab.chatTemplate) kv.set('tokenizer.chat_template', str(vocab.chatTemplate));
+  return kv;
+}
 
+/** llama.cpp's architecture name for ours. */
+export function ggufArch(architecture: Architecture): 'qwen2' | 'llama' {
+  return architecture === 'Qwen2ForCausalLM' ? 'qwen2' : 'llama';
+}
+
+/**
+ * The ggml type a tensor of row-major `shape` is stored as at `type`: 1-D tensors stay F32; Q8_0 / Q4_0 need rows
+ * of whole 32-value blocks, else F16 (`fellBack` true: the caller reports it).
+ */
+export function ggufTensorType(type: GgufOutType, shape: readonly number[]): { type: GgmlType; fellBack: boolean } {
+  const inner = shape[shape.length - 1]!;
+  if (type === 'f32' || shape.length === 1) return { type: GgmlType.F32, fellBack: false };
+  if (type === 'q8_0' || type === 'q4_0') {
+    if (inner % QK8_0 === 0) return { type: type === 'q8_0' ? GgmlType.Q8_0 : GgmlType.Q4_0, fellBack: false };
+    return { type: GgmlType.F16, fellBack: true }; // rows not a multiple of 32: ggml cannot block them
+  }
+  return { type: type === 'bf16' ? GgmlType.BF16 : GgmlType.F16, fellBack: false };
+}
+
+/** f32 values → the bytes of ggml type `gt` (one tensor, or a run of whole rows of one). */
+export function encodeGgml(data: Float32Array, gt: GgmlType): Uint8Array {
+  if (gt === GgmlType.F32) return new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+  if (gt === GgmlType.Q8_0) return quantizeQ8_0(data);
+  if (gt === GgmlType.Q4_0) return quantizeQ4_0(data);
+  if (gt === GgmlType.BF16) return new Uint8Array(toBf16Array(data).buffer);
+  return new Uint8Array(toF16Array(data).buffer);
+}
+
+/** Write the model (adapters must already be merged or absent) and vocabulary as GGUF. */
+export function writeModelGguf(path: string, model: LlamaForCausalLM, vocab: GgufVocab,
+  opts: { type?: GgufOutType; architecture?: Architecture; name?: string } = {}): ExportInfo {
+  const type = opts.type ?? 'f32';
+  const c = model.config;
+  const architecture = opts.architecture ?? (c.attentionBias ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM');
+  const arch = ggufArch(architecture);
+  for (const [n, s] of model.namedLinears()) if (s.lora.length)
+    throw new Error(`[gguf export] ${n} still has adapters attached: merge them first`);
+  const kv = ggufMetadata(c, vocab, type, architecture, opts.name);
   const tensors: GgufTensorIn[] = [];
   const fellBack: string[] = [];
   let bytes = 0;
@@ -293,18 +330,10 @@ export function writeModelGguf(path: string, model: LlamaForCausalLM, vocab: Ggu
       else if (/\.self_attn\.k_proj\./.test(hf)) data = permuteRope(data, c.numKvHeads, cols);
     }
     const dims = [...shape].reverse(); // ggml: innermost first
-    let gt = GgmlType.F32;
-    let raw: Uint8Array;
-    if (type === 'f32' || shape.length === 1) raw = new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
-    else if (type === 'q8_0' && dims[0]! % QK8_0 === 0) { gt = GgmlType.Q8_0; raw = quantizeQ8_0(data); }
-    else if (type === 'q4_0' && dims[0]! % QK8_0 === 0) { gt = GgmlType.Q4_0; raw = quantizeQ4_0(data); }
-    else if (type === 'bf16') { gt = GgmlType.BF16; raw = new Uint8Array(toBf16Array(data).buffer); }
-    else {
-      if (type === 'q8_0' || type === 'q4_0') fellBack.push(hf); // rows not a multiple of 32: ggml cannot block them
-      gt = GgmlType.F16;
-      raw = new Uint8Array(toF16Array(data).buffer);
-    }
-    tensors.push({ name, dims, type: gt, data: raw });
+    const gt = ggufTensorType(type, shape);
+    if (gt.fellBack) fellBack.push(hf);
+    const raw = encodeGgml(data, gt.type);
+    tensors.push({ name, dims, type: gt.type, data: raw });
     bytes += raw.byteLength;
   }
   writeGguf(path, kv, tensors);
