@@ -52,18 +52,30 @@ export function benchConfig(preset: string, layers: number | undefined, position
   return cfg;
 }
 
-/** Random weights of `cfg` → one GGUF file at `weights`, streamed a tensor at a time (gguf-random.ts: no f32 model). */
-export function writeBenchGguf(path: string, cfg: LlamaConfig, weights: WeightFormat): string[] {
-  return writeRandomGguf(path, cfg, { type: weights, seed: 0 }).fellBackToF16;
+/**
+ * Random weights of `cfg` → one GGUF file at `weights`, streamed a run of rows at a time (gguf-random.ts: no f32
+ * model); with `progress`, a line on stderr every few seconds.
+ */
+export function writeBenchGguf(path: string, cfg: LlamaConfig, weights: WeightFormat, progress = false): string[] {
+  let last = performance.now();
+  return writeRandomGguf(path, cfg, {
+    type: weights, seed: 0,
+    ...(progress ? { onProgress: (p: { bytesDone: number; bytesTotal: number }) => {
+      if (performance.now() - last < 5000) return;
+      last = performance.now();
+      process.stderr.write(`bench decode:   ${(p.bytesDone / 2 ** 20).toFixed(0)}/${(p.bytesTotal / 2 ** 20).toFixed(0)} MiB written\n`);
+    } } : {}),
+  }).fellBackToF16;
 }
 
 // in a child process: the writer's buffers and the vocabulary it builds stay out of our peak RSS
-function writeInChild(path: string, cfg: LlamaConfig, weights: WeightFormat): string[] {
+function writeInChild(path: string, cfg: LlamaConfig, weights: WeightFormat, progress: boolean): string[] {
   const code = `const m = await import(${JSON.stringify(import.meta.url)}); ` +
-    `process.stdout.write(JSON.stringify(m.writeBenchGguf(${JSON.stringify(path)}, ${JSON.stringify(cfg)}, ${JSON.stringify(weights)})));`;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', maxBuffer: 1 << 24 });
+    `process.stdout.write(JSON.stringify(m.writeBenchGguf(${JSON.stringify(path)}, ${JSON.stringify(cfg)}, ${JSON.stringify(weights)}, ${progress})));`;
+  // with progress the child's stderr is ours (its lines, and any error, are printed as they come)
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', maxBuffer: 1 << 24, stdio: ['ignore', 'pipe', progress ? 'inherit' : 'pipe'] });
   if (r.signal) throw new Error(`[bench decode] writing the GGUF file failed: the writer was killed by ${r.signal} (out of memory or disk?)`);
-  if (r.status !== 0) throw new Error(`[bench decode] writing the GGUF file failed: ${(r.stderr || r.error?.message || '').trim().split('\n').slice(-3).join(' | ')}`);
+  if (r.status !== 0) throw new Error(`[bench decode] writing the GGUF file failed: ${(r.stderr || r.error?.message || '(its error is printed above)').trim().split('\n').slice(-3).join(' | ')}`);
   return JSON.parse(r.stdout) as string[];
 }
 
@@ -138,7 +150,7 @@ export async function benchDecode(argv: string[]): Promise<number> {
   let out: Record<string, unknown>;
   try {
     if (!f.json) console.error(`bench decode: writing ${preset}${f.layers ? ` (${cfg.numLayers} layers)` : ''} with random weights as GGUF ${weights} …`);
-    const fell = writeInChild(ggufPath, cfg, weights);
+    const fell = writeInChild(ggufPath, cfg, weights, !f.json);
     if (fell.length) console.error(`bench decode: stored as f16 (rows not a multiple of 32): ${fell.join(', ')}`);
     const warnings: string[] = [];
     const t0 = performance.now();
