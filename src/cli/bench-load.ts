@@ -37,18 +37,21 @@ export interface LoadRound {
   rssBeforeLoadMiB: number;
   parameters: number;
   heldAs: Record<string, { tensors: number; bytes: number }>;
+  /** the loader's one-line warnings (formats the kernels lack, and the like) */
+  warnings: string[];
 }
 
 /** Load `dir` once in this process and report it (the child's side; printed as JSON). */
 export function loadOnce(dir: string, weights: WeightsOption): LoadRound {
   const rssBeforeLoadMiB = process.memoryUsage.rss() / 2 ** 20;
   const t0 = performance.now();
-  const md = loadModel(dir, { weights, warn: (l) => process.stderr.write(l + '\n') });
+  const warnings: string[] = [];
+  const md = loadModel(dir, { weights, warn: (l) => warnings.push(l) });
   const loadSeconds = (performance.now() - t0) / 1000;
   const model = md.model;
   return {
     loadSeconds, peakRssMiB: process.resourceUsage().maxRSS / 1024, rssBeforeLoadMiB,
-    parameters: model.numParameters(), heldAs: bytesByDType(model.parameters()),
+    parameters: model.numParameters(), heldAs: bytesByDType(model.parameters()), warnings,
   };
 }
 
@@ -127,7 +130,7 @@ export async function benchLoad(argv: string[]): Promise<number> {
       warmupLoadSeconds: warm.loadSeconds,
       // the worst child: what a user's machine must have free
       peakRssMiB: Math.max(...rs.map((r) => r.peakRssMiB)), rssBeforeLoadMiB: median(rs.map((r) => r.rssBeforeLoadMiB)),
-      heldAs, heldBytes: Object.values(heldAs).reduce((s, e) => s + e.bytes, 0),
+      heldAs, heldBytes: Object.values(heldAs).reduce((s, e) => s + e.bytes, 0), warnings: rs[0]!.warnings,
       perRound: rs.map((r) => ({ loadSeconds: +r.loadSeconds.toFixed(3), processSeconds: +r.processSeconds.toFixed(3), peakRssMiB: +r.peakRssMiB.toFixed(1) })),
     };
   } finally {
@@ -143,6 +146,7 @@ export async function benchLoad(argv: string[]): Promise<number> {
     console.log(`  load        ${o.loadSeconds.toFixed(2)} s (whole child process ${o.processSeconds.toFixed(2)} s)`);
     console.log(`  peak RSS    ${o.peakRssMiB.toFixed(0)} MiB (${o.rssBeforeLoadMiB.toFixed(0)} MiB before the load began)`);
     console.log(`  held        ${held}`);
+    for (const w of out.warnings as string[]) console.log(`  ${w}`);
   }
   return 0;
 }

@@ -1,7 +1,7 @@
 // gguf.ts — the GGUF v3 container (ggml docs/gguf.md): "GGUF" magic, version, tensor and key/value counts,
 // typed key/values (scalars, strings, arrays), tensor infos (name, dims innermost-first, ggml type, offset),
 // then the tensor data aligned to general.alignment (32). Writes F32, F16, BF16, Q8_0 and Q4_0 tensors (the
-// quantizers are the engine's: see below); reads any file's header back with
+// quantizers are the engine's: see below), whole or streamed a chunk at a time; reads any file's header back with
 // validation that names the file and the byte offset. What goes into the file (names, metadata) is
 // gguf-export.ts's business; this file knows nothing about LLaMA.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';

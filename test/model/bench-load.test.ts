@@ -40,6 +40,7 @@ test('bench load --json: bf16 shards with an index, bytes held = file tensor byt
   assert.deepEqual(j.heldAs.f32, { tensors: vectors.length, bytes: 4 * vectors.reduce((s, x) => s + count(x), 0) });
   assert.equal(j.heldBytes, j.heldAs.bf16.bytes + j.heldAs.f32.bytes);
   assert.equal(j.perRound.length, 2);
+  assert.deepEqual(j.warnings, []);
   assert.ok(j.loadSeconds > 0 && j.processSeconds >= j.loadSeconds && j.warmupLoadSeconds > 0);
   assert.ok(j.peakRssMiB >= j.rssBeforeLoadMiB && j.rssBeforeLoadMiB > 10, `${j.peakRssMiB} / ${j.rssBeforeLoadMiB}`);
   assert.ok(j.peakRssMiB * 2 ** 20 > j.heldBytes, 'the child holds the weights it reports');
