@@ -202,7 +202,8 @@ export function loadGguf(pathIn: string, opts: LoadOptions = {}): ModelDir {
   return {
     dir: path, model, architecture, eosTokenIds: eos !== undefined ? [eos] : [], padTokenId: typeof pad === 'number' ? pad : null,
     generation: eos !== undefined ? { eosTokenIds: [eos] } : {}, adapters: [], valueHead: null, tokenizerPath: null,
-    tokenizerJson: tokenizer ? { json: tokenizer.json, config: tokenizer.config } : null,
+    // with a SentencePiece vocabulary's scores (spm), which load.ts's tokenizerOf hands to tokenizerOfGgufJson
+    tokenizerJson: tokenizer,
     unused: { configKeys: [], tensors: [] },
   };
 }
