@@ -4,8 +4,8 @@
 // name and index), quantized or narrowed, and written. Peak memory is one run of rows, never the model, so a 7B
 // shape fits on a small machine. The file is what gguf-export.ts would write for the same values (same keys, names,
 // types and RoPE row order). Model directories and real checkpoints are other files' business.
-import type { LlamaConfig } from './llama.js';
-import type { Architecture } from './config.js';
+import { headDimOf, type LlamaConfig } from './llama.js';
+import { architectureOf, type Architecture } from './config.js';
 import { byteLevelVocab, encodeGgml, ggufArch, ggufMetadata, ggufTensorName, ggufTensorType, type GgufOutType, type GgufVocab } from './gguf-export.js';
 import { ggmlBytes, writeGgufStreamed, type GgufTensorStream } from './gguf.js';
 import { fillNormal, streamKey, tensorSpecs, type TensorSpec } from './random-init.js';
@@ -49,10 +49,10 @@ function fillRows(view: Float32Array, spec: TensorSpec, key: number, r0: number,
 /** Write a random model of shape `cfg` as GGUF at `opts.type`, one run of rows in memory at a time. */
 export function writeRandomGguf(path: string, cfg: LlamaConfig, opts: RandomGgufOptions): RandomGgufInfo {
   const seed = opts.seed ?? 0;
-  const architecture = opts.architecture ?? (cfg.attentionBias ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM');
+  const architecture = opts.architecture ?? architectureOf(cfg);
   const arch = ggufArch(architecture);
   const kv = ggufMetadata(cfg, opts.vocab ?? byteLevelVocab(cfg.vocabSize), opts.type, architecture);
-  const D = cfg.hiddenSize / cfg.numHeads;
+  const D = headDimOf(cfg);
   const specs = tensorSpecs(cfg);
   const fellBack: string[] = [];
   let total = 0, done = 0, parameters = 0;
