@@ -2,8 +2,9 @@
 // us (gguf-load.ts, weights kept in their blocks): next-token distributions agree within a stated bound and, for
 // Q8_0, greedy continuations (12 tokens, or up to llama.cpp's end-of-generation token) are identical on every prompt.
 // Both engines quantize activations to 8 bits per block of 32 for decode and prefill, though not identically
-// (llama.cpp stores each block's scale as f16, we keep it f32; rounding rules differ), hence a bound on probabilities. The weights are scaled ×5: larger scales make the random model
-// chaotic enough that those rounding differences flip greedy paths (measured: ×20 matched 1–3 of 4 prompts).
+// (llama.cpp's q8_0 blocks hold the scale as f16, ours keep it f32), hence a bound on probabilities. The weights are
+// scaled ×5: larger scales make the random model chaotic enough that those rounding differences flip greedy paths
+// (measured: ×20 matched 1–3 of 4 prompts).
 // Skipped with the reason when node-llama-cpp is absent.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
