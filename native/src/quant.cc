@@ -76,9 +76,9 @@ static int64_t tile_min_rows() {
 }
 
 // The drivers' tiling of the one-row kernels (AVX2, scalar, and AVX-512 below batch_min_rows): weight rows in tiles
-// of ~512 KiB (half of a Zen 5 core's 1 MiB L2; the rest holds the x panel and what streams past), each tile swept
-// by panels of x rows of ~16 KiB (a third of L1, so the panel stays there while the tile's rows stream from L2), so
-// W is read from DRAM once and x once per tile. For M <= 16 (decoding) the panel is all of x: one pass as before.
+// of ~512 KiB (half of a Zen 4 / 5 core's 1 MiB L2; the rest holds the x panel and what streams past), each tile
+// swept by panels of x rows of ~16 KiB (a third of L1 or less, so the panel stays there while the tile's rows stream
+// from L2), so W is read from DRAM once and x once per tile. For M <= 16 (decoding) the panel is all of x: one pass.
 constexpr int64_t kRowTileBytes = 512 * 1024;
 constexpr int64_t kPanelBytes = 16 * 1024;
 
