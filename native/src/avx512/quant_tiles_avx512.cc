@@ -29,7 +29,8 @@ constexpr int64_t kTileBlock = kNt * kQk + kNt * 4;
 // Bytes of repacked weights per tile. Zen 4 and Zen 5 have 1 MiB of L2 per core; the tile must stay there while
 // every 16-row panel of x passes over it. A panel is 16·K bytes plus 256 bytes of seeds and scales per block
 // (≈ 117 KiB at K = 4864, the widest Qwen2.5-0.5B input), the next rows of W stream in during the repack, and out is
-// written. 384 KiB leaves more than half of L2 for those; the panel itself fits L1 (32–48 KiB) up to K ≈ 1800.
+// written. 384 KiB leaves more than half of L2 for those; the panel itself (24·K bytes) fits L1 up to K ≈ 1300
+// (Zen 4, 32 KiB) or 2000 (Zen 5, 48 KiB).
 constexpr int64_t kTileBytes = 384 * 1024;
 
 // Weight rows [r0, r1) (at most one tile) into `dst`, micro-tiles of kNt rows, rows past r1 zero.
