@@ -107,10 +107,10 @@ interface TrainShape {
   copies: number;
   /** adapters held frozen beside the trained one (the RL stage: the SFT model's and the RM's) */
   frozenAdapters: LoraSpec[];
-  /** value heads beside the model (RM score head, PPO critic) */
+  /** value heads beside the model (RM score head, PPO critic), all counted as trained: C + 1 values each */
   heads: number;
   /** a rollout's generation (the RL stage): rows and tokens of its KV cache */
-  rollout?: { rows: number; T: number };
+  rollout?: { rows: number; T: number; key: string };
 }
 
 function trainingMemory(c: LlamaConfig, s: TrainShape): StageMemory {
@@ -137,6 +137,7 @@ function trainingMemory(c: LlamaConfig, s: TrainShape): StageMemory {
     ...(ck ? [] : [`${s.key}.gradientCheckpointing: true`]),
     ...(s.lora && fmt !== 'q4_0' ? [`model.loraBaseWeights (${fmt}; bf16, q8_0 or q4_0 hold the frozen base smaller)`] : []),
     `${s.lenKey} (${s.lenKey.endsWith('maxNewTokens') ? `${s.T - Math.min(s.T, RL_PROMPT_TOKENS)} + a prompt` : s.T})`, `${s.rowsKey} (${s.rows})`, ...(s.lora ? [] : [`${s.key}.lora: {r: 16, alpha: 32} instead of full training`]),
+    ...(s.rollout && s.rollout.key !== s.rowsKey ? [`${s.rollout.key} (${s.rollout.rows})`] : []),
   ];
   return { stage: s.stage, bytes: Object.values(parts).reduce((a, b) => a + b, 0), parts, knobs };
 }
@@ -171,7 +172,7 @@ export function estimateMemory(cfg: PipelineConfig, shape: ModelShape): StageMem
   const rl = cfg.rl === 'grpo'
     ? { rows: cfg.grpo.promptsPerStep * (cfg.grpo.k ?? cfg.sample.k), rowsKey: 'grpo.promptsPerStep', lora: cfg.grpo.lora, T: rlT + cfg.grpo.maxNewTokens, lenKey: 'grpo.maxNewTokens', heads: 1 }
     : { rows: cfg.ppo.miniBatch, rowsKey: 'ppo.miniBatch', lora: cfg.ppo.lora, T: rlT + cfg.ppo.maxNewTokens, lenKey: 'ppo.maxNewTokens', heads: 2 };
-  const rollout = cfg.rl === 'grpo' ? { rows: rl.rows, T: rl.T } : { rows: cfg.ppo.rolloutSize, T: rl.T };
+  const rollout = cfg.rl === 'grpo' ? { rows: rl.rows, T: rl.T, key: rl.rowsKey } : { rows: cfg.ppo.rolloutSize, T: rl.T, key: 'ppo.rolloutSize' };
   // the policy carries the SFT adapter (frozen) and, on a shared base, the RM's; a full SFT model or RM is a base copy
   const frozenAdapters = [cfg.sft.lora, cfg.rm.lora].filter((l): l is LoraSpec => !!l);
   return [

@@ -78,6 +78,8 @@ test('the 0.5B shape: LoRA stages hold the base in loraBaseWeights; the RL stage
     const { est: e3 } = at({ ppo: { rolloutSize: 64, miniBatch: 2, maxNewTokens: 512, lora: { r: 16 } } });
     const kv = 2 * 24 * 64 * (128 + 512) * 2 * 64 * 4;
     assert.ok(e3.ppo!.parts['rollout KV cache']! >= kv, `rollout ${e3.ppo!.parts['rollout KV cache']} ≥ ${kv}`);
+    for (const knob of ['ppo.rolloutSize (64)', 'ppo.miniBatch (2)', 'ppo.maxNewTokens (512 + a prompt)', 'model.loraBaseWeights (f32;'])
+      assert.ok(e3.ppo!.knobs.some((k) => k.startsWith(knob)), `ppo knobs name ${knob}: ${e3.ppo!.knobs.join(', ')}`);
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
 
