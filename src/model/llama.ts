@@ -15,6 +15,7 @@ import { Embedding, RMSNorm, withDeferredWeights } from '../nn/layers.js';
 import { LoraLinear } from '../nn/lora.js';
 import { isGradEnabled } from '../autograd/grad-mode.js';
 import { checkpoint } from '../autograd/checkpoint.js';
+import { tidy } from '../tensor/scope.js';
 import { Rng } from '../util/rng.js';
 import { KvCache } from './kv-cache.js';
 import { positionLimit, ropeDependsOnLength, ropeInvFreq, type RopeScaling } from './rope-scaling.js';
@@ -228,8 +229,17 @@ export class LlamaForCausalLM extends Module {
     const ck = this.gradientCheckpointing && !cache && isGradEnabled();
     const rngs = ck ? [...new Set(this.namedLinears().flatMap(([, l]) => l.lora.map((s) => s.adapter.dropRng)))] : [];
     const keep = ck && this.keepsMlpProducts(B * T);
-    for (const layer of this.model.layers.items)
-      x = ck ? checkpoint((h) => layer.forward(h, positions, mask, null, invFreq), x, rngs, keep) : layer.forward(x, positions, mask, cache, invFreq);
+    // with nothing recorded (sampling, scoring, old / reference log-probs) a layer's intermediates die with it: an
+    // enclosing tidy would otherwise hold every layer's q/k/v and MLP products at once (more than a bf16 base)
+    const inference = !isGradEnabled();
+    for (const layer of this.model.layers.items) {
+      if (ck) x = checkpoint((h) => layer.forward(h, positions, mask, null, invFreq), x, rngs, keep);
+      else if (inference) {
+        const prev = x;
+        x = tidy(() => layer.forward(prev, positions, mask, cache, invFreq));
+        prev.dispose(); // the embedding's or the previous layer's output: made here, read by nothing else
+      } else x = layer.forward(x, positions, mask, cache, invFreq);
+    }
     if (cache) cache.commit(T);
     return this.model.norm.forward(x); // (B, T, C)
   }

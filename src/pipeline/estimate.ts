@@ -1,7 +1,9 @@
 // estimate.ts — checks made before a run does any work: the model's context against the config's lengths, and each
-// stage's memory (weights, LoRA / optimiser state, activations) against what the machine has, refused with the
-// knobs that lower it. Sizes follow train/memory.ts's accounting (f32 training weights, AdamW's two moments,
-// checkpointing default); they are estimates from shapes, not measurements (the loop's [memory] line measures).
+// stage's memory (weights, LoRA / optimiser state, activations, a rollout's KV cache) against what the machine has,
+// refused with the knobs that lower it. Sizes follow what the stages hold: the frozen base of a LoRA stage in
+// model.loraBaseWeights (f32 when training in full), AdamW's two f32 moments, the checkpointing default, and the
+// RL stage's one shared base when the SFT model and the RM are both LoRA on it (train/tasks/rl-models.ts). They are
+// estimates from shapes, not measurements: the loop's [memory] line measures (test/pipeline holds them together).
 import { existsSync, readFileSync } from 'node:fs';
 import { freemem, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +11,7 @@ import type { LoraSpec, PipelineConfig } from './config.js';
 import { fromHfConfig } from '../model/config.js';
 import { headDimOf, presets, type LlamaConfig } from '../model/llama.js';
 import { CHECKPOINT_DEFAULT_PARAMS } from '../train/memory.js';
-import { QUANT_BLOCK, QUANT_BLOCK_BYTES } from '../tensor/dtype.js';
+import { QUANT_BLOCK, QUANT_BLOCK_BYTES, isQuantized, type WeightFormat } from '../tensor/dtype.js';
 
 export interface ModelShape { config: LlamaConfig; source: string; fileDtype: 'f32' | 'bf16' }
 
@@ -75,26 +77,67 @@ function layerBytesPerToken(c: LlamaConfig, T: number): number {
   return 4 * (10 * c.hiddenSize + 2 * c.numKvHeads * D + 4 * c.intermediateSize + 2 * c.numHeads * T);
 }
 
+/** Bytes per value of a [N, K] matrix held in fmt (llama.cpp's block layouts for q8_0 / q4_0). */
+function matrixBytes(N: number, K: number, fmt: WeightFormat): number {
+  // as weights.ts targetDType: rows that are not whole 32-value blocks are held in bf16 under a quantized format
+  const f: WeightFormat = isQuantized(fmt) && K % QUANT_BLOCK ? 'bf16' : fmt;
+  const perValue = f === 'f32' ? 4 : f === 'bf16' ? 2 : QUANT_BLOCK_BYTES[f] / QUANT_BLOCK;
+  return N * K * perValue;
+}
+
+/**
+ * Bytes of one copy of the base with every matrix (projections, embedding table, an untied LM head) in fmt and the
+ * norms and biases in f32: what loadModelDir holds for `weights: fmt` (model/weights.ts).
+ */
+export function baseWeightBytes(c: LlamaConfig, fmt: WeightFormat): number {
+  const C = c.hiddenSize, D = headDimOf(c), F = c.intermediateSize, q = c.numHeads * D, kv = c.numKvHeads * D;
+  const layer = matrixBytes(q, C, fmt) + 2 * matrixBytes(kv, C, fmt) + matrixBytes(C, q, fmt)
+    + 2 * matrixBytes(F, C, fmt) + matrixBytes(C, F, fmt)
+    + 4 * (2 * C + (c.attentionBias ? q + 2 * kv : 0));
+  return matrixBytes(c.vocabSize, C, fmt) * (c.tieWordEmbeddings ? 1 : 2) + c.numLayers * layer + 4 * C;
+}
+
 export interface StageMemory { stage: string; bytes: number; parts: Record<string, number>; knobs: string[] }
 
-interface TrainShape { stage: string; key: string; rows: number; T: number; lora: LoraSpec | null; checkpointing: boolean | null; copies: number; rowsKey: string; lenKey: string }
+interface TrainShape {
+  stage: string; key: string; rows: number; T: number; lora: LoraSpec | null; checkpointing: boolean | null; rowsKey: string; lenKey: string;
+  /** model.loraBaseWeights (a LoRA stage's frozen base); full fine-tuning trains f32 whatever it says */
+  baseWeights: WeightFormat;
+  /** copies of the base held (the RL stage: 2 when the RM cannot share the SFT model's) */
+  copies: number;
+  /** adapters held frozen beside the trained one (the RL stage: the SFT model's and the RM's) */
+  frozenAdapters: LoraSpec[];
+  /** value heads beside the model (RM score head, PPO critic), all counted as trained: C + 1 values each */
+  heads: number;
+  /** a rollout's generation (the RL stage): rows and tokens of its KV cache */
+  rollout?: { rows: number; T: number; key: string };
+}
 
 function trainingMemory(c: LlamaConfig, s: TrainShape): StageMemory {
   const P = parameterCount(c);
-  const trainable = s.lora ? loraParameters(c, s.lora) : P;
+  const trainable = (s.lora ? loraParameters(c, s.lora) : P) + s.heads * (c.hiddenSize + 1);
+  const fmt: WeightFormat = s.lora ? s.baseWeights : 'f32';
   const ck = s.checkpointing ?? P >= CHECKPOINT_DEFAULT_PARAMS;
   const N = s.rows * s.T;
   const perLayer = layerBytesPerToken(c, s.T);
   const activations = ck ? c.numLayers * N * 4 * c.hiddenSize + N * perLayer : c.numLayers * N * perLayer;
-  const parts = {
-    weights: s.copies * P * 4 + (s.lora ? trainable * 4 : 0),
+  const frozen = s.frozenAdapters.reduce((a, l) => a + loraParameters(c, l), 0) * 4;
+  const parts: Record<string, number> = {
+    weights: s.copies * baseWeightBytes(c, fmt) + (s.lora ? trainable : s.heads * (c.hiddenSize + 1)) * 4 + frozen, // adapters and heads in f32
     'grads + AdamW': trainable * 12,
     activations: activations + N * c.hiddenSize * 16 + 3 * 32 * 2 ** 20, // hidden states around the chunked LM head
-    process: PROCESS_BYTES,
   };
+  if (s.rollout) {
+    // generate's KV cache over the whole rollout (f32 keys and values per layer); its forward frees each layer's work
+    const r = s.rollout;
+    parts['rollout KV cache'] = 2 * c.numLayers * r.rows * r.T * c.numKvHeads * headDimOf(c) * 4 + r.rows * r.T * perLayer;
+  }
+  parts.process = PROCESS_BYTES;
   const knobs = [
     ...(ck ? [] : [`${s.key}.gradientCheckpointing: true`]),
+    ...(s.lora && fmt !== 'q4_0' ? [`model.loraBaseWeights (${fmt}; bf16, q8_0 or q4_0 hold the frozen base smaller)`] : []),
     `${s.lenKey} (${s.lenKey.endsWith('maxNewTokens') ? `${s.T - Math.min(s.T, RL_PROMPT_TOKENS)} + a prompt` : s.T})`, `${s.rowsKey} (${s.rows})`, ...(s.lora ? [] : [`${s.key}.lora: {r: 16, alpha: 32} instead of full training`]),
+    ...(s.rollout && s.rollout.key !== s.rowsKey ? [`${s.rollout.key} (${s.rollout.rows})`] : []),
   ];
   return { stage: s.stage, bytes: Object.values(parts).reduce((a, b) => a + b, 0), parts, knobs };
 }
@@ -110,22 +153,36 @@ function inferenceMemory(cfg: PipelineConfig, shape: ModelShape, stage: string, 
 
 const RL_PROMPT_TOKENS = 128;
 
+/**
+ * Whether the RL stage loads one base for policy, reference and reward model: the SFT model and the RM are both
+ * LoRA on the pre-trained model (rl-models.ts compares the bytes; full SFT or a full RM changes them).
+ */
+export function rlSharesBase(cfg: PipelineConfig): boolean {
+  return !!cfg.sft.lora && !!cfg.rm.lora;
+}
+
 /** The memory each stage of the recipe is expected to peak at. */
 export function estimateMemory(cfg: PipelineConfig, shape: ModelShape): StageMemory[] {
   const c = shape.config;
   const genT = cfg.sft.maxLen + Math.max(cfg.sample.maxNewTokens, cfg.ppo.maxNewTokens);
   // RL prompts are first patient turns: assumed ≤ RL_PROMPT_TOKENS (the context check uses the sft.maxLen bound)
   const rlT = Math.min(cfg.sft.maxLen, RL_PROMPT_TOKENS);
+  const fmt = cfg.model.loraBaseWeights;
+  const none = { copies: 1, frozenAdapters: [], heads: 0, baseWeights: fmt };
   const rl = cfg.rl === 'grpo'
-    ? { rows: cfg.grpo.promptsPerStep * (cfg.grpo.k ?? cfg.sample.k), rowsKey: 'grpo.promptsPerStep', lora: cfg.grpo.lora, T: rlT + cfg.grpo.maxNewTokens, lenKey: 'grpo.maxNewTokens' }
-    : { rows: cfg.ppo.miniBatch, rowsKey: 'ppo.miniBatch', lora: cfg.ppo.lora, T: rlT + cfg.ppo.maxNewTokens, lenKey: 'ppo.maxNewTokens' };
+    ? { rows: cfg.grpo.promptsPerStep * (cfg.grpo.k ?? cfg.sample.k), rowsKey: 'grpo.promptsPerStep', lora: cfg.grpo.lora, T: rlT + cfg.grpo.maxNewTokens, lenKey: 'grpo.maxNewTokens', heads: 1 }
+    : { rows: cfg.ppo.miniBatch, rowsKey: 'ppo.miniBatch', lora: cfg.ppo.lora, T: rlT + cfg.ppo.maxNewTokens, lenKey: 'ppo.maxNewTokens', heads: 2 };
+  const rollout = cfg.rl === 'grpo' ? { rows: rl.rows, T: rl.T, key: rl.rowsKey } : { rows: cfg.ppo.rolloutSize, T: rl.T, key: 'ppo.rolloutSize' };
+  // the policy carries the SFT adapter (frozen) and, on a shared base, the RM's; a full SFT model or RM is a base copy
+  const frozenAdapters = [cfg.sft.lora, cfg.rm.lora].filter((l): l is LoraSpec => !!l);
   return [
-    trainingMemory(c, { stage: 'pretrain', key: 'pretrain', rows: cfg.pretrain.batchSize, T: cfg.pretrain.seqLen, lora: cfg.pretrain.lora, checkpointing: cfg.pretrain.gradientCheckpointing, copies: 1, rowsKey: 'pretrain.batchSize', lenKey: 'pretrain.seqLen' }),
-    trainingMemory(c, { stage: 'sft', key: 'sft', rows: cfg.sft.batchSize, T: cfg.sft.maxLen, lora: cfg.sft.lora, checkpointing: cfg.sft.gradientCheckpointing, copies: 1, rowsKey: 'sft.batchSize', lenKey: 'sft.maxLen' }),
+    trainingMemory(c, { ...none, stage: 'pretrain', key: 'pretrain', rows: cfg.pretrain.batchSize, T: cfg.pretrain.seqLen, lora: cfg.pretrain.lora, checkpointing: cfg.pretrain.gradientCheckpointing, rowsKey: 'pretrain.batchSize', lenKey: 'pretrain.seqLen', baseWeights: 'f32' }), // merges in f32
+    trainingMemory(c, { ...none, stage: 'sft', key: 'sft', rows: cfg.sft.batchSize, T: cfg.sft.maxLen, lora: cfg.sft.lora, checkpointing: cfg.sft.gradientCheckpointing, rowsKey: 'sft.batchSize', lenKey: 'sft.maxLen' }),
     inferenceMemory(cfg, shape, 'sample', 8, genT),
-    trainingMemory(c, { stage: 'rm', key: 'rm', rows: 2 * cfg.rm.pairsPerBatch, T: cfg.rm.maxLen, lora: cfg.rm.lora, checkpointing: cfg.rm.gradientCheckpointing, copies: 1, rowsKey: 'rm.pairsPerBatch', lenKey: 'rm.maxLen' }),
-    // the policy (reference = its adapters off, critic = a head) and the reward model: two copies of the base
-    trainingMemory(c, { stage: 'ppo', key: cfg.rl, checkpointing: (cfg.rl === 'grpo' ? cfg.grpo : cfg.ppo).gradientCheckpointing, copies: 2, ...rl }),
+    trainingMemory(c, { ...none, stage: 'rm', key: 'rm', rows: 2 * cfg.rm.pairsPerBatch, T: cfg.rm.maxLen, lora: cfg.rm.lora, checkpointing: cfg.rm.gradientCheckpointing, rowsKey: 'rm.pairsPerBatch', lenKey: 'rm.maxLen', heads: 1 }),
+    // the policy (reference = its adapters off, critic = a head) and the reward model on one base when both are LoRA
+    trainingMemory(c, { ...rl, stage: 'ppo', key: cfg.rl, checkpointing: (cfg.rl === 'grpo' ? cfg.grpo : cfg.ppo).gradientCheckpointing,
+      baseWeights: fmt, copies: rlSharesBase(cfg) ? 1 : 2, frozenAdapters, rollout }),
     inferenceMemory(cfg, shape, 'eval', 8, cfg.sft.maxLen + cfg.eval.maxNewTokens),
   ];
 }

@@ -21,6 +21,7 @@ import { runEval } from './stages/eval.js';
 import { runReport } from './stages/report.js';
 import { runExport } from './stages/export.js';
 import { dur } from '../train/progress.js';
+import { resetMemoryHighWaters } from '../train/memory.js';
 
 const runners: Record<StageName, (ctx: RunContext) => Promise<unknown>> = {
   data: runData, tokenizer: runTokenizer, pretrain: runPretrain, sft: runSft, sample: runSample, rank: runRank,
@@ -68,6 +69,7 @@ export async function runPipeline(cfg: PipelineConfig, o: PipelineOptions = {}):
     ctx.log(`[pipeline] ${s} …`);
     logEstimate(ctx, s, decodeSpeed);
     const t0 = performance.now();
+    resetMemoryHighWaters(); // each stage's [memory] line reports its own peaks (loading included), not an earlier stage's
     const summary = await runners[s](ctx);
     seconds[s] = (performance.now() - t0) / 1000;
     // sampling's rate (its token bound over its wall time) is the measured generation speed eval is estimated from

@@ -4,7 +4,8 @@
 // memoryLine.
 import type { Tensor } from '../tensor/tensor.js';
 import { bytesOf, isQuantized, QUANT_BLOCK, WEIGHT_FORMATS, type WeightFormat } from '../tensor/dtype.js';
-import { poolStats } from '../tensor/pool.js';
+import { poolStats, resetPoolHighWater } from '../tensor/pool.js';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { toBf16 } from '../ops/nn.js';
 import { toWeightFormat } from '../ops/quant.js';
 import { noGrad } from '../autograd/grad-mode.js';
@@ -41,6 +42,25 @@ export function resetActivationHighWater(): void {
   activationHighWater = 0;
 }
 
+/**
+ * Start a stage's high-waters afresh (activations, the pool, and on Linux the process's peak RSS, VmHWM, through
+ * /proc/self/clear_refs): stages that share a process (the pipeline) then each report their own peak.
+ */
+export function resetMemoryHighWaters(): void {
+  resetActivationHighWater();
+  resetPoolHighWater();
+  try { writeFileSync('/proc/self/clear_refs', '5'); } catch { /* not Linux: the peak stays the process's */ }
+}
+
+/** The peak RSS (MiB) since the last resetMemoryHighWaters (VmHWM on Linux), else since the process started. */
+export function peakRssMiB(): number {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) / 1024;
+  } catch { /* not Linux */ }
+  return process.resourceUsage().maxRSS / 1024;
+}
+
 function tensorBytes(t: Tensor): number {
   return bytesOf(t.dtype, t.size);
 }
@@ -63,7 +83,7 @@ export function memoryBreakdown(allWeights: Tensor[], trainable: Tensor[]): Memo
     optimiserBytes: trainable.reduce((s, t) => s + 2 * bytesOf('f32', t.size), 0),
     activationsBytes: activationHighWater,
     poolHighWaterBytes: poolStats().highWaterBytes,
-    peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    peakRssMiB: peakRssMiB(),
   };
 }
 

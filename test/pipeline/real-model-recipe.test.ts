@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, STAGES } from '../../src/pipeline/config.js';
 import { applyOverrides, parseOverride } from '../../src/pipeline/overrides.js';
+import { estimateMemory, modelShape } from '../../src/pipeline/estimate.js';
 import { runPipeline } from '../../src/pipeline/run.js';
 import { modelInit } from '../../src/cli/model.js';
 import { loadModelDir, readAdaptersList } from '../../src/model/model-dir.js';
@@ -106,6 +107,21 @@ test('the Qwen2.5 recipe runs end to end on a 2-layer model of its widths with i
     assert.match(text, /\[estimate\] pretrain: the first 2 step\(s\) took .* tok\/s\) → about .* for 4 steps \(extrapolated from those steps/);
     assert.match(text, /\[estimate\] eval: 16 tokens \(2 prompts × 2 models × ≤ 4 new\); about .* at \d+ tok\/s \(the sample stage's measured generation speed/);
     assert.match(text, /\[estimate\] sft: 384 tokens \(4 steps × 1 × ≤ 96\); about .* at \d+ tok\/s \(pretrain's measured training speed/);
+
+    // the up-front memory estimate against what the sft and ppo stages reported holding (their [memory] lines, peaks
+    // per stage): weights and grads + AdamW within 5 %, activations an upper bound, the total within 1.5× of peak RSS.
+    // Counting a second base copy for ppo, or the base as f32 under another loraBaseWeights, breaks the first.
+    const est = Object.fromEntries(estimateMemory(cfg, modelShape(cfg)).map((s) => [s.stage, s]));
+    for (const st of ['sft', 'ppo']) {
+      const line = new RegExp(`\\[memory\\] ${st}: weights ([\\d.]+) MiB · grads ([\\d.]+) MiB · optimiser ([\\d.]+) MiB · activations ([\\d.]+) MiB · pool high-water [\\d.]+ MiB · peak RSS (\\d+) MiB`).exec(text);
+      assert.ok(line, `${st}: a [memory] line`);
+      const [w, g, o, a, rss] = line.slice(1).map((x) => Number(x) * 2 ** 20) as [number, number, number, number, number];
+      const e = est[st]!, within = (x: number, y: number, f: number) => x / y <= f && y / x <= f;
+      assert.ok(within(e.parts.weights!, w, 1.05), `${st}: estimated weights ${e.parts.weights} vs held ${w}`);
+      assert.ok(within(e.parts['grads + AdamW']!, g + o, 1.05), `${st}: estimated grads + AdamW ${e.parts['grads + AdamW']} vs ${g + o}`);
+      assert.ok(e.parts.activations! >= a, `${st}: estimated activations ${e.parts.activations} ≥ measured ${a}`);
+      assert.ok(within(e.bytes, rss, 1.5), `${st}: estimate ${e.bytes} vs peak RSS ${rss}`);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,0 +1,108 @@
+// The up-front memory estimate (pipeline/estimate.ts) against what the stages hold: one base's bytes in each
+// model.loraBaseWeights format as loadModelDir holds them (a 2-layer model of Qwen2.5-0.5B's widths, small
+// vocabulary), the RL stage's single shared base, and the refusal naming the estimate and the knobs that lower it.
+// The comparison with the [memory] lines of real sft and ppo runs is in real-model-recipe.test.ts.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { validateConfig } from '../../src/pipeline/config.js';
+import { baseWeightBytes, checkMemory, estimateMemory, modelShape, rlSharesBase } from '../../src/pipeline/estimate.js';
+import { modelInit } from '../../src/cli/model.js';
+import { loadModelDir } from '../../src/model/model-dir.js';
+import { presetConfig } from '../../src/model/presets.js';
+import { memoryBreakdown } from '../../src/train/memory.js';
+
+const GiB = 2 ** 30;
+
+test('one base copy in each loraBaseWeights format: the estimate is the bytes loadModelDir holds', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'zj-est-'));
+  try {
+    // Qwen2.5-0.5B's widths (896 hidden, 4864 MLP, 14 / 2 heads, biased q/k/v, tied embedding) on 2 layers and a
+    // vocabulary of 1024, so the file is small; one embedding row (896) is 28 whole q4_0 blocks
+    const cfgFile = join(dir, 'config.json');
+    writeFileSync(cfgFile, JSON.stringify({ ...presetConfig('qwen2.5-0.5b'), num_hidden_layers: 2, vocab_size: 1024, bos_token_id: 1, eos_token_id: 2 }));
+    const m = join(dir, 'model');
+    assert.equal(await modelInit(['--config', cfgFile, '--out', m, '--quiet']), 0);
+    const cfg = validateConfig({ name: 'est', runsDir: dir, model: { from: m }, tokenizer: { from: m, template: 'model' } });
+    const shape = modelShape(cfg).config;
+    for (const fmt of ['f32', 'bf16', 'q8_0', 'q4_0'] as const) {
+      const { model } = loadModelDir(m, { weights: fmt });
+      const held = memoryBreakdown(model.parameters(), []).weightsBytes;
+      assert.equal(baseWeightBytes(shape, fmt), held, `${fmt}: estimate vs held bytes`);
+    }
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+function shapeOnly(dir: string): string {
+  const m = join(dir, 'model');
+  mkdirSync(m, { recursive: true });
+  writeFileSync(join(m, 'config.json'), JSON.stringify(presetConfig('qwen2.5-0.5b')));
+  return m;
+}
+
+test('the 0.5B shape: LoRA stages hold the base in loraBaseWeights; the RL stage holds one base when SFT and RM are LoRA', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'zj-est-'));
+  try {
+    const m = shapeOnly(dir);
+    const at = (over: Record<string, unknown>) => {
+      const cfg = validateConfig({ name: 'est', runsDir: dir, model: { from: m, ...(over.model as object ?? {}) }, tokenizer: { from: m, template: 'model' },
+        sft: { batchSize: 1, maxLen: 128, lora: { r: 16 } }, rm: { pairsPerBatch: 1, maxLen: 128, lora: { r: 16 } }, ppo: { rolloutSize: 2, miniBatch: 2, maxNewTokens: 16, lora: { r: 16 } },
+        ...Object.fromEntries(Object.entries(over).filter(([k]) => k !== 'model')) });
+      return { cfg, est: Object.fromEntries(estimateMemory(cfg, modelShape(cfg)).map((s) => [s.stage, s])) };
+    };
+    const c = modelShape(at({}).cfg).config;
+    const one = { f32: baseWeightBytes(c, 'f32'), bf16: baseWeightBytes(c, 'bf16'), q4_0: baseWeightBytes(c, 'q4_0') };
+    // 494M parameters: 1.84 GiB in f32, half in bf16, and q4_0's 18 bytes per 32 values
+    assert.ok(Math.abs(one.f32 / 4 - 494.03e6) < 0.01e6, `${one.f32 / 4} parameters`);
+    assert.ok(Math.abs(one.bf16 / one.f32 - 0.5) < 1e-3 && Math.abs(one.q4_0 / one.f32 - 18 / 128) < 2e-3, `${one.bf16 / one.f32} ${one.q4_0 / one.f32}`);
+    for (const fmt of ['f32', 'bf16', 'q4_0'] as const) {
+      const { cfg, est } = at({ model: { loraBaseWeights: fmt } });
+      assert.ok(rlSharesBase(cfg));
+      const sftBase = est.sft!.parts.weights!, ppoBase = est.ppo!.parts.weights!;
+      // base + the adapter (sft); base + three adapters + two heads (ppo): ~8.8M f32 values per r=16 adapter
+      assert.ok(sftBase > one[fmt] && sftBase - one[fmt] < 40e6, `${fmt} sft weights ${sftBase} over a base of ${one[fmt]}`);
+      assert.ok(ppoBase > sftBase && ppoBase - one[fmt] < 120e6, `${fmt} ppo weights ${ppoBase}: one base`);
+      // the RL stage needs no more than 1.5× the SFT stage at these sizes (what the stages measured on this shape)
+      assert.ok(est.ppo!.bytes <= 1.5 * est.sft!.bytes, `${fmt}: ppo ${est.ppo!.bytes} vs sft ${est.sft!.bytes}`);
+      // pretrain merges its adapter in f32 whatever the setting
+      assert.ok(est.pretrain!.parts.weights! >= one.f32, 'pretrain holds f32');
+    }
+    // a full-FT RM (its own bytes) costs the RL stage a second base copy; full SFT trains f32 whatever loraBaseWeights says
+    const { cfg: full, est: e2 } = at({ model: { loraBaseWeights: 'bf16' }, rm: { pairsPerBatch: 1, maxLen: 128, lora: null }, sft: { batchSize: 1, maxLen: 128, lora: null } });
+    assert.ok(!rlSharesBase(full));
+    assert.ok(e2.ppo!.parts.weights! > 2 * one.bf16 && e2.ppo!.parts.weights! < 2 * one.bf16 + 60e6, `two copies: ${e2.ppo!.parts.weights}`);
+    assert.ok(e2.sft!.parts.weights! >= one.f32 && e2.rm!.parts.weights! >= one.f32, 'full stages hold f32');
+    // the rollout's KV cache grows with rolloutSize × (prompt + maxNewTokens)
+    const { est: e3 } = at({ ppo: { rolloutSize: 64, miniBatch: 2, maxNewTokens: 512, lora: { r: 16 } } });
+    const kv = 2 * 24 * 64 * (128 + 512) * 2 * 64 * 4;
+    assert.ok(e3.ppo!.parts['rollout KV cache']! >= kv, `rollout ${e3.ppo!.parts['rollout KV cache']} ≥ ${kv}`);
+    for (const knob of ['ppo.rolloutSize (64)', 'ppo.miniBatch (2)', 'ppo.maxNewTokens (512 + a prompt)', 'model.loraBaseWeights (f32;'])
+      assert.ok(e3.ppo!.knobs.some((k) => k.startsWith(knob)), `ppo knobs name ${knob}: ${e3.ppo!.knobs.join(', ')}`);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('a stage over the available memory is refused with its estimate and every knob that lowers it', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'zj-est-'));
+  try {
+    const m = shapeOnly(dir);
+    const cfg = validateConfig({ name: 'est', runsDir: dir, model: { from: m }, tokenizer: { from: m, template: 'model' },
+      sft: { batchSize: 16, maxLen: 2048, lora: { r: 16 }, gradientCheckpointing: false }, rm: { pairsPerBatch: 1, maxLen: 128, lora: { r: 16 } },
+      ppo: { rolloutSize: 2, miniBatch: 2, maxNewTokens: 16, lora: { r: 16 } } });
+    const est = estimateMemory(cfg, modelShape(cfg));
+    const sft = est.find((s) => s.stage === 'sft')!;
+    const err = (() => { try { checkMemory(est, 4 * GiB, 24 * GiB); return ''; } catch (e) { return (e as Error).message; } })();
+    assert.match(err, new RegExp(`^\\[pipeline\\] memory: stage sft ~${(sft.bytes / GiB).toFixed(1)} GiB \\(weights [\\d.]+ GiB, grads \\+ AdamW [\\d.]+ GiB, activations [\\d.]+ GiB, process [\\d.]+ GiB\\) but this machine has 4\\.0 GiB available \\(of 24\\.0 GiB\\)`));
+    for (const knob of ['sft.gradientCheckpointing: true', 'model.loraBaseWeights (f32;', 'sft.maxLen (2048)', 'sft.batchSize (16)'])
+      assert.ok(err.includes(knob), `names ${knob}: ${err}`);
+    // and each knob does lower it
+    const lower = (over: Record<string, unknown>) => {
+      const c2 = validateConfig({ name: 'est', runsDir: dir, model: { from: m, ...(over.model as object ?? {}) }, tokenizer: { from: m, template: 'model' },
+        sft: { batchSize: 16, maxLen: 2048, lora: { r: 16 }, gradientCheckpointing: false, ...(over.sft as object ?? {}) } });
+      return estimateMemory(c2, modelShape(c2)).find((s) => s.stage === 'sft')!.bytes;
+    };
+    for (const over of [{ sft: { gradientCheckpointing: true } }, { model: { loraBaseWeights: 'q4_0' } }, { sft: { maxLen: 512 } }, { sft: { batchSize: 2 } }])
+      assert.ok(lower(over) < sft.bytes, `${JSON.stringify(over)} lowers the sft estimate`);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
