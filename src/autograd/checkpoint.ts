@@ -10,6 +10,7 @@ import { tidy } from '../tensor/scope.js';
 import type { Rng } from '../util/rng.js';
 import { isGradEnabled, withGrad } from './grad-mode.js';
 import { backward } from './backward.js';
+import { phase } from '../model/decode-profile.js';
 
 /**
  * y = fn(x), keeping only x (and y) for the backward pass. `rngs` are the generators fn draws from (LoRA dropout):
@@ -88,7 +89,7 @@ function recompute(fn: (x: Tensor) => Tensor, x: Tensor, g: Tensor, rngs: readon
     return withGrad(() => tidy(() => {
       const leaf = Tensor.viewOf(x, x.shape);
       leaf.requiresGrad = x.requiresGrad;
-      const y = fn(leaf);
+      const y = phase('recompute', () => fn(leaf), 'recompute: '); // profiled apart from the backward it sits in
       if (!y.requiresGrad) throw new Error('[checkpoint] the recomputed segment no longer requires grad: did trainable state change between forward and backward?');
       backward(y, g);
       const dx = leaf.grad;

@@ -33,6 +33,7 @@ export const flags = {
   rounds: { type: 'number', help: 'alternating rounds of ours and the anchor', default: 1 },
   torch: { type: 'boolean', help: 'also run ../shared/anchors/torch_train_step.py with /usr/bin/python3 (Debian python3-torch)' },
   anchor: { type: 'string', help: 'path of the PyTorch anchor script', default: '../shared/anchors/torch_train_step.py' },
+  profile: { type: 'boolean', help: 'real presets: time the timed steps per phase (forward, backward, checkpoint recompute, optimizer) and per kernel (GEMM by shape, transposes and dtypes): wall and CPU ms per step, on stderr (and in --json); compare CPU ms under ZJ_THREADS=1 on a busy machine' },
   json: { type: 'boolean', help: 'print one JSON object' },
 } as const;
 
@@ -107,7 +108,7 @@ function realPreset(f: Record<string, unknown>, B: number, T: number): number {
       preset: f.preset as string, lora: r, baseDtype: f['base-dtype'] as WeightFormat, B, T, steps: f.steps as number,
       layers, checkpointing: gc === 'auto' ? undefined : gc === 'on', checkpointKeep: f['checkpoint-keep'] as 'auto' | 'mlp' | 'none', torch: !!f.torch,
       anchor: f.anchor === '../shared/anchors/torch_train_step.py' ? '../shared/anchors/torch_lora_step.py' : f.anchor as string,
-      dtype, quiet: !!f.json,
+      dtype, quiet: !!f.json, profile: !!f.profile,
     });
   } finally {
     setMatmulPrecision(prev);
