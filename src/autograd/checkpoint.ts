@@ -49,6 +49,16 @@ export function checkpoint(fn: (x: Tensor) => Tensor, x: Tensor, rngs: readonly 
   return y;
 }
 
+let recomputing = 0;
+
+/**
+ * Whether a checkpointed segment is being recomputed for its backward. A product whose value only feeds the segment's
+ * output (which the backward never reads: only its graph) may then be recorded without being computed.
+ */
+export function isRecomputing(): boolean {
+  return recomputing > 0;
+}
+
 interface Kept { mode: 'off' | 'save' | 'replay'; values: Tensor[]; next: number }
 let current: Kept | null = null;
 
@@ -89,7 +99,13 @@ function recompute(fn: (x: Tensor) => Tensor, x: Tensor, g: Tensor, rngs: readon
     return withGrad(() => tidy(() => {
       const leaf = Tensor.viewOf(x, x.shape);
       leaf.requiresGrad = x.requiresGrad;
-      const y = phase('recompute', () => fn(leaf), 'recompute: '); // profiled apart from the backward it sits in
+      recomputing++;
+      let y: Tensor;
+      try {
+        y = phase('recompute', () => fn(leaf), 'recompute: '); // profiled apart from the backward it sits in
+      } finally {
+        recomputing--;
+      }
       if (!y.requiresGrad) throw new Error('[checkpoint] the recomputed segment no longer requires grad: did trainable state change between forward and backward?');
       backward(y, g);
       const dx = leaf.grad;

@@ -125,6 +125,8 @@ class Mlp extends Module {
     this.downProj = this.add('down_proj', new LoraLinear(F, C, rng, { std: 0.02 / Math.sqrt(2 * cfg.numLayers) }));
     // the two widest products (x Wᵀ to the intermediate size): kept across a checkpoint's recomputation when it keeps
     this.gateProj.keepInCheckpoint = this.upProj.keepInCheckpoint = true;
+    // the layer's last product: its value leaves the layer through the residual add, which the backward never reads
+    this.downProj.unreadInRecompute = true;
   }
   forward(x: Tensor): Tensor {
     return this.downProj.forward(swiglu(this.gateProj.forward(x), this.upProj.forward(x))); // (B, T, C)

@@ -1,6 +1,7 @@
 // Checkpointing that keeps the MLP's gate / up products (Linear.keepInCheckpoint, checkpoint(…, keep)): gradients
 // stay bitwise the plain path's (full fine-tuning, and LoRA with dropout on the kept projections), the backward no
 // longer recomputes those two GEMMs per layer, and 'auto' keeps them only while they fit CHECKPOINT_KEEP_BYTES.
+// The down projection's product, read by nothing in the backward, is never recomputed (Linear.unreadInRecompute).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { backward, zeroGrad } from '../../src/autograd/backward.js';
@@ -20,14 +21,15 @@ const r = new Rng(3);
 const ids = idsT(r, [2, 9], 41), targets = idsT(r, [2, 9], 41);
 
 /** gradients of two accumulated steps, and how many gate / up forward GEMMs (x Wᵀ, rows × F × C) ran inside backward */
-function run(model: LlamaForCausalLM, params: Tensor[], ck: boolean, keep: 'mlp' | 'none'): { grads: Float32Array[]; recomputed: number } {
+function run(model: LlamaForCausalLM, params: Tensor[], ck: boolean, keep: 'mlp' | 'none'): { grads: Float32Array[]; recomputed: number; downRecomputed: number } {
   model.gradientCheckpointing = ck;
   model.checkpointKeep = keep;
   zeroGrad(params);
   const be = backend(), orig = be.gemm;
-  let inBackward = false, recomputed = 0;
+  let inBackward = false, recomputed = 0, downRecomputed = 0;
   be.gemm = ((...a: Parameters<typeof orig>) => {
     if (inBackward && a[2] === F && a[3] === C && a[8] === true) recomputed++; // x Wᵀ into F (dX of down_proj is G·W)
+    if (inBackward && a[2] === C && a[3] === F && a[8] === true) downRecomputed++; // down_proj's x Wᵀ (its dX is G·W, NN)
     return orig.apply(be, a);
   }) as typeof orig;
   try {
@@ -42,7 +44,7 @@ function run(model: LlamaForCausalLM, params: Tensor[], ck: boolean, keep: 'mlp'
   }
   const grads = params.map((p) => Float32Array.from(p.grad!.data as Float32Array));
   zeroGrad(params);
-  return { grads, recomputed };
+  return { grads, recomputed, downRecomputed };
 }
 
 function assertBitwise(a: Float32Array[], b: Float32Array[], what: string): void {
@@ -60,6 +62,9 @@ test('checkpoint keeping gate / up: full fine-tuning gradients bitwise plain, tw
   assert.equal(plain.recomputed, 0);
   assert.equal(none.recomputed, 2 * 2 * L, 'every layer recomputes gate and up, in each of the 2 steps');
   assert.equal(mlp.recomputed, 0, 'kept products are not recomputed');
+  assert.equal(plain.downRecomputed, 0);
+  assert.equal(none.downRecomputed, 0, "down_proj's product (read by nothing in backward) is recorded, not recomputed");
+  assert.equal(mlp.downRecomputed, 0);
 });
 
 test('checkpoint keeping gate / up: LoRA with dropout on the kept projections, bitwise gradients', () => {
