@@ -268,13 +268,17 @@ export class LlamaForCausalLM extends Module {
   }
 }
 
-/** checkpointKeep 'auto' keeps the gate / up products while all layers' together take at most this (512 MiB). */
+/** checkpointKeep 'auto' keeps the gate / up products (and attention outputs) while all layers' together take at most this (512 MiB). */
 export const CHECKPOINT_KEEP_BYTES = 512 * 2 ** 20;
 
-/** Whether a checkpointed forward of `rows` (B·T) rows keeps the gate / up products (see checkpointKeep). */
+/**
+ * Whether a checkpointed forward of `rows` (B·T) rows keeps the gate / up products (see checkpointKeep); the attention
+ * output and its log-sum-exp (ops/attention.ts) are kept with them.
+ */
 export function checkpointKeepsMlp(c: LlamaConfig, rows: number, setting: 'auto' | 'mlp' | 'none'): boolean {
   if (setting !== 'auto') return setting === 'mlp';
-  return 2 * 4 * rows * c.intermediateSize * c.numLayers <= CHECKPOINT_KEEP_BYTES;
+  const perRow = 2 * c.intermediateSize + c.numHeads * (headDimOf(c) + 1); // f32 values kept per row and layer
+  return 4 * rows * perRow * c.numLayers <= CHECKPOINT_KEEP_BYTES;
 }
 
 /** Every draw is 0: the layers' initialisers then cost a fill instead of Box–Muller per weight. */
