@@ -82,19 +82,24 @@ export function backward(root: Tensor, grad?: Tensor | number, opts: BackwardOpt
       }
       grads.delete(t);
       const node = t.node;
-      // A vjp may hand back g itself or the same tensor twice (add(x, x)): give each input its own.
+      // A vjp may hand back g itself or the same tensor twice (add(x, x)): give each input its own. g itself goes on
+      // uncopied to its first taker (it is this node's to give away, and accumulating into it is then harmless),
+      // except the caller's seed `grad`, which must come back unchanged.
       const used = new Set<Tensor>();
+      let passed = false;
       const inputGrads = node.backward(g).map((gi) => {
         if (!gi) return gi;
-        const own = gi === g || used.has(gi) ? copyOf(gi) : gi;
+        const passThrough = gi === g && g !== grad && !passed;
+        if (passThrough) passed = true;
+        const own = !passThrough && (gi === g || used.has(gi)) ? copyOf(gi) : gi;
         used.add(own);
         return own;
       });
-      if (g !== grad) g.dispose();
+      if (g !== grad && !passed) g.dispose();
       node.inputs.forEach((input, i) => {
         const gi = inputGrads[i];
         if (!gi || !input.requiresGrad) {
-          if (gi && gi !== g) gi.dispose();
+          if (gi && (gi !== g || passed)) gi.dispose(); // a passed-on g is ours to free too
           return;
         }
         if (gi.shape.join() !== input.shape.join())

@@ -10,6 +10,7 @@ import { tidy } from '../tensor/scope.js';
 import type { Rng } from '../util/rng.js';
 import { isGradEnabled, withGrad } from './grad-mode.js';
 import { backward } from './backward.js';
+import { phase } from '../model/decode-profile.js';
 
 /**
  * y = fn(x), keeping only x (and y) for the backward pass. `rngs` are the generators fn draws from (LoRA dropout):
@@ -46,6 +47,16 @@ export function checkpoint(fn: (x: Tensor) => Tensor, x: Tensor, rngs: readonly 
     },
   };
   return y;
+}
+
+let recomputing = 0;
+
+/**
+ * Whether a checkpointed segment is being recomputed for its backward. A product whose value only feeds the segment's
+ * output (which the backward never reads: only its graph) may then be recorded without being computed.
+ */
+export function isRecomputing(): boolean {
+  return recomputing > 0;
 }
 
 interface Kept { mode: 'off' | 'save' | 'replay'; values: Tensor[]; next: number }
@@ -88,7 +99,13 @@ function recompute(fn: (x: Tensor) => Tensor, x: Tensor, g: Tensor, rngs: readon
     return withGrad(() => tidy(() => {
       const leaf = Tensor.viewOf(x, x.shape);
       leaf.requiresGrad = x.requiresGrad;
-      const y = fn(leaf);
+      recomputing++;
+      let y: Tensor;
+      try {
+        y = phase('recompute', () => fn(leaf), 'recompute: '); // profiled apart from the backward it sits in
+      } finally {
+        recomputing--;
+      }
       if (!y.requiresGrad) throw new Error('[checkpoint] the recomputed segment no longer requires grad: did trainable state change between forward and backward?');
       backward(y, g);
       const dx = leaf.grad;

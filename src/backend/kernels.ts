@@ -98,6 +98,7 @@ export interface Kernels {
     keyMask: I32 | null): void;
 
   crossEntropyForward(logits: F32, targets: I32, loss: F32, lse: F32, N: number, V: number, ignoreIndex: number): void;
+  /** dLogits may be logits itself (overwritten in place: each element is read before it is written) */
   crossEntropyBackward(logits: F32, targets: I32, lse: F32, dLoss: F32, dLogits: F32, N: number, V: number, ignoreIndex: number): void;
   gatherLogProbsForward(logits: F32, ids: I32, out: F32, lse: F32, N: number, V: number): void;
   gatherLogProbsBackward(logits: F32, ids: I32, lse: F32, dOut: F32, dLogits: F32, N: number, V: number): void;

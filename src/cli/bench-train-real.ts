@@ -15,6 +15,7 @@ import { isQuantized, type WeightFormat } from '../tensor/dtype.js';
 import { Tensor } from '../tensor/tensor.js';
 import { Rng } from '../util/rng.js';
 import type { Module } from '../nn/module.js';
+import { formatProfile, startProfile, stopProfile, type ProfileReport } from '../model/decode-profile.js';
 
 /** every draw 0: the constructors' initialisers cost a fill; values are written afterwards in the base dtype */
 class FlatRng extends Rng {
@@ -68,6 +69,8 @@ export function buildBaseModel(cfg: LlamaConfig, baseDtype: WeightFormat): Llama
 export interface RealBenchOptions {
   preset: string; lora: number; baseDtype: WeightFormat; B: number; T: number; steps: number;
   layers?: number; checkpointing?: boolean; checkpointKeep?: 'auto' | 'mlp' | 'none'; torch: boolean; anchor: string; dtype: 'f32' | 'bf16'; quiet: boolean;
+  /** profile the timed steps (not the warm-up): per phase and per kernel, printed to stderr and returned */
+  profile?: boolean;
 }
 
 export function benchRealPreset(o: RealBenchOptions): Record<string, unknown> {
@@ -86,11 +89,20 @@ export function benchRealPreset(o: RealBenchOptions): Record<string, unknown> {
   const ids = Tensor.empty([o.B, o.T], 'i32').keep(), targets = Tensor.empty([o.B, o.T], 'i32').keep();
   for (const t of [ids, targets]) for (let i = 0; i < o.B * o.T; i++) (t.data as Int32Array)[i] = rng.int(cfg.vocabSize);
   const times: number[] = [];
+  let profile: ProfileReport | null = null;
   for (let s = 0; s <= o.steps; s++) {
+    if (s === 1 && o.profile) startProfile(); // step 0 (warm-up: pool growth, first packs) stays outside
     const t0 = performance.now();
     lmTrainStep(model, opt, { ids, targets }, 1e-4, 0);
     if (s > 0) times.push(performance.now() - t0);
     if (!o.quiet) process.stderr.write(`  step ${s}/${o.steps}: ${(performance.now() - t0).toFixed(0)} ms\n`);
+  }
+  if (o.profile) {
+    profile = stopProfile();
+    if (profile) {
+      profile.steps = o.steps;
+      process.stderr.write(formatProfile(profile, 40, 'training') + '\n');
+    }
   }
   const ms = [...times].sort((a, b) => a - b)[times.length >> 1]!;
   const tokensPerS = (o.B * o.T * 1000) / ms;
@@ -114,6 +126,7 @@ export function benchRealPreset(o: RealBenchOptions): Record<string, unknown> {
     torch_tokens_per_s: torch?.tokens_per_s ?? null, torch_error: torchError,
     ratio_vs_torch: torch ? tokensPerS / torch.tokens_per_s : null,
     peak_rss_mib: m.peakRssMiB,
+    ...(profile ? { profile } : {}),
     memory: { weights_mib: m.weightsBytes / 2 ** 20, grads_mib: m.gradsBytes / 2 ** 20, optimiser_mib: m.optimiserBytes / 2 ** 20,
       activations_mib: m.activationsBytes / 2 ** 20, pool_high_water_mib: m.poolHighWaterBytes / 2 ** 20 },
   };

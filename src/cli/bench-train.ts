@@ -25,7 +25,7 @@ export const flags = {
   'base-dtype': { type: 'string', help: 'format of the frozen base weights and (frozen) embedding, real presets: f32, bf16, or llama.cpp blocks q8_0 / q4_0 (adapters train in f32 either way)', default: 'bf16', choices: ['f32', 'bf16', 'q8_0', 'q4_0'] },
   layers: { type: 'number', help: 'keep only the first N decoder layers (real presets; quick checks)' },
   'gradient-checkpointing': { type: 'string', help: 'recompute layers in backward: on, off, or auto (on from 50M parameters)', default: 'auto', choices: ['auto', 'on', 'off'] },
-  'checkpoint-keep': { type: 'string', help: 'under checkpointing, keep the MLP gate / up products instead of recomputing them: auto (while all layers\' fit 512 MiB), mlp, none', default: 'auto', choices: ['auto', 'mlp', 'none'] },
+  'checkpoint-keep': { type: 'string', help: 'under checkpointing, keep the MLP gate / up products and the attention outputs instead of recomputing them: auto (while all layers\' fit 512 MiB), mlp, none', default: 'auto', choices: ['auto', 'mlp', 'none'] },
   dtype: { type: 'string', help: 'matmul compute precision (f32 master weights either way)', default: 'f32', choices: ['f32', 'bf16'] },
   batch: { type: 'number', help: 'sequences per step', default: 8 },
   seq: { type: 'number', help: 'tokens per sequence', default: 256 },
@@ -33,6 +33,7 @@ export const flags = {
   rounds: { type: 'number', help: 'alternating rounds of ours and the anchor', default: 1 },
   torch: { type: 'boolean', help: 'also run ../shared/anchors/torch_train_step.py with /usr/bin/python3 (Debian python3-torch)' },
   anchor: { type: 'string', help: 'path of the PyTorch anchor script', default: '../shared/anchors/torch_train_step.py' },
+  profile: { type: 'boolean', help: 'real presets: time the timed steps per phase (forward, backward, checkpoint recompute, optimizer) and per kernel (GEMM by shape, transposes and dtypes): wall and CPU ms per step, on stderr (and in --json); compare CPU ms under ZJ_THREADS=1 on a busy machine' },
   json: { type: 'boolean', help: 'print one JSON object' },
 } as const;
 
@@ -107,7 +108,7 @@ function realPreset(f: Record<string, unknown>, B: number, T: number): number {
       preset: f.preset as string, lora: r, baseDtype: f['base-dtype'] as WeightFormat, B, T, steps: f.steps as number,
       layers, checkpointing: gc === 'auto' ? undefined : gc === 'on', checkpointKeep: f['checkpoint-keep'] as 'auto' | 'mlp' | 'none', torch: !!f.torch,
       anchor: f.anchor === '../shared/anchors/torch_train_step.py' ? '../shared/anchors/torch_lora_step.py' : f.anchor as string,
-      dtype, quiet: !!f.json,
+      dtype, quiet: !!f.json, profile: !!f.profile,
     });
   } finally {
     setMatmulPrecision(prev);

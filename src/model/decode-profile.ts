@@ -1,7 +1,9 @@
 // decode-profile.ts — opt-in timing of the decode loops (env ZJ_PROFILE=1, or `bench decode --profile`): wall and CPU
 // milliseconds per phase (prefill, forward through the layers, attention over the KV cache, LM head, sampling,
-// log-probs) and per backend kernel, the matvec keyed by its M×N×K. CPU time (process.cpuUsage, all threads) is the
-// figure to compare on a busy machine, where wall time mostly measures the neighbours. Off, a phase costs one null check.
+// log-probs) and per backend kernel, the matvec keyed by its M×N×K, the GEMM by shape, transpose flags and dtypes.
+// Training uses the same mechanism (`bench train --profile`: forward / backward / recompute / AdamW phases, see
+// src/train/lm-step.ts). CPU time (process.cpuUsage, all threads) is the figure to compare on a busy machine, where
+// wall time mostly measures the neighbours. Off, a phase costs one null check.
 import { backend, setBackend, type Backend } from '../backend/index.js';
 
 export interface PhaseTotals { calls: number; wallMs: number; cpuMs: number }
@@ -29,12 +31,16 @@ function cpuMsNow(): number {
   return (u.user + u.system) / 1000;
 }
 
-/** Run fn as the named phase (timed only while a profile is on). */
-export function phase<T>(name: string, fn: () => T): T {
+/**
+ * Run fn as the named phase (timed only while a profile is on). Kernels run inside a phase given `kernelTag` (and
+ * inside 'prefill') are filed under that prefix, apart from the same kernels elsewhere.
+ */
+export function phase<T>(name: string, fn: () => T, kernelTag?: string): T {
   const p = active;
   if (!p) return fn();
   const w0 = performance.now(), c0 = cpuMsNow(), tag = p.tag;
   if (name === 'prefill') p.tag = 'prefill: ';
+  else if (kernelTag !== undefined) p.tag = kernelTag;
   try {
     return fn();
   } finally {
@@ -51,7 +57,12 @@ export function profileStep(): void {
 /** The key a kernel call is filed under: the matvec by its shape (the LM head and each projection apart). */
 function kernelKey(name: string, args: unknown[]): string {
   if (name === 'matvec') return `matvec ${args[0]}×${args[1]}×${args[2]} ${args[5]}`;
-  if (name === 'gemm') return `gemm ${args[1]}×${args[2]}×${args[3]}`;
+  if (name === 'gemm') {
+    // batch M×N×K, op flags (N plain / T transposed) for A and B, storage of A / B, compute precision
+    const st = (x: unknown, f?: unknown) => (typeof f === 'string' && f !== 'f32' ? f : x instanceof Uint16Array ? 'bf16' : 'f32');
+    const batch = (args[0] as number) > 1 ? `${args[0]}× ` : '';
+    return `gemm ${batch}${args[1]}×${args[2]}×${args[3]} ${args[5] ? 'T' : 'N'}${args[8] ? 'T' : 'N'} ${st(args[4])}·${st(args[7], args[14])}${args[13] ? ' bf16' : ''}`;
+  }
   return name;
 }
 
@@ -96,10 +107,10 @@ export function stopProfile(): ProfileReport | null {
   return { steps: p.steps, phases: round(p.phases), kernels: round(p.kernels) };
 }
 
-/** A terminal table of a report: per phase and the top kernels, ms per decode step. */
-export function formatProfile(r: ProfileReport, topKernels = 12): string {
+/** A terminal table of a report: per phase and the top kernels, ms per (decode or training) step. */
+export function formatProfile(r: ProfileReport, topKernels = 12, unit = 'decode'): string {
   const per = (t: PhaseTotals) => `${(t.wallMs / Math.max(1, r.steps)).toFixed(2).padStart(8)} ${(t.cpuMs / Math.max(1, r.steps)).toFixed(2).padStart(8)}`;
-  const lines = [`profile over ${r.steps} decode steps: ms per step (wall, cpu of all threads)`];
+  const lines = [`profile over ${r.steps} ${unit} steps: ms per step (wall, cpu of all threads)`];
   const sorted = (o: Record<string, PhaseTotals>) => Object.entries(o).sort((a, b) => b[1].cpuMs - a[1].cpuMs);
   for (const [k, t] of sorted(r.phases)) lines.push(`  ${per(t)}  ${k} (${t.calls} calls)`);
   lines.push('  kernels:');

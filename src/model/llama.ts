@@ -126,6 +126,8 @@ class Mlp extends Module {
     this.downProj = this.add('down_proj', new LoraLinear(F, C, rng, { std: 0.02 / Math.sqrt(2 * cfg.numLayers) }));
     // the two widest products (x Wᵀ to the intermediate size): kept across a checkpoint's recomputation when it keeps
     this.gateProj.keepInCheckpoint = this.upProj.keepInCheckpoint = true;
+    // the layer's last product: its value leaves the layer through the residual add, which the backward never reads
+    this.downProj.unreadInRecompute = true;
   }
   forward(x: Tensor): Tensor {
     return this.downProj.forward(swiglu(this.gateProj.forward(x), this.upProj.forward(x))); // (B, T, C)
@@ -276,13 +278,17 @@ export class LlamaForCausalLM extends Module {
   }
 }
 
-/** checkpointKeep 'auto' keeps the gate / up products while all layers' together take at most this (512 MiB). */
+/** checkpointKeep 'auto' keeps the gate / up products (and attention outputs) while all layers' together take at most this (512 MiB). */
 export const CHECKPOINT_KEEP_BYTES = 512 * 2 ** 20;
 
-/** Whether a checkpointed forward of `rows` (B·T) rows keeps the gate / up products (see checkpointKeep). */
+/**
+ * Whether a checkpointed forward of `rows` (B·T) rows keeps the gate / up products (see checkpointKeep); the attention
+ * output and its log-sum-exp (ops/attention.ts) are kept with them.
+ */
 export function checkpointKeepsMlp(c: LlamaConfig, rows: number, setting: 'auto' | 'mlp' | 'none'): boolean {
   if (setting !== 'auto') return setting === 'mlp';
-  return 2 * 4 * rows * c.intermediateSize * c.numLayers <= CHECKPOINT_KEEP_BYTES;
+  const perRow = 2 * c.intermediateSize + c.numHeads * (headDimOf(c) + 1); // f32 values kept per row and layer
+  return 4 * rows * perRow * c.numLayers <= CHECKPOINT_KEEP_BYTES;
 }
 
 /** Every draw is 0: the layers' initialisers then cost a fill instead of Box–Muller per weight. */

@@ -3,7 +3,7 @@ import { Tensor } from '../tensor/tensor.js';
 import { add, embedding, matmul, rmsNorm } from '../ops/index.js';
 import { parameter, randn, ones } from '../ops/creation.js';
 import { recordMatmul } from '../ops/matmul.js';
-import { keptAcrossRecompute } from '../autograd/checkpoint.js';
+import { isRecomputing, keptAcrossRecompute } from '../autograd/checkpoint.js';
 import type { Rng } from '../util/rng.js';
 import { Module } from './module.js';
 
@@ -53,10 +53,18 @@ export class Linear extends Module {
    * of being computed twice (llama.ts sets this on the MLP's wide projections, the costliest products to redo).
    */
   keepInCheckpoint = false;
+  /**
+   * This product's value feeds only its checkpointed segment's output (llama.ts: the MLP's down projection, whose result
+   * is added onto the residual stream and leaves the layer): the recomputation records x Wᵀ on zeros instead of
+   * computing it, since the backward reads x and W, never this output. Gradients are unchanged.
+   */
+  unreadInRecompute = false;
   /** x (..., in) → (..., out) = x Wᵀ (+ b) */
   forward(x: Tensor): Tensor {
     let y: Tensor;
-    if (this.keepInCheckpoint) {
+    if (this.unreadInRecompute && isRecomputing()) {
+      y = recordMatmul(x, this.weight, Tensor.empty([...x.shape.slice(0, -1), this.outFeatures], 'f32', true), { transB: true });
+    } else if (this.keepInCheckpoint) {
       const k = keptAcrossRecompute(() => matmul(x, this.weight, { transB: true }));
       y = k.replayed ? recordMatmul(x, this.weight, k.value, { transB: true }) : k.value;
     } else y = matmul(x, this.weight, { transB: true });

@@ -4,7 +4,7 @@
 // PEFT config. Adapter tensors are not registered in the host module, so the base's parameter list and
 // checkpoints stay the base's. File I/O (adapter_model.safetensors, adapter_config.json) is in model/lora-io.ts.
 import { Tensor } from '../tensor/tensor.js';
-import { add, matmul, mul, scale as scaleOp } from '../ops/index.js';
+import { addLoraUp, matmul, mul } from '../ops/index.js';
 import { parameter, zeros } from '../ops/creation.js';
 import { dequantize, toWeightFormat } from '../ops/quant.js';
 import { isGradEnabled, noGrad } from '../autograd/grad-mode.js';
@@ -38,8 +38,7 @@ export class LoraLinear extends Linear {
       if (!s.adapter.enabled) continue;
       const xin = s.adapter.dropout(x);
       const down = matmul(xin, s.A, { transB: true });   // (..., r)
-      const up = matmul(down, s.B, { transB: true });    // (..., out)
-      y = add(y, scaleOp(up, s.adapter.scale));
+      y = addLoraUp(y, down, s.B, s.adapter.scale);      // y + scale · down Bᵀ, one GEMM over a copy of y
     }
     return y;
   }

@@ -8,3 +8,4 @@ export * from './nn.js';
 export * from './quant.js';
 export * from './attention.js';
 export * from './loss.js';
+export * from './lora-up.js';

@@ -12,8 +12,14 @@ import { needsGrad, record } from './record.js';
 import { assertFrozen } from './quant.js';
 import { isQuantized, type WeightFormat } from '../tensor/dtype.js';
 
-/** logits elements per chunk (32 MiB of f32): at V = 151,936 that is 55 rows, enough for an efficient GEMM */
+/** logits elements per chunk (32 MiB of f32) where a chunk needs two buffers (logits and their gradient) */
 const CHUNK_ELEMENTS = 1 << 23;
+/**
+ * The fused frozen-W path needs one buffer (dLogits overwrite the logits in place), so its chunks are larger
+ * (256 MiB): the GEMMs against the whole [V, C] head repack W for every chunk, and at 55 rows that packing was
+ * about a third of the head's time (bench train --profile); 441 rows at V = 151,936.
+ */
+const FUSED_CHUNK_ELEMENTS = 1 << 26;
 /** an ignore index no token id can equal (log-probs ignore nothing) */
 const NO_IGNORE = -2147483648;
 
@@ -24,10 +30,13 @@ export interface LmHeadOptions {
 
 type F = Float32Array;
 
-function rowsPerChunk(V: number, N: number, opts: LmHeadOptions): number {
-  const r = opts.chunkRows ?? Math.max(1, Math.floor(CHUNK_ELEMENTS / V));
+// Rows per chunk: at most the budget, split evenly (512 rows in 55s left a 17-row chunk that packs all of W for
+// little work). Each logit is computed the same way whatever the chunk's row count, so results do not change.
+function rowsPerChunk(V: number, N: number, opts: LmHeadOptions, elements = CHUNK_ELEMENTS): number {
+  const r = opts.chunkRows ?? Math.max(1, Math.floor(elements / V));
   if (!Number.isInteger(r) || r < 1) throw new Error(`[lmHead] chunkRows must be a positive integer, got ${r}`);
-  return Math.min(r, Math.max(N, 1));
+  if (opts.chunkRows !== undefined || N <= 0) return Math.min(r, Math.max(N, 1));
+  return Math.ceil(N / Math.ceil(N / r));
 }
 
 function check(h: Tensor, W: Tensor, ids: Tensor, op: string): { N: number; C: number; V: number } {
@@ -60,7 +69,8 @@ function chunkBuffer(n: number, V: number): Tensor {
 function rowNll(h: Tensor, W: Tensor, ids: Tensor, ignore: number, opts: LmHeadOptions, withEntropy: boolean, op: string, fuse: boolean):
   { nll: Tensor; entropy: Tensor | null } {
   const { N, C, V } = check(h, W, ids, op);
-  const rows = rowsPerChunk(V, N, opts);
+  const fused = fuse && needsGrad(h) && !W.requiresGrad;
+  const rows = rowsPerChunk(V, N, opts, fused ? FUSED_CHUNK_ELEMENTS : CHUNK_ELEMENTS);
   const idv = ids.data as Int32Array, hd = h.f32(op);
   const nll = Tensor.empty(ids.shape, 'f32');
   const lse = Tensor.empty([N], 'f32');
@@ -70,9 +80,8 @@ function rowNll(h: Tensor, W: Tensor, ids: Tensor, ignore: number, opts: LmHeadO
   // unit-gradient dH (g = 1); the backward scales its rows, and the logits are never recomputed (one V × C GEMM per
   // row less). A trainable W needs its dW and keeps the recomputing backward below; so do the log-probs (RL and DPO
   // objectives), whose outcome tests were tuned on that backward's rounding (to be moved over with their re-tuning).
-  const fused = fuse && needsGrad(h) && !W.requiresGrad;
   const unitDh = fused ? Tensor.empty(h.shape, 'f32') : null;
-  const logits = chunkBuffer(rows, V), dl = fused ? chunkBuffer(rows, V) : null;
+  const logits = chunkBuffer(rows, V);
   const ones = fused ? new Float32Array(rows).fill(1) : null;
   const bf16 = getMatmulPrecision() === 'bf16';
   try {
@@ -83,14 +92,13 @@ function rowNll(h: Tensor, W: Tensor, ids: Tensor, ignore: number, opts: LmHeadO
       backend().crossEntropyForward(lg, idv.subarray(r0, r0 + n), nll.f32().subarray(r0, r0 + n), lse.f32().subarray(r0, r0 + n), n, V, ignore);
       if (entropy) rowEntropy(lg, n, V, entropy.f32().subarray(r0, r0 + n));
       if (unitDh) {
-        const dlc = dl!.f32().subarray(0, n * V);
-        backend().crossEntropyBackward(lg, idv.subarray(r0, r0 + n), lse.f32().subarray(r0, r0 + n), ones!.subarray(0, n), dlc, n, V, ignore);
-        backend().gemm(1, n, C, V, dlc, false, 0, W.data as F, false, 0, unitDh.f32().subarray(r0 * C, (r0 + n) * C), 1, 0, bf16, W.dtype as WeightFormat);
+        // dLogits over the logits, in place: the kernel reads each element before writing it (one buffer per chunk)
+        backend().crossEntropyBackward(lg, idv.subarray(r0, r0 + n), lse.f32().subarray(r0, r0 + n), ones!.subarray(0, n), lg, n, V, ignore);
+        backend().gemm(1, n, C, V, lg, false, 0, W.data as F, false, 0, unitDh.f32().subarray(r0 * C, (r0 + n) * C), 1, 0, bf16, W.dtype as WeightFormat);
       }
     }
   } finally {
     logits.dispose();
-    dl?.dispose();
   }
   if (unitDh) {
     record(op, nll, [h, W], [unitDh], (g) => {

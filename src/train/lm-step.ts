@@ -1,5 +1,6 @@
 // lm-step.ts — one causal-LM optimisation step (forward, cross-entropy, backward, clipped AdamW) inside a
-// scope, so every activation goes back to the pool before the next step.
+// scope, so every activation goes back to the pool before the next step. Each part runs as a profile phase
+// (forward, backward, optimizer; kernels filed per phase) when a profile is on (bench train --profile, ZJ_PROFILE=1).
 import type { Tensor } from '../tensor/tensor.js';
 import { tidy } from '../tensor/scope.js';
 import { backward, zeroGrad } from '../autograd/backward.js';
@@ -8,6 +9,7 @@ import { lmHeadCrossEntropy } from '../ops/lm-head.js';
 import { noteActivations } from './memory.js';
 import { AdamW, clipScale, globalGradNorm } from '../optim/adamw.js';
 import type { LlamaForCausalLM } from '../model/llama.js';
+import { phase } from '../model/decode-profile.js';
 
 export interface LmBatch {
   /** (B, T) input ids */
@@ -43,21 +45,23 @@ export function lmLoss(model: LlamaForCausalLM, batch: LmBatch, opts: CrossEntro
 /** Forward + backward of one micro-batch; gradients accumulate into the parameters' .grad. */
 export function accumulateGradients(model: LlamaForCausalLM, batch: LmBatch, lossScale = 1): number {
   return tidy(() => {
-    const loss = lmLoss(model, batch);
+    const loss = phase('forward', () => lmLoss(model, batch), 'fwd: ');
     noteActivations(loss);
     const value = loss.item();
-    backward(loss, lossScale);
+    phase('backward', () => backward(loss, lossScale), 'bwd: ');
     return value;
   });
 }
 
 /** Clip to maxGradNorm (0 = off), apply AdamW at lr, clear gradients. */
 export function applyUpdate(opt: AdamW, lr: number, maxGradNorm: number): number {
-  const params = opt.params();
-  const norm = globalGradNorm(params);
-  opt.update(lr, maxGradNorm > 0 ? clipScale(norm, maxGradNorm) : 1);
-  zeroGrad(params);
-  return norm;
+  return phase('optimizer', () => {
+    const params = opt.params();
+    const norm = globalGradNorm(params);
+    opt.update(lr, maxGradNorm > 0 ? clipScale(norm, maxGradNorm) : 1);
+    zeroGrad(params);
+    return norm;
+  }, 'opt: ');
 }
 
 export function lmTrainStep(model: LlamaForCausalLM, opt: AdamW, batch: LmBatch, lr: number, maxGradNorm = 1): StepResult {

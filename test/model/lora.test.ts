@@ -17,7 +17,8 @@ import { accumulateGradients, applyUpdate } from '../../src/train/lm-step.js';
 import { noGrad } from '../../src/autograd/grad-mode.js';
 import { tidy } from '../../src/tensor/scope.js';
 import { backward } from '../../src/autograd/backward.js';
-import { sum } from '../../src/ops/index.js';
+import { add, addLoraUp, matmul, scale, setMatmulPrecision, sum } from '../../src/ops/index.js';
+import { Tensor } from '../../src/tensor/tensor.js';
 import { diff, idsT, Rng } from '../helpers.js';
 
 const cfg: LlamaConfig = { ...presets.tiny, vocabSize: 40, hiddenSize: 32, intermediateSize: 48, numLayers: 2, numHeads: 4, numKvHeads: 2, maxPositions: 32 };
@@ -154,4 +155,33 @@ test('LoRA: PPO on top of SFT — only the PPO adapter trains; the reference is 
   assert.notDeepEqual(logits(m), sftLogits, 'the policy moved');
   assert.deepEqual(withAdaptersOff([ppo], () => logits(m)), sftLogits, 'reference = PPO off, exactly');
   assert.equal(ppo.enabled, true, 'switch restored');
+});
+
+test('LoRA up half: addLoraUp gives add(y, scale(down Bᵀ))\'s value and gradients bitwise (scale a power of two, f32 and bf16 compute)', () => {
+  const r = new Rng(21);
+  const rand = (shape: number[]) => {
+    const t = Tensor.empty(shape, 'f32');
+    for (let i = 0; i < t.size; i++) (t.data as Float32Array)[i] = r.next() * 2 - 1;
+    t.requiresGrad = true;
+    return t.keep();
+  };
+  for (const prec of ['f32', 'bf16'] as const) {
+    const prev = setMatmulPrecision(prec);
+    try {
+      // 37 rows × 33 out × 16 rank: several GEMM tiles with ragged edges
+      const y = rand([37, 33]), down = rand([37, 16]), B = rand([33, 16]), w = rand([37, 33]);
+      const runOnce = (fused: boolean) => tidy(() => {
+        for (const t of [y, down, B]) t.grad = null;
+        const out = fused ? addLoraUp(y, down, B, 2) : add(y, scale(matmul(down, B, { transB: true }), 2));
+        const value = Float32Array.from(out.data as Float32Array);
+        backward(sum(matmul(out, w, { transA: true })));
+        return [value, ...[y, down, B].map((t) => Float32Array.from(t.grad!.data as Float32Array))];
+      });
+      const fused = runOnce(true), plain = runOnce(false);
+      fused.forEach((a, i) => { for (let j = 0; j < a.length; j++) if (!Object.is(a[j], plain[i]![j])) assert.fail(`${prec}: output ${i} [${j}] ${a[j]} vs ${plain[i]![j]}`); });
+      assert.ok(fused[0]!.some((v) => v !== 0) && fused[3]!.some((v) => v !== 0), 'the check ran on non-zero values');
+    } finally {
+      setMatmulPrecision(prev);
+    }
+  }
 });

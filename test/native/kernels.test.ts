@@ -459,6 +459,10 @@ test('crossEntropy with ignore index, and gatherLogProbs, forward and backward',
     ref.crossEntropyBackward(logits, t, wlse, dLoss, wd, N, V, -100);
     nat.crossEntropyBackward(view(logits), iview(t), view(wlse), view(dLoss), gd, N, V, -100);
     close('crossEntropyBackward', gd, wd, 2e-6);
+    // in place over the logits (the fused LM head's one-buffer chunks): the same bits as into a separate buffer
+    const inPlace = view(Float32Array.from(logits));
+    nat.crossEntropyBackward(inPlace, iview(t), view(wlse), view(dLoss), inPlace, N, V, -100);
+    assert.ok(sameBits(inPlace, gd), 'crossEntropyBackward in place differs from out of place');
 
     const ids = ints(rng, N, V);
     const wo = new Float32Array(N), go = view(new Float32Array(N));

@@ -1,6 +1,8 @@
 // Checkpointing that keeps the MLP's gate / up products (Linear.keepInCheckpoint, checkpoint(…, keep)): gradients
 // stay bitwise the plain path's (full fine-tuning, and LoRA with dropout on the kept projections), the backward no
 // longer recomputes those two GEMMs per layer, and 'auto' keeps them only while they fit CHECKPOINT_KEEP_BYTES.
+// The down projection's product, read by nothing in the backward, is never recomputed (Linear.unreadInRecompute);
+// the attention output is kept with gate / up.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { backward, zeroGrad } from '../../src/autograd/backward.js';
@@ -20,14 +22,19 @@ const r = new Rng(3);
 const ids = idsT(r, [2, 9], 41), targets = idsT(r, [2, 9], 41);
 
 /** gradients of two accumulated steps, and how many gate / up forward GEMMs (x Wᵀ, rows × F × C) ran inside backward */
-function run(model: LlamaForCausalLM, params: Tensor[], ck: boolean, keep: 'mlp' | 'none'): { grads: Float32Array[]; recomputed: number } {
+function run(model: LlamaForCausalLM, params: Tensor[], ck: boolean, keep: 'mlp' | 'none'): { grads: Float32Array[]; recomputed: number; downRecomputed: number; attnRecomputed: number } {
   model.gradientCheckpointing = ck;
   model.checkpointKeep = keep;
   zeroGrad(params);
-  const be = backend(), orig = be.gemm;
-  let inBackward = false, recomputed = 0;
+  const be = backend(), orig = be.gemm, origAttn = be.attentionForward;
+  let inBackward = false, recomputed = 0, downRecomputed = 0, attnRecomputed = 0;
+  be.attentionForward = ((...a: Parameters<typeof origAttn>) => {
+    if (inBackward) attnRecomputed++;
+    return origAttn.apply(be, a);
+  }) as typeof origAttn;
   be.gemm = ((...a: Parameters<typeof orig>) => {
     if (inBackward && a[2] === F && a[3] === C && a[8] === true) recomputed++; // x Wᵀ into F (dX of down_proj is G·W)
+    if (inBackward && a[2] === C && a[3] === F && a[8] === true) downRecomputed++; // down_proj's x Wᵀ (its dX is G·W, NN)
     return orig.apply(be, a);
   }) as typeof orig;
   try {
@@ -39,10 +46,11 @@ function run(model: LlamaForCausalLM, params: Tensor[], ck: boolean, keep: 'mlp'
     });
   } finally {
     be.gemm = orig;
+    be.attentionForward = origAttn;
   }
   const grads = params.map((p) => Float32Array.from(p.grad!.data as Float32Array));
   zeroGrad(params);
-  return { grads, recomputed };
+  return { grads, recomputed, downRecomputed, attnRecomputed };
 }
 
 function assertBitwise(a: Float32Array[], b: Float32Array[], what: string): void {
@@ -60,6 +68,11 @@ test('checkpoint keeping gate / up: full fine-tuning gradients bitwise plain, tw
   assert.equal(plain.recomputed, 0);
   assert.equal(none.recomputed, 2 * 2 * L, 'every layer recomputes gate and up, in each of the 2 steps');
   assert.equal(mlp.recomputed, 0, 'kept products are not recomputed');
+  assert.equal(plain.downRecomputed, 0);
+  assert.equal(none.downRecomputed, 0, "down_proj's product (read by nothing in backward) is recorded, not recomputed");
+  assert.equal(mlp.downRecomputed, 0);
+  assert.equal(none.attnRecomputed, 2 * L, 'without keeping, every layer recomputes its attention');
+  assert.equal(mlp.attnRecomputed, 0, 'kept attention outputs are not recomputed');
 });
 
 test('checkpoint keeping gate / up: LoRA with dropout on the kept projections, bitwise gradients', () => {
@@ -77,6 +90,7 @@ test('checkpoint keeping gate / up: LoRA with dropout on the kept projections, b
   assertBitwise(kept.grads, plain.grads, 'LoRA keep mlp');
   assert.ok(plain.grads.some((g) => g.some((x) => x !== 0)));
   assert.equal(kept.recomputed, 0);
+  assert.equal(kept.attnRecomputed, 0);
 });
 
 test("checkpointKeep 'auto': Qwen2.5-0.5B keeps at 512 tokens, not at 2,048; 'mlp' / 'none' force it", () => {

@@ -81,6 +81,11 @@ check('maskedMean', (r) => {
   return { inputs: [randT(r, [3, 7])], f: ([x]) => op.maskedMean(x!, m) };
 });
 
+check('addLoraUp (y + scale · down Bᵀ, batched rows)', (r) => ({
+  inputs: [randT(r, [2, 3, 7]), randT(r, [2, 3, 4]), randT(r, [7, 4])],
+  f: ([y, d, b]) => op.addLoraUp(y!, d!, b!, 0.75),
+}));
+
 for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]] as const) {
   check(`matmul 2-D ta=${ta} tb=${tb}`, (r) => ({
     inputs: [randT(r, ta ? [7, 3] : [3, 7]), randT(r, tb ? [5, 7] : [7, 5])],
