@@ -9,6 +9,7 @@
 // Dimension legend: B batch, T sequence (new tokens), S keys (cached + new), C hidden, V vocabulary, L layers,
 // H query heads, Hkv key/value heads, D head dim (C / H unless the config sets it), F MLP hidden.
 import { Tensor } from '../tensor/tensor.js';
+import { tidy } from '../tensor/scope.js';
 import { add, attention, matmul, reshape, rope, swiglu } from '../ops/index.js';
 import { Module, ModuleList } from '../nn/module.js';
 import { Embedding, RMSNorm, withDeferredWeights } from '../nn/layers.js';
@@ -228,8 +229,17 @@ export class LlamaForCausalLM extends Module {
     const ck = this.gradientCheckpointing && !cache && isGradEnabled();
     const rngs = ck ? [...new Set(this.namedLinears().flatMap(([, l]) => l.lora.map((s) => s.adapter.dropRng)))] : [];
     const keep = ck && this.keepsMlpProducts(B * T);
-    for (const layer of this.model.layers.items)
-      x = ck ? checkpoint((h) => layer.forward(h, positions, mask, null, invFreq), x, rngs, keep) : layer.forward(x, positions, mask, cache, invFreq);
+    // without a graph nothing needs a layer's activations once the next layer has its input: one tidy() per layer
+    // frees them (a caller's tidy around the whole pass would otherwise hold every layer's, ~11 MiB a 128-token row
+    // a layer at the Qwen2.5-0.5B shape), and the previous layer's output goes as soon as it is read
+    const free = !isGradEnabled();
+    for (const layer of this.model.layers.items) {
+      if (free) {
+        const y = tidy(() => layer.forward(x, positions, mask, cache, invFreq));
+        x.dispose();
+        x = y;
+      } else x = ck ? checkpoint((h) => layer.forward(h, positions, mask, null, invFreq), x, rngs, keep) : layer.forward(x, positions, mask, cache, invFreq);
+    }
     if (cache) cache.commit(T);
     return this.model.norm.forward(x); // (B, T, C)
   }
