@@ -1,14 +1,14 @@
 // batch-decode.ts — serving's decode loop: several requests in one left-padded KV-cache batch, each row with its own
 // sampling options, seed, EOS ids, stop strings, token budget and cancellation, finishing independently.
 // model/generate.ts's generate() takes one set of options for the whole batch, so serving cannot use it for mixed
-// requests; this loop reuses its logits processing (applyRepetitionPenalty, sampleToken) and its prefill/decode shape.
+// requests; this loop shares its logits processing (model/sampling.ts) and its prefill/decode shape.
 // It does not queue, tokenize or talk to threads: rows in, callbacks out.
 import { Tensor } from '../tensor/tensor.js';
 import { tidy } from '../tensor/scope.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { slice } from '../ops/index.js';
 import { Rng } from '../util/rng.js';
-import { applyRepetitionPenalty, sampleToken, type SamplingOptions } from '../model/generate.js';
+import { applyRepetitionPenalty, sampleToken, type SamplingOptions } from '../model/sampling.js';
 import type { LlamaForCausalLM } from '../model/llama.js';
 
 export type RowFinish = 'eos' | 'stop' | 'length' | 'cancelled';
