@@ -12,7 +12,7 @@ import { Rng } from '../util/rng.js';
 import { backend } from '../backend/index.js';
 import { phase, profileStep } from './decode-profile.js';
 import { applyRepetitionPenalty, sampleTokenWithLogProb, type SamplingOptions } from './sampling.js';
-import type { LlamaForCausalLM } from './llama.js';
+import type { KvCache, LlamaForCausalLM } from './llama.js';
 
 export { applyRepetitionPenalty, logSoftmaxAt, sampleToken, sampleTokenWithLogProb, topKIds, type SamplingOptions } from './sampling.js';
 
@@ -55,6 +55,46 @@ export interface GenerateResult {
   finishReasons: FinishReason[];
 }
 
+/**
+ * Rows (B × positions) one prefill pass takes at most: with activations freed layer by layer, a pass holds one
+ * layer's (~94 KB a row at the Qwen2.5-0.5B shape), so this bounds the prefill's memory whatever B·P is, while
+ * keeping each pass tall enough for the GEMM (and above the quantized matvec's 16 rows).
+ */
+export const PREFILL_CHUNK_ROWS = 256;
+
+/**
+ * Prefill `cache` with left-padded prompts (positions counted from each row's first real token) and return the logits
+ * of the last position (B, 1, V). Longer than chunkRows rows in all, it runs in passes of whole positions of nearly
+ * equal length, each attending over what the cache already holds.
+ */
+export function prefill(model: LlamaForCausalLM, cache: KvCache, prompts: number[][], pad: number, chunkRows = PREFILL_CHUNK_ROWS): Tensor {
+  const B = prompts.length, P = Math.max(...prompts.map((p) => p.length));
+  const padded = prompts.some((p) => p.length !== P);
+  const passes = Math.max(1, Math.min(P, Math.ceil((B * P) / chunkRows)));
+  let logits: Tensor | null = null;
+  for (let i = 0, t0 = 0; i < passes; i++) {
+    const T = Math.floor((P * (i + 1)) / passes) - t0;
+    const r = tidy(() => {
+      const ids = Tensor.empty([B, T], 'i32'), pos = Tensor.empty([B * T], 'i32'), mask = Tensor.empty([B, T], 'i32');
+      const idv = ids.data as Int32Array, pv = pos.data as Int32Array, mv = mask.data as Int32Array;
+      prompts.forEach((p, b) => {
+        const off = P - p.length;
+        for (let j = 0; j < T; j++) {
+          const t = t0 + j;
+          idv[b * T + j] = t < off ? pad : p[t - off]!;
+          pv[b * T + j] = t < off ? 0 : t - off;
+          mv[b * T + j] = t < off ? 0 : 1;
+        }
+      });
+      const h = model.hidden({ ids, positions: pos, keyMask: padded ? mask : null, cache }); // (B, T, C)
+      return t0 + T === P ? model.logits(slice(h, 1, T - 1, T)) : null; // (B, 1, V)
+    });
+    if (r) logits = r;
+    t0 += T;
+  }
+  return logits!;
+}
+
 /** Generate continuations of several prompts (token ids) in one left-padded batch. */
 export function generate(model: LlamaForCausalLM, prompts: number[][], opts: GenerateOptions): GenerateResult {
   const B = prompts.length;
@@ -87,21 +127,7 @@ export function generate(model: LlamaForCausalLM, prompts: number[][], opts: Gen
   const cache = model.newCache(B, P + maxNew);
   const row = new Float32Array(V);
   noGrad(() => {
-    // prefill: (B, P) left-padded ids, positions counted from each row's first real token
-    let last = phase('prefill', () => tidy(() => {
-      const ids = Tensor.empty([B, P], 'i32'), pos = Tensor.empty([B * P], 'i32'), mask = Tensor.empty([B, P], 'i32');
-      const idv = ids.data as Int32Array, pv = pos.data as Int32Array, mv = mask.data as Int32Array;
-      prompts.forEach((p, b) => {
-        const off = P - p.length;
-        for (let t = 0; t < P; t++) {
-          idv[b * P + t] = t < off ? pad : p[t - off]!;
-          pv[b * P + t] = t < off ? 0 : t - off;
-          mv[b * P + t] = t < off ? 0 : 1;
-        }
-      });
-      const h = model.hidden({ ids, positions: pos, keyMask: padded ? mask : null, cache }); // (B, P, C)
-      return model.logits(slice(h, 1, P - 1, P)); // (B, 1, V)
-    }));
+    let last = phase('prefill', () => prefill(model, cache, prompts, pad)); // (B, 1, V)
     const next = new Int32Array(B), sampleLp = new Float64Array(B);
     const lps = new Float32Array(B), lse = new Float32Array(B);
     for (let step = 0; step < maxNew; step++) {
