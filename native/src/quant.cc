@@ -1,7 +1,7 @@
 // quant.cc — drivers of the q8_0 / q4_0 kernels: zj_quantize_rows / zj_dequantize_rows over the pool, the quantized
-// branch of zj_matvec (quantize the rows of x once, then split the weight rows over the pool) with its run-time
-// choice of ISA, and dequant_row_range for the GEMM packers and the embedding gather. The maths is in
-// quant_q8_0.cc / quant_q4_0.cc and their ISA twins.
+// branch of zj_matvec (quantize the rows of x once, then split the weight rows over the pool, each thread tiling its
+// rows for L2 when x has many rows) with its run-time choice of ISA, and dequant_row_range for the GEMM packers and
+// the embedding gather. The maths is in quant_q8_0.cc / quant_q4_0.cc and their ISA twins.
 #include <algorithm>
 #include <cstdlib>
 #include <vector>
@@ -57,19 +57,63 @@ static thread_local ActScratch act_scratch;
 // From this many rows of x the VNNI path takes the interleaved batch kernel: below it, the one-row kernel's
 // per-pair work (M multiplies, converts and FMAs per two blocks) is no more than the batch kernel's fixed 4 + 2 per
 // block for 8 rows. ZJ_QUANT_BATCH_MIN overrides it (A/B runs; 17 turns the batch kernel off).
+static int64_t env_rows(const char* name, int64_t dflt) {
+  const char* e = std::getenv(name);
+  const long n = e ? std::strtol(e, nullptr, 10) : 0;
+  return n > 0 ? (int64_t)n : dflt;
+}
 static int64_t batch_min_rows() {
-  static const int64_t v = [] {
-    const char* e = std::getenv("ZJ_QUANT_BATCH_MIN");
-    const long n = e ? std::strtol(e, nullptr, 10) : 0;
-    return n > 0 ? (int64_t)n : (int64_t)5;
-  }();
+  static const int64_t v = env_rows("ZJ_QUANT_BATCH_MIN", 5);
+  return v;
+}
+// From this many rows (a prefill) the VNNI path takes the tiled kernel (avx512/quant_tiles_avx512.cc): the batch
+// kernel streams W once per 8 rows of x, which above 16 rows means several passes over all of W from DRAM; the
+// tiled one repacks an L2-sized tile of W once and serves every row of x from it. ZJ_QUANT_TILE_MIN overrides it
+// (tests run the tiled kernel at small M with it; A/B runs).
+static int64_t tile_min_rows() {
+  static const int64_t v = env_rows("ZJ_QUANT_TILE_MIN", 17);
   return v;
 }
 
+// The drivers' tiling of the one-row kernels (AVX2, scalar, and AVX-512 below batch_min_rows): weight rows in tiles
+// of ~512 KiB (half of a Zen 4 / 5 core's 1 MiB L2; the rest holds the x panel and what streams past), each tile
+// swept by panels of x rows of ~16 KiB (a third of L1 or less, so the panel stays there while the tile's rows stream
+// from L2), so W is read from DRAM once and x once per tile. For M <= 16 (decoding) the panel is all of x: one pass.
+constexpr int64_t kRowTileBytes = 512 * 1024;
+constexpr int64_t kPanelBytes = 16 * 1024;
+
+static void tiled_rows(quant_rows_fn rows, int64_t M, int64_t K, int64_t N, const ActRows& a, const uint8_t* W,
+                       int format, float* out, int64_t n0, int64_t n1) {
+  const int64_t nb = K / kQk;
+  const int64_t tile = std::max<int64_t>(1, kRowTileBytes / (nb * block_bytes(format)));
+  const int64_t panel = M <= 16 ? M : std::max<int64_t>(4, kPanelBytes / K / 4 * 4);
+  for (int64_t t0 = n0; t0 < n1; t0 += tile) {
+    const int64_t t1 = std::min(n1, t0 + tile);
+    for (int64_t m0 = 0; m0 < M; m0 += panel) {
+      const ActRows p{a.q + m0 * K, a.d + m0 * nb, a.d8 + m0 * nb * 8};
+      rows(std::min(panel, M - m0), K, N, p, W, out + m0 * N, t0, t1);
+    }
+  }
+}
+
 void matvec_quant(int64_t M, int64_t N, int64_t K, const float* x, const uint8_t* W, int format, float* out) {
+  const int64_t nb = K / kQk;
 #if defined(__x86_64__) || defined(_M_X64)
-  if (use_avx512_int8() && M >= batch_min_rows()) {
-    const QuantBatchAct a = pack_act_batch_avx512(x, M, K, format);
+  if (use_avx512_int8() && (M >= batch_min_rows() || M >= tile_min_rows())) {
+    const QuantBatchBufs s = batch_act_buffers_avx512(M, K);
+    // packing costs about as much per value as a few weight rows' dot products: split once past ~32k values
+    const int64_t groups = (M + 7) / 8;
+    parallel_for(groups, std::max<int64_t>(1, 4096 / K), [&](int64_t g0, int64_t g1, int) {
+      pack_act_groups_avx512(x, M, K, format, g0, g1, s.x, s.corr, s.dx);
+    });
+    const QuantBatchAct a{s.x, s.corr, s.dx};
+    if (M >= tile_min_rows()) {
+      const quant_batch_fn rows = format == ZJ_W_Q8_0 ? matmul_q8_0_tiles_avx512 : matmul_q4_0_tiles_avx512;
+      // at least ~1M multiply-adds per chunk of the pool, and whole micro-tiles of 4 weight rows
+      const int64_t grain = std::max<int64_t>(4, ((1 << 20) / (M * K) + 3) / 4 * 4);
+      parallel_for(N, grain, [&](int64_t n0, int64_t n1, int) { rows(M, K, N, a, W, out, n0, n1); });
+      return;
+    }
     const quant_batch_fn rows = format == ZJ_W_Q8_0 ? matvec_q8_0_batch_avx512 : matvec_q4_0_batch_avx512;
     // at least ~64k weights per chunk of the pool, as below
     const int64_t grain = (65536 + K - 1) / K;
@@ -77,27 +121,33 @@ void matvec_quant(int64_t M, int64_t N, int64_t K, const float* x, const uint8_t
     return;
   }
 #endif
-  const int64_t blocks = M * K / kQk;
+  const int64_t blocks = M * nb;
   ActScratch& s = act_scratch;
   // 64 bytes of slack: the AVX-512 kernels load two blocks at a time and may read past the last one.
   if ((int64_t)s.q.size() < M * K + 64) s.q.assign((size_t)(M * K + 64), 0);
   if ((int64_t)s.d.size() < blocks + 2) s.d.resize((size_t)blocks + 2), s.d8.resize((size_t)(blocks + 2) * 8);
   quant_rows_fn rows = format == ZJ_W_Q8_0 ? matvec_q8_0_rows_scalar : matvec_q4_0_rows_scalar;
+  void (*quantize)(const float*, int64_t, int8_t*, float*) = quantize_act_scalar;
+  bool d8 = false;
 #if defined(__x86_64__) || defined(_M_X64)
   if (use_avx512_int8()) {
-    quantize_act_avx512(x, blocks, s.q.data(), s.d.data());
-    for (int64_t b = 0; b < blocks; b++) std::fill_n(s.d8.data() + b * 8, 8, s.d[(size_t)b]);
+    quantize = quantize_act_avx512, d8 = true;
     rows = format == ZJ_W_Q8_0 ? matvec_q8_0_rows_avx512 : matvec_q4_0_rows_avx512;
   } else if (use_avx2_int8()) {
-    quantize_act_avx2(x, blocks, s.q.data(), s.d.data());
+    quantize = quantize_act_avx2;
     rows = format == ZJ_W_Q8_0 ? matvec_q8_0_rows_avx2 : matvec_q4_0_rows_avx2;
-  } else
+  }
 #endif
-    quantize_act_scalar(x, blocks, s.q.data(), s.d.data());
+  // the blocks of x over the pool once a prefill's worth (≥ 4096 blocks) is there
+  parallel_for(blocks, 4096, [&](int64_t b0, int64_t b1, int) {
+    quantize(x + b0 * kQk, b1 - b0, s.q.data() + b0 * kQk, s.d.data() + b0);
+    if (d8)
+      for (int64_t b = b0; b < b1; b++) std::fill_n(s.d8.data() + b * 8, 8, s.d[(size_t)b]);
+  });
   const ActRows a{s.q.data(), s.d.data(), s.d8.data()};
   // chunks of whole rows; at least ~64k weights per chunk so small layers stay on one thread
   const int64_t grain = (65536 + K - 1) / K;
-  parallel_for(N, grain, [&](int64_t n0, int64_t n1, int) { rows(M, K, N, a, W, out, n0, n1); });
+  parallel_for(N, grain, [&](int64_t n0, int64_t n1, int) { tiled_rows(rows, M, K, N, a, W, format, out, n0, n1); });
 }
 
 }  // namespace zj

@@ -61,18 +61,33 @@ void matvec_q4_0_rows_avx2(int64_t M, int64_t K, int64_t N, const ActRows& a, co
 // The batched decode matvec (avx512/quant_batch_avx512.cc, VNNI only): x (M, K) quantized like ActRows, then
 // interleaved 8 rows per zmm — x: per group of 8 rows, block, 8-byte chunk, 64 signed bytes; corr: per group and
 // block, 16 int32 seeds (−C·Σx of each lane's bytes); dx: per group and block, 16 f32 (each row's scale twice).
-// Padding rows are zero. The views live in a per-thread scratch until the next pack on that thread.
+// Padding rows are zero. batch_act_buffers_avx512 gives views into a per-thread scratch (valid until its next call
+// on that thread); pack_act_groups_avx512 (avx512/quant_tiles_avx512.cc) fills groups [g0, g1) of them, so the
+// driver can split the packing over the pool.
 struct QuantBatchAct {
   const int8_t* x;
   const int32_t* corr;
   const float* dx;
 };
-QuantBatchAct pack_act_batch_avx512(const float* x, int64_t M, int64_t K, int format);
+struct QuantBatchBufs {
+  int8_t* x;
+  int32_t* corr;
+  float* dx;
+};
+QuantBatchBufs batch_act_buffers_avx512(int64_t M, int64_t K);
+void pack_act_groups_avx512(const float* x, int64_t M, int64_t K, int format, int64_t g0, int64_t g1,
+                            int8_t* xs, int32_t* corr, float* dxs);
 using quant_batch_fn = void (*)(int64_t M, int64_t K, int64_t N, const QuantBatchAct& a, const uint8_t* W, float* out,
                                 int64_t n0, int64_t n1);
 void matvec_q8_0_batch_avx512(int64_t M, int64_t K, int64_t N, const QuantBatchAct& a, const uint8_t* W, float* out,
                               int64_t n0, int64_t n1);
 void matvec_q4_0_batch_avx512(int64_t M, int64_t K, int64_t N, const QuantBatchAct& a, const uint8_t* W, float* out,
+                              int64_t n0, int64_t n1);
+// The prefill product (avx512/quant_tiles_avx512.cc, VNNI only, any M; taken above 16 rows): the same packed x,
+// weight rows [n0, n1) taken a tile at a time (sized for L2), repacked, and dotted with every 16 rows of x.
+void matmul_q8_0_tiles_avx512(int64_t M, int64_t K, int64_t N, const QuantBatchAct& a, const uint8_t* W, float* out,
+                              int64_t n0, int64_t n1);
+void matmul_q4_0_tiles_avx512(int64_t M, int64_t K, int64_t N, const QuantBatchAct& a, const uint8_t* W, float* out,
                               int64_t n0, int64_t n1);
 
 // The q8_0 / q4_0 branch of zj_matvec (quant.cc).

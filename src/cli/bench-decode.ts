@@ -14,7 +14,7 @@ import { fromHfConfig } from '../model/config.js';
 import { PRESET_NAMES, presetConfig } from '../model/presets.js';
 import { generate } from '../model/generate.js';
 import { formatProfile, startProfile, stopProfile, type ProfileReport } from '../model/decode-profile.js';
-import { byteLevelVocab, writeModelGguf } from '../model/gguf-export.js';
+import { writeRandomGguf } from '../model/gguf-random.js';
 import { loadGguf } from '../model/gguf-load.js';
 import { bytesByDType } from '../model/weights.js';
 import { WEIGHT_FORMATS, type WeightFormat } from '../tensor/dtype.js';
@@ -52,19 +52,30 @@ export function benchConfig(preset: string, layers: number | undefined, position
   return cfg;
 }
 
-/** Random weights of `cfg` → one GGUF file at `weights` (run in a child process: its f32 model is not our peak RSS). */
-export function writeBenchGguf(path: string, cfg: LlamaConfig, weights: WeightFormat): string[] {
-  const gen = new LlamaForCausalLM(cfg, 0);
-  return writeModelGguf(path, gen, byteLevelVocab(cfg.vocabSize), { type: weights, architecture: cfg.attentionBias ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM' }).fellBackToF16;
+/**
+ * Random weights of `cfg` → one GGUF file at `weights`, streamed a run of rows at a time (gguf-random.ts: no f32
+ * model); with `progress`, a line on stderr every few seconds.
+ */
+export function writeBenchGguf(path: string, cfg: LlamaConfig, weights: WeightFormat, progress = false): string[] {
+  let last = performance.now();
+  return writeRandomGguf(path, cfg, {
+    type: weights, seed: 0,
+    ...(progress ? { onProgress: (p: { bytesDone: number; bytesTotal: number }) => {
+      if (performance.now() - last < 5000) return;
+      last = performance.now();
+      process.stderr.write(`bench decode:   ${(p.bytesDone / 2 ** 20).toFixed(0)}/${(p.bytesTotal / 2 ** 20).toFixed(0)} MiB written\n`);
+    } } : {}),
+  }).fellBackToF16;
 }
 
-function writeInChild(path: string, cfg: LlamaConfig, weights: WeightFormat): string[] {
+// in a child process: the writer's buffers and the vocabulary it builds stay out of our peak RSS
+function writeInChild(path: string, cfg: LlamaConfig, weights: WeightFormat, progress: boolean): string[] {
   const code = `const m = await import(${JSON.stringify(import.meta.url)}); ` +
-    `process.stdout.write(JSON.stringify(m.writeBenchGguf(${JSON.stringify(path)}, ${JSON.stringify(cfg)}, ${JSON.stringify(weights)})));`;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', maxBuffer: 1 << 24 });
-  // the writer holds the whole random model in f32 (4 bytes a parameter): a kill by signal is nearly always memory
-  if (r.signal) throw new Error(`[bench decode] writing the GGUF file failed: the writer was killed by ${r.signal} (it builds the whole random model in f32, 4 bytes a parameter: too big for this machine? --layers N takes a slice of the shape)`);
-  if (r.status !== 0) throw new Error(`[bench decode] writing the GGUF file failed: ${(r.stderr || r.error?.message || '').trim().split('\n').slice(-3).join(' | ')}`);
+    `process.stdout.write(JSON.stringify(m.writeBenchGguf(${JSON.stringify(path)}, ${JSON.stringify(cfg)}, ${JSON.stringify(weights)}, ${progress})));`;
+  // with progress the child's stderr is ours (its lines, and any error, are printed as they come)
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', maxBuffer: 1 << 24, stdio: ['ignore', 'pipe', progress ? 'inherit' : 'pipe'] });
+  if (r.signal) throw new Error(`[bench decode] writing the GGUF file failed: the writer was killed by ${r.signal} (out of memory or disk?)`);
+  if (r.status !== 0) throw new Error(`[bench decode] writing the GGUF file failed: ${(r.stderr || r.error?.message || '(its error is printed above)').trim().split('\n').slice(-3).join(' | ')}`);
   return JSON.parse(r.stdout) as string[];
 }
 
@@ -129,7 +140,7 @@ export async function benchDecode(argv: string[]): Promise<number> {
   const prompts = Array.from({ length: B }, () => Array.from({ length: P }, () => rng.int(Math.min(cfg.vocabSize, 256))));
   const info = backendInfo();
 
-  // one file for both engines: random weights → GGUF at --weights; the f32 model is dropped before ours loads it
+  // one file for both engines: random weights streamed into GGUF at --weights (in a child), then ours loads it
   const dir = mkdtempSync(join(tmpdir(), 'zj-bench-decode-'));
   const ggufPath = join(dir, `model-${weights}.gguf`);
   const ours: Round[] = [], theirs: Round[] = [];
@@ -139,7 +150,7 @@ export async function benchDecode(argv: string[]): Promise<number> {
   let out: Record<string, unknown>;
   try {
     if (!f.json) console.error(`bench decode: writing ${preset}${f.layers ? ` (${cfg.numLayers} layers)` : ''} with random weights as GGUF ${weights} …`);
-    const fell = writeInChild(ggufPath, cfg, weights);
+    const fell = writeInChild(ggufPath, cfg, weights, !f.json);
     if (fell.length) console.error(`bench decode: stored as f16 (rows not a multiple of 32): ${fell.join(', ')}`);
     const warnings: string[] = [];
     const t0 = performance.now();

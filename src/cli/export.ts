@@ -95,6 +95,7 @@ async function recipe(argv: string[]): Promise<number> {
   else {
     console.log(`wrote ${r.out}: ${r.steps.length} steps (${r.steps.join(', ')})`);
     console.log(`  data: ${Object.entries(r.counts).map(([k, v]) => `${k} ${v}`).join(', ')}${r.trimmed ? `; ${r.trimmed} dialogues lost a trailing unanswered turn` : ''}`);
+    console.log(`  chat template: ${r.template.engine} (${r.template.why})`);
     for (const n of r.notes) console.log(`  note: ${n}`);
     console.log(`  next: ${r.out}/run.sh --dry-run`);
   }

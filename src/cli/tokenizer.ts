@@ -194,7 +194,7 @@ async function resizeModel(argv: string[]): Promise<number> {
   if (md.model.config.vocabSize !== ext.baseVocabSize)
     console.error(`[tokenizer resize-model] note: the model has ${md.model.config.vocabSize} rows, the base tokenizer had ${ext.baseVocabSize}`);
   const sources = new Map(Object.entries(ext.sources).map(([k, v]) => [Number(k), v]));
-  const resized = resizeVocabulary(md.model, Math.max(tok.vocabSize, md.model.config.vocabSize), sources);
+  const resized = resizeVocabulary(md.model, Math.max(tok.vocabSize, md.model.config.vocabSize), sources, Math.min(ext.baseVocabSize, md.model.config.vocabSize));
   saveModelDir(need(f.out, 'resize-model', 'out'), resized, { architecture: md.architecture, eosTokenIds: md.eosTokenIds, padTokenId: md.padTokenId,
     generation: md.generation, tokenizerFrom: tdir, valueHead: md.valueHead });
   console.log(`resized ${md.model.config.vocabSize} → ${resized.config.vocabSize} rows (${sources.size} initialised from their old tokens); wrote ${f.out}`);

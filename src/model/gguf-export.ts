@@ -1,16 +1,16 @@
-// gguf-export.ts — a LLaMA / Qwen2 model directory → one GGUF file llama.cpp and ollama load: enabled LoRA
-// adapters merged first, HF tensor names mapped to llama.cpp's (token_embd, blk.N.attn_q, …), metadata under
-// the llama.cpp architecture ("llama" or "qwen2"), and the byte-level BPE vocabulary (tokens, token types,
+// gguf-export.ts — a LLaMA / Qwen2 / Qwen3 model directory → one GGUF file llama.cpp and ollama load: enabled LoRA
+// adapters merged first, HF tensor names mapped to llama.cpp's (token_embd, blk.N.attn_q, attn_q_norm, …), metadata
+// under the llama.cpp architecture ("llama", "qwen2", "qwen3"), and the byte-level BPE vocabulary (tokens, token types,
 // merges, tokenizer.ggml.pre) from tokenizer.json — or a plain 256-byte vocabulary when the directory has none.
 // SentencePiece-style BPE files (LLaMA-1/2, Ziya: ▁ metaspace, <0xNN> byte fallback) become llama.cpp's "llama"
 // tokenizer with scores = -(merge rank), so its highest-score-first merging follows the BPE merge order.
 // RoPE: HF rotates halves (rotate_half); llama.cpp's "llama" architecture rotates adjacent pairs, so q/k rows
 // are permuted per head here (row 2i ← i, 2i+1 ← i + D/2) and the two compute the same thing. "qwen2" uses
-// llama.cpp's NeoX (half) rotation: no permutation. Non-BPE tokenizer models (WordPiece, Unigram) are refused.
+// llama.cpp's NeoX (half) rotation: no permutation; so does "qwen3" (llama-model.cpp llama_model_rope_type). Non-BPE tokenizer models (WordPiece, Unigram) are refused.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LlamaForCausalLM } from './llama.js';
-import type { Architecture } from './config.js';
+import { headDimOf, type LlamaConfig, type LlamaForCausalLM } from './llama.js';
+import { architectureOf, type Architecture } from './config.js';
 import { loadModelDir } from './model-dir.js';
 import {
   arr, bool, dequantizeQ4_0, dequantizeQ8_0, f32, GgmlType, GgufType, quantizeQ4_0, quantizeQ8_0, QK8_0, str, u32, writeGguf,
@@ -198,6 +198,7 @@ export function ggufTensorName(hf: string): string {
     'input_layernorm.weight': 'attn_norm.weight', 'post_attention_layernorm.weight': 'ffn_norm.weight',
     'self_attn.q_proj.weight': 'attn_q.weight', 'self_attn.k_proj.weight': 'attn_k.weight',
     'self_attn.v_proj.weight': 'attn_v.weight', 'self_attn.o_proj.weight': 'attn_output.weight',
+    'self_attn.q_norm.weight': 'attn_q_norm.weight', 'self_attn.k_norm.weight': 'attn_k_norm.weight',
     'self_attn.q_proj.bias': 'attn_q.bias', 'self_attn.k_proj.bias': 'attn_k.bias', 'self_attn.v_proj.bias': 'attn_v.bias',
     'mlp.gate_proj.weight': 'ffn_gate.weight', 'mlp.up_proj.weight': 'ffn_up.weight', 'mlp.down_proj.weight': 'ffn_down.weight',
   };
@@ -220,6 +221,9 @@ export function permuteRope(w: Float32Array, heads: number, cols: number): Float
   return out;
 }
 
+// general.architecture per HF architecture (gguf-py constants.py MODEL_ARCH_NAMES)
+const GGUF_ARCH: Record<Architecture, 'llama' | 'qwen2' | 'qwen3'> = { LlamaForCausalLM: 'llama', Qwen2ForCausalLM: 'qwen2', Qwen3ForCausalLM: 'qwen3' };
+
 // llama.cpp's llama_ftype (include/llama.h): ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q4_0 2, MOSTLY_Q8_0 7, MOSTLY_BF16 32
 const FILE_TYPE: Record<GgufOutType, number> = { f32: 0, f16: 1, q4_0: 2, q8_0: 7, bf16: 32 };
 
@@ -234,24 +238,22 @@ function valuesOf(t: Tensor): Float32Array {
 
 export interface ExportInfo { tensors: number; bytes: number; architecture: string; fellBackToF16: string[] }
 
-/** Write the model (adapters must already be merged or absent) and vocabulary as GGUF. */
-export function writeModelGguf(path: string, model: LlamaForCausalLM, vocab: GgufVocab,
-  opts: { type?: GgufOutType; architecture?: Architecture; name?: string } = {}): ExportInfo {
-  const type = opts.type ?? 'f32';
-  const c = model.config;
-  const architecture = opts.architecture ?? (c.attentionBias ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM');
-  const arch = architecture === 'Qwen2ForCausalLM' ? 'qwen2' : 'llama';
+/**
+ * The GGUF key/values of a model of config `c` stored at `type` with vocabulary `vocab` (what llama.cpp reads for
+ * the "llama" / "qwen2" / "qwen3" architectures); refuses what this writer cannot express.
+ */
+export function ggufMetadata(c: LlamaConfig, vocab: GgufVocab, type: GgufOutType, architecture: Architecture, name = 'zhongjing'): Map<string, GgufValue> {
+  const arch = ggufArch(architecture);
+  if (!!c.qkNorm !== (arch === 'qwen3')) throw new Error(`[gguf export] ${architecture}: q/k norms (qkNorm=${!!c.qkNorm}) are Qwen3's alone`);
+  if (arch === 'qwen3' && c.attentionBias) throw new Error('[gguf export] Qwen3ForCausalLM with q/k/v biases: llama.cpp\'s qwen3 graph has none');
   if (vocab.tokens.length !== c.vocabSize)
     throw new Error(`[gguf export] the vocabulary has ${vocab.tokens.length} tokens, the model ${c.vocabSize}`);
-  for (const [n, s] of model.namedLinears()) if (s.lora.length)
-    throw new Error(`[gguf export] ${n} still has adapters attached: merge them first`);
-  // Qwen3's q/k norms, a free head dim and scaled RoPE need GGUF keys/tensors this writer does not emit yet
-  if (c.qkNorm || c.headDim !== undefined || c.ropeScaling)
-    throw new Error('[gguf export] Qwen3 q/k norms, head_dim ≠ hidden/heads and rope_scaling are not exported to GGUF yet');
-  const D = c.hiddenSize / c.numHeads;
+  // scaled RoPE needs keys (and for llama3 a rope_freqs tensor) this writer does not emit yet
+  if (c.ropeScaling) throw new Error('[gguf export] rope_scaling is not exported to GGUF yet');
+  const D = headDimOf(c);
   const kv = new Map<string, GgufValue>();
   kv.set('general.architecture', str(arch));
-  kv.set('general.name', str(opts.name ?? 'zhongjing'));
+  kv.set('general.name', str(name));
   kv.set('general.file_type', u32(FILE_TYPE[type]));
   if (type === 'q8_0' || type === 'q4_0') kv.set('general.quantization_version', u32(2));
   kv.set(`${arch}.context_length`, u32(c.maxPositions));
@@ -259,6 +261,11 @@ export function writeModelGguf(path: string, model: LlamaForCausalLM, vocab: Ggu
   kv.set(`${arch}.block_count`, u32(c.numLayers));
   kv.set(`${arch}.feed_forward_length`, u32(c.intermediateSize));
   kv.set(`${arch}.rope.dimension_count`, u32(D));
+  // the head dim, as convert_hf_to_gguf.py writes it whenever config.json has head_dim (Qwen3's always does)
+  if (arch === 'qwen3' || D * c.numHeads !== c.hiddenSize) {
+    kv.set(`${arch}.attention.key_length`, u32(D));
+    kv.set(`${arch}.attention.value_length`, u32(D));
+  }
   kv.set(`${arch}.attention.head_count`, u32(c.numHeads));
   kv.set(`${arch}.attention.head_count_kv`, u32(c.numKvHeads));
   kv.set(`${arch}.attention.layer_norm_rms_epsilon`, f32(c.rmsNormEps));
@@ -278,7 +285,47 @@ export function writeModelGguf(path: string, model: LlamaForCausalLM, vocab: Ggu
   if (vocab.pad !== undefined) kv.set('tokenizer.ggml.padding_token_id', u32(vocab.pad));
   kv.set('tokenizer.ggml.add_bos_token', bool(vocab.addBos));
   if (vocab.chatTemplate) kv.set('tokenizer.chat_template', str(vocab.chatTemplate));
+  return kv;
+}
 
+/** llama.cpp's architecture name for ours. */
+export function ggufArch(architecture: Architecture): 'llama' | 'qwen2' | 'qwen3' {
+  return GGUF_ARCH[architecture];
+}
+
+/**
+ * The ggml type a tensor of row-major `shape` is stored as at `type`: 1-D tensors stay F32; Q8_0 / Q4_0 need rows
+ * of whole 32-value blocks, else F16 (`fellBack` true: the caller reports it).
+ */
+export function ggufTensorType(type: GgufOutType, shape: readonly number[]): { type: GgmlType; fellBack: boolean } {
+  const inner = shape[shape.length - 1]!;
+  if (type === 'f32' || shape.length === 1) return { type: GgmlType.F32, fellBack: false };
+  if (type === 'q8_0' || type === 'q4_0') {
+    if (inner % QK8_0 === 0) return { type: type === 'q8_0' ? GgmlType.Q8_0 : GgmlType.Q4_0, fellBack: false };
+    return { type: GgmlType.F16, fellBack: true }; // rows not a multiple of 32: ggml cannot block them
+  }
+  return { type: type === 'bf16' ? GgmlType.BF16 : GgmlType.F16, fellBack: false };
+}
+
+/** f32 values → the bytes of ggml type `gt` (one tensor, or a run of whole rows of one). */
+export function encodeGgml(data: Float32Array, gt: GgmlType): Uint8Array {
+  if (gt === GgmlType.F32) return new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+  if (gt === GgmlType.Q8_0) return quantizeQ8_0(data);
+  if (gt === GgmlType.Q4_0) return quantizeQ4_0(data);
+  if (gt === GgmlType.BF16) return new Uint8Array(toBf16Array(data).buffer);
+  return new Uint8Array(toF16Array(data).buffer);
+}
+
+/** Write the model (adapters must already be merged or absent) and vocabulary as GGUF. */
+export function writeModelGguf(path: string, model: LlamaForCausalLM, vocab: GgufVocab,
+  opts: { type?: GgufOutType; architecture?: Architecture; name?: string } = {}): ExportInfo {
+  const type = opts.type ?? 'f32';
+  const c = model.config;
+  const architecture = opts.architecture ?? architectureOf(c);
+  const arch = ggufArch(architecture);
+  for (const [n, s] of model.namedLinears()) if (s.lora.length)
+    throw new Error(`[gguf export] ${n} still has adapters attached: merge them first`);
+  const kv = ggufMetadata(c, vocab, type, architecture, opts.name);
   const tensors: GgufTensorIn[] = [];
   const fellBack: string[] = [];
   let bytes = 0;
@@ -293,18 +340,10 @@ export function writeModelGguf(path: string, model: LlamaForCausalLM, vocab: Ggu
       else if (/\.self_attn\.k_proj\./.test(hf)) data = permuteRope(data, c.numKvHeads, cols);
     }
     const dims = [...shape].reverse(); // ggml: innermost first
-    let gt = GgmlType.F32;
-    let raw: Uint8Array;
-    if (type === 'f32' || shape.length === 1) raw = new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
-    else if (type === 'q8_0' && dims[0]! % QK8_0 === 0) { gt = GgmlType.Q8_0; raw = quantizeQ8_0(data); }
-    else if (type === 'q4_0' && dims[0]! % QK8_0 === 0) { gt = GgmlType.Q4_0; raw = quantizeQ4_0(data); }
-    else if (type === 'bf16') { gt = GgmlType.BF16; raw = new Uint8Array(toBf16Array(data).buffer); }
-    else {
-      if (type === 'q8_0' || type === 'q4_0') fellBack.push(hf); // rows not a multiple of 32: ggml cannot block them
-      gt = GgmlType.F16;
-      raw = new Uint8Array(toF16Array(data).buffer);
-    }
-    tensors.push({ name, dims, type: gt, data: raw });
+    const gt = ggufTensorType(type, shape);
+    if (gt.fellBack) fellBack.push(hf);
+    const raw = encodeGgml(data, gt.type);
+    tensors.push({ name, dims, type: gt.type, data: raw });
     bytes += raw.byteLength;
   }
   writeGguf(path, kv, tensors);

@@ -1,5 +1,6 @@
-// gguf-load.ts — a llama.cpp GGUF file as a model (`--model file.gguf`): architectures "llama" and "qwen2" (the keys
-// of llama.cpp's docs/gguf.md / gguf-py constants: {arch}.embedding_length, .block_count, .attention.head_count, …),
+// gguf-load.ts — a llama.cpp GGUF file as a model (`--model file.gguf`): architectures "llama", "qwen2" and "qwen3" (the
+// keys of llama.cpp's docs/gguf.md / gguf-py constants: {arch}.embedding_length, .block_count, .attention.head_count, …;
+// qwen3 adds per-head attn_q_norm / attn_k_norm and an explicit head dim, {arch}.attention.key_length / value_length),
 // tensors F32 / F16 / BF16 / Q8_0 / Q4_0 kept in their type where `weights` allows (F16 → bf16 or f32), read one by
 // one with positioned reads. llama.cpp's HF converter interleaves the rows of q/k for "llama" (rotate_half → adjacent
 // pairs; convert_hf_to_gguf.py LlamaModel.permute): we undo it by moving whole rows, which works on quantized bytes
@@ -27,7 +28,7 @@ const GGML_NAMES: Record<number, string> = {
   16: 'IQ2_XXS', 17: 'IQ2_XS', 18: 'IQ3_XXS', 19: 'IQ1_S', 20: 'IQ4_NL', 21: 'IQ3_S', 22: 'IQ2_S', 23: 'IQ4_XS',
   24: 'I8', 25: 'I16', 26: 'I32', 27: 'I64', 28: 'F64', 29: 'IQ1_M',
 };
-const ARCHS: Record<string, Architecture> = { llama: 'LlamaForCausalLM', qwen2: 'Qwen2ForCausalLM' };
+const ARCHS: Record<string, Architecture> = { llama: 'LlamaForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM' };
 
 /** The shortest decimal that rounds to the same f32 (GGUF stores eps and rope base as f32: 1e-5 comes back as 1e-5). */
 function shortestF32(v: number): number {
@@ -40,7 +41,6 @@ export function configFromGguf(f: GgufFile): { config: LlamaConfig; architecture
   const bad = (key: string, why: string): never => { throw new Error(`[gguf load] ${f.path}: ${key}: ${why}`); };
   const arch = f.kv.get('general.architecture');
   if (typeof arch !== 'string') return bad('general.architecture', 'missing');
-  if (arch === 'qwen3') bad('general.architecture', 'qwen3 is not supported yet (its per-head q/k norms are not in our decoder); supported: llama, qwen2');
   const architecture = ARCHS[arch];
   if (!architecture) return bad('general.architecture', `${JSON.stringify(arch)} is not supported (supported: ${Object.keys(ARCHS).join(', ')})`);
   const num = (k: string, dflt?: number): number => {
@@ -63,8 +63,16 @@ export function configFromGguf(f: GgufFile): { config: LlamaConfig; architecture
   const hidden = num('embedding_length'), heads = num('attention.head_count');
   const emb = f.tensors.find((t) => t.name === 'token_embd.weight');
   if (!emb) return bad('token_embd.weight', 'the file has no token embedding tensor');
+  // the head dim: {arch}.attention.key_length (llama.cpp's n_embd_head_k, default embedding_length / head_count);
+  // Qwen3-0.6B has 128 with 1024 / 16 = 64. One dim serves q, k and v here, so value_length must agree.
+  const keyLen = f.kv.get(`${arch}.attention.key_length`) ?? hidden / heads;
+  if (typeof keyLen !== 'number' || !Number.isInteger(keyLen) || keyLen <= 0 || keyLen % 2)
+    bad(`${arch}.attention.key_length`, `expected a positive even integer, got ${JSON.stringify(keyLen)}`);
+  const valueLen = f.kv.get(`${arch}.attention.value_length`) ?? keyLen;
+  if (valueLen !== keyLen) bad(`${arch}.attention.value_length`, `${JSON.stringify(valueLen)} differs from key_length ${keyLen} (one head dim for q, k and v is supported)`);
+  const headDim = keyLen as number;
   const rope = f.kv.get(`${arch}.rope.dimension_count`);
-  if (rope !== undefined && rope !== hidden / heads) bad(`${arch}.rope.dimension_count`, `${rope} differs from embedding_length / head_count = ${hidden / heads} (partial RoPE is not supported)`);
+  if (rope !== undefined && rope !== headDim) bad(`${arch}.rope.dimension_count`, `${rope} differs from the head dim ${headDim} (partial RoPE is not supported)`);
   const names = new Set(f.tensors.map((t) => t.name));
   const config: LlamaConfig = {
     vocabSize: emb.dims[1]!, hiddenSize: hidden, intermediateSize: num('feed_forward_length'), numLayers: num('block_count'),
@@ -73,7 +81,13 @@ export function configFromGguf(f: GgufFile): { config: LlamaConfig; architecture
     tieWordEmbeddings: !names.has('output.weight'), attentionBias: names.has('blk.0.attn_q.bias'),
   };
   if (ropeScaling) config.ropeScaling = ropeScaling;
+  if (headDim * heads !== hidden) config.headDim = headDim;
   if (config.attentionBias && arch !== 'qwen2') bad('blk.0.attn_q.bias', `q/k/v biases are Qwen2's; a ${arch} file should not have them`);
+  if (arch === 'qwen3') {
+    // llama.cpp's qwen3 graph (src/models/qwen3.cpp) requires both norms: a file without them is not a Qwen3 model
+    for (const t of ['blk.0.attn_q_norm.weight', 'blk.0.attn_k_norm.weight']) if (!names.has(t)) bad(t, 'missing; a qwen3 file has per-head q/k norms');
+    config.qkNorm = true;
+  }
   const bos = f.kv.get('tokenizer.ggml.bos_token_id'), eos = f.kv.get('tokenizer.ggml.eos_token_id');
   if (typeof bos === 'number') config.bosTokenId = bos;
   if (typeof eos === 'number') config.eosTokenId = eos;
@@ -188,7 +202,8 @@ export function loadGguf(pathIn: string, opts: LoadOptions = {}): ModelDir {
   return {
     dir: path, model, architecture, eosTokenIds: eos !== undefined ? [eos] : [], padTokenId: typeof pad === 'number' ? pad : null,
     generation: eos !== undefined ? { eosTokenIds: [eos] } : {}, adapters: [], valueHead: null, tokenizerPath: null,
-    tokenizerJson: tokenizer ? { json: tokenizer.json, config: tokenizer.config } : null,
+    // with a SentencePiece vocabulary's scores (spm), which load.ts's tokenizerOf hands to tokenizerOfGgufJson
+    tokenizerJson: tokenizer,
     unused: { configKeys: [], tensors: [] },
   };
 }

@@ -1,7 +1,7 @@
 // gguf.ts — the GGUF v3 container (ggml docs/gguf.md): "GGUF" magic, version, tensor and key/value counts,
 // typed key/values (scalars, strings, arrays), tensor infos (name, dims innermost-first, ggml type, offset),
 // then the tensor data aligned to general.alignment (32). Writes F32, F16, BF16, Q8_0 and Q4_0 tensors (the
-// quantizers are the engine's: see below); reads any file's header back with
+// quantizers are the engine's: see below), whole or streamed a chunk at a time; reads any file's header back with
 // validation that names the file and the byte offset. What goes into the file (names, metadata) is
 // gguf-export.ts's business; this file knows nothing about LLaMA.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
@@ -109,8 +109,30 @@ class ByteSink {
   chunks(): Uint8Array[] { return this.parts; }
 }
 
+/** A tensor whose bytes come in chunks when the file is written (a writer that never holds the whole tensor). */
+export interface GgufTensorStream {
+  name: string;
+  /** ggml order, as in GgufTensorIn */
+  dims: number[];
+  type: GgmlType;
+  chunks: () => Iterable<Uint8Array>;
+}
+
 /** Write a GGUF file atomically. Key/values are written in insertion order; tensors in the given order. */
 export function writeGguf(path: string, kv: Map<string, GgufValue>, tensors: GgufTensorIn[]): void {
+  for (const t of tensors) {
+    const n = t.dims.reduce((p, d) => p * d, 1);
+    if (t.data.byteLength !== ggmlBytes(t.type, n))
+      throw new Error(`[gguf] ${path}: tensor ${t.name} has ${t.data.byteLength} bytes, ${GgmlType[t.type]} [${t.dims}] needs ${ggmlBytes(t.type, n)}`);
+  }
+  writeGgufStreamed(path, kv, tensors.map((t) => ({ name: t.name, dims: t.dims, type: t.type, chunks: () => [t.data] })));
+}
+
+/**
+ * Write a GGUF file atomically from tensor streams: the header (sizes follow from dims and type) first, then each
+ * tensor's chunks in order; a tensor whose chunks do not add up to its size aborts the write (no file is left).
+ */
+export function writeGgufStreamed(path: string, kv: Map<string, GgufValue>, tensors: GgufTensorStream[]): void {
   const head = new ByteSink();
   head.u32(GGUF_MAGIC);
   head.u32(GGUF_VERSION);
@@ -119,18 +141,17 @@ export function writeGguf(path: string, kv: Map<string, GgufValue>, tensors: Ggu
   for (const [k, v] of kv) { head.str(k); head.value(v); }
   const align = GGUF_ALIGNMENT;
   let off = 0;
-  const offsets: number[] = [];
+  const offsets: number[] = [], sizes: number[] = [];
   for (const t of tensors) {
-    const n = t.dims.reduce((p, d) => p * d, 1);
-    if (t.data.byteLength !== ggmlBytes(t.type, n))
-      throw new Error(`[gguf] ${path}: tensor ${t.name} has ${t.data.byteLength} bytes, ${GgmlType[t.type]} [${t.dims}] needs ${ggmlBytes(t.type, n)}`);
+    const bytes = ggmlBytes(t.type, t.dims.reduce((p, d) => p * d, 1));
     head.str(t.name);
     head.u32(t.dims.length);
     for (const d of t.dims) head.u64(d);
     head.u32(t.type);
     head.u64(off);
     offsets.push(off);
-    off += t.data.byteLength;
+    sizes.push(bytes);
+    off += bytes;
     off += (align - (off % align)) % align;
   }
   head.pad(align);
@@ -138,10 +159,13 @@ export function writeGguf(path: string, kv: Map<string, GgufValue>, tensors: Ggu
     yield* head.chunks();
     let at = 0;
     for (let i = 0; i < tensors.length; i++) {
+      const t = tensors[i]!;
       const gap = offsets[i]! - at;
       if (gap) yield new Uint8Array(gap);
-      yield tensors[i]!.data;
-      at = offsets[i]! + tensors[i]!.data.byteLength;
+      let got = 0;
+      for (const c of t.chunks()) { got += c.byteLength; yield c; }
+      if (got !== sizes[i]) throw new Error(`[gguf] ${path}: tensor ${t.name} has ${got} bytes, ${GgmlType[t.type]} [${t.dims}] needs ${sizes[i]}`);
+      at = offsets[i]! + got;
     }
     const tail = (align - (at % align)) % align;
     if (tail) yield new Uint8Array(tail);

@@ -4,9 +4,9 @@ import { statSync } from 'node:fs';
 import { loadModelDir, type LoadOptions, type ModelDir } from './model-dir.js';
 import { loadGguf } from './gguf-load.js';
 import { readGgufHeader } from './gguf.js';
-import { tokenizerJsonFromGguf } from './gguf-tokenizer.js';
+import { tokenizerFromGguf, tokenizerOfGgufJson } from './gguf-tokenizer.js';
 import { join } from 'node:path';
-import { loadTokenizer, tokenizerFromJson, type Tokenizer } from '../tokenizer/index.js';
+import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
 
 /** Is PATH a GGUF file: a name ending .gguf, or any existing regular file (a model directory is a directory; the GGUF reader then checks the magic). */
 export function isGgufPath(path: string): boolean {
@@ -26,14 +26,14 @@ export function loadModel(path: string, opts: LoadOptions = {}): ModelDir {
 /** The tokenizer of a model path without loading its weights (a GGUF file's header, or DIR/tokenizer.json). */
 export async function tokenizerAt(path: string): Promise<Tokenizer> {
   if (!isGgufPath(path)) return loadTokenizer(join(path, 'tokenizer.json'));
-  const t = tokenizerJsonFromGguf(readGgufHeader(path));
+  const t = tokenizerFromGguf(readGgufHeader(path));
   if (!t) throw new Error(`[model] ${path}: the GGUF file carries no tokenizer (tokenizer.ggml.model)`);
-  return tokenizerFromJson(t.json, t.config);
+  return t;
 }
 
 /** The model's tokenizer: tokenizer.json beside it, or the one inside a GGUF file; null when it has none. */
 export async function tokenizerOf(md: ModelDir): Promise<Tokenizer | null> {
   if (md.tokenizerPath) return loadTokenizer(md.tokenizerPath);
-  if (md.tokenizerJson) return tokenizerFromJson(md.tokenizerJson.json, md.tokenizerJson.config);
+  if (md.tokenizerJson) return tokenizerOfGgufJson(md.tokenizerJson);
   return null;
 }

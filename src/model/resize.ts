@@ -1,31 +1,42 @@
-// resize.ts — grow a model's vocabulary after a tokenizer extension: every existing row of the embedding and the
+// resize.ts — fit a model's vocabulary to an extended tokenizer: every row of an old token in the embedding and the
 // LM head is kept; each new row starts as the mean of the rows of the old tokens its text used to encode to (as
 // Chinese-LLaMA-style extensions do), so the extended model initially behaves like the old one on that text.
+// Models whose matrices have spare rows past their tokenizer (Qwen2.5: 151936 rows, 151665 tokens) place new
+// tokens in those rows first and grow only past them.
 import { LlamaForCausalLM } from './llama.js';
 
-/** sources: new id → old ids (from newTokenSources); a new id without sources gets the mean of all old rows. */
-export function resizeVocabulary(model: LlamaForCausalLM, newVocab: number, sources: ReadonlyMap<number, readonly number[]>): LlamaForCausalLM {
+/**
+ * sources: new id → old ids (from newTokenSources). oldTokens: how many ids the old tokenizer had (default: the
+ * model's rows); new ids lie in [oldTokens, newVocab), sources in [0, oldTokens). A new id without sources gets the
+ * mean of the old tokens' rows; spare rows no new token takes are left as they were. When newVocab equals the model's
+ * rows, the model's own tensors are written and the same model is returned; otherwise a grown copy.
+ */
+export function resizeVocabulary(model: LlamaForCausalLM, newVocab: number, sources: ReadonlyMap<number, readonly number[]>, oldTokens?: number): LlamaForCausalLM {
   const oldV = model.config.vocabSize;
+  const nTok = oldTokens ?? oldV;
   if (!(Number.isInteger(newVocab) && newVocab >= oldV))
     throw new Error(`[resize] the new vocabulary (${newVocab}) must be an integer >= the old one (${oldV})`);
+  if (!(Number.isInteger(nTok) && nTok >= 1 && nTok <= oldV))
+    throw new Error(`[resize] the old tokenizer's size (${nTok}) must be an integer in [1, ${oldV}] (the model's rows)`);
   for (const [id, src] of sources) {
-    if (!(id >= oldV && id < newVocab)) throw new Error(`[resize] new token id ${id} is outside [${oldV}, ${newVocab})`);
-    for (const s of src) if (!(s >= 0 && s < oldV)) throw new Error(`[resize] new token ${id}: source id ${s} is not an old id`);
+    if (!(id >= nTok && id < newVocab)) throw new Error(`[resize] new token id ${id} is outside [${nTok}, ${newVocab})`);
+    for (const s of src) if (!(s >= 0 && s < nTok)) throw new Error(`[resize] new token ${id}: source id ${s} is not an old id`);
   }
-  const out = new LlamaForCausalLM({ ...model.config, vocabSize: newVocab }, 0, { init: false });
+  const out = newVocab === oldV ? model : new LlamaForCausalLM({ ...model.config, vocabSize: newVocab }, 0, { init: false });
   const old = new Map(model.namedParameters());
   const C = model.config.hiddenSize;
   for (const [name, p] of out.namedParameters()) {
     const src = old.get(name);
     if (!src) throw new Error(`[resize] internal: no tensor '${name}' in the old model`);
+    const isVocab = name === 'model.embed_tokens.weight' || name === 'lm_head.weight';
     const dst = p.f32('resize'), from = src.f32('resize');
-    if (src.size === p.size) { dst.set(from); continue; }
-    // embed_tokens.weight / lm_head.weight: (V, C) rows
-    dst.set(from);
+    if (out !== model) dst.set(from); // a grown copy: every old value, old rows of the (V, C) matrices included
+    if (!isVocab) continue;
     const mean = new Float32Array(C);
-    for (let v = 0; v < oldV; v++) for (let c = 0; c < C; c++) mean[c]! += from[v * C + c]! / oldV;
-    for (let id = oldV; id < newVocab; id++) {
+    for (let v = 0; v < nTok; v++) for (let c = 0; c < C; c++) mean[c]! += from[v * C + c]! / nTok;
+    for (let id = nTok; id < newVocab; id++) {
       const s = sources.get(id);
+      if (!s && id < oldV) continue; // a spare row no new token takes
       const row = dst.subarray(id * C, (id + 1) * C);
       if (!s || s.length === 0) { row.set(mean); continue; }
       row.fill(0);

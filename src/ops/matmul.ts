@@ -6,15 +6,18 @@ import { Tensor, shapeStr } from '../tensor/tensor.js';
 import { isQuantized, type WeightFormat } from '../tensor/dtype.js';
 import { backend } from '../backend/index.js';
 import { needsGrad, record } from './record.js';
+import { isGradEnabled } from '../autograd/grad-mode.js';
 import { assertFrozen } from './quant.js';
 
 export type Precision = 'f32' | 'bf16';
 /**
- * Up to this many rows of x, x · Wᵀ goes to the matrix-vector kernel (the decode path) instead of the GEMM, which
- * would pack all of W for a tile that is mostly padding. Quantized weights go there up to QUANT_MATVEC_MAX_ROWS:
- * the kernel reads each weight block once for all rows and its int8 dot products are cheap per extra row.
+ * Up to this many rows of x, x · Wᵀ with an f32 / bf16 W goes to the matrix-vector kernel (the decode path) instead
+ * of the GEMM, which would pack all of W for a tile that is mostly padding. A quantized W goes to the integer kernels
+ * at any row count (x quantized per block of 32, as llama.cpp's prompt processing does): the native side reads each
+ * weight block once per call and tiles W for L2 when x has many rows (native/src/quant.cc).
  */
 const MATVEC_MAX_ROWS = 4;
+/** While gradients are recorded, quantized products of more rows than this keep the GEMM (see matmul). */
 const QUANT_MATVEC_MAX_ROWS = 16;
 let defaultPrecision: Precision = 'f32';
 
@@ -74,10 +77,13 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const batch = batchShape.reduce((p, d) => p * d, 1);
   const out = Tensor.empty([...batchShape, M, N], 'f32');
   const av = operand(a), w = weightOperand(b), quant = isQuantized(w.fmt), rows = batch * M;
-  // Quantized weights: the matvec quantizes x to int8 blocks, whose gradient is not G·W, so a recorded product
-  // (training through a frozen base) takes the GEMM, which dequantizes W and keeps x exact.
+  // Quantized weights: the integer kernels quantize x to int8 blocks, whose gradient is not G·W, so a recorded
+  // product (training through a frozen base) takes the GEMM, which dequantizes W and keeps x exact. While a graph is
+  // being recorded at all, products of more than QUANT_MATVEC_MAX_ROWS unrecorded rows (layer 0 of a LoRA model
+  // over frozen embeddings) keep the GEMM too, so that a training forward stays that of the dequantized weights;
+  // without recording (generation, evaluation, serving) any row count takes the integer kernels.
   const matvec = !transA && transB && !bBatch.length && a.dtype === 'f32' && (quant
-    ? rows <= QUANT_MATVEC_MAX_ROWS && !needsGrad(a)
+    ? !needsGrad(a) && (rows <= QUANT_MATVEC_MAX_ROWS || !isGradEnabled())
     : rows <= MATVEC_MAX_ROWS && precision === 'f32');
   if (matvec) {
     // decoding: a few rows against [out, in] weights — stream each weight row once instead of packing W

@@ -1,7 +1,8 @@
 // config.ts — the pipeline's YAML configuration: one schema with defaults, validated with errors that name the
-// key and the allowed values. Unknown keys are errors (a typo must not silently fall back to a default).
+// key (and its file:line) and the allowed values. Unknown keys are errors (a typo must not silently fall back to a
+// default), and so are keys that cannot act: the BPE / preset sizes beside a `from`, a renamed key.
 import { readFileSync } from 'node:fs';
-import { parse } from 'yaml';
+import { isMap, isScalar, LineCounter, parse, parseDocument } from 'yaml';
 
 export const STAGES = ['data', 'tokenizer', 'pretrain', 'sft', 'sample', 'rank', 'rm', 'ppo', 'eval', 'report', 'export'] as const;
 export type StageName = (typeof STAGES)[number];
@@ -43,9 +44,17 @@ export interface PipelineConfig {
     devFraction: number;
   };
   /** template `model`: the chat_template of tokenizer.from's tokenizer_config.json (the model's own format) */
-  tokenizer: { vocabSize: number; template: 'ziya' | 'chatml' | 'model'; from: string | null };
+  tokenizer: {
+    /** BPE training only: null when tokenizer.from is set (2048 when left out without it) */
+    vocabSize: number | null;
+    template: 'ziya' | 'chatml' | 'model';
+    from: string | null;
+    /** learn up to `tokens` new tokens on the pretraining corpus on top of tokenizer.from's (src/tokenizer/extend.ts) */
+    extend: TokenizerExtend | null;
+  };
   model: {
-    preset: 'tiny' | 'anchor';
+    /** the shape of a model trained from scratch: null when model.from is set ('tiny' when left out without it) */
+    preset: 'tiny' | 'anchor' | null;
     /** an HF model directory to continue pre-training from (instead of the preset, from scratch) */
     from: string | null;
     hiddenSize: number | null;
@@ -97,6 +106,8 @@ export interface PipelineConfig {
   scaleout: ScaleoutSpec;
 }
 
+export interface TokenizerExtend { tokens: number; from: 'pretrain'; minFrequency: number }
+
 export interface ScaleoutSpec {
   /** HF model id or path of the base the engine trains (required for an export) */
   model: string | null;
@@ -106,8 +117,8 @@ export interface ScaleoutSpec {
   gpusPerNode: number;
   /** per-device batch; accumulation makes up the rest of each stage's batch */
   microBatch: number;
-  /** LoRA for continued pre-training (null = full) */
-  pretrainLora: LoraSpec | null;
+  /** the LLaMA-Factory template name for tokenizer.template `model` (null: picked from the chat template; lf-templates.ts) */
+  template: string | null;
   /** the model the reward model starts from */
   rmFrom: 'pretrain' | 'sft';
   /** stages beyond pt → sft → rm → ppo: dpo, kto */
@@ -157,9 +168,12 @@ const schema: Record<string, Spec> = {
     pretrain: { t: 'strs', def: [] }, sft: { t: 'strs', def: [] }, rankings: { t: 'strs', def: [] }, prompts: { t: 'strs', def: [] },
     devFraction: num(0.1, 0, 0.9),
   } },
-  tokenizer: { t: 'obj', fields: { vocabSize: int(2048, 260), template: str('ziya', ['ziya', 'chatml', 'model']), from: str(null, undefined, true) } },
+  tokenizer: { t: 'obj', fields: {
+    vocabSize: int(null, 260, true), template: str('ziya', ['ziya', 'chatml', 'model']), from: str(null, undefined, true),
+    extend: { t: 'obj', nullable: true, defNull: true, fields: { tokens: int(1000, 1), from: str('pretrain', ['pretrain']), minFrequency: int(2, 1) } },
+  } },
   model: { t: 'obj', fields: {
-    preset: str('tiny', ['tiny', 'anchor']), from: str(null, undefined, true), hiddenSize: int(null, 2, true), layers: int(null, 1, true),
+    preset: str(null, ['tiny', 'anchor'], true), from: str(null, undefined, true), hiddenSize: int(null, 2, true), layers: int(null, 1, true),
     heads: int(null, 1, true), kvHeads: int(null, 1, true), intermediateSize: int(null, 1, true), maxPositions: int(null, 8, true),
     weights: str('auto', ['auto', 'f32', 'bf16', 'q8_0', 'q4_0']),
     loraBaseWeights: str('f32', ['f32', 'bf16', 'q8_0', 'q4_0']),
@@ -196,22 +210,29 @@ const schema: Record<string, Spec> = {
   scaleout: { t: 'obj', fields: {
     model: str(null, undefined, true), precision: str('bf16', ['bf16', 'fp16', 'fp32']),
     deepspeed: str('zero2', ['none', 'zero2', 'zero2-offload', 'zero3', 'zero3-offload']), nodes: int(1, 1), gpusPerNode: int(1, 1),
-    microBatch: int(4, 1), pretrainLora: loraSpec(true), rmFrom: str('pretrain', ['pretrain', 'sft']), extraStages: { t: 'strs', def: [] },
+    microBatch: int(4, 1), template: str(null, undefined, true), rmFrom: str('pretrain', ['pretrain', 'sft']), extraStages: { t: 'strs', def: [] },
     epochs: { t: 'obj', fields: Object.fromEntries(['pretrain', 'sft', 'rm', 'ppo', 'dpo', 'kto'].map((k) => [k, int(null, 1, true)])) },
     cutoffLen: int(null, 8, true),
   } },
 };
 
-export class ConfigError extends Error {}
+/** `field`: the dotted key the error is about, for loadConfig to find its line in the file */
+export class ConfigError extends Error {
+  constructor(message: string, readonly field?: string) { super(message); }
+}
+
+const keyFail = (field: string, why: string): never => { throw new ConfigError(`[config] ${field}: ${why}`, field); };
 
 function fill(spec: Spec, v: unknown, path: string): unknown {
-  const fail = (why: string): never => { throw new ConfigError(`[config] ${path}: ${why}`); };
+  const fail = (why: string): never => keyFail(path, why);
   if (spec.t === 'obj') {
     if (v === undefined) return spec.defNull ? null : fill(spec, {}, path);
     if (v === null) { if (spec.nullable) return null; fail('must be a mapping, got null'); }
     if (typeof v !== 'object' || Array.isArray(v)) fail(`must be a mapping, got ${JSON.stringify(v)}`);
     const o = v as Record<string, unknown>;
-    for (const k of Object.keys(o)) if (!(k in spec.fields)) fail(`unknown key '${k}' (allowed: ${Object.keys(spec.fields).join(', ')})`);
+    // the line reported is the unknown key's own
+    for (const k of Object.keys(o))
+      if (!(k in spec.fields)) throw new ConfigError(`[config] ${path}: unknown key '${k}' (allowed: ${Object.keys(spec.fields).join(', ')})`, path ? `${path}.${k}` : k);
     const out: Record<string, unknown> = {};
     for (const [k, s] of Object.entries(spec.fields)) out[k] = fill(s, o[k], path ? `${path}.${k}` : k);
     return out;
@@ -241,23 +262,58 @@ function fill(spec: Spec, v: unknown, path: string): unknown {
   }
 }
 
+/** Keys that moved: the old name is an error naming the new one (a second key for the same thing must not exist). */
+const RENAMED: Record<string, string> = { 'scaleout.pretrainLora': 'pretrain.lora' };
+/** Keys that only shape a tokenizer trained here / a model built here: with a `from`, they could not act. */
+const BPE_KEYS = ['vocabSize'] as const;
+const PRESET_KEYS = ['preset', 'hiddenSize', 'layers', 'heads', 'kvHeads', 'intermediateSize', 'maxPositions'] as const;
+
+function at(raw: unknown, path: string): unknown {
+  let v = raw;
+  for (const k of path.split('.')) v = v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>)[k] : undefined;
+  return v;
+}
+
+/** The checks on keys as written (before defaults): renamed keys, and keys a `from` leaves without effect. */
+function checkWrittenKeys(raw: unknown): void {
+  for (const [old, now] of Object.entries(RENAMED))
+    if (at(raw, old) !== undefined) keyFail(old, `renamed to ${now} (one key for this machine and the scale-out export); move the block there`);
+  const tokFrom = at(raw, 'tokenizer.from'), modelFrom = at(raw, 'model.from');
+  for (const k of BPE_KEYS)
+    if (tokFrom != null && at(raw, `tokenizer.${k}`) != null)
+      keyFail(`tokenizer.${k}`, `sizes a BPE trained here, but tokenizer.from (${String(tokFrom)}) is set, so none is trained: remove tokenizer.${k} (tokenizer.extend adds tokens to the model's own)`);
+  for (const k of PRESET_KEYS)
+    if (modelFrom != null && at(raw, `model.${k}`) != null)
+      keyFail(`model.${k}`, `shapes a model built from scratch, but model.from (${String(modelFrom)}) is set and its config.json gives the shape: remove model.${k} (or set it to null)`);
+}
+
 /** Validate a parsed config object, filling defaults. */
 export function validateConfig(raw: unknown): PipelineConfig {
+  checkWrittenKeys(raw);
   const c = fill({ t: 'obj', fields: schema }, raw ?? {}, '') as PipelineConfig;
-  if (!/^[A-Za-z0-9._-]+$/.test(c.name)) throw new ConfigError(`[config] name: use letters, digits, '.', '_' or '-', got '${c.name}'`);
+  // the BPE / preset defaults apply only where something is trained / built here
+  if (!c.tokenizer.from) c.tokenizer.vocabSize ??= 2048;
+  if (!c.model.from) c.model.preset ??= 'tiny';
+  if (c.tokenizer.extend && !c.tokenizer.from)
+    keyFail('tokenizer.extend', 'adds tokens to a pretrained tokenizer: set tokenizer.from (a BPE trained here is sized by tokenizer.vocabSize instead)');
+  if (c.tokenizer.extend && !c.model.from)
+    keyFail('tokenizer.extend', 'resizes a pretrained model\'s embeddings: set model.from (a model built here is sized to the tokenizer already)');
+  if (!/^[A-Za-z0-9._-]+$/.test(c.name)) keyFail('name', `use letters, digits, '.', '_' or '-', got '${c.name}'`);
   if (c.data.demo === null && c.data.pretrain.length + c.data.sft.length === 0)
-    throw new ConfigError('[config] data: with demo: null, list files under data.pretrain and/or data.sft');
+    keyFail('data', 'with demo: null, list files under data.pretrain and/or data.sft');
   if (c.tokenizer.template === 'model' && !c.tokenizer.from)
-    throw new ConfigError("[config] tokenizer.template: 'model' is the chat_template of tokenizer.from's tokenizer_config.json; set tokenizer.from (e.g. the model's directory)");
-  if (c.rank.judge === 'file' && !c.rank.file) throw new ConfigError('[config] rank.file: required when rank.judge is file');
+    keyFail('tokenizer.template', "'model' is the chat_template of tokenizer.from's tokenizer_config.json; set tokenizer.from (e.g. the model's directory)");
+  if (c.model.from && !c.tokenizer.from)
+    keyFail('model.from', `a pretrained model reads its own tokenizer's ids: set tokenizer.from (usually ${c.model.from} too); a BPE trained here would give its embeddings other meanings`);
+  if (c.rank.judge === 'file' && !c.rank.file) keyFail('rank.file', 'required when rank.judge is file');
   if (c.sample.endpoint && (!/^https?:\/\//.test(c.sample.endpoint.baseUrl) || !c.sample.endpoint.model))
-    throw new ConfigError('[config] sample.endpoint: baseUrl (http(s)://…/v1) and model are required');
-  if (c.ppo.miniBatch > c.ppo.rolloutSize) throw new ConfigError(`[config] ppo.miniBatch (${c.ppo.miniBatch}) exceeds ppo.rolloutSize (${c.ppo.rolloutSize})`);
+    keyFail('sample.endpoint', 'baseUrl (http(s)://…/v1) and model are required');
+  if (c.ppo.miniBatch > c.ppo.rolloutSize) keyFail('ppo.miniBatch', `(${c.ppo.miniBatch}) exceeds ppo.rolloutSize (${c.ppo.rolloutSize})`);
   // on-policy objectives take log-probs of the distribution that drew the samples: truncated sampling is refused
-  if (c.ppo.topK !== 0) throw new ConfigError(`[config] ppo.topK: must be 0 (top-k sampling makes PPO's ratio and KL refer to another distribution), got ${c.ppo.topK}`);
-  if (c.ppo.topP !== 1) throw new ConfigError(`[config] ppo.topP: must be 1 (top-p sampling makes PPO's ratio and KL refer to another distribution), got ${c.ppo.topP}`);
-  if (!(c.ppo.temperature > 0)) throw new ConfigError(`[config] ppo.temperature: must be positive, got ${c.ppo.temperature}`);
-  if (!(c.grpo.temperature > 0)) throw new ConfigError(`[config] grpo.temperature: must be positive, got ${c.grpo.temperature}`);
+  if (c.ppo.topK !== 0) keyFail('ppo.topK', `must be 0 (top-k sampling makes PPO's ratio and KL refer to another distribution), got ${c.ppo.topK}`);
+  if (c.ppo.topP !== 1) keyFail('ppo.topP', `must be 1 (top-p sampling makes PPO's ratio and KL refer to another distribution), got ${c.ppo.topP}`);
+  if (!(c.ppo.temperature > 0)) keyFail('ppo.temperature', `must be positive, got ${c.ppo.temperature}`);
+  if (!(c.grpo.temperature > 0)) keyFail('grpo.temperature', `must be positive, got ${c.grpo.temperature}`);
   return c;
 }
 
@@ -275,10 +331,29 @@ export function loadConfig(path: string, edit?: (raw: unknown) => unknown): Pipe
   } catch (e) {
     throw new ConfigError(`[config] ${path}: invalid YAML: ${(e as Error).message}`);
   }
+  const edited = edit ? edit(raw) : raw;
   try {
-    return validateConfig(edit ? edit(raw) : raw);
+    return validateConfig(edited);
   } catch (e) {
-    if (e instanceof ConfigError) throw new ConfigError(e.message.replace('[config]', `[config] ${path}:`));
-    throw e;
+    if (!(e instanceof ConfigError)) throw e;
+    // file:line where the key is written in the file (not where a --set changed it)
+    const line = e.field && JSON.stringify(at(raw, e.field)) === JSON.stringify(at(edited, e.field)) ? keyLine(text, e.field) : null;
+    throw new ConfigError(e.message.replace('[config]', `[config] ${path}${line ? `:${line}` : ''}:`), e.field);
   }
+}
+
+/** 1-based line of a dotted key in YAML text, or null when the key is not written there. */
+export function keyLine(text: string, field: string): number | null {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc });
+  let node: unknown = doc.contents;
+  let line: number | null = null;
+  for (const k of field.split('.')) {
+    if (!isMap(node)) return null;
+    const pair = node.items.find((p) => isScalar(p.key) && p.key.value === k);
+    if (!pair || !isScalar(pair.key) || !pair.key.range) return null;
+    line = lc.linePos(pair.key.range[0]).line;
+    node = pair.value;
+  }
+  return line;
 }

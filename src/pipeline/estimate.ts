@@ -23,11 +23,11 @@ export function modelShape(cfg: PipelineConfig): ModelShape {
     const dtype = json.torch_dtype === 'float32' ? 'f32' : 'bf16';
     return { config: fromHfConfig(json, file).config, source: file, fileDtype: dtype };
   }
-  const base = presets[m.preset];
+  const base = presets[m.preset!];
   return {
     source: `model.preset ${m.preset}`, fileDtype: 'f32',
     config: {
-      ...base, vocabSize: cfg.tokenizer.vocabSize, hiddenSize: m.hiddenSize ?? base.hiddenSize, numLayers: m.layers ?? base.numLayers,
+      ...base, vocabSize: cfg.tokenizer.vocabSize!, hiddenSize: m.hiddenSize ?? base.hiddenSize, numLayers: m.layers ?? base.numLayers,
       numHeads: m.heads ?? base.numHeads, numKvHeads: m.kvHeads ?? base.numKvHeads, intermediateSize: m.intermediateSize ?? base.intermediateSize,
       maxPositions: m.maxPositions ?? Number.POSITIVE_INFINITY, // a preset model is sized to the config's lengths (stages/pretrain.ts)
     },

@@ -1,6 +1,7 @@
 // launch.ts — the export's launchers: run.sh (the steps in order on one node × N GPUs or several nodes, through
 // llamafactory-cli with torchrun's variables; `--dry-run` prints every command), a SLURM batch script over it, and
-// prepare_model.py, which gives the base model our chat template. Text generation only: nothing runs here.
+// prepare_model.py, which gives the base model our chat template (or links it as it is, when the stage YAMLs name
+// a LLaMA-Factory template for the model's own). Text generation only: nothing runs here.
 import type { Plan } from './stage-yaml.js';
 import { BASE_DIR } from './stage-yaml.js';
 
@@ -8,7 +9,8 @@ export const yamlName = (i: number, name: string): string => `yaml/${String(i + 
 
 const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
-export function runSh(plan: Plan, base: string, nodes: number, gpus: number): string {
+/** templateFile: our chat template for prepare_model.py to write into model/base; null keeps the model's own */
+export function runSh(plan: Plan, base: string, nodes: number, gpus: number, templateFile: string | null): string {
   const lines = [
     '#!/usr/bin/env bash',
     '# Written by `zhongjing export recipe`: runs the recipe with LLaMA-Factory v0.9.3 (see README.md).',
@@ -30,7 +32,7 @@ export function runSh(plan: Plan, base: string, nodes: number, gpus: number): st
     '  elif (( DRY )); then echo "wait for $mark"',
     '  else while [[ ! -e "$mark" ]]; do sleep 30; done; fi; }',
     'train() { run env FORCE_TORCHRUN=1 NNODES="$NNODES" NODE_RANK="$NODE_RANK" NPROC_PER_NODE="$NPROC_PER_NODE" MASTER_ADDR="$MASTER_ADDR" MASTER_PORT="$MASTER_PORT" llamafactory-cli train "$1"; }',
-    `once ${BASE_DIR}/.ready python3 prepare_model.py ${q(base)} ${BASE_DIR} chat_template.jinja`,
+    `once ${BASE_DIR}/.ready python3 prepare_model.py ${q(base)} ${BASE_DIR}${templateFile ? ` ${templateFile}` : ''}`,
   ];
   plan.steps.forEach((s, i) => {
     const y = yamlName(i, s.name);
@@ -55,19 +57,30 @@ export function slurmSh(name: string, nodes: number, gpus: number): string {
   ].join('\n') + '\n';
 }
 
-/** Gives the base model our chat template: links its files into model/base and rewrites tokenizer_config.json. */
-export const PREPARE_MODEL_PY = `"""Written by zhongjing export recipe: model/base = the base model with our chat template.
+/** Links the base model's files into model/base; with a template file, rewrites tokenizer_config.json's chat_template. */
+export const PREPARE_MODEL_PY = `"""Written by zhongjing export recipe: model/base = the base model (with our chat template when one is given).
 
-usage: python3 prepare_model.py MODEL_ID_OR_PATH OUT_DIR TEMPLATE_FILE
+usage: python3 prepare_model.py MODEL_ID_OR_PATH OUT_DIR [TEMPLATE_FILE]
 LLaMA-Factory v0.9.3 reads the tokenizer's chat_template when a stage YAML names no template, so training,
-merged checkpoints and any server (vLLM, SGLang, zhongjing serve) render the same prompts.
+merged checkpoints and any server (vLLM, SGLang, zhongjing serve) render the same prompts. Without TEMPLATE_FILE
+the model keeps its own chat template and the stage YAMLs name the engine's template for it (template: ...).
 """
 import json, os, sys
 
-src, out, template_file = sys.argv[1], sys.argv[2], sys.argv[3]
+if len(sys.argv) not in (3, 4):
+    sys.exit("usage: prepare_model.py MODEL_ID_OR_PATH OUT_DIR [TEMPLATE_FILE]")
+src, out = sys.argv[1], sys.argv[2]
+template_file = sys.argv[3] if len(sys.argv) == 4 else None
 if not os.path.isdir(src):
     from huggingface_hub import snapshot_download
     src = snapshot_download(src)
+os.makedirs(out, exist_ok=True)
+if template_file is None:
+    for f in os.listdir(src):
+        if not os.path.exists(os.path.join(out, f)):
+            os.symlink(os.path.abspath(os.path.join(src, f)), os.path.join(out, f))
+    print(f"{out}: {src} with its own chat template")
+    sys.exit(0)
 from transformers import AutoTokenizer
 
 template = open(template_file, encoding="utf-8").read()
@@ -75,7 +88,6 @@ tok = AutoTokenizer.from_pretrained(src)
 # the engine cuts its slots after the text the tokenizer adds on its own (BOS for LLaMA); the template must render it
 if tok.encode("") and tok.bos_token:
     template = "{{ bos_token }}" + template
-os.makedirs(out, exist_ok=True)
 for f in os.listdir(src):
     if f == "tokenizer_config.json" or os.path.exists(os.path.join(out, f)):
         continue

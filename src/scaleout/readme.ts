@@ -4,7 +4,7 @@ import { LF_RELEASE } from './lf-keys.js';
 import type { Plan } from './stage-yaml.js';
 import { yamlName } from './launch.js';
 
-export function exportReadme(cfg: PipelineConfig, plan: Plan, counts: Record<string, number>, base: string): string {
+export function exportReadme(cfg: PipelineConfig, plan: Plan, counts: Record<string, number>, base: string, template: { engine: string; why: string }): string {
   const steps = plan.steps.map((s, i) => `| \`${yamlName(i, s.name)}\` | ${s.kind === 'train' ? `\`llamafactory-cli train\` (stage \`${String(s.yaml.stage)}\`) → \`${String(s.yaml.output_dir)}\`` : `\`llamafactory-cli export\`: merge → \`${String(s.yaml.export_dir)}\``} |`);
   return `# ${cfg.name}: the zhongjing recipe for LLaMA-Factory ${LF_RELEASE}
 
@@ -23,7 +23,9 @@ Install: \`pip install llamafactory==0.9.3 deepspeed\` (its pins: trl 0.8.6–0.
 | \`data/*.jsonl\` | ${Object.entries(counts).map(([k, v]) => `${k}: ${v}`).join(', ')} records |
 ${steps.join('\n')}
 | \`deepspeed/ds_*.json\` | ZeRO-2 / ZeRO-3, with and without CPU offload; the YAMLs use \`${cfg.scaleout.deepspeed}\` |
-| \`prepare_model.py\`, \`chat_template.jinja\` | \`model/base\` = the base with our chat template in tokenizer_config.json, so training and serving render alike |
+${template.engine === 'chat_template.jinja'
+    ? '| `prepare_model.py`, `chat_template.jinja` | `model/base` = the base with our chat template in tokenizer_config.json, so training and serving render alike |'
+    : `| \`prepare_model.py\` | \`model/base\` = the base as it is, its own chat template kept; every training YAML names LLaMA-Factory's \`template: ${template.engine}\` (${template.why}) |`}
 | \`run.sh\`, \`slurm.sh\` | the steps in order; torchrun variables NNODES, NODE_RANK, NPROC_PER_NODE, MASTER_ADDR, MASTER_PORT |
 
 The reward model is trained on the rankings known at export time (expert rankings and the demo's sets). Candidate

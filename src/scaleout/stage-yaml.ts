@@ -26,8 +26,12 @@ function schedule(t: TrainSpec, key: string): Record<string, unknown> {
   return o;
 }
 
-export function planStages(cfg: PipelineConfig): Plan {
+/** lfTemplate: the v0.9.3 template name every train step names (tokenizer.template `model`); null = the base's own
+ * chat_template, which prepare_model.py sets to ours */
+export function planStages(cfg: PipelineConfig, lfTemplate: string | null = null): Plan {
   const s = cfg.scaleout;
+  if (cfg.tokenizer.extend)
+    fail('tokenizer.extend', 'the export does not carry a vocabulary extension (the engine would need our extended tokenizer in model/base and resize_vocab): remove it for the export');
   s.model ?? cfg.model.from ?? fail('scaleout.model', 'the engine trains a pretrained base: set scaleout.model to an HF model id or path (model.from is not set either)');
   for (const x of s.extraStages) if (x !== 'dpo' && x !== 'kto') fail('scaleout.extraStages', `'${x}' is not a stage the export knows (dpo, kto)`);
   const world = s.nodes * s.gpusPerNode;
@@ -35,7 +39,7 @@ export function planStages(cfg: PipelineConfig): Plan {
   const prec = s.precision === 'bf16' ? { bf16: true } : s.precision === 'fp16' ? { fp16: true } : {};
   const cutoff = s.cutoffLen ?? Math.max(cfg.pretrain.seqLen, cfg.sft.maxLen, cfg.rm.maxLen);
   const common = (stage: string, out: string): Record<string, unknown> => ({
-    stage, do_train: true, dataset_dir: DATA_DIR, cutoff_len: cutoff, output_dir: out, overwrite_output_dir: true,
+    stage, do_train: true, ...(lfTemplate ? { template: lfTemplate } : {}), dataset_dir: DATA_DIR, cutoff_len: cutoff, output_dir: out, overwrite_output_dir: true,
     logging_steps: 10, plot_loss: true, report_to: 'none', seed: cfg.seed, ddp_timeout: 180000000, preprocessing_num_workers: 16, ...prec,
     ...(s.deepspeed === 'none' ? {} : { deepspeed: dsFile(s.deepspeed) }),
   });
@@ -53,7 +57,7 @@ export function planStages(cfg: PipelineConfig): Plan {
   });
   const steps: Step[] = [];
   // continued pre-training
-  const ptLora = s.pretrainLora;
+  const ptLora = cfg.pretrain.lora;
   steps.push({ name: 'pt', kind: 'train', yaml: {
     model_name_or_path: BASE_DIR, ...common('pt', 'saves/pt'), ...(ptLora ? lora(ptLora) : { finetuning_type: 'full' }),
     dataset: DATASETS.pt, ...batch(cfg.pretrain.batchSize * cfg.pretrain.gradAccum, 'pretrain.batchSize'), ...schedule(cfg.pretrain, 'pretrain'),

@@ -184,7 +184,7 @@ test('generation keeps memory flat: a second identical run allocates no new pool
   noGrad(() => tidy(() => slice(m.forward({ ids: i32T([1], [1, 1]) }), 1, 0, 1)));
 });
 
-test('greedy decoding over q8_0 / q4_0 weights: every row of a batch of 12 gives the tokens (and log-probs) of batch 1', async () => {
+test('greedy decoding over q8_0 / q4_0 weights: every row of a batch of 12 (one-token or left-padded prompts) gives the tokens (and log-probs) of batch 1', async () => {
   // batches of 5..16 rows take the batched VNNI matvec (native/src/avx512/quant_batch_avx512.cc) where the CPU has it,
   // batch 1 the one-row kernel: same integer block sums, another f32 order, so the same greedy tokens
   const { toWeightFormat } = await import('../../src/ops/quant.js');
@@ -195,18 +195,29 @@ test('greedy decoding over q8_0 / q4_0 weights: every row of a batch of 12 gives
       if (p.rank === 2 && !n.includes('embed_tokens')) m.replaceParameter(n, toWeightFormat(p, fmt));
     assert.ok(m.namedParameters().some(([n, p]) => n.endsWith('down_proj.weight') && p.dtype === fmt));
     const r = new Rng(11);
-    // one-token prompts: the prefill of 12 rows also stays on the matvec. (More than 16 prefill rows take the GEMM,
-    // which keeps x in f32 where the matvec quantizes it: a batched prompt then need not give batch 1's tokens.)
-    const prompts = Array.from({ length: 12 }, () => [r.int(qc.vocabSize)]);
+    // one-token prompts (a prefill of 12 rows), then left-padded prompts of 1–7 tokens (a prefill of 12 × 7 rows,
+    // the tiled kernel, while each prompt alone takes the one-row or batched kernel): x is quantized per row the
+    // same way on every path, so the tokens agree. (Before the integer prefill, more than 16 rows took the f32 GEMM
+    // and row 6 of the padded batch picked other tokens.)
+    const cases = [Array.from({ length: 12 }, () => [r.int(qc.vocabSize)]),
+      Array.from({ length: 12 }, (_, i) => Array.from({ length: 1 + ((i * 5) % 7) }, () => r.int(qc.vocabSize)))];
     const opts = { maxNewTokens: 12 };
-    const batch = generate(m, prompts, opts);
-    prompts.forEach((p, i) => {
-      const one = generate(m, [p], opts);
-      assert.deepEqual(batch.ids[i], one.ids[0], `${fmt} row ${i}`);
-      assert.ok(diff(batch.logProbs[i]!, one.logProbs[0]!).maxAbs < 1e-4, `${fmt} row ${i} log-probs`);
-    });
-    // not a degenerate model: the rows do not all repeat one token
-    assert.ok(new Set(batch.ids.flat()).size > 5, `${fmt}: ${JSON.stringify(batch.ids)}`);
+    for (const prompts of cases) {
+      const batch = generate(m, prompts, opts);
+      let close = 0;
+      prompts.forEach((p, i) => {
+        const one = generate(m, [p], opts);
+        assert.deepEqual(batch.ids[i], one.ids[0], `${fmt} prompt of ${p.length}: row ${i}`);
+        const d = diff(batch.logProbs[i]!, one.logProbs[0]!).maxAbs;
+        assert.ok(d < 1e-2, `${fmt} prompt of ${p.length}: row ${i} log-probs differ by ${d}`);
+        if (d < 1e-4) close++;
+      });
+      // the kernels sum in different f32 orders; where that flips the int8 rounding of one activation downstream
+      // (seen once in 24 padded rows: 4.5e-3) a log-prob moves by ~1e-3; elsewhere they agree to f32 rounding
+      assert.ok(close >= prompts.length - 2, `${fmt}: only ${close} of ${prompts.length} rows' log-probs within 1e-4`);
+      // not a degenerate model: the rows do not all repeat one token
+      assert.ok(new Set(batch.ids.flat()).size > 5, `${fmt}: ${JSON.stringify(batch.ids)}`);
+    }
   }
 });
 

@@ -1,7 +1,7 @@
 // gguf-load.test.ts — GGUF files as models: our export then our load gives back the original weights (f32 exactly,
 // through llama's q/k row permutation and Qwen2's biases / tied head), bf16 bit for bit, Q8_0 / Q4_0 as the same
 // block bytes (or, with weights f32, their exact dequantization), the same config, logits and tokenizer; and bad
-// files (unknown architecture, qwen3, unsupported ggml type, truncation, tokenizer model) are refused by name.
+// files (unknown architecture, a missing key, unsupported ggml type, truncation, tokenizer model) are refused by name.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -112,7 +112,7 @@ function typeOffset(buf: Buffer, name: string): number {
   return at + name.length + 4 + 8 * nd;
 }
 
-test('gguf load: unknown architecture, qwen3, an unsupported ggml type, a truncated file and a SentencePiece vocabulary are refused by name', () => {
+test('gguf load: unknown architecture, a missing key, an unsupported ggml type, a truncated file and an unknown tokenizer model are refused by name', () => {
   const dir = tmp();
   const path = join(dir, 'm.gguf');
   writeModelGguf(path, new LlamaForCausalLM({ ...base, numLayers: 1 }, 1), byteLevelVocab(base.vocabSize), { type: 'q8_0' });
@@ -120,9 +120,10 @@ test('gguf load: unknown architecture, qwen3, an unsupported ggml type, a trunca
   const bad = join(dir, 'bad.gguf');
   const patched = (from: string, to: string) => { const b = Buffer.from(good); const i = b.indexOf(Buffer.from(from)); b.write(to, i); return b; };
   writeFileSync(bad, patched('\u0005\u0000\u0000\u0000\u0000\u0000\u0000\u0000llama', '\u0005\u0000\u0000\u0000\u0000\u0000\u0000\u0000mamba'));
-  assert.throws(() => loadGguf(bad), /general\.architecture: "mamba" is not supported \(supported: llama, qwen2\)/);
+  assert.throws(() => loadGguf(bad), /general\.architecture: "mamba" is not supported \(supported: llama, qwen2, qwen3\)/);
+  // a llama file relabelled qwen3: its keys are llama.*, so the first required qwen3.* key is missing, by name
   writeFileSync(bad, patched('\u0005\u0000\u0000\u0000\u0000\u0000\u0000\u0000llama', '\u0005\u0000\u0000\u0000\u0000\u0000\u0000\u0000qwen3'));
-  assert.throws(() => loadGguf(bad), /qwen3 is not supported yet/);
+  assert.throws(() => loadGguf(bad), /qwen3\.embedding_length: expected a positive number, got undefined/);
   const b = Buffer.from(good);
   b.writeUInt32LE(3, typeOffset(b, 'blk.0.ffn_up.weight')); // Q4_1
   writeFileSync(bad, b);

@@ -1,7 +1,8 @@
 // The q8_0 / q4_0 native kernels against the reference on every ISA path (this CPU's, then ZJ_ISA=avx2 and scalar
 // in child processes): quantizeRows byte for byte (f32 and bf16 input, zero / tiny / tie blocks), dequantizeRows
-// and the embedding gather exactly, the decode matvec (M = 1, 3, 5, 8, 12, 16: the one-row and the batched VNNI kernels; odd N; K = 32·k, k odd and even), and the
-// GEMM with a quantized B (transposed or not, odd M / N, f32 and bf16 compute, beta ≠ 0). Also: no fallbacks.
+// and the embedding gather exactly, the integer matvec (M = 1 … 300: the one-row, batched and tiled VNNI kernels; odd
+// N; K = 32·k, k odd and even; several tiles of W; 1 and 2 threads; once more with the tiled kernel at every M), and
+// the GEMM with a quantized B (transposed or not, odd M / N, f32 and bf16 compute, beta ≠ 0). Also: no fallbacks.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -9,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { Backend } from '../../src/backend/kernels.js';
 import type { QuantDType } from '../../src/tensor/dtype.js';
 import { referenceBackend as ref } from '../../src/backend/reference/index.js';
-import { loadNativeBackend } from '../../src/backend/native/index.js';
+import { loadNativeBackend, setNativeThreads } from '../../src/backend/native/index.js';
 import { f32ToBf16Bits } from '../../src/backend/reference/bf16.js';
 import { Rng } from '../../src/util/rng.js';
 
@@ -72,23 +73,37 @@ function checkAll(nat: Backend): string {
     nat.embeddingForward(w, fmt, ids, b, N, C, V);
     assert.deepEqual(b, a, `embedding ${fmt}`);
   }
-  // matvec: native sums the same exact int32 block sums in another f32 order
+  // matvec: native sums the same exact int32 block sums in another f32 order. M up to 4 / 5–16 / above 16: the
+  // one-row, batched and tiled VNNI kernels (AVX2 and scalar: one kernel, tiled by the driver past 16 rows). Shapes:
+  // odd N (partial micro-tiles of 4 weight rows), K = 32·k with k odd and even, and N·K spanning several tiles of W
+  // (384 KiB repacked / 512 KiB raw per tile) and several panels of x. Each case at 1 and 2 threads.
   let worst = 0;
+  const cases: [number, number, number][] = [];
+  for (const M of [1, 3, 5, 8, 12, 16, 17, 33, 128, 300])
+    for (const [N, K] of [[1, 32], [37, 96], [255, 128], [64, 800]] as const) cases.push([M, N, K]);
+  cases.push([17, 421, 2400], [33, 150, 2400], [40, 3001, 32]);
   for (const fmt of FORMATS)
-    for (const M of [1, 3, 5, 8, 12, 16])
-      for (const [N, K] of [[1, 32], [37, 96], [255, 128], [64, 800]] as const) {
-        const { w } = quantized(r, fmt, N, K);
-        const x = rand(r, M * K, 3);
-        const a = new Float32Array(M * N), b = new Float32Array(M * N);
-        ref.matvec(M, N, K, x, w, fmt, a);
-        nat.matvec(M, N, K, view(x), view(w), fmt, b);
+    for (const [M, N, K] of cases) {
+      const { w } = quantized(r, fmt, N, K);
+      const x = rand(r, M * K, 3);
+      const a = new Float32Array(M * N);
+      ref.matvec(M, N, K, x, w, fmt, a);
+      for (const threads of [1, 2]) {
+        setNativeThreads(threads);
+        const b = new Float32Array(M * N).fill(NaN);
+        try {
+          nat.matvec(M, N, K, view(x), view(w), fmt, b);
+        } finally {
+          setNativeThreads(initialThreads);
+        }
         const scale = 3 * K; // |x| ≤ 3, |w| ≤ 1
         for (let i = 0; i < a.length; i++) {
           const d = Math.abs(a[i]! - b[i]!) / scale;
-          if (!(d < 1e-6)) throw new Error(`matvec ${fmt} M=${M} N=${N} K=${K}: out[${i}] ${b[i]} vs ${a[i]}`);
+          if (!(d < 1e-6)) throw new Error(`matvec ${fmt} M=${M} N=${N} K=${K} threads=${threads}: out[${i}] ${b[i]} vs ${a[i]}`);
           worst = Math.max(worst, d);
         }
       }
+    }
   notes.push(`matvec |diff|/(K·|x|max) ${worst.toExponential(2)}`);
   // GEMM with a quantized B: C = alpha·A·op(B) + beta·C
   worst = 0;
@@ -115,6 +130,7 @@ function checkAll(nat: Backend): string {
 }
 
 const native = loadNativeBackend();
+const initialThreads = native.ok ? native.backend.info().threads : 1;
 if (process.env.ZJ_QUANT_CHILD) {
   if (!native.ok) throw new Error(native.error);
   console.log(checkAll(native.backend));
@@ -126,10 +142,13 @@ if (process.env.ZJ_QUANT_CHILD) {
       assert.ok(!fb.includes(k), `${k} falls back to the reference`);
     t.diagnostic(`${native.backend.info().isa}: ${checkAll(native.backend)}`);
   });
-  for (const isa of ['avx2', 'scalar']) {
-    test(`quant kernels: native [${isa}] vs reference`, { skip: process.arch !== 'x64' && isa === 'avx2' ? 'x86-64 only' : false }, (t) => {
+  // ZJ_QUANT_TILE_MIN=1: this CPU's kernels with the tiled VNNI kernel taking every row count (1–16 too)
+  const children: [string, Record<string, string>][] = [
+    ['avx2', { ZJ_ISA: 'avx2' }], ['scalar', { ZJ_ISA: 'scalar' }], ['tiled kernel at every M', { ZJ_QUANT_TILE_MIN: '1' }]];
+  for (const [name, env] of children) {
+    test(`quant kernels: native [${name}] vs reference`, { skip: process.arch !== 'x64' && name === 'avx2' ? 'x86-64 only' : false }, (t) => {
       if (!native.ok) return t.skip(`native addon unavailable: ${native.error}`);
-      const res = spawnSync(process.execPath, [fileURLToPath(import.meta.url)], { env: { ...process.env, ZJ_ISA: isa, ZJ_QUANT_CHILD: '1' }, encoding: 'utf8' });
+      const res = spawnSync(process.execPath, [fileURLToPath(import.meta.url)], { env: { ...process.env, ...env, ZJ_QUANT_CHILD: '1' }, encoding: 'utf8' });
       assert.equal(res.status, 0, res.stderr);
       t.diagnostic(res.stdout.trim());
     });

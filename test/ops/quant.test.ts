@@ -9,6 +9,7 @@ import { Tensor } from '../../src/tensor/tensor.js';
 import type { QuantDType } from '../../src/tensor/dtype.js';
 import { backward } from '../../src/autograd/backward.js';
 import { gradcheck } from '../../src/autograd/gradcheck.js';
+import { isGradEnabled, noGrad } from '../../src/autograd/grad-mode.js';
 import * as op from '../../src/ops/index.js';
 import { backend } from '../../src/backend/index.js';
 import { dequantizeRows, quantizeActivations, quantizeRows } from '../../src/backend/reference/quant.js';
@@ -107,12 +108,20 @@ eachBackend('matmul with a quantized / bf16 W equals matmul with its dequantized
     const wq = op.toWeightFormat(wf, fmt), wd = op.dequantize(wq);
     for (const rows of [1, 3, 16, 40]) {
       const x = randT(r, [rows, K]);
-      const got = op.matmul(x, wq, { transB: true }).f32(), want = op.matmul(x, wd, { transB: true }).f32();
-      // few rows of a quantized W: x is quantized to int8 blocks (bounded exactly); otherwise only f32 rounding
-      const bound = fmt !== 'bf16' && rows <= 16 ? activationBound(x.f32(), wd.f32(), rows, N, K) : null;
-      for (let i = 0; i < got.length; i++) {
-        const tol = (bound ? bound[i]! * 1.001 : 0) + 1e-5 * K;
-        assert.ok(Math.abs(got[i]! - want[i]!) <= tol, `${fmt} rows=${rows} out[${i}] ${got[i]} vs ${want[i]} (tol ${tol})`);
+      const want = op.matmul(x, wd, { transB: true }).f32();
+      // not recorded (noGrad: generation), a quantized W takes the integer kernels at any row count: x is quantized
+      // to int8 blocks (bounded exactly); while recording, more than 16 rows keep the GEMM: only f32 rounding
+      for (const recording of [false, true]) {
+        const got = recording ? op.matmul(x, wq, { transB: true }).f32() : noGrad(() => op.matmul(x, wq, { transB: true }).f32());
+        const bound = fmt !== 'bf16' && (rows <= 16 || !recording) ? activationBound(x.f32(), wd.f32(), rows, N, K) : null;
+        let quantErr = 0;
+        for (let i = 0; i < got.length; i++) {
+          const tol = (bound ? bound[i]! * 1.001 : 0) + 1e-5 * K;
+          assert.ok(Math.abs(got[i]! - want[i]!) <= tol, `${fmt} rows=${rows} recording=${recording} out[${i}] ${got[i]} vs ${want[i]} (tol ${tol})`);
+          quantErr = Math.max(quantErr, Math.abs(got[i]! - want[i]!));
+        }
+        // and the path taken is the one meant: int8 x leaves an error far above f32 rounding, the GEMM does not
+        if (fmt !== 'bf16') assert.equal(quantErr > 1e-4, !!bound, `${fmt} rows=${rows} recording=${recording}: error ${quantErr}`);
       }
     }
   }
@@ -155,10 +164,12 @@ test('gradcheck (float64, reference) of dX through a frozen bf16 / q8_0 / q4_0 W
     const r = new Rng(31);
     for (const fmt of ['bf16', ...FORMATS] as const) {
       const w = op.toWeightFormat(randT(r, [7, fmt === 'bf16' ? 33 : 64]), fmt);
-      // Quantized: more than 16 rows, since gradcheck's finite differences run without recording, and up to 16
-      // unrecorded rows take the decode matvec, whose int8 x makes the forward piecewise constant in x.
+      // Quantized: more than 16 rows, which keep the GEMM (x exact) while recording. Gradcheck's finite differences
+      // run without recording, where any row count takes the integer kernels, whose int8 x makes the forward
+      // piecewise constant in x: they read the dequantized weight instead, what the recorded GEMM computes with.
+      const wd = op.dequantize(w);
       for (const rows of fmt === 'bf16' ? [2, 9] : [17]) {
-        const res = gradcheck(([x]) => op.matmul(x!, w, { transB: true }), [randT(r, [rows, w.shape[1]!])], 1e-5);
+        const res = gradcheck(([x]) => op.matmul(x!, isGradEnabled() ? w : wd, { transB: true }), [randT(r, [rows, w.shape[1]!])], 1e-5);
         assert.ok(res.maxRel < 1e-6, `${fmt} rows=${rows}: max relative difference ${res.maxRel} at ${res.worst}`);
       }
     }

@@ -8,9 +8,9 @@ import { presets } from '../../src/model/llama.js';
 
 /** Parameters of the model the pretrain stage builds from cfg.model (vocabulary from the tokenizer section). */
 function paramsOf(cfg: PipelineConfig): number {
-  const m = cfg.model, b = presets[m.preset];
+  const m = cfg.model, b = presets[m.preset!];
   const C = m.hiddenSize ?? b.hiddenSize, L = m.layers ?? b.numLayers, H = m.heads ?? b.numHeads;
-  const Hkv = m.kvHeads ?? b.numKvHeads, F = m.intermediateSize ?? b.intermediateSize, V = cfg.tokenizer.vocabSize;
+  const Hkv = m.kvHeads ?? b.numKvHeads, F = m.intermediateSize ?? b.intermediateSize, V = cfg.tokenizer.vocabSize!;
   const D = C / H;
   const perLayer = C * H * D + 2 * C * Hkv * D + H * D * C + 3 * C * F + 2 * C;
   return 2 * V * C + L * perLayer + C;

@@ -100,6 +100,8 @@ test('export recipe: the 13B preset maps the paper\'s hyperparameters', async ()
   assert.deepEqual(names, ['01-pt.yaml', '02-pt-merge.yaml', '03-sft.yaml', '04-sft-merge.yaml', '05-rm.yaml', '06-rm-merge.yaml', '07-ppo.yaml']);
   const pt = y('01-pt.yaml'), sft = y('03-sft.yaml'), rm = y('05-rm.yaml'), ppo = y('07-ppo.yaml');
   assert.deepEqual([pt.learning_rate, pt.num_train_epochs, pt.fp16, pt.finetuning_type, pt.lr_scheduler_type], [5e-5, 3, true, 'lora', 'cosine']);
+  // the adapter is pretrain.lora's (the one key for both engines)
+  assert.deepEqual([pt.lora_rank, pt.lora_alpha, pt.lora_dropout, pt.lora_target], [16, 32, 0.1, 'q_proj,v_proj']);
   assert.deepEqual([sft.lora_rank, sft.lora_alpha, sft.lora_dropout, sft.lora_target, sft.model_name_or_path], [16, 32, 0.1, 'q_proj,v_proj', 'saves/pt-merged']);
   assert.deepEqual([rm.lora_rank, rm.learning_rate, rm.num_train_epochs, rm.val_size, rm.model_name_or_path], [32, 7e-4, 10, 0.1, 'saves/pt-merged']);
   assert.deepEqual([ppo.model_name_or_path, ppo.reward_model, ppo.reward_model_type, ppo.finetuning_type, ppo.ref_model], ['saves/sft-merged', 'saves/rm-merged', 'full', 'lora', undefined]);

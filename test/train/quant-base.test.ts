@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { backward, zeroGrad } from '../../src/autograd/backward.js';
 import { gradcheck } from '../../src/autograd/gradcheck.js';
-import { noGrad } from '../../src/autograd/grad-mode.js';
+import { isGradEnabled, noGrad } from '../../src/autograd/grad-mode.js';
 import { tidy } from '../../src/tensor/scope.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { LlamaForCausalLM, presets } from '../../src/model/llama.js';
@@ -143,14 +143,18 @@ test('gradcheck (float64, reference): LoRA linear over a q8_0 / q4_0 weight (x, 
     const rr = new Rng(9);
     for (const fmt of ['q8_0', 'q4_0'] as const) {
       const lin = new LoraLinear(32, 7, rr);
-      setLinearWeight(lin, toWeightFormat(randT(rr, [7, 32]), fmt));
+      const wq = toWeightFormat(randT(rr, [7, 32]), fmt), wd = dequantize(wq);
+      setLinearWeight(lin, wq);
       const ad = new LoraAdapter('g', { r: 3, loraAlpha: 6, loraDropout: 0, targetModules: ['p'], useRslora: false }, 0).attach([['p', lin]], 1);
       const slot = ad.modules.get('p')!;
       randT(rr, slot.B.shape).data.forEach((v, i) => ((slot.B.data as Float32Array)[i] = v));
-      // 17 rows: up to 16 unrecorded rows would take the decode matvec, whose int8 x is piecewise constant in x
+      // 17 rows, which keep the GEMM (x exact) while recording. The finite differences run unrecorded, where the
+      // integer kernels would quantize x (piecewise constant in x): they read the dequantized base instead, the
+      // values the recorded GEMM multiplies by.
       const x = randT(rr, [17, 32]);
       const res = gradcheck(([xi, A, B]) => {
         slot.A = A!; slot.B = B!;
+        setLinearWeight(lin, isGradEnabled() ? wq : wd);
         return lin.forward(xi!);
       }, [x, slot.A, slot.B], 1e-5);
       assert.ok(res.maxRel < 1e-6, `${fmt} LoRA linear: max relative difference ${res.maxRel} at ${res.worst}`);

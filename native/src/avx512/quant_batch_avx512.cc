@@ -3,7 +3,8 @@
 // per 16 lanes of every (weight row, x row) pair, which makes each extra row cost as much as the first. Here the
 // rows of x are interleaved instead: one zmm holds the same 8-byte chunk of 8 rows of x, so a weight chunk broadcast
 // to all lanes (one load) is dotted with 8 rows by one vpdpbusd, and the per-block f32 scaling is one FMA per 8 rows.
-// Weights stay in llama.cpp's block layout; only the activations are rearranged, once per call. One weight row at a
+// Weights stay in llama.cpp's block layout; only the activations are rearranged, once per call (the packer is
+// pack_act_groups_avx512 in quant_tiles_avx512.cc; this file holds its buffers). One weight row at a
 // time with a software prefetch ahead along it (docs/log.md 2026-12-02 has the A/B). No threading here.
 //
 // Operand signs: vpdpbusd multiplies unsigned by signed bytes. The weight side is made unsigned — q8_0: w + 128
@@ -28,12 +29,6 @@ constexpr int kChunks = 4;  // 8-byte chunks per block of 32
 // Software prefetch distance along the weight row. 8 rows of work per byte leave the loads too sparse for the
 // hardware prefetcher to keep DRAM busy (measured: the 151,936 × 896 head at 8 rows took 2.1× less CPU time with it).
 constexpr int kPrefetchBytes = 2048;
-
-// Element of a block held by byte i (< 8) of chunk c: q8_0 stores the block in order; q4_0's byte j holds element j
-// (low nibble) and j + 16 (high), so a broadcast of bytes 8p..8p+7 yields elements 8p.. (low) and 16 + 8p.. (high).
-inline int chunk_elem(int format, int c, int i) {
-  return format == 2 /* ZJ_W_Q8_0 */ ? 8 * c + i : (c >> 1) * 8 + (c & 1) * 16 + i;
-}
 
 struct BatchQ8 {
   static constexpr int64_t bytes = kQ8Bytes;
@@ -61,7 +56,7 @@ struct BatchQ4 {
   }
 };
 
-// NT weight rows n .. n+NT against one group of 8 rows of x (packed by pack_act_batch_avx512), outputs for rows m < rows.
+// NT weight rows n .. n+NT against one group of 8 rows of x (packed by pack_act_groups_avx512, quant_tiles_avx512.cc), outputs for rows m < rows.
 template <class L, int NT>
 inline void tile(int64_t K, int64_t N, const int8_t* xi, const int32_t* corr, const float* dxv, const uint8_t* W,
                  float* out, int64_t n, int64_t m0, int rows) {
@@ -122,40 +117,11 @@ thread_local BatchScratch batch_scratch;
 
 }  // namespace
 
-QuantBatchAct pack_act_batch_avx512(const float* x, int64_t M, int64_t K, int format) {
+QuantBatchBufs batch_act_buffers_avx512(int64_t M, int64_t K) {
   const int64_t nb = K / kQk, G = (M + kRows - 1) / kRows;
   const size_t xb = (size_t)(G * nb * kChunks * 64), cb = (size_t)(G * nb * 16 * 4);
-  uint8_t* base = batch_scratch.get(xb + 2 * cb + (size_t)M * K + (size_t)(M * nb) * 4 + 128);
-  int8_t* xs = (int8_t*)base;
-  int32_t* corr = (int32_t*)(base + xb);
-  float* dxs = (float*)(base + xb + cb);
-  int8_t* q = (int8_t*)(base + xb + 2 * cb);
-  float* d = (float*)(base + xb + 2 * cb + ((size_t)M * K + 63) / 64 * 64);
-  // the one-row kernel's quantizer (x + 128 as unsigned bytes); back to signed here
-  quantize_act_avx512(x, M * nb, q, d);
-  const int cmul = format == 2 /* ZJ_W_Q8_0 */ ? 128 : 8;
-  std::memset(xs, 0, xb);
-  std::memset(corr, 0, cb);
-  std::memset(dxs, 0, cb);
-  for (int64_t m = 0; m < M; m++) {
-    const int64_t g = m / kRows, r = m % kRows;
-    for (int64_t b = 0; b < nb; b++) {
-      const int8_t* src = q + m * K + b * kQk;
-      int8_t* dst = xs + ((g * nb + b) * kChunks) * 64 + r * 8;
-      int32_t sum[2] = {0, 0};
-      for (int c = 0; c < kChunks; c++)
-        for (int i = 0; i < 8; i++) {
-          const int8_t v = (int8_t)(src[chunk_elem(format, c, i)] ^ 0x80);
-          dst[c * 64 + i] = v;
-          sum[i >> 2] += v;
-        }
-      int32_t* cr = corr + (g * nb + b) * 16 + 2 * r;
-      float* dx = dxs + (g * nb + b) * 16 + 2 * r;
-      cr[0] = -cmul * sum[0], cr[1] = -cmul * sum[1];
-      dx[0] = dx[1] = d[m * nb + b];
-    }
-  }
-  return QuantBatchAct{xs, corr, dxs};
+  uint8_t* base = batch_scratch.get(xb + 2 * cb);
+  return QuantBatchBufs{(int8_t*)base, (int32_t*)(base + xb), (float*)(base + xb + cb)};
 }
 
 void matvec_q8_0_batch_avx512(int64_t M, int64_t K, int64_t N, const QuantBatchAct& a, const uint8_t* W, float* out,
