@@ -1,5 +1,5 @@
-// generate.ts — autoregressive generation with the KV cache: one prefill over the left-padded prompts, then
-// one token per step. Logits processing (HF transformers' order and semantics: repetition penalty over every token
+// generate.ts — autoregressive generation with the KV cache: a prefill over the left-padded prompts (in passes of
+// whole positions when long), then one token per step. Logits processing (HF transformers' order and semantics: repetition penalty over every token
 // already in the row, then temperature, top-k, top-p; greedy when not sampling) is sampling.ts, re-exported here.
 // Stops per row on EOS, stop strings or max new tokens.
 // Sampling is seeded (util/rng.ts); runs under noGrad with one tidy() per step so memory stays flat.

@@ -1,6 +1,6 @@
 // kv-cache.ts — KvCache: per layer, the rotated keys and the values of every token seen so far, in
-// preallocated (B, capacity, Hkv, D) buffers, plus a (B, capacity) key-padding mask. Attention reads each
-// row's first S positions as a zero-copy view, so a decode step copies only its own new keys.
+// preallocated (B, capacity, Hkv, D) buffers, plus a (B, capacity) key-padding mask. Attention reads the cache in
+// place (a decode step: all rows in one call over the capacity, past positions masked), copying only the new keys.
 // Inference only (no autograd through the cache); sampling and batching policy live in generate.ts.
 import { Tensor, shapeStr } from '../tensor/tensor.js';
 import { backend } from '../backend/index.js';
