@@ -1,6 +1,7 @@
 // generate.ts — autoregressive generation with the KV cache: a prefill over the left-padded prompts (in passes of
-// whole positions when long), then one token per step. Logits processing (HF transformers' order and semantics: repetition penalty over every token
-// already in the row, then temperature, top-k, top-p; greedy when not sampling) is sampling.ts, re-exported here.
+// whole positions when long), then one token per step. Logits processing (HF transformers' order and semantics:
+// repetition penalty over every token already in the row, then temperature, top-k, top-p; greedy when not
+// sampling) is sampling.ts, re-exported here.
 // Stops per row on EOS, stop strings or max new tokens.
 // Sampling is seeded (util/rng.ts); runs under noGrad with one tidy() per step so memory stays flat.
 // It does not tokenize: prompts are ids, and text comes from the decode function the caller passes.
