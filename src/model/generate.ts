@@ -1,7 +1,8 @@
-// generate.ts — autoregressive generation with the KV cache: one prefill over the left-padded prompts, then
-// one token per step. Logits processing follows HF transformers' order and semantics: repetition penalty
-// (positive logits divided, negative multiplied, over every token already in the row), then temperature,
-// top-k, top-p; greedy when not sampling. Stops per row on EOS, stop strings or max new tokens.
+// generate.ts — autoregressive generation with the KV cache: a prefill over the left-padded prompts (in passes of
+// whole positions when long), then one token per step. Logits processing (HF transformers' order and semantics:
+// repetition penalty over every token already in the row, then temperature, top-k, top-p; greedy when not
+// sampling) is sampling.ts, re-exported here.
+// Stops per row on EOS, stop strings or max new tokens.
 // Sampling is seeded (util/rng.ts); runs under noGrad with one tidy() per step so memory stays flat.
 // It does not tokenize: prompts are ids, and text comes from the decode function the caller passes.
 import { Tensor } from '../tensor/tensor.js';
@@ -11,19 +12,10 @@ import { slice } from '../ops/index.js';
 import { Rng } from '../util/rng.js';
 import { backend } from '../backend/index.js';
 import { phase, profileStep } from './decode-profile.js';
-import type { LlamaForCausalLM } from './llama.js';
+import { applyRepetitionPenalty, sampleTokenWithLogProb, type SamplingOptions } from './sampling.js';
+import type { KvCache, LlamaForCausalLM } from './llama.js';
 
-export interface SamplingOptions {
-  /** false (default when temperature is 0 or unset): greedy argmax */
-  doSample?: boolean;
-  temperature?: number;
-  /** 0 = off */
-  topK?: number;
-  /** 1 = off */
-  topP?: number;
-  /** 1 = off; Zhongjing served with 1.2 */
-  repetitionPenalty?: number;
-}
+export { applyRepetitionPenalty, logSoftmaxAt, sampleToken, sampleTokenWithLogProb, topKIds, type SamplingOptions } from './sampling.js';
 
 export interface TokenEvent {
   row: number;
@@ -64,97 +56,44 @@ export interface GenerateResult {
   finishReasons: FinishReason[];
 }
 
-/** Apply HF's repetition penalty in place: for every id seen, logit > 0 → logit / p, else logit · p. */
-export function applyRepetitionPenalty(logits: Float32Array, seen: Iterable<number>, penalty: number): void {
-  if (penalty === 1) return;
-  for (const id of seen) {
-    const x = logits[id]!;
-    logits[id] = x > 0 ? x / penalty : x * penalty;
-  }
-}
-
-/** log-softmax of x at index i (f64 accumulation). */
-export function logSoftmaxAt(x: Float32Array, i: number): number {
-  let m = -Infinity;
-  for (let j = 0; j < x.length; j++) if (x[j]! > m) m = x[j]!;
-  let z = 0;
-  for (let j = 0; j < x.length; j++) z += Math.exp(x[j]! - m);
-  return x[i]! - m - Math.log(z);
-}
-
-function argmax(x: Float32Array): number {
-  let best = 0;
-  for (let j = 1; j < x.length; j++) if (x[j]! > x[best]!) best = j;
-  return best;
-}
+/**
+ * Rows (B × positions) one prefill pass takes at most: with activations freed layer by layer, a pass holds one
+ * layer's (~94 KB a row at the Qwen2.5-0.5B shape), so this bounds the prefill's memory whatever B·P is, while
+ * keeping each pass tall enough for the GEMM (and above the quantized matvec's 16 rows).
+ */
+export const PREFILL_CHUNK_ROWS = 256;
 
 /**
- * Choose the next token from processed logits (repetition penalty already applied): greedy, or temperature →
- * top-k → top-p → one draw from rng. Ties in top-k / top-p keep the lower id first (a stable sort).
+ * Prefill `cache` with left-padded prompts (positions counted from each row's first real token) and return the logits
+ * of the last position (B, 1, V). Longer than chunkRows rows in all, it runs in passes of whole positions of nearly
+ * equal length, each attending over what the cache already holds.
  */
-export function sampleToken(logits: Float32Array, opts: SamplingOptions, rng: Rng): number {
-  return sampleTokenWithLogProb(logits, opts, rng).id;
-}
-
-/** sampleToken, also returning log q(id) under the (truncated, renormalised) distribution drawn from; greedy → 0. */
-export function sampleTokenWithLogProb(logits: Float32Array, opts: SamplingOptions, rng: Rng): { id: number; logProb: number } {
-  const temperature = opts.temperature ?? 1;
-  const doSample = opts.doSample ?? (opts.temperature !== undefined && opts.temperature > 0);
-  if (!doSample || temperature === 0) return { id: argmax(logits), logProb: 0 };
-  const V = logits.length;
-  // candidates sorted by logit, descending (ties: lower id first); with top-k only the k best are sorted
-  const k = opts.topK ?? 0;
-  const byLogit = (a: number, b: number) => logits[b]! - logits[a]! || a - b;
-  let idx = k > 0 && k < V ? topKIds(logits, k).sort(byLogit) : Array.from({ length: V }, (_, i) => i).sort(byLogit);
-  const m = logits[idx[0]!]! / temperature;
-  const p = idx.map((i) => Math.exp(logits[i]! / temperature - m));
-  let z = p.reduce((a, b) => a + b, 0);
-  const topP = opts.topP ?? 1;
-  if (topP < 1) {
-    // keep the smallest prefix whose mass reaches topP (HF drops tokens whose ascending cumulative mass ≤ 1 - topP)
-    let acc = 0, keep = 0;
-    while (keep < p.length) {
-      acc += p[keep]! / z;
-      keep++;
-      if (acc >= topP) break;
-    }
-    idx = idx.slice(0, keep);
-    p.length = keep;
-    z = p.reduce((a, b) => a + b, 0);
+export function prefill(model: LlamaForCausalLM, cache: KvCache, prompts: number[][], pad: number, chunkRows = PREFILL_CHUNK_ROWS): Tensor {
+  const B = prompts.length, P = Math.max(...prompts.map((p) => p.length));
+  const padded = prompts.some((p) => p.length !== P);
+  const passes = Math.max(1, Math.min(P, Math.ceil((B * P) / chunkRows)));
+  let logits: Tensor | null = null;
+  for (let i = 0, t0 = 0; i < passes; i++) {
+    const T = Math.floor((P * (i + 1)) / passes) - t0;
+    const r = tidy(() => {
+      const ids = Tensor.empty([B, T], 'i32'), pos = Tensor.empty([B * T], 'i32'), mask = Tensor.empty([B, T], 'i32');
+      const idv = ids.data as Int32Array, pv = pos.data as Int32Array, mv = mask.data as Int32Array;
+      prompts.forEach((p, b) => {
+        const off = P - p.length;
+        for (let j = 0; j < T; j++) {
+          const t = t0 + j;
+          idv[b * T + j] = t < off ? pad : p[t - off]!;
+          pv[b * T + j] = t < off ? 0 : t - off;
+          mv[b * T + j] = t < off ? 0 : 1;
+        }
+      });
+      const h = model.hidden({ ids, positions: pos, keyMask: padded ? mask : null, cache }); // (B, T, C)
+      return t0 + T === P ? model.logits(slice(h, 1, T - 1, T)) : null; // (B, 1, V)
+    });
+    if (r) logits = r;
+    t0 += T;
   }
-  let u = rng.next() * z;
-  let j = 0;
-  for (; j < p.length - 1; j++) {
-    u -= p[j]!;
-    if (u < 0) break;
-  }
-  return { id: idx[j]!, logProb: Math.log(p[j]! / z) };
-}
-
-/**
- * The ids of the k largest logits — the first k of a stable descending sort, in any order — without sorting V:
- * the k-th largest value by quickselect over a copy, then every id above it and the lowest ids equal to it.
- */
-export function topKIds(x: Float32Array, k: number): number[] {
-  const v = Float32Array.from(x);
-  // quickselect for the value at descending rank k-1 (NaN-free logits assumed, as the sort assumes)
-  let lo = 0, hi = v.length - 1;
-  const want = k - 1;
-  while (lo < hi) {
-    const pivot = v[(lo + hi) >> 1]!;
-    let i = lo, j = hi;
-    while (i <= j) {
-      while (v[i]! > pivot) i++;
-      while (v[j]! < pivot) j--;
-      if (i <= j) { const t = v[i]!; v[i] = v[j]!; v[j] = t; i++; j--; }
-    }
-    if (want <= j) hi = j; else if (want >= i) lo = i; else break;
-  }
-  const thr = v[want]!;
-  const out: number[] = [];
-  for (let i = 0; i < x.length; i++) if (x[i]! > thr) out.push(i);
-  for (let i = 0; i < x.length && out.length < k; i++) if (x[i] === thr) out.push(i);
-  return out;
+  return logits!;
 }
 
 /** Generate continuations of several prompts (token ids) in one left-padded batch. */
@@ -189,21 +128,7 @@ export function generate(model: LlamaForCausalLM, prompts: number[][], opts: Gen
   const cache = model.newCache(B, P + maxNew);
   const row = new Float32Array(V);
   noGrad(() => {
-    // prefill: (B, P) left-padded ids, positions counted from each row's first real token
-    let last = phase('prefill', () => tidy(() => {
-      const ids = Tensor.empty([B, P], 'i32'), pos = Tensor.empty([B * P], 'i32'), mask = Tensor.empty([B, P], 'i32');
-      const idv = ids.data as Int32Array, pv = pos.data as Int32Array, mv = mask.data as Int32Array;
-      prompts.forEach((p, b) => {
-        const off = P - p.length;
-        for (let t = 0; t < P; t++) {
-          idv[b * P + t] = t < off ? pad : p[t - off]!;
-          pv[b * P + t] = t < off ? 0 : t - off;
-          mv[b * P + t] = t < off ? 0 : 1;
-        }
-      });
-      const h = model.hidden({ ids, positions: pos, keyMask: padded ? mask : null, cache }); // (B, P, C)
-      return model.logits(slice(h, 1, P - 1, P)); // (B, 1, V)
-    }));
+    let last = phase('prefill', () => prefill(model, cache, prompts, pad)); // (B, 1, V)
     const next = new Int32Array(B), sampleLp = new Float64Array(B);
     const lps = new Float32Array(B), lse = new Float32Array(B);
     for (let step = 0; step < maxNew; step++) {

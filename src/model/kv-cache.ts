@@ -1,6 +1,6 @@
 // kv-cache.ts — KvCache: per layer, the rotated keys and the values of every token seen so far, in
-// preallocated (B, capacity, Hkv, D) buffers, plus a (B, capacity) key-padding mask. Attention reads each
-// row's first S positions as a zero-copy view, so a decode step copies only its own new keys.
+// preallocated (B, capacity, Hkv, D) buffers, plus a (B, capacity) key-padding mask. Attention reads the cache in
+// place (a decode step: all rows in one call over the capacity, past positions masked), copying only the new keys.
 // Inference only (no autograd through the cache); sampling and batching policy live in generate.ts.
 import { Tensor, shapeStr } from '../tensor/tensor.js';
 import { backend } from '../backend/index.js';
@@ -66,10 +66,20 @@ export class KvCache {
     const qd = q.f32('KvCache');
     const out = Tensor.empty([B, T, H, D], 'f32');
     const od = out.f32();
-    // one attention kernel call per row straight over the cache (no Tensor views, no autograd record: the cache is
-    // inference only); each row's keys are its first S cached positions, its output lands in place
+    // straight over the cache (no Tensor views, no autograd record: the cache is inference only)
+    const kern = backend(), scale = 1 / Math.sqrt(D);
+    if (T === 1) {
+      // a decode step: one call for all rows over the whole capacity. The mask is 0 past each row's S keys, and one
+      // query (causal, aligned at the end) sees every unmasked key, so this is exactly per-row attention over S; the
+      // kernel skips masked keys' dot products and its pool spreads the B·H heads over threads
+      if (this.lse.length < B * H) this.lse = new Float32Array(B * H);
+      kern.attentionForward(qd, K, V, od, this.lse.subarray(0, B * H), B, 1, cap, H, Hkv, D, scale, true, this.mask);
+      return out;
+    }
+    // a prefill: one call per row, its keys the first S cached positions (causality is counted from the end of the
+    // keys, so the capacity past S must not be in them), its output in place
     if (this.lse.length < H * T) this.lse = new Float32Array(H * T);
-    const kern = backend(), scale = 1 / Math.sqrt(D), lse = this.lse.subarray(0, H * T);
+    const lse = this.lse.subarray(0, H * T);
     for (let b = 0; b < B; b++) {
       const mb = this.anyPadding ? this.mask.subarray(b * cap, b * cap + S) : null;
       kern.attentionForward(qd.subarray(b * T * H * D, (b + 1) * T * H * D), K.subarray(b * cap * row, (b * cap + S) * row),

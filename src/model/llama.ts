@@ -9,6 +9,7 @@
 // Dimension legend: B batch, T sequence (new tokens), S keys (cached + new), C hidden, V vocabulary, L layers,
 // H query heads, Hkv key/value heads, D head dim (C / H unless the config sets it), F MLP hidden.
 import { Tensor } from '../tensor/tensor.js';
+import { tidy } from '../tensor/scope.js';
 import { add, attention, matmul, reshape, rope, swiglu } from '../ops/index.js';
 import { Module, ModuleList } from '../nn/module.js';
 import { Embedding, RMSNorm, withDeferredWeights } from '../nn/layers.js';

@@ -1,14 +1,14 @@
 // batch-decode.ts — serving's decode loop: several requests in one left-padded KV-cache batch, each row with its own
 // sampling options, seed, EOS ids, stop strings, token budget and cancellation, finishing independently.
 // model/generate.ts's generate() takes one set of options for the whole batch, so serving cannot use it for mixed
-// requests; this loop reuses its logits processing (applyRepetitionPenalty, sampleToken) and its prefill/decode shape.
+// requests; this loop shares its logits processing (model/sampling.ts) and its prefill/decode shape.
 // It does not queue, tokenize or talk to threads: rows in, callbacks out.
 import { Tensor } from '../tensor/tensor.js';
 import { tidy } from '../tensor/scope.js';
 import { noGrad } from '../autograd/grad-mode.js';
-import { slice } from '../ops/index.js';
 import { Rng } from '../util/rng.js';
-import { applyRepetitionPenalty, sampleToken, type SamplingOptions } from '../model/generate.js';
+import { applyRepetitionPenalty, sampleToken, type SamplingOptions } from '../model/sampling.js';
+import { prefill } from '../model/generate.js';
 import type { LlamaForCausalLM } from '../model/llama.js';
 
 export type RowFinish = 'eos' | 'stop' | 'length' | 'cancelled';
@@ -58,21 +58,7 @@ export function decodeBatch(model: LlamaForCausalLM, rows: DecodeRow[], decode: 
   const cache = model.newCache(B, batchSpan(rows));
   const logits = new Float32Array(V);
   noGrad(() => {
-    // prefill: (B, P) left-padded ids, positions counted from each row's first real token
-    let last: Tensor = tidy(() => {
-      const ids = Tensor.empty([B, P], 'i32'), pos = Tensor.empty([B * P], 'i32'), mask = Tensor.empty([B, P], 'i32');
-      const idv = ids.data as Int32Array, pv = pos.data as Int32Array, mv = mask.data as Int32Array;
-      rows.forEach((r, b) => {
-        const off = P - r.ids.length;
-        for (let t = 0; t < P; t++) {
-          idv[b * P + t] = t < off ? pad : r.ids[t - off]!;
-          pv[b * P + t] = t < off ? 0 : t - off;
-          mv[b * P + t] = t < off ? 0 : 1;
-        }
-      });
-      const h = model.hidden({ ids, positions: pos, keyMask: padded ? mask : null, cache }); // (B, P, C)
-      return model.logits(slice(h, 1, P - 1, P)); // (B, 1, V)
-    });
+    let last: Tensor = prefill(model, cache, rows.map((r) => r.ids), pad); // (B, 1, V)
     try {
       for (;;) {
         const lv = last.f32('decodeBatch');
