@@ -16,7 +16,6 @@ import { Embedding, RMSNorm, withDeferredWeights } from '../nn/layers.js';
 import { LoraLinear } from '../nn/lora.js';
 import { isGradEnabled } from '../autograd/grad-mode.js';
 import { checkpoint } from '../autograd/checkpoint.js';
-import { tidy } from '../tensor/scope.js';
 import { Rng } from '../util/rng.js';
 import { KvCache } from './kv-cache.js';
 import { positionLimit, ropeDependsOnLength, ropeInvFreq, type RopeScaling } from './rope-scaling.js';
