@@ -10,7 +10,7 @@ import { tidy } from '../tensor/scope.js';
 import type { Rng } from '../util/rng.js';
 import { isGradEnabled, withGrad } from './grad-mode.js';
 import { backward } from './backward.js';
-import { phase } from '../model/decode-profile.js';
+import { phase } from '../backend/profile.js';
 
 /**
  * y = fn(x), keeping only x (and y) for the backward pass. `rngs` are the generators fn draws from (LoRA dropout):

@@ -13,7 +13,7 @@ import { LlamaForCausalLM, presets, type LlamaConfig } from '../model/llama.js';
 import { fromHfConfig } from '../model/config.js';
 import { PRESET_NAMES, presetConfig } from '../model/presets.js';
 import { generate } from '../model/generate.js';
-import { formatProfile, startProfile, stopProfile, type ProfileReport } from '../model/decode-profile.js';
+import { formatProfile, startProfile, stopProfile, type ProfileReport } from '../backend/profile.js';
 import { writeRandomGguf } from '../model/gguf-random.js';
 import { loadGguf } from '../model/gguf-load.js';
 import { bytesByDType } from '../model/weights.js';

@@ -15,7 +15,7 @@ import { isQuantized, type WeightFormat } from '../tensor/dtype.js';
 import { Tensor } from '../tensor/tensor.js';
 import { Rng } from '../util/rng.js';
 import type { Module } from '../nn/module.js';
-import { formatProfile, startProfile, stopProfile, type ProfileReport } from '../model/decode-profile.js';
+import { formatProfile, startProfile, stopProfile, type ProfileReport } from '../backend/profile.js';
 
 /** every draw 0: the constructors' initialisers cost a fill; values are written afterwards in the base dtype */
 class FlatRng extends Rng {

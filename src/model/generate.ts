@@ -11,7 +11,7 @@ import { noGrad } from '../autograd/grad-mode.js';
 import { slice } from '../ops/index.js';
 import { Rng } from '../util/rng.js';
 import { backend } from '../backend/index.js';
-import { phase, profileStep } from './decode-profile.js';
+import { phase, profileStep } from '../backend/profile.js';
 import { applyRepetitionPenalty, sampleTokenWithLogProb, type SamplingOptions } from './sampling.js';
 import type { KvCache, LlamaForCausalLM } from './llama.js';
 

@@ -4,7 +4,7 @@
 // Inference only (no autograd through the cache); sampling and batching policy live in generate.ts.
 import { Tensor, shapeStr } from '../tensor/tensor.js';
 import { backend } from '../backend/index.js';
-import { phase } from './decode-profile.js';
+import { phase } from '../backend/profile.js';
 
 export class KvCache {
   readonly k: Float32Array[];

@@ -9,7 +9,7 @@ import { lmHeadCrossEntropy } from '../ops/lm-head.js';
 import { noteActivations } from './memory.js';
 import { AdamW, clipScale, globalGradNorm } from '../optim/adamw.js';
 import type { LlamaForCausalLM } from '../model/llama.js';
-import { phase } from '../model/decode-profile.js';
+import { phase } from '../backend/profile.js';
 
 export interface LmBatch {
   /** (B, T) input ids */

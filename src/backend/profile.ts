@@ -1,10 +1,11 @@
-// decode-profile.ts — opt-in timing of the decode loops (env ZJ_PROFILE=1, or `bench decode --profile`): wall and CPU
-// milliseconds per phase (prefill, forward through the layers, attention over the KV cache, LM head, sampling,
-// log-probs) and per backend kernel, the matvec keyed by its M×N×K, the GEMM by shape, transpose flags and dtypes.
-// Training uses the same mechanism (`bench train --profile`: forward / backward / recompute / AdamW phases, see
-// src/train/lm-step.ts). CPU time (process.cpuUsage, all threads) is the figure to compare on a busy machine, where
-// wall time mostly measures the neighbours. Off, a phase costs one null check.
-import { backend, setBackend, type Backend } from '../backend/index.js';
+// profile.ts — opt-in timing of decoding and training (env ZJ_PROFILE=1, `bench decode --profile`, `bench train
+// --profile`): wall and CPU milliseconds per phase (decode: prefill, the layers, attention over the KV cache, LM head,
+// sampling, log-probs; training: forward / backward / recompute / AdamW, see src/train/lm-step.ts) and per backend
+// kernel, the matvec keyed by its M×N×K, the GEMM by shape, transpose flags and dtypes. It wraps the backend, so it
+// lives beside it: autograd and model code mark phases without depending on each other. CPU time (process.cpuUsage,
+// all threads) is the figure to compare on a busy machine, where wall time mostly measures the neighbours. Off, a
+// phase costs one null check.
+import { backend, setBackend, type Backend } from './index.js';
 
 export interface PhaseTotals { calls: number; wallMs: number; cpuMs: number }
 
