@@ -97,3 +97,18 @@ export function findChromium(): string | undefined {
     return undefined;
   }
 }
+
+/** Run a `--json` command's function with console silenced; assert exit 0 and return its one JSON line parsed. */
+export async function jsonOfCommand(run: (args: string[]) => Promise<number>, args: string[]): Promise<Record<string, any>> {
+  const log = console.log, err = console.error;
+  const lines: string[] = [];
+  console.log = (s: string) => lines.push(s);
+  console.error = () => {};
+  try {
+    if ((await run(args)) !== 0) throw new Error(`[test] command exited non-zero: ${args.join(' ')}`);
+  } finally {
+    console.log = log;
+    console.error = err;
+  }
+  return JSON.parse(lines[0]!);
+}

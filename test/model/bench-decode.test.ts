@@ -4,20 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { benchConfig, benchDecode } from '../../src/cli/bench-decode.js';
+import { jsonOfCommand } from '../helpers.js';
 
-async function run(args: string[]): Promise<Record<string, any>> {
-  const log = console.log, err = console.error;
-  const lines: string[] = [];
-  console.log = (s: string) => lines.push(s);
-  console.error = () => {};
-  try {
-    assert.equal(await benchDecode(args), 0);
-  } finally {
-    console.log = log;
-    console.error = err;
-  }
-  return JSON.parse(lines[0]!);
-}
+const run = (args: string[]) => jsonOfCommand(benchDecode, args);
 
 test('bench decode --json on the tiny preset, 1 layer, q8_0 file, both engines on the same file', async () => {
   const j = await run(['--preset', 'tiny', '--layers', '1', '--weights', 'q8_0', '--prompt', '8', '--new', '6', '--rounds', '1', '--json']);

@@ -5,22 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { benchLoad } from '../../src/cli/bench-load.js';
+import { jsonOfCommand } from '../helpers.js';
 import { presets } from '../../src/model/llama.js';
 import { tensorSpecs } from '../../src/model/random-init.js';
 
-async function run(args: string[]): Promise<Record<string, any>> {
-  const log = console.log, err = console.error;
-  const lines: string[] = [];
-  console.log = (s: string) => lines.push(s);
-  console.error = () => {};
-  try {
-    assert.equal(await benchLoad(args), 0);
-  } finally {
-    console.log = log;
-    console.error = err;
-  }
-  return JSON.parse(lines[0]!);
-}
+const run = (args: string[]) => jsonOfCommand(benchLoad, args);
 
 const cfg = { ...presets.tiny, numLayers: 2 };
 const specs = tensorSpecs(cfg);
