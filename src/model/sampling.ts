@@ -78,18 +78,12 @@ export function sortedIds(x: Float32Array): number[] {
 export function drawSorted(logits: Float32Array, idx: number[], temperature: number, topP: number, r: number): Sampled {
   const m = logits[idx[0]!]! / temperature;
   const p = idx.map((i) => Math.exp(logits[i]! / temperature - m));
-  let z = p.reduce((a, b) => a + b, 0);
+  let z = sumOf(p, p.length);
   if (topP < 1) {
-    // keep the smallest prefix whose mass reaches topP (HF drops tokens whose ascending cumulative mass ≤ 1 - topP)
-    let acc = 0, keep = 0;
-    while (keep < p.length) {
-      acc += p[keep]! / z;
-      keep++;
-      if (acc >= topP) break;
-    }
+    const keep = topPPrefix(p, p.length, z, topP).keep;
     idx = idx.slice(0, keep);
     p.length = keep;
-    z = p.reduce((a, b) => a + b, 0);
+    z = sumOf(p, keep);
   }
   let u = r * z;
   let j = 0;
@@ -98,6 +92,27 @@ export function drawSorted(logits: Float32Array, idx: number[], temperature: num
     if (u < 0) break;
   }
   return { id: idx[j]!, logProb: Math.log(p[j]! / z) };
+}
+
+/** p[0] + … + p[n-1], in that order (the order fixes the rounding both draws must share). */
+function sumOf(p: ArrayLike<number>, n: number): number {
+  let z = 0;
+  for (let j = 0; j < n; j++) z += p[j]!;
+  return z;
+}
+
+/**
+ * The smallest prefix of p (sampling order, total z) whose mass reaches topP — HF drops the tokens whose ascending
+ * cumulative mass is ≤ 1 − topP — among the first n; `reached` false when those n never got there.
+ */
+function topPPrefix(p: ArrayLike<number>, n: number, z: number, topP: number): { keep: number; reached: boolean } {
+  let acc = 0, keep = 0;
+  while (keep < n) {
+    acc += p[keep]! / z;
+    keep++;
+    if (acc >= topP) break;
+  }
+  return { keep, reached: acc >= topP };
 }
 
 /** p below this never changes a sum that already holds 1 (less than half an ulp of any f64 ≥ 1). */
@@ -159,16 +174,10 @@ export function drawFullVocab(logits: Float32Array, temperature: number, topP: n
   for (let j = 0; j < n; j++) { p[j] = Math.exp(asc[n - 1 - j]! / temperature - m); z += p[j]!; }
   let len = V;
   if (topP < 1) {
-    let acc = 0, keep = 0;
-    while (keep < n) {
-      acc += p[keep]! / z;
-      keep++;
-      if (acc >= topP) break;
-    }
-    if (!(acc >= topP) && n < V) return null;
+    const { keep, reached } = topPPrefix(p, n, z, topP);
+    if (!reached && n < V) return null;
     len = keep;
-    z = 0;
-    for (let j = 0; j < keep; j++) z += p[j]!;
+    z = sumOf(p, keep);
   }
   let u = r * z;
   let j = 0;
