@@ -9,9 +9,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatHelp, parseArgs, UsageError } from './args.js';
-import { LlamaForCausalLM, presets, type LlamaConfig } from '../model/llama.js';
+import { LlamaForCausalLM, type LlamaConfig } from '../model/llama.js';
 import { fromHfConfig } from '../model/config.js';
-import { PRESET_NAMES, presetConfig } from '../model/presets.js';
+import { PRESET_NAMES } from '../model/presets.js';
 import { generate } from '../model/generate.js';
 import { formatProfile, startProfile, stopProfile, type ProfileReport } from '../backend/profile.js';
 import { writeRandomGguf } from '../model/gguf-random.js';
@@ -20,7 +20,7 @@ import { bytesByDType } from '../model/weights.js';
 import { WEIGHT_FORMATS, type WeightFormat } from '../tensor/dtype.js';
 import { backendInfo } from '../backend/index.js';
 import { Rng } from '../util/rng.js';
-import { median, peakRssMiB } from './bench-util.js';
+import { benchPreset, checkLayers, median, peakRssMiB } from './bench-util.js';
 import { loadLlamaCpp, type LlamaCpp } from './llama-cpp-ref.js';
 
 export const flags = {
@@ -40,14 +40,10 @@ interface Round { decodeTokensPerS: number; prefillTokensPerS: number; tokens: n
 
 /** The LlamaConfig of a preset name, with --layers applied and room for prompt + new tokens. */
 export function benchConfig(preset: string, layers: number | undefined, positions: number): LlamaConfig {
-  let cfg: LlamaConfig;
-  if (preset === 'tiny' || preset === 'anchor') cfg = { ...presets[preset] };
-  else if (PRESET_NAMES.includes(preset)) cfg = fromHfConfig(presetConfig(preset), `preset ${preset}`).config;
-  else throw new UsageError(`[bench decode] --preset: unknown '${preset}' (tiny, anchor, ${PRESET_NAMES.join(', ')})`);
-  if (layers !== undefined) {
-    if (!(Number.isInteger(layers) && layers >= 1)) throw new UsageError(`[bench decode] --layers must be a positive integer, got ${layers}`);
-    cfg.numLayers = layers;
-  }
+  const p = benchPreset(preset, 'bench decode');
+  const cfg: LlamaConfig = 'ours' in p ? p.ours : fromHfConfig(p.hf, `preset ${preset}`).config;
+  checkLayers(layers, 'bench decode');
+  if (layers !== undefined) cfg.numLayers = layers;
   cfg.maxPositions = Math.max(cfg.maxPositions, positions);
   return cfg;
 }

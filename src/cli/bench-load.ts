@@ -8,13 +8,12 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatHelp, parseArgs, UsageError } from './args.js';
-import { presets } from '../model/llama.js';
 import { toHfConfig } from '../model/config.js';
-import { PRESET_NAMES, presetConfig } from '../model/presets.js';
+import { PRESET_NAMES } from '../model/presets.js';
 import { withLayers, writeRandomModelDir } from '../model/random-model-dir.js';
 import { loadModel } from '../model/load.js';
 import { bytesByDType, parseWeightsOption, WEIGHTS_OPTIONS, type WeightsOption } from '../model/weights.js';
-import { median } from './bench-util.js';
+import { benchPreset, checkLayers, median } from './bench-util.js';
 
 export const flags = {
   preset: { type: 'string', help: `model shape: tiny, anchor, or a family preset (${PRESET_NAMES.join(', ')})`, default: 'qwen2.5-0.5b' },
@@ -68,13 +67,10 @@ function loadInChild(dir: string, weights: WeightsOption): LoadRound & { process
 
 /** The HF config.json of a preset name (our tiny / anchor shapes, or a real family's), with --layers applied. */
 function presetHf(preset: string, layers: number | undefined): Json {
-  let hf: Json;
-  if (preset === 'tiny' || preset === 'anchor') hf = toHfConfig(presets[preset]);
-  else if (PRESET_NAMES.includes(preset)) hf = presetConfig(preset);
-  else throw new UsageError(`[bench load] --preset: unknown '${preset}' (tiny, anchor, ${PRESET_NAMES.join(', ')})`);
-  if (layers === undefined) return hf;
-  if (!(Number.isInteger(layers) && layers >= 1)) throw new UsageError(`[bench load] --layers must be a positive integer, got ${layers}`);
-  return withLayers(hf, layers);
+  const p = benchPreset(preset, 'bench load');
+  const hf: Json = 'ours' in p ? toHfConfig(p.ours) : p.hf;
+  checkLayers(layers, 'bench load');
+  return layers === undefined ? hf : withLayers(hf, layers);
 }
 
 export async function benchLoad(argv: string[]): Promise<number> {
