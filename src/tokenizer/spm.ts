@@ -5,6 +5,7 @@
 // Algorithm as read in llama.cpp's src/llama-vocab.cpp (llm_tokenizer_spm_session, llm_bigram_spm::comparator), in the
 // sources node-llama-cpp 3.21.1 bundles; the code is ours.
 import { BpeModel, type BpeModelSpec } from './model.js';
+import { utf8Encode } from './bytes.js';
 
 /**
  * The merge list HF's converter derives from a SentencePiece vocabulary (transformers' SentencePieceExtractor): every
@@ -140,7 +141,7 @@ export class SpmModel extends BpeModel {
       const id = this.lookup.get(text);
       if (id !== undefined) { out.push(id); continue; }
       // only a single character can be uncovered (every merge makes a piece): its UTF-8 bytes
-      for (const b of new TextEncoder().encode(text)) out.push(this.byteToken(b));
+      for (const b of utf8Encode(text)) out.push(this.byteToken(b));
     }
     return out;
   }
