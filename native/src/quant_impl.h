@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <cstring>
+#include <vector>
 #include "convert.h"
 
 namespace zj {
@@ -57,6 +58,16 @@ void matvec_q8_0_rows_avx2(int64_t M, int64_t K, int64_t N, const ActRows& a, co
                            int64_t n0, int64_t n1);
 void matvec_q4_0_rows_avx2(int64_t M, int64_t K, int64_t N, const ActRows& a, const uint8_t* W, float* out,
                            int64_t n0, int64_t n1);
+
+// A grow-only, zero-filled buffer whose get() returns a 64-byte aligned start (with 64 bytes of slack past n): one per
+// thread in the VNNI batch and tile kernels (pool workers are persistent, so after the first call nothing allocates).
+struct AlignedScratch {
+  std::vector<uint8_t> buf;
+  uint8_t* get(size_t n) {
+    if (buf.size() < n + 64) buf.assign(n + 64, 0);
+    return buf.data() + ((64 - ((uintptr_t)buf.data() & 63)) & 63);
+  }
+};
 
 // The batched decode matvec (avx512/quant_batch_avx512.cc, VNNI only): x (M, K) quantized like ActRows, then
 // interleaved 8 rows per zmm — x: per group of 8 rows, block, 8-byte chunk, 64 signed bytes; corr: per group and

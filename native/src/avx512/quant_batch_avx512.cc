@@ -17,7 +17,6 @@
 #pragma GCC target("avx512vnni")
 #include <immintrin.h>
 #include <algorithm>
-#include <vector>
 #include "../quant_impl.h"
 
 namespace zj {
@@ -105,15 +104,7 @@ void rows_range(int64_t M, int64_t K, int64_t N, const QuantBatchAct& a, const u
   }
 }
 
-// 64-byte aligned views into one growing buffer per calling thread.
-struct BatchScratch {
-  std::vector<uint8_t> buf;
-  uint8_t* get(size_t n) {
-    if (buf.size() < n + 64) buf.assign(n + 64, 0);
-    return buf.data() + ((64 - ((uintptr_t)buf.data() & 63)) & 63);
-  }
-};
-thread_local BatchScratch batch_scratch;
+thread_local AlignedScratch batch_scratch; // the packed x, per thread
 
 }  // namespace
 

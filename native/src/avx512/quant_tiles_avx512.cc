@@ -14,7 +14,6 @@
 #pragma GCC target("avx512vnni")
 #include <immintrin.h>
 #include <algorithm>
-#include <vector>
 #include "../quant_impl.h"
 
 namespace zj {
@@ -112,15 +111,7 @@ inline void micro_tile(int64_t nb, const uint8_t* wt, const QuantBatchAct& a, in
     }
 }
 
-// A growing, 64-byte aligned buffer per thread for the repacked tile.
-struct TileScratch {
-  std::vector<uint8_t> buf;
-  uint8_t* get(size_t n) {
-    if (buf.size() < n + 64) buf.assign(n + 64, 0);
-    return buf.data() + ((64 - ((uintptr_t)buf.data() & 63)) & 63);
-  }
-};
-thread_local TileScratch tile_scratch;
+thread_local AlignedScratch tile_scratch; // the repacked tile of W, per thread
 
 template <int Format>
 void tiles_range(int64_t M, int64_t K, int64_t N, const QuantBatchAct& a, const uint8_t* W, float* out, int64_t n0,
