@@ -15,6 +15,8 @@ import { EXTENSION_FILE, runTokenizerOf, type ExtensionFile } from './tokenizer.
 import { resizeVocabulary } from '../../model/resize.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { eosId } from '../stage-inputs.js';
+import { holdF32FromFile, mergeIntoOriginals } from './pretrain-merge.js';
+import type { StDtype } from '../../model/safetensors.js';
 
 function modelConfig(ctx: RunContext, vocabSize: number, eos: number): LlamaConfig {
   const m = ctx.cfg.model;
@@ -35,12 +37,18 @@ export async function runPretrain(ctx: RunContext): Promise<Record<string, unkno
   const dir = resetStage(ctx, 'pretrain');
   const { cfg } = ctx;
   const eos = eosId(tok);
-  let model = cfg.model.from ? loadModelDir(cfg.model.from, { adapters: false, weights: 'f32' }).model : new LlamaForCausalLM(modelConfig(ctx, tok.vocabSize, eos), cfg.seed);
+  // through LoRA the frozen base may be held in model.loraBaseWeights; the adapter then merges into the checkpoint's
+  // own weights at the end (pretrain-merge.ts). Full training and the f32 setting hold f32.
+  const low = cfg.pretrain.lora && cfg.model.from && cfg.model.loraBaseWeights !== 'f32' ? cfg.model.loraBaseWeights : null;
+  let model = cfg.model.from ? loadModelDir(cfg.model.from, { adapters: false, weights: low ?? 'f32' }).model : new LlamaForCausalLM(modelConfig(ctx, tok.vocabSize, eos), cfg.seed);
+  if (low) ctx.log(`[pretrain] frozen base held as ${low} (model.loraBaseWeights); the adapter merges into ${cfg.model.from}'s own weights`);
   const extFile = join(stageDir(ctx, 'tokenizer'), EXTENSION_FILE);
   const ext = cfg.tokenizer.extend && existsSync(extFile) ? (JSON.parse(readFileSync(extFile, 'utf8')) as ExtensionFile) : null;
   if (cfg.tokenizer.extend && !ext) throw new Error(`[pretrain] tokenizer.extend is set but ${extFile} is missing: rerun the tokenizer stage (--from tokenizer)`);
   let grown: string | null = null;
+  const vocabNames = ['model.embed_tokens.weight', ...(model.lmHead ? ['lm_head.weight'] : [])];
   if (ext) {
+    if (low) holdF32FromFile(model, cfg.model.from!, vocabNames); // they train in full: f32 from the file
     if (model.config.vocabSize < ext.baseVocabSize)
       throw new Error(`[pretrain] the model's vocabulary (${model.config.vocabSize}) is smaller than its tokenizer's before extension (${ext.baseVocabSize})`);
     const rows0 = model.config.vocabSize;
@@ -68,8 +76,8 @@ export async function runPretrain(ctx: RunContext): Promise<Record<string, unkno
     named = adapter.namedParameters();
     if (ext) {
       // the vocabulary matrices train in full (their gradients and AdamW's two moments: 3 × 4 bytes per value)
-      const vocab: [string, Tensor][] = [['model.embed_tokens.weight', model.model.embedTokens.weight]];
-      if (model.lmHead) vocab.push(['lm_head.weight', model.lmHead.weight]);
+      const params = new Map(model.namedParameters());
+      const vocab: [string, Tensor][] = vocabNames.map((n) => [n, params.get(n)!]);
       for (const [, t] of vocab) t.requiresGrad = true;
       named = [...named, ...vocab];
       const values = vocab.reduce((n, [, t]) => n + t.size, 0);
@@ -78,8 +86,13 @@ export async function runPretrain(ctx: RunContext): Promise<Record<string, unkno
   }
   const task = causalLmTask({ name: 'pretrain', model, namedParams: named, train: seqs.slice(nDev), dev: seqs.slice(0, nDev), batchSize: cfg.pretrain.batchSize, seed: cfg.seed, gradientCheckpointing: cfg.pretrain.gradientCheckpointing ?? undefined });
   const res = await trainStage(task, loopConfig(cfg.pretrain, join(dir, 'train'), ctx.quiet));
-  if (adapter) { adapter.training = false; adapter.merge(); }
-  saveModelDir(join(dir, 'model'), model, { eosTokenIds: [eos], padTokenId: eos, tokenizerFrom: stageDir(ctx, 'tokenizer'), generation: { eosTokenIds: [eos], repetitionPenalty: cfg.eval.repetitionPenalty } });
+  let dtype: StDtype | undefined;
+  if (adapter) {
+    adapter.training = false;
+    if (low) dtype = mergeIntoOriginals(model, adapter, cfg.model.from!, new Set(ext ? vocabNames : []));
+    else adapter.merge();
+  }
+  saveModelDir(join(dir, 'model'), model, { eosTokenIds: [eos], padTokenId: eos, tokenizerFrom: stageDir(ctx, 'tokenizer'), generation: { eosTokenIds: [eos], repetitionPenalty: cfg.eval.repetitionPenalty }, ...(dtype ? { dtype } : {}) });
   const summary = { params: model.numParameters(), mode: adapter ? `LoRA r=${cfg.pretrain.lora!.r} (merged)` : 'full', from: cfg.model.from ?? `preset ${cfg.model.preset}`,
     trainable: named.reduce((n, [, t]) => n + t.size, 0), ...(grown ? { vocabulary: grown } : {}), blocks: blocks.length, devBlocks: nDev, steps: res.steps, firstLoss: res.losses[0], lastLoss: res.lastLoss, dev: res.evals.at(-1) ?? null };
   markDone(ctx, 'pretrain', summary);
