@@ -22,6 +22,7 @@ import { ROPE_FREQS, ropeScalingToGguf } from './gguf-rope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { BYTE_TO_CHAR } from '../tokenizer/bytes.js';
 import { GPT2_PATTERN, QWEN2_PATTERN } from '../tokenizer/pre-tokenize.js';
+import { SP_COLLAPSE_PATTERN, SP_TRIM_PATTERN } from '../tokenizer/spm.js';
 
 export type GgufOutType = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0';
 export const GGUF_OUT_TYPES: readonly GgufOutType[] = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0'];
@@ -36,6 +37,8 @@ export interface GgufVocab {
   scores?: number[];
   /** "llama" only: a ▁ is prepended to the text (HF's Prepend normalizer / Metaspace prepend_scheme) */
   addSpacePrefix?: boolean;
+  /** "llama" only: SentencePiece's remove_extra_whitespaces (our normalizer steps for it, tokenizer/spm.ts) */
+  removeExtraWhitespaces?: boolean;
   unk?: number;
   types: TokenType[];
   /** "a b" pairs in rank order */
@@ -103,6 +106,14 @@ function prependsSpace(j: Json): boolean {
   const pre = j.pre_tokenizer as Json | null;
   const pres = pre ? (pre.type === 'Sequence' ? (pre.pretokenizers as Json[]) : [pre]) : [];
   return pres.some((p) => p.type === 'Metaspace' && (p.prepend_scheme ?? 'always') !== 'never' && p.add_prefix_space !== false);
+}
+
+/** Whether the normalizer holds our SentencePiece whitespace trimming (what gguf-tokenizer.ts builds for the key). */
+function removesExtraWhitespaces(j: Json): boolean {
+  const norm = j.normalizer as Json | null;
+  const norms = norm ? (norm.type === 'Sequence' ? (norm.normalizers as Json[]) : [norm]) : [];
+  const has = (re: string) => norms.some((n) => n.type === 'Replace' && (n.pattern as Json | undefined)?.Regex === re);
+  return has(SP_TRIM_PATTERN) && has(SP_COLLAPSE_PATTERN);
 }
 
 /** The GGUF vocabulary of an HF tokenizer.json (+ tokenizer_config.json), for a model with vocabSize ids. */
@@ -178,6 +189,7 @@ function sentencePieceVocab(j: Json, config: unknown, vocabSize: number, file: s
   }
   for (let i = 0; i < vocabSize; i++) if (tokens[i] === undefined) tokens[i] = `[PAD${i}]`;
   const v: GgufVocab = { model: 'llama', tokens: tokens as string[], types, scores, merges: [], pre: 'default', addBos: false, addSpacePrefix: prependsSpace(j) };
+  if (removesExtraWhitespaces(j)) v.removeExtraWhitespaces = true;
   // BOS from the post-processor's template (LLaMA's "<s> $A"), overridden by tokenizer_config.json
   const post = j.post_processor as Json | null;
   const single = post?.type === 'TemplateProcessing' ? (post.single as Json[]) : [];
@@ -285,6 +297,7 @@ export function ggufMetadata(c: LlamaConfig, vocab: GgufVocab, type: GgufOutType
   if (vocab.model === 'gpt2') kv.set('tokenizer.ggml.merges', arr(GgufType.STRING, vocab.merges));
   if (vocab.unk !== undefined) kv.set('tokenizer.ggml.unknown_token_id', u32(vocab.unk));
   if (vocab.addSpacePrefix !== undefined) kv.set('tokenizer.ggml.add_space_prefix', bool(vocab.addSpacePrefix));
+  if (vocab.removeExtraWhitespaces) kv.set('tokenizer.ggml.remove_extra_whitespaces', bool(true));
   const bos = vocab.bos ?? c.bosTokenId, eos = vocab.eos ?? c.eosTokenId;
   if (bos !== undefined) kv.set('tokenizer.ggml.bos_token_id', u32(bos));
   if (eos !== undefined) kv.set('tokenizer.ggml.eos_token_id', u32(eos));
