@@ -3,7 +3,8 @@
 // kept as one, trailing spaces and ▁ dropped; only U+0020 counts) on Chinese + ASCII text with spaces, tabs, newlines
 // and U+3000, hand-checked cases included; the same tokenizer.json in @huggingface/tokenizers and the Rust tokenizers
 // (Oniguruma, where ^ would also match after a newline) gives the same ids; export → load keeps the key; without it
-// nothing changes; a non-boolean value is refused by name.
+// nothing changes; a non-boolean value is refused by name; llama.cpp (node-llama-cpp, dev-only) keeps the spaces, the
+// difference docs/model-directory.md records.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,6 +17,7 @@ import { tokenizerFromGguf } from '../../src/model/gguf-tokenizer.js';
 import { configToJson, tokenizerToJson } from '../../src/tokenizer/tokenizer-json.js';
 import type { Tokenizer } from '../../src/tokenizer/tokenizer.js';
 import { hfJs, hfJsIds, rustTokenizers } from '../tokenizer/helpers.js';
+import { loadLlamaCpp } from '../../src/cli/llama-cpp-ref.js';
 
 const SP = '\u2581';
 // one piece per character, no merges: the ids spell the normalized text (tab, newline, U+3000 as <0xNN> bytes)
@@ -131,4 +133,19 @@ test('gguf spm: a non-boolean remove_extra_whitespaces is refused by name', () =
     kv: new Map<string, unknown>([['tokenizer.ggml.model', 'llama'], ['tokenizer.ggml.tokens', ['<unk>', 'a']], ['tokenizer.ggml.remove_extra_whitespaces', 1]]),
   };
   assert.throws(() => tokenizerFromGguf(header), /\[gguf tokenizer\] w\.gguf: tokenizer\.ggml\.remove_extra_whitespaces: expected true or false, got 1/);
+});
+
+const ref = await loadLlamaCpp();
+
+test('gguf spm: llama.cpp reads remove_extra_whitespaces but keeps the spaces of a "llama" vocabulary (the documented difference)', { skip: ref.llama ? false : ref.reason }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'zj-spm-ws-'));
+  try {
+    const { tok, path } = ggufTokenizer(dir, vocab({ trim: true }));
+    const model = await ref.llama!.loadModel({ modelPath: path });
+    try {
+      const theirs = model.tokenize('  a  b  ').map((i) => tok.idToToken(i)).join('');
+      assert.equal(theirs, `${SP}${SP}${SP}a${SP}${SP}b${SP}${SP}`, 'llama.cpp: every space kept');
+      assert.equal(spelled(tok, '  a  b  '), `${SP}a${SP}b`, 'ours: SentencePiece\'s');
+    } finally { await model.dispose(); }
+  } finally { rmSync(dir, { recursive: true, force: true }); }
 });
