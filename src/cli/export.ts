@@ -41,6 +41,7 @@ async function gguf(argv: string[]): Promise<number> {
     console.log(`wrote ${f.out}: ${info.architecture}, ${info.tensors} tensors, ${(info.bytes / 2 ** 20).toFixed(1)} MiB of ${f.type}` +
       (info.merged.length ? `, merged adapters ${info.merged.join(', ')}` : ''));
     if (info.fellBackToF16.length) console.log(`  stored as f16 (rows not a multiple of 32): ${info.fellBackToF16.join(', ')}`);
+    for (const n of info.notes) console.log(`  note: ${n}`);
   }
   return 0;
 }

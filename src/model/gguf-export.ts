@@ -7,6 +7,7 @@
 // RoPE: HF rotates halves (rotate_half); llama.cpp's "llama" architecture rotates adjacent pairs, so q/k rows
 // are permuted per head here (row 2i ← i, 2i+1 ← i + D/2) and the two compute the same thing. "qwen2" uses
 // llama.cpp's NeoX (half) rotation: no permutation; so does "qwen3" (llama-model.cpp llama_model_rope_type). Non-BPE tokenizer models (WordPiece, Unigram) are refused.
+// rope_scaling (linear, llama3 as a rope_freqs tensor, dynamic under our own keys) is written by gguf-rope.ts.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { headDimOf, type LlamaConfig, type LlamaForCausalLM } from './llama.js';
@@ -17,9 +18,11 @@ import {
   type GgufTensorIn, type GgufValue,
 } from './gguf.js';
 import { fromBf16Array, toBf16Array, toF16Array } from './half.js';
+import { ROPE_FREQS, ropeScalingToGguf } from './gguf-rope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { BYTE_TO_CHAR } from '../tokenizer/bytes.js';
 import { GPT2_PATTERN, QWEN2_PATTERN } from '../tokenizer/pre-tokenize.js';
+import { SP_COLLAPSE_PATTERN, SP_TRIM_PATTERN } from '../tokenizer/spm.js';
 
 export type GgufOutType = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0';
 export const GGUF_OUT_TYPES: readonly GgufOutType[] = ['f32', 'f16', 'bf16', 'q8_0', 'q4_0'];
@@ -34,6 +37,8 @@ export interface GgufVocab {
   scores?: number[];
   /** "llama" only: a ▁ is prepended to the text (HF's Prepend normalizer / Metaspace prepend_scheme) */
   addSpacePrefix?: boolean;
+  /** "llama" only: SentencePiece's remove_extra_whitespaces (our normalizer steps for it, tokenizer/spm.ts) */
+  removeExtraWhitespaces?: boolean;
   unk?: number;
   types: TokenType[];
   /** "a b" pairs in rank order */
@@ -101,6 +106,14 @@ function prependsSpace(j: Json): boolean {
   const pre = j.pre_tokenizer as Json | null;
   const pres = pre ? (pre.type === 'Sequence' ? (pre.pretokenizers as Json[]) : [pre]) : [];
   return pres.some((p) => p.type === 'Metaspace' && (p.prepend_scheme ?? 'always') !== 'never' && p.add_prefix_space !== false);
+}
+
+/** Whether the normalizer holds our SentencePiece whitespace trimming (what gguf-tokenizer.ts builds for the key). */
+function removesExtraWhitespaces(j: Json): boolean {
+  const norm = j.normalizer as Json | null;
+  const norms = norm ? (norm.type === 'Sequence' ? (norm.normalizers as Json[]) : [norm]) : [];
+  const has = (re: string) => norms.some((n) => n.type === 'Replace' && (n.pattern as Json | undefined)?.Regex === re);
+  return has(SP_TRIM_PATTERN) && has(SP_COLLAPSE_PATTERN);
 }
 
 /** The GGUF vocabulary of an HF tokenizer.json (+ tokenizer_config.json), for a model with vocabSize ids. */
@@ -176,6 +189,7 @@ function sentencePieceVocab(j: Json, config: unknown, vocabSize: number, file: s
   }
   for (let i = 0; i < vocabSize; i++) if (tokens[i] === undefined) tokens[i] = `[PAD${i}]`;
   const v: GgufVocab = { model: 'llama', tokens: tokens as string[], types, scores, merges: [], pre: 'default', addBos: false, addSpacePrefix: prependsSpace(j) };
+  if (removesExtraWhitespaces(j)) v.removeExtraWhitespaces = true;
   // BOS from the post-processor's template (LLaMA's "<s> $A"), overridden by tokenizer_config.json
   const post = j.post_processor as Json | null;
   const single = post?.type === 'TemplateProcessing' ? (post.single as Json[]) : [];
@@ -236,7 +250,11 @@ function valuesOf(t: Tensor): Float32Array {
   throw new Error(`[gguf export] cannot export a ${t.dtype} tensor`);
 }
 
-export interface ExportInfo { tensors: number; bytes: number; architecture: string; fellBackToF16: string[] }
+export interface ExportInfo {
+  tensors: number; bytes: number; architecture: string; fellBackToF16: string[];
+  /** what llama.cpp will run differently from us (dynamic RoPE scaling beyond the trained length) */
+  notes: string[];
+}
 
 /**
  * The GGUF key/values of a model of config `c` stored at `type` with vocabulary `vocab` (what llama.cpp reads for
@@ -248,9 +266,8 @@ export function ggufMetadata(c: LlamaConfig, vocab: GgufVocab, type: GgufOutType
   if (arch === 'qwen3' && c.attentionBias) throw new Error('[gguf export] Qwen3ForCausalLM with q/k/v biases: llama.cpp\'s qwen3 graph has none');
   if (vocab.tokens.length !== c.vocabSize)
     throw new Error(`[gguf export] the vocabulary has ${vocab.tokens.length} tokens, the model ${c.vocabSize}`);
-  // scaled RoPE needs keys (and for llama3 a rope_freqs tensor) this writer does not emit yet
-  if (c.ropeScaling) throw new Error('[gguf export] rope_scaling is not exported to GGUF yet');
   const D = headDimOf(c);
+  const rope = ropeScalingToGguf(c, D, arch); // refuses what llama.cpp cannot carry, before anything is written
   const kv = new Map<string, GgufValue>();
   kv.set('general.architecture', str(arch));
   kv.set('general.name', str(name));
@@ -270,6 +287,7 @@ export function ggufMetadata(c: LlamaConfig, vocab: GgufVocab, type: GgufOutType
   kv.set(`${arch}.attention.head_count_kv`, u32(c.numKvHeads));
   kv.set(`${arch}.attention.layer_norm_rms_epsilon`, f32(c.rmsNormEps));
   kv.set(`${arch}.rope.freq_base`, f32(c.ropeTheta));
+  for (const [k, v] of rope.kv) kv.set(k, v);
   kv.set(`${arch}.vocab_size`, u32(c.vocabSize));
   kv.set('tokenizer.ggml.model', str(vocab.model));
   if (vocab.model === 'gpt2') kv.set('tokenizer.ggml.pre', str(vocab.pre));
@@ -279,6 +297,7 @@ export function ggufMetadata(c: LlamaConfig, vocab: GgufVocab, type: GgufOutType
   if (vocab.model === 'gpt2') kv.set('tokenizer.ggml.merges', arr(GgufType.STRING, vocab.merges));
   if (vocab.unk !== undefined) kv.set('tokenizer.ggml.unknown_token_id', u32(vocab.unk));
   if (vocab.addSpacePrefix !== undefined) kv.set('tokenizer.ggml.add_space_prefix', bool(vocab.addSpacePrefix));
+  if (vocab.removeExtraWhitespaces) kv.set('tokenizer.ggml.remove_extra_whitespaces', bool(true));
   const bos = vocab.bos ?? c.bosTokenId, eos = vocab.eos ?? c.eosTokenId;
   if (bos !== undefined) kv.set('tokenizer.ggml.bos_token_id', u32(bos));
   if (eos !== undefined) kv.set('tokenizer.ggml.eos_token_id', u32(eos));
@@ -329,6 +348,13 @@ export function writeModelGguf(path: string, model: LlamaForCausalLM, vocab: Ggu
   const tensors: GgufTensorIn[] = [];
   const fellBack: string[] = [];
   let bytes = 0;
+  const rope = ropeScalingToGguf(c, headDimOf(c), arch);
+  if (rope.freqs) {
+    // llama3 scaling: the per-dimension factors, F32 whatever the type (convert_hf_to_gguf writes it first)
+    const raw = encodeGgml(rope.freqs, GgmlType.F32);
+    tensors.push({ name: ROPE_FREQS, dims: [rope.freqs.length], type: GgmlType.F32, data: raw });
+    bytes += raw.byteLength;
+  }
   for (const [hf, t] of model.namedParameters()) {
     const name = ggufTensorName(hf);
     let data = valuesOf(t);
@@ -347,7 +373,7 @@ export function writeModelGguf(path: string, model: LlamaForCausalLM, vocab: Ggu
     bytes += raw.byteLength;
   }
   writeGguf(path, kv, tensors);
-  return { tensors: tensors.length, bytes, architecture: arch, fellBackToF16: fellBack };
+  return { tensors: tensors.length, bytes, architecture: arch, fellBackToF16: fellBack, notes: rope.notes };
 }
 
 /** The vocabulary of a model directory: its tokenizer.json, or the byte-level stand-in. */

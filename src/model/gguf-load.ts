@@ -4,13 +4,15 @@
 // tensors F32 / F16 / BF16 / Q8_0 / Q4_0 kept in their type where `weights` allows (F16 → bf16 or f32), read one by
 // one with positioned reads. llama.cpp's HF converter interleaves the rows of q/k for "llama" (rotate_half → adjacent
 // pairs; convert_hf_to_gguf.py LlamaModel.permute): we undo it by moving whole rows, which works on quantized bytes
-// too. Linear RoPE scaling is read; other scalings are refused. The tokenizer comes back as a tokenizer.json object
+// too. RoPE scaling: linear, llama3 (rope_freqs.weight) and our dynamic key are read (gguf-rope.ts); yarn and longrope
+// are refused. The tokenizer comes back as a tokenizer.json object
 // (gguf-tokenizer.ts). Anything else is refused by name.
 import { closeSync, openSync, readSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { LlamaForCausalLM, type LlamaConfig } from './llama.js';
 import type { Architecture } from './config.js';
-import { dequantizeQ4_0, dequantizeQ8_0, GgmlType, quantizeQ4_0, quantizeQ8_0, readGgufHeader, type GgufFile, type GgufTensorInfo } from './gguf.js';
+import { dequantizeQ4_0, dequantizeQ8_0, GgmlType, quantizeQ4_0, quantizeQ8_0, readGgufHeader, readGgufTensor, type GgufFile, type GgufTensorInfo } from './gguf.js';
+import { ROPE_FREQS, ropeScalingFromGguf } from './gguf-rope.js';
 import { ggufTensorName } from './gguf-export.js';
 import { checkNoPlaceholders, installWeight, type LoadOptions, type ModelDir } from './model-dir.js';
 import { WeightPlan, roleOf, widenInPlace, upperHalf16, f16ToBf16InPlace, type FileDType } from './weights.js';
@@ -48,16 +50,6 @@ export function configFromGguf(f: GgufFile): { config: LlamaConfig; architecture
     if (typeof v !== 'number' || !(v > 0)) return bad(`${arch}.${k}`, `expected a positive number, got ${JSON.stringify(v)}`);
     return v;
   };
-  // scaled RoPE (gguf-py Keys.Rope: {arch}.rope.scaling.type / .factor): linear is positions / factor, which our
-  // rope-scaling.ts has; yarn is not implemented, and llama3's per-dimension factors come as a rope_freqs tensor
-  // (refused below as an extra tensor)
-  const scaling = f.kv.get(`${arch}.rope.scaling.type`);
-  let ropeScaling: LlamaConfig['ropeScaling'] = null;
-  if (scaling === 'linear') {
-    const factor = f.kv.get(`${arch}.rope.scaling.factor`);
-    if (typeof factor !== 'number' || !(factor >= 1)) bad(`${arch}.rope.scaling.factor`, `linear scaling needs a factor >= 1, got ${JSON.stringify(factor)}`);
-    if (factor !== 1) ropeScaling = { type: 'linear', factor: shortestF32(factor as number) };
-  } else if (scaling !== undefined && scaling !== 'none') bad(`${arch}.rope.scaling.type`, `${JSON.stringify(scaling)} is not supported (none, linear)`);
   for (const k of [`${arch}.expert_count`, `${arch}.attention.sliding_window`])
     if (f.kv.get(k) !== undefined && f.kv.get(k) !== 0) bad(k, 'not supported');
   const hidden = num('embedding_length'), heads = num('attention.head_count');
@@ -74,10 +66,20 @@ export function configFromGguf(f: GgufFile): { config: LlamaConfig; architecture
   const rope = f.kv.get(`${arch}.rope.dimension_count`);
   if (rope !== undefined && rope !== headDim) bad(`${arch}.rope.dimension_count`, `${rope} differs from the head dim ${headDim} (partial RoPE is not supported)`);
   const names = new Set(f.tensors.map((t) => t.name));
+  // scaled RoPE (gguf-rope.ts): linear by key, llama3 as the rope_freqs tensor's factors, dynamic by our own key
+  const theta = shortestF32(num('rope.freq_base', 10000)), ctxLen = num('context_length', 2048);
+  const freqsInfo = f.tensors.find((t) => t.name === ROPE_FREQS);
+  let freqs: Float32Array | null = null;
+  if (freqsInfo) {
+    if (freqsInfo.type !== GgmlType.F32 || freqsInfo.dims.length !== 1) bad(ROPE_FREQS, `expected a 1-D F32 tensor, got ggml type ${freqsInfo.type} dims [${freqsInfo.dims}]`);
+    const raw = readGgufTensor(f, ROPE_FREQS);
+    freqs = new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
+  }
+  const ropeScaling = ropeScalingFromGguf(f.kv, arch, freqs, headDim, theta, ctxLen, bad);
   const config: LlamaConfig = {
     vocabSize: emb.dims[1]!, hiddenSize: hidden, intermediateSize: num('feed_forward_length'), numLayers: num('block_count'),
-    numHeads: heads, numKvHeads: num('attention.head_count_kv', heads), ropeTheta: shortestF32(num('rope.freq_base', 10000)),
-    rmsNormEps: shortestF32(num('attention.layer_norm_rms_epsilon', 1e-5)), maxPositions: num('context_length', 2048),
+    numHeads: heads, numKvHeads: num('attention.head_count_kv', heads), ropeTheta: theta,
+    rmsNormEps: shortestF32(num('attention.layer_norm_rms_epsilon', 1e-5)), maxPositions: ctxLen,
     tieWordEmbeddings: !names.has('output.weight'), attentionBias: names.has('blk.0.attn_q.bias'),
   };
   if (ropeScaling) config.ropeScaling = ropeScaling;
@@ -160,7 +162,7 @@ export function loadGguf(pathIn: string, opts: LoadOptions = {}): ModelDir {
   const byName = new Map(f.tensors.map((t) => [t.name, t]));
   const model = new LlamaForCausalLM(config, 0, { init: 'deferred' });
   const plan = new WeightPlan(opts.weights ?? 'auto', opts.warn);
-  const used = new Set<string>();
+  const used = new Set<string>(f.tensors.some((t) => t.name === ROPE_FREQS) ? [ROPE_FREQS] : []); // read into the config
   const warn = opts.warn ?? ((l: string) => console.error(l));
   let requantWarned = false;
   const fd = openSync(path, 'r');
@@ -194,7 +196,7 @@ export function loadGguf(pathIn: string, opts: LoadOptions = {}): ModelDir {
   } finally {
     closeSync(fd);
   }
-  // an extra tensor (rope_freqs of scaled RoPE, a tied file's output.weight twin, …) means a model we would misrun
+  // an extra tensor (a tied file's output.weight twin, another architecture's parts, …) means a model we would misrun
   const extra = f.tensors.filter((t) => !used.has(t.name)).map((t) => t.name);
   if (extra.length) throw new Error(`[gguf load] ${path}: tensors ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ', …' : ''} are not part of a ${arch} model we can run`);
   const eos = config.eosTokenId;

@@ -7,7 +7,8 @@
 import { headDimOf, type LlamaConfig } from './llama.js';
 import { architectureOf, type Architecture } from './config.js';
 import { byteLevelVocab, encodeGgml, ggufArch, ggufMetadata, ggufTensorName, ggufTensorType, type GgufOutType, type GgufVocab } from './gguf-export.js';
-import { ggmlBytes, writeGgufStreamed, type GgufTensorStream } from './gguf.js';
+import { ggmlBytes, GgmlType, writeGgufStreamed, type GgufTensorStream } from './gguf.js';
+import { ROPE_FREQS, ropeScalingToGguf } from './gguf-rope.js';
 import { fillNormal, streamKey, tensorSpecs, type TensorSpec } from './random-init.js';
 
 // values generated per step (4 MiB of f32): bounds memory whatever the tensor size
@@ -86,6 +87,9 @@ export function writeRandomGguf(path: string, cfg: LlamaConfig, opts: RandomGguf
       }
     },
   }));
+  // llama3 RoPE scaling: its per-dimension factors, as writeModelGguf writes them (gguf-rope.ts)
+  const rope = ropeScalingToGguf(cfg, D, arch);
+  if (rope.freqs) { const f = rope.freqs; tensors.unshift({ name: ROPE_FREQS, dims: [f.length], type: GgmlType.F32, chunks: () => [encodeGgml(f, GgmlType.F32)] }); }
   writeGgufStreamed(path, kv, tensors);
   return { tensors: tensors.length, bytes: total, parameters, architecture: arch, fellBackToF16: fellBack };
 }

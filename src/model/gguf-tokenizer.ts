@@ -8,7 +8,7 @@
 import type { GgufFile } from './gguf.js';
 import { TokenType } from './gguf-export.js';
 import { GPT2_PATTERN, QWEN2_PATTERN } from '../tokenizer/pre-tokenize.js';
-import { mergesFromScores, SpmModel } from '../tokenizer/spm.js';
+import { mergesFromScores, removeExtraWhitespacesSteps, SpmModel } from '../tokenizer/spm.js';
 import { tokenizerFromJson } from '../tokenizer/tokenizer-json.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 
@@ -107,8 +107,9 @@ function configOf(f: GgufFile, tokens: string[], bad: (key: string, why: string)
 const METASPACE = '\u2581';
 
 /**
- * A SentencePiece "llama" vocabulary in LLaMA-2's tokenizer.json layout: normalizer Prepend ▁ (tokenizer.ggml.
- * add_space_prefix, default true as in llama.cpp) + spaces → ▁, no pre-tokenizer, BPE with byte fallback and merges
+ * A SentencePiece "llama" vocabulary in LLaMA-2's tokenizer.json layout: normalizer [SentencePiece's whitespace
+ * trimming (tokenizer.ggml.remove_extra_whitespaces)] + Prepend ▁ (tokenizer.ggml.add_space_prefix, default true as in
+ * llama.cpp) + spaces → ▁, no pre-tokenizer, BPE with byte fallback and merges
  * derived from the scores, the BOS/EOS template of add_bos_token (default true) / add_eos_token. llama.cpp's defaults
  * when the id keys are absent (llama-vocab.cpp): bos 1, eos 2, unk 0.
  */
@@ -117,8 +118,11 @@ function sentencePieceTokenizer(f: GgufFile, tokens: string[], types: unknown[],
   if (rawScores !== undefined && (!Array.isArray(rawScores) || rawScores.length !== tokens.length || !rawScores.every((x) => typeof x === 'number')))
     bad('tokenizer.ggml.scores', `expected ${tokens.length} numbers`);
   const scores = rawScores ? Float32Array.from(rawScores as number[]) : new Float32Array(tokens.length);
-  if (f.kv.get('tokenizer.ggml.remove_extra_whitespaces') === true)
-    bad('tokenizer.ggml.remove_extra_whitespaces', 'true is not supported (runs of spaces are kept as they are here)');
+  // SentencePiece's normalizer_spec.remove_extra_whitespaces (gguf-py Keys.Tokenizer.REMOVE_EXTRA_WS). llama.cpp reads
+  // it but applies it only in its UGM (T5) normalizer, not to "llama" vocabularies; we do what SentencePiece, which
+  // the model was trained with, does (spm.ts removeExtraWhitespacesSteps), so on runs of spaces llama.cpp differs
+  const trim = f.kv.get('tokenizer.ggml.remove_extra_whitespaces') ?? false;
+  if (typeof trim !== 'boolean') bad('tokenizer.ggml.remove_extra_whitespaces', `expected true or false, got ${JSON.stringify(trim)}`);
   const prefix = f.kv.get('tokenizer.ggml.add_space_prefix') ?? true;
   if (typeof prefix !== 'boolean') bad('tokenizer.ggml.add_space_prefix', `expected true or false, got ${JSON.stringify(prefix)}`);
   const vocab = Object.create(null) as Record<string, number>;
@@ -154,7 +158,9 @@ function sentencePieceTokenizer(f: GgufFile, tokens: string[], types: unknown[],
   const space = { type: 'Replace', pattern: { String: ' ' }, content: METASPACE };
   const json: Json = {
     version: '1.0', truncation: null, padding: null, added_tokens: added,
-    normalizer: prefix ? { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: METASPACE }, space] } : space,
+    normalizer: prefix || trim
+      ? { type: 'Sequence', normalizers: [...(trim ? removeExtraWhitespacesSteps() : []), ...(prefix ? [{ type: 'Prepend', prepend: METASPACE }] : []), space] }
+      : space,
     pre_tokenizer: null,
     post_processor: { type: 'TemplateProcessing', single, pair: [], special_tokens },
     decoder: { type: 'Sequence', decoders: [{ type: 'Replace', pattern: { String: METASPACE }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' },

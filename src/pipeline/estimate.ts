@@ -2,7 +2,8 @@
 // stage's memory (weights, LoRA / optimiser state, activations, a rollout's KV cache) against what the machine has,
 // refused with the knobs that lower it. Sizes follow what the stages hold: the frozen base of a LoRA stage in
 // model.loraBaseWeights (f32 when training in full), AdamW's two f32 moments, the checkpointing default, and the
-// RL stage's one shared base when the SFT model and the RM are both LoRA on it (train/tasks/rl-models.ts). They are
+// RL stage's one shared base when the SFT model and the RM are both LoRA on it (train/tasks/rl-models.ts), and
+// tokenizer.extend's grown vocabulary, trained in full beside pretrain's LoRA. They are
 // estimates from shapes, not measurements: the loop's [memory] line measures (test/pipeline holds them together).
 import { existsSync, readFileSync } from 'node:fs';
 import { freemem, totalmem } from 'node:os';
@@ -111,11 +112,23 @@ interface TrainShape {
   heads: number;
   /** a rollout's generation (the RL stage): rows and tokens of its KV cache */
   rollout?: { rows: number; T: number; key: string };
+  /** the RL stage: new tokens per response; T is a prompt of up to sft.maxLen plus these */
+  newTokens?: number;
+  /** tokenizer.extend under LoRA: the vocabulary matrices train in full beside the adapter (stages/pretrain.ts) */
+  vocabTrains?: boolean;
+}
+
+/** Values of the vocabulary matrices: the embedding, and an untied LM head. */
+function vocabValues(c: LlamaConfig): number {
+  return c.vocabSize * c.hiddenSize * (c.tieWordEmbeddings ? 1 : 2);
 }
 
 function trainingMemory(c: LlamaConfig, s: TrainShape): StageMemory {
   const P = parameterCount(c);
-  const trainable = (s.lora ? loraParameters(c, s.lora) : P) + s.heads * (c.hiddenSize + 1);
+  // with tokenizer.extend the embedding (and an untied head) trains beside LoRA: its master copy is the base's own f32
+  // tensor (this stage holds the base in f32), its gradient and AdamW moments are extra
+  const vocabTrained = s.lora && s.vocabTrains ? vocabValues(c) : 0;
+  const trainable = (s.lora ? loraParameters(c, s.lora) + vocabTrained : P) + s.heads * (c.hiddenSize + 1);
   const fmt: WeightFormat = s.lora ? s.baseWeights : 'f32';
   const ck = s.checkpointing ?? P >= CHECKPOINT_DEFAULT_PARAMS;
   const N = s.rows * s.T;
@@ -123,7 +136,7 @@ function trainingMemory(c: LlamaConfig, s: TrainShape): StageMemory {
   const activations = ck ? c.numLayers * N * 4 * c.hiddenSize + N * perLayer : c.numLayers * N * perLayer;
   const frozen = s.frozenAdapters.reduce((a, l) => a + loraParameters(c, l), 0) * 4;
   const parts: Record<string, number> = {
-    weights: s.copies * baseWeightBytes(c, fmt) + (s.lora ? trainable : s.heads * (c.hiddenSize + 1)) * 4 + frozen, // adapters and heads in f32
+    weights: s.copies * baseWeightBytes(c, fmt) + (s.lora ? trainable - vocabTrained : s.heads * (c.hiddenSize + 1)) * 4 + frozen, // adapters and heads in f32
     'grads + AdamW': trainable * 12,
     activations: activations + N * c.hiddenSize * 16 + 3 * 32 * 2 ** 20, // hidden states around the chunked LM head
   };
@@ -136,22 +149,21 @@ function trainingMemory(c: LlamaConfig, s: TrainShape): StageMemory {
   const knobs = [
     ...(ck ? [] : [`${s.key}.gradientCheckpointing: true`]),
     ...(s.lora && fmt !== 'q4_0' ? [`model.loraBaseWeights (${fmt}; bf16, q8_0 or q4_0 hold the frozen base smaller)`] : []),
-    `${s.lenKey} (${s.lenKey.endsWith('maxNewTokens') ? `${s.T - Math.min(s.T, RL_PROMPT_TOKENS)} + a prompt` : s.T})`, `${s.rowsKey} (${s.rows})`, ...(s.lora ? [] : [`${s.key}.lora: {r: 16, alpha: 32} instead of full training`]),
+    `${s.lenKey} (${s.newTokens !== undefined ? `${s.newTokens} + a prompt of up to sft.maxLen` : s.T})`, `${s.rowsKey} (${s.rows})`, ...(s.lora ? [] : [`${s.key}.lora: {r: 16, alpha: 32} instead of full training`]),
+    ...(vocabTrained ? [`tokenizer.extend (the ${c.vocabSize} × ${c.hiddenSize} embedding${c.tieWordEmbeddings ? '' : ' and LM head'} train in full beside ${s.key}'s LoRA adapter: ` +
+      `${gib(vocabTrained * 12)} of gradients and AdamW moments whatever tokenizer.extend.tokens is; remove it to train the adapter alone)`] : []),
     ...(s.rollout && s.rollout.key !== s.rowsKey ? [`${s.rollout.key} (${s.rollout.rows})`] : []),
   ];
   return { stage: s.stage, bytes: Object.values(parts).reduce((a, b) => a + b, 0), parts, knobs };
 }
 
-function inferenceMemory(cfg: PipelineConfig, shape: ModelShape, stage: string, rows: number, T: number): StageMemory {
-  const c = shape.config;
+function inferenceMemory(cfg: PipelineConfig, shape: ModelShape, c: LlamaConfig, stage: string, rows: number, T: number): StageMemory {
   const w = cfg.model.weights === 'auto' ? shape.fileDtype : cfg.model.weights;
   const perValue = w === 'f32' ? 4 : w === 'bf16' ? 2 : QUANT_BLOCK_BYTES[w] / QUANT_BLOCK; // llama.cpp block layouts
   const kv = 2 * c.numLayers * rows * T * c.numKvHeads * headDimOf(c) * 4;
   const parts = { weights: parameterCount(c) * perValue, 'KV cache': kv, logits: rows * c.vocabSize * 4 * 2, process: PROCESS_BYTES };
   return { stage, bytes: Object.values(parts).reduce((a, b) => a + b, 0), parts, knobs: [`model.weights (${w}; bf16 or q8_0 are smaller)`, `${stage}.maxNewTokens`] };
 }
-
-const RL_PROMPT_TOKENS = 128;
 
 /**
  * Whether the RL stage loads one base for policy, reference and reward model: the SFT model and the RM are both
@@ -163,27 +175,31 @@ export function rlSharesBase(cfg: PipelineConfig): boolean {
 
 /** The memory each stage of the recipe is expected to peak at. */
 export function estimateMemory(cfg: PipelineConfig, shape: ModelShape): StageMemory[] {
-  const c = shape.config;
+  // tokenizer.extend grows the vocabulary by up to `tokens` rows (fewer where the model has spare rows past its
+  // tokenizer: an upper bound), for every stage from pretrain on
+  const ext = cfg.tokenizer.extend;
+  const c: LlamaConfig = ext ? { ...shape.config, vocabSize: shape.config.vocabSize + ext.tokens } : shape.config;
   const genT = cfg.sft.maxLen + Math.max(cfg.sample.maxNewTokens, cfg.ppo.maxNewTokens);
-  // RL prompts are first patient turns: assumed ≤ RL_PROMPT_TOKENS (the context check uses the sft.maxLen bound)
-  const rlT = Math.min(cfg.sft.maxLen, RL_PROMPT_TOKENS);
+  // RL prompts are first patient turns of the SFT dialogues, so sft.maxLen bounds them (as checkContext assumes); a
+  // rollout never outgrows the context (fitPrompts drops prompts that would)
+  const rlLen = (maxNew: number) => Math.min(cfg.sft.maxLen + maxNew, c.maxPositions);
   const fmt = cfg.model.loraBaseWeights;
   const none = { copies: 1, frozenAdapters: [], heads: 0, baseWeights: fmt };
   const rl = cfg.rl === 'grpo'
-    ? { rows: cfg.grpo.promptsPerStep * (cfg.grpo.k ?? cfg.sample.k), rowsKey: 'grpo.promptsPerStep', lora: cfg.grpo.lora, T: rlT + cfg.grpo.maxNewTokens, lenKey: 'grpo.maxNewTokens', heads: 1 }
-    : { rows: cfg.ppo.miniBatch, rowsKey: 'ppo.miniBatch', lora: cfg.ppo.lora, T: rlT + cfg.ppo.maxNewTokens, lenKey: 'ppo.maxNewTokens', heads: 2 };
+    ? { rows: cfg.grpo.promptsPerStep * (cfg.grpo.k ?? cfg.sample.k), rowsKey: 'grpo.promptsPerStep', lora: cfg.grpo.lora, T: rlLen(cfg.grpo.maxNewTokens), newTokens: cfg.grpo.maxNewTokens, lenKey: 'grpo.maxNewTokens', heads: 1 }
+    : { rows: cfg.ppo.miniBatch, rowsKey: 'ppo.miniBatch', lora: cfg.ppo.lora, T: rlLen(cfg.ppo.maxNewTokens), newTokens: cfg.ppo.maxNewTokens, lenKey: 'ppo.maxNewTokens', heads: 2 };
   const rollout = cfg.rl === 'grpo' ? { rows: rl.rows, T: rl.T, key: rl.rowsKey } : { rows: cfg.ppo.rolloutSize, T: rl.T, key: 'ppo.rolloutSize' };
   // the policy carries the SFT adapter (frozen) and, on a shared base, the RM's; a full SFT model or RM is a base copy
   const frozenAdapters = [cfg.sft.lora, cfg.rm.lora].filter((l): l is LoraSpec => !!l);
   return [
-    trainingMemory(c, { ...none, stage: 'pretrain', key: 'pretrain', rows: cfg.pretrain.batchSize, T: cfg.pretrain.seqLen, lora: cfg.pretrain.lora, checkpointing: cfg.pretrain.gradientCheckpointing, rowsKey: 'pretrain.batchSize', lenKey: 'pretrain.seqLen', baseWeights: 'f32' }), // merges in f32
+    trainingMemory(c, { ...none, stage: 'pretrain', key: 'pretrain', rows: cfg.pretrain.batchSize, T: cfg.pretrain.seqLen, lora: cfg.pretrain.lora, checkpointing: cfg.pretrain.gradientCheckpointing, rowsKey: 'pretrain.batchSize', lenKey: 'pretrain.seqLen', baseWeights: 'f32', vocabTrains: !!ext }), // merges in f32
     trainingMemory(c, { ...none, stage: 'sft', key: 'sft', rows: cfg.sft.batchSize, T: cfg.sft.maxLen, lora: cfg.sft.lora, checkpointing: cfg.sft.gradientCheckpointing, rowsKey: 'sft.batchSize', lenKey: 'sft.maxLen' }),
-    inferenceMemory(cfg, shape, 'sample', 8, genT),
+    inferenceMemory(cfg, shape, c, 'sample', 8, genT),
     trainingMemory(c, { ...none, stage: 'rm', key: 'rm', rows: 2 * cfg.rm.pairsPerBatch, T: cfg.rm.maxLen, lora: cfg.rm.lora, checkpointing: cfg.rm.gradientCheckpointing, rowsKey: 'rm.pairsPerBatch', lenKey: 'rm.maxLen', heads: 1 }),
     // the policy (reference = its adapters off, critic = a head) and the reward model on one base when both are LoRA
     trainingMemory(c, { ...rl, stage: 'ppo', key: cfg.rl, checkpointing: (cfg.rl === 'grpo' ? cfg.grpo : cfg.ppo).gradientCheckpointing,
       baseWeights: fmt, copies: rlSharesBase(cfg) ? 1 : 2, frozenAdapters, rollout }),
-    inferenceMemory(cfg, shape, 'eval', 8, cfg.sft.maxLen + cfg.eval.maxNewTokens),
+    inferenceMemory(cfg, shape, c, 'eval', 8, cfg.sft.maxLen + cfg.eval.maxNewTokens),
   ];
 }
 

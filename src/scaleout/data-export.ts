@@ -49,12 +49,14 @@ function historyPairs(turns: Turn[], where: string): [string, string][] {
 
 const srcOf = (c: { source?: { file: string; line: number } }, fallback: string) => (c.source ? `${c.source.file}:${c.source.line}` : fallback);
 
-/** Run our data stage into `work`, then write the engine's files into `dataDir`. */
-export async function exportData(cfg: PipelineConfig, dataDir: string, work: string, quiet: boolean): Promise<DataExport> {
+/** Run our data stage into `work` (then `afterData` in that run), then write the engine's files into `dataDir`. */
+export async function exportData(cfg: PipelineConfig, dataDir: string, work: string, quiet: boolean,
+  afterData?: (ctx: RunContext) => Promise<void>): Promise<DataExport> {
   rmSync(work, { recursive: true, force: true });
   mkdirSync(dataDir, { recursive: true });
   const ctx: RunContext = { cfg, root: work, quiet, log: (m) => { if (!quiet) process.stderr.write(`${m}\n`); } };
   await runData(ctx);
+  if (afterData) await afterData(ctx); // later stages of our own run on the same data (vocab-extend.ts)
   const d = join(work, 'data');
   const pretrain = readJsonl<{ text: string }>(join(d, DATA_FILES.pretrain));
   const train = readJsonl<Conversation>(join(d, DATA_FILES.train));

@@ -4,13 +4,16 @@
 // a LLaMA-Factory template for the model's own). Text generation only: nothing runs here.
 import type { Plan } from './stage-yaml.js';
 import { BASE_DIR } from './stage-yaml.js';
+import { TOKENIZER_DIR, UNEXTENDED_DIR } from './vocab-extend.js';
 
 export const yamlName = (i: number, name: string): string => `yaml/${String(i + 1).padStart(2, '0')}-${name}.yaml`;
 
 const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** templateFile: our chat template for prepare_model.py to write into model/base; null keeps the model's own */
-export function runSh(plan: Plan, base: string, nodes: number, gpus: number, templateFile: string | null): string {
+/** extended: tokenizer.extend — prepare_model.py writes UNEXTENDED_DIR and extend_vocab.py makes model/base from it */
+export function runSh(plan: Plan, base: string, nodes: number, gpus: number, templateFile: string | null, extended = false): string {
+  const prepared = extended ? UNEXTENDED_DIR : BASE_DIR;
   const lines = [
     '#!/usr/bin/env bash',
     '# Written by `zhongjing export recipe`: runs the recipe with LLaMA-Factory v0.9.3 (see README.md).',
@@ -32,8 +35,9 @@ export function runSh(plan: Plan, base: string, nodes: number, gpus: number, tem
     '  elif (( DRY )); then echo "wait for $mark"',
     '  else while [[ ! -e "$mark" ]]; do sleep 30; done; fi; }',
     'train() { run env FORCE_TORCHRUN=1 NNODES="$NNODES" NODE_RANK="$NODE_RANK" NPROC_PER_NODE="$NPROC_PER_NODE" MASTER_ADDR="$MASTER_ADDR" MASTER_PORT="$MASTER_PORT" llamafactory-cli train "$1"; }',
-    `once ${BASE_DIR}/.ready python3 prepare_model.py ${q(base)} ${BASE_DIR}${templateFile ? ` ${templateFile}` : ''}`,
+    `once ${prepared}/.ready python3 prepare_model.py ${q(base)} ${prepared}${templateFile ? ` ${templateFile}` : ''}`,
   ];
+  if (extended) lines.push(`once ${BASE_DIR}/.ready python3 extend_vocab.py ${prepared} ${TOKENIZER_DIR} ${BASE_DIR}`);
   plan.steps.forEach((s, i) => {
     const y = yamlName(i, s.name);
     if (s.kind === 'train') lines.push(`train ${y}`);

@@ -26,7 +26,7 @@ ${steps.join('\n')}
 ${template.engine === 'chat_template.jinja'
     ? '| `prepare_model.py`, `chat_template.jinja` | `model/base` = the base with our chat template in tokenizer_config.json, so training and serving render alike |'
     : `| \`prepare_model.py\` | \`model/base\` = the base as it is, its own chat template kept; every training YAML names LLaMA-Factory's \`template: ${template.engine}\` (${template.why}) |`}
-| \`run.sh\`, \`slurm.sh\` | the steps in order; torchrun variables NNODES, NODE_RANK, NPROC_PER_NODE, MASTER_ADDR, MASTER_PORT |
+${cfg.tokenizer.extend ? `| \`tokenizer/\`, \`extend_vocab.py\` | tokenizer.extend: our tokenizer with the new tokens learned on \`data/\`'s pretraining text (\`extension.json\`: each new id's old pieces); \`extend_vocab.py\` turns \`model/base-unextended\` into \`model/base\` with it, each new embedding / LM-head row the mean of its old pieces' rows (needs torch + transformers) |\n` : ''}| \`run.sh\`, \`slurm.sh\` | the steps in order; torchrun variables NNODES, NODE_RANK, NPROC_PER_NODE, MASTER_ADDR, MASTER_PORT |
 
 The reward model is trained on the rankings known at export time (expert rankings and the demo's sets). Candidate
 answers for new rankings can come from the big SFT model served anywhere: \`sample.endpoint\` in the pipeline config

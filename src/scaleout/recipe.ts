@@ -1,5 +1,6 @@
 // recipe.ts — `zhongjing export recipe --engine llamafactory`: writes the export folder (data/, yaml/, deepspeed/,
-// run.sh, slurm.sh, prepare_model.py, chat_template.jinja, README.md, export.json) from one pipeline config.
+// run.sh, slurm.sh, prepare_model.py, chat_template.jinja, README.md, export.json; with tokenizer.extend also
+// tokenizer/ and extend_vocab.py) from one pipeline config.
 // Every YAML is checked against the v0.9.3 fact table before it is written; nothing is launched. The chat template
 // is ours (chat_template.jinja written into the base) or, for tokenizer.template `model`, a v0.9.3 template name.
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -15,6 +16,7 @@ import { checkLfYaml, LF_RELEASE } from './lf-keys.js';
 import { chooseLfTemplate, type LfTemplateChoice } from './lf-templates.js';
 import { exportReadme } from './readme.js';
 import { DATA_DIR, dsFile, planStages } from './stage-yaml.js';
+import { EXTEND_VOCAB_PY, exportExtendedTokenizer, TOKENIZER_DIR } from './vocab-extend.js';
 
 export interface RecipeOptions { out: string; model?: string; nodes?: number; gpus?: number; quiet?: boolean }
 
@@ -68,13 +70,18 @@ export async function exportRecipe(cfgIn: PipelineConfig, o: RecipeOptions): Pro
     if (exec) chmodSync(join(out, rel), 0o755);
     files.push(rel);
   };
-  const data = await exportData(cfg, join(out, DATA_DIR), join(out, '.zj-work'), o.quiet ?? false);
+  rmSync(join(out, TOKENIZER_DIR), { recursive: true, force: true });
+  const tokFiles: string[] = [];
+  const data = await exportData(cfg, join(out, DATA_DIR), join(out, '.zj-work'), o.quiet ?? false,
+    cfg.tokenizer.extend ? async (ctx) => { tokFiles.push(...await exportExtendedTokenizer(ctx, join(out, TOKENIZER_DIR))); } : undefined);
+  files.push(...tokFiles);
   plan.steps.forEach((s, i) => write(yamlName(i, s.name), `# ${s.name} (${s.kind === 'train' ? `llamafactory-cli train, stage ${String(s.yaml.stage)}` : 'llamafactory-cli export: merge the LoRA adapter'}) — LLaMA-Factory ${LF_RELEASE}\n` + stringify(s.yaml)));
   for (const z of ZERO_NAMES) write(dsFile(z), JSON.stringify(deepspeedConfig(z), null, 2) + '\n');
   const base = cfg.scaleout.model ?? cfg.model.from!;
-  write('run.sh', runSh(plan, base, cfg.scaleout.nodes, cfg.scaleout.gpusPerNode, template === null ? null : 'chat_template.jinja'), true);
+  write('run.sh', runSh(plan, base, cfg.scaleout.nodes, cfg.scaleout.gpusPerNode, template === null ? null : 'chat_template.jinja', !!cfg.tokenizer.extend), true);
   write('slurm.sh', slurmSh(cfg.name, cfg.scaleout.nodes, cfg.scaleout.gpusPerNode), true);
   write('prepare_model.py', PREPARE_MODEL_PY);
+  if (cfg.tokenizer.extend) write('extend_vocab.py', EXTEND_VOCAB_PY);
   if (template !== null) write('chat_template.jinja', template);
   const chosen = lf ? { engine: lf.name, why: `${lf.family}: ${lf.why}` } : { engine: 'chat_template.jinja', why: `tokenizer.template ${cfg.tokenizer.template}` };
   write('README.md', exportReadme(cfg, plan, data.counts, base, chosen));

@@ -4,6 +4,7 @@
 // What the engine cannot express is an error naming our key; PPO internals it does not expose are listed as notes.
 import type { LoraSpec, PipelineConfig, TrainSpec } from '../pipeline/config.js';
 import { DATASETS } from './data-export.js';
+import { VOCAB_MODULES } from './vocab-extend.js';
 
 export interface Step { name: string; kind: 'train' | 'merge'; yaml: Record<string, unknown> }
 export interface Plan { steps: Step[]; notes: string[]; world: number }
@@ -30,8 +31,6 @@ function schedule(t: TrainSpec, key: string): Record<string, unknown> {
  * chat_template, which prepare_model.py sets to ours */
 export function planStages(cfg: PipelineConfig, lfTemplate: string | null = null): Plan {
   const s = cfg.scaleout;
-  if (cfg.tokenizer.extend)
-    fail('tokenizer.extend', 'the export does not carry a vocabulary extension (the engine would need our extended tokenizer in model/base and resize_vocab): remove it for the export');
   s.model ?? cfg.model.from ?? fail('scaleout.model', 'the engine trains a pretrained base: set scaleout.model to an HF model id or path (model.from is not set either)');
   for (const x of s.extraStages) if (x !== 'dpo' && x !== 'kto') fail('scaleout.extraStages', `'${x}' is not a stage the export knows (dpo, kto)`);
   const world = s.nodes * s.gpusPerNode;
@@ -58,8 +57,15 @@ export function planStages(cfg: PipelineConfig, lfTemplate: string | null = null
   const steps: Step[] = [];
   // continued pre-training
   const ptLora = cfg.pretrain.lora;
+  // tokenizer.extend: model/base already has our tokenizer and rows (extend_vocab.py); as in our pretrain stage, the
+  // embedding and LM head train in full beside the LoRA adapter (PEFT modules_to_save), later stages' adapters alone
+  const vocab = cfg.tokenizer.extend && ptLora ? { additional_target: VOCAB_MODULES } : {};
+  if (cfg.tokenizer.extend) {
+    notes.push(`tokenizer.extend: model/base = the base with our tokenizer (tokenizer/: the new tokens learned on the exported pretraining text, as a zhongjing run learns them) and its vocabulary matrices grown and filled as ours (extend_vocab.py), not LLaMA-Factory's add_tokens / resize_vocab (added tokens split out of the text, rows a noisy mean)` +
+      (ptLora ? `; pt trains ${VOCAB_MODULES} in full beside the adapter (additional_target). On a tied model PEFT trains the two as separate copies and the merged model keeps the embedding's; ours trains the one shared matrix` : ''));
+  }
   steps.push({ name: 'pt', kind: 'train', yaml: {
-    model_name_or_path: BASE_DIR, ...common('pt', 'saves/pt'), ...(ptLora ? lora(ptLora) : { finetuning_type: 'full' }),
+    model_name_or_path: BASE_DIR, ...common('pt', 'saves/pt'), ...(ptLora ? lora(ptLora) : { finetuning_type: 'full' }), ...vocab,
     dataset: DATASETS.pt, ...batch(cfg.pretrain.batchSize * cfg.pretrain.gradAccum, 'pretrain.batchSize'), ...schedule(cfg.pretrain, 'pretrain'),
     ...length(cfg.pretrain, s.epochs.pretrain), ...saveEvery(cfg.pretrain),
   } });

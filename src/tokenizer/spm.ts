@@ -1,7 +1,8 @@
 // spm.ts — SentencePiece-style BPE by piece scores, as llama.cpp tokenizes a GGUF "llama" vocabulary (LLaMA-1/2,
 // Ziya, Chinese-LLaMA): the characters of a segment are merged pairwise, the pair whose concatenation is the
 // highest-scoring vocabulary piece first (ties: the leftmost), and characters no piece covers fall back to <0xNN>
-// byte pieces. No normalization here (the ▁ for spaces and the leading ▁ are the tokenizer pipeline's), no files.
+// byte pieces. No normalization here (the ▁ for spaces, the leading ▁ and SentencePiece's whitespace trimming are the
+// tokenizer pipeline's normalizer steps; the last is defined here), no files.
 // Algorithm as read in llama.cpp's src/llama-vocab.cpp (llm_tokenizer_spm_session, llm_bigram_spm::comparator), in the
 // sources node-llama-cpp 3.21.1 bundles; the code is ours.
 import { BpeModel, type BpeModelSpec } from './model.js';
@@ -33,6 +34,23 @@ export function mergesFromScores(pieces: readonly (string | null)[], scores: Arr
     for (const [l, r] of local) out.push([l, r]);
   }
   return out;
+}
+
+/**
+ * SentencePiece's remove_extra_whitespaces (normalizer.cc Normalizer::Normalize, google/sentencepiece at 2734490, Feb
+ * 2025) as tokenizer.json normalizer steps, to run before spaces become ▁: leading spaces dropped, each run of spaces
+ * kept as one, trailing spaces — and trailing ▁, which the normalizer strips from its escaped output too — dropped.
+ * Only U+0020 counts: the normalizer compares with " " after its character map, and a GGUF "llama" vocabulary carries
+ * no map (the nmt_nfkc rule would first turn tab, newline, CR, U+3000, … into spaces; without it they stay as text).
+ * Anchored by lookarounds, not ^ / $, which Oniguruma (HF's regex engine) also matches at line breaks.
+ */
+export const SP_TRIM_PATTERN = '(?<![^\\n]|\\n) +|[ \u2581]+(?![^\\n]|\\n)';
+export const SP_COLLAPSE_PATTERN = ' {2,}';
+export function removeExtraWhitespacesSteps(): Record<string, unknown>[] {
+  return [
+    { type: 'Replace', pattern: { Regex: SP_TRIM_PATTERN }, content: '' },
+    { type: 'Replace', pattern: { Regex: SP_COLLAPSE_PATTERN }, content: ' ' },
+  ];
 }
 
 const HEX = '0123456789ABCDEF';

@@ -149,5 +149,8 @@ test('gguf load: linear RoPE scaling (rope.scaling.type / .factor) becomes the c
   // factor 1 is plain RoPE
   assert.equal(configFromGguf(header([['llama.rope.scaling.type', 'linear'], ['llama.rope.scaling.factor', 1]])).config.ropeScaling, undefined);
   assert.throws(() => configFromGguf(header([['llama.rope.scaling.type', 'linear']])), /llama\.rope\.scaling\.factor: linear scaling needs a factor >= 1/);
-  assert.throws(() => configFromGguf(header([['llama.rope.scaling.type', 'yarn'], ['llama.rope.scaling.factor', 4]])), /llama\.rope\.scaling\.type: "yarn" is not supported \(none, linear\)/);
+  assert.throws(() => configFromGguf(header([['llama.rope.scaling.type', 'yarn'], ['llama.rope.scaling.factor', 4]])), /llama\.rope\.scaling\.type: "yarn" is not supported \(none, linear; llama3 as rope_freqs\.weight\)/);
+  assert.throws(() => configFromGguf(header([['llama.rope.scaling.type', 'longrope']])), /llama\.rope\.scaling\.type: "longrope" is not supported/);
+  // llama.cpp's default type is linear: a factor without a type scales positions too (llama-model.cpp load_hparams)
+  assert.deepEqual(configFromGguf(header([['llama.rope.scaling.factor', 2]])).config.ropeScaling, { type: 'linear', factor: 2 });
 });

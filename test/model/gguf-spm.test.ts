@@ -165,7 +165,9 @@ test('gguf spm: bad "llama" vocabulary keys are refused by name', () => {
   assert.deepEqual(ok.encode('a', { addSpecialTokens: true }), [1, 3]);
   assert.deepEqual(tokenizerFromGguf(header([['tokenizer.ggml.add_space_prefix', false]]))!.encode('a'), [4]);
   assert.throws(() => tokenizerJsonFromGguf(header([['tokenizer.ggml.scores', [0, 0]]])), /\[gguf tokenizer\] v\.gguf: tokenizer\.ggml\.scores: expected 5 numbers/);
-  assert.throws(() => tokenizerJsonFromGguf(header([['tokenizer.ggml.remove_extra_whitespaces', true]])), /tokenizer\.ggml\.remove_extra_whitespaces: true is not supported/);
+  // remove_extra_whitespaces: SentencePiece's trimming (gguf-spm-whitespace.test.ts); a non-boolean is refused
+  assert.deepEqual(tokenizerFromGguf(header([['tokenizer.ggml.remove_extra_whitespaces', true]]))!.encode('  a  '), [3]);
+  assert.throws(() => tokenizerJsonFromGguf(header([['tokenizer.ggml.remove_extra_whitespaces', 'yes']])), /tokenizer\.ggml\.remove_extra_whitespaces: expected true or false, got "yes"/);
   assert.throws(() => tokenizerJsonFromGguf(header([['tokenizer.ggml.token_type', [2, 3, 3, 1, 9]]])), /tokenizer\.ggml\.token_type\[4\]: unknown token type 9/);
   assert.throws(() => tokenizerJsonFromGguf(header([['tokenizer.ggml.tokens', ['<unk>', '<s>', '</s>', 'a', 'a']]])), /tokenizer\.ggml\.tokens: token "a" appears at ids 3 and 4/);
   assert.throws(() => tokenizerJsonFromGguf(header([['tokenizer.ggml.bos_token_id', 9]])), /tokenizer\.ggml\.bos_token_id: id 9 is not a token of the vocabulary/);

@@ -78,7 +78,7 @@ test('the 0.5B shape: LoRA stages hold the base in loraBaseWeights; the RL stage
     const { est: e3 } = at({ ppo: { rolloutSize: 64, miniBatch: 2, maxNewTokens: 512, lora: { r: 16 } } });
     const kv = 2 * 24 * 64 * (128 + 512) * 2 * 64 * 4;
     assert.ok(e3.ppo!.parts['rollout KV cache']! >= kv, `rollout ${e3.ppo!.parts['rollout KV cache']} ≥ ${kv}`);
-    for (const knob of ['ppo.rolloutSize (64)', 'ppo.miniBatch (2)', 'ppo.maxNewTokens (512 + a prompt)', 'model.loraBaseWeights (f32;'])
+    for (const knob of ['ppo.rolloutSize (64)', 'ppo.miniBatch (2)', 'ppo.maxNewTokens (512 + a prompt of up to sft.maxLen)', 'model.loraBaseWeights (f32;'])
       assert.ok(e3.ppo!.knobs.some((k) => k.startsWith(knob)), `ppo knobs name ${knob}: ${e3.ppo!.knobs.join(', ')}`);
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
@@ -104,5 +104,60 @@ test('a stage over the available memory is refused with its estimate and every k
     };
     for (const over of [{ sft: { gradientCheckpointing: true } }, { model: { loraBaseWeights: 'q4_0' } }, { sft: { maxLen: 512 } }, { sft: { batchSize: 2 } }])
       assert.ok(lower(over) < sft.bytes, `${JSON.stringify(over)} lowers the sft estimate`);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('tokenizer.extend: the embedding trains in full beside pretrain\'s LoRA (+1.5 GiB at the 0.5B shape), counted and named in the refusal', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'zj-est-'));
+  try {
+    const m = shapeOnly(dir);
+    const at = (over: Record<string, unknown>) => {
+      const cfg = validateConfig({ name: 'est', runsDir: dir, model: { from: m }, tokenizer: { from: m, template: 'model', ...(over.tokenizer as object ?? {}) },
+        pretrain: { batchSize: 1, seqLen: 128, lora: { r: 16 }, ...(over.pretrain as object ?? {}) }, sft: { batchSize: 1, maxLen: 128, lora: { r: 16 } },
+        rm: { pairsPerBatch: 1, maxLen: 128, lora: { r: 16 } }, ppo: { rolloutSize: 2, miniBatch: 2, maxNewTokens: 16, lora: { r: 16 } } });
+      return Object.fromEntries(estimateMemory(cfg, modelShape(cfg)).map((s) => [s.stage, s]));
+    };
+    const V = 151936, C = 896, extra = 1000;
+    const plain = at({}), ext = at({ tokenizer: { extend: { tokens: extra } } });
+    // grads + AdamW: the whole (V + new) × C tied embedding at 12 bytes per value; weights: the new rows in f32
+    const dGrad = ext.pretrain!.parts['grads + AdamW']! - plain.pretrain!.parts['grads + AdamW']!;
+    assert.equal(dGrad, 12 * (V + extra) * C);
+    assert.ok(dGrad / GiB > 1.5 && dGrad / GiB < 1.55, `${dGrad / GiB} GiB`);
+    assert.equal(ext.pretrain!.parts.weights! - plain.pretrain!.parts.weights!, 4 * extra * C);
+    // later LoRA stages only hold the grown matrix (in loraBaseWeights, f32 here); nothing more trains
+    assert.equal(ext.sft!.parts['grads + AdamW'], plain.sft!.parts['grads + AdamW']);
+    assert.equal(ext.sft!.parts.weights! - plain.sft!.parts.weights!, 4 * extra * C);
+    // full pre-training trains the embedding anyway: only the new rows are extra
+    const fullPlain = at({ pretrain: { lora: null } }), fullExt = at({ pretrain: { lora: null }, tokenizer: { extend: { tokens: extra } } });
+    assert.equal(fullExt.pretrain!.parts['grads + AdamW']! - fullPlain.pretrain!.parts['grads + AdamW']!, 12 * extra * C);
+    assert.ok(!fullExt.pretrain!.knobs.some((k) => k.startsWith('tokenizer.extend')));
+    // the refusal names the knob and what it costs
+    const err = (() => { try { checkMemory(Object.values(ext), 3 * GiB, 24 * GiB); return ''; } catch (e) { return (e as Error).message; } })();
+    assert.match(err, /^\[pipeline\] memory: stage pretrain ~/);
+    assert.ok(err.includes(`tokenizer.extend (the ${V + extra} × ${C} embedding train in full beside pretrain's LoRA adapter: 1.5 GiB of gradients and AdamW moments`), err);
+    assert.ok(!plain.pretrain!.knobs.some((k) => k.startsWith('tokenizer.extend')));
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('the RL rollout is sized by the configured lengths: prompts up to sft.maxLen plus maxNewTokens, within the context', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'zj-est-'));
+  try {
+    const m = shapeOnly(dir);
+    const ppoAt = (sftMaxLen: number, rl: 'ppo' | 'grpo' = 'ppo') => {
+      const cfg = validateConfig({ name: 'est', runsDir: dir, model: { from: m }, tokenizer: { from: m, template: 'model' }, rl,
+        sft: { batchSize: 1, maxLen: sftMaxLen, lora: { r: 16 } }, rm: { pairsPerBatch: 1, maxLen: 128, lora: { r: 16 } },
+        ppo: { rolloutSize: 16, miniBatch: 2, maxNewTokens: 64, lora: { r: 16 } }, grpo: { promptsPerStep: 2, k: 4, maxNewTokens: 32, lora: { r: 16 } } });
+      return estimateMemory(cfg, modelShape(cfg)).find((s) => s.stage === 'ppo')!;
+    };
+    // Qwen2.5-0.5B: 24 layers, 2 KV heads of 64; f32 keys and values
+    const kv = (rows: number, T: number) => 2 * 24 * rows * T * 2 * 64 * 4;
+    const short = ppoAt(128), long = ppoAt(1024);
+    assert.ok(short.parts['rollout KV cache']! >= kv(16, 128 + 64) && short.parts['rollout KV cache']! < kv(16, 128 + 64) * 20);
+    // a long SFT limit means long prompts: the rollout grows with it (it was capped at 128 prompt tokens)
+    assert.ok(long.parts['rollout KV cache']! >= kv(16, 1024 + 64), `${long.parts['rollout KV cache']} ≥ ${kv(16, 1088)}`);
+    assert.ok(long.parts['rollout KV cache']! / short.parts['rollout KV cache']! > 5, 'grows about with (1024 + 64) / (128 + 64)');
+    assert.ok(long.knobs.includes('ppo.maxNewTokens (64 + a prompt of up to sft.maxLen)'), long.knobs.join(', '));
+    const g = ppoAt(512, 'grpo');
+    assert.ok(g.parts['rollout KV cache']! >= kv(8, 512 + 32) && g.knobs.includes('grpo.maxNewTokens (32 + a prompt of up to sft.maxLen)'), g.knobs.join(', '));
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
