@@ -116,6 +116,8 @@ interface TrainShape {
   newTokens?: number;
   /** tokenizer.extend under LoRA: the vocabulary matrices train in full beside the adapter (stages/pretrain.ts) */
   vocabTrains?: boolean;
+  /** pretrain over a low-precision base: the adapter merges into the checkpoint's weights, held in this precision */
+  mergesInto?: 'f32' | 'bf16';
 }
 
 /** Values of the vocabulary matrices: the embedding, and an untied LM head. */
@@ -126,7 +128,8 @@ function vocabValues(c: LlamaConfig): number {
 function trainingMemory(c: LlamaConfig, s: TrainShape): StageMemory {
   const P = parameterCount(c);
   // with tokenizer.extend the embedding (and an untied head) trains beside LoRA: its master copy is the base's own f32
-  // tensor (this stage holds the base in f32), its gradient and AdamW moments are extra
+  // tensor (an f32 base), or an f32 copy beside a low-precision one (counted whole: an upper bound); its gradient and
+  // AdamW moments are extra
   const vocabTrained = s.lora && s.vocabTrains ? vocabValues(c) : 0;
   const trainable = (s.lora ? loraParameters(c, s.lora) + vocabTrained : P) + s.heads * (c.hiddenSize + 1);
   const fmt: WeightFormat = s.lora ? s.baseWeights : 'f32';
@@ -145,6 +148,9 @@ function trainingMemory(c: LlamaConfig, s: TrainShape): StageMemory {
     const r = s.rollout;
     parts['rollout KV cache'] = 2 * c.numLayers * r.rows * r.T * c.numKvHeads * headDimOf(c) * 4 + r.rows * r.T * perLayer;
   }
+  if (vocabTrained && fmt !== 'f32') parts['vocabulary in f32'] = vocabTrained * 4;
+  // the merge re-reads the base in its file's precision (training's buffers are gone by then, so an upper bound)
+  if (s.mergesInto && baseWeightBytes(c, s.mergesInto) > baseWeightBytes(c, fmt)) parts['merge into the base'] = baseWeightBytes(c, s.mergesInto) - baseWeightBytes(c, fmt);
   parts.process = PROCESS_BYTES;
   const knobs = [
     ...(ck ? [] : [`${s.key}.gradientCheckpointing: true`]),
@@ -192,7 +198,10 @@ export function estimateMemory(cfg: PipelineConfig, shape: ModelShape): StageMem
   // the policy carries the SFT adapter (frozen) and, on a shared base, the RM's; a full SFT model or RM is a base copy
   const frozenAdapters = [cfg.sft.lora, cfg.rm.lora].filter((l): l is LoraSpec => !!l);
   return [
-    trainingMemory(c, { ...none, stage: 'pretrain', key: 'pretrain', rows: cfg.pretrain.batchSize, T: cfg.pretrain.seqLen, lora: cfg.pretrain.lora, checkpointing: cfg.pretrain.gradientCheckpointing, rowsKey: 'pretrain.batchSize', lenKey: 'pretrain.seqLen', baseWeights: 'f32', vocabTrains: !!ext }), // merges in f32
+    // pretrain holds a checkpoint's base in model.loraBaseWeights under LoRA and merges into the file's precision
+    // (stages/pretrain-merge.ts); a preset model is trained from its f32 initialisation
+    trainingMemory(c, { ...none, stage: 'pretrain', key: 'pretrain', rows: cfg.pretrain.batchSize, T: cfg.pretrain.seqLen, lora: cfg.pretrain.lora, checkpointing: cfg.pretrain.gradientCheckpointing, rowsKey: 'pretrain.batchSize', lenKey: 'pretrain.seqLen',
+      baseWeights: cfg.model.from ? fmt : 'f32', vocabTrains: !!ext, ...(cfg.model.from && fmt !== 'f32' ? { mergesInto: shape.fileDtype } : {}) }),
     trainingMemory(c, { ...none, stage: 'sft', key: 'sft', rows: cfg.sft.batchSize, T: cfg.sft.maxLen, lora: cfg.sft.lora, checkpointing: cfg.sft.gradientCheckpointing, rowsKey: 'sft.batchSize', lenKey: 'sft.maxLen' }),
     inferenceMemory(cfg, shape, c, 'sample', 8, genT),
     trainingMemory(c, { ...none, stage: 'rm', key: 'rm', rows: 2 * cfg.rm.pairsPerBatch, T: cfg.rm.maxLen, lora: cfg.rm.lora, checkpointing: cfg.rm.gradientCheckpointing, rowsKey: 'rm.pairsPerBatch', lenKey: 'rm.maxLen', heads: 1 }),

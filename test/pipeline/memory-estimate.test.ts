@@ -161,3 +161,26 @@ test('the RL rollout is sized by the configured lengths: prompts up to sft.maxLe
     assert.ok(g.parts['rollout KV cache']! >= kv(8, 512 + 32) && g.knobs.includes('grpo.maxNewTokens (32 + a prompt of up to sft.maxLen)'), g.knobs.join(', '));
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
+
+test('pretrain from a checkpoint under LoRA holds the base in loraBaseWeights and counts the merge into its file precision', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'zj-est-'));
+  try {
+    const m = shapeOnly(dir);
+    const at = (fmt: string, ext = false) => {
+      const cfg = validateConfig({ name: 'est', runsDir: dir, model: { from: m, loraBaseWeights: fmt }, tokenizer: { from: m, template: 'model', ...(ext ? { extend: { tokens: 100 } } : {}) },
+        pretrain: { batchSize: 1, seqLen: 128, lora: { r: 16 } }, sft: { batchSize: 1, maxLen: 128, lora: { r: 16 } } });
+      const shape = modelShape(cfg);
+      return { pt: estimateMemory(cfg, shape)[0]!, shape };
+    };
+    const f32 = at('f32'), bf16 = at('bf16'), q4 = at('q4_0');
+    const c = f32.shape.config;
+    assert.equal(f32.shape.fileDtype, 'bf16');
+    assert.equal(f32.pt.parts.weights! - bf16.pt.parts.weights!, baseWeightBytes(c, 'f32') - baseWeightBytes(c, 'bf16'));
+    assert.equal(bf16.pt.parts['merge into the base'], undefined, 'a bf16 hold of a BF16 file merges in place');
+    assert.equal(bf16.pt.parts.weights! - q4.pt.parts.weights!, baseWeightBytes(c, 'bf16') - baseWeightBytes(c, 'q4_0'));
+    assert.equal(q4.pt.parts['merge into the base'], baseWeightBytes(c, 'bf16') - baseWeightBytes(c, 'q4_0'));
+    // an extension trains the vocabulary in f32 beside the low-precision base
+    const e = at('bf16', true), C = c.hiddenSize;
+    assert.equal(e.pt.parts['vocabulary in f32'], 4 * (c.vocabSize + 100) * C);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
