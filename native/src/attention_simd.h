@@ -295,8 +295,9 @@ static void attention_forward_units(const AttnArgs* ap, int64_t u0, int64_t u1) 
 
 // Backward per (b, kv-head): for each query tile, recompute P = exp(scale q.k - lse) tile by tile, then
 // dV += P^T dO, dS = P (dO.V - delta) scale, dK += dS^T Q, dQ += dS K. A unit owns its dk, dv and the dq of
-// its heads, so units never race and the summation order is fixed. When D is a multiple of W the GEMMs read
-// and accumulate into the caller's arrays directly; otherwise through zero-padded copies.
+// its heads, so units never race and the summation order is fixed. dK, dV and dQ accumulate in the unit's own
+// aligned scratch and are written out once: rows of the caller's arrays are interleaved across kv heads (and
+// heads), so accumulating there made the threads' rows share cache lines at every row boundary.
 static void attention_backward_units(const AttnArgs* ap, int64_t u0, int64_t u1) {
   const AttnArgs& a = *ap;
   const int64_t T = a.T, S = a.S, H = a.H, Hkv = a.Hkv, D = a.D, group = H / Hkv;
@@ -304,17 +305,18 @@ static void attention_backward_units(const AttnArgs* ap, int64_t u0, int64_t u1)
   const int64_t ldq = H * D, ldk = Hkv * D;
   const bool pad = D != Dp;
   const int64_t ntiles = (S + kBc - 1) / kBc + 1;
-  // Kt | Vt | bias | P | dS | delta | lse | tile max | tile flags | (D % W != 0 only: Kpad | dKa | dVa | Qpad |
-  // dOpad | dQa)
-  const int64_t sz_t = D * Sp, sz_s = kBr * kBc, sz_kp = pad ? S * Dp : 0, sz_qp = pad ? kBr * Dp : 0;
+  // Kt | Vt | bias | P | dS | delta | lse | tile flags | dKa | dVa | dQa | (D % W != 0 only: Kpad | Qpad | dOpad)
+  const int64_t sz_t = D * Sp, sz_s = kBr * kBc, sz_kv = round_up(S) * Dp, sz_q = kBr * Dp;
+  const int64_t sz_kp = pad ? S * Dp : 0, sz_qp = pad ? kBr * Dp : 0;
   const int64_t off_vt = sz_t, off_bias = off_vt + sz_t, off_P = off_bias + Sp, off_dS = off_P + sz_s;
-  const int64_t off_delta = off_dS + sz_s, off_lse = off_delta + kBr, off_tm = off_lse + kBr, off_vis = off_tm + kBr;
-  const int64_t off_kp = off_vis + (ntiles + 15) / 16 * 16, off_dk = off_kp + sz_kp, off_dv = off_dk + sz_kp;
-  const int64_t off_qp = off_dv + sz_kp, off_dop = off_qp + sz_qp, off_dq = off_dop + sz_qp;
-  float* buf = scratch_alloc(off_dq + sz_qp);
+  const int64_t off_delta = off_dS + sz_s, off_lse = off_delta + kBr, off_vis = off_lse + kBr;
+  const int64_t off_dk = off_vis + (ntiles + 63) / 64 * 16, off_dv = off_dk + sz_kv, off_dq = off_dv + sz_kv;
+  const int64_t off_kp = off_dq + sz_q, off_qp = off_kp + sz_kp, off_dop = off_qp + sz_qp;
+  float* buf = scratch_alloc(off_dop + sz_qp);
   float *Kt = buf, *Vt = buf + off_vt, *bias = buf + off_bias, *P = buf + off_P, *dS = buf + off_dS;
-  float *delta = buf + off_delta, *lrow = buf + off_lse, *tmax = buf + off_tm;
+  float *delta = buf + off_delta, *lrow = buf + off_lse;
   char* tile_vis = (char*)(buf + off_vis);
+  const Mat dK{buf + off_dk, Dp}, dV{buf + off_dv, Dp}, dQ{buf + off_dq, Dp};
   const R sc = Vec::set1(a.scale);
   for (int64_t u = u0; u < u1; u++) {
     const int64_t b = u / Hkv, kh = u % Hkv;
@@ -322,12 +324,8 @@ static void attention_backward_units(const AttnArgs* ap, int64_t u0, int64_t u1)
     stage_keys(a, b, kh, Sp, Kt, bias, tile_vis);
     transpose_rows(a.v + kvo, ldk, S, D, Sp, Vt);
     const Mat K = padded_rows(a.k + kvo, ldk, S, D, Dp, buf + off_kp);
-    const Mat dK = pad ? Mat{buf + off_dk, Dp} : Mat{a.dk + kvo, ldk};
-    const Mat dV = pad ? Mat{buf + off_dv, Dp} : Mat{a.dv + kvo, ldk};
-    for (int64_t s = 0; s < S; s++) {
-      fill(dK.p + s * dK.ld, Dp, 0.f);
-      fill(dV.p + s * dV.ld, Dp, 0.f);
-    }
+    fill(dK.p, S * Dp, 0.f);
+    fill(dV.p, S * Dp, 0.f);
     for (int64_t h = kh * group; h < (kh + 1) * group; h++) {
       for (int64_t i0 = 0; i0 < T; i0 += kBrB) {
         const int64_t in = lmin(kBrB, T - i0);
@@ -336,27 +334,28 @@ static void attention_backward_units(const AttnArgs* ap, int64_t u0, int64_t u1)
         const float* dorows = a.dout + qo;
         const Mat Q = padded_rows(qrows, ldq, in, D, Dp, buf + off_qp);
         const Mat dO = padded_rows(dorows, ldq, in, D, Dp, buf + off_dop);
-        const Mat dQ = pad ? Mat{buf + off_dq, Dp} : Mat{a.dq + qo, ldq};
         const int64_t kend = a.causal ? lmax(0, lmin(S, S - T + i0 + in)) : S;
+        fill(dQ.p, in * Dp, 0.f);
         for (int64_t i = 0; i < in; i++) {
-          fill(dQ.p + i * dQ.ld, Dp, 0.f);
           delta[i] = row_dot(dorows + i * ldq, a.out + qo + i * ldq, D);
           lrow[i] = a.lse_in[(b * H + h) * T + i0 + i];
         }
         for (int64_t j0 = 0; j0 < kend; j0 += kBc) {
           if (!tile_vis[j0 / kBc]) continue;
           const int64_t jn = lmin(kBc, kend - j0), jnp = round_up(jn);
-          score_tile(a, qrows, i0, in, j0, jn, Kt, Sp, bias, P, tmax);
           const int64_t diag = (S - T + i0) - j0;  // see Band
           const Band cols = a.causal ? kBandCols : kBandNone, khi = a.causal ? kBandKHi : kBandNone;
           const Band klo = a.causal ? kBandKLo : kBandNone;
+          mgemm(in, jnp, D, qrows, ldq, 1, Kt + j0, Sp, P, kBc, false, cols, diag);      // q.k
           mgemm(in, jnp, D, dorows, ldq, 1, Vt + j0, Sp, dS, kBc, false, cols, diag);  // dP = dO V^T
+          // One pass per row: the scores as score_tile forms them (scale, key bias, causal limit), P from the
+          // saved logsumexp, and dS. Past the row's causal limit neither product was computed: P and dS there
+          // are exact zeros.
           for (int64_t i = 0; i < in; i++) {
             float* pr = P + i * kBc;
             float* dr = dS + i * kBc;
-            // dP past the row's causal limit was not computed: keep dS there an exact zero, like P
             const int64_t lim = a.causal ? lmin(jn, diag + i + 1) : jn;
-            if (lrow[i] == kNegInf) {  // a query that saw no key has no gradient
+            if (lrow[i] == kNegInf || lim <= 0) {  // a query that saw no key has no gradient
               for (int64_t c = 0; c < jnp; c += W) {
                 Vec::store(pr + c, Vec::zero());
                 Vec::store(dr + c, Vec::zero());
@@ -365,28 +364,30 @@ static void attention_backward_units(const AttnArgs* ap, int64_t u0, int64_t u1)
             }
             const R lv = Vec::set1(lrow[i]), dl = Vec::set1(delta[i]);
             for (int64_t c = 0; c < jnp; c += W) {
-              const R p = Vec::exp(Vec::sub(Vec::load(pr + c), lv));
-              Vec::store(pr + c, p);
+              R s = Vec::fma(Vec::load(pr + c), sc, Vec::load(bias + j0 + c));
+              R p = Vec::exp(Vec::sub(s, lv));
               R ds = Vec::mul(Vec::mul(p, Vec::sub(Vec::load(dr + c), dl)), sc);
-              if (c + W > lim) ds = Vec::keep_n(ds, lim - c, 0.f);
+              if (c + W > lim) {
+                p = Vec::keep_n(p, lim - c, 0.f);
+                ds = Vec::keep_n(ds, lim - c, 0.f);
+              }
+              Vec::store(pr + c, p);
               Vec::store(dr + c, ds);
             }
           }
-          mgemm(jn, Dp, in, P, 1, kBc, dO.p, dO.ld, dV.p + j0 * dV.ld, dV.ld, true, klo, diag);  // dV += P^T dO
-          mgemm(jn, Dp, in, dS, 1, kBc, Q.p, Q.ld, dK.p + j0 * dK.ld, dK.ld, true, klo, diag);   // dK += dS^T Q
-          mgemm(in, Dp, jn, dS, kBc, 1, K.p + j0 * K.ld, K.ld, dQ.p, dQ.ld, true, khi, diag);    // dQ += dS K
+          mgemm(jn, Dp, in, P, 1, kBc, dO.p, dO.ld, dV.p + j0 * Dp, Dp, true, klo, diag);  // dV += P^T dO
+          mgemm(jn, Dp, in, dS, 1, kBc, Q.p, Q.ld, dK.p + j0 * Dp, Dp, true, klo, diag);   // dK += dS^T Q
+          mgemm(in, Dp, jn, dS, kBc, 1, K.p + j0 * K.ld, K.ld, dQ.p, Dp, true, khi, diag);  // dQ += dS K
         }
-        if (pad)
-          for (int64_t i = 0; i < in; i++)
-            for (int64_t d = 0; d < D; d++) a.dq[qo + i * ldq + d] = dQ.p[i * Dp + d];
+        for (int64_t i = 0; i < in; i++)
+          for (int64_t d = 0; d < D; d++) a.dq[qo + i * ldq + d] = dQ.p[i * Dp + d];
       }
     }
-    if (pad)
-      for (int64_t s = 0; s < S; s++)
-        for (int64_t d = 0; d < D; d++) {
-          a.dk[kvo + s * ldk + d] = dK.p[s * Dp + d];
-          a.dv[kvo + s * ldk + d] = dV.p[s * Dp + d];
-        }
+    for (int64_t s = 0; s < S; s++)
+      for (int64_t d = 0; d < D; d++) {
+        a.dk[kvo + s * ldk + d] = dK.p[s * Dp + d];
+        a.dv[kvo + s * ldk + d] = dV.p[s * Dp + d];
+      }
   }
   free(buf);
 }
