@@ -145,19 +145,19 @@ static void stage_keys(const AttnArgs& a, int64_t b, int64_t kh, int64_t Sp, flo
   }
 }
 
-// Rows (b, h, i0..i0+in) of q against key tile [j0, j0+jn): Sc[i, c] = scale q.k + bias, with keys past the
-// row's causal limit and the padding up to a whole vector set to -inf. rowmax[i] gets each row's maximum.
-static void score_tile(const AttnArgs& a, const float* qrows, int64_t i0, int64_t in, int64_t j0, int64_t jn,
-                       const float* Kt, int64_t Sp, const float* bias, float* Sc, float* rowmax) {
-  const int64_t D = a.D, H = a.H, S = a.S, T = a.T;
+// `in` query rows (row i at qrows + i * ldq) against key tile [j0, j0+jn): Sc[i, c] = scale q.k + bias, with keys
+// past the row's causal limit (causal: row i sees key column c when c <= diag + i) and the padding up to a whole
+// vector set to -inf. rowmax[i] gets each row's maximum.
+static void score_tile(const AttnArgs& a, const float* qrows, int64_t ldq, int64_t in, bool causal, int64_t diag,
+                       int64_t j0, int64_t jn, const float* Kt, int64_t Sp, const float* bias, float* Sc,
+                       float* rowmax) {
   const int64_t jnp = round_up(jn);
-  const int64_t diag = (S - T + i0) - j0;
-  mgemm(in, jnp, D, qrows, H * D, 1, Kt + j0, Sp, Sc, kBc, false, a.causal ? kBandCols : kBandNone, diag);
+  mgemm(in, jnp, a.D, qrows, ldq, 1, Kt + j0, Sp, Sc, kBc, false, causal ? kBandCols : kBandNone, diag);
   const R sc = Vec::set1(a.scale);
   for (int64_t i = 0; i < in; i++) {
     float* row = Sc + i * kBc;
     // visible keys of this row inside the tile: [0, lim)
-    const int64_t lim = a.causal ? lmin(jn, diag + i + 1) : jn;
+    const int64_t lim = causal ? lmin(jn, diag + i + 1) : jn;
     R m = Vec::set1(kNegInf);
     for (int64_t c = 0; c < jnp; c += W) {
       R v = Vec::fma(Vec::load(row + c), sc, Vec::load(bias + j0 + c));
@@ -169,9 +169,10 @@ static void score_tile(const AttnArgs& a, const float* qrows, int64_t i0, int64_
   }
 }
 
-// Decoding (one or two queries against a long cache): per query row, scores by dot products over D and the
-// output as a weighted sum of V rows. Reads K and V once per head, with no transposed staging, which costs more
-// than the arithmetic it feeds when T is this small. Sc holds one row of S scores.
+// Decoding (one or two queries against a long cache) without GQA: per query row, scores by dot products over D and
+// the output as a weighted sum of V rows. Reads K and V once per head, with no transposed staging, which costs
+// more than the arithmetic it feeds when T is this small and no other head shares the kv head. Sc holds one row of
+// S scores.
 static const int64_t kSmallT = 2;  // measured: per-row dot products win below ~3 queries per head
 
 static void attention_forward_small(const AttnArgs& a, int64_t b, int64_t h, float* Sc) {
@@ -213,6 +214,71 @@ static void attention_forward_small(const AttnArgs& a, int64_t b, int64_t h, flo
   }
 }
 
+// What a forward unit stages once per (b, kv head) and the scratch its query tiles reuse.
+struct FwdStage {
+  float *Kt, *bias, *Sc, *Oacc, *mrow, *lrow, *tmax;
+  char* tile_vis;
+  Mat V;
+  int64_t Sp, Dp;
+};
+
+// `in` (<= kBr) query rows against keys [0, kend) of the staged kv head, FlashAttention-2's loop over key tiles with
+// an online softmax. Row i is at qrows + i * ldq, writes out + i * ldo and lse[i * lse_ld]; causal: it sees keys
+// up to diag0 + i (diag0 = the first row's position), else all of [0, kend).
+static void forward_rows(const AttnArgs& a, const FwdStage& st, const float* qrows, int64_t ldq, int64_t in,
+                         bool causal, int64_t diag0, int64_t kend, float* out, int64_t ldo, float* lse,
+                         int64_t lse_ld) {
+  const int64_t D = a.D, Dp = st.Dp;
+  float *Sc = st.Sc, *Oacc = st.Oacc, *mrow = st.mrow, *lrow = st.lrow, *tmax = st.tmax;
+  for (int64_t i = 0; i < in; i++) {
+    mrow[i] = kNegInf;
+    lrow[i] = 0.f;
+  }
+  fill(Oacc, in * Dp, 0.f);
+  for (int64_t j0 = 0; j0 < kend; j0 += kBc) {
+    if (!st.tile_vis[j0 / kBc]) continue;  // every key of the tile is padding
+    const int64_t jn = lmin(kBc, kend - j0), jnp = round_up(jn);
+    score_tile(a, qrows, ldq, in, causal, diag0 - j0, j0, jn, st.Kt, st.Sp, st.bias, Sc, tmax);
+    // online softmax (Milakov & Gimelshein 2018): rescale what was accumulated when the row maximum grows
+    for (int64_t i = 0; i < in; i++) {
+      float* row = Sc + i * kBc;
+      const float mnew = tmax[i] > mrow[i] ? tmax[i] : mrow[i];
+      if (mnew == kNegInf) {  // nothing visible yet: this row of P is zero
+        for (int64_t c = 0; c < jnp; c += W) Vec::store(row + c, Vec::zero());
+        continue;
+      }
+      const float alpha = expf(mrow[i] - mnew);  // exp(-inf) = 0 on the first visible tile
+      const float s = row_exp_sum(row, row, jnp, mnew);
+      lrow[i] = lrow[i] * alpha + s;
+      mrow[i] = mnew;
+      if (alpha != 1.f) {
+        const R av = Vec::set1(alpha);
+        float* o = Oacc + i * Dp;
+        for (int64_t d = 0; d < Dp; d += W) Vec::store(o + d, Vec::mul(Vec::load(o + d), av));
+      }
+    }
+    const Band kb = causal ? kBandKHi : kBandNone;
+    mgemm(in, Dp, jn, Sc, kBc, 1, st.V.p + j0 * st.V.ld, st.V.ld, Oacc, Dp, true, kb, diag0 - j0);  // O += P V
+  }
+  for (int64_t i = 0; i < in; i++) {
+    float* o = out + i * ldo;
+    float* l = lse + i * lse_ld;
+    if (lrow[i] == 0.f) {  // a query that sees no key
+      for (int64_t d = 0; d < D; d++) o[d] = 0.f;
+      *l = kNegInf;
+      continue;
+    }
+    const R inv = Vec::set1(1.f / lrow[i]);
+    map1(Oacc + i * Dp, o, D, [&](R v) { return Vec::mul(v, inv); });
+    *l = (float)((double)mrow[i] + __builtin_log((double)lrow[i]));
+  }
+}
+
+// Units are (b, h). Prefill and training: per head, tiles of kBrF query rows. Decoding (T <= kSmallT) with GQA:
+// the heads of one kv group in this chunk become the rows of a tile instead, one tile per query position t (all of
+// its rows see the same keys), so the group's K and V are read once, not once per head. Which path a head takes
+// depends on the shape only, and a row's arithmetic not on which rows share its tile, so the bits do not depend on
+// the chunking.
 static void attention_forward_units(const AttnArgs* ap, int64_t u0, int64_t u1) {
   const AttnArgs& a = *ap;
   const int64_t T = a.T, S = a.S, H = a.H, Hkv = a.Hkv, D = a.D, group = H / Hkv;
@@ -224,71 +290,42 @@ static void attention_forward_units(const AttnArgs* ap, int64_t u0, int64_t u1) 
   const int64_t off_m = off_o + kBr * Dp, off_l = off_m + kBr, off_tm = off_l + kBr;
   const int64_t off_vis = off_tm + kBr;
   float* buf = scratch_alloc(off_vis + ntiles);
-  float *Kt = buf, *Vpad = buf + off_vp, *bias = buf + off_bias, *Sc = buf + off_sc, *Oacc = buf + off_o;
-  float *mrow = buf + off_m, *lrow = buf + off_l, *tmax = buf + off_tm;
-  char* tile_vis = (char*)(buf + off_vis);
-  Mat V{nullptr, 0};
+  FwdStage st{buf, buf + off_bias, buf + off_sc, buf + off_o, buf + off_m, buf + off_l, buf + off_tm,
+              (char*)(buf + off_vis), Mat{nullptr, 0}, Sp, Dp};
+  const bool rows_path = T <= kSmallT && group == 1;
   int64_t staged_b = -1, staged_kh = -1;
-  for (int64_t u = u0; u < u1; u++) {
+  for (int64_t u = u0; u < u1;) {
     const int64_t b = u / H, h = u % H, kh = h / group;
-    if (T <= kSmallT) {
-      attention_forward_small(a, b, h, Sc);
+    if (rows_path) {
+      attention_forward_small(a, b, h, st.Sc);
+      u++;
       continue;
     }
     if (b != staged_b || kh != staged_kh) {  // heads of one GQA group share the staged K and V
-      stage_keys(a, b, kh, Sp, Kt, bias, tile_vis);
-      V = padded_rows(a.v + (b * S * Hkv + kh) * D, Hkv * D, S, D, Dp, Vpad);
+      stage_keys(a, b, kh, Sp, st.Kt, st.bias, st.tile_vis);
+      st.V = padded_rows(a.v + (b * S * Hkv + kh) * D, Hkv * D, S, D, Dp, buf + off_vp);
       staged_b = b;
       staged_kh = kh;
     }
+    if (T <= kSmallT) {  // heads [h, h1) of this group and chunk, at most kBrF per tile
+      const int64_t h1 = lmin(lmin((kh + 1) * group, h + kBrF), h + (u1 - u));
+      for (int64_t t = 0; t < T; t++) {
+        const int64_t qo = ((b * T + t) * H + h) * D;
+        const int64_t kend = a.causal ? lmax(0, lmin(S, S - T + t + 1)) : S;
+        forward_rows(a, st, a.q + qo, D, h1 - h, false, 0, kend, a.o + qo, D, a.lse + (b * H + h) * T + t, T);
+      }
+      u += h1 - h;
+      continue;
+    }
     for (int64_t i0 = 0; i0 < T; i0 += kBrF) {
       const int64_t in = lmin(kBrF, T - i0);
-      const float* qrows = a.q + ((b * T + i0) * H + h) * D;
+      const int64_t qo = ((b * T + i0) * H + h) * D;
       // keys any row of this tile may see: [0, kend)
       const int64_t kend = a.causal ? lmax(0, lmin(S, S - T + i0 + in)) : S;
-      for (int64_t i = 0; i < in; i++) {
-        mrow[i] = kNegInf;
-        lrow[i] = 0.f;
-      }
-      fill(Oacc, in * Dp, 0.f);
-      for (int64_t j0 = 0; j0 < kend; j0 += kBc) {
-        if (!tile_vis[j0 / kBc]) continue;  // every key of the tile is padding
-        const int64_t jn = lmin(kBc, kend - j0), jnp = round_up(jn);
-        score_tile(a, qrows, i0, in, j0, jn, Kt, Sp, bias, Sc, tmax);
-        // online softmax (Milakov & Gimelshein 2018): rescale what was accumulated when the row maximum grows
-        for (int64_t i = 0; i < in; i++) {
-          float* row = Sc + i * kBc;
-          const float mnew = tmax[i] > mrow[i] ? tmax[i] : mrow[i];
-          if (mnew == kNegInf) {  // nothing visible yet: this row of P is zero
-            for (int64_t c = 0; c < jnp; c += W) Vec::store(row + c, Vec::zero());
-            continue;
-          }
-          const float alpha = expf(mrow[i] - mnew);  // exp(-inf) = 0 on the first visible tile
-          const float s = row_exp_sum(row, row, jnp, mnew);
-          lrow[i] = lrow[i] * alpha + s;
-          mrow[i] = mnew;
-          if (alpha != 1.f) {
-            const R av = Vec::set1(alpha);
-            float* o = Oacc + i * Dp;
-            for (int64_t d = 0; d < Dp; d += W) Vec::store(o + d, Vec::mul(Vec::load(o + d), av));
-          }
-        }
-        const Band kb = a.causal ? kBandKHi : kBandNone;
-        mgemm(in, Dp, jn, Sc, kBc, 1, V.p + j0 * V.ld, V.ld, Oacc, Dp, true, kb, S - T + i0 - j0);  // O += P V
-      }
-      for (int64_t i = 0; i < in; i++) {
-        float* out = a.o + ((b * T + i0 + i) * H + h) * D;
-        float* lse = a.lse + (b * H + h) * T + i0 + i;
-        if (lrow[i] == 0.f) {  // a query that sees no key
-          for (int64_t d = 0; d < D; d++) out[d] = 0.f;
-          *lse = kNegInf;
-          continue;
-        }
-        const R inv = Vec::set1(1.f / lrow[i]);
-        map1(Oacc + i * Dp, out, D, [&](R v) { return Vec::mul(v, inv); });
-        *lse = (float)((double)mrow[i] + __builtin_log((double)lrow[i]));
-      }
+      forward_rows(a, st, a.q + qo, H * D, in, a.causal, S - T + i0, kend, a.o + qo, H * D,
+                   a.lse + (b * H + h) * T + i0, 1);
     }
+    u++;
   }
   free(buf);
 }

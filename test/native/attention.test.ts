@@ -33,6 +33,12 @@ const cases: Case[] = [
   { label: 'decode T=1 over a cache, GQA 4, D=128, B=3', B: 3, T: 1, S: 200, H: 8, Hkv: 2, D: 128, causal: true,
     mask: (b, s) => s >= 3 * b },
   { label: 'decode T=1 over a cache, GQA 7, D=64', B: 1, T: 1, S: 129, H: 14, Hkv: 2, D: 64, causal: true },
+  { label: 'decode T=2 over a cache, GQA 3, key padding', B: 2, T: 2, S: 90, H: 6, Hkv: 2, D: 64, causal: true,
+    mask: (b, s) => s % 7 !== b },
+  { label: 'decode T=1, GQA 20: two tiles of heads', B: 1, T: 1, S: 70, H: 20, Hkv: 1, D: 64, causal: true },
+  { label: 'decode T=1, GQA 4, one batch with every key masked', B: 2, T: 1, S: 40, H: 4, Hkv: 1, D: 32, causal: true,
+    mask: (b) => b === 0 },
+  { label: 'decode T=2, non-causal, GQA 2, odd D', B: 1, T: 2, S: 50, H: 4, Hkv: 2, D: 20, causal: false },
   { label: 'T=3 rows over a cache, D=64', B: 2, T: 3, S: 66, H: 2, Hkv: 1, D: 64, causal: true },
   { label: 'several query and key tiles, GQA 2, D=64', B: 1, T: 161, S: 161, H: 2, Hkv: 1, D: 64, causal: true },
 ];
@@ -109,9 +115,14 @@ function sameBits(a: Float32Array, b: Float32Array): boolean {
   return x.every((v, i) => v === y[i]);
 }
 
-test('attention: 1 and 2 pool threads give identical bits', () => {
-  const c: Case = { label: 'split', B: 2, T: 70, S: 70, H: 6, Hkv: 3, D: 64, causal: true, mask: (b, s) => b === 0 || s > 5 };
-  const x = inputs(c, 400);
+const splitCases: Case[] = [
+  { label: 'prefill', B: 2, T: 70, S: 70, H: 6, Hkv: 3, D: 64, causal: true, mask: (b, s) => b === 0 || s > 5 },
+  // 3 heads of one kv group over 2 threads: a chunk boundary splits the group's tile of heads
+  { label: 'decode', B: 1, T: 1, S: 1024, H: 3, Hkv: 1, D: 64, causal: true },
+];
+
+for (const [i, c] of splitCases.entries()) test(`attention ${c.label}: 1 and 2 pool threads give identical bits`, () => {
+  const x = inputs(c, 400 + i);
   const initial = addon.info().threads;
   const runs: Outputs[] = [];
   try {
@@ -124,6 +135,9 @@ test('attention: 1 and 2 pool threads give identical bits', () => {
   }
   for (const k of ['out', 'lse', 'dq', 'dk', 'dv'] as const)
     assert.ok(sameBits(runs[0]![k], runs[1]![k]), `${k} differs between 1 and 2 threads on ${isa}`);
+  const want = run(ref, c, x);
+  close('forward.out', runs[1]!.out, want.out, 1e-5, 0.05);
+  close('forward.lse', runs[1]!.lse, want.lse, 4e-6, 0.05);
 });
 
 // ---- the other instruction-set paths: this file again, in a child with ZJ_ISA lowered ---------------------
