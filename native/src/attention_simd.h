@@ -104,24 +104,35 @@ struct Mat {
 };
 
 // n rows of D floats (row stride ld) as an operand whose rows hold whole vectors: the source itself when D is a
-// multiple of W (no copy), else a zero-padded copy in scratch (n x Dp).
-static Mat padded_rows(const float* src, int64_t ld, int64_t n, int64_t D, int64_t Dp, float* scratch) {
-  if (D == Dp) return Mat{(float*)src, ld};
+// multiple of W and no row is masked (no copy), else a zero-padded copy in scratch (n x Dp). Given a key bias,
+// rows of masked keys (bias -inf) are zeros in the copy: a masked key's values must not reach a product, since
+// P = 0 there does not cancel them when they are NaN (an unwritten KV-cache slot).
+static Mat padded_rows(const float* src, int64_t ld, int64_t n, int64_t D, int64_t Dp, float* scratch,
+                       const float* masked_bias = nullptr) {
+  if (D == Dp && !masked_bias) return Mat{(float*)src, ld};
   for (int64_t r = 0; r < n; r++) {
     const float* s = src + r * ld;
     float* d = scratch + r * Dp;
-    for (int64_t c = 0; c < D; c++) d[c] = s[c];
+    const bool keep = !masked_bias || masked_bias[r] == 0.f;
+    for (int64_t c = 0; c < D; c++) d[c] = keep ? s[c] : 0.f;
     for (int64_t c = D; c < Dp; c++) d[c] = 0.f;
   }
   return Mat{scratch, Dp};
 }
 
-// S rows of D floats (stride ld) transposed into dst (D x Sp), columns [S, Sp) zero: whole TB x TB blocks in
-// registers (Vec::transpose_block), the ragged edges element by element.
+// Columns of masked keys (bias -inf) of a transposed operand (D x Sp) set to zero; see padded_rows.
+static void zero_masked_cols(float* dst, int64_t D, int64_t S, int64_t Sp, const float* bias) {
+  for (int64_t s = 0; s < S; s++)
+    if (bias[s] != 0.f)
+      for (int64_t d = 0; d < D; d++) dst[d * Sp + s] = 0.f;
+}
+
+// S rows of D floats (stride ld) transposed into dst (D x Sp), columns [S, round_up(S)) zero (the tiles read whole
+// vectors, no further): whole TB x TB blocks in registers (Vec::transpose_block), the ragged edges one by one.
 static void transpose_rows(const float* src, int64_t ld, int64_t S, int64_t D, int64_t Sp, float* dst) {
   constexpr int TB = Vec::TB;
   for (int64_t d = 0; d < D; d++)
-    for (int64_t s = S; s < Sp; s++) dst[d * Sp + s] = 0.f;
+    for (int64_t s = S; s < lmin(Sp, round_up(S)); s++) dst[d * Sp + s] = 0.f;
   const int64_t Sb = S / TB * TB, Db = D / TB * TB;
   for (int64_t s0 = 0; s0 < Sb; s0 += TB) {
     for (int64_t d0 = 0; d0 < Db; d0 += TB) Vec::transpose_block(src + s0 * ld + d0, ld, dst + d0 * Sp + s0, Sp);
@@ -132,17 +143,33 @@ static void transpose_rows(const float* src, int64_t ld, int64_t S, int64_t D, i
     for (int64_t d = 0; d < D; d++) dst[d * Sp + s] = src[s * ld + d];
 }
 
-// Per (b, kv-head): K transposed (D x Sp) for score tiles, a 0/-inf key bias (Sp; -inf in the padding) and
-// whether each key tile has any visible key (tiles of padding only are skipped).
-static void stage_keys(const AttnArgs& a, int64_t b, int64_t kh, int64_t Sp, float* Kt, float* bias, char* tile_vis) {
+// What stage_keys found: keys [send, S) are all masked (a KV cache's unwritten capacity), so nothing past send is
+// staged or visited; masked: some key below send is masked too.
+struct KeyRange {
+  int64_t send;
+  bool masked;
+};
+
+// Per (b, kv-head): a 0/-inf key bias (Sp; -inf in the padding), K's first send rows transposed (D x Sp, columns
+// of masked keys and from send on zero) for score tiles, and whether each key tile has any visible key (tiles of
+// padding only are skipped).
+static KeyRange stage_keys(const AttnArgs& a, int64_t b, int64_t kh, int64_t Sp, float* Kt, float* bias,
+                           char* tile_vis) {
   const int64_t S = a.S, D = a.D, Hkv = a.Hkv;
-  transpose_rows(a.k + (b * S * Hkv + kh) * D, Hkv * D, S, D, Sp, Kt);
-  for (int64_t s = 0; s < Sp; s++) bias[s] = s < S && (!a.mask || a.mask[b * S + s] != 0) ? 0.f : kNegInf;
-  for (int64_t j0 = 0, t = 0; j0 < S; j0 += kBc, t++) {
+  KeyRange r{0, false};
+  for (int64_t s = 0; s < Sp; s++) {
+    bias[s] = s < S && (!a.mask || a.mask[b * S + s] != 0) ? 0.f : kNegInf;
+    if (bias[s] == 0.f) r.send = s + 1;
+  }
+  for (int64_t s = 0; s < r.send; s++) r.masked |= bias[s] != 0.f;
+  transpose_rows(a.k + (b * S * Hkv + kh) * D, Hkv * D, r.send, D, Sp, Kt);
+  if (r.masked) zero_masked_cols(Kt, D, r.send, Sp, bias);
+  for (int64_t j0 = 0, t = 0; j0 < r.send; j0 += kBc, t++) {
     char vis = 0;
-    for (int64_t s = j0; s < lmin(S, j0 + kBc); s++) vis |= bias[s] == 0.f;
+    for (int64_t s = j0; s < lmin(r.send, j0 + kBc); s++) vis |= bias[s] == 0.f;
     tile_vis[t] = vis;
   }
+  return r;
 }
 
 // `in` query rows (row i at qrows + i * ldq) against key tile [j0, j0+jn): Sc[i, c] = scale q.k + bias, with keys
@@ -219,7 +246,7 @@ struct FwdStage {
   float *Kt, *bias, *Sc, *Oacc, *mrow, *lrow, *tmax;
   char* tile_vis;
   Mat V;
-  int64_t Sp, Dp;
+  int64_t Sp, Dp, send;  // send: see KeyRange
 };
 
 // `in` (<= kBr) query rows against keys [0, kend) of the staged kv head, FlashAttention-2's loop over key tiles with
@@ -235,6 +262,7 @@ static void forward_rows(const AttnArgs& a, const FwdStage& st, const float* qro
     lrow[i] = 0.f;
   }
   fill(Oacc, in * Dp, 0.f);
+  kend = lmin(kend, st.send);
   for (int64_t j0 = 0; j0 < kend; j0 += kBc) {
     if (!st.tile_vis[j0 / kBc]) continue;  // every key of the tile is padding
     const int64_t jn = lmin(kBc, kend - j0), jnp = round_up(jn);
@@ -284,14 +312,14 @@ static void attention_forward_units(const AttnArgs* ap, int64_t u0, int64_t u1) 
   const int64_t T = a.T, S = a.S, H = a.H, Hkv = a.Hkv, D = a.D, group = H / Hkv;
   const int64_t Sp = round_up(lmax(S, 1)) + kBc, Dp = round_up(D);
   const int64_t ntiles = (S + kBc - 1) / kBc + 1;
-  // Kt | Vpad | bias | Sc | Oacc | m | l | tile max | tile flags
-  const int64_t off_vp = D * Sp, off_bias = off_vp + (D == Dp ? 0 : S * Dp), off_sc = off_bias + Sp;
+  // Kt | Vpad (D % W != 0 or a key mask) | bias | Sc | Oacc | m | l | tile max | tile flags
+  const int64_t off_vp = D * Sp, off_bias = off_vp + (D == Dp && !a.mask ? 0 : S * Dp), off_sc = off_bias + Sp;
   const int64_t off_o = off_sc + lmax(kBr * kBc, round_up(S));  // Sc also holds a row of S scores (decode path)
   const int64_t off_m = off_o + kBr * Dp, off_l = off_m + kBr, off_tm = off_l + kBr;
   const int64_t off_vis = off_tm + kBr;
   float* buf = scratch_alloc(off_vis + ntiles);
   FwdStage st{buf, buf + off_bias, buf + off_sc, buf + off_o, buf + off_m, buf + off_l, buf + off_tm,
-              (char*)(buf + off_vis), Mat{nullptr, 0}, Sp, Dp};
+              (char*)(buf + off_vis), Mat{nullptr, 0}, Sp, Dp, 0};
   const bool rows_path = T <= kSmallT && group == 1;
   int64_t staged_b = -1, staged_kh = -1;
   for (int64_t u = u0; u < u1;) {
@@ -302,8 +330,10 @@ static void attention_forward_units(const AttnArgs* ap, int64_t u0, int64_t u1) 
       continue;
     }
     if (b != staged_b || kh != staged_kh) {  // heads of one GQA group share the staged K and V
-      stage_keys(a, b, kh, Sp, st.Kt, st.bias, st.tile_vis);
-      st.V = padded_rows(a.v + (b * S * Hkv + kh) * D, Hkv * D, S, D, Dp, buf + off_vp);
+      const KeyRange kr = stage_keys(a, b, kh, Sp, st.Kt, st.bias, st.tile_vis);
+      st.V = padded_rows(a.v + (b * S * Hkv + kh) * D, Hkv * D, kr.send, D, Dp, buf + off_vp,
+                         kr.masked ? st.bias : nullptr);
+      st.send = kr.send;
       staged_b = b;
       staged_kh = kh;
     }
@@ -342,9 +372,10 @@ static void attention_backward_units(const AttnArgs* ap, int64_t u0, int64_t u1)
   const int64_t ldq = H * D, ldk = Hkv * D;
   const bool pad = D != Dp;
   const int64_t ntiles = (S + kBc - 1) / kBc + 1;
-  // Kt | Vt | bias | P | dS | delta | lse | tile flags | dKa | dVa | dQa | (D % W != 0 only: Kpad | Qpad | dOpad)
+  // Kt | Vt | bias | P | dS | delta | lse | tile flags | dKa | dVa | dQa | Kpad (D % W != 0 or a key mask) |
+  // Qpad | dOpad (D % W != 0)
   const int64_t sz_t = D * Sp, sz_s = kBr * kBc, sz_kv = round_up(S) * Dp, sz_q = kBr * Dp;
-  const int64_t sz_kp = pad ? S * Dp : 0, sz_qp = pad ? kBr * Dp : 0;
+  const int64_t sz_kp = pad || a.mask ? S * Dp : 0, sz_qp = pad ? kBr * Dp : 0;
   const int64_t off_vt = sz_t, off_bias = off_vt + sz_t, off_P = off_bias + Sp, off_dS = off_P + sz_s;
   const int64_t off_delta = off_dS + sz_s, off_lse = off_delta + kBr, off_vis = off_lse + kBr;
   const int64_t off_dk = off_vis + (ntiles + 63) / 64 * 16, off_dv = off_dk + sz_kv, off_dq = off_dv + sz_kv;
@@ -358,9 +389,10 @@ static void attention_backward_units(const AttnArgs* ap, int64_t u0, int64_t u1)
   for (int64_t u = u0; u < u1; u++) {
     const int64_t b = u / Hkv, kh = u % Hkv;
     const int64_t kvo = (b * S * Hkv + kh) * D;  // (b, s=0, kh, 0)
-    stage_keys(a, b, kh, Sp, Kt, bias, tile_vis);
-    transpose_rows(a.v + kvo, ldk, S, D, Sp, Vt);
-    const Mat K = padded_rows(a.k + kvo, ldk, S, D, Dp, buf + off_kp);
+    const KeyRange kr = stage_keys(a, b, kh, Sp, Kt, bias, tile_vis);
+    transpose_rows(a.v + kvo, ldk, kr.send, D, Sp, Vt);
+    if (kr.masked) zero_masked_cols(Vt, D, kr.send, Sp, bias);
+    const Mat K = padded_rows(a.k + kvo, ldk, kr.send, D, Dp, buf + off_kp, kr.masked ? bias : nullptr);
     fill(dK.p, S * Dp, 0.f);
     fill(dV.p, S * Dp, 0.f);
     for (int64_t h = kh * group; h < (kh + 1) * group; h++) {
@@ -371,7 +403,7 @@ static void attention_backward_units(const AttnArgs* ap, int64_t u0, int64_t u1)
         const float* dorows = a.dout + qo;
         const Mat Q = padded_rows(qrows, ldq, in, D, Dp, buf + off_qp);
         const Mat dO = padded_rows(dorows, ldq, in, D, Dp, buf + off_dop);
-        const int64_t kend = a.causal ? lmax(0, lmin(S, S - T + i0 + in)) : S;
+        const int64_t kend = lmin(kr.send, a.causal ? lmax(0, lmin(S, S - T + i0 + in)) : S);
         fill(dQ.p, in * Dp, 0.f);
         for (int64_t i = 0; i < in; i++) {
           delta[i] = row_dot(dorows + i * ldq, a.out + qo + i * ldq, D);

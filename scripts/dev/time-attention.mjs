@@ -3,7 +3,8 @@
 // shape (default the Qwen2.5-0.5B training shape: B 1, T = S 512, 14 query / 2 KV heads, D 64, causal), the minimum
 // over --reps calls, which a shared machine's preemption inflates least. ADDON=path/to/zhongjing.node times
 // another build of the addon (before vs after in one session). Not a benchmark of record: `zhongjing bench` is.
-//   ZJ_THREADS=1 node scripts/dev/time-attention.mjs [B,T,S,H,Hkv,D] [reps]
+// A third argument `half` passes a key mask hiding each row's second half of keys (a half-written KV cache).
+//   ZJ_THREADS=1 node scripts/dev/time-attention.mjs [B,T,S,H,Hkv,D] [reps] [half]
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
@@ -27,6 +28,11 @@ const q = rand(B * T * H * D), k = rand(B * S * Hkv * D), v = rand(B * S * Hkv *
 const out = new Float32Array(q.length), lse = new Float32Array(B * H * T);
 const dq = new Float32Array(q.length), dk = new Float32Array(k.length), dv = new Float32Array(k.length);
 const scale = 1 / Math.sqrt(D);
+let mask = null;
+if (process.argv[4] === 'half') {
+  mask = new Int32Array(B * S);
+  for (let b = 0; b < B; b++) for (let s = 0; s < S; s++) mask[b * S + s] = s < Math.max(1, S >> 1) ? 1 : 0;
+}
 
 function time(f) {
   f();
@@ -41,13 +47,13 @@ function time(f) {
   return { cpu, wall };
 }
 
-const fwd = time(() => nat.attentionForward(q, k, v, out, lse, B, T, S, H, Hkv, D, scale, true, null));
-const bwd = time(() => nat.attentionBackward(q, k, v, out, lse, dOut, dq, dk, dv, B, T, S, H, Hkv, D, scale, true, null));
-// multiply-adds x 2 of one (T x S x D) product per head, causal: the rows' visible keys only
+const fwd = time(() => nat.attentionForward(q, k, v, out, lse, B, T, S, H, Hkv, D, scale, true, mask));
+const bwd = time(() => nat.attentionBackward(q, k, v, out, lse, dOut, dq, dk, dv, B, T, S, H, Hkv, D, scale, true, mask));
+// multiply-adds x 2 of one (T x S x D) product per head, causal: the rows' visible keys only (a mask not counted)
 let visible = 0;
 for (let t = 0; t < T; t++) visible += S - T + t + 1;
 const gemm = 2 * visible * D * B * H;
 const gf = (n, ms) => (n / ms / 1e6).toFixed(1);
-console.log(`attention B${B} T${T} S${S} H${H}/${Hkv} D${D}, ${nat.info().isa}, ${nat.info().threads} threads`);
+console.log(`attention B${B} T${T} S${S} H${H}/${Hkv} D${D}${mask ? ' (second half of keys masked)' : ''}, ${nat.info().isa}, ${nat.info().threads} threads`);
 console.log(`  forward   cpu ${fwd.cpu.toFixed(2)} ms  wall ${fwd.wall.toFixed(2)} ms  ${gf(2 * gemm, fwd.cpu)} GFLOP/s of cpu (QK^T, PV)`);
 console.log(`  backward  cpu ${bwd.cpu.toFixed(2)} ms  wall ${bwd.wall.toFixed(2)} ms  ${gf(5 * gemm, bwd.cpu)} GFLOP/s of cpu (QK^T again, dO V^T, P^T dO, dS^T Q, dS K)`);

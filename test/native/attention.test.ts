@@ -140,6 +140,37 @@ for (const [i, c] of splitCases.entries()) test(`attention ${c.label}: 1 and 2 p
   close('forward.lse', runs[1]!.lse, want.lse, 4e-6, 0.05);
 });
 
+// An unwritten KV-cache slot may hold anything (NaN after a reset): masked keys must not reach any output.
+const poisonCases: Case[] = [
+  { label: 'decode, GQA (heads as tile rows)', B: 2, T: 1, S: 90, H: 4, Hkv: 1, D: 64, causal: true, mask: (b, s) => s < 40 + b },
+  { label: 'decode, no GQA (per-row path)', B: 2, T: 1, S: 90, H: 2, Hkv: 2, D: 64, causal: true, mask: (b, s) => s < 40 + b },
+  { label: 'prefill tiles, odd D', B: 2, T: 20, S: 90, H: 4, Hkv: 2, D: 24, causal: false, mask: (b, s) => s < 60 + b && s % 9 !== 0 },
+];
+
+for (const [i, c] of poisonCases.entries()) test(`attention ${c.label}: masked keys holding NaN change nothing`, () => {
+  const x = inputs(c, 500 + i);
+  const clean = run(nat, c, x);
+  const kp = x.k.slice(), vp = x.v.slice(), row = c.Hkv * c.D;
+  for (let b = 0; b < c.B; b++)
+    for (let s = 0; s < c.S; s++)
+      if (!x.mask![b * c.S + s]) {
+        kp.fill(NaN, (b * c.S + s) * row, (b * c.S + s + 1) * row);
+        vp.fill(NaN, (b * c.S + s) * row, (b * c.S + s + 1) * row);
+      }
+  const poisoned = run(nat, c, { ...x, k: kp, v: vp });
+  for (const k of ['out', 'lse', 'dq'] as const)
+    assert.ok(sameBits(clean[k], poisoned[k]), `${k}: NaN in masked keys reached the output on ${isa}`);
+  // the gradient of a masked key is 0 either way; of a visible one, unchanged
+  for (const k of ['dk', 'dv'] as const) {
+    for (let b = 0; b < c.B; b++)
+      for (let s = 0; s < c.S; s++) {
+        const o = (b * c.S + s) * row;
+        const want = x.mask![b * c.S + s] ? clean[k].subarray(o, o + row) : new Float32Array(row);
+        assert.ok(sameBits(poisoned[k].subarray(o, o + row), want), `${k} of key ${s} (batch ${b}) on ${isa}`);
+      }
+  }
+});
+
 // ---- the other instruction-set paths: this file again, in a child with ZJ_ISA lowered ---------------------
 
 if (!isChild) {
