@@ -363,8 +363,8 @@ static void attention_forward_units(const AttnArgs* ap, int64_t u0, int64_t u1) 
 // Backward per (b, kv-head): for each query tile, recompute P = exp(scale q.k - lse) tile by tile, then
 // dV += P^T dO, dS = P (dO.V - delta) scale, dK += dS^T Q, dQ += dS K. A unit owns its dk, dv and the dq of
 // its heads, so units never race and the summation order is fixed. dK, dV and dQ accumulate in the unit's own
-// aligned scratch and are written out once: rows of the caller's arrays are interleaved across kv heads (and
-// heads), so accumulating there made the threads' rows share cache lines at every row boundary.
+// 64-byte aligned scratch and are written out once: the caller's rows interleave kv heads (and heads) and need not
+// be aligned, so accumulating in place could have two threads writing one cache line at a row boundary.
 static void attention_backward_units(const AttnArgs* ap, int64_t u0, int64_t u1) {
   const AttnArgs& a = *ap;
   const int64_t T = a.T, S = a.S, H = a.H, Hkv = a.Hkv, D = a.D, group = H / Hkv;
