@@ -11,12 +11,13 @@ namespace zj {
 // x (1, K) for the one-row kernel. x: int8 values of q8_0-style blocks (the values of quantize_act_scalar, signed):
 // per group of 4 blocks the 4 × 16 first values, then the 4 × 16 last (against the low and high nibbles of the 4
 // weight blocks), blocks past the last whole group natural. seed: per group 16 int32, lane i = −8 · Σ of the 8 bytes
-// of x that lane i of the two dot products takes (the nibbles are w + 8). d: the blocks' f32 scales, zero past K / 32
-// up to a multiple of 16.
+// of x that lane i of the two dot products takes (the nibbles are w + 8). d: the blocks' f32 scales; d4: per group 16
+// f32, lanes 4i .. 4i+3 block i's scale (the lanes its sums land in).
 struct Row1Act {
   const int8_t* x;
   const int32_t* seed;
   const float* d;
+  const float* d4;
 };
 
 // Quantize x into a per-thread scratch; the views stay valid until the next call on this thread. Only called when
