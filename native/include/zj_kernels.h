@@ -132,6 +132,9 @@ void zj_cross_entropy_backward(const float* logits, const int32_t* targets, cons
 void zj_gather_logprobs_forward(const float* logits, const int32_t* ids, float* out, float* lse, int64_t N, int64_t V);
 void zj_gather_logprobs_backward(const float* logits, const int32_t* ids, const float* lse, const float* dOut,
                                  float* dLogits, int64_t N, int64_t V);
+// out[n] = the first j of the largest logits[n, j] (NaN never chosen; 0 when logits[n, 0] is NaN): greedy decoding
+// (argmax.cc). V >= 1.
+void zj_argmax_rows(const float* logits, int32_t* out, int64_t N, int64_t V);
 // out[n, :] = weight[ids[n], :] as f32 (weight (V, C) in zj_wformat w_format)
 // backward: dWeight[ids[n], :] += dOut[n, :] (f32 dWeight, not cleared)
 void zj_embedding_forward(const void* weight, int w_format, const int32_t* ids, float* out, int64_t N, int64_t C,

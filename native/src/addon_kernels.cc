@@ -282,6 +282,11 @@ const Glue kLoss[] = {
        check_ids(a, ids, N, V, false, 0);
        zj_gather_logprobs_backward(a.f32(0, n), ids, a.f32(2, N), a.f32(3, N), a.f32(4, n), N, V);
      }},
+    {"argmaxRows(logits, out, N, V)", [](const Args& a) {
+       const int64_t N = dim(a, 2), V = dim(a, 3);
+       if (N > 0 && V == 0) a.fail("V must be at least 1");
+       zj_argmax_rows(a.f32(0, count(a, {N, V})), a.i32(1, N), N, V);
+     }},
     {"embeddingForward(weight, wFormat, ids, out, N, C, V)", [](const Args& a) {
        const int64_t N = dim(a, 4), C = dim(a, 5), V = dim(a, 6);
        const WeightArg w = weight_arg(a, 0, 1, V, C);

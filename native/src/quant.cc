@@ -9,6 +9,7 @@
 #include "cpu.h"
 #include "pool.h"
 #include "quant_impl.h"
+#include "quant_row1.h"
 
 namespace zj {
 
@@ -74,6 +75,15 @@ static int64_t tile_min_rows() {
   static const int64_t v = env_rows("ZJ_QUANT_TILE_MIN", 17);
   return v;
 }
+// One row of x (batch-1 decode) over q4_0 takes the one-row VNNI kernel (quant_row1.h) unless ZJ_QUANT_ROW1=0 (A/B
+// runs: then the multi-row kernel of quant_dot_avx512.h takes it, as it takes 2–4 rows and q8_0).
+static bool row1_enabled() {
+  static const bool v = [] {
+    const char* e = std::getenv("ZJ_QUANT_ROW1");
+    return !(e && e[0] == '0');
+  }();
+  return v;
+}
 
 // The drivers' tiling of the one-row kernels (AVX2, scalar, and AVX-512 below batch_min_rows): weight rows in tiles
 // of ~512 KiB (half of a Zen 4 / 5 core's 1 MiB L2; the rest holds the x panel and what streams past), each tile
@@ -118,6 +128,13 @@ void matvec_quant(int64_t M, int64_t N, int64_t K, const float* x, const uint8_t
     // at least ~64k weights per chunk of the pool, as below
     const int64_t grain = (65536 + K - 1) / K;
     parallel_for(N, grain, [&](int64_t n0, int64_t n1, int) { rows(M, K, N, a, W, out, n0, n1); });
+    return;
+  }
+  if (M == 1 && format == ZJ_W_Q4_0 && use_avx512_int8() && row1_enabled()) {
+    const Row1Act a = row1_act_avx512(x, K);
+    // chunks of whole rows; at least ~64k weights per chunk so small layers stay on one thread
+    const int64_t grain = (65536 + K - 1) / K;
+    parallel_for(N, grain, [&](int64_t n0, int64_t n1, int) { matvec_q4_0_row1_avx512(K, a, W, out, n0, n1); });
     return;
   }
 #endif

@@ -102,6 +102,11 @@ export interface Kernels {
   crossEntropyBackward(logits: F32, targets: I32, lse: F32, dLoss: F32, dLogits: F32, N: number, V: number, ignoreIndex: number): void;
   gatherLogProbsForward(logits: F32, ids: I32, out: F32, lse: F32, N: number, V: number): void;
   gatherLogProbsBackward(logits: F32, ids: I32, lse: F32, dOut: F32, dLogits: F32, N: number, V: number): void;
+  /**
+   * out[n] = the first j of the largest logits[n, j] (greedy decoding; no sort): the rule "start at 0, move on a
+   * strictly greater value", so NaN is never chosen and a row starting with NaN gives 0. V >= 1.
+   */
+  argmaxRows(logits: F32, out: I32, N: number, V: number): void;
   /** out[n] = row ids[n] of weight (V, C) in any format, as f32. */
   embeddingForward(weight: Weight, wFormat: WeightFormat, ids: I32, out: F32, N: number, C: number, V: number): void;
   /** dWeight[ids[n]] += dOut[n]; dWeight is not cleared. */

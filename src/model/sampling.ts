@@ -4,6 +4,7 @@
 // which id a given draw picks, so the fast paths below reproduce that order's ids and sums bit for bit.
 // It does not batch, stop or stream: generate.ts and serve/batch-decode.ts call it per row.
 import type { Rng } from '../util/rng.js';
+import { backend } from '../backend/index.js';
 
 export interface SamplingOptions {
   /** false (default when temperature is 0 or unset): greedy argmax */
@@ -35,10 +36,12 @@ export function logSoftmaxAt(x: Float32Array, i: number): number {
   return x[i]! - m - Math.log(z);
 }
 
+const argmaxOut = new Int32Array(1);
+/** The first index of the largest logit (NaN never chosen): one backend pass, no sort. */
 function argmax(x: Float32Array): number {
-  let best = 0;
-  for (let j = 1; j < x.length; j++) if (x[j]! > x[best]!) best = j;
-  return best;
+  if (x.length === 0) throw new Error('[sampling] cannot choose from an empty row of logits');
+  backend().argmaxRows(x, argmaxOut, 1, x.length);
+  return argmaxOut[0]!;
 }
 
 /**

@@ -442,6 +442,35 @@ test('attention: a fully masked query row gives out 0, lse -inf and zero gradien
 
 // ---- losses, gathers, embedding ------------------------------------------------------------------------
 
+test('argmaxRows: the first index of the maximum, NaN never chosen, ties and ±0 to the first, as the reference', () => {
+  const rng = new Prng(31);
+  const rows: [Float32Array, number | null][] = [];
+  for (const V of [1, 3, 7, 8, 9, 33, 1000, 151936]) rows.push([rand(rng, V, -8, 8), null]);
+  const V = 37;
+  const tie = rand(rng, V, -1, 0); tie[5] = 3; tie[20] = 3; tie[36] = 3; rows.push([tie, 5]);       // three-way tie
+  const zeros = new Float32Array(V).fill(-1); zeros[9] = -0; zeros[12] = 0; rows.push([zeros, 9]);  // -0 first
+  const nan0 = rand(rng, V); nan0[0] = NaN; nan0[4] = 5; rows.push([nan0, 0]);                       // NaN first → 0
+  const nans = rand(rng, V); nans[3] = NaN; nans[30] = NaN; nans[17] = 9; rows.push([nans, 17]);     // NaN elsewhere
+  rows.push([new Float32Array(V).fill(-Infinity), 0]);                                              // all -inf → 0
+  const inf = rand(rng, V); inf[33] = Infinity; rows.push([inf, 33]);
+  const last = rand(rng, 1003, -1, 1); last[1002] = 2; rows.push([last, 1002]);                     // in the scalar tail
+  for (const [r, expect] of rows) {
+    const want = new Int32Array(1), got = iview(new Int32Array(1));
+    ref.argmaxRows(r, want, 1, r.length);
+    nat.argmaxRows(view(r), got, 1, r.length);
+    assert.equal(got[0], want[0], `V=${r.length}: native ${got[0]} vs reference ${want[0]}`);
+    if (expect !== null) assert.equal(want[0], expect, `V=${r.length}: reference chose ${want[0]}`);
+  }
+  // several rows in one call
+  const N = 6, W = 500, x = rand(rng, N * W, -3, 3);
+  const want = new Int32Array(N), got = iview(new Int32Array(N));
+  ref.argmaxRows(x, want, N, W);
+  nat.argmaxRows(view(x), got, N, W);
+  assert.deepEqual(Array.from(got), Array.from(want));
+  checkFences('argmaxRows');
+  assert.throws(() => nat.argmaxRows(new Float32Array(0), new Int32Array(1), 1, 0), /V must be at least 1/);
+});
+
 test('crossEntropy with ignore index, and gatherLogProbs, forward and backward', () => {
   const rng = new Prng(12);
   for (const [N, V] of [[1, 1], [7, 3], [33, 257], [5, 3000]] as const) {

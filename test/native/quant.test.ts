@@ -1,6 +1,6 @@
 // The q8_0 / q4_0 native kernels against the reference on every ISA path (this CPU's, then ZJ_ISA=avx2 and scalar
 // in child processes): quantizeRows byte for byte (f32 and bf16 input, zero / tiny / tie blocks), dequantizeRows
-// and the embedding gather exactly, the integer matvec (M = 1 … 300: the one-row, batched and tiled VNNI kernels; odd
+// and the embedding gather exactly, the integer matvec (M = 1 … 300: the one-row (q4_0), multi-row, batched and tiled VNNI kernels; odd
 // N; K = 32·k, k odd and even; several tiles of W; 1 and 2 threads; once more with the tiled kernel at every M), and
 // the GEMM with a quantized B (transposed or not, odd M / N, f32 and bf16 compute, beta ≠ 0). Also: no fallbacks.
 import { test } from 'node:test';
@@ -82,6 +82,9 @@ function checkAll(nat: Backend): string {
   for (const M of [1, 3, 5, 8, 12, 16, 17, 33, 128, 300])
     for (const [N, K] of [[1, 32], [37, 96], [255, 128], [64, 800]] as const) cases.push([M, N, K]);
   cases.push([17, 421, 2400], [33, 150, 2400], [40, 3001, 32]);
+  // one row (the q4_0 one-row VNNI kernel: 16 blocks' scales at a time, 4 blocks per step, the last nb % 4 apart):
+  // nb = 37 (two chunks of 16, a chunk of 4, one tail block), 75, and the Qwen2.5-0.5B widths 896 and 4864
+  cases.push([1, 19, 1184], [1, 33, 2400], [1, 61, 896], [1, 23, 4864]);
   for (const fmt of FORMATS)
     for (const [M, N, K] of cases) {
       const { w } = quantized(r, fmt, N, K);

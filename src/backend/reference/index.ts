@@ -7,7 +7,7 @@ import { logSoftmaxBackward, logSoftmaxForward, softmaxBackward, softmaxForward 
 import { rmsNormBackward, rmsNormForward, rope } from './norm.js';
 import { attentionBackward, attentionForward } from './attention.js';
 import {
-  crossEntropyBackward, crossEntropyForward, embeddingBackward, embeddingForward, gatherLogProbsBackward,
+  argmaxRows, crossEntropyBackward, crossEntropyForward, embeddingBackward, embeddingForward, gatherLogProbsBackward,
   gatherLogProbsForward,
 } from './loss.js';
 import { adamw } from './adamw.js';
@@ -19,7 +19,7 @@ export const referenceBackend = {
   sumAxis, sumSquares, copyStrided, castF32ToBf16, castBf16ToF32,
   softmaxForward, softmaxBackward, logSoftmaxForward, logSoftmaxBackward,
   rmsNormForward, rmsNormBackward, rope, attentionForward, attentionBackward,
-  crossEntropyForward, crossEntropyBackward, gatherLogProbsForward, gatherLogProbsBackward,
+  crossEntropyForward, crossEntropyBackward, gatherLogProbsForward, gatherLogProbsBackward, argmaxRows,
   embeddingForward, embeddingBackward, adamw, fillNormal,
   info: () => ({ name: 'reference' as const, isa: 'typescript', threads: 1, fallbacks: [] }),
 } satisfies Backend;

@@ -1,4 +1,5 @@
-// loss.ts — reference cross-entropy with ignore index, per-token log-prob gather, embedding gather/scatter.
+// loss.ts — reference cross-entropy with ignore index, per-token log-prob gather, the greedy argmax of each row,
+// embedding gather/scatter.
 import type { BF16, F32, I32, U8, Weight, WeightFormat } from '../kernels.js';
 import { bf16BitsToF32 } from './bf16.js';
 import { dequantizeAt } from './quant.js';
@@ -72,5 +73,15 @@ export function embeddingBackward(ids: I32, dOut: F32, dWeight: F32, N: number, 
     const id = ids[n]!;
     checkId(id, V, 'embeddingBackward');
     for (let c = 0; c < C; c++) dWeight[id * C + c] = dWeight[id * C + c]! + dOut[n * C + c]!;
+  }
+}
+
+export function argmaxRows(logits: F32, out: I32, N: number, V: number): void {
+  if (N > 0 && V < 1) throw new Error('[argmaxRows] V must be at least 1');
+  for (let n = 0; n < N; n++) {
+    const o = n * V;
+    let best = 0;
+    for (let j = 1; j < V; j++) if (logits[o + j]! > logits[o + best]!) best = j;
+    out[n] = best;
   }
 }
