@@ -25,7 +25,7 @@ export const flags = {
   'base-dtype': { type: 'string', help: 'format of the frozen base weights and (frozen) embedding, real presets: f32, bf16, or llama.cpp blocks q8_0 / q4_0 (adapters train in f32 either way)', default: 'bf16', choices: ['f32', 'bf16', 'q8_0', 'q4_0'] },
   layers: { type: 'number', help: 'keep only the first N decoder layers (real presets; quick checks)' },
   'gradient-checkpointing': { type: 'string', help: 'recompute layers in backward: on, off, or auto (on from 50M parameters)', default: 'auto', choices: ['auto', 'on', 'off'] },
-  'checkpoint-keep': { type: 'string', help: 'under checkpointing, keep the MLP gate / up products and the attention outputs instead of recomputing them: auto (while all layers\' fit 512 MiB), mlp, none', default: 'auto', choices: ['auto', 'mlp', 'none'] },
+  'checkpoint-keep': { type: 'string', help: 'under checkpointing, keep the projections (q, k, v, o, gate, up, with their LoRA sums) and the attention outputs instead of recomputing them: auto (while all layers\' fit 640 MiB), mlp, none', default: 'auto', choices: ['auto', 'mlp', 'none'] },
   dtype: { type: 'string', help: 'matmul compute precision (f32 master weights either way)', default: 'f32', choices: ['f32', 'bf16'] },
   batch: { type: 'number', help: 'sequences per step', default: 8 },
   seq: { type: 'number', help: 'tokens per sequence', default: 256 },

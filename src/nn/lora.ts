@@ -4,7 +4,9 @@
 // PEFT config. Adapter tensors are not registered in the host module, so the base's parameter list and
 // checkpoints stay the base's. File I/O (adapter_model.safetensors, adapter_config.json) is in model/lora-io.ts.
 import { Tensor } from '../tensor/tensor.js';
-import { addLoraUp, matmul, mul } from '../ops/index.js';
+import { add, addLoraUp, matmul, mul, recordLoraUp } from '../ops/index.js';
+import { recordMatmul } from '../ops/matmul.js';
+import { isRecomputing, keptAcrossRecompute } from '../autograd/checkpoint.js';
 import { parameter, zeros } from '../ops/creation.js';
 import { dequantize, toWeightFormat } from '../ops/quant.js';
 import { isGradEnabled, noGrad } from '../autograd/grad-mode.js';
@@ -32,15 +34,42 @@ export class LoraLinear extends Linear {
   /** attached adapters in the order they were attached */
   readonly lora: LoraSlot[] = [];
 
+  /**
+   * y = x Wᵀ (+ b) + Σ_enabled scale · dropout(x) Aᵀ Bᵀ. Each up half is one GEMM written into the buffer of the sum so
+   * far (made here, read by nothing else: addLoraUp's inPlace). Inside a checkpointed segment that keeps values, every
+   * down half x Aᵀ (rows × r, tiny) is kept, and with keepInCheckpoint the whole sum too, so the recomputation only
+   * records their nodes again (dropout still runs: its mask is drawn again from the replayed generator and dA reads
+   * it). With unreadInRecompute the recomputation records the sum on a placeholder instead of computing it.
+   */
   override forward(x: Tensor): Tensor {
-    let y = super.forward(x); // (..., out)
-    for (const s of this.lora) {
-      if (!s.adapter.enabled) continue;
+    const active = this.lora.filter((s) => s.adapter.enabled);
+    if (!active.length) return super.forward(x);
+    const downs = active.map((s) => {
       const xin = s.adapter.dropout(x);
-      const down = matmul(xin, s.A, { transB: true });   // (..., r)
-      y = addLoraUp(y, down, s.B, s.adapter.scale);      // y + scale · down Bᵀ, one GEMM over a copy of y
+      const k = keptAcrossRecompute(() => matmul(xin, s.A, { transB: true })); // (..., r)
+      return k.replayed ? recordMatmul(xin, s.A, k.value, { transB: true }) : k.value;
+    });
+    if (this.keepInCheckpoint) {
+      const k = keptAcrossRecompute(() => this.branchSum(x, active, downs, null));
+      return k.replayed ? this.branchSum(x, active, downs, k.value) : k.value;
     }
-    return y;
+    if (this.unreadInRecompute && isRecomputing())
+      return this.branchSum(x, active, downs, Tensor.empty([...x.shape.slice(0, -1), this.outFeatures], 'f32', true));
+    return this.branchSum(x, active, downs, null);
+  }
+
+  // x Wᵀ (+ b) + Σ scale · down Bᵀ (..., out): computed (value null), or only recorded with `value` as the result and
+  // views of it standing in for the partial sums (no vjp on the way reads them; the bias add alone is computed)
+  private branchSum(x: Tensor, active: LoraSlot[], downs: Tensor[], value: Tensor | null): Tensor {
+    const stand = () => Tensor.viewOf(value!, value!.shape);
+    let y = value ? recordMatmul(x, this.weight, stand(), { transB: true }) : matmul(x, this.weight, { transB: true });
+    if (this.bias) y = add(y, this.bias);
+    const last = active.length - 1;
+    active.forEach((s, i) => {
+      y = value ? recordLoraUp(y, downs[i]!, s.B, s.adapter.scale, i === last ? value : stand())
+        : addLoraUp(y, downs[i]!, s.B, s.adapter.scale, { inPlace: true });
+    });
+    return y; // (..., out)
   }
 
   /**
