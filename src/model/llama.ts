@@ -13,7 +13,7 @@ import { tidy } from '../tensor/scope.js';
 import { add, attention, matmul, reshape, rope, swiglu } from '../ops/index.js';
 import { Module, ModuleList } from '../nn/module.js';
 import { Embedding, RMSNorm, withDeferredWeights } from '../nn/layers.js';
-import { LoraLinear } from '../nn/lora.js';
+import { LoraLinear, sharedLoraDowns } from '../nn/lora.js';
 import { isGradEnabled } from '../autograd/grad-mode.js';
 import { checkpoint } from '../autograd/checkpoint.js';
 import { Rng } from '../util/rng.js';
@@ -104,12 +104,13 @@ class Attention extends Module {
     const [B, T] = x.shape as [number, number, number];
     const { numHeads: H, numKvHeads: Hkv, ropeTheta } = this.cfg;
     const D = headDimOf(this.cfg);
-    let q = reshape(this.qProj.forward(x), [B, T, H, D]);                                 // (B, T, H, D)
-    let k = reshape(this.kProj.forward(x), [B, T, Hkv, D]);                               // (B, T, Hkv, D)
+    const downs = sharedLoraDowns([this.qProj, this.kProj, this.vProj], x);              // one LoRA-A GEMM for q, k, v
+    let q = reshape(this.qProj.forward(x, downs), [B, T, H, D]);                          // (B, T, H, D)
+    let k = reshape(this.kProj.forward(x, downs), [B, T, Hkv, D]);                        // (B, T, Hkv, D)
     if (this.qNorm && this.kNorm) { q = this.qNorm.forward(q); k = this.kNorm.forward(k); } // per head, over D
     q = rope(q, positions, ropeTheta, invFreq);                                           // (B, T, H, D)
     k = rope(k, positions, ropeTheta, invFreq);                                           // (B, T, Hkv, D)
-    const v = reshape(this.vProj.forward(x), [B, T, Hkv, D]);                             // (B, T, Hkv, D)
+    const v = reshape(this.vProj.forward(x, downs), [B, T, Hkv, D]);                             // (B, T, Hkv, D)
     const a = cache
       ? cache.attend(this.layerIndex, q, k, v)                                            // (B, T, H, D)
       : attention(q, k, v, { causal: true, keyMask });                                    // (B, T, H, D)
@@ -133,7 +134,8 @@ class Mlp extends Module {
     this.downProj.unreadInRecompute = true;
   }
   forward(x: Tensor): Tensor {
-    return this.downProj.forward(swiglu(this.gateProj.forward(x), this.upProj.forward(x))); // (B, T, C)
+    const downs = sharedLoraDowns([this.gateProj, this.upProj], x); // one LoRA-A GEMM for gate and up
+    return this.downProj.forward(swiglu(this.gateProj.forward(x, downs), this.upProj.forward(x, downs))); // (B, T, C)
   }
 }
 

@@ -4,7 +4,7 @@
 // PEFT config. Adapter tensors are not registered in the host module, so the base's parameter list and
 // checkpoints stay the base's. File I/O (adapter_model.safetensors, adapter_config.json) is in model/lora-io.ts.
 import { Tensor } from '../tensor/tensor.js';
-import { add, addLoraUp, matmul, mul, recordLoraUp } from '../ops/index.js';
+import { add, addLoraUp, concat, matmul, mul, recordLoraUp, slice } from '../ops/index.js';
 import { recordMatmul } from '../ops/matmul.js';
 import { isRecomputing, keptAcrossRecompute } from '../autograd/checkpoint.js';
 import { parameter, zeros } from '../ops/creation.js';
@@ -41,14 +41,10 @@ export class LoraLinear extends Linear {
    * records their nodes again (dropout still runs: its mask is drawn again from the replayed generator and dA reads
    * it). With unreadInRecompute the recomputation records the sum on a placeholder instead of computing it.
    */
-  override forward(x: Tensor): Tensor {
+  override forward(x: Tensor, shared: SharedDowns | null = null): Tensor {
     const active = this.lora.filter((s) => s.adapter.enabled);
     if (!active.length) return super.forward(x);
-    const downs = active.map((s) => {
-      const xin = s.adapter.dropout(x);
-      const k = keptAcrossRecompute(() => matmul(xin, s.A, { transB: true })); // (..., r)
-      return k.replayed ? recordMatmul(xin, s.A, k.value, { transB: true }) : k.value;
-    });
+    const downs = active.map((s) => shared?.get(s) ?? keptDown(s.adapter.dropout(x), s.A)); // (..., r) each
     if (this.keepInCheckpoint) {
       const k = keptAcrossRecompute(() => this.branchSum(x, active, downs, null));
       return k.replayed ? this.branchSum(x, active, downs, k.value) : k.value;
@@ -98,6 +94,52 @@ export class LoraLinear extends Linear {
     });
     this.lora.splice(i, 1);
   }
+}
+
+/** x Aᵀ (..., r), kept across a checkpoint's recomputation when it keeps (recorded again on the kept value). */
+function keptDown(xin: Tensor, A: Tensor): Tensor {
+  const k = keptAcrossRecompute(() => matmul(xin, A, { transB: true }));
+  return k.replayed ? recordMatmul(xin, A, k.value, { transB: true }) : k.value;
+}
+
+/** LoRA down halves computed once for several linears reading the same input: slot → x Aᵀ (..., r). */
+export type SharedDowns = Map<LoraSlot, Tensor>;
+
+let shareDowns = true;
+
+/** Switch sharedLoraDowns on or off (tests compare the two); returns the previous setting. */
+export function setSharedLoraDowns(on: boolean): boolean {
+  const prev = shareDowns;
+  shareDowns = on;
+  return prev;
+}
+
+/**
+ * The down halves of every enabled adapter attached to two or more of `linears`, which must all read the same x
+ * (q / k / v; gate / up): one GEMM x [A_1; A_2; …]ᵀ (..., Σr) per adapter instead of one per linear, then a slice per
+ * linear. The parameters stay separate tensors (names, I/O, merge and optimiser groups untouched): their concat is
+ * recorded, so its vjp hands each A its rows of the one dA GEMM, and dX of all the down halves is one GEMM too.
+ * Adapters drawing dropout are left out (each linear draws its own mask, so their inputs differ). Values equal the
+ * per-linear GEMMs' (the same dot products); x's gradient sums the branches in one GEMM instead of separate adds, so it
+ * differs from the unshared path's by float rounding only (test/model/lora-shared.test.ts bounds it).
+ */
+export function sharedLoraDowns(linears: LoraLinear[], x: Tensor): SharedDowns | null {
+  if (!shareDowns) return null;
+  let out: SharedDowns | null = null;
+  for (const adapter of new Set(linears.flatMap((l) => l.lora.map((s) => s.adapter)))) {
+    if (!adapter.enabled || adapter.drawsDropout()) continue;
+    const slots = linears.map((l) => l.lora.find((s) => s.adapter === adapter)).filter((s): s is LoraSlot => !!s);
+    if (slots.length < 2) continue;
+    const cat = keptDown(x, concat(slots.map((s) => s.A), 0)); // (..., Σr)
+    let off = 0;
+    out ??= new Map();
+    for (const s of slots) {
+      const r = s.A.shape[0]!;
+      out.set(s, slice(cat, -1, off, off + r)); // (..., r)
+      off += r;
+    }
+  }
+  return out;
 }
 
 /** Does a module name (model.layers.0.self_attn.q_proj) match PEFT target_modules? */
@@ -183,10 +225,15 @@ export class LoraAdapter {
     this.modules.clear();
   }
 
+  /** Whether dropout() draws a mask now (training, p > 0, recording); otherwise it is the identity. */
+  drawsDropout(): boolean {
+    return this.training && this.config.loraDropout > 0 && isGradEnabled();
+  }
+
   /** Inverted dropout on the adapter's input while training (identity otherwise). */
   dropout(x: Tensor): Tensor {
     const p = this.config.loraDropout;
-    if (!this.training || p === 0 || !isGradEnabled()) return x;
+    if (!this.drawsDropout()) return x;
     const m = Tensor.empty(x.shape, 'f32');
     const d = m.f32();
     const keep = 1 / (1 - p);
