@@ -10,12 +10,12 @@
 // H query heads, Hkv key/value heads, D head dim (C / H unless the config sets it), F MLP hidden.
 import { Tensor } from '../tensor/tensor.js';
 import { tidy } from '../tensor/scope.js';
-import { add, attention, matmul, reshape, rope, swiglu } from '../ops/index.js';
+import { add, attention, matmul, recordAdd, reshape, rope, swiglu } from '../ops/index.js';
 import { Module, ModuleList } from '../nn/module.js';
 import { Embedding, RMSNorm, withDeferredWeights } from '../nn/layers.js';
 import { LoraLinear, sharedLoraDowns } from '../nn/lora.js';
 import { isGradEnabled } from '../autograd/grad-mode.js';
-import { checkpoint } from '../autograd/checkpoint.js';
+import { checkpoint, isRecomputing } from '../autograd/checkpoint.js';
 import { Rng } from '../util/rng.js';
 import { KvCache } from './kv-cache.js';
 import { positionLimit, ropeDependsOnLength, ropeInvFreq, type RopeScaling } from './rope-scaling.js';
@@ -153,7 +153,9 @@ class DecoderLayer extends Module {
   }
   forward(x: Tensor, positions: Tensor, keyMask: Tensor | null, cache: KvCache | null, invFreq: Float64Array | null): Tensor {
     const h = add(x, this.selfAttn.forward(this.inputNorm.forward(x), positions, keyMask, cache, invFreq));
-    return add(h, this.mlp.forward(this.postNorm.forward(h)));
+    const m = this.mlp.forward(this.postNorm.forward(h));
+    // the layer's output: a checkpoint's recomputation needs its graph, never its value (the backward reads none)
+    return isRecomputing() ? recordAdd(h, m, Tensor.empty(h.shape, 'f32')) : add(h, m); // (B, T, C)
   }
 }
 

@@ -4,7 +4,7 @@
 // PEFT config. Adapter tensors are not registered in the host module, so the base's parameter list and
 // checkpoints stay the base's. File I/O (adapter_model.safetensors, adapter_config.json) is in model/lora-io.ts.
 import { Tensor } from '../tensor/tensor.js';
-import { add, addLoraUp, concat, matmul, mul, recordLoraUp, slice } from '../ops/index.js';
+import { add, addLoraUp, concat, matmul, mul, recordAdd, recordLoraUp, slice } from '../ops/index.js';
 import { recordMatmul } from '../ops/matmul.js';
 import { isRecomputing, keptAcrossRecompute } from '../autograd/checkpoint.js';
 import { parameter, zeros } from '../ops/creation.js';
@@ -55,11 +55,11 @@ export class LoraLinear extends Linear {
   }
 
   // x Wᵀ (+ b) + Σ scale · down Bᵀ (..., out): computed (value null), or only recorded with `value` as the result and
-  // views of it standing in for the partial sums (no vjp on the way reads them; the bias add alone is computed)
+  // views of it standing in for the partial sums (no vjp on the way reads them)
   private branchSum(x: Tensor, active: LoraSlot[], downs: Tensor[], value: Tensor | null): Tensor {
     const stand = () => Tensor.viewOf(value!, value!.shape);
     let y = value ? recordMatmul(x, this.weight, stand(), { transB: true }) : matmul(x, this.weight, { transB: true });
-    if (this.bias) y = add(y, this.bias);
+    if (this.bias) y = value ? recordAdd(y, this.bias, stand()) : add(y, this.bias);
     const last = active.length - 1;
     active.forEach((s, i) => {
       y = value ? recordLoraUp(y, downs[i]!, s.B, s.adapter.scale, i === last ? value : stand())

@@ -23,12 +23,16 @@ const r = new Rng(3);
 const ids = idsT(r, [2, 9], 41), targets = idsT(r, [2, 9], 41);
 
 /** gradients of two accumulated steps, and how many gate / up forward GEMMs (x Wᵀ, rows × F × C) ran inside backward */
-function run(model: LlamaForCausalLM, params: Tensor[], ck: boolean, keep: 'mlp' | 'none'): { grads: Float32Array[]; recomputed: number; downRecomputed: number; attnRecomputed: number; gemmsInRecompute: number } {
+function run(model: LlamaForCausalLM, params: Tensor[], ck: boolean, keep: 'mlp' | 'none'): { grads: Float32Array[]; recomputed: number; downRecomputed: number; attnRecomputed: number; gemmsInRecompute: number; addsInRecompute: number } {
   model.gradientCheckpointing = ck;
   model.checkpointKeep = keep;
   zeroGrad(params);
-  const be = backend(), orig = be.gemm, origAttn = be.attentionForward;
-  let inBackward = false, recomputed = 0, downRecomputed = 0, attnRecomputed = 0, gemmsInRecompute = 0;
+  const be = backend(), orig = be.gemm, origAttn = be.attentionForward, origBinary = be.binary;
+  let inBackward = false, recomputed = 0, downRecomputed = 0, attnRecomputed = 0, gemmsInRecompute = 0, addsInRecompute = 0;
+  be.binary = ((...a: Parameters<typeof origBinary>) => {
+    if (isRecomputing() && a[0] === 0) addsInRecompute++;
+    return origBinary.apply(be, a);
+  }) as typeof origBinary;
   be.attentionForward = ((...a: Parameters<typeof origAttn>) => {
     if (inBackward) attnRecomputed++;
     return origAttn.apply(be, a);
@@ -49,10 +53,11 @@ function run(model: LlamaForCausalLM, params: Tensor[], ck: boolean, keep: 'mlp'
   } finally {
     be.gemm = orig;
     be.attentionForward = origAttn;
+    be.binary = origBinary;
   }
   const grads = params.map((p) => Float32Array.from(p.grad!.data as Float32Array));
   zeroGrad(params);
-  return { grads, recomputed, downRecomputed, attnRecomputed, gemmsInRecompute };
+  return { grads, recomputed, downRecomputed, attnRecomputed, gemmsInRecompute, addsInRecompute };
 }
 
 function assertBitwise(a: Float32Array[], b: Float32Array[], what: string): void {
@@ -77,6 +82,9 @@ test('checkpoint keeping gate / up: full fine-tuning gradients bitwise plain, tw
   assert.equal(mlp.attnRecomputed, 0, 'kept attention outputs are not recomputed');
   assert.ok(none.gemmsInRecompute > 0);
   assert.equal(mlp.gemmsInRecompute, 0, 'q, k, v, o, gate and up kept: the recomputation runs no GEMM');
+  // of the two residual adds, only the one the post-attention norm reads is computed (the layer's output is recorded)
+  assert.equal(none.addsInRecompute, 2 * L);
+  assert.equal(mlp.addsInRecompute, 2 * L);
 });
 
 test('checkpoint keep: LoRA on every projection, q/k/v biases, dropout and two adapters at once: bitwise gradients, no GEMM recomputed', () => {
@@ -100,6 +108,7 @@ test('checkpoint keep: LoRA on every projection, q/k/v biases, dropout and two a
   assertBitwise(none.grads, plain.grads, 'LoRA everywhere, recompute all');
   assert.ok(plain.grads.every((g) => g.some((x) => x !== 0)), 'every adapter tensor receives a gradient');
   assert.equal(kept.gemmsInRecompute, 0, 'every projection and LoRA half kept or recorded: no GEMM in the recomputation');
+  assert.equal(kept.addsInRecompute, 2 * L, 'q/k/v bias adds recorded on the kept sums; one residual add per layer computed');
   assert.ok(none.gemmsInRecompute > 0);
 });
 
