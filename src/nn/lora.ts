@@ -2,7 +2,9 @@
 // can attach to (y = x Wᵀ + b + Σ_enabled scale · dropout(x) Aᵀ Bᵀ, scale = lora_alpha / r, or / √r with
 // rsLoRA); LoraAdapter holds one adapter's A (r, in) and B (out, r) per targeted module, its switch and its
 // PEFT config. Adapter tensors are not registered in the host module, so the base's parameter list and
-// checkpoints stay the base's. File I/O (adapter_model.safetensors, adapter_config.json) is in model/lora-io.ts.
+// checkpoints stay the base's. sharedLoraDowns gives linears that read one x (q / k / v, gate / up) their down
+// halves from one GEMM over the concatenated A's, recorded as concat → matmul → slice so every A stays its own
+// PEFT-named parameter. File I/O (adapter_model.safetensors, adapter_config.json) is in model/lora-io.ts.
 import { Tensor } from '../tensor/tensor.js';
 import { add, addLoraUp, concat, matmul, mul, recordAdd, recordLoraUp, slice } from '../ops/index.js';
 import { recordMatmul } from '../ops/matmul.js';
