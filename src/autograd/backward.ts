@@ -4,6 +4,7 @@
 import { Tensor, shapeStr } from '../tensor/tensor.js';
 import { untrack } from '../tensor/scope.js';
 import { noGrad } from './grad-mode.js';
+import { withPriorLookup } from './prior-grad.js';
 import { backend } from '../backend/index.js';
 
 function topoOrder(root: Tensor): Tensor[] {
@@ -87,8 +88,11 @@ export function backward(root: Tensor, grad?: Tensor | number, opts: BackwardOpt
       // except the caller's seed `grad`, which must come back unchanged.
       const used = new Set<Tensor>();
       let passed = false;
-      const inputGrads = node.backward(g).map((gi) => {
+      // a vjp may add into the gradient an input already has (prior-grad.ts): such a result is neither copied nor added
+      const prior = (x: Tensor) => (node.inputs.includes(x) ? grads.get(x) : undefined);
+      const inputGrads = withPriorLookup(prior, () => node.backward(g)).map((gi, i) => {
         if (!gi) return gi;
+        if (gi === grads.get(node.inputs[i]!)) return gi;
         const passThrough = gi === g && g !== grad && !passed;
         if (passThrough) passed = true;
         const own = !passThrough && (gi === g || used.has(gi)) ? copyOf(gi) : gi;
@@ -98,13 +102,14 @@ export function backward(root: Tensor, grad?: Tensor | number, opts: BackwardOpt
       if (g !== grad && !passed) g.dispose();
       node.inputs.forEach((input, i) => {
         const gi = inputGrads[i];
+        const prev = grads.get(input);
+        if (gi && prev === gi) return; // the vjp added into the gradient gathered so far
         if (!gi || !input.requiresGrad) {
           if (gi && (gi !== g || passed)) gi.dispose(); // a passed-on g is ours to free too
           return;
         }
         if (gi.shape.join() !== input.shape.join())
           throw new Error(`[backward] ${node.op} produced a gradient of shape ${shapeStr(gi.shape)} for an input of shape ${shapeStr(input.shape)}`);
-        const prev = grads.get(input);
         if (prev) {
           accumulate(prev, gi);
           gi.dispose();

@@ -17,6 +17,7 @@ import { Rng } from '../util/rng.js';
 import { median, peakRssMiB } from './bench-util.js';
 import { PRESET_NAMES } from '../model/presets.js';
 import { benchRealPreset } from './bench-train-real.js';
+import { setSharedLoraDowns } from '../nn/lora.js';
 import type { WeightFormat } from '../tensor/dtype.js';
 
 export const flags = {
@@ -25,7 +26,7 @@ export const flags = {
   'base-dtype': { type: 'string', help: 'format of the frozen base weights and (frozen) embedding, real presets: f32, bf16, or llama.cpp blocks q8_0 / q4_0 (adapters train in f32 either way)', default: 'bf16', choices: ['f32', 'bf16', 'q8_0', 'q4_0'] },
   layers: { type: 'number', help: 'keep only the first N decoder layers (real presets; quick checks)' },
   'gradient-checkpointing': { type: 'string', help: 'recompute layers in backward: on, off, or auto (on from 50M parameters)', default: 'auto', choices: ['auto', 'on', 'off'] },
-  'checkpoint-keep': { type: 'string', help: 'under checkpointing, keep the MLP gate / up products and the attention outputs instead of recomputing them: auto (while all layers\' fit 512 MiB), mlp, none', default: 'auto', choices: ['auto', 'mlp', 'none'] },
+  'checkpoint-keep': { type: 'string', help: 'under checkpointing, keep the projections (q, k, v, o, gate, up, with their LoRA sums) and the attention outputs instead of recomputing them: auto (while all layers\' fit 640 MiB), mlp, none', default: 'auto', choices: ['auto', 'mlp', 'none'] },
   dtype: { type: 'string', help: 'matmul compute precision (f32 master weights either way)', default: 'f32', choices: ['f32', 'bf16'] },
   batch: { type: 'number', help: 'sequences per step', default: 8 },
   seq: { type: 'number', help: 'tokens per sequence', default: 256 },
@@ -33,6 +34,7 @@ export const flags = {
   rounds: { type: 'number', help: 'alternating rounds of ours and the anchor', default: 1 },
   torch: { type: 'boolean', help: 'also run ../shared/anchors/torch_train_step.py with /usr/bin/python3 (Debian python3-torch)' },
   anchor: { type: 'string', help: 'path of the PyTorch anchor script', default: '../shared/anchors/torch_train_step.py' },
+  'share-lora-downs': { type: 'boolean', help: 'real presets: q / k / v and gate / up take their LoRA down halves from one GEMM over the concatenated A\'s (nn/lora.ts sharedLoraDowns; off by default, it changes gradient rounding)' },
   profile: { type: 'boolean', help: 'real presets: time the timed steps per phase (forward, backward, checkpoint recompute, optimizer) and per kernel (GEMM by shape, transposes and dtypes): wall and CPU ms per step, on stderr (and in --json); compare CPU ms under ZJ_THREADS=1 on a busy machine' },
   json: { type: 'boolean', help: 'print one JSON object' },
 } as const;
@@ -102,6 +104,7 @@ function realPreset(f: Record<string, unknown>, B: number, T: number): number {
   const gc = f['gradient-checkpointing'] as string;
   const dtype = f.dtype as 'f32' | 'bf16';
   const prev = setMatmulPrecision(dtype);
+  const prevShare = setSharedLoraDowns(!!f['share-lora-downs']);
   let res: Record<string, unknown>;
   try {
     res = benchRealPreset({
@@ -112,11 +115,12 @@ function realPreset(f: Record<string, unknown>, B: number, T: number): number {
     });
   } finally {
     setMatmulPrecision(prev);
+    setSharedLoraDowns(prevShare);
   }
-  if (f.json) console.log(JSON.stringify(res));
+  if (f.json) console.log(JSON.stringify({ ...res, share_lora_downs: !!f['share-lora-downs'] }));
   else {
     const m = res.memory as Record<string, number>;
-    console.log(`bench train  ${res.preset} (${res.layers} layers) LoRA r=${r}  base ${res.base_dtype}  compute ${dtype}  batch ${B} × seq ${T}  checkpointing ${res.gradient_checkpointing}`);
+    console.log(`bench train  ${res.preset} (${res.layers} layers) LoRA r=${r}  base ${res.base_dtype}  compute ${dtype}  batch ${B} × seq ${T}  checkpointing ${res.gradient_checkpointing}${f['share-lora-downs'] ? '  shared LoRA downs' : ''}`);
     console.log(`  zhongjing  ${(res.tokens_per_s as number).toFixed(0)} tok/s  (${(res.ms_per_step as number).toFixed(0)} ms/step)`);
     if (res.torch_tokens_per_s !== null) console.log(`  pytorch    ${(res.torch_tokens_per_s as number).toFixed(0)} tok/s  → ratio ${(res.ratio_vs_torch as number).toFixed(2)}×`);
     else if (f.torch) console.log(`  pytorch    unavailable: ${res.torch_error}`);

@@ -10,12 +10,12 @@
 // H query heads, Hkv key/value heads, D head dim (C / H unless the config sets it), F MLP hidden.
 import { Tensor } from '../tensor/tensor.js';
 import { tidy } from '../tensor/scope.js';
-import { add, attention, matmul, reshape, rope, swiglu } from '../ops/index.js';
+import { add, attention, matmul, recordAdd, reshape, rope, swiglu } from '../ops/index.js';
 import { Module, ModuleList } from '../nn/module.js';
 import { Embedding, RMSNorm, withDeferredWeights } from '../nn/layers.js';
-import { LoraLinear } from '../nn/lora.js';
+import { LoraLinear, sharedLoraDowns } from '../nn/lora.js';
 import { isGradEnabled } from '../autograd/grad-mode.js';
-import { checkpoint } from '../autograd/checkpoint.js';
+import { checkpoint, isRecomputing } from '../autograd/checkpoint.js';
 import { Rng } from '../util/rng.js';
 import { KvCache } from './kv-cache.js';
 import { positionLimit, ropeDependsOnLength, ropeInvFreq, type RopeScaling } from './rope-scaling.js';
@@ -91,6 +91,9 @@ class Attention extends Module {
     this.vProj = this.add('v_proj', new LoraLinear(C, cfg.numKvHeads * D, rng, { bias, std }));
     // scaled init of the residual projections (GPT-2 style) keeps early activations bounded
     this.oProj = this.add('o_proj', new LoraLinear(cfg.numHeads * D, C, rng, { std: std / Math.sqrt(2 * cfg.numLayers) }));
+    // kept across a checkpoint's recomputation when it keeps (with their LoRA branches: nn/lora.ts), like the MLP's
+    // gate / up: (H + 2 Hkv) D + C values per row, and the recomputation then redoes no projection of this block
+    for (const p of [this.qProj, this.kProj, this.vProj, this.oProj]) p.keepInCheckpoint = true;
     if (cfg.qkNorm) {
       this.qNorm = this.add('q_norm', new RMSNorm(D, cfg.rmsNormEps));
       this.kNorm = this.add('k_norm', new RMSNorm(D, cfg.rmsNormEps));
@@ -101,12 +104,13 @@ class Attention extends Module {
     const [B, T] = x.shape as [number, number, number];
     const { numHeads: H, numKvHeads: Hkv, ropeTheta } = this.cfg;
     const D = headDimOf(this.cfg);
-    let q = reshape(this.qProj.forward(x), [B, T, H, D]);                                 // (B, T, H, D)
-    let k = reshape(this.kProj.forward(x), [B, T, Hkv, D]);                               // (B, T, Hkv, D)
+    const downs = sharedLoraDowns([this.qProj, this.kProj, this.vProj], x);              // one LoRA-A GEMM for q, k, v
+    let q = reshape(this.qProj.forward(x, downs), [B, T, H, D]);                          // (B, T, H, D)
+    let k = reshape(this.kProj.forward(x, downs), [B, T, Hkv, D]);                        // (B, T, Hkv, D)
     if (this.qNorm && this.kNorm) { q = this.qNorm.forward(q); k = this.kNorm.forward(k); } // per head, over D
     q = rope(q, positions, ropeTheta, invFreq);                                           // (B, T, H, D)
     k = rope(k, positions, ropeTheta, invFreq);                                           // (B, T, Hkv, D)
-    const v = reshape(this.vProj.forward(x), [B, T, Hkv, D]);                             // (B, T, Hkv, D)
+    const v = reshape(this.vProj.forward(x, downs), [B, T, Hkv, D]);                             // (B, T, Hkv, D)
     const a = cache
       ? cache.attend(this.layerIndex, q, k, v)                                            // (B, T, H, D)
       : attention(q, k, v, { causal: true, keyMask });                                    // (B, T, H, D)
@@ -130,7 +134,8 @@ class Mlp extends Module {
     this.downProj.unreadInRecompute = true;
   }
   forward(x: Tensor): Tensor {
-    return this.downProj.forward(swiglu(this.gateProj.forward(x), this.upProj.forward(x))); // (B, T, C)
+    const downs = sharedLoraDowns([this.gateProj, this.upProj], x); // one LoRA-A GEMM for gate and up
+    return this.downProj.forward(swiglu(this.gateProj.forward(x, downs), this.upProj.forward(x, downs))); // (B, T, C)
   }
 }
 
@@ -148,7 +153,9 @@ class DecoderLayer extends Module {
   }
   forward(x: Tensor, positions: Tensor, keyMask: Tensor | null, cache: KvCache | null, invFreq: Float64Array | null): Tensor {
     const h = add(x, this.selfAttn.forward(this.inputNorm.forward(x), positions, keyMask, cache, invFreq));
-    return add(h, this.mlp.forward(this.postNorm.forward(h)));
+    const m = this.mlp.forward(this.postNorm.forward(h));
+    // the layer's output: a checkpoint's recomputation needs its graph, never its value (the backward reads none)
+    return isRecomputing() ? recordAdd(h, m, Tensor.empty(h.shape, 'f32')) : add(h, m); // (B, T, C)
   }
 }
 
@@ -172,9 +179,10 @@ export class LlamaForCausalLM extends Module {
   /** recompute each decoder layer in backward instead of keeping its activations (autograd/checkpoint.ts) */
   gradientCheckpointing = false;
   /**
-   * Under checkpointing, keep each layer's gate / up products (2 · rows · intermediate f32 values per layer) from
-   * the forward instead of recomputing them in backward ('auto': when all layers' together fit CHECKPOINT_KEEP_BYTES;
-   * the recomputation then redoes attention and the down projection only). Gradients are bitwise the same.
+   * Under checkpointing, keep each layer's projections q, k, v, o, gate, up (with their LoRA sums and every LoRA down
+   * half) and the attention output from the forward instead of recomputing them in backward ('auto': when all layers'
+   * together fit CHECKPOINT_KEEP_BYTES; the recomputation then redoes only norms, RoPE, SwiGLU and residual adds, and
+   * records the down projection's product without computing it). Gradients are bitwise the same.
    */
   checkpointKeep: 'auto' | 'mlp' | 'none' = 'auto';
 
@@ -278,17 +286,23 @@ export class LlamaForCausalLM extends Module {
   }
 }
 
-/** checkpointKeep 'auto' keeps the gate / up products (and attention outputs) while all layers' together take at most this (512 MiB). */
-export const CHECKPOINT_KEEP_BYTES = 512 * 2 ** 20;
-
 /**
- * Whether a checkpointed forward of `rows` (B·T) rows keeps the gate / up products (see checkpointKeep); the attention
- * output and its log-sum-exp (ops/attention.ts) are kept with them.
+ * checkpointKeep 'auto' keeps the projections and attention outputs while all layers' together take at most this
+ * (640 MiB: Qwen2.5-0.5B at 512 tokens keeps 595 MiB, against a step's ~2 GiB peak).
  */
+export const CHECKPOINT_KEEP_BYTES = 640 * 2 ** 20;
+
+/** f32 values a keeping checkpoint holds per row and layer (LoRA down halves, r per adapted projection, left out). */
+export function checkpointKeptPerRow(c: LlamaConfig): number {
+  const D = headDimOf(c);
+  const projections = 2 * c.intermediateSize + (c.numHeads + 2 * c.numKvHeads) * D + c.hiddenSize; // gate, up, q, k, v, o
+  return projections + c.numHeads * (D + 1); // + the attention output and its log-sum-exp (ops/attention.ts)
+}
+
+/** Whether a checkpointed forward of `rows` (B·T) rows keeps the projections and attention outputs (see checkpointKeep). */
 export function checkpointKeepsMlp(c: LlamaConfig, rows: number, setting: 'auto' | 'mlp' | 'none'): boolean {
   if (setting !== 'auto') return setting === 'mlp';
-  const perRow = 2 * c.intermediateSize + c.numHeads * (headDimOf(c) + 1); // f32 values kept per row and layer
-  return 4 * rows * perRow * c.numLayers <= CHECKPOINT_KEEP_BYTES;
+  return 4 * rows * checkpointKeptPerRow(c) * c.numLayers <= CHECKPOINT_KEEP_BYTES;
 }
 
 /** Every draw is 0: the layers' initialisers then cost a fill instead of Box–Muller per weight. */

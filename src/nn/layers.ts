@@ -50,7 +50,7 @@ export class Linear extends Module {
   }
   /**
    * Inside a checkpointed segment that keeps values, x Wᵀ is kept from the forward for the recomputation instead
-   * of being computed twice (llama.ts sets this on the MLP's wide projections, the costliest products to redo).
+   * of being computed twice (llama.ts sets this on q / k / v / o and the MLP's gate / up; nn/lora.ts keeps LoRA sums too).
    */
   keepInCheckpoint = false;
   /**

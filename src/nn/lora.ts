@@ -2,9 +2,13 @@
 // can attach to (y = x Wᵀ + b + Σ_enabled scale · dropout(x) Aᵀ Bᵀ, scale = lora_alpha / r, or / √r with
 // rsLoRA); LoraAdapter holds one adapter's A (r, in) and B (out, r) per targeted module, its switch and its
 // PEFT config. Adapter tensors are not registered in the host module, so the base's parameter list and
-// checkpoints stay the base's. File I/O (adapter_model.safetensors, adapter_config.json) is in model/lora-io.ts.
+// checkpoints stay the base's. sharedLoraDowns gives linears that read one x (q / k / v, gate / up) their down
+// halves from one GEMM over the concatenated A's, recorded as concat → matmul → slice so every A stays its own
+// PEFT-named parameter. File I/O (adapter_model.safetensors, adapter_config.json) is in model/lora-io.ts.
 import { Tensor } from '../tensor/tensor.js';
-import { addLoraUp, matmul, mul } from '../ops/index.js';
+import { add, addLoraUp, concat, matmul, mul, recordAdd, recordLoraUp, slice } from '../ops/index.js';
+import { recordMatmul } from '../ops/matmul.js';
+import { isRecomputing, keptAcrossRecompute } from '../autograd/checkpoint.js';
 import { parameter, zeros } from '../ops/creation.js';
 import { dequantize, toWeightFormat } from '../ops/quant.js';
 import { isGradEnabled, noGrad } from '../autograd/grad-mode.js';
@@ -32,15 +36,38 @@ export class LoraLinear extends Linear {
   /** attached adapters in the order they were attached */
   readonly lora: LoraSlot[] = [];
 
-  override forward(x: Tensor): Tensor {
-    let y = super.forward(x); // (..., out)
-    for (const s of this.lora) {
-      if (!s.adapter.enabled) continue;
-      const xin = s.adapter.dropout(x);
-      const down = matmul(xin, s.A, { transB: true });   // (..., r)
-      y = addLoraUp(y, down, s.B, s.adapter.scale);      // y + scale · down Bᵀ, one GEMM over a copy of y
+  /**
+   * y = x Wᵀ (+ b) + Σ_enabled scale · dropout(x) Aᵀ Bᵀ. Each up half is one GEMM written into the buffer of the sum so
+   * far (made here, read by nothing else: addLoraUp's inPlace). Inside a checkpointed segment that keeps values, every
+   * down half x Aᵀ (rows × r, tiny) is kept, and with keepInCheckpoint the whole sum too, so the recomputation only
+   * records their nodes again (dropout still runs: its mask is drawn again from the replayed generator and dA reads
+   * it). With unreadInRecompute the recomputation records the sum on a placeholder instead of computing it.
+   */
+  override forward(x: Tensor, shared: SharedDowns | null = null): Tensor {
+    const active = this.lora.filter((s) => s.adapter.enabled);
+    if (!active.length) return super.forward(x);
+    const downs = active.map((s) => shared?.get(s) ?? keptDown(s.adapter.dropout(x), s.A)); // (..., r) each
+    if (this.keepInCheckpoint) {
+      const k = keptAcrossRecompute(() => this.branchSum(x, active, downs, null));
+      return k.replayed ? this.branchSum(x, active, downs, k.value) : k.value;
     }
-    return y;
+    if (this.unreadInRecompute && isRecomputing())
+      return this.branchSum(x, active, downs, Tensor.empty([...x.shape.slice(0, -1), this.outFeatures], 'f32', true));
+    return this.branchSum(x, active, downs, null);
+  }
+
+  // x Wᵀ (+ b) + Σ scale · down Bᵀ (..., out): computed (value null), or only recorded with `value` as the result and
+  // views of it standing in for the partial sums (no vjp on the way reads them)
+  private branchSum(x: Tensor, active: LoraSlot[], downs: Tensor[], value: Tensor | null): Tensor {
+    const stand = () => Tensor.viewOf(value!, value!.shape);
+    let y = value ? recordMatmul(x, this.weight, stand(), { transB: true }) : matmul(x, this.weight, { transB: true });
+    if (this.bias) y = value ? recordAdd(y, this.bias, stand()) : add(y, this.bias);
+    const last = active.length - 1;
+    active.forEach((s, i) => {
+      y = value ? recordLoraUp(y, downs[i]!, s.B, s.adapter.scale, i === last ? value : stand())
+        : addLoraUp(y, downs[i]!, s.B, s.adapter.scale, { inPlace: true });
+    });
+    return y; // (..., out)
   }
 
   /**
@@ -69,6 +96,55 @@ export class LoraLinear extends Linear {
     });
     this.lora.splice(i, 1);
   }
+}
+
+/** x Aᵀ (..., r), kept across a checkpoint's recomputation when it keeps (recorded again on the kept value). */
+function keptDown(xin: Tensor, A: Tensor): Tensor {
+  const k = keptAcrossRecompute(() => matmul(xin, A, { transB: true }));
+  return k.replayed ? recordMatmul(xin, A, k.value, { transB: true }) : k.value;
+}
+
+/** LoRA down halves computed once for several linears reading the same input: slot → x Aᵀ (..., r). */
+export type SharedDowns = Map<LoraSlot, Tensor>;
+
+// Off by default: sharing changes how x's gradient is rounded (not its math), and test/train/rl.test.ts's 240-update
+// PPO run, whose sampled trajectory any rounding change sends elsewhere, then lands outside its KL / reward bounds
+// (it does so under ZJ_ISA=avx2 / scalar as well); docs/log.md (2026-12-02, LoRA SFT step) has the figures.
+let shareDowns = false;
+
+/** Switch sharedLoraDowns on or off (tests compare the two; bench train --share-lora-downs); returns the previous setting. */
+export function setSharedLoraDowns(on: boolean): boolean {
+  const prev = shareDowns;
+  shareDowns = on;
+  return prev;
+}
+
+/**
+ * The down halves of every enabled adapter attached to two or more of `linears`, which must all read the same x
+ * (q / k / v; gate / up): one GEMM x [A_1; A_2; …]ᵀ (..., Σr) per adapter instead of one per linear, then a slice per
+ * linear. The parameters stay separate tensors (names, I/O, merge and optimiser groups untouched): their concat is
+ * recorded, so its vjp hands each A its rows of the one dA GEMM, and dX of all the down halves is one GEMM too.
+ * Adapters drawing dropout are left out (each linear draws its own mask, so their inputs differ). Values equal the
+ * per-linear GEMMs' (the same dot products); x's gradient sums the branches in one GEMM instead of separate adds, so it
+ * differs from the unshared path's by float rounding only (test/model/lora-shared.test.ts bounds it).
+ */
+export function sharedLoraDowns(linears: LoraLinear[], x: Tensor): SharedDowns | null {
+  if (!shareDowns) return null; // off (the default, see above): every linear computes its own down halves
+  let out: SharedDowns | null = null;
+  for (const adapter of new Set(linears.flatMap((l) => l.lora.map((s) => s.adapter)))) {
+    if (!adapter.enabled || adapter.drawsDropout()) continue;
+    const slots = linears.map((l) => l.lora.find((s) => s.adapter === adapter)).filter((s): s is LoraSlot => !!s);
+    if (slots.length < 2) continue;
+    const cat = keptDown(x, concat(slots.map((s) => s.A), 0)); // (..., Σr)
+    let off = 0;
+    out ??= new Map();
+    for (const s of slots) {
+      const r = s.A.shape[0]!;
+      out.set(s, slice(cat, -1, off, off + r)); // (..., r)
+      off += r;
+    }
+  }
+  return out;
 }
 
 /** Does a module name (model.layers.0.self_attn.q_proj) match PEFT target_modules? */
@@ -154,10 +230,15 @@ export class LoraAdapter {
     this.modules.clear();
   }
 
+  /** Whether dropout() draws a mask now (training, p > 0, recording); otherwise it is the identity. */
+  drawsDropout(): boolean {
+    return this.training && this.config.loraDropout > 0 && isGradEnabled();
+  }
+
   /** Inverted dropout on the adapter's input while training (identity otherwise). */
   dropout(x: Tensor): Tensor {
     const p = this.config.loraDropout;
-    if (!this.training || p === 0 || !isGradEnabled()) return x;
+    if (!this.drawsDropout()) return x;
     const m = Tensor.empty(x.shape, 'f32');
     const d = m.f32();
     const keep = 1 / (1 - p);

@@ -15,7 +15,17 @@ function binaryRaw(op: BinaryOpName, a: Tensor, b: Tensor): Tensor {
 }
 
 export function add(a: Tensor, b: Tensor): Tensor {
-  return record('add', binaryRaw('add', a, b), [a, b], [], (g) => [
+  return recordAdd(a, b, binaryRaw('add', a, b));
+}
+
+/**
+ * Record `out = a + b` without computing it: out holds that value already, or is never read (a checkpoint's
+ * recomputation of a sum only the segment's output depends on). The vjp reads neither a, b nor out.
+ */
+export function recordAdd(a: Tensor, b: Tensor, out: Tensor): Tensor {
+  const shape = broadcastShape(a.shape, b.shape, 'add');
+  if (shape.join() !== out.shape.join()) throw new Error(`[add] result ${shapeStr(out.shape)} is not the broadcast shape ${shapeStr(shape)}`);
+  return record('add', out, [a, b], [], (g) => [
     a.requiresGrad ? sumTo(g, a.shape) : null,
     b.requiresGrad ? sumTo(g, b.shape) : null,
   ]);

@@ -7,6 +7,7 @@ import { isQuantized, type WeightFormat } from '../tensor/dtype.js';
 import { backend } from '../backend/index.js';
 import { needsGrad, record } from './record.js';
 import { isGradEnabled } from '../autograd/grad-mode.js';
+import { priorGradient } from '../autograd/prior-grad.js';
 import { assertFrozen } from './quant.js';
 
 export type Precision = 'f32' | 'bf16';
@@ -115,6 +116,14 @@ export function recordMatmul(a: Tensor, b: Tensor, out: Tensor, opts: MatmulOpti
 // its gradient is summed over the batch, which for 2-D weights is one GEMM over the flattened batch.
 function gradA(g: Tensor, a: Tensor, b: Tensor, transA: boolean, transB: boolean, p: Precision): Tensor {
   const opts = { precision: p };
+  // x Wᵀ with x's gradient already holding other consumers' parts (q / k / v, gate / up read one x): G W goes onto it
+  // in the GEMM (beta = 1) instead of into a fresh buffer that backward adds in another pass (autograd/prior-grad.ts)
+  const prior = !transA && transB && b.rank === 2 ? priorGradient(a) : undefined;
+  if (prior) {
+    const w = weightOperand(b), K = a.shape[a.rank - 1]!;
+    backend().gemm(1, a.size / K, K, b.shape[0]!, g.f32(), false, 0, w.data, false, 0, prior.f32(), 1, 1, p === 'bf16', w.fmt);
+    return prior;
+  }
   if (a.rank === 2 && g.rank > 2) {
     // a is a shared 2-D matrix: fold the batch into the GEMM's rows by treating g and b as 2-D
     if (b.rank === 2) throw new Error('[matmul] internal: both operands 2-D with batched output');

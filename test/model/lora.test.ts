@@ -157,7 +157,7 @@ test('LoRA: PPO on top of SFT — only the PPO adapter trains; the reference is 
   assert.equal(ppo.enabled, true, 'switch restored');
 });
 
-test('LoRA up half: addLoraUp gives add(y, scale(down Bᵀ))\'s value and gradients bitwise (scale a power of two, f32 and bf16 compute)', () => {
+test('LoRA up half: addLoraUp, copied or in place, gives add(y, scale(down Bᵀ))\'s value and gradients bitwise (scale a power of two, f32 and bf16 compute)', () => {
   const r = new Rng(21);
   const rand = (shape: number[]) => {
     const t = Tensor.empty(shape, 'f32');
@@ -170,16 +170,25 @@ test('LoRA up half: addLoraUp gives add(y, scale(down Bᵀ))\'s value and gradie
     try {
       // 37 rows × 33 out × 16 rank: several GEMM tiles with ragged edges
       const y = rand([37, 33]), down = rand([37, 16]), B = rand([33, 16]), w = rand([37, 33]);
-      const runOnce = (fused: boolean) => tidy(() => {
+      const runOnce = (how: 'fused' | 'inPlace' | 'plain') => tidy(() => {
         for (const t of [y, down, B]) t.grad = null;
-        const out = fused ? addLoraUp(y, down, B, 2) : add(y, scale(matmul(down, B, { transB: true }), 2));
+        // in place: onto a fresh y' = y · 1 (a product of y, so y's gradient still flows through it)
+        const yIn = how === 'inPlace' ? scale(y, 1) : y;
+        const before = Float32Array.from(yIn.data as Float32Array);
+        const out = how === 'plain' ? add(y, scale(matmul(down, B, { transB: true }), 2))
+          : addLoraUp(yIn, down, B, 2, { inPlace: how === 'inPlace' });
+        if (how === 'inPlace') assert.equal(out.data, yIn.data, 'in place: the result is a view of y\'s buffer');
+        else assert.deepEqual(Float32Array.from(yIn.data as Float32Array), before, 'y is left as it was');
         const value = Float32Array.from(out.data as Float32Array);
         backward(sum(matmul(out, w, { transA: true })));
         return [value, ...[y, down, B].map((t) => Float32Array.from(t.grad!.data as Float32Array))];
       });
-      const fused = runOnce(true), plain = runOnce(false);
-      fused.forEach((a, i) => { for (let j = 0; j < a.length; j++) if (!Object.is(a[j], plain[i]![j])) assert.fail(`${prec}: output ${i} [${j}] ${a[j]} vs ${plain[i]![j]}`); });
-      assert.ok(fused[0]!.some((v) => v !== 0) && fused[3]!.some((v) => v !== 0), 'the check ran on non-zero values');
+      const plain = runOnce('plain');
+      for (const how of ['fused', 'inPlace'] as const) {
+        const fused = runOnce(how);
+        fused.forEach((a, i) => { for (let j = 0; j < a.length; j++) if (!Object.is(a[j], plain[i]![j])) assert.fail(`${prec} ${how}: output ${i} [${j}] ${a[j]} vs ${plain[i]![j]}`); });
+        assert.ok(fused[0]!.some((v) => v !== 0) && fused[3]!.some((v) => v !== 0), 'the check ran on non-zero values');
+      }
     } finally {
       setMatmulPrecision(prev);
     }
