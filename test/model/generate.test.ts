@@ -209,11 +209,14 @@ test('greedy decoding over q8_0 / q4_0 weights: every row of a batch of 12 (one-
         const one = generate(m, [p], opts);
         assert.deepEqual(batch.ids[i], one.ids[0], `${fmt} prompt of ${p.length}: row ${i}`);
         const d = diff(batch.logProbs[i]!, one.logProbs[0]!).maxAbs;
-        assert.ok(d < 1e-2, `${fmt} prompt of ${p.length}: row ${i} log-probs differ by ${d}`);
+        assert.ok(d < 5e-2, `${fmt} prompt of ${p.length}: row ${i} log-probs differ by ${d}`);
         if (d < 1e-4) close++;
       });
       // the kernels sum in different f32 orders; where that flips the int8 rounding of one activation downstream
-      // (seen once in 24 padded rows: 4.5e-3) a log-prob moves by ~1e-3; elsewhere they agree to f32 rounding
+      // (seen once in 24 padded rows: 4.5e-3; with the strip batch kernel once in 12 one-token rows, at the 11th new
+      // token: 2.4e-2, where the one-row kernel and the reference agree and the batch kernel is the one that rounds
+      // the other way, although it is the closer of the two to the reference's f64 sums) a log-prob moves by
+      // 1e-3 – 3e-2; elsewhere they agree to f32 rounding
       assert.ok(close >= prompts.length - 2, `${fmt}: only ${close} of ${prompts.length} rows' log-probs within 1e-4`);
       // not a degenerate model: the rows do not all repeat one token
       assert.ok(new Set(batch.ids.flat()).size > 5, `${fmt}: ${JSON.stringify(batch.ids)}`);

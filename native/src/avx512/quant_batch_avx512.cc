@@ -1,11 +1,12 @@
 // quant_batch_avx512.cc — the batched decode matvec for q8_0 / q4_0 weights with AVX-512 VNNI: x · Wᵀ for 5–16 rows
-// of x (a decode step of a batch). The one-row kernel (quant_dot_avx512.h) spends a multiply, a convert and an FMA
-// per 16 lanes of every (weight row, x row) pair, which makes each extra row cost as much as the first. Here the
-// rows of x are interleaved instead: one zmm holds the same 8-byte chunk of 8 rows of x, so a weight chunk broadcast
-// to all lanes (one load) is dotted with 8 rows by one vpdpbusd, and the per-block f32 scaling is one FMA per 8 rows.
-// Weights stay in llama.cpp's block layout; only the activations are rearranged, once per call (the packer is
-// pack_act_groups_avx512 in quant_tiles_avx512.cc; this file holds its buffers). One weight row at a
-// time with a software prefetch ahead along it (docs/log.md 2026-12-02 has the A/B). No threading here.
+// of x (a decode step of a batch; any M works). Rows of x come interleaved 8 per zmm, two blocks per lane pair
+// (pack_act_groups_avx512 in quant_tiles_avx512.cc; this file holds its buffers). Weights are taken a strip of 4 rows
+// at a time: the strip (contiguous in memory) is unpacked once into an L1 buffer of broadcast-ready unsigned bytes and
+// f32 scales, and every group of 8 rows of x is dotted with it, two groups and four weight rows per x load
+// (quant_strip_avx512.h). So W is read from memory once per call and unpacked once per block whatever M is, and
+// the loop over a strip is loads, vpdpbusd and one convert / scale product / FMA per 8 vpdpbusd. While a strip is
+// computed the next one is prefetched: 8 rows of work per byte leave the hardware prefetcher too far behind a
+// stream from DRAM (docs/log.md). No threading here.
 //
 // Operand signs: vpdpbusd multiplies unsigned by signed bytes. The weight side is made unsigned — q8_0: w + 128
 // (xor 0x80), q4_0: the raw nibble (value + 8) — and x stays signed; the extra C · Σx (C = 128 or 8) depends on x
@@ -17,112 +18,56 @@
 #pragma GCC target("avx512vnni")
 #include <immintrin.h>
 #include <algorithm>
-#include "../quant_impl.h"
+#include "quant_strip_avx512.h"
 
 namespace zj {
 
 namespace {
 
-constexpr int kRows = 8;    // rows of x per zmm
-constexpr int kChunks = 4;  // 8-byte chunks per block of 32
-// Software prefetch distance along the weight row. 8 rows of work per byte leave the loads too sparse for the
-// hardware prefetcher to keep DRAM busy (measured: the 151,936 × 896 head at 8 rows took 2.1× less CPU time with it).
-constexpr int kPrefetchBytes = 2048;
+using namespace strip;
 
-struct BatchQ8 {
-  static constexpr int64_t bytes = kQ8Bytes;
-  static inline void chunks(const uint8_t* blk, __m512i* w) {
-    const __m512i flip = _mm512_set1_epi8((char)0x80);
-    for (int c = 0; c < kChunks; c++) {
-      int64_t v;
-      std::memcpy(&v, blk + 2 + 8 * c, 8);
-      w[c] = _mm512_xor_si512(_mm512_set1_epi64(v), flip);
-    }
-  }
-};
+// Prefetch distance along W in strips (see rows_range). Measured on the 151,936 × 896 head at 8 and 16 rows: 1 strip
+// ahead (3.8 KiB at q8_0) was best, 2 and 3 within noise or worse at q8_0.
+constexpr int kPrefetchStrips = 1;
 
-struct BatchQ4 {
-  static constexpr int64_t bytes = kQ4Bytes;
-  static inline void chunks(const uint8_t* blk, __m512i* w) {
-    const __m512i lo = _mm512_set1_epi8(0x0f);
-    for (int p = 0; p < 2; p++) {
-      int64_t v;
-      std::memcpy(&v, blk + 2 + 8 * p, 8);
-      const __m512i b = _mm512_set1_epi64(v);
-      w[2 * p] = _mm512_and_si512(b, lo);
-      w[2 * p + 1] = _mm512_and_si512(_mm512_srli_epi16(b, 4), lo);
-    }
-  }
-};
+thread_local AlignedScratch batch_scratch;  // the packed x, per thread
+thread_local AlignedScratch strip_scratch;  // the unpacked strip of W, per thread
 
-// NT weight rows n .. n+NT against one group of 8 rows of x (packed by pack_act_groups_avx512, quant_tiles_avx512.cc), outputs for rows m < rows.
-template <class L, int NT>
-inline void tile(int64_t K, int64_t N, const int8_t* xi, const int32_t* corr, const float* dxv, const uint8_t* W,
-                 float* out, int64_t n, int64_t m0, int rows) {
-  const int64_t nb = K / kQk, rb = nb * L::bytes;
-  __m512 acc[NT];
-  for (int t = 0; t < NT; t++) acc[t] = _mm512_setzero_ps();
-  for (int64_t b = 0; b < nb; b++) {
-    const int8_t* xb = xi + b * kChunks * 64;
-    const __m512i x0 = _mm512_load_si512(xb), x1 = _mm512_load_si512(xb + 64);
-    const __m512i x2 = _mm512_load_si512(xb + 128), x3 = _mm512_load_si512(xb + 192);
-    const __m512i cr = _mm512_load_si512(corr + b * 16);
-    const __m512 dx = _mm512_load_ps(dxv + b * 16);
-    for (int t = 0; t < NT; t++) {
-      const uint8_t* blk = W + (n + t) * rb + b * L::bytes;
-      if ((b & 1) == 0) _mm_prefetch((const char*)blk + kPrefetchBytes, _MM_HINT_T0);
-      __m512i w[kChunks];
-      L::chunks(blk, w);
-      __m512i s = _mm512_dpbusd_epi32(cr, w[0], x0);
-      s = _mm512_dpbusd_epi32(s, w[1], x1);
-      s = _mm512_dpbusd_epi32(s, w[2], x2);
-      s = _mm512_dpbusd_epi32(s, w[3], x3);
-      const __m512 dw = _mm512_cvtph_ps(_mm256_set1_epi16((short)load_u16(blk)));
-      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, dx), acc[t]);
-    }
-  }
-  alignas(64) float lanes[16];
-  for (int t = 0; t < NT; t++) {
-    // lanes 2r and 2r+1 hold the two 4-byte halves of row r's chunks
-    _mm512_store_ps(lanes, _mm512_add_ps(acc[t], _mm512_permute_ps(acc[t], 0xb1)));
-    for (int r = 0; r < rows; r++) out[(m0 + r) * N + n + t] = lanes[2 * r];
-  }
-}
-
-template <class L>
+template <class U>
 void rows_range(int64_t M, int64_t K, int64_t N, const QuantBatchAct& a, const uint8_t* W, float* out, int64_t n0,
                 int64_t n1) {
-  const int64_t nb = K / kQk;
-  for (int64_t g = 0; g * kRows < M; g++) {
-    const int rows = (int)std::min<int64_t>(kRows, M - g * kRows);
-    const int8_t* xi = a.x + g * nb * kChunks * 64;
-    const int32_t* corr = a.corr + g * nb * 16;
-    const float* dxv = a.dx + g * nb * 16;
-    // one weight row at a time: interleaving 4 rows (x chunks loaded once for 4) measured faster only while W sat in
-    // cache, and 1.4× slower streaming from DRAM as decoding does
-    for (int64_t n = n0; n < n1; n++) tile<L, 1>(K, N, xi, corr, dxv, W, out, n, g * kRows, rows);
+  static const Perm pm = U::perm();
+  const int64_t nb = K / kQk, rb = nb * U::bytes, groups = (M + kRows - 1) / kRows;
+  const int64_t rv = strip_row_vals(nb), rs = strip_row_scales(nb);
+  uint8_t* buf = strip_scratch.get((size_t)(kNt * (rv + rs * 4)));
+  float* sc = (float*)(buf + kNt * rv);
+  const Strip s{buf, sc, rv, rs};
+  for (int64_t n = n0; n < n1; n += kNt) {
+    const int nt = (int)std::min<int64_t>(kNt, n1 - n);
+    for (int t = 0; t < nt; t++) unpack_row<U>(pm, W + (n + t) * rb, nb, buf + t * rv, sc + t * rs);
+    // W is one stream: while this strip is computed, the one kPrefetchStrips ahead is fetched
+    const char* pf = (const char*)W + (n + kNt * kPrefetchStrips) * rb;
+    strip_range_nt<U>(nt, nb, s, a, 0, groups, M, N, n, out, pf);
   }
 }
-
-thread_local AlignedScratch batch_scratch; // the packed x, per thread
 
 }  // namespace
 
 QuantBatchBufs batch_act_buffers_avx512(int64_t M, int64_t K) {
-  const int64_t nb = K / kQk, G = (M + kRows - 1) / kRows;
-  const size_t xb = (size_t)(G * nb * kChunks * 64), cb = (size_t)(G * nb * 16 * 4);
+  const int64_t np = (K / kQk + 1) / 2, G = (M + kRows - 1) / kRows;
+  const size_t xb = (size_t)(G * np * kPairXBytes), cb = (size_t)(G * np * 16 * 4);
   uint8_t* base = batch_scratch.get(xb + 2 * cb);
   return QuantBatchBufs{(int8_t*)base, (int32_t*)(base + xb), (float*)(base + xb + cb)};
 }
 
 void matvec_q8_0_batch_avx512(int64_t M, int64_t K, int64_t N, const QuantBatchAct& a, const uint8_t* W, float* out,
                               int64_t n0, int64_t n1) {
-  rows_range<BatchQ8>(M, K, N, a, W, out, n0, n1);
+  rows_range<UnpackQ8>(M, K, N, a, W, out, n0, n1);
 }
 
 void matvec_q4_0_batch_avx512(int64_t M, int64_t K, int64_t N, const QuantBatchAct& a, const uint8_t* W, float* out,
                               int64_t n0, int64_t n1) {
-  rows_range<BatchQ4>(M, K, N, a, W, out, n0, n1);
+  rows_range<UnpackQ4>(M, K, N, a, W, out, n0, n1);
 }
 
 }  // namespace zj

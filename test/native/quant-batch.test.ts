@@ -1,0 +1,97 @@
+// The batched quantized matvec at every row count 1–17 (and 18–40 through the batch kernel) against the reference,
+// on every ISA path and kernel choice: this CPU's dispatch (AVX-512 VNNI: one-row kernel below 5 rows, the strip
+// batch kernel for 5–16, the tiles from 17), ZJ_ISA=avx2 and scalar, the batch kernel forced at every M
+// (ZJ_QUANT_BATCH_MIN=1 with ZJ_QUANT_TILE_MIN=41) and the tile kernel at every M. Shapes: odd N (partial strips of
+// 4 weight rows, split over 1 and 2 threads), K = 32·k with k = 1, 2, 3, 5, 6, 7, 9, 28 (an odd last block without
+// its pair, and 1–3 blocks past the last whole group of 4), zero rows and blocks, wide value ranges.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Backend } from '../../src/backend/kernels.js';
+import type { QuantDType } from '../../src/tensor/dtype.js';
+import { referenceBackend as ref } from '../../src/backend/reference/index.js';
+import { quantizeActivations } from '../../src/backend/reference/quant.js';
+import { loadNativeBackend, setNativeThreads } from '../../src/backend/native/index.js';
+import { Rng } from '../../src/util/rng.js';
+
+const FORMATS: QuantDType[] = ['q8_0', 'q4_0'];
+
+/** A W of exactly its size at an odd byte offset in a larger buffer (the kernels' masked loads must not need more). */
+function oddView(a: Uint8Array): Uint8Array {
+  const big = new Uint8Array(a.length + 1);
+  big.set(a, 1);
+  return big.subarray(1);
+}
+
+function checkAll(nat: Backend, maxRows: number): string {
+  const r = new Rng(2024);
+  let worst = 0, cases = 0;
+  const threads0 = nat.info().threads;
+  for (const fmt of FORMATS)
+    for (const [N, k] of [[1, 1], [3, 2], [5, 3], [7, 5], [13, 6], [37, 7], [9, 9], [6, 28]] as const) {
+      const K = 32 * k;
+      const wf = Float32Array.from({ length: N * K }, (_, i) => (r.next() * 2 - 1) * [1, 0.01, 40][(i >> 5) % 3]!);
+      if (N * K >= 96) wf.fill(0, 32, 64); // one all-zero weight block (d = 0)
+      const w = new Uint8Array((N * K / 32) * (fmt === 'q8_0' ? 34 : 18));
+      ref.quantizeRows(wf, N, K, fmt, w);
+      const wq = new Float32Array(N * K);
+      ref.dequantizeRows(w, fmt, N, K, wq);
+      for (let M = 1; M <= maxRows; M++) {
+        const x = Float32Array.from({ length: M * K }, (_, i) => (r.next() * 2 - 1) * [3, 1e-3, 200][(i >> 5) % 3]!);
+        if (M > 2) x.fill(0, K, 2 * K); // row 1 all zero
+        const a = new Float32Array(M * N);
+        ref.matvec(M, N, K, x, w, fmt, a);
+        // the bound: Σ_k |x̂_k|·|ŵ_k| (x̂, ŵ: the quantized values times their scales) — any order of f32 sums of
+        // the block products stays within (terms)·2^-24 of it; a wrong block, chunk or scale is off by far more
+        const { q, d } = quantizeActivations(x, M, K);
+        const abs = new Float64Array(M * N);
+        for (let m = 0; m < M; m++)
+          for (let n = 0; n < N; n++) {
+            let s = 0;
+            for (let j = 0; j < K; j++) s += Math.abs(q[m * K + j]! * d[(m * K + j) >> 5]! * wq[n * K + j]!);
+            abs[m * N + n] = s;
+          }
+        for (const threads of [1, 2]) {
+          setNativeThreads(threads);
+          const b = new Float32Array(M * N).fill(NaN);
+          try {
+            nat.matvec(M, N, K, x, oddView(w), fmt, b);
+          } finally {
+            setNativeThreads(threads0);
+          }
+          for (let i = 0; i < a.length; i++) {
+            const e = abs[i] ? Math.abs(a[i]! - b[i]!) / abs[i]! : Math.abs(b[i]!);
+            if (!(e < 1e-6))
+              throw new Error(`matvec ${fmt} M=${M} N=${N} K=${K} threads=${threads}: out[${i}] ${b[i]} vs ${a[i]}`);
+            worst = Math.max(worst, e);
+          }
+          cases++;
+        }
+      }
+    }
+  return `${nat.info().isa}: ${cases} cases, |diff| / Σ|x̂·ŵ| ≤ ${worst.toExponential(2)}`;
+}
+
+const native = loadNativeBackend();
+if (process.env.ZJ_QUANT_BATCH_CHILD) {
+  if (!native.ok) throw new Error(native.error);
+  console.log(checkAll(native.backend, Number(process.env.ZJ_QUANT_BATCH_CHILD)));
+} else {
+  const runs: [string, Record<string, string>, number][] = [
+    ['this CPU\'s dispatch', {}, 17],
+    ['avx2', { ZJ_ISA: 'avx2' }, 17],
+    ['scalar', { ZJ_ISA: 'scalar' }, 17],
+    ['batch kernel at every M up to 40', { ZJ_QUANT_BATCH_MIN: '1', ZJ_QUANT_TILE_MIN: '41' }, 40],
+    ['tile kernel at every M', { ZJ_QUANT_TILE_MIN: '1' }, 17],
+  ];
+  for (const [name, env, maxRows] of runs) {
+    test(`batched quant matvec, M = 1 … ${maxRows}: native [${name}] vs reference`, { skip: process.arch !== 'x64' && name === 'avx2' ? 'x86-64 only' : false }, (t) => {
+      if (!native.ok) return t.skip(`native addon unavailable: ${native.error}`);
+      const res = spawnSync(process.execPath, [fileURLToPath(import.meta.url)],
+        { env: { ...process.env, ...env, ZJ_QUANT_BATCH_CHILD: String(maxRows) }, encoding: 'utf8' });
+      assert.equal(res.status, 0, res.stderr);
+      t.diagnostic(res.stdout.trim());
+    });
+  }
+}
