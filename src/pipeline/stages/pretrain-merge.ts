@@ -7,6 +7,7 @@ import { Tensor } from '../../tensor/tensor.js';
 import { openSafetensorsDir, type StDtype } from '../../model/safetensors.js';
 import { toBf16Array } from '../../model/half.js';
 import type { LlamaForCausalLM } from '../../model/llama.js';
+import { installWeight } from '../../model/model-dir.js';
 import type { LoraAdapter } from '../../nn/lora.js';
 
 /** The precision a checkpoint's matrices are stored in (its first 2-D tensor's), and how we hold them to save it. */
@@ -45,10 +46,8 @@ export function mergeIntoOriginals(model: LlamaForCausalLM, adapter: LoraAdapter
         throw new Error(`[pretrain] ${fromDir}: '${name}' is [${e.shape}] in the file, [${p.shape}] in the model`);
       const f = st.readF32(name);
       const t = hold === 'bf16' ? new Tensor(toBf16Array(f), p.shape, 'bf16') : new Tensor(f, p.shape);
-      t.keep();
-      t.requiresGrad = false;
-      t.name = name;
-      model.replaceParameter(name, t); // the held copy goes with its last reference (not to the pool: it was never pooled)
+      installWeight(model, name, t); // the held copy goes with its last reference (not to the pool: it was never pooled)
+      t.requiresGrad = false; // frozen like the base it replaces
     }
   } finally {
     st.close();
@@ -66,9 +65,7 @@ export function holdF32FromFile(model: LlamaForCausalLM, fromDir: string, names:
       const p = params.get(name);
       if (!p) throw new Error(`[pretrain] internal: the model has no tensor '${name}'`);
       if (p.dtype === 'f32') continue;
-      const t = new Tensor(st.readF32(name), p.shape).keep();
-      t.name = name;
-      model.replaceParameter(name, t);
+      installWeight(model, name, new Tensor(st.readF32(name), p.shape));
     }
   } finally {
     st.close();
