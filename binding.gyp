@@ -16,6 +16,16 @@
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"]
     },
     {
+      # AMX tiles (Sapphire Rapids and later), its own library so no other file gets the AMX flags.
+      "target_name": "zj_amx",
+      "type": "static_library",
+      "conditions": [["target_arch=='x64'", {
+        "sources": ["<!@(node -e \"const fs=require('fs');const d='native/src/amx';console.log(fs.existsSync(d)?fs.readdirSync(d).filter(f=>f.endsWith('.cc')).map(f=>d+'/'+f).join(' '):'')\")"],
+        "cflags_cc": ["<@(zj_opt)", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx512bf16", "-mfma", "-mavx2", "-mamx-tile", "-mamx-bf16", "-mamx-int8"]
+      }]],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti"]
+    },
+    {
       "target_name": "zj_avx2",
       "type": "static_library",
       "conditions": [["target_arch=='x64'", {
@@ -26,7 +36,7 @@
     },
     {
       "target_name": "zhongjing",
-      "dependencies": ["zj_avx512", "zj_avx2"],
+      "dependencies": ["zj_avx512", "zj_amx", "zj_avx2"],
       "sources": ["<!@(node -e \"const fs=require('fs');const d='native/src';console.log(fs.readdirSync(d).filter(f=>f.endsWith('.cc')).map(f=>d+'/'+f).join(' '))\")"],
       "include_dirs": ["native/include", "native/src"],
       "cflags_cc": ["<@(zj_opt)", "-pthread"],

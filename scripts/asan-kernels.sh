@@ -18,12 +18,19 @@ if [ "$(uname -m)" = x86_64 ]; then
     g++ $flags -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512bf16 -mfma -mf16c -mavx2 -c "$f" -o "$o"
     objs="$objs $o"
   done
+  for f in native/src/amx/*.cc; do
+    o="$out/$(basename "$f" .cc).o"
+    g++ $flags -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512bf16 -mfma -mavx2 -mamx-tile -mamx-bf16 -mamx-int8 \
+      -c "$f" -o "$o"
+    objs="$objs $o"
+  done
   for f in native/src/avx2/gemm_*.cc native/src/avx2/matvec_*.cc native/src/avx2/quant_*.cc; do
     o="$out/$(basename "$f" .cc).o"; g++ $flags -mavx2 -mfma -mf16c -c "$f" -o "$o"; objs="$objs $o"
   done
 fi
 g++ $flags test/native/gemm-check.cc $objs -o "$out/gemm-check"
-for isa in scalar avx2 avx512; do
+# amx runs the AVX-512 kernels where the CPU has no AMX.
+for isa in scalar avx2 avx512 amx; do
   for threads in 1 2; do
     echo "== ZJ_ISA=$isa ZJ_THREADS=$threads"
     ZJ_ISA=$isa ZJ_THREADS=$threads "$out/gemm-check" "${@:-check}"

@@ -45,12 +45,15 @@ void gemm_f32_scalar(int64_t kc, const void* a_, const void* b_, float* c, int64
 // How operands are packed: plain f32, f32 rounded to bf16 values (bf16 compute on an f32 kernel: the
 // products of two bf16 values are exact in f32, so only accumulation order differs from vdpbf16ps),
 // or bf16 k-pairs for vdpbf16ps.
-enum PackMode { PACK_F32 = 0, PACK_F32_ROUND = 1, PACK_PAIRS = 2 };
+// AMX packs A as bf16 rows instead (B stays in pairs).
+enum PackMode { PACK_F32 = 0, PACK_F32_ROUND = 1, PACK_PAIRS = 2, PACK_ROWS = 3 };
 
 struct Kernel {
   gemm_micro_fn fn;
   int mr, nr;
   bool pairs;
+  bool a_rows;  // A packed as bf16 rows (AMX), B as pairs
+  int kunit;    // packed panels are padded with zeros to a multiple of this many k steps (AMX: one tile step)
   // Cache blocking: a KC×NC block of packed B stays in L2 while MR×KC panels of A (from an MC×KC block
   // in L3) sweep over it; the A panel is reused across the NC/NR microkernel calls of one row panel.
   int64_t kc, mc, nc;
@@ -61,15 +64,17 @@ int64_t env_int(const char* name, int64_t fallback) {
   return s && *s ? std::max<int64_t>(1, std::atoll(s)) : fallback;
 }
 
-Kernel make_kernel(gemm_micro_fn fn, int mr, int nr, bool pairs, int64_t kc, int64_t mc, int64_t nc) {
+Kernel make_kernel(gemm_micro_fn fn, int mr, int nr, bool pairs, int64_t kc, int64_t mc, int64_t nc, bool a_rows = false,
+                   int kunit = 1) {
   // ZJ_GEMM_KC/MC/NC override the tuned sizes for experiments (rounded to what the packing needs).
   kc = env_int("ZJ_GEMM_KC", kc);
   mc = env_int("ZJ_GEMM_MC", mc);
   nc = env_int("ZJ_GEMM_NC", nc);
+  kc = (kc + kunit - 1) / kunit * kunit;
   kc = (kc + 1) / 2 * 2;  // even, so only the last K block can hold an odd k-pair
   mc = std::max<int64_t>(mr, mc / mr * mr);
   nc = std::max<int64_t>(nr, nc / nr * nr);
-  return Kernel{fn, mr, nr, pairs, kc, mc, nc};
+  return Kernel{fn, mr, nr, pairs, a_rows, kunit, kc, mc, nc};
 }
 
 const Kernel& pick_kernel(bool bf16_compute) {
@@ -79,8 +84,12 @@ const Kernel& pick_kernel(bool bf16_compute) {
   static const Kernel avx512 = make_kernel(gemm_f32_avx512, kAvx512F32Mr, kAvx512F32Nr, false, 384, 1680, 480);
   static const Kernel avx512_bf16 =
       make_kernel(gemm_bf16_avx512, kAvx512Bf16Mr, kAvx512Bf16Nr, true, 768, 1680, 480);
+  static const Kernel amx_bf16 =
+      make_kernel(gemm_bf16_amx, kAmxBf16Mr, kAmxBf16Nr, true, 1024, 1024, 512, true, 32);
   switch (cpu_isa()) {
-    case ISA_AVX512: return bf16_compute && cpu_has_avx512bf16() ? avx512_bf16 : avx512;
+    case ISA_AVX512:
+      if (bf16_compute && cpu_has_amx()) return amx_bf16;
+      return bf16_compute && cpu_has_avx512bf16() ? avx512_bf16 : avx512;
     case ISA_AVX2: return avx2;
     default: return scalar;
   }
@@ -115,7 +124,12 @@ inline float load_packed(const T* p) {
 // operands are row-major), and the loop order follows it so that reads are contiguous.
 template <class T, int mode>
 void pack_panel(const T* src, int64_t sx, int64_t sk, int w, int64_t kc, int W, void* dst) {
-  if constexpr (mode != PACK_PAIRS) {
+  if constexpr (mode == PACK_ROWS) {
+    uint16_t* d = (uint16_t*)dst;
+    const int64_t kp = (kc + 31) / 32 * 32;
+    for (int x = 0; x < W; x++)
+      for (int64_t k = 0; k < kp; k++) d[x * kp + k] = x < w && k < kc ? load_bf16(src + x * sx + k * sk) : 0;
+  } else if constexpr (mode != PACK_PAIRS) {
     float* d = (float*)dst;
     if (sx == 1) {
       for (int64_t k = 0; k < kc; k++) {
@@ -187,6 +201,12 @@ void pack_panel_avx512(const void* src, int64_t sx, int64_t sk, int w, int64_t k
 }
 
 template <class T>
+void pack_panel_rows_amx(const void* src, int64_t sx, int64_t sk, int w, int64_t kc, int W, void* dst) {
+  if (!gemm_pack_rows_amx(src, sizeof(T) == 2, sx, sk, w, kc, W, dst))
+    pack_panel<T, PACK_ROWS>((const T*)src, sx, sk, w, kc, W, dst);
+}
+
+template <class T>
 void pack_panel_avx2(const void* src, int64_t sx, int64_t sk, int w, int64_t kc, int W, void* dst) {
   if (!gemm_pack_avx2(src, sizeof(T) == 2, sx, sk, w, kc, W, dst))
     pack_panel<T, PACK_F32>((const T*)src, sx, sk, w, kc, W, dst);
@@ -194,12 +214,14 @@ void pack_panel_avx2(const void* src, int64_t sx, int64_t sk, int w, int64_t kc,
 #endif
 
 pack_fn pick_pack(bool bf16_storage, int mode) {
-  static const pack_fn table[2][3] = {
+  static const pack_fn table[2][4] = {
       {pack_panel_erased<float, PACK_F32>, pack_panel_erased<float, PACK_F32_ROUND>,
-       pack_panel_erased<float, PACK_PAIRS>},
+       pack_panel_erased<float, PACK_PAIRS>, pack_panel_erased<float, PACK_ROWS>},
       {pack_panel_erased<uint16_t, PACK_F32>, pack_panel_erased<uint16_t, PACK_F32_ROUND>,
-       pack_panel_erased<uint16_t, PACK_PAIRS>}};
+       pack_panel_erased<uint16_t, PACK_PAIRS>, pack_panel_erased<uint16_t, PACK_ROWS>}};
 #if defined(__x86_64__) || defined(_M_X64)
+  // Rows packing only happens with the AMX kernel.
+  if (mode == PACK_ROWS) return bf16_storage ? pack_panel_rows_amx<uint16_t> : pack_panel_rows_amx<float>;
   // Pairs packing only happens with the vdpbf16ps kernel, so AVX512-BF16 is there when it is needed.
   if (cpu_isa() == ISA_AVX512 && mode != PACK_F32_ROUND)
     return bf16_storage ? (mode == PACK_PAIRS ? pack_panel_avx512<uint16_t, PACK_PAIRS> : pack_panel_avx512<uint16_t, PACK_F32>)
@@ -256,6 +278,17 @@ struct Problem {
 
 // Bytes of one packed panel of W rows/columns over kc steps (f32 or pairs; both pad to 4 bytes a step).
 inline int64_t panel_bytes(int W, int64_t kc, bool pairs) { return (pairs ? (kc + 1) / 2 : kc) * W * 4; }
+// The k steps a kernel's panels hold for kc real ones (AMX pads to whole tile steps; rows and pairs of
+// bf16 then take the same bytes).
+inline int64_t padded_k(const Kernel& kn, int64_t kc) { return (kc + kn.kunit - 1) / kn.kunit * kn.kunit; }
+
+// Zeros the k-pairs [kc, kp) at the end of each of `panels` consecutive pairs panels of W columns, padding
+// each to kp steps (a no-op when kp == kc).
+void zero_pairs_tail(char* dst, int64_t panels, int W, int64_t kc, int64_t kp) {
+  const int64_t used = panel_bytes(W, kc, true), full = panel_bytes(W, kp, true);
+  if (used == full) return;
+  for (int64_t p = 0; p < panels; p++) std::memset(dst + p * full + used, 0, (size_t)(full - used));
+}
 
 // The block size for splitting `len` into ceil(len / max_block) near-equal blocks, a multiple of unit.
 inline int64_t balanced_block(int64_t len, int64_t max_block, int64_t unit) {
@@ -266,14 +299,18 @@ inline int64_t balanced_block(int64_t len, int64_t max_block, int64_t unit) {
 
 // Packs the len×kc block starting at panel index x0 and step k0 into consecutive panels of W. For A the
 // panel index is op(A)'s row, for B op(B)'s column (is_a picks the strides).
-void pack_block(pack_fn pack, const Operand& op, int64_t x0, int64_t k0, int64_t len, int64_t kc, int W, bool pairs,
-                char* dst, bool is_a) {
+// kp >= kc is the panel's padded length (padded_k); bf16 rows panels (rows = true) pad themselves, pairs
+// panels get their tail zeroed here.
+void pack_block(pack_fn pack, const Operand& op, int64_t x0, int64_t k0, int64_t len, int64_t kc, int64_t kp, int W,
+                bool pairs, bool rows, char* dst, bool is_a) {
   const int64_t sx = is_a ? op.rs : op.cs, sk = is_a ? op.cs : op.rs;
   auto at = [&](int64_t x, int64_t k) { return is_a ? op.at(x, k) : op.at(k, x); };
-  const int64_t panel = panel_bytes(W, kc, pairs);
-  if (sx != 1 || sk == 1) {
+  const int64_t panel = panel_bytes(W, kp, pairs);
+  const int64_t panels = (len + W - 1) / W;
+  if (sx != 1 || sk == 1 || rows) {
     for (int64_t x = 0; x < len; x += W)
       pack(at(x0 + x, k0), sx, sk, (int)std::min<int64_t>(W, len - x), kc, W, dst + x / W * panel);
+    if (!rows) zero_pairs_tail(dst, panels, W, kc, kp);
     return;
   }
   // Contiguous along x, rows of k far apart: going panel by panel would read kc rows with a large
@@ -286,6 +323,7 @@ void pack_block(pack_fn pack, const Operand& op, int64_t x0, int64_t k0, int64_t
     for (int64_t x = 0; x < len; x += W)
       pack(at(x0 + x, k0 + kk), sx, sk, (int)std::min<int64_t>(W, len - x), kn, W, dst + x / W * panel + offset);
   }
+  zero_pairs_tail(dst, panels, W, kc, kp);
 }
 
 thread_local std::vector<float> dequant_scratch;
@@ -293,9 +331,9 @@ thread_local std::vector<float> dequant_scratch;
 // pack_block for a quantized B: each panel's W columns of op(B) over kc steps are dequantized into f32 scratch
 // (laid out as a plain operand), then packed by the f32 packer. Stored N×K (transB): panel columns are weight
 // rows, read along k; stored K×N: weight rows are the k steps, read across the panel's columns.
-void pack_block_quant(const Problem& pb, int64_t x0, int64_t k0, int64_t len, int64_t kc, int W, bool pairs,
+void pack_block_quant(const Problem& pb, int64_t x0, int64_t k0, int64_t len, int64_t kc, int64_t kp, int W, bool pairs,
                       char* dst) {
-  const int64_t panel = panel_bytes(W, kc, pairs);
+  const int64_t panel = panel_bytes(W, kp, pairs);
   std::vector<float>& tmp = dequant_scratch;
   if ((int64_t)tmp.size() < W * kc) tmp.resize((size_t)(W * kc));
   for (int64_t x = 0; x < len; x += W) {
@@ -310,6 +348,7 @@ void pack_block_quant(const Problem& pb, int64_t x0, int64_t k0, int64_t len, in
       pb.pack_b(tmp.data(), 1, w, w, kc, W, dst + x / W * panel);
     }
   }
+  if (pairs) zero_pairs_tail(dst, (len + W - 1) / W, W, kc, kp);
 }
 
 // C[m0:m1, n0:n1] of one matrix, on the calling thread.
@@ -318,24 +357,25 @@ void gemm_block(const Problem& pb, float* C, int64_t m0, int64_t m1, int64_t n0,
   const int mr = kn.mr, nr = kn.nr;
   // Equal blocks no larger than the tuned sizes: 512 columns as 480 + 32 would run the last block
   // with almost no reuse of each packed A panel.
-  const int64_t KC = balanced_block(pb.K, kn.kc, 2), MC = balanced_block(m1 - m0, kn.mc, mr);
+  const int64_t KC = balanced_block(pb.K, kn.kc, std::max(2, kn.kunit)), MC = balanced_block(m1 - m0, kn.mc, mr);
   const int64_t NC = balanced_block(n1 - n0, kn.nc, nr);
-  char* pa = (char*)scratch_a.get(panel_bytes(1, KC, kn.pairs) * (MC + mr));
-  char* pbuf = (char*)scratch_b.get(panel_bytes(1, KC, kn.pairs) * (NC + nr));
+  const int64_t KP = padded_k(kn, KC);
+  char* pa = (char*)scratch_a.get(panel_bytes(1, KP, kn.pairs) * (MC + mr));
+  char* pbuf = (char*)scratch_b.get(panel_bytes(1, KP, kn.pairs) * (NC + nr));
   for (int64_t ic = m0; ic < m1; ic += MC) {
     const int64_t mc = std::min(MC, m1 - ic);
     for (int64_t pc = 0; pc < pb.K; pc += KC) {
-      const int64_t kc = std::min(KC, pb.K - pc);
-      const int64_t a_panel = panel_bytes(mr, kc, kn.pairs), b_panel = panel_bytes(nr, kc, kn.pairs);
+      const int64_t kc = std::min(KC, pb.K - pc), kp = padded_k(kn, kc);
+      const int64_t a_panel = panel_bytes(mr, kp, kn.pairs), b_panel = panel_bytes(nr, kp, kn.pairs);
       // op(A) rows are the panel's x index: sx = rs, sk = cs.
-      pack_block(pb.pack_a, pb.a, ic, pc, mc, kc, mr, kn.pairs, pa, true);
+      pack_block(pb.pack_a, pb.a, ic, pc, mc, kc, kp, mr, kn.pairs, kn.a_rows, pa, true);
       // Later K blocks accumulate onto what the first wrote.
       const float beta = pc == 0 ? pb.beta : 1.0f;
       for (int64_t jc = n0; jc < n1; jc += NC) {
         const int64_t nc = std::min(NC, n1 - jc);
         // op(B) columns are the panel's x index: sx = cs, sk = rs.
-        if (pb.b_quant) pack_block_quant(pb, jc, pc, nc, kc, nr, kn.pairs, pbuf);
-        else pack_block(pb.pack_b, pb.b, jc, pc, nc, kc, nr, kn.pairs, pbuf, false);
+        if (pb.b_quant) pack_block_quant(pb, jc, pc, nc, kc, kp, nr, kn.pairs, pbuf);
+        else pack_block(pb.pack_b, pb.b, jc, pc, nc, kc, kp, nr, kn.pairs, false, pbuf, false);
         for (int64_t ir = 0; ir < mc; ir += mr) {
           const int m = (int)std::min<int64_t>(mr, mc - ir);
           const char* ap = pa + ir / mr * a_panel;
@@ -471,7 +511,7 @@ extern "C" void zj_gemm(int64_t batch, int64_t M, int64_t N, int64_t K, const vo
   Problem pb;
   pb.kn = &pick_kernel(bf16_compute != 0);
   const int mode = pb.kn->pairs ? PACK_PAIRS : bf16_compute ? PACK_F32_ROUND : PACK_F32;
-  pb.pack_a = pick_pack(a_bf16 != 0, mode);
+  pb.pack_a = pick_pack(a_bf16 != 0, pb.kn->a_rows ? PACK_ROWS : mode);
   pb.pack_b = pick_pack(b_bf16 != 0, mode);  // for a quantized B: the f32 packer over dequantized scratch
   pb.b_quant = b_quant;
   pb.b_trans = transB != 0;

@@ -12,6 +12,9 @@ namespace zj {
 //   bf16 pairs:  A: a[(p*MR + r)*2 + e] = bf16(op(A)(i0 + r, k0 + 2p + e))
 //                B: b[(p*NR + j)*2 + e] = bf16(op(B)(k0 + 2p + e, j0 + j))   (odd kc padded with 0)
 // so one 32-bit word holds a k-pair, the operand layout vdpbf16ps multiplies lane by lane.
+//   AMX (bf16 rows for A, bf16 pairs for B): A: a[r*kp + k] = bf16(op(A)(i0 + r, k0 + k)), B as bf16 pairs;
+//                both padded with zeros from kc up to kp = kc rounded up to 32 (one tile step), so an
+//                A panel row is what a tile row loads and a B panel's k-pairs are a B tile's rows.
 //
 // c points at the tile's top-left element in the output (row stride ldc). Only the m×n corner
 // (m <= MR, n <= NR) is written: c = alpha*acc + beta*c, and beta == 0 never reads c (it may hold NaN).
@@ -28,6 +31,14 @@ void gemm_f32_avx512(int64_t kc, const void* a, const void* b, float* c, int64_t
 constexpr int kAvx512Bf16Mr = 14, kAvx512Bf16Nr = 32;
 void gemm_bf16_avx512(int64_t kc, const void* a, const void* b, float* c, int64_t ldc, int m, int n, float alpha,
                       float beta);
+
+// AMX-BF16 (tdpbf16ps): 32 × 32 = four 16×16 accumulator tiles (native/src/amx).
+constexpr int kAmxBf16Mr = 32, kAmxBf16Nr = 32;
+void gemm_bf16_amx(int64_t kc, const void* a, const void* b, float* c, int64_t ldc, int m, int n, float alpha,
+                   float beta);
+// AMX A packing from a source contiguous along k (sk == 1) into bf16 rows; false for the other cases.
+bool gemm_pack_rows_amx(const void* src, bool src_bf16, int64_t sx, int64_t sk, int w, int64_t kc, int W,
+                        void* dst);
 
 // AVX2 + FMA f32: 6 × 16 (two ymm) = 12 accumulators of the 16 ymm registers (native/src/avx2).
 constexpr int kAvx2F32Mr = 6, kAvx2F32Nr = 16;

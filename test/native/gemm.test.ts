@@ -1,7 +1,7 @@
 // gemm.test.ts — native zj_gemm against the reference GEMM: every transA/transB × f32/bf16 storage ×
 // bf16-compute combination over odd sizes, alpha/beta (beta = 0 over NaN), batches with broadcast and
 // strided operands, typed-array views, bitwise reproducibility. The file re-runs itself in child processes
-// with ZJ_ISA=avx2 and ZJ_ISA=scalar so every kernel path is checked. Large shapes are checked against a
+// with ZJ_ISA=avx2 and ZJ_ISA=scalar (and ZJ_ISA=avx512 where AMX ran first) so every kernel path is checked. Large shapes are checked against a
 // dense float64 loop (the reference's semantics, faster), itself checked against the reference.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -229,7 +229,9 @@ test('gemm: bitwise identical across calls with the same thread count', { skip }
 
 // The other kernel paths, in child processes (ZJ_ISA is read once, at the addon's first call).
 if (!process.env.ZJ_GEMM_TEST_CHILD) {
-  for (const isa of ['avx2', 'scalar']) {
+  // On an AMX machine the parent ran the AMX kernel; ZJ_ISA=avx512 keeps the vdpbf16ps one honest too.
+  const lowered = /amx/.test(addon?.info().isa ?? '') ? ['avx512', 'avx2', 'scalar'] : ['avx2', 'scalar'];
+  for (const isa of lowered) {
     test(`gemm: the whole file again with ZJ_ISA=${isa}`, { skip: skip || (process.arch !== 'x64' && isa === 'avx2' ? 'x86-64 only' : false) }, (t) => {
       // NODE_TEST_CONTEXT would make the child talk the runner's private protocol instead of TAP.
       const env: NodeJS.ProcessEnv = { ...process.env, ZJ_ISA: isa, ZJ_GEMM_TEST_CHILD: '1' };
@@ -245,5 +247,6 @@ if (!process.env.ZJ_GEMM_TEST_CHILD) {
 } else {
   test('gemm: the child runs the ISA it was asked for', { skip }, () => {
     assert.match(addon!.info().isa, new RegExp(`^${isaEnv}`));
+    if (isaEnv !== 'amx') assert.doesNotMatch(addon!.info().isa, /amx/);
   });
 }

@@ -1,0 +1,137 @@
+// gemm_bf16_amx.cc — the AMX-BF16 GEMM microkernel (Intel Sapphire Rapids and later) and the A packing
+// it needs. A 32×32 tile of C is four 16×16 f32 accumulator tiles (tmm0–3) fed per 32-k step by two
+// A tiles (tmm4–5: 16 rows × 32 bf16 each) and two B tiles (tmm6–7: 16 k-pairs × 16 columns). Only
+// called when cpu_has_amx() (CPUID, XCR0 and the kernel's arch_prctl permission all said yes).
+//
+// Layouts (gemm_impl.h): A panels are bf16 rows, a[r*kp + k] with kp = kc rounded up to 32; B panels
+// are the same bf16 k-pairs vdpbf16ps uses, NR = 32 columns, so the rows of a B tile (one k-pair of 16
+// columns) lie 128 bytes apart. Both are zero-padded up to kp, so no step tests an edge.
+//
+// TDPBF16PS multiplies bf16 pairs exactly and adds them in f32 like vdpbf16ps, treating bf16 denormal
+// inputs as zero and flushing denormal results; only the order of the additions differs.
+#include <immintrin.h>
+#include <cstring>
+#include "../gemm_impl.h"
+
+namespace zj {
+namespace {
+
+constexpr int MR = kAmxBf16Mr;  // 32
+constexpr int NR = kAmxBf16Nr;  // 32
+
+// The palette-1 tile configuration, 64 bytes as LDTILECFG reads it.
+struct alignas(64) TileConfig {
+  uint8_t palette;
+  uint8_t start_row;
+  uint8_t reserved[14];
+  uint16_t colsb[16];  // bytes per row of each tile
+  uint8_t rows[16];
+  uint8_t reserved2[16];
+};
+
+// Tile state is per thread; every tile this file uses has the same 16 rows × 64 bytes shape, so one
+// configuration per thread serves every call. No other code in the addon touches the tile registers.
+thread_local bool configured = false;
+
+inline void configure() {
+  if (configured) return;
+  TileConfig cfg;
+  std::memset(&cfg, 0, sizeof cfg);
+  cfg.palette = 1;
+  for (int t = 0; t < 8; t++) {
+    cfg.colsb[t] = 64;
+    cfg.rows[t] = 16;
+  }
+  _tile_loadconfig(&cfg);
+  configured = true;
+}
+
+}  // namespace
+
+void gemm_bf16_amx(int64_t kc, const void* a_, const void* b_, float* c, int64_t ldc, int m, int n, float alpha,
+                   float beta) {
+  configure();
+  const int64_t kp = (kc + 31) / 32 * 32;
+  const char* a = (const char*)a_;
+  const char* b = (const char*)b_;
+  const int64_t a_row = kp * 2;          // bytes between A rows
+  const char* a_lo = a;                  // rows 0–15
+  const char* a_hi = a + 16 * a_row;     // rows 16–31
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  for (int64_t k = 0; k < kp; k += 32) {
+    // 32 k steps = 16 k-pairs of B, each a 128-byte row of 32 columns.
+    const char* bk = b + (k / 2) * NR * 4;
+    _tile_loadd(4, a_lo + k * 2, a_row);
+    _tile_loadd(6, bk, NR * 4);
+    _tile_loadd(7, bk + 64, NR * 4);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    _tile_loadd(5, a_hi + k * 2, a_row);
+    _tile_dpbf16ps(2, 5, 6);
+    _tile_dpbf16ps(3, 5, 7);
+  }
+  alignas(64) float acc[MR][NR];
+  _tile_stored(0, &acc[0][0], NR * 4);
+  _tile_stored(1, &acc[0][16], NR * 4);
+  _tile_stored(2, &acc[16][0], NR * 4);
+  _tile_stored(3, &acc[16][16], NR * 4);
+
+  const __mmask16 mask0 = n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
+  const __mmask16 mask1 = n >= 32 ? (__mmask16)0xffff : n <= 16 ? (__mmask16)0 : (__mmask16)((1u << (n - 16)) - 1);
+  const __m512 va = _mm512_set1_ps(alpha);
+  const __m512 vb = _mm512_set1_ps(beta);
+  for (int r = 0; r < m; r++) {
+    float* cr = c + r * ldc;
+    __m512 v0 = _mm512_mul_ps(va, _mm512_load_ps(&acc[r][0]));
+    __m512 v1 = _mm512_mul_ps(va, _mm512_load_ps(&acc[r][16]));
+    if (beta != 0.0f) {
+      v0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mask0, cr), v0);
+      v1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mask1, cr + 16), v1);
+    }
+    _mm512_mask_storeu_ps(cr, mask0, v0);
+    _mm512_mask_storeu_ps(cr + 16, mask1, v1);
+  }
+}
+
+// A panel rows from a source contiguous along k (op(A) not transposed): each row is a straight
+// conversion (f32 → bf16, round to nearest even as vcvtne2ps2bf16 does) or copy, then zeros to kp.
+bool gemm_pack_rows_amx(const void* src, bool src_bf16, int64_t sx, int64_t sk, int w, int64_t kc, int W,
+                        void* dst) {
+  if (sk != 1) return false;
+  const int64_t kp = (kc + 31) / 32 * 32;
+  uint16_t* d = (uint16_t*)dst;
+  for (int x = 0; x < W; x++) {
+    uint16_t* o = d + x * kp;
+    if (x >= w) {
+      std::memset(o, 0, (size_t)kp * 2);
+      continue;
+    }
+    int64_t k = 0;
+    if (src_bf16) {
+      const uint16_t* s = (const uint16_t*)src + x * sx;
+      std::memcpy(o, s, (size_t)kc * 2);
+      k = kc;
+    } else {
+      const float* s = (const float*)src + x * sx;
+      for (; k + 32 <= kc; k += 32) {
+        const __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(s + k + 16), _mm512_loadu_ps(s + k));
+        _mm512_storeu_si512((void*)(o + k), (__m512i)v);
+      }
+      if (k < kc) {
+        const int64_t left = kc - k;
+        const __mmask16 lo = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+        const __mmask16 hi = left <= 16 ? (__mmask16)0 : (__mmask16)((1u << (left - 16)) - 1);
+        const __m512bh v = _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, s + k + 16), _mm512_maskz_loadu_ps(lo, s + k));
+        _mm512_storeu_si512((void*)(o + k), (__m512i)v);  // zeros past kc, inside the padded row
+        k += 32;
+      }
+    }
+    for (; k < kp; k++) o[k] = 0;
+  }
+  return true;
+}
+
+}  // namespace zj
