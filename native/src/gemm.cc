@@ -201,8 +201,8 @@ void pack_panel_avx512(const void* src, int64_t sx, int64_t sk, int w, int64_t k
 }
 
 template <class T>
-void pack_panel_rows_amx(const void* src, int64_t sx, int64_t sk, int w, int64_t kc, int W, void* dst) {
-  if (!gemm_pack_rows_amx(src, sizeof(T) == 2, sx, sk, w, kc, W, dst))
+void pack_panel_rows_avx512(const void* src, int64_t sx, int64_t sk, int w, int64_t kc, int W, void* dst) {
+  if (!gemm_pack_rows_avx512(src, sizeof(T) == 2, sx, sk, w, kc, W, dst))
     pack_panel<T, PACK_ROWS>((const T*)src, sx, sk, w, kc, W, dst);
 }
 
@@ -221,7 +221,7 @@ pack_fn pick_pack(bool bf16_storage, int mode) {
        pack_panel_erased<uint16_t, PACK_PAIRS>, pack_panel_erased<uint16_t, PACK_ROWS>}};
 #if defined(__x86_64__) || defined(_M_X64)
   // Rows packing only happens with the AMX kernel.
-  if (mode == PACK_ROWS) return bf16_storage ? pack_panel_rows_amx<uint16_t> : pack_panel_rows_amx<float>;
+  if (mode == PACK_ROWS) return bf16_storage ? pack_panel_rows_avx512<uint16_t> : pack_panel_rows_avx512<float>;
   // Pairs packing only happens with the vdpbf16ps kernel, so AVX512-BF16 is there when it is needed.
   if (cpu_isa() == ISA_AVX512 && mode != PACK_F32_ROUND)
     return bf16_storage ? (mode == PACK_PAIRS ? pack_panel_avx512<uint16_t, PACK_PAIRS> : pack_panel_avx512<uint16_t, PACK_F32>)

@@ -36,9 +36,6 @@ void gemm_bf16_avx512(int64_t kc, const void* a, const void* b, float* c, int64_
 constexpr int kAmxBf16Mr = 32, kAmxBf16Nr = 32;
 void gemm_bf16_amx(int64_t kc, const void* a, const void* b, float* c, int64_t ldc, int m, int n, float alpha,
                    float beta);
-// AMX A packing from a source contiguous along k (sk == 1) into bf16 rows; false for the other cases.
-bool gemm_pack_rows_amx(const void* src, bool src_bf16, int64_t sx, int64_t sk, int w, int64_t kc, int W,
-                        void* dst);
 
 // AVX2 + FMA f32: 6 × 16 (two ymm) = 12 accumulators of the 16 ymm registers (native/src/avx2).
 constexpr int kAvx2F32Mr = 6, kAvx2F32Nr = 16;
@@ -50,6 +47,10 @@ void gemm_f32_avx2(int64_t kc, const void* a, const void* b, float* c, int64_t l
 // Returns false for the cases it leaves to the generic loops.
 bool gemm_pack_avx512(const void* src, bool src_bf16, bool pairs, int64_t sx, int64_t sk, int w, int64_t kc, int W,
                       void* dst);
+// AVX-512 packing of one AMX A panel (bf16 rows, padded to whole tile steps; needs AVX512-BF16 for f32
+// sources); false for the cases it leaves to the generic loops.
+bool gemm_pack_rows_avx512(const void* src, bool src_bf16, int64_t sx, int64_t sk, int w, int64_t kc, int W,
+                           void* dst);
 // AVX2 packing of one f32 panel (no rounding, no pairs): the transposing case only.
 bool gemm_pack_avx2(const void* src, bool src_bf16, int64_t sx, int64_t sk, int w, int64_t kc, int W, void* dst);
 

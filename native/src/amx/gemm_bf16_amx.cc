@@ -1,5 +1,5 @@
-// gemm_bf16_amx.cc — the AMX-BF16 GEMM microkernel (Intel Sapphire Rapids and later) and the A packing
-// it needs. A 32×32 tile of C is four 16×16 f32 accumulator tiles (tmm0–3) fed per 32-k step by two
+// gemm_bf16_amx.cc — the AMX-BF16 GEMM microkernel (Intel Sapphire Rapids and later; its A packing is in
+// avx512/gemm_pack_avx512.cc). A 32×32 tile of C is four 16×16 f32 accumulator tiles (tmm0–3) fed per 32-k step by two
 // A tiles (tmm4–5: 16 rows × 32 bf16 each) and two B tiles (tmm6–7: 16 k-pairs × 16 columns). Only
 // called when cpu_has_amx() (CPUID, XCR0 and the kernel's arch_prctl permission all said yes).
 //
@@ -94,44 +94,6 @@ void gemm_bf16_amx(int64_t kc, const void* a_, const void* b_, float* c, int64_t
     _mm512_mask_storeu_ps(cr, mask0, v0);
     _mm512_mask_storeu_ps(cr + 16, mask1, v1);
   }
-}
-
-// A panel rows from a source contiguous along k (op(A) not transposed): each row is a straight
-// conversion (f32 → bf16, round to nearest even as vcvtne2ps2bf16 does) or copy, then zeros to kp.
-bool gemm_pack_rows_amx(const void* src, bool src_bf16, int64_t sx, int64_t sk, int w, int64_t kc, int W,
-                        void* dst) {
-  if (sk != 1) return false;
-  const int64_t kp = (kc + 31) / 32 * 32;
-  uint16_t* d = (uint16_t*)dst;
-  for (int x = 0; x < W; x++) {
-    uint16_t* o = d + x * kp;
-    if (x >= w) {
-      std::memset(o, 0, (size_t)kp * 2);
-      continue;
-    }
-    int64_t k = 0;
-    if (src_bf16) {
-      const uint16_t* s = (const uint16_t*)src + x * sx;
-      std::memcpy(o, s, (size_t)kc * 2);
-      k = kc;
-    } else {
-      const float* s = (const float*)src + x * sx;
-      for (; k + 32 <= kc; k += 32) {
-        const __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(s + k + 16), _mm512_loadu_ps(s + k));
-        _mm512_storeu_si512((void*)(o + k), (__m512i)v);
-      }
-      if (k < kc) {
-        const int64_t left = kc - k;
-        const __mmask16 lo = left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
-        const __mmask16 hi = left <= 16 ? (__mmask16)0 : (__mmask16)((1u << (left - 16)) - 1);
-        const __m512bh v = _mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(hi, s + k + 16), _mm512_maskz_loadu_ps(lo, s + k));
-        _mm512_storeu_si512((void*)(o + k), (__m512i)v);  // zeros past kc, inside the padded row
-        k += 32;
-      }
-    }
-    for (; k < kp; k++) o[k] = 0;
-  }
-  return true;
 }
 
 }  // namespace zj

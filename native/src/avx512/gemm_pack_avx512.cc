@@ -1,6 +1,6 @@
 // gemm_pack_avx512.cc — AVX-512 packing for the GEMM panels whose generic loops are slow: transposing
 // packs (the source is contiguous along k, the panel wants k-major: 16×16 register transposes) and bf16
-// k-pair packs (vcvtne2ps2bf16 rounds 32 floats at once). Layouts as in gemm_impl.h. Cases not covered
+// k-pair packs (vcvtne2ps2bf16 rounds 32 floats at once), and the bf16 rows the AMX kernel takes for A. Layouts as in gemm_impl.h. Cases not covered
 // here return false and gemm.cc packs them with its generic loops.
 #include <immintrin.h>
 #include "../gemm_impl.h"
@@ -88,32 +88,88 @@ void pack_transposing(const void* src, int64_t sx, int w, int64_t kc, int W, voi
   }
 }
 
+// Word i of the result takes bf16 i of row k (low half) and bf16 i of row k+1 (high half), for the 16
+// panel indices from r0 / r1 (rows k and k+1 of a source contiguous along the panel index); lanes off m
+// (m1 for row k+1) are zero.
+template <bool src_bf16>
+inline __m512i pair_units(const char* r0, const char* r1, __mmask16 m, __mmask16 m1) {
+  if constexpr (src_bf16) {
+    __m512i a = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, (const uint16_t*)r0));
+    __m512i b = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m1, (const uint16_t*)r1));
+    return _mm512_or_si512(a, _mm512_slli_epi32(b, 16));
+  } else {
+    alignas(64) static const uint16_t interleave[32] = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
+                                                        8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+    const __m512i idx = _mm512_load_si512((const void*)interleave);
+    __m512 a = _mm512_maskz_loadu_ps(m, (const float*)r0), b = _mm512_maskz_loadu_ps(m1, (const float*)r1);
+    return _mm512_permutexvar_epi16(idx, (__m512i)_mm512_cvtne2ps_pbh(b, a));
+  }
+}
+
 // Source contiguous along the panel index (sx == 1), bf16 pairs: rows k and k+1 interleave word by word.
 template <bool src_bf16>
 void pack_pairs_rows(const void* src, int64_t sk, int w, int64_t kc, int W, void* dst) {
   const size_t esize = src_bf16 ? 2 : 4;
   uint32_t* d = (uint32_t*)dst;
   const int64_t kp = (kc + 1) / 2;
-  // Word i of the result takes bf16 i of row k (low half) and bf16 i of row k+1 (high half).
-  alignas(64) static const uint16_t interleave[32] = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
-                                                      8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
-  const __m512i idx = _mm512_load_si512((const void*)interleave);
   for (int64_t p = 0; p < kp; p++) {
     const char* r0 = (const char*)src + 2 * p * sk * esize;
     const char* r1 = r0 + sk * esize;
     const bool has1 = 2 * p + 1 < kc;
     for (int x = 0; x < W; x += 16) {
       const __mmask16 m = lanes16(w - x), m1 = has1 ? m : (__mmask16)0;
+      const __m512i v = pair_units<src_bf16>(r0 + x * esize, r1 + x * esize, m, m1);
+      _mm512_mask_storeu_epi32(d + p * W + x, lanes16(W - x), v);
+    }
+  }
+}
+
+// AMX A panels (bf16 rows, a[x*kp + k], kp = kc rounded up to 32) from a source contiguous along k: a
+// straight conversion (f32 → bf16 rounding to nearest even) or copy per row, then zeros to kp.
+template <bool src_bf16>
+void pack_rows_along_k(const void* src, int64_t sx, int w, int64_t kc, int W, void* dst) {
+  const int64_t kp = (kc + 31) / 32 * 32;
+  uint16_t* d = (uint16_t*)dst;
+  for (int x = 0; x < W; x++) {
+    uint16_t* o = d + x * kp;
+    for (int64_t k = 0; k < kp; k += 32) {
+      const int64_t left = x < w ? kc - k : 0;
       __m512i v;
       if constexpr (src_bf16) {
-        __m512i a = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, (const uint16_t*)r0 + x));
-        __m512i b = _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m1, (const uint16_t*)r1 + x));
-        v = _mm512_or_si512(a, _mm512_slli_epi32(b, 16));
+        v = _mm512_maskz_loadu_epi16(lanes32(left), (const uint16_t*)src + x * sx + k);
       } else {
-        __m512 a = _mm512_maskz_loadu_ps(m, (const float*)r0 + x), b = _mm512_maskz_loadu_ps(m1, (const float*)r1 + x);
-        v = _mm512_permutexvar_epi16(idx, (__m512i)_mm512_cvtne2ps_pbh(b, a));
+        const float* s = (const float*)src + x * sx + k;
+        v = (__m512i)_mm512_cvtne2ps_pbh(_mm512_maskz_loadu_ps(lanes16(left - 16), s + 16),
+                                         _mm512_maskz_loadu_ps(lanes16(left), s));
       }
-      _mm512_mask_storeu_epi32(d + p * W + x, lanes16(W - x), v);
+      _mm512_storeu_si512((void*)(o + k), v);
+    }
+  }
+}
+
+// The same panels from a source contiguous along the panel index (sx == 1, op(A) transposed): 16 k-pair
+// vectors of 16 rows each (as pack_pairs_rows builds them) transposed as 32-bit units give each row 32
+// consecutive k steps.
+template <bool src_bf16>
+void pack_rows_across_k(const void* src, int64_t sk, int w, int64_t kc, int W, void* dst) {
+  const size_t esize = src_bf16 ? 2 : 4;
+  const int64_t kp = (kc + 31) / 32 * 32;
+  uint16_t* d = (uint16_t*)dst;
+  for (int xb = 0; xb < W; xb += 16) {
+    const __mmask16 m = lanes16(w - xb);
+    for (int64_t k0 = 0; k0 < kp; k0 += 32) {
+      __m512 r[16];
+      for (int c = 0; c < 16; c++) {
+        const int64_t k = k0 + 2 * c;
+        if (k >= kc) {
+          r[c] = _mm512_setzero_ps();
+          continue;
+        }
+        const char* r0 = (const char*)src + (k * sk + xb) * esize;
+        r[c] = _mm512_castsi512_ps(pair_units<src_bf16>(r0, r0 + sk * esize, m, k + 1 < kc ? m : (__mmask16)0));
+      }
+      transpose16(r);
+      for (int i = 0; i < 16; i++) _mm512_storeu_ps((float*)(d + (xb + i) * kp + k0), r[i]);
     }
   }
 }
@@ -134,6 +190,15 @@ bool gemm_pack_avx512(const void* src, bool src_bf16, bool pairs, int64_t sx, in
     return true;
   }
   return false;  // plain copies along x: the generic loop is already a vectorised copy
+}
+
+bool gemm_pack_rows_avx512(const void* src, bool src_bf16, int64_t sx, int64_t sk, int w, int64_t kc, int W,
+                           void* dst) {
+  if (W % 16) return false;
+  if (sk == 1) src_bf16 ? pack_rows_along_k<true>(src, sx, w, kc, W, dst) : pack_rows_along_k<false>(src, sx, w, kc, W, dst);
+  else if (sx == 1) src_bf16 ? pack_rows_across_k<true>(src, sk, w, kc, W, dst) : pack_rows_across_k<false>(src, sk, w, kc, W, dst);
+  else return false;
+  return true;
 }
 
 }  // namespace zj
