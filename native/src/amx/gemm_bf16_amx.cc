@@ -10,8 +10,8 @@
 // TDPBF16PS multiplies bf16 pairs exactly and adds them in f32 like vdpbf16ps, treating bf16 denormal
 // inputs as zero and flushing denormal results; only the order of the additions differs.
 #include <immintrin.h>
-#include <cstring>
 #include "../gemm_impl.h"
+#include "tiles.h"
 
 namespace zj {
 namespace {
@@ -19,38 +19,11 @@ namespace {
 constexpr int MR = kAmxBf16Mr;  // 32
 constexpr int NR = kAmxBf16Nr;  // 32
 
-// The palette-1 tile configuration, 64 bytes as LDTILECFG reads it.
-struct alignas(64) TileConfig {
-  uint8_t palette;
-  uint8_t start_row;
-  uint8_t reserved[14];
-  uint16_t colsb[16];  // bytes per row of each tile
-  uint8_t rows[16];
-  uint8_t reserved2[16];
-};
-
-// Tile state is per thread; every tile this file uses has the same 16 rows × 64 bytes shape, so one
-// configuration per thread serves every call. No other code in the addon touches the tile registers.
-thread_local bool configured = false;
-
-inline void configure() {
-  if (configured) return;
-  TileConfig cfg;
-  std::memset(&cfg, 0, sizeof cfg);
-  cfg.palette = 1;
-  for (int t = 0; t < 8; t++) {
-    cfg.colsb[t] = 64;
-    cfg.rows[t] = 16;
-  }
-  _tile_loadconfig(&cfg);
-  configured = true;
-}
-
 }  // namespace
 
 void gemm_bf16_amx(int64_t kc, const void* a_, const void* b_, float* c, int64_t ldc, int m, int n, float alpha,
                    float beta) {
-  configure();
+  amx_use(AMX_BF16_GEMM);
   const int64_t kp = (kc + 31) / 32 * 32;
   const char* a = (const char*)a_;
   const char* b = (const char*)b_;
