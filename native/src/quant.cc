@@ -109,10 +109,6 @@ static void tiled_rows(quant_rows_fn rows, int64_t M, int64_t K, int64_t N, cons
 void matvec_quant(int64_t M, int64_t N, int64_t K, const float* x, const uint8_t* W, int format, float* out) {
   const int64_t nb = K / kQk;
 #if defined(__x86_64__) || defined(_M_X64)
-  if (M >= tile_min_rows() && cpu_has_amx()) {
-    matmul_quant_amx(M, N, K, x, W, format, out);
-    return;
-  }
   if (use_avx512_int8() && (M >= batch_min_rows() || M >= tile_min_rows())) {
     const QuantBatchBufs s = batch_act_buffers_avx512(M, K);
     // packing costs about as much per value as a few weight rows' dot products: split once past ~32k values

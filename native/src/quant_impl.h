@@ -95,9 +95,6 @@ void matvec_q8_0_batch_avx512(int64_t M, int64_t K, int64_t N, const QuantBatchA
                               int64_t n0, int64_t n1);
 void matvec_q4_0_batch_avx512(int64_t M, int64_t K, int64_t N, const QuantBatchAct& a, const uint8_t* W, float* out,
                               int64_t n0, int64_t n1);
-// The prefill product with AMX-INT8 (amx/quant_tiles_amx.cc; quant.cc takes it above 16 rows when cpu_has_amx()):
-// quantizes x itself, threads over the pool. out is M × N.
-void matmul_quant_amx(int64_t M, int64_t N, int64_t K, const float* x, const uint8_t* W, int format, float* out);
 // The prefill product (avx512/quant_tiles_avx512.cc, VNNI only, any M; taken above 16 rows): the same packed x,
 // weight rows [n0, n1) taken a tile at a time (sized for L2), unpacked, and dotted with every 16 rows of x.
 void matmul_q8_0_tiles_avx512(int64_t M, int64_t K, int64_t N, const QuantBatchAct& a, const uint8_t* W, float* out,

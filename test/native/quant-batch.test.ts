@@ -85,9 +85,6 @@ if (process.env.ZJ_QUANT_BATCH_CHILD) {
     ['batch kernel at every M up to 40', { ZJ_QUANT_BATCH_MIN: '1', ZJ_QUANT_TILE_MIN: '41' }, 40],
     ['tile kernel at every M', { ZJ_QUANT_TILE_MIN: '1' }, 17],
   ];
-  // where the tiles are AMX's (amx/quant_tiles_amx.cc), the VNNI tiles run too
-  if (native.ok && /amx/.test(native.backend.info().isa))
-    runs.push(['avx512 without AMX', { ZJ_ISA: 'avx512' }, 17], ['VNNI tile kernel at every M', { ZJ_ISA: 'avx512', ZJ_QUANT_TILE_MIN: '1' }, 17]);
   for (const [name, env, maxRows] of runs) {
     test(`batched quant matvec, M = 1 … ${maxRows}: native [${name}] vs reference`, { skip: process.arch !== 'x64' && name === 'avx2' ? 'x86-64 only' : false }, (t) => {
       if (!native.ok) return t.skip(`native addon unavailable: ${native.error}`);

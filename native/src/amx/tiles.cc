@@ -31,12 +31,10 @@ void amx_use(AmxShape shape) {
   TileConfig cfg;
   std::memset(&cfg, 0, sizeof cfg);
   cfg.palette = 1;
-  if (shape == AMX_BF16_GEMM) {
-    for (int t = 0; t < 8; t++) set(cfg, t, 16, 64);
-  } else {
-    set(cfg, 0, 16, 64), set(cfg, 1, 16, 64);
-    set(cfg, 2, 16, 32), set(cfg, 3, 16, 32);
-    set(cfg, 4, 8, 64), set(cfg, 5, 8, 64);
+  switch (shape) {
+    case AMX_BF16_GEMM:
+      for (int t = 0; t < 8; t++) set(cfg, t, 16, 64);
+      break;
   }
   // Not _tile_loadconfig: GCC 12 defines it as inline asm whose memory operand is only the first 8 bytes of the
   // configuration, so the stores of the tile shapes can be dropped as dead. Here the operand is the whole struct.
