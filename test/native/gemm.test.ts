@@ -1,8 +1,9 @@
 // gemm.test.ts — native zj_gemm against the reference GEMM: every transA/transB × f32/bf16 storage ×
 // bf16-compute combination over odd sizes, alpha/beta (beta = 0 over NaN), batches with broadcast and
 // strided operands, typed-array views, bitwise reproducibility. The file re-runs itself in child processes
-// with ZJ_ISA=avx2 and ZJ_ISA=scalar (and ZJ_ISA=avx512 where AMX ran first) so every kernel path is checked. Large shapes are checked against a
-// dense float64 loop (the reference's semantics, faster), itself checked against the reference.
+// with ZJ_ISA=avx2 and ZJ_ISA=scalar (and ZJ_ISA=avx512 where AMX ran first) so every kernel path is checked.
+// Large shapes are checked against a dense float64 loop (the reference's semantics, faster), itself checked
+// against the reference.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
