@@ -2,7 +2,7 @@
 // whole positions when long), then one token per step. Logits processing (HF transformers' order and semantics:
 // repetition penalty over every token already in the row, then temperature, top-k, top-p; greedy when not
 // sampling) is sampling.ts, re-exported here.
-// Stops per row on EOS, stop strings or max new tokens.
+// Stops per row on EOS, stop strings or max new tokens; a finished row leaves the batch (and the KV cache).
 // Sampling is seeded (util/rng.ts); runs under noGrad with one tidy() per step so memory stays flat.
 // It does not tokenize: prompts are ids, and text comes from the decode function the caller passes.
 import { Tensor } from '../tensor/tensor.js';
@@ -33,7 +33,7 @@ export interface GenerateOptions extends SamplingOptions {
   /** stop a row once its generated text contains one of these (needs decode) */
   stopStrings?: string[];
   decode?: (ids: number[]) => string;
-  /** fills padding positions and finished rows (defaults to the first eos id, else 0) */
+  /** fills the padding positions of shorter prompts (defaults to the first eos id, else 0) */
   padTokenId?: number;
   seed?: number;
   /** streaming: called for every new token, in order */
@@ -129,29 +129,32 @@ export function generate(model: LlamaForCausalLM, prompts: number[][], opts: Gen
   const row = new Float32Array(V);
   noGrad(() => {
     let last = phase('prefill', () => prefill(model, cache, prompts, pad)); // (B, 1, V)
+    // act[i]: the prompt row at batch position i. Rows that finish leave the batch (and the cache) before the next
+    // step, so later steps compute only the rows still running; positions keep the prompts' order, so sampling
+    // draws from the generator in the same order as it would with every row present.
+    let act = prompts.map((_, b) => b);
     const next = new Int32Array(B), sampleLp = new Float64Array(B);
     const lps = new Float32Array(B), lse = new Float32Array(B);
     for (let step = 0; step < maxNew; step++) {
-      const lv = last.f32('generate');
+      const lv = last.f32('generate'), n = act.length;
       phase('sample', () => {
-        for (let b = 0; b < B; b++) {
-          if (reasons[b]) { next[b] = pad; continue; }
+        for (let i = 0; i < n; i++) {
+          const b = act[i]!;
           // the penalty edits a copy; without one the row is read in place
-          let x = lv.subarray(b * V, (b + 1) * V);
+          let x = lv.subarray(i * V, (i + 1) * V);
           if (penalty !== 1) { row.set(x); applyRepetitionPenalty(row, seen[b]!, penalty); x = row; }
           const s = sampleTokenWithLogProb(x, opts, rng);
-          next[b] = s.id;
-          sampleLp[b] = s.logProb;
+          next[i] = s.id;
+          sampleLp[i] = s.logProb;
         }
       });
-      // log p under the raw logits: one pass of the backend over all B rows (finished rows read a pad id, unused)
-      phase('logprob', () => backend().gatherLogProbsForward(lv, next, lps, lse, B, V));
-      for (let b = 0; b < B; b++) {
-        if (reasons[b]) continue;
-        const id = next[b]!, lp = lps[b]!;
+      // log p under the raw logits: one pass of the backend over the running rows
+      phase('logprob', () => backend().gatherLogProbsForward(lv, next, lps, lse, n, V));
+      for (let i = 0; i < n; i++) {
+        const b = act[i]!, id = next[i]!, lp = lps[i]!;
         out[b]!.push(id);
         logProbs[b]!.push(lp);
-        sampleLogProbs[b]!.push(sampleLp[b]!);
+        sampleLogProbs[b]!.push(sampleLp[i]!);
         seen[b]!.add(id);
         if (opts.decode) texts[b] = opts.decode(out[b]!);
         const ev: TokenEvent = { row: b, index: out[b]!.length - 1, id, logProb: lp };
@@ -162,15 +165,24 @@ export function generate(model: LlamaForCausalLM, prompts: number[][], opts: Gen
         else if (out[b]!.length >= maxNew) reasons[b] = 'length';
       }
       last.dispose();
-      if (reasons.every((r) => r)) return;
+      const keep: number[] = [];
+      for (let i = 0; i < n; i++) if (!reasons[act[i]!]) keep.push(i);
+      if (!keep.length) return;
+      if (keep.length < n) {
+        cache.keepRows(keep);
+        const ids = keep.map((i) => next[i]!);
+        next.set(ids);
+        act = keep.map((i) => act[i]!);
+      }
       profileStep();
+      const m = act.length;
       last = tidy(() => {
-        const ids = Tensor.empty([B, 1], 'i32'), pos = Tensor.empty([B], 'i32'), mask = Tensor.empty([B, 1], 'i32');
-        (ids.data as Int32Array).set(next);
-        for (let b = 0; b < B; b++) (pos.data as Int32Array)[b] = nextPos[b]!++;
+        const ids = Tensor.empty([m, 1], 'i32'), pos = Tensor.empty([m], 'i32'), mask = Tensor.empty([m, 1], 'i32');
+        (ids.data as Int32Array).set(next.subarray(0, m));
+        for (let i = 0; i < m; i++) (pos.data as Int32Array)[i] = nextPos[act[i]!]!++;
         (mask.data as Int32Array).fill(1);
-        const h = phase('forward', () => model.hidden({ ids, positions: pos, keyMask: padded ? mask : null, cache })); // (B, 1, C)
-        return phase('head', () => model.logits(h)); // (B, 1, V)
+        const h = phase('forward', () => model.hidden({ ids, positions: pos, keyMask: padded ? mask : null, cache })); // (m, 1, C)
+        return phase('head', () => model.logits(h)); // (m, 1, V)
       });
     }
     last.dispose();

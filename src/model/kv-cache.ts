@@ -13,6 +13,8 @@ export class KvCache {
   readonly mask: Int32Array;
   /** tokens committed so far (the same for every row: batches are left-padded) */
   length = 0;
+  /** rows in use: `batch` until keepRows drops finished ones (they are the first `rows` of the buffers) */
+  rows: number;
   private pending = 0;
   private anyPadding = false;
   /** the kernel's log-sum-exp output, unused here (no backward through the cache) */
@@ -24,11 +26,36 @@ export class KvCache {
     this.k = Array.from({ length: numLayers }, () => new Float32Array(n));
     this.v = Array.from({ length: numLayers }, () => new Float32Array(n));
     this.mask = new Int32Array(batch * capacity);
+    this.rows = batch;
+  }
+
+  /**
+   * Keep only the rows at these current indices (strictly increasing), moved down to 0 … n−1 in that order: a
+   * batch whose finished rows leave it stops paying for them in every later step. Copies each kept row's cached
+   * positions once per layer.
+   */
+  keepRows(keep: number[]): void {
+    if (this.pending) throw new Error('[KvCache] keepRows between append and commit');
+    for (let i = 0; i < keep.length; i++) {
+      const r = keep[i]!;
+      if (!Number.isInteger(r) || r < i || r >= this.rows || (i > 0 && r <= keep[i - 1]!))
+        throw new Error(`[KvCache] keepRows needs increasing row indices below ${this.rows}, got [${keep.join(', ')}]`);
+    }
+    const cap = this.capacity, row = this.numKvHeads * this.headDim, n = this.length;
+    keep.forEach((r, i) => {
+      if (r === i) return;
+      for (const buf of [...this.k, ...this.v]) buf.copyWithin(i * cap * row, r * cap * row, (r * cap + n) * row);
+      this.mask.copyWithin(i * cap, r * cap, r * cap + n);
+    });
+    this.rows = keep.length;
+    this.anyPadding = false;
+    for (let b = 0; b < this.rows && !this.anyPadding; b++)
+      for (let t = 0; t < n; t++) if (!this.mask[b * cap + t]) { this.anyPadding = true; break; }
   }
 
   /** Called before the layers run on T new tokens of B rows with their (B, T) padding mask. */
   append(B: number, T: number, keyMask: Tensor | null): void {
-    if (B !== this.batch) throw new Error(`[KvCache] batch of ${B} rows, cache holds ${this.batch}`);
+    if (B !== this.rows) throw new Error(`[KvCache] batch of ${B} rows, cache holds ${this.rows}`);
     if (this.length + T > this.capacity)
       throw new Error(`[KvCache] ${this.length} cached + ${T} new tokens exceed the capacity ${this.capacity}`);
     const m = keyMask ? keyMask.i32('KvCache') : null;

@@ -58,3 +58,25 @@ test('a prefill in passes of whole positions gives the single pass\'s logits and
     assert.ok(diff(r.step, one.step).maxAbs < 1e-4, `chunkRows ${rows}: next step logits ${diff(r.step, one.step).maxAbs}`);
   }
 });
+
+test('keepRows moves the kept rows\' cached positions and mask down in order and refuses bad indices', () => {
+  const m = new LlamaForCausalLM(cfg, 5);
+  const cache = m.newCache(4, 6);
+  const row = cfg.numKvHeads * (cfg.hiddenSize / cfg.numHeads);
+  // three positions committed; value = 1000·row + 10·position + layer (+0.5 for V)
+  cache.append(4, 3, i32T([1, 1, 1, 0, 1, 1, 1, 1, 1, 0, 1, 1], [4, 3]));
+  cache.commit(3);
+  cache.k.forEach((k, l) => { for (let b = 0; b < 4; b++) for (let t = 0; t < 3; t++) k.fill(1000 * b + 10 * t + l, (b * 6 + t) * row, (b * 6 + t + 1) * row); });
+  cache.v.forEach((v, l) => { for (let b = 0; b < 4; b++) for (let t = 0; t < 3; t++) v.fill(1000 * b + 10 * t + l + 0.5, (b * 6 + t) * row, (b * 6 + t + 1) * row); });
+  cache.keepRows([1, 3]);
+  assert.equal(cache.rows, 2);
+  for (const [i, b] of [[0, 1], [1, 3]] as const)
+    for (let t = 0; t < 3; t++) {
+      cache.k.forEach((k, l) => assert.equal(k[(i * 6 + t) * row + row - 1], 1000 * b + 10 * t + l, `K row ${i} ← ${b}, position ${t}, layer ${l}`));
+      cache.v.forEach((v, l) => assert.equal(v[(i * 6 + t) * row], 1000 * b + 10 * t + l + 0.5));
+    }
+  assert.deepEqual([...cache.mask.subarray(0, 12)], [0, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0]);
+  assert.throws(() => cache.append(4, 1, null), /batch of 4 rows, cache holds 2/);
+  assert.throws(() => cache.keepRows([1, 0]), /increasing row indices below 2/);
+  assert.throws(() => cache.keepRows([2]), /increasing row indices below 2/);
+});
