@@ -1,5 +1,8 @@
-// helpers.ts — shared test utilities: seeded random tensors, backend switching, difference reports, chromium.
-import { existsSync } from 'node:fs';
+// helpers.ts — shared test utilities: seeded random tensors, backend switching, difference reports, chromium,
+// temporary directories that are removed when the test process exits.
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { Tensor, type Shape } from '../src/tensor/tensor.js';
 import { setFloat64Mode } from '../src/tensor/dtype.js';
@@ -10,6 +13,20 @@ import { loadNativeBackend } from '../src/backend/native/index.js';
 import { Rng } from '../src/util/rng.js';
 
 export { Rng };
+
+const tempDirs: string[] = [];
+let cleanupRegistered = false;
+
+/** A fresh directory under the OS temp dir (name starting with prefix), deleted with its contents at process exit. */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  if (!cleanupRegistered) {
+    cleanupRegistered = true;
+    process.on('exit', () => { for (const d of tempDirs) rmSync(d, { recursive: true, force: true }); });
+  }
+  return dir;
+}
 
 export function randT(rng: Rng, shape: Shape, lo = -1, hi = 1): Tensor {
   const t = Tensor.empty(shape, 'f32');

@@ -2,17 +2,16 @@
 // deterministically (greedy), stops at max new tokens, and the streamed text is the final answer.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chatCommand } from '../../src/cli/chat.js';
 import { LlamaForCausalLM, presets } from '../../src/model/llama.js';
 import { saveModelDir } from '../../src/model/model-dir.js';
 import { saveTokenizer, trainByteLevelBpe } from '../../src/tokenizer/index.js';
 import { exportModelDirToGguf } from '../../src/model/gguf-export.js';
+import { tempDir } from '../helpers.js';
 
 test('chat --prompt answers once, greedy and reproducible', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'zj-chat-'));
+  const dir = tempDir('zj-chat-');
   const corpus = ['患者主诉头痛三天，伴有发热。', '建议多喝水，注意休息。', 'The patient has a fever.'];
   const tok = await trainByteLevelBpe(Array.from({ length: 10 }, () => corpus).flat(),
     { vocabSize: 300, specialTokens: ['<|endoftext|>', '<|im_start|>', '<|im_end|>'], eosToken: '<|im_end|>' });

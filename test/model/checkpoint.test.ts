@@ -2,8 +2,7 @@
 // and truncated files), and the model directory: save → load is bit-exact.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromHfConfig, toHfConfig, fromHfGenerationConfig, toHfGenerationConfig } from '../../src/model/config.js';
 import { SafetensorsFile, writeSafetensors, writeSafetensorsDir, openSafetensorsDir } from '../../src/model/safetensors.js';
@@ -12,9 +11,9 @@ import { LlamaForCausalLM, presets, type LlamaConfig } from '../../src/model/lla
 import { f16BitsToF32, f32ToF16Bits } from '../../src/model/half.js';
 import { atomicWrite } from '../../src/model/atomic.js';
 import { noGrad } from '../../src/autograd/grad-mode.js';
-import { idsT, Rng } from '../helpers.js';
+import { idsT, Rng, tempDir } from '../helpers.js';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'zj-ckpt-'));
+const tmp = () => tempDir('zj-ckpt-');
 export const small: LlamaConfig = { ...presets.tiny, vocabSize: 97, hiddenSize: 32, intermediateSize: 40, numLayers: 2, numHeads: 4, numKvHeads: 2 };
 
 const llamaJson = {

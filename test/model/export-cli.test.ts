@@ -3,8 +3,7 @@
 // enabled adapter; the GGUF file carries llama.cpp's names and metadata.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { exportCommand } from '../../src/cli/export.js';
 import { LlamaForCausalLM, presets, type LlamaConfig } from '../../src/model/llama.js';
@@ -13,12 +12,12 @@ import { readGgufHeader } from '../../src/model/gguf.js';
 import { LoraAdapter } from '../../src/nn/lora.js';
 import { ValueHead } from '../../src/model/value-head.js';
 import { noGrad } from '../../src/autograd/grad-mode.js';
-import { diff, idsT, Rng } from '../helpers.js';
+import { diff, idsT, Rng, tempDir } from '../helpers.js';
 
 const cfg: LlamaConfig = { ...presets.tiny, vocabSize: 270, hiddenSize: 32, intermediateSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, maxPositions: 64 };
 
 test('export merge and export gguf (CLI)', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'zj-export-'));
+  const dir = tempDir('zj-export-');
   const m = new LlamaForCausalLM(cfg, 2);
   const mk = (name: string, seed: number) => {
     const a = new LoraAdapter(name, { r: 2, loraAlpha: 4, loraDropout: 0, targetModules: ['q_proj', 'o_proj'], useRslora: false }).attach(m.namedLinears(), seed);

@@ -4,8 +4,7 @@
 // files (unknown architecture, a missing key, unsupported ggml type, truncation, tokenizer model) are refused by name.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LlamaForCausalLM, presets, type LlamaConfig } from '../../src/model/llama.js';
 import { byteLevelVocab, vocabOfDir, writeModelGguf } from '../../src/model/gguf-export.js';
@@ -19,9 +18,9 @@ import { trainByteLevelBpe } from '../../src/tokenizer/train.js';
 import { saveTokenizer } from '../../src/tokenizer/tokenizer-json.js';
 import { noGrad } from '../../src/autograd/grad-mode.js';
 import { tidy } from '../../src/tensor/scope.js';
-import { i32T } from '../helpers.js';
+import { i32T, tempDir } from '../helpers.js';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'zj-ggufload-'));
+const tmp = () => tempDir('zj-ggufload-');
 const base: LlamaConfig = { ...presets.tiny, vocabSize: 300, hiddenSize: 64, intermediateSize: 96, numLayers: 2, numHeads: 4, numKvHeads: 2, maxPositions: 128 };
 const qwen: LlamaConfig = { ...base, attentionBias: true, tieWordEmbeddings: true, numKvHeads: 1, ropeTheta: 1e6 };
 const quiet = { warn: () => {} };

@@ -4,8 +4,6 @@
 // Qwen3 GGUF to the same next-token probabilities and greedy tokens as our engine.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LlamaForCausalLM, presets, type LlamaConfig } from '../../src/model/llama.js';
 import { byteLevelVocab, exportModelDirToGguf, writeModelGguf } from '../../src/model/gguf-export.js';
@@ -16,11 +14,11 @@ import { generate } from '../../src/model/generate.js';
 import { noGrad } from '../../src/autograd/grad-mode.js';
 import { tidy } from '../../src/tensor/scope.js';
 import { exactContextOptions, loadLlamaCpp } from '../../src/cli/llama-cpp-ref.js';
-import { i32T, Rng } from '../helpers.js';
+import { i32T, Rng, tempDir } from '../helpers.js';
 
 const ref = await loadLlamaCpp();
 const skip = ref.llama ? false : ref.reason;
-const tmp = () => mkdtempSync(join(tmpdir(), 'zj-gguf-qwen3-'));
+const tmp = () => tempDir('zj-gguf-qwen3-');
 const quiet = { warn: () => {} };
 const V = 300;
 // Qwen3-0.6B's oddity in small: head dim 32 with hidden 64 / 4 heads = 16 (the real one: 128 with 1024 / 16 = 64)

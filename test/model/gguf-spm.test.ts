@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LlamaForCausalLM, presets } from '../../src/model/llama.js';
@@ -19,9 +19,10 @@ import { extendTokenizer } from '../../src/tokenizer/extend.js';
 import { loadLlamaCpp } from '../../src/cli/llama-cpp-ref.js';
 import { EDGE_TEXTS, hasRefdata, hfJs, hfJsIds, inlineCorpus, refCorpus, refTexts, SKIP_REFDATA } from '../tokenizer/helpers.js';
 import { modelDir, readModelJson, REAL_MODELS, skipMessage } from '../tokenizer/real-models.js';
+import { tempDir } from '../helpers.js';
 
 const ref = await loadLlamaCpp();
-const tmp = () => mkdtempSync(join(tmpdir(), 'zj-gguf-spm-'));
+const tmp = () => tempDir('zj-gguf-spm-');
 const llama2 = REAL_MODELS.find((m) => m.name === 'llama2')!;
 const llama2Dir = modelDir(llama2);
 const BUNDLE = join(process.cwd(), 'tools/llama-check/node_modules/node-llama-cpp/llama/gitRelease.bundle');

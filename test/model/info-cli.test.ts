@@ -2,12 +2,10 @@
 // each dtype holds (bf16 matrices at 2 bytes, q8_0 at 34 per 32, norms f32); --weights without --model is refused.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { infoCommand } from '../../src/cli/info.js';
 import { LlamaForCausalLM, presets } from '../../src/model/llama.js';
 import { saveModelDir } from '../../src/model/model-dir.js';
+import { tempDir } from '../helpers.js';
 
 async function info(args: string[]): Promise<Record<string, any>> {
   const log = console.log;
@@ -22,7 +20,7 @@ async function info(args: string[]): Promise<Record<string, any>> {
 }
 
 test('info --model reports bytes per dtype for bf16 and q8_0 weights', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'zj-info-'));
+  const dir = tempDir('zj-info-');
   const cfg = { ...presets.tiny, vocabSize: 64, hiddenSize: 64, intermediateSize: 96, numLayers: 1, numHeads: 4, numKvHeads: 2 };
   const m = new LlamaForCausalLM(cfg, 1);
   saveModelDir(dir, m, { dtype: 'BF16' });

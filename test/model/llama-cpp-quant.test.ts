@@ -8,8 +8,6 @@
 // Skipped with the reason when node-llama-cpp is absent.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LlamaForCausalLM, presets, type LlamaConfig } from '../../src/model/llama.js';
 import { byteLevelVocab, writeModelGguf } from '../../src/model/gguf-export.js';
@@ -18,7 +16,7 @@ import { generate } from '../../src/model/generate.js';
 import { noGrad } from '../../src/autograd/grad-mode.js';
 import { tidy } from '../../src/tensor/scope.js';
 import { exactContextOptions, loadLlamaCpp } from '../../src/cli/llama-cpp-ref.js';
-import { i32T, Rng } from '../helpers.js';
+import { i32T, Rng, tempDir } from '../helpers.js';
 
 const ref = await loadLlamaCpp();
 const skip = ref.llama ? false : ref.reason;
@@ -53,7 +51,7 @@ function probs(m: LlamaForCausalLM, prompt: number[]): Float64Array {
 for (const [type, cfg] of [['q8_0', base], ['q4_0', base], ['q8_0', { ...base, attentionBias: true, tieWordEmbeddings: true, numKvHeads: 1 }]] as const) {
   const label = `${type} ${cfg.attentionBias ? 'qwen2' : 'llama'}`;
   test(`llama.cpp agreement on the same ${label} GGUF file loaded by us in its own type`, { skip }, async () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'zj-lcq-')), `m-${type}.gguf`);
+    const path = join(tempDir('zj-lcq-'), `m-${type}.gguf`);
     writeModelGguf(path, randomModel(cfg, 11), byteLevelVocab(V), { type, architecture: cfg.attentionBias ? 'Qwen2ForCausalLM' : 'LlamaForCausalLM' });
     const warnings: string[] = [];
     const ours = loadGguf(path, { warn: (l) => warnings.push(l) }).model;

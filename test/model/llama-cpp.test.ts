@@ -6,8 +6,7 @@
 // Skipped with the reason when node-llama-cpp is absent.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LlamaForCausalLM, presets, type LlamaConfig } from '../../src/model/llama.js';
 import { byteLevelVocab, exportModelDirToGguf, vocabFromTokenizerJson, writeModelGguf, type GgufOutType } from '../../src/model/gguf-export.js';
@@ -24,11 +23,11 @@ import { tidy } from '../../src/tensor/scope.js';
 import { exactContextOptions, loadLlamaCpp, type LlamaCpp } from '../../src/cli/llama-cpp-ref.js';
 import { trainByteLevelBpe } from '../../src/tokenizer/train.js';
 import { saveTokenizer } from '../../src/tokenizer/tokenizer-json.js';
-import { i32T, Rng } from '../helpers.js';
+import { i32T, Rng, tempDir } from '../helpers.js';
 
 const ref = await loadLlamaCpp();
 const skip = ref.llama ? false : ref.reason;
-const tmp = () => mkdtempSync(join(tmpdir(), 'zj-gguf-'));
+const tmp = () => tempDir('zj-gguf-');
 const V = 300;
 const base: LlamaConfig = { ...presets.tiny, vocabSize: V, hiddenSize: 64, intermediateSize: 96, numLayers: 2, numHeads: 4, numKvHeads: 2, maxPositions: 128 };
 const variants: [string, LlamaConfig][] = [

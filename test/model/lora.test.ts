@@ -3,8 +3,7 @@
 // base's logits (several stacked, any one off), and the model directory stacks adapters from adapters.json.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LlamaForCausalLM, presets, type LlamaConfig } from '../../src/model/llama.js';
 import { LoraAdapter, freezeParameters, trainOnly, withAdaptersOff } from '../../src/nn/lora.js';
@@ -19,10 +18,10 @@ import { tidy } from '../../src/tensor/scope.js';
 import { backward } from '../../src/autograd/backward.js';
 import { add, addLoraUp, matmul, scale, setMatmulPrecision, sum } from '../../src/ops/index.js';
 import { Tensor } from '../../src/tensor/tensor.js';
-import { diff, idsT, Rng } from '../helpers.js';
+import { diff, idsT, Rng, tempDir } from '../helpers.js';
 
 const cfg: LlamaConfig = { ...presets.tiny, vocabSize: 40, hiddenSize: 32, intermediateSize: 48, numLayers: 2, numHeads: 4, numKvHeads: 2, maxPositions: 32 };
-const tmp = () => mkdtempSync(join(tmpdir(), 'zj-lora-'));
+const tmp = () => tempDir('zj-lora-');
 const ids = idsT(new Rng(9), [2, 7], cfg.vocabSize).keep();
 const targets = idsT(new Rng(10), [2, 7], cfg.vocabSize).keep();
 const logits = (m: LlamaForCausalLM): Float32Array => noGrad(() => tidy(() => m.forward({ ids }))).f32().slice();

@@ -5,8 +5,7 @@
 // weights value, a misshapen replacement) is refused by name.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LlamaForCausalLM, presets, type LlamaConfig } from '../../src/model/llama.js';
 import { loadModelDir, saveModelDir } from '../../src/model/model-dir.js';
@@ -17,9 +16,9 @@ import { isPlaceholder } from '../../src/nn/layers.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { noGrad } from '../../src/autograd/grad-mode.js';
 import { tidy } from '../../src/tensor/scope.js';
-import { i32T, Rng } from '../helpers.js';
+import { i32T, Rng, tempDir } from '../helpers.js';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'zj-wload-'));
+const tmp = () => tempDir('zj-wload-');
 const cfg: LlamaConfig = { ...presets.tiny, vocabSize: 96, hiddenSize: 64, intermediateSize: 96, numLayers: 2, numHeads: 4, numKvHeads: 2 };
 
 function logits(m: LlamaForCausalLM, ids: number[]): Float32Array {

@@ -4,8 +4,7 @@
 // run.sh --dry-run prints the exact launch commands, the chat template renders our prompts, and bad configs fail by key.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { parse } from 'yaml';
@@ -17,8 +16,9 @@ import { BUILTIN_TEMPLATES, renderTemplate } from '../../src/tokenizer/chat.js';
 import { loadFile, pairsFromRanking, type Conversation, type PreferenceSet } from '../../src/data/index.js';
 import { runData, DATA_FILES } from '../../src/pipeline/stages/data.js';
 import { readJsonl } from '../../src/pipeline/context.js';
+import { tempDir } from '../helpers.js';
 
-const tmp = (p: string) => mkdtempSync(join(tmpdir(), p));
+const tmp = (p: string) => tempDir(p);
 
 async function checkExport(cfg: PipelineConfig, out: string) {
   await exportRecipe(cfg, { out, quiet: true });

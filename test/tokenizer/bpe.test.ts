@@ -3,8 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { learnMerges } from '../../src/tokenizer/bpe-learn.js';
 import { wellFormed } from '../../src/tokenizer/bytes.js';
@@ -12,6 +11,7 @@ import { qwen2Split } from '../../src/tokenizer/pre-tokenize.js';
 import { trainByteLevelBpe, readTextFiles } from '../../src/tokenizer/train.js';
 import { loadTokenizer, saveTokenizer, tokenizerToJson } from '../../src/tokenizer/tokenizer-json.js';
 import type { Tokenizer } from '../../src/tokenizer/tokenizer.js';
+import { tempDir } from '../helpers.js';
 import {
   EDGE_TEXTS, SKIP_REFDATA, hasRefdata, hfJs, hfJsIds, inlineCorpus, randomStrings, refCorpus, refTexts, rustTokenizers,
 } from './helpers.js';
@@ -76,7 +76,7 @@ test('training: vocabulary size, special token ids, min frequency, determinism',
   const none = await trainByteLevelBpe(['ab cd ef'], { vocabSize: 400, minFrequency: 2 });
   assert.equal(none.model.merges.length, 0);
   // async iterables and files are sources too
-  const dir = mkdtempSync(join(tmpdir(), 'zj-tok-'));
+  const dir = tempDir('zj-tok-');
   await saveTokenizer(tok, dir);
   const fromFile = await trainByteLevelBpe(readTextFiles([join(dir, 'tokenizer.json')], 4096), { vocabSize: 300 });
   assert.equal(fromFile.vocabSize, 300);
@@ -112,7 +112,7 @@ test('decode(encode(x)) == x for arbitrary Unicode; lone surrogates become U+FFF
 });
 
 async function assertSameAsReferences(tok: Tokenizer, texts: string[], label: string): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'zj-tok-'));
+  const dir = tempDir('zj-tok-');
   await saveTokenizer(tok, dir);
   const json = JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8'));
   const cfg = JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8'));

@@ -3,15 +3,13 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { CHATML_TEMPLATE, encodeChat, renderChat, renderTemplate, type ChatMessage } from '../../src/tokenizer/chat.js';
 import { tokenStringToBytes, utf8Encode } from '../../src/tokenizer/bytes.js';
 import { trainByteLevelBpe } from '../../src/tokenizer/train.js';
 import { loadTokenizer, saveTokenizer } from '../../src/tokenizer/tokenizer-json.js';
 import type { Tokenizer } from '../../src/tokenizer/tokenizer.js';
 import { inlineCorpus } from './helpers.js';
+import { tempDir } from '../helpers.js';
 
 const CONVERSATIONS: ChatMessage[][] = [
   [{ role: 'user', content: '我头痛' }, { role: 'assistant', content: '多久了？' }],
@@ -91,7 +89,7 @@ for (const [name, marker, endOf] of [['ziya', '<bot>:', '</s>'], ['chatml', '<|i
 test('a chat_template from tokenizer_config.json renders and masks like the built-in it spells', async () => {
   const tok = await tokenizer();
   tok.config.chatTemplate = CHATML_TEMPLATE;
-  const dir = mkdtempSync(join(tmpdir(), 'zj-chat-'));
+  const dir = tempDir('zj-chat-');
   await saveTokenizer(tok, dir);
   const loaded = await loadTokenizer(dir);
   for (const conv of CONVERSATIONS) {

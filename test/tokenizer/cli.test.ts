@@ -2,12 +2,12 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tokenizerCommand } from '../../src/cli/tokenizer.js';
 import { UsageError } from '../../src/cli/args.js';
 import { inlineCorpus } from './helpers.js';
+import { tempDir } from '../helpers.js';
 
 async function capture(argv: string[]): Promise<{ code: number; out: string }> {
   const log = console.log, err = process.stderr.write.bind(process.stderr);
@@ -18,7 +18,7 @@ async function capture(argv: string[]): Promise<{ code: number; out: string }> {
 }
 
 test('tokenizer CLI: train, inspect, extend, encode text and chat; help on each; clear errors', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'zj-cli-'));
+  const dir = tempDir('zj-cli-');
   writeFileSync(join(dir, 'a.txt'), inlineCorpus(1500, 21).join('\n'));
   writeFileSync(join(dir, 'b.txt'), inlineCorpus(1500, 22).filter((l) => /[\u4e00-\u9fff]/.test(l)).join('\n'));
   for (const sub of ['train', 'extend', 'encode', 'inspect']) {

@@ -3,10 +3,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { trainByteLevelBpe } from '../../src/tokenizer/train.js';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { configToJson, loadTokenizer, parseTokenizerConfig, tokenizerFromJson, tokenizerToJson } from '../../src/tokenizer/tokenizer-json.js';
+import { tempDir } from '../helpers.js';
 
 async function good(): Promise<Record<string, any>> {
   const tok = await trainByteLevelBpe(['abc abc abd abd 中文 中文'], { vocabSize: 262, specialTokens: ['</s>'] });
@@ -56,7 +56,7 @@ test('tokenizer_config.json: token fields as strings or objects, named chat temp
 });
 
 test('a chat template beside the config (chat_template.jinja) is picked up when tokenizer_config.json has none', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'zj-files-'));
+  const dir = tempDir('zj-files-');
   writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(await good()));
   writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ eos_token: '</s>' }));
   writeFileSync(join(dir, 'chat_template.jinja'), '{{ messages[0].content }}');

@@ -3,12 +3,12 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadTokenizer, parseTokenizerConfig, tokenizerFromJson } from '../../src/tokenizer/tokenizer-json.js';
 import { resolveTemplate } from '../../src/tokenizer/chat.js';
 import { modelDir, readModelJson, REAL_MODELS, skipMessage, type RealModel } from './real-models.js';
+import { tempDir } from '../helpers.js';
 
 /** Facts from each model's published files: vocabulary size (model + added) and a few special token ids. */
 const EXPECT: Record<string, { size: number; ids: Record<string, number>; eos: string; bos: string | null; addBos: boolean }> = {
@@ -61,7 +61,7 @@ test('unsupported features in real tokenizer.json files are refused naming the J
 });
 
 test('a directory without tokenizer.json, or a config whose template list is malformed, gives a clear error', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'zj-tok-'));
+  const dir = tempDir('zj-tok-');
   await assert.rejects(loadTokenizer(dir), /\[tokenizer\] .*tokenizer\.json does not exist/);
   writeFileSync(join(dir, 'tokenizer.json'), '{ not json');
   await assert.rejects(loadTokenizer(dir), /\[tokenizer\.json\] .*not valid JSON/);
