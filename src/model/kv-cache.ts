@@ -13,8 +13,7 @@ export class KvCache {
   readonly mask: Int32Array;
   /** tokens committed so far (the same for every row: batches are left-padded) */
   length = 0;
-  /** rows in use: `batch` until keepRows drops finished ones (they are the first `rows` of the buffers) */
-  rows: number;
+  private live: number;
   private pending = 0;
   private anyPadding = false;
   /** the kernel's log-sum-exp output, unused here (no backward through the cache) */
@@ -26,7 +25,12 @@ export class KvCache {
     this.k = Array.from({ length: numLayers }, () => new Float32Array(n));
     this.v = Array.from({ length: numLayers }, () => new Float32Array(n));
     this.mask = new Int32Array(batch * capacity);
-    this.rows = batch;
+    this.live = batch;
+  }
+
+  /** rows in use: `batch` until keepRows drops finished ones (they are the first `rows` of the buffers) */
+  get rows(): number {
+    return this.live;
   }
 
   /**
@@ -47,7 +51,7 @@ export class KvCache {
       for (const buf of [...this.k, ...this.v]) buf.copyWithin(i * cap * row, r * cap * row, (r * cap + n) * row);
       this.mask.copyWithin(i * cap, r * cap, r * cap + n);
     });
-    this.rows = keep.length;
+    this.live = keep.length;
     this.anyPadding = false;
     for (let b = 0; b < this.rows && !this.anyPadding; b++)
       for (let t = 0; t < n; t++) if (!this.mask[b * cap + t]) { this.anyPadding = true; break; }
@@ -121,6 +125,7 @@ export class KvCache {
     this.length = 0;
     this.pending = 0;
     this.anyPadding = false;
+    this.live = this.batch;
     this.mask.fill(0);
   }
 }

@@ -59,7 +59,7 @@ test('a prefill in passes of whole positions gives the single pass\'s logits and
   }
 });
 
-test('keepRows moves the kept rows\' cached positions and mask down in order and refuses bad indices', () => {
+test('keepRows moves the kept rows\' cached positions and mask down in order, refuses bad indices; reset restores the batch', () => {
   const m = new LlamaForCausalLM(cfg, 5);
   const cache = m.newCache(4, 6);
   const row = cfg.numKvHeads * (cfg.hiddenSize / cfg.numHeads);
@@ -79,4 +79,7 @@ test('keepRows moves the kept rows\' cached positions and mask down in order and
   assert.throws(() => cache.append(4, 1, null), /batch of 4 rows, cache holds 2/);
   assert.throws(() => cache.keepRows([1, 0]), /increasing row indices below 2/);
   assert.throws(() => cache.keepRows([2]), /increasing row indices below 2/);
+  cache.reset(); // a new batch of the allocated shape
+  assert.equal(cache.rows, 4);
+  assert.doesNotThrow(() => cache.append(4, 1, null));
 });
