@@ -11,6 +11,7 @@
 // inputs as zero and flushing denormal results; only the order of the additions differs.
 #include <immintrin.h>
 #include "../gemm_impl.h"
+#include "../avx512/gemm_store_avx512.h"
 #include "tiles.h"
 
 namespace zj {
@@ -52,21 +53,11 @@ void gemm_bf16_amx(int64_t kc, const void* a_, const void* b_, float* c, int64_t
   _tile_stored(2, &acc[16][0], NR * 4);
   _tile_stored(3, &acc[16][16], NR * 4);
 
-  const __mmask16 mask0 = n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
-  const __mmask16 mask1 = n >= 32 ? (__mmask16)0xffff : n <= 16 ? (__mmask16)0 : (__mmask16)((1u << (n - 16)) - 1);
+  const Cols32 cols(n);
   const __m512 va = _mm512_set1_ps(alpha);
   const __m512 vb = _mm512_set1_ps(beta);
-  for (int r = 0; r < m; r++) {
-    float* cr = c + r * ldc;
-    __m512 v0 = _mm512_mul_ps(va, _mm512_load_ps(&acc[r][0]));
-    __m512 v1 = _mm512_mul_ps(va, _mm512_load_ps(&acc[r][16]));
-    if (beta != 0.0f) {
-      v0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mask0, cr), v0);
-      v1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mask1, cr + 16), v1);
-    }
-    _mm512_mask_storeu_ps(cr, mask0, v0);
-    _mm512_mask_storeu_ps(cr + 16, mask1, v1);
-  }
+  for (int r = 0; r < m; r++)
+    store_row32(c + r * ldc, _mm512_load_ps(&acc[r][0]), _mm512_load_ps(&acc[r][16]), cols, va, vb, beta);
 }
 
 }  // namespace zj

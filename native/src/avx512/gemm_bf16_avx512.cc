@@ -3,6 +3,7 @@
 // cpu_has_avx512bf16(). Note vdpbf16ps flushes bf16 denormal inputs and f32 denormal results to zero.
 #include <immintrin.h>
 #include "../gemm_impl.h"
+#include "gemm_store_avx512.h"
 
 namespace zj {
 namespace {
@@ -56,22 +57,13 @@ void gemm_bf16_avx512(int64_t kc, const void* a_, const void* b_, float* c, int6
     b += NR;
   }
 
-  const __mmask16 mask0 = n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
-  const __mmask16 mask1 = n >= 32 ? (__mmask16)0xffff : n <= 16 ? (__mmask16)0 : (__mmask16)((1u << (n - 16)) - 1);
+  const Cols32 cols(n);
   const __m512 va = _mm512_set1_ps(alpha);
   const __m512 vb = _mm512_set1_ps(beta);
 #pragma GCC unroll 14
   for (int r = 0; r < MR; r++) {
     if (r >= m) break;
-    float* cr = c + r * ldc;
-    __m512 v0 = _mm512_mul_ps(va, acc[r][0]);
-    __m512 v1 = _mm512_mul_ps(va, acc[r][1]);
-    if (beta != 0.0f) {
-      v0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mask0, cr), v0);
-      v1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mask1, cr + 16), v1);
-    }
-    _mm512_mask_storeu_ps(cr, mask0, v0);
-    _mm512_mask_storeu_ps(cr + 16, mask1, v1);
+    store_row32(c + r * ldc, acc[r][0], acc[r][1], cols, va, vb, beta);
   }
 }
 
