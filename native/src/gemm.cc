@@ -85,7 +85,7 @@ const Kernel& pick_kernel(bool bf16_compute) {
   static const Kernel avx512_bf16 =
       make_kernel(gemm_bf16_avx512, kAvx512Bf16Mr, kAvx512Bf16Nr, true, 768, 1680, 480);
   static const Kernel amx_bf16 =
-      make_kernel(gemm_bf16_amx, kAmxBf16Mr, kAmxBf16Nr, true, 1024, 1024, 512, true, 32);
+      make_kernel(gemm_bf16_amx, kAmxBf16Mr, kAmxBf16Nr, true, 1024, 1024, 512, true, kAmxK);
   switch (cpu_isa()) {
     case ISA_AVX512:
       if (bf16_compute && cpu_has_amx()) return amx_bf16;
@@ -126,7 +126,7 @@ template <class T, int mode>
 void pack_panel(const T* src, int64_t sx, int64_t sk, int w, int64_t kc, int W, void* dst) {
   if constexpr (mode == PACK_ROWS) {
     uint16_t* d = (uint16_t*)dst;
-    const int64_t kp = (kc + 31) / 32 * 32;
+    const int64_t kp = amx_padded_k(kc);
     for (int x = 0; x < W; x++)
       for (int64_t k = 0; k < kp; k++) d[x * kp + k] = x < w && k < kc ? load_bf16(src + x * sx + k * sk) : 0;
   } else if constexpr (mode != PACK_PAIRS) {

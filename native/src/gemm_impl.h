@@ -32,8 +32,11 @@ constexpr int kAvx512Bf16Mr = 14, kAvx512Bf16Nr = 32;
 void gemm_bf16_avx512(int64_t kc, const void* a, const void* b, float* c, int64_t ldc, int m, int n, float alpha,
                       float beta);
 
-// AMX-BF16 (tdpbf16ps): 32 × 32 = four 16×16 accumulator tiles (native/src/amx).
+// AMX-BF16 (tdpbf16ps): 32 × 32 = four 16×16 accumulator tiles (native/src/amx). Its panels hold kc steps padded
+// with zeros to whole tile steps of kAmxK (one tile row of A: 32 bf16).
 constexpr int kAmxBf16Mr = 32, kAmxBf16Nr = 32;
+constexpr int kAmxK = 32;
+inline int64_t amx_padded_k(int64_t kc) { return (kc + kAmxK - 1) / kAmxK * kAmxK; }
 void gemm_bf16_amx(int64_t kc, const void* a, const void* b, float* c, int64_t ldc, int m, int n, float alpha,
                    float beta);
 

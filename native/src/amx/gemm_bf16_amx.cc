@@ -25,7 +25,7 @@ constexpr int NR = kAmxBf16Nr;  // 32
 void gemm_bf16_amx(int64_t kc, const void* a_, const void* b_, float* c, int64_t ldc, int m, int n, float alpha,
                    float beta) {
   amx_use(AMX_BF16_GEMM);
-  const int64_t kp = (kc + 31) / 32 * 32;
+  const int64_t kp = amx_padded_k(kc);
   const char* a = (const char*)a_;
   const char* b = (const char*)b_;
   const int64_t a_row = kp * 2;          // bytes between A rows

@@ -1,7 +1,7 @@
 // gemm_pack_avx512.cc — AVX-512 packing for the GEMM panels whose generic loops are slow: transposing
-// packs (the source is contiguous along k, the panel wants k-major: 16×16 register transposes) and bf16
-// k-pair packs (vcvtne2ps2bf16 rounds 32 floats at once), and the bf16 rows the AMX kernel takes for A. Layouts as in gemm_impl.h. Cases not covered
-// here return false and gemm.cc packs them with its generic loops.
+// packs (the source is contiguous along k, the panel wants k-major: 16×16 register transposes), bf16
+// k-pair packs (vcvtne2ps2bf16 rounds 32 floats at once), and the bf16 rows the AMX kernel takes for A.
+// Layouts as in gemm_impl.h. Cases not covered here return false and gemm.cc packs them with its generic loops.
 #include <immintrin.h>
 #include "../gemm_impl.h"
 
@@ -124,15 +124,15 @@ void pack_pairs_rows(const void* src, int64_t sk, int w, int64_t kc, int W, void
   }
 }
 
-// AMX A panels (bf16 rows, a[x*kp + k], kp = kc rounded up to 32) from a source contiguous along k: a
+// AMX A panels (bf16 rows, a[x*kp + k], kp = amx_padded_k(kc)) from a source contiguous along k: a
 // straight conversion (f32 → bf16 rounding to nearest even) or copy per row, then zeros to kp.
 template <bool src_bf16>
 void pack_rows_along_k(const void* src, int64_t sx, int w, int64_t kc, int W, void* dst) {
-  const int64_t kp = (kc + 31) / 32 * 32;
+  const int64_t kp = amx_padded_k(kc);
   uint16_t* d = (uint16_t*)dst;
   for (int x = 0; x < W; x++) {
     uint16_t* o = d + x * kp;
-    for (int64_t k = 0; k < kp; k += 32) {
+    for (int64_t k = 0; k < kp; k += kAmxK) {
       const int64_t left = x < w ? kc - k : 0;
       __m512i v;
       if constexpr (src_bf16) {
@@ -153,7 +153,7 @@ void pack_rows_along_k(const void* src, int64_t sx, int w, int64_t kc, int W, vo
 template <bool src_bf16>
 void pack_rows_across_k(const void* src, int64_t sk, int w, int64_t kc, int W, void* dst) {
   const size_t esize = src_bf16 ? 2 : 4;
-  const int64_t kp = (kc + 31) / 32 * 32;
+  const int64_t kp = amx_padded_k(kc);
   uint16_t* d = (uint16_t*)dst;
   for (int xb = 0; xb < W; xb += 16) {
     const __mmask16 m = lanes16(w - xb);
