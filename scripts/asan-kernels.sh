@@ -36,3 +36,8 @@ for isa in scalar avx2 avx512 amx; do
     ZJ_ISA=$isa ZJ_THREADS=$threads "$out/gemm-check" "${@:-check}"
   done
 done
+# The strip batch kernel and the prefill tiles, which the panel kernel replaces at these row counts by default.
+for threads in 1 2; do
+  echo "== ZJ_ISA=avx512 ZJ_QUANT_PANEL=0 ZJ_THREADS=$threads"
+  ZJ_ISA=avx512 ZJ_QUANT_PANEL=0 ZJ_THREADS=$threads "$out/gemm-check" "${@:-check}"
+done

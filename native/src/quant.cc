@@ -55,24 +55,36 @@ struct ActScratch {
 };
 static thread_local ActScratch act_scratch;
 
-// From this many rows of x the VNNI path takes the interleaved batch kernel: below it, the one-row kernel's
-// per-pair work (M multiplies, converts and FMAs per two blocks) is no more than the batch kernel's fixed 4 + 2 per
-// block for 8 rows. ZJ_QUANT_BATCH_MIN overrides it (A/B runs; 17 turns the batch kernel off).
 static int64_t env_rows(const char* name, int64_t dflt) {
   const char* e = std::getenv(name);
   const long n = e ? std::strtol(e, nullptr, 10) : 0;
   return n > 0 ? (int64_t)n : dflt;
 }
-static int64_t batch_min_rows() {
-  static const int64_t v = env_rows("ZJ_QUANT_BATCH_MIN", 5);
+// Rows of x below the tile kernel's threshold take the panel kernel (avx512/quant_panel_avx512.cc: 16 weight rows
+// per zmm, x broadcast) unless ZJ_QUANT_PANEL=0 (A/B runs: then the strip kernel of quant_batch_avx512.cc).
+static bool panel_enabled() {
+  static const bool v = [] {
+    const char* e = std::getenv("ZJ_QUANT_PANEL");
+    return !(e && e[0] == '0');
+  }();
   return v;
 }
-// From this many rows (a prefill) the VNNI path takes the tiled kernel (avx512/quant_tiles_avx512.cc): the batch
-// kernel streams W once per 8 rows of x, which above 16 rows means several passes over all of W from DRAM; the
-// tiled one repacks an L2-sized tile of W once and serves every row of x from it. ZJ_QUANT_TILE_MIN overrides it
-// (tests run the tiled kernel at small M with it; A/B runs).
+// From this many rows of x the VNNI path takes a batch kernel. The panel kernel beats the multi-row one of
+// quant_dot_avx512.h from 2 rows (Zen 4, ZJ_THREADS=1, Qwen2.5-0.5B shapes: 4 rows 0.32 → 0.18 ms at 896→4864 q4_0,
+// the head 10.2 → 6.4 ms); one row stays with the one-row kernels, which are faster in cache. The strip kernel's
+// per-block work only pays from 5 rows. ZJ_QUANT_BATCH_MIN overrides it (A/B runs; 17 turns the batch kernels off).
+static int64_t batch_min_rows() {
+  static const int64_t v = env_rows("ZJ_QUANT_BATCH_MIN", panel_enabled() ? 2 : 5);
+  return v;
+}
+// From this many rows (a long prefill) the VNNI path takes the tiled kernel (avx512/quant_tiles_avx512.cc), which
+// keeps an L2-sized tile of W unpacked and serves every row of x from it. The panel kernel re-reads all of x for each
+// 16 weight rows, yet up to 1,024 rows it was faster (Zen 4, ZJ_THREADS=1, q4_0: 128 rows 3.4 vs 4.0 ms at
+// 896→4864, 0.62 vs 0.75 at 896→896; 1,024 rows 27.8 vs 32.1 and 27.4 vs 29.7), so the tiles start past that
+// (at 17 rows with the panel kernel off, as before it). ZJ_QUANT_TILE_MIN overrides it (tests run the tiled kernel
+// at small M with it; A/B runs).
 static int64_t tile_min_rows() {
-  static const int64_t v = env_rows("ZJ_QUANT_TILE_MIN", 17);
+  static const int64_t v = env_rows("ZJ_QUANT_TILE_MIN", panel_enabled() ? 1025 : 17);
   return v;
 }
 // One row of x (batch-1 decode) over q4_0 takes the one-row VNNI kernel (quant_row1.h) unless ZJ_QUANT_ROW1=0 (A/B
@@ -124,9 +136,17 @@ void matvec_quant(int64_t M, int64_t N, int64_t K, const float* x, const uint8_t
       parallel_for(N, grain, [&](int64_t n0, int64_t n1, int) { rows(M, K, N, a, W, out, n0, n1); });
       return;
     }
-    const quant_batch_fn rows = format == ZJ_W_Q8_0 ? matvec_q8_0_batch_avx512 : matvec_q4_0_batch_avx512;
     // at least ~64k weights per chunk of the pool, as below
     const int64_t grain = (65536 + K - 1) / K;
+    if (panel_enabled()) {
+      // whole panels of 16 weight rows per chunk (a split inside one would compute a partial panel twice over)
+      const quant_batch_fn rows = format == ZJ_W_Q8_0 ? matvec_q8_0_panel_avx512 : matvec_q4_0_panel_avx512;
+      parallel_for((N + 15) / 16, (grain + 15) / 16, [&](int64_t p0, int64_t p1, int) {
+        rows(M, K, N, a, W, out, p0 * 16, std::min(N, p1 * 16));
+      });
+      return;
+    }
+    const quant_batch_fn rows = format == ZJ_W_Q8_0 ? matvec_q8_0_batch_avx512 : matvec_q4_0_batch_avx512;
     parallel_for(N, grain, [&](int64_t n0, int64_t n1, int) { rows(M, K, N, a, W, out, n0, n1); });
     return;
   }

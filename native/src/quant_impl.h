@@ -69,13 +69,13 @@ struct AlignedScratch {
   }
 };
 
-// The batched decode matvec (avx512/quant_batch_avx512.cc, VNNI only): x (M, K) quantized like ActRows, then
-// interleaved 8 rows per zmm, two blocks per lane pair (avx512/quant_strip_avx512.h) — x: per group of 8 rows and
-// block pair, 8 chunks of 64 signed bytes (lane 2r + h: row r, block 2p + h, element dword c); corr: per group and
-// block pair, 16 int32 seeds (−C·Σx of each lane's block); dx: per group and block pair, 16 f32 (each lane's scale).
-// Padding rows and a missing last block are zero. batch_act_buffers_avx512 gives views into a per-thread scratch
-// (valid until its next call on that thread); pack_act_groups_avx512 (avx512/quant_tiles_avx512.cc) fills groups
-// [g0, g1) of them, so the driver can split the packing over the pool.
+// The batched matvecs (avx512/quant_panel_avx512.cc, and the strip kernel of quant_batch_avx512.cc; VNNI only): x (M,
+// K) quantized like ActRows, then interleaved 8 rows per zmm, two blocks per lane pair (avx512/quant_strip_avx512.h) —
+// x: per group of 8 rows and block pair, 8 chunks of 64 signed bytes (lane 2r + h: row r, block 2p + h, element dword
+// c); corr: per group and block pair, 16 int32 seeds (−C·Σx of each lane's block); dx: per group and block pair, 16 f32
+// (each lane's scale). Padding rows and a missing last block are zero. batch_act_buffers_avx512 gives views into a
+// per-thread scratch (valid until its next call on that thread); pack_act_groups_avx512 (avx512/quant_tiles_avx512.cc)
+// fills groups [g0, g1) of them, so the driver can split the packing over the pool.
 struct QuantBatchAct {
   const int8_t* x;
   const int32_t* corr;
@@ -94,6 +94,12 @@ using quant_batch_fn = void (*)(int64_t M, int64_t K, int64_t N, const QuantBatc
 void matvec_q8_0_batch_avx512(int64_t M, int64_t K, int64_t N, const QuantBatchAct& a, const uint8_t* W, float* out,
                               int64_t n0, int64_t n1);
 void matvec_q4_0_batch_avx512(int64_t M, int64_t K, int64_t N, const QuantBatchAct& a, const uint8_t* W, float* out,
+                              int64_t n0, int64_t n1);
+// The same product with 16 weight rows across the lanes and x broadcast (avx512/quant_panel_avx512.cc): what
+// quant.cc takes for the batch sizes of decoding; weight rows [n0, n1) in panels of 16 (a last partial one padded).
+void matvec_q8_0_panel_avx512(int64_t M, int64_t K, int64_t N, const QuantBatchAct& a, const uint8_t* W, float* out,
+                              int64_t n0, int64_t n1);
+void matvec_q4_0_panel_avx512(int64_t M, int64_t K, int64_t N, const QuantBatchAct& a, const uint8_t* W, float* out,
                               int64_t n0, int64_t n1);
 // The prefill product (avx512/quant_tiles_avx512.cc, VNNI only, any M; taken above 16 rows): the same packed x,
 // weight rows [n0, n1) taken a tile at a time (sized for L2), unpacked, and dotted with every 16 rows of x.

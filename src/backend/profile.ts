@@ -108,8 +108,8 @@ export function stopProfile(): ProfileReport | null {
   return { steps: p.steps, phases: round(p.phases), kernels: round(p.kernels) };
 }
 
-/** A terminal table of a report: per phase and the top kernels, ms per (decode or training) step. */
-export function formatProfile(r: ProfileReport, topKernels = 12, unit = 'decode'): string {
+/** A terminal table of a report: per phase and the top kernels (12, or $ZJ_PROFILE_TOP), ms per step. */
+export function formatProfile(r: ProfileReport, topKernels = Number(process.env.ZJ_PROFILE_TOP) || 12, unit = 'decode'): string {
   const per = (t: PhaseTotals) => `${(t.wallMs / Math.max(1, r.steps)).toFixed(2).padStart(8)} ${(t.cpuMs / Math.max(1, r.steps)).toFixed(2).padStart(8)}`;
   const lines = [`profile over ${r.steps} ${unit} steps: ms per step (wall, cpu of all threads)`];
   const sorted = (o: Record<string, PhaseTotals>) => Object.entries(o).sort((a, b) => b[1].cpuMs - a[1].cpuMs);

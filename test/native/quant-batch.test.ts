@@ -1,9 +1,10 @@
 // The batched quantized matvec at every row count 1–17 (and 18–40 through the batch kernel) against the reference,
-// on every ISA path and kernel choice: this CPU's dispatch (AVX-512 VNNI: one-row kernel below 5 rows, the strip
-// batch kernel for 5–16, the tiles from 17), ZJ_ISA=avx2 and scalar, the batch kernel forced at every M
-// (ZJ_QUANT_BATCH_MIN=1 with ZJ_QUANT_TILE_MIN=41) and the tile kernel at every M. Shapes: odd N (partial strips of
-// 4 weight rows, split over 1 and 2 threads), K = 32·k with k = 1, 2, 3, 5, 6, 7, 9, 28 (an odd last block without
-// its pair, and 1–3 blocks past the last whole group of 4), zero rows and blocks, wide value ranges.
+// on every ISA path and kernel choice: this CPU's dispatch (AVX-512 VNNI: one-row kernel below 5 rows, the panel
+// batch kernel for 5–16, the tiles from 17), ZJ_ISA=avx2 and scalar, the panel and the strip batch kernels forced at
+// every M (ZJ_QUANT_BATCH_MIN=1 with ZJ_QUANT_TILE_MIN=41, the strip one with ZJ_QUANT_PANEL=0) and the tile kernel
+// at every M. Shapes: odd N (partial strips of 4 and panels of 16 weight rows, split over 1 and 2 threads), N = 50
+// (three whole panels and a partial one), K = 32·k with k = 1, 2, 3, 5, 6, 7, 9, 28 (an odd last block without its
+// pair, and 1–3 blocks past the last whole group of 4), zero rows and blocks, wide value ranges.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -29,7 +30,7 @@ function checkAll(nat: Backend, maxRows: number): string {
   let worst = 0, cases = 0;
   const threads0 = nat.info().threads;
   for (const fmt of FORMATS)
-    for (const [N, k] of [[1, 1], [3, 2], [5, 3], [7, 5], [13, 6], [37, 7], [9, 9], [6, 28]] as const) {
+    for (const [N, k] of [[1, 1], [3, 2], [5, 3], [7, 5], [13, 6], [37, 7], [9, 9], [6, 28], [50, 2]] as const) {
       const K = 32 * k;
       const wf = Float32Array.from({ length: N * K }, (_, i) => (r.next() * 2 - 1) * [1, 0.01, 40][(i >> 5) % 3]!);
       if (N * K >= 96) wf.fill(0, 32, 64); // one all-zero weight block (d = 0)
@@ -82,7 +83,9 @@ if (process.env.ZJ_QUANT_BATCH_CHILD) {
     ['this CPU\'s dispatch', {}, 17],
     ['avx2', { ZJ_ISA: 'avx2' }, 17],
     ['scalar', { ZJ_ISA: 'scalar' }, 17],
-    ['batch kernel at every M up to 40', { ZJ_QUANT_BATCH_MIN: '1', ZJ_QUANT_TILE_MIN: '41' }, 40],
+    ['panel batch kernel at every M up to 40', { ZJ_QUANT_BATCH_MIN: '1', ZJ_QUANT_TILE_MIN: '41' }, 40],
+    ['strip batch kernel at every M up to 40',
+      { ZJ_QUANT_BATCH_MIN: '1', ZJ_QUANT_TILE_MIN: '41', ZJ_QUANT_PANEL: '0' }, 40],
     ['tile kernel at every M', { ZJ_QUANT_TILE_MIN: '1' }, 17],
   ];
   for (const [name, env, maxRows] of runs) {

@@ -1,12 +1,13 @@
-// quant_batch_avx512.cc — the batched decode matvec for q8_0 / q4_0 weights with AVX-512 VNNI: x · Wᵀ for 5–16 rows
-// of x (a decode step of a batch; any M works). Rows of x come interleaved 8 per zmm, two blocks per lane pair
-// (pack_act_groups_avx512 in quant_tiles_avx512.cc; this file holds its buffers). Weights are taken a strip of 4 rows
-// at a time: the strip (contiguous in memory) is unpacked once into an L1 buffer of broadcast-ready unsigned bytes and
-// f32 scales, and every group of 8 rows of x is dotted with it, two groups and four weight rows per x load
-// (quant_strip_avx512.h). So W is read from memory once per call and unpacked once per block whatever M is, and
-// the loop over a strip is loads, vpdpbusd and one convert / scale product / FMA per 8 vpdpbusd. While a strip is
-// computed the next one is prefetched: 8 rows of work per byte leave the hardware prefetcher too far behind a
-// stream from DRAM (docs/log.md). No threading here.
+// quant_batch_avx512.cc — the strip batched decode matvec for q8_0 / q4_0 weights with AVX-512 VNNI: x · Wᵀ for 5–16
+// rows of x (a decode step of a batch; any M works). Since the panel kernel (quant_panel_avx512.cc) it runs only with
+// ZJ_QUANT_PANEL=0 (A/B runs); its strip unpacker and inner loop still serve the prefill tiles. Rows of x come
+// interleaved 8 per zmm, two blocks per lane pair (pack_act_groups_avx512 in quant_tiles_avx512.cc; this file holds its
+// buffers). Weights are taken a strip of 4 rows at a time: the strip (contiguous in memory) is unpacked once into an L1
+// buffer of broadcast-ready unsigned bytes and f32 scales, and every group of 8 rows of x is dotted with it, two groups
+// and four weight rows per x load (quant_strip_avx512.h). So W is read from memory once per call and unpacked once per
+// block whatever M is, and the loop over a strip is loads, vpdpbusd and one convert / scale product / FMA per 8
+// vpdpbusd. While a strip is computed the next one is prefetched: 8 rows of work per byte leave the hardware prefetcher
+// too far behind a stream from DRAM (docs/log.md). No threading here.
 //
 // Operand signs: vpdpbusd multiplies unsigned by signed bytes. The weight side is made unsigned — q8_0: w + 128
 // (xor 0x80), q4_0: the raw nibble (value + 8) — and x stays signed; the extra C · Σx (C = 128 or 8) depends on x
