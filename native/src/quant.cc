@@ -77,6 +77,17 @@ static int64_t batch_min_rows() {
   static const int64_t v = env_rows("ZJ_QUANT_BATCH_MIN", panel_enabled() ? 2 : 5);
   return v;
 }
+// One row of x over a big q4_0 weight (7B-class layers and heads) takes the panel kernel too: from DRAM its 16 rows
+// in flight keep more memory requests going than the one-row kernel's single stream. Zen 4, 2 threads, random
+// weights, ms per call: Qwen2.5-7B gate/up 3584→18944 1.33 → 1.03, down 18944→3584 1.93 → 1.02, the head
+// 3584→152064 11.0 → 10.3 (single runs; the machine's noise is ±20 % on these); `bench decode --preset qwen2.5-7b
+// --layers 4 --weights q4_0`: 31.4 / 31.5 → 39.8 / 34.3 tok/s in alternating pairs. At ≤ 32M weights or K < 2048
+// (3584→3584, every Qwen2.5-0.5B layer and its 896-wide head) the one-row kernel was as fast or faster. For q8_0 the
+// per-call figures moved the same way, but the 4-layer bench did not (18.1–24.1 before vs 17.6–20.2 tok/s after in
+// four pairs), so q8_0 keeps its one-row loop.
+static bool panel_takes_one_row(int format, int64_t N, int64_t K) {
+  return format == ZJ_W_Q4_0 && K >= 2048 && N * K >= (int64_t{1} << 25);
+}
 // From this many rows (a long prefill) the VNNI path takes the tiled kernel (avx512/quant_tiles_avx512.cc), which
 // keeps an L2-sized tile of W unpacked and serves every row of x from it. The panel kernel re-reads all of x for each
 // 16 weight rows, yet up to 1,024 rows it was faster (Zen 4, ZJ_THREADS=1, q4_0: 128 rows 3.4 vs 4.0 ms at
@@ -121,7 +132,8 @@ static void tiled_rows(quant_rows_fn rows, int64_t M, int64_t K, int64_t N, cons
 void matvec_quant(int64_t M, int64_t N, int64_t K, const float* x, const uint8_t* W, int format, float* out) {
   const int64_t nb = K / kQk;
 #if defined(__x86_64__) || defined(_M_X64)
-  if (use_avx512_int8() && (M >= batch_min_rows() || M >= tile_min_rows())) {
+  const bool batch = M >= batch_min_rows() || (M == 1 && panel_enabled() && panel_takes_one_row(format, N, K));
+  if (use_avx512_int8() && (batch || M >= tile_min_rows())) {
     const QuantBatchBufs s = batch_act_buffers_avx512(M, K);
     // packing costs about as much per value as a few weight rows' dot products: split once past ~32k values
     const int64_t groups = (M + 7) / 8;
