@@ -115,6 +115,12 @@ void zj_rope(const float* x, float* out, const int32_t* positions, int64_t N, in
 void zj_attention_forward(const float* q, const float* k, const float* v, float* out, float* lse,
                           int64_t B, int64_t T, int64_t S, int64_t H, int64_t Hkv, int64_t D,
                           float scale, int causal, const int32_t* keyMask);
+// The same forward with the keys held transposed, as a decoding KV cache keeps them: kt (B, Hkv, D, ldk), key s of
+// (b, kv head) at kt[((b * Hkv + kh) * D + d) * ldk + s]; ldk a multiple of 16, >= S (the columns from S on are
+// never used). v stays (B, S, Hkv, D). Saves the per-call transpose of every cached key.
+void zj_attention_forward_kt(const float* q, const float* kt, int64_t ldk, const float* v, float* out, float* lse,
+                             int64_t B, int64_t T, int64_t S, int64_t H, int64_t Hkv, int64_t D,
+                             float scale, int causal, const int32_t* keyMask);
 // dq (B, T, H, D), dk/dv (B, S, Hkv, D) are overwritten.
 void zj_attention_backward(const float* q, const float* k, const float* v, const float* out, const float* lse,
                            const float* dOut, float* dq, float* dk, float* dv,

@@ -245,6 +245,15 @@ const Glue kAttention[] = {
        zj_attention_forward(a.f32(0, d.nq), a.f32(1, d.nk), a.f32(2, d.nk), a.f32(3, d.nq), a.f32(4, d.nl), d.B, d.T,
                             d.S, d.H, d.Hkv, d.D, a.scalar(11), a.flag(12), key_mask(a, 13, d));
      }},
+    {"attentionForwardKt(q, kt, ldk, v, out, lse, B, T, S, H, Hkv, D, scale, causal, keyMask)", [](const Args& a) {
+       const AttnDims d = attn_dims(a, 6);
+       const int64_t ldk = dim(a, 2);
+       if (ldk % 16 != 0 || ldk < d.S)
+         a.fail("ldk (" + std::to_string(ldk) + ") must be a multiple of 16 and at least S (" + std::to_string(d.S) + ")");
+       zj_attention_forward_kt(a.f32(0, d.nq), a.f32(1, count(a, {d.B, d.Hkv, d.D, ldk})), ldk, a.f32(3, d.nk),
+                               a.f32(4, d.nq), a.f32(5, d.nl), d.B, d.T, d.S, d.H, d.Hkv, d.D, a.scalar(12),
+                               a.flag(13), key_mask(a, 14, d));
+     }},
     {"attentionBackward(q, k, v, out, lse, dOut, dq, dk, dv, B, T, S, H, Hkv, D, scale, causal, keyMask)",
      [](const Args& a) {
        const AttnDims d = attn_dims(a, 9);

@@ -144,26 +144,46 @@ static void transpose_rows(const float* src, int64_t ld, int64_t S, int64_t D, i
 }
 
 // What stage_keys found: keys [send, S) are all masked (a KV cache's unwritten capacity), so nothing past send is
-// staged or visited; masked: some key below send is masked too.
+// staged or visited; masked: some key below send is masked too. kt / ldk: the transposed keys the tiles read (the
+// staging scratch, or the caller's AttnArgs::kt) and their row stride.
 struct KeyRange {
   int64_t send;
   bool masked;
+  const float* kt;
+  int64_t ldk;
 };
 
 // Per (b, kv-head): a 0/-inf key bias (Sp; -inf in the padding), K's first send rows transposed (D x Sp, columns
 // of masked keys and from send on zero) for score tiles, and whether each key tile has any visible key (tiles of
-// padding only are skipped).
+// padding only are skipped). Keys given transposed (a.kt) are read in place unless some are masked: a masked
+// key's column must be zero (a NaN there would survive its -inf bias), so those get a zeroed copy in Kt instead.
+// Columns from send on may hold anything then: score_tile sets every lane past a row's last key to -inf.
 static KeyRange stage_keys(const AttnArgs& a, int64_t b, int64_t kh, int64_t Sp, float* Kt, float* bias,
                            char* tile_vis) {
   const int64_t S = a.S, D = a.D, Hkv = a.Hkv;
-  KeyRange r{0, false};
+  KeyRange r{0, false, Kt, Sp};
   for (int64_t s = 0; s < Sp; s++) {
     bias[s] = s < S && (!a.mask || a.mask[b * S + s] != 0) ? 0.f : kNegInf;
     if (bias[s] == 0.f) r.send = s + 1;
   }
   for (int64_t s = 0; s < r.send; s++) r.masked |= bias[s] != 0.f;
-  transpose_rows(a.k + (b * S * Hkv + kh) * D, Hkv * D, r.send, D, Sp, Kt);
-  if (r.masked) zero_masked_cols(Kt, D, r.send, Sp, bias);
+  if (a.kt) {
+    const float* src = a.kt + (b * Hkv + kh) * D * a.ldk;
+    if (!r.masked) {
+      r.kt = src;
+      r.ldk = a.ldk;
+    } else {
+      for (int64_t d = 0; d < D; d++) {
+        float* dst = Kt + d * Sp;
+        for (int64_t s = 0; s < r.send; s++) dst[s] = src[d * a.ldk + s];
+        for (int64_t s = r.send; s < lmin(Sp, round_up(r.send)); s++) dst[s] = 0.f;
+      }
+      zero_masked_cols(Kt, D, r.send, Sp, bias);
+    }
+  } else {
+    transpose_rows(a.k + (b * S * Hkv + kh) * D, Hkv * D, r.send, D, Sp, Kt);
+    if (r.masked) zero_masked_cols(Kt, D, r.send, Sp, bias);
+  }
   for (int64_t j0 = 0, t = 0; j0 < r.send; j0 += kBc, t++) {
     char vis = 0;
     for (int64_t s = j0; s < lmin(r.send, j0 + kBc); s++) vis |= bias[s] == 0.f;
@@ -176,10 +196,10 @@ static KeyRange stage_keys(const AttnArgs& a, int64_t b, int64_t kh, int64_t Sp,
 // past the row's causal limit (causal: row i sees key column c when c <= diag + i) and the padding up to a whole
 // vector set to -inf. rowmax[i] gets each row's maximum.
 static void score_tile(const AttnArgs& a, const float* qrows, int64_t ldq, int64_t in, bool causal, int64_t diag,
-                       int64_t j0, int64_t jn, const float* Kt, int64_t Sp, const float* bias, float* Sc,
+                       int64_t j0, int64_t jn, const float* Kt, int64_t ldk, const float* bias, float* Sc,
                        float* rowmax) {
   const int64_t jnp = round_up(jn);
-  mgemm(in, jnp, a.D, qrows, ldq, 1, Kt + j0, Sp, Sc, kBc, false, causal ? kBandCols : kBandNone, diag);
+  mgemm(in, jnp, a.D, qrows, ldq, 1, Kt + j0, ldk, Sc, kBc, false, causal ? kBandCols : kBandNone, diag);
   const R sc = Vec::set1(a.scale);
   for (int64_t i = 0; i < in; i++) {
     float* row = Sc + i * kBc;
@@ -243,10 +263,12 @@ static void attention_forward_small(const AttnArgs& a, int64_t b, int64_t h, flo
 
 // What a forward unit stages once per (b, kv head) and the scratch its query tiles reuse.
 struct FwdStage {
-  float *Kt, *bias, *Sc, *Oacc, *mrow, *lrow, *tmax;
+  float *Ktbuf, *bias, *Sc, *Oacc, *mrow, *lrow, *tmax;
   char* tile_vis;
   Mat V;
   int64_t Sp, Dp, send;  // send: see KeyRange
+  const float* Kt;       // the staged kv head's transposed keys (Ktbuf, or the caller's), row stride ldk
+  int64_t ldk;
 };
 
 // `in` (<= kBr) query rows against keys [0, kend) of the staged kv head, FlashAttention-2's loop over key tiles with
@@ -266,7 +288,7 @@ static void forward_rows(const AttnArgs& a, const FwdStage& st, const float* qro
   for (int64_t j0 = 0; j0 < kend; j0 += kBc) {
     if (!st.tile_vis[j0 / kBc]) continue;  // every key of the tile is padding
     const int64_t jn = lmin(kBc, kend - j0), jnp = round_up(jn);
-    score_tile(a, qrows, ldq, in, causal, diag0 - j0, j0, jn, st.Kt, st.Sp, st.bias, Sc, tmax);
+    score_tile(a, qrows, ldq, in, causal, diag0 - j0, j0, jn, st.Kt, st.ldk, st.bias, Sc, tmax);
     // online softmax (Milakov & Gimelshein 2018): rescale what was accumulated when the row maximum grows
     for (int64_t i = 0; i < in; i++) {
       float* row = Sc + i * kBc;
@@ -319,8 +341,9 @@ static void attention_forward_units(const AttnArgs* ap, int64_t u0, int64_t u1) 
   const int64_t off_vis = off_tm + kBr;
   float* buf = scratch_alloc(off_vis + ntiles);
   FwdStage st{buf, buf + off_bias, buf + off_sc, buf + off_o, buf + off_m, buf + off_l, buf + off_tm,
-              (char*)(buf + off_vis), Mat{nullptr, 0}, Sp, Dp, 0};
-  const bool rows_path = T <= kSmallT && group == 1;
+              (char*)(buf + off_vis), Mat{nullptr, 0}, Sp, Dp, 0, nullptr, 0};
+  // keys given transposed need no staging, which is all the rows path saves
+  const bool rows_path = T <= kSmallT && group == 1 && !a.kt;
   int64_t staged_b = -1, staged_kh = -1;
   for (int64_t u = u0; u < u1;) {
     const int64_t b = u / H, h = u % H, kh = h / group;
@@ -330,7 +353,9 @@ static void attention_forward_units(const AttnArgs* ap, int64_t u0, int64_t u1) 
       continue;
     }
     if (b != staged_b || kh != staged_kh) {  // heads of one GQA group share the staged K and V
-      const KeyRange kr = stage_keys(a, b, kh, Sp, st.Kt, st.bias, st.tile_vis);
+      const KeyRange kr = stage_keys(a, b, kh, Sp, st.Ktbuf, st.bias, st.tile_vis);
+      st.Kt = kr.kt;
+      st.ldk = kr.ldk;
       st.V = padded_rows(a.v + (b * S * Hkv + kh) * D, Hkv * D, kr.send, D, Dp, buf + off_vp,
                          kr.masked ? st.bias : nullptr);
       st.send = kr.send;

@@ -19,6 +19,10 @@ struct AttnArgs {
   float scale;
   int causal;
   const int32_t* mask;  // (B, S) or nullptr
+  // The keys given already transposed (zj_attention_forward_kt), or nullptr: the key s of (b, kv head) at
+  // kt[((b * Hkv + kh) * D + d) * ldk + s], ldk a multiple of 16 and >= S. The forward then stages no keys.
+  const float* kt;
+  int64_t ldk;
 };
 
 // The per-ISA hot loops. Every entry works on a range the caller (inside parallel_for) hands it.

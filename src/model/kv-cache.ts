@@ -1,14 +1,21 @@
-// kv-cache.ts — KvCache: per layer, the rotated keys and the values of every token seen so far, in
-// preallocated (B, capacity, Hkv, D) buffers, plus a (B, capacity) key-padding mask. Attention reads the cache in
-// place (a decode step: all rows in one call over the capacity, past positions masked), copying only the new keys.
+// kv-cache.ts — KvCache: per layer, the rotated keys and the values of every token seen so far, in preallocated
+// buffers, plus a (B, capacity) key-padding mask. The keys are held transposed, (B, Hkv, D, stride) with the
+// positions innermost, and the values as (B, capacity, Hkv, D): a decode step's scores are q times K^T, and the
+// attention kernel would otherwise transpose every cached key of every kv head on every step (a third of its time
+// at Qwen2.5-0.5B's shape, 160 cached tokens). Attention reads the cache in place (a decode step: all rows in one
+// call over the capacity, past positions masked), writing only the new keys and values.
 // Inference only (no autograd through the cache); sampling and batching policy live in generate.ts.
 import { Tensor, shapeStr } from '../tensor/tensor.js';
 import { backend } from '../backend/index.js';
 import { phase } from '../backend/profile.js';
 
 export class KvCache {
+  /** per layer (B, Hkv, D, keyStride): key s of (b, kv head) at ((b·Hkv + kh)·D + d)·keyStride + s */
   readonly k: Float32Array[];
+  /** per layer (B, capacity, Hkv, D) */
   readonly v: Float32Array[];
+  /** the keys' row stride: the capacity rounded up to 16 (the kernel's contract) */
+  readonly keyStride: number;
   /** (B, capacity): 1 = real token, 0 = padding */
   readonly mask: Int32Array;
   /** tokens committed so far (the same for every row: batches are left-padded) */
@@ -21,9 +28,10 @@ export class KvCache {
 
   constructor(readonly numLayers: number, readonly batch: number, readonly capacity: number,
     readonly numKvHeads: number, readonly headDim: number) {
-    const n = batch * capacity * numKvHeads * headDim;
-    this.k = Array.from({ length: numLayers }, () => new Float32Array(n));
-    this.v = Array.from({ length: numLayers }, () => new Float32Array(n));
+    this.keyStride = Math.ceil(capacity / 16) * 16;
+    const nk = batch * numKvHeads * headDim * this.keyStride, nv = batch * capacity * numKvHeads * headDim;
+    this.k = Array.from({ length: numLayers }, () => new Float32Array(nk));
+    this.v = Array.from({ length: numLayers }, () => new Float32Array(nv));
     this.mask = new Int32Array(batch * capacity);
     this.live = batch;
   }
@@ -45,10 +53,11 @@ export class KvCache {
       if (!Number.isInteger(r) || r < i || r >= this.rows || (i > 0 && r <= keep[i - 1]!))
         throw new Error(`[KvCache] keepRows needs increasing row indices below ${this.rows}, got [${keep.join(', ')}]`);
     }
-    const cap = this.capacity, row = this.numKvHeads * this.headDim, n = this.length;
+    const cap = this.capacity, row = this.numKvHeads * this.headDim, n = this.length, kRow = row * this.keyStride;
     keep.forEach((r, i) => {
       if (r === i) return;
-      for (const buf of [...this.k, ...this.v]) buf.copyWithin(i * cap * row, r * cap * row, (r * cap + n) * row);
+      for (const buf of this.k) buf.copyWithin(i * kRow, r * kRow, (r + 1) * kRow);
+      for (const buf of this.v) buf.copyWithin(i * cap * row, r * cap * row, (r * cap + n) * row);
       this.mask.copyWithin(i * cap, r * cap, r * cap + n);
     });
     this.live = keep.length;
@@ -86,13 +95,17 @@ export class KvCache {
   private attendRows(layer: number, q: Tensor, k: Tensor, v: Tensor): Tensor {
     const [B, T, H, D] = q.shape as [number, number, number, number];
     if (T !== this.pending) throw new Error(`[KvCache] attend with ${T} tokens, append announced ${this.pending}`);
-    const Hkv = this.numKvHeads, cap = this.capacity, S = this.length + T;
+    const Hkv = this.numKvHeads, cap = this.capacity, S = this.length + T, ldk = this.keyStride;
     const row = Hkv * D;
     const kd = k.f32('KvCache'), vd = v.f32('KvCache');
     const K = this.k[layer]!, V = this.v[layer]!;
     for (let b = 0; b < B; b++) {
-      K.set(kd.subarray(b * T * row, (b + 1) * T * row), (b * cap + this.length) * row);
       V.set(vd.subarray(b * T * row, (b + 1) * T * row), (b * cap + this.length) * row);
+      // (T, Hkv, D) → columns length … length+T-1 of the row's (Hkv·D, ldk) block
+      for (let j = 0; j < row; j++) {
+        const dst = (b * row + j) * ldk + this.length;
+        for (let t = 0; t < T; t++) K[dst + t] = kd[(b * T + t) * row + j]!;
+      }
     }
     const qd = q.f32('KvCache');
     const out = Tensor.empty([B, T, H, D], 'f32');
@@ -104,7 +117,8 @@ export class KvCache {
       // query (causal, aligned at the end) sees every unmasked key, so this is exactly per-row attention over S; the
       // kernel skips masked keys' dot products and its pool spreads the B·H heads over threads
       if (this.lse.length < B * H) this.lse = new Float32Array(B * H);
-      kern.attentionForward(qd, K, V, od, this.lse.subarray(0, B * H), B, 1, cap, H, Hkv, D, scale, true, this.mask);
+      kern.attentionForwardKt(qd, K, ldk, V, od, this.lse.subarray(0, B * H), B, 1, cap, H, Hkv, D, scale, true,
+        this.mask);
       return out;
     }
     // a prefill: one call per row, its keys the first S cached positions (causality is counted from the end of the
@@ -113,8 +127,8 @@ export class KvCache {
     const lse = this.lse.subarray(0, H * T);
     for (let b = 0; b < B; b++) {
       const mb = this.anyPadding ? this.mask.subarray(b * cap, b * cap + S) : null;
-      kern.attentionForward(qd.subarray(b * T * H * D, (b + 1) * T * H * D), K.subarray(b * cap * row, (b * cap + S) * row),
-        V.subarray(b * cap * row, (b * cap + S) * row), od.subarray(b * T * H * D, (b + 1) * T * H * D), lse,
+      kern.attentionForwardKt(qd.subarray(b * T * H * D, (b + 1) * T * H * D), K.subarray(b * row * ldk, (b + 1) * row * ldk),
+        ldk, V.subarray(b * cap * row, (b * cap + S) * row), od.subarray(b * T * H * D, (b + 1) * T * H * D), lse,
         1, T, S, H, Hkv, D, scale, true, mb);
     }
     return out;

@@ -66,13 +66,16 @@ test('keepRows moves the kept rows\' cached positions and mask down in order, re
   // three positions committed; value = 1000·row + 10·position + layer (+0.5 for V)
   cache.append(4, 3, i32T([1, 1, 1, 0, 1, 1, 1, 1, 1, 0, 1, 1], [4, 3]));
   cache.commit(3);
-  cache.k.forEach((k, l) => { for (let b = 0; b < 4; b++) for (let t = 0; t < 3; t++) k.fill(1000 * b + 10 * t + l, (b * 6 + t) * row, (b * 6 + t + 1) * row); });
+  // keys transposed: (B, Hkv·D, keyStride), position t of line j of row b at (b·row + j)·keyStride + t
+  const ks = cache.keyStride;
+  assert.equal(ks, 16, 'the key stride is the capacity rounded up to 16');
+  cache.k.forEach((k, l) => { for (let b = 0; b < 4; b++) for (let j = 0; j < row; j++) for (let t = 0; t < 3; t++) k[(b * row + j) * ks + t] = 1000 * b + 10 * t + l + j / 100; });
   cache.v.forEach((v, l) => { for (let b = 0; b < 4; b++) for (let t = 0; t < 3; t++) v.fill(1000 * b + 10 * t + l + 0.5, (b * 6 + t) * row, (b * 6 + t + 1) * row); });
   cache.keepRows([1, 3]);
   assert.equal(cache.rows, 2);
   for (const [i, b] of [[0, 1], [1, 3]] as const)
     for (let t = 0; t < 3; t++) {
-      cache.k.forEach((k, l) => assert.equal(k[(i * 6 + t) * row + row - 1], 1000 * b + 10 * t + l, `K row ${i} ← ${b}, position ${t}, layer ${l}`));
+      cache.k.forEach((k, l) => { for (const j of [0, row - 1]) assert.equal(k[(i * row + j) * ks + t], Math.fround(1000 * b + 10 * t + l + j / 100), `K row ${i} ← ${b}, line ${j}, position ${t}, layer ${l}`); });
       cache.v.forEach((v, l) => assert.equal(v[(i * 6 + t) * row], 1000 * b + 10 * t + l + 0.5));
     }
   assert.deepEqual([...cache.mask.subarray(0, 12)], [0, 1, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0]);

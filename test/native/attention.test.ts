@@ -1,7 +1,9 @@
 // attention.test.ts — the native fused attention (forward and backward) against the reference backend at shapes
 // near the real models': head dims 64 and 128, GQA ratios 1..8, T not a multiple of any tile, prefill over a
-// cache, T = 1 decode rows, key padding, B > 1; and bitwise equality of 1 vs 2 pool threads. The file re-runs
-// itself under ZJ_ISA=avx2 and ZJ_ISA=scalar. kernels.test.ts holds the small edge cases; nothing here is timed.
+// cache, T = 1 decode rows, key padding, B > 1; and bitwise equality of 1 vs 2 pool threads. The forward over keys
+// held transposed (attentionForwardKt, the KV cache's layout) against the reference and, bit for bit, against the
+// row-layout kernel. The file re-runs itself under ZJ_ISA=avx2 and ZJ_ISA=scalar. kernels.test.ts holds the small
+// edge cases; nothing here is timed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -168,6 +170,55 @@ for (const [i, c] of poisonCases.entries()) test(`attention ${c.label}: masked k
         const want = x.mask![b * c.S + s] ? clean[k].subarray(o, o + row) : new Float32Array(row);
         assert.ok(sameBits(poisoned[k].subarray(o, o + row), want), `${k} of key ${s} (batch ${b}) on ${isa}`);
       }
+  }
+});
+
+// ---- keys held transposed (the decoding KV cache's layout): attentionForwardKt -------------------------------
+
+/** k (B, S, Hkv, D) as kt (B, Hkv, D, ldk); the columns from S on hold NaN, which no output may see. */
+function transposedKeys(c: Case, k: Float32Array, ldk: number): Float32Array {
+  const { B, S, Hkv, D } = c;
+  const kt = new Float32Array(B * Hkv * D * ldk).fill(NaN);
+  for (let b = 0; b < B; b++) for (let kh = 0; kh < Hkv; kh++) for (let d = 0; d < D; d++)
+    for (let s = 0; s < S; s++) kt[((b * Hkv + kh) * D + d) * ldk + s] = k[((b * S + s) * Hkv + kh) * D + d]!;
+  return kt;
+}
+
+function forwardKt(kern: Kernels, c: Case, x: Inputs, kt: Float32Array, ldk: number): { out: Float32Array; lse: Float32Array } {
+  const { B, T, S, H, Hkv, D, causal } = c;
+  const out = new Float32Array(B * T * H * D).fill(7), lse = new Float32Array(B * H * T).fill(7);
+  kern.attentionForwardKt(x.q, kt, ldk, x.v, out, lse, B, T, S, H, Hkv, D, 1 / Math.sqrt(D), causal, x.mask);
+  return { out, lse };
+}
+
+for (const [i, c] of cases.entries()) test(`attention over transposed keys vs reference: ${c.label}`, () => {
+  const x = inputs(c, 300 + i);
+  const ldk = Math.ceil(c.S / 16) * 16 + 16; // a stride past the keys, as a cache's capacity is
+  const kt = transposedKeys(c, x.k, ldk);
+  const want = forwardKt(ref, c, x, kt, ldk);
+  const got = forwardKt(nat, c, x, kt, ldk);
+  close('forwardKt.out', got.out, want.out, 1e-5, 0.05);
+  close('forwardKt.lse', got.lse, want.lse, 4e-6, 0.05);
+  // where the row-layout kernel stages the keys into the same transposed tiles (every path but the per-row decode
+  // without GQA), reading them in place must give its exact bits
+  if (!(c.T <= 2 && c.H === c.Hkv)) {
+    const rows = run(nat, c, x);
+    assert.ok(sameBits(got.out, rows.out) && sameBits(got.lse, rows.lse), `transposed keys changed the bits on ${isa}`);
+  }
+  if (x.mask) { // masked keys holding NaN change nothing
+    const kp = kt.slice();
+    for (let b = 0; b < c.B; b++) for (let s = 0; s < c.S; s++) if (!x.mask[b * c.S + s])
+      for (let j = 0; j < c.Hkv * c.D; j++) kp[(b * c.Hkv * c.D + j) * ldk + s] = NaN;
+    const p = forwardKt(nat, c, x, kp, ldk);
+    assert.ok(sameBits(p.out, got.out) && sameBits(p.lse, got.lse), `NaN in masked transposed keys reached the output on ${isa}`);
+  }
+});
+
+test('attention over transposed keys refuses a stride that is not a multiple of 16 or is shorter than S', () => {
+  const c = cases[5]!, x = inputs(c, 9);
+  for (const kern of [nat, ref]) {
+    for (const ldk of [c.S + 1, 128]) // 130 (S = 129, not a multiple of 16), 128 (< S)
+      assert.throws(() => forwardKt(kern, c, x, new Float32Array(c.B * c.Hkv * c.D * ldk), ldk), /ldk \(\d+\) must be a multiple of 16 and at least S \(129\)/);
   }
 });
 

@@ -47,6 +47,19 @@ export function attentionForward(q: F32, k: F32, v: F32, out: F32, lse: F32, B: 
   }
 }
 
+/** attentionForward over keys held transposed (kt: B, Hkv, D, ldk): the keys laid back out as (B, S, Hkv, D). */
+export function attentionForwardKt(q: F32, kt: F32, ldk: number, v: F32, out: F32, lse: F32, B: number, T: number,
+  S: number, H: number, Hkv: number, D: number, scale: number, causal: boolean, keyMask: I32 | null): void {
+  if (!(Number.isInteger(ldk) && ldk % 16 === 0 && ldk >= S))
+    throw new Error(`[attentionForwardKt] ldk (${ldk}) must be a multiple of 16 and at least S (${S})`);
+  const k = new Float32Array(B * S * Hkv * D);
+  for (let b = 0; b < B; b++) for (let kh = 0; kh < Hkv; kh++) for (let d = 0; d < D; d++) {
+    const row = ((b * Hkv + kh) * D + d) * ldk;
+    for (let s = 0; s < S; s++) k[((b * S + s) * Hkv + kh) * D + d] = kt[row + s]!;
+  }
+  attentionForward(q, k, v, out, lse, B, T, S, H, Hkv, D, scale, causal, keyMask);
+}
+
 // dV_s += P_ts dO_t ; dP_ts = dO_t·V_s ; dS_ts = P_ts (dP_ts - rowsum(dO_t * O_t)) ;
 // dQ_t += scale dS_ts K_s ; dK_s += scale dS_ts Q_t
 export function attentionBackward(q: F32, k: F32, v: F32, out: F32, lse: F32, dOut: F32, dq: F32, dk: F32, dv: F32,

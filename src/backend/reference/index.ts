@@ -5,7 +5,7 @@ import { affine, binary, clamp, swigluBackward, swigluForward, unary, unaryBackw
 import { castBf16ToF32, castF32ToBf16, copyStrided, sumAxis, sumSquares } from './layout.js';
 import { logSoftmaxBackward, logSoftmaxForward, softmaxBackward, softmaxForward } from './softmax.js';
 import { rmsNormBackward, rmsNormForward, rope } from './norm.js';
-import { attentionBackward, attentionForward } from './attention.js';
+import { attentionBackward, attentionForward, attentionForwardKt } from './attention.js';
 import {
   argmaxRows, crossEntropyBackward, crossEntropyForward, embeddingBackward, embeddingForward, gatherLogProbsBackward,
   gatherLogProbsForward,
@@ -18,7 +18,7 @@ export const referenceBackend = {
   gemm, matvec, quantizeRows, dequantizeRows, binary, unary, unaryBackward, affine, clamp, where, swigluForward, swigluBackward,
   sumAxis, sumSquares, copyStrided, castF32ToBf16, castBf16ToF32,
   softmaxForward, softmaxBackward, logSoftmaxForward, logSoftmaxBackward,
-  rmsNormForward, rmsNormBackward, rope, attentionForward, attentionBackward,
+  rmsNormForward, rmsNormBackward, rope, attentionForward, attentionForwardKt, attentionBackward,
   crossEntropyForward, crossEntropyBackward, gatherLogProbsForward, gatherLogProbsBackward, argmaxRows,
   embeddingForward, embeddingBackward, adamw, fillNormal,
   info: () => ({ name: 'reference' as const, isa: 'typescript', threads: 1, fallbacks: [] }),
