@@ -120,6 +120,23 @@ static Mat padded_rows(const float* src, int64_t ld, int64_t n, int64_t D, int64
   return Mat{scratch, Dp};
 }
 
+// Whether every value of the masked keys below send is finite: D floats per key, key s at p + s * ks, its d-th at
+// + d * ds (rows: ks = the row stride, ds = 1; transposed keys: ks = 1, ds = ldk). A finite masked key needs no
+// zeroed copy: its score is finite + -inf = -inf and its P exactly 0, so it reaches no output, the same bits as
+// with the copy. Only NaN / inf (an unwritten cache slot) must be zeroed. The bit test does not depend on how the
+// compiler treats isfinite.
+static bool masked_keys_finite(const float* p, int64_t ks, int64_t ds, int64_t D, int64_t send, const float* bias) {
+  for (int64_t s = 0; s < send; s++) {
+    if (bias[s] == 0.f) continue;
+    for (int64_t d = 0; d < D; d++) {
+      uint32_t u;
+      __builtin_memcpy(&u, p + s * ks + d * ds, 4);
+      if ((u & 0x7f800000u) == 0x7f800000u) return false;
+    }
+  }
+  return true;
+}
+
 // Columns of masked keys (bias -inf) of a transposed operand (D x Sp) set to zero; see padded_rows.
 static void zero_masked_cols(float* dst, int64_t D, int64_t S, int64_t Sp, const float* bias) {
   for (int64_t s = 0; s < S; s++)
@@ -155,8 +172,8 @@ struct KeyRange {
 
 // Per (b, kv-head): a 0/-inf key bias (Sp; -inf in the padding), K's first send rows transposed (D x Sp, columns
 // of masked keys and from send on zero) for score tiles, and whether each key tile has any visible key (tiles of
-// padding only are skipped). Keys given transposed (a.kt) are read in place unless some are masked: a masked
-// key's column must be zero (a NaN there would survive its -inf bias), so those get a zeroed copy in Kt instead.
+// padding only are skipped). Keys given transposed (a.kt) are read in place unless a masked one holds NaN or inf
+// (which would survive its -inf bias): then they get a copy in Kt with the masked columns zeroed.
 // Columns from send on may hold anything then: score_tile sets every lane past a row's last key to -inf.
 static KeyRange stage_keys(const AttnArgs& a, int64_t b, int64_t kh, int64_t Sp, float* Kt, float* bias,
                            char* tile_vis) {
@@ -169,7 +186,7 @@ static KeyRange stage_keys(const AttnArgs& a, int64_t b, int64_t kh, int64_t Sp,
   for (int64_t s = 0; s < r.send; s++) r.masked |= bias[s] != 0.f;
   if (a.kt) {
     const float* src = a.kt + (b * Hkv + kh) * D * a.ldk;
-    if (!r.masked) {
+    if (!r.masked || masked_keys_finite(src, 1, a.ldk, D, r.send, bias)) {
       r.kt = src;
       r.ldk = a.ldk;
     } else {
@@ -356,8 +373,9 @@ static void attention_forward_units(const AttnArgs* ap, int64_t u0, int64_t u1) 
       const KeyRange kr = stage_keys(a, b, kh, Sp, st.Ktbuf, st.bias, st.tile_vis);
       st.Kt = kr.kt;
       st.ldk = kr.ldk;
-      st.V = padded_rows(a.v + (b * S * Hkv + kh) * D, Hkv * D, kr.send, D, Dp, buf + off_vp,
-                         kr.masked ? st.bias : nullptr);
+      const float* vb = a.v + (b * S * Hkv + kh) * D;
+      const bool zero_masked = kr.masked && !masked_keys_finite(vb, Hkv * D, 1, D, kr.send, st.bias);
+      st.V = padded_rows(vb, Hkv * D, kr.send, D, Dp, buf + off_vp, zero_masked ? st.bias : nullptr);
       st.send = kr.send;
       staged_b = b;
       staged_kh = kh;
