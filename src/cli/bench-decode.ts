@@ -3,7 +3,9 @@
 // peak RSS, beside llama.cpp (node-llama-cpp, dev-only) in the same run. One GGUF file is written at the --weights
 // format and BOTH engines load and decode that same file (ours through gguf-load.ts), in alternating rounds;
 // llama.cpp runs at its better thread count each round. --batch N decodes N prompts together on our side
-// (aggregate tok/s; llama.cpp stays at batch 1 for reference). It measures; it does not tune either engine.
+// (aggregate tok/s; llama.cpp stays at batch 1 for reference); --batch 1,8 decodes at each size in turn every round,
+// so the multiple of the first size's rate comes from one run on one file (this machine's speed drifts by ±15 %
+// between runs, more than batching's margin). It measures; it does not tune either engine.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,7 +31,7 @@ export const flags = {
   weights: { type: 'string', help: 'tensor type of the matrices in the GGUF file both engines decode (norms stay f32)', default: 'f32', choices: [...WEIGHT_FORMATS] },
   prompt: { type: 'number', help: 'prompt tokens', default: 128 },
   new: { type: 'number', help: 'new tokens to decode', default: 64 },
-  batch: { type: 'number', help: 'prompts decoded together on our side (aggregate tok/s); llama.cpp stays at 1', default: 1 },
+  batch: { type: 'string', help: 'prompts decoded together on our side (aggregate tok/s), or several sizes (1,8) decoded in turn each round, each with its multiple of the first; llama.cpp stays at 1', default: '1' },
   rounds: { type: 'number', help: 'alternating rounds of ours and llama.cpp', default: 3 },
   'llama-cpp': { type: 'boolean', help: 'also decode the same GGUF file with llama.cpp (node-llama-cpp 3.21.1 from tools/llama-check, or $ZJ_NODE_LLAMA_CPP); skipped with the reason when absent', default: true },
   profile: { type: 'boolean', help: 'time our measured rounds per phase (prefill, layers, attention over the cache, LM head, sampling, log-probs) and per kernel: wall and CPU ms per decode step (same as env ZJ_PROFILE=1)' },
@@ -37,6 +39,16 @@ export const flags = {
 } as const;
 
 interface Round { decodeTokensPerS: number; prefillTokensPerS: number; tokens: number }
+
+/** --batch: one size or a comma-separated list of distinct sizes (each an integer >= 1). */
+export function parseBatches(text: string): number[] {
+  const sizes = text.split(',').map((t) => t.trim());
+  const bad = sizes.find((t) => !/^[1-9][0-9]*$/.test(t));
+  if (bad !== undefined) throw new UsageError(`[bench decode] --batch >= 1: an integer or a list like 1,8, got '${bad}' in '${text}'`);
+  const n = sizes.map(Number);
+  if (new Set(n).size !== n.length) throw new UsageError(`[bench decode] --batch lists a size twice: '${text}'`);
+  return n;
+}
 
 /** The LlamaConfig of a preset name, with --layers applied and room for prompt + new tokens. */
 export function benchConfig(preset: string, layers: number | undefined, positions: number): LlamaConfig {
@@ -121,25 +133,28 @@ function mergeProfiles(a: ProfileReport | null, b: ProfileReport): ProfileReport
 export async function benchDecode(argv: string[]): Promise<number> {
   const { flags: f } = parseArgs('bench decode', argv, flags);
   if (f.help) {
-    console.log(formatHelp('zhongjing bench decode [--preset qwen2.5-0.5b] [--layers N] [--weights f32|bf16|q8_0|q4_0] [--llama-cpp] [--batch N] [--prompt 128] [--new 64] [--json]',
+    console.log(formatHelp('zhongjing bench decode [--preset qwen2.5-0.5b] [--layers N] [--weights f32|bf16|q8_0|q4_0] [--llama-cpp] [--batch N | N,M,…] [--prompt 128] [--new 64] [--json]',
       'Greedy decoding (KV cache) and prefill tokens/s of a random-weight model of the preset\'s shape, written once as GGUF at\n' +
       '--weights; with --llama-cpp (default on) llama.cpp decodes the same file in alternating rounds and `ratio` = ours / llama.cpp.', flags));
     return 0;
   }
-  const P = f.prompt!, N = f.new!, rounds = f.rounds!, B = f.batch!;
-  if (!(Number.isInteger(P) && P >= 1 && Number.isInteger(N) && N >= 2 && rounds >= 1 && Number.isInteger(B) && B >= 1))
-    throw new UsageError('[bench decode] --prompt >= 1, --new >= 2, --rounds >= 1, --batch >= 1 (integers)');
+  const P = f.prompt!, N = f.new!, rounds = f.rounds!, batches = parseBatches(f.batch!), B = batches[0]!;
+  if (!(Number.isInteger(P) && P >= 1 && Number.isInteger(N) && N >= 2 && rounds >= 1))
+    throw new UsageError('[bench decode] --prompt >= 1, --new >= 2, --rounds >= 1 (integers)');
+  if (f.profile && batches.length > 1)
+    throw new UsageError('[bench decode] --profile times one batch size (its steps would mix): give --batch a single size');
   const preset = f.preset!;
   const weights = f.weights as WeightFormat;
   const cfg = benchConfig(preset, f.layers, P + N);
   const rng = new Rng(1);
-  const prompts = Array.from({ length: B }, () => Array.from({ length: P }, () => rng.int(Math.min(cfg.vocabSize, 256))));
+  // batch b decodes the first b of these; llama.cpp the first
+  const prompts = Array.from({ length: Math.max(...batches) }, () => Array.from({ length: P }, () => rng.int(Math.min(cfg.vocabSize, 256))));
   const info = backendInfo();
 
   // one file for both engines: random weights streamed into GGUF at --weights (in a child), then ours loads it
   const dir = mkdtempSync(join(tmpdir(), 'zj-bench-decode-'));
   const ggufPath = join(dir, `model-${weights}.gguf`);
-  const ours: Round[] = [], theirs: Round[] = [];
+  const ours: Round[][] = batches.map(() => []), theirs: Round[] = [];
   const llamaThreadsUsed: number[] = [];
   const counts = [...new Set([1, info.threads])];
   let llama: LlamaCpp | null = null, reason = 'disabled with --llama-cpp=false';
@@ -153,8 +168,8 @@ export async function benchDecode(argv: string[]): Promise<number> {
     const md = loadGguf(ggufPath, { weights: 'auto', warn: (l) => warnings.push(l) });
     const loadSeconds = (performance.now() - t0) / 1000;
     const model = md.model;
-    // our peak RSS is read after a full warm-up generation and before llama.cpp is loaded into this process
-    oursOnce(model, prompts, N);
+    // our peak RSS is read after a full warm-up generation (at every batch size) and before llama.cpp is loaded
+    for (const b of batches) oursOnce(model, prompts.slice(0, b), N);
     const oursPeakRssMiB = peakRssMiB();
     if (f['llama-cpp']) {
       const r = await loadLlamaCpp();
@@ -163,7 +178,7 @@ export async function benchDecode(argv: string[]): Promise<number> {
     let profile: ProfileReport | null = null;
     for (let i = 0; i < rounds; i++) {
       if (f.profile) startProfile();
-      ours.push(oursOnce(model, prompts, N));
+      batches.forEach((b, j) => ours[j]!.push(oursOnce(model, prompts.slice(0, b), N)));
       if (f.profile) profile = mergeProfiles(profile, stopProfile()!);
       if (llama) {
         let best: Round | null = null, bestTh = 1;
@@ -176,18 +191,26 @@ export async function benchDecode(argv: string[]): Promise<number> {
       }
     }
     const med = (rs: Round[], k: keyof Round) => median(rs.map((r) => r[k]));
-    const oursTps = med(ours, 'decodeTokensPerS');
+    const oursTps = med(ours[0]!, 'decodeTokensPerS');
+    const byBatch = batches.map((b, j) => {
+      const agg = med(ours[j]!, 'decodeTokensPerS');
+      return { batch: b, tokensPerS: agg / b, aggregateTokensPerS: agg, prefillTokensPerS: med(ours[j]!, 'prefillTokensPerS'),
+        // aggregate over the first size's, medians of the same rounds
+        vsFirst: agg / oursTps, perRound: ours[j]!.map((r) => +r.decodeTokensPerS.toFixed(1)) };
+    });
     out = {
       preset, layers: cfg.numLayers, parameters: model.numParameters(), weights, batch: B, prompt: P, newTokens: N, rounds,
       backend: info.name, isa: info.isa, threads: info.threads,
       heldAs: bytesByDType(model.parameters()), fallbacks: warnings, loadSeconds,
       // tokensPerS: per-sequence decode rate; aggregateTokensPerS: all B rows together (equal at batch 1)
-      tokensPerS: oursTps / B, aggregateTokensPerS: oursTps, prefillTokensPerS: med(ours, 'prefillTokensPerS'),
+      tokensPerS: oursTps / B, aggregateTokensPerS: oursTps, prefillTokensPerS: med(ours[0]!, 'prefillTokensPerS'),
       llamaCpp: llama ? { tokensPerS: med(theirs, 'decodeTokensPerS'), prefillTokensPerS: med(theirs, 'prefillTokensPerS'), gguf: weights, batch: 1,
         tokens: theirs[0]!.tokens, threadsTried: counts, bestThreadsPerRound: llamaThreadsUsed } : { skipped: reason },
       ratio: llama ? oursTps / B / med(theirs, 'decodeTokensPerS') : null,
-      perRound: { ours: ours.map((r) => +(r.decodeTokensPerS / B).toFixed(1)), llamaCpp: theirs.map((r) => +r.decodeTokensPerS.toFixed(1)) },
+      perRound: { ours: ours[0]!.map((r) => +(r.decodeTokensPerS / B).toFixed(1)), llamaCpp: theirs.map((r) => +r.decodeTokensPerS.toFixed(1)) },
+      // with several sizes: the peak over all of them
       peakRssMiB: oursPeakRssMiB, processPeakRssMiB: peakRssMiB(),
+      ...(batches.length > 1 ? { byBatch } : {}),
     };
     if (profile) {
       out.profile = profile;
@@ -199,9 +222,12 @@ export async function benchDecode(argv: string[]): Promise<number> {
   if (f.json) console.log(JSON.stringify(out));
   else {
     const o = out as { parameters: number; tokensPerS: number; aggregateTokensPerS: number; prefillTokensPerS: number; ratio: number | null; peakRssMiB: number; processPeakRssMiB: number; fallbacks: string[]; llamaCpp: { tokensPerS?: number; prefillTokensPerS?: number } };
-    console.log(`bench decode: ${preset}, ${cfg.numLayers} layers (${o.parameters.toLocaleString()} parameters), GGUF ${weights}, batch ${B}, ${P}-token prompt + ${N} greedy tokens, ` +
+    console.log(`bench decode: ${preset}, ${cfg.numLayers} layers (${o.parameters.toLocaleString()} parameters), GGUF ${weights}, batch ${batches.join(', ')}, ${P}-token prompt + ${N} greedy tokens, ` +
       `${info.name}/${info.isa}, ${info.threads} threads, median of ${rounds} alternating rounds`);
-    console.log(`  ours        ${o.tokensPerS.toFixed(1)} tok/s decode${B > 1 ? ` per sequence, ${o.aggregateTokensPerS.toFixed(1)} tok/s aggregate` : ''}   ${o.prefillTokensPerS.toFixed(0)} tok/s prefill`);
+    console.log(`  ours        ${o.tokensPerS.toFixed(1)} tok/s decode${B > 1 ? ` per sequence, ${o.aggregateTokensPerS.toFixed(1)} tok/s aggregate` : ''}   ${o.prefillTokensPerS.toFixed(0)} tok/s prefill${batches.length > 1 ? ` (batch ${B})` : ''}`);
+    if (batches.length > 1)
+      for (const r of (out as { byBatch: { batch: number; tokensPerS: number; aggregateTokensPerS: number; prefillTokensPerS: number; vsFirst: number }[] }).byBatch.slice(1))
+        console.log(`  batch ${String(r.batch).padEnd(5)} ${r.tokensPerS.toFixed(1)} tok/s per sequence, ${r.aggregateTokensPerS.toFixed(1)} tok/s aggregate = ${r.vsFirst.toFixed(2)}× batch ${B}   ${r.prefillTokensPerS.toFixed(0)} tok/s prefill`);
     for (const w of o.fallbacks) console.log(`  ${w}`);
     if (llama) console.log(`  llama.cpp   ${o.llamaCpp.tokensPerS!.toFixed(1)} tok/s decode   ${o.llamaCpp.prefillTokensPerS!.toFixed(0)} tok/s prefill   (same GGUF file, batch 1, per round the faster of ${counts.join(' or ')} threads: ${llamaThreadsUsed.join(', ')})` +
       `\n  ratio       ${o.ratio!.toFixed(2)}× llama.cpp (ours per sequence / llama.cpp)`);

@@ -36,6 +36,24 @@ test('bench decode --batch 2 reports aggregate tok/s (per sequence × 2); bad fl
   assert.deepEqual([q.hiddenSize, q.numLayers, q.numKvHeads, q.vocabSize, q.tieWordEmbeddings, q.attentionBias], [896, 2, 2, 151936, true, true]);
 });
 
+test('bench decode --batch 1,2 decodes both sizes in the same rounds: byBatch with each aggregate over the first', async () => {
+  const j = await run(['--preset', 'tiny', '--layers', '1', '--weights', 'q4_0', '--batch', '1,2', '--prompt', '4', '--new', '4', '--rounds', '2', '--llama-cpp=false', '--json']);
+  assert.equal(j.batch, 1); // the top-level figures are the first size's
+  assert.deepEqual(j.byBatch.map((r: { batch: number }) => r.batch), [1, 2]);
+  const [one, two] = j.byBatch;
+  assert.equal(one.aggregateTokensPerS, j.aggregateTokensPerS);
+  assert.equal(one.vsFirst, 1);
+  assert.ok(Math.abs(two.vsFirst - two.aggregateTokensPerS / one.aggregateTokensPerS) < 1e-9);
+  assert.ok(Math.abs(two.aggregateTokensPerS - 2 * two.tokensPerS) < 1e-6 * two.aggregateTokensPerS);
+  for (const r of j.byBatch) assert.equal(r.perRound.length, 2, 'one figure per round and size');
+  assert.ok(two.prefillTokensPerS > 0);
+  const single = await run(['--preset', 'tiny', '--layers', '1', '--weights', 'q4_0', '--prompt', '4', '--new', '4', '--rounds', '1', '--llama-cpp=false', '--json']);
+  assert.equal(single.byBatch, undefined, 'one size: no byBatch');
+  await assert.rejects(benchDecode(['--preset', 'tiny', '--batch', '1,1']), /--batch lists a size twice: '1,1'/);
+  await assert.rejects(benchDecode(['--preset', 'tiny', '--batch', '1,x']), /--batch >= 1: an integer or a list like 1,8, got 'x' in '1,x'/);
+  await assert.rejects(benchDecode(['--preset', 'tiny', '--batch', '1,8', '--profile']), /--profile times one batch size/);
+});
+
 test('bench decode --profile reports per-phase and per-kernel times of the decode steps, and stops profiling after', async () => {
   const { backend } = await import('../../src/backend/index.js');
   const before = backend();
