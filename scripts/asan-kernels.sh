@@ -1,7 +1,7 @@
 #!/bin/sh
 # asan-kernels.sh — builds zj_gemm and the quantized zj_matvec (drivers, pool, CPU dispatch and every ISA kernel,
 # each with its own ISA flags as in binding.gyp) with a small C++ driver under AddressSanitizer + UBSan, and runs odd shapes
-# on every ISA path this CPU has. Usage: scripts/asan-kernels.sh [extra driver args, default `check`]
+# on every ISA path this CPU has; then the fused attention (forward, over transposed keys, backward) the same way. Usage: scripts/asan-kernels.sh [extra driver args, default `check`]
 set -eu
 cd "$(dirname "$0")/.."
 out=build/asan
@@ -40,4 +40,24 @@ done
 for threads in 1 2; do
   echo "== ZJ_ISA=avx512 ZJ_QUANT_PANEL=0 ZJ_THREADS=$threads"
   ZJ_ISA=avx512 ZJ_QUANT_PANEL=0 ZJ_THREADS=$threads "$out/gemm-check" "${@:-check}"
+done
+# The fused attention kernels (attention.cc and each ISA's simd table) with their own driver, exact-sized buffers.
+aobjs="$out/pool.o $out/cpu.o"
+for f in native/src/attention.cc native/src/simd_scalar.cc; do
+  o="$out/$(basename "$f" .cc).o"; g++ $flags -c "$f" -o "$o"; aobjs="$aobjs $o"
+done
+isas=scalar
+if [ "$(uname -m)" = x86_64 ]; then
+  g++ $flags -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512bf16 -mfma -mf16c -mavx2 -c native/src/avx512/simd_avx512.cc \
+    -o "$out/simd_avx512.o"
+  g++ $flags -mavx2 -mfma -mf16c -c native/src/avx2/simd_avx2.cc -o "$out/simd_avx2.o"
+  aobjs="$aobjs $out/simd_avx512.o $out/simd_avx2.o"
+  isas="scalar avx2 avx512"
+fi
+g++ $flags test/native/attention-check.cc $aobjs -o "$out/attention-check"
+for isa in $isas; do
+  for threads in 1 2; do
+    echo "== attention ZJ_ISA=$isa ZJ_THREADS=$threads"
+    ZJ_ISA=$isa ZJ_THREADS=$threads "$out/attention-check" check
+  done
 done
