@@ -11,7 +11,7 @@ import { benchLoad, flags as loadFlags } from './bench-load.js';
 const subcommands = {
   gemm: { summary: 'f32 and bf16 GEMM GFLOP/s (NN, NT, TN) at 1024³ and 4096×4096×1024', flags: gemmFlags, run: benchGemm },
   train: { summary: 'training tokens/s (forward + backward + AdamW) on the anchor shape, beside PyTorch', flags: trainFlags, run: benchTrain },
-  decode: { summary: 'greedy KV-cache decoding tokens/s (batch 1, 256 new after 128), beside llama.cpp when installed', flags: decodeFlags, run: benchDecode },
+  decode: { summary: 'greedy KV-cache decoding tokens/s (64 new after a 128-token prompt; --batch 1,8 for aggregates by batch size), beside llama.cpp when installed', flags: decodeFlags, run: benchDecode },
   tokenizer: { summary: 'BPE training time on ~16 MB of Chinese text beside HF tokenizers (Rust); encode MB/s', flags: tokenizerFlags, run: benchTokenizer },
   load: { summary: 'checkpoint load wall time and peak RSS (sharded bf16 safetensors of a preset, fresh processes, warm cache)', flags: loadFlags, run: benchLoad },
   serve: { summary: 'chat-completions tokens/s at 1, 4 and 16 concurrent streams; time to first token', flags: serveFlags, run: benchServe },
