@@ -32,15 +32,20 @@ constexpr int kLanes = 16;      // weight rows per zmm (a panel)
 constexpr int kGroupRows = 8;   // rows of x per packed group
 constexpr int64_t kChunkBytes = 64, kPairBytes = 8 * kChunkBytes;  // pack_act_groups_avx512's layout
 
-// The 16 rows' dwords k = 0..3 of 16 bytes per row (row i at rows[i] + off): T_k dword i = row i's dword k.
-inline void transpose16x4(const uint8_t* const* rows, int64_t off, __m512i t[4]) {
-  __m512i z[4];
+// Row j + 4l's 16 bytes at rows[j + 4l] + off into 128-bit lane l of z[j] (j, l = 0..3).
+inline void load16x4(const uint8_t* const* rows, int64_t off, __m512i z[4]) {
   for (int j = 0; j < 4; j++) {
     __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i*)(rows[j] + off)));
     v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i*)(rows[j + 4] + off)), 1);
     v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i*)(rows[j + 8] + off)), 2);
     z[j] = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i*)(rows[j + 12] + off)), 3);
   }
+}
+
+// The 16 rows' dwords k = 0..3 of 16 bytes per row (row i at rows[i] + off): T_k dword i = row i's dword k.
+inline void transpose16x4(const uint8_t* const* rows, int64_t off, __m512i t[4]) {
+  __m512i z[4];
+  load16x4(rows, off, z);
   // lane l of z[j] is row j + 4l; after the 4 × 4 transposes within lanes, dword 4l + j of t[k] is that row's dword k
   const __m512i a0 = _mm512_unpacklo_epi32(z[0], z[1]), a1 = _mm512_unpackhi_epi32(z[0], z[1]);
   const __m512i a2 = _mm512_unpacklo_epi32(z[2], z[3]), a3 = _mm512_unpackhi_epi32(z[2], z[3]);
@@ -85,10 +90,17 @@ inline __m512i dpbusd_bcast(__m512i s, __m512i w, const int8_t* p) {
   return s;
 }
 
-// The 16 rows' scales of block b as f32: one dword gather at each row's block start, its low word the f16 d.
-inline __m512 panel_scales(const uint8_t* base, __m512i offs) {
-  const __m512i v = _mm512_i32gather_epi32(offs, base, 1);
-  return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(v));
+// The 16 rows' scales of the blocks starting at rows[i] + off, as f32 in lane i: dword 0 of each row's block by the
+// transpose's first step (its low word is the f16 d). Was a 16-dword gather: in-cache microbench over a 4,864 × 896
+// weight on Zen 4, q4_0 at 2 / 4 / 8 rows of x 74-81 / 89-99 / 133-141 -> 64-75 / 83-90 / 133-141 us, q8_0
+// 91-94 / 110-116 / 152-157 -> 77-78 / 97-100 / 142-149 us; one row over 3,584 × 18,944 (7B) q4_0 1.0 -> 0.86 ms.
+// Zen 4 runs the gather's 16 loads as a long microcoded sequence; 16 plain loads and 3 shuffles issue beside the
+// vpdpbusd. Masked broadcasts (one per row, merged) gained nothing at 8 rows.
+inline __m512 panel_scales(const uint8_t* const* rows, int64_t off) {
+  __m512i z[4];
+  load16x4(rows, off, z);
+  const __m512i a0 = _mm512_unpacklo_epi32(z[0], z[1]), a2 = _mm512_unpacklo_epi32(z[2], z[3]);
+  return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_unpacklo_epi64(a0, a2)));
 }
 
 // Where a panel's blocks come from: unpacked from W as they are needed (one group of x: nothing to share), or read
@@ -97,12 +109,9 @@ inline __m512 panel_scales(const uint8_t* base, __m512i offs) {
 template <class P>
 struct FromWeights {
   const uint8_t* const* rows;  // row i of the panel
-  __m512i offs;                // byte offsets from rows[0] of each row's current block (its f16 scale)
-  static constexpr int64_t step = P::bytes;
   inline void next(int64_t b, __m512i w[8], __m512& dw) {
     P::block(rows, b, w);
-    dw = panel_scales(rows[0], offs);
-    offs = _mm512_add_epi32(offs, _mm512_set1_epi32((int)step));
+    dw = panel_scales(rows, b * P::bytes);
   }
 };
 constexpr int64_t kUnpackedBlock = 9;  // zmm per unpacked block: 8 chunks, then the scales
@@ -166,9 +175,6 @@ void panels_range(int64_t M, int64_t K, int64_t N, const QuantBatchAct& a, const
   const int64_t nb = K / kQk, rb = nb * P::bytes, groups = (M + kGroupRows - 1) / kGroupRows;
   thread_local AlignedScratch tail;      // a last, partial panel's rows, zero-padded to 16
   thread_local AlignedScratch unpacked;  // one panel's blocks, unpacked, when several groups of x share them
-  alignas(64) int32_t lane_off[kLanes];
-  for (int i = 0; i < kLanes; i++) lane_off[i] = (int32_t)(i * rb);
-  const __m512i offs = _mm512_load_si512(lane_off);
   const int64_t pf_step = kLanes * P::bytes;
   __m512i* up = groups > 1 ? (__m512i*)unpacked.get((size_t)(nb * kUnpackedBlock * 64)) : nullptr;
   for (int64_t n = n0; n < n1; n += kLanes) {
@@ -185,7 +191,7 @@ void panels_range(int64_t M, int64_t K, int64_t N, const QuantBatchAct& a, const
     const __mmask16 keep = (__mmask16)((1u << nt) - 1);
     // the next panel (16 · rb contiguous bytes) streams from DRAM while this one is computed, spread over its blocks
     const char* pf = n + kLanes < n1 ? (const char*)(W + (n + kLanes) * rb) : nullptr;
-    FromWeights<P> fw{rows, offs};
+    FromWeights<P> fw{rows};
     if (!up) {
       panel_rows(M, nb, fw, a, 0, N, n, keep, out, pf, pf_step);
       continue;
