@@ -32,20 +32,15 @@ constexpr int kLanes = 16;      // weight rows per zmm (a panel)
 constexpr int kGroupRows = 8;   // rows of x per packed group
 constexpr int64_t kChunkBytes = 64, kPairBytes = 8 * kChunkBytes;  // pack_act_groups_avx512's layout
 
-// Row j + 4l's 16 bytes at rows[j + 4l] + off into 128-bit lane l of z[j] (j, l = 0..3).
-inline void load16x4(const uint8_t* const* rows, int64_t off, __m512i z[4]) {
+// The 16 rows' dwords k = 0..3 of 16 bytes per row (row i at rows[i] + off): T_k dword i = row i's dword k.
+inline void transpose16x4(const uint8_t* const* rows, int64_t off, __m512i t[4]) {
+  __m512i z[4];
   for (int j = 0; j < 4; j++) {
     __m512i v = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i*)(rows[j] + off)));
     v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i*)(rows[j + 4] + off)), 1);
     v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i*)(rows[j + 8] + off)), 2);
     z[j] = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i*)(rows[j + 12] + off)), 3);
   }
-}
-
-// The 16 rows' dwords k = 0..3 of 16 bytes per row (row i at rows[i] + off): T_k dword i = row i's dword k.
-inline void transpose16x4(const uint8_t* const* rows, int64_t off, __m512i t[4]) {
-  __m512i z[4];
-  load16x4(rows, off, z);
   // lane l of z[j] is row j + 4l; after the 4 × 4 transposes within lanes, dword 4l + j of t[k] is that row's dword k
   const __m512i a0 = _mm512_unpacklo_epi32(z[0], z[1]), a1 = _mm512_unpackhi_epi32(z[0], z[1]);
   const __m512i a2 = _mm512_unpacklo_epi32(z[2], z[3]), a3 = _mm512_unpackhi_epi32(z[2], z[3]);
@@ -91,16 +86,15 @@ inline __m512i dpbusd_bcast(__m512i s, __m512i w, const int8_t* p) {
 }
 
 // The 16 rows' scales of the blocks starting at rows[i] + off, as f32 in lane i: dword 0 of each row's block by the
-// transpose's first step (its low word is the f16 d). Was a 16-dword gather: in-cache microbench over a 4,864 × 896
+// same transpose (its low word is the f16 d). Was a 16-dword gather: in-cache microbench over a 4,864 × 896
 // weight on Zen 4, q4_0 at 2 / 4 / 8 rows of x 74-81 / 89-99 / 133-141 -> 64-75 / 83-90 / 133-141 us, q8_0
 // 91-94 / 110-116 / 152-157 -> 77-78 / 97-100 / 142-149 us; one row over 3,584 × 18,944 (7B) q4_0 1.0 -> 0.86 ms.
 // Zen 4 runs the gather's 16 loads as a long microcoded sequence; 16 plain loads and 3 shuffles issue beside the
 // vpdpbusd. Masked broadcasts (one per row, merged) gained nothing at 8 rows.
 inline __m512 panel_scales(const uint8_t* const* rows, int64_t off) {
-  __m512i z[4];
-  load16x4(rows, off, z);
-  const __m512i a0 = _mm512_unpacklo_epi32(z[0], z[1]), a2 = _mm512_unpacklo_epi32(z[2], z[3]);
-  return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_unpacklo_epi64(a0, a2)));
+  __m512i t[4];
+  transpose16x4(rows, off, t);  // only t[0] is used: the compiler drops the other three unpacks
+  return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(t[0]));
 }
 
 // Where a panel's blocks come from: unpacked from W as they are needed (one group of x: nothing to share), or read
