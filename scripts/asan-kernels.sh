@@ -1,7 +1,7 @@
 #!/bin/sh
 # asan-kernels.sh — builds zj_gemm and the quantized zj_matvec (drivers, pool, CPU dispatch and every ISA kernel,
 # each with its own ISA flags as in binding.gyp) with a small C++ driver under AddressSanitizer + UBSan, and runs odd shapes
-# on every ISA path this CPU has; then the fused attention (forward, over transposed keys, backward) the same way. Usage: scripts/asan-kernels.sh [extra driver args, default `check`]
+# on every ISA path this CPU has; then the fused attention (forward, over transposed keys in f32 and bf16, backward) the same way. Usage: scripts/asan-kernels.sh [extra driver args, default `check`]
 set -eu
 cd "$(dirname "$0")/.."
 out=build/asan

@@ -121,6 +121,10 @@ void zj_attention_forward(const float* q, const float* k, const float* v, float*
 void zj_attention_forward_kt(const float* q, const float* kt, int64_t ldk, const float* v, float* out, float* lse,
                              int64_t B, int64_t T, int64_t S, int64_t H, int64_t Hkv, int64_t D,
                              float scale, int causal, const int32_t* keyMask);
+// The same over a bf16 cache: kt as above and v (B, S, Hkv, D), both bf16 bits (the upper half of an f32).
+void zj_attention_forward_kt_bf16(const float* q, const uint16_t* kt, int64_t ldk, const uint16_t* v, float* out,
+                                  float* lse, int64_t B, int64_t T, int64_t S, int64_t H, int64_t Hkv, int64_t D,
+                                  float scale, int causal, const int32_t* keyMask);
 // dq (B, T, H, D), dk/dv (B, S, Hkv, D) are overwritten.
 void zj_attention_backward(const float* q, const float* k, const float* v, const float* out, const float* lse,
                            const float* dOut, float* dq, float* dk, float* dv,

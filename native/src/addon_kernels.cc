@@ -250,9 +250,21 @@ const Glue kAttention[] = {
        const int64_t ldk = dim(a, 2);
        if (ldk % 16 != 0 || ldk < d.S)
          a.fail("ldk (" + std::to_string(ldk) + ") must be a multiple of 16 and at least S (" + std::to_string(d.S) + ")");
-       zj_attention_forward_kt(a.f32(0, d.nq), a.f32(1, count(a, {d.B, d.Hkv, d.D, ldk})), ldk, a.f32(3, d.nk),
-                               a.f32(4, d.nq), a.f32(5, d.nl), d.B, d.T, d.S, d.H, d.Hkv, d.D, a.scalar(12),
-                               a.flag(13), key_mask(a, 14, d));
+       // kt and v: both Float32Array, or both Uint16Array (a bf16 KV cache)
+       napi_typedarray_type tk, tv;
+       size_t lk, lv;
+       a.typed(1, &tk, &lk);
+       a.typed(3, &tv, &lv);
+       if (tk != tv || (tk != napi_float32_array && tk != napi_uint16_array))
+         a.fail("kt and v must both be Float32Array or both Uint16Array (bf16)");
+       const int64_t nkt = count(a, {d.B, d.Hkv, d.D, ldk});
+       if (tk == napi_uint16_array)
+         zj_attention_forward_kt_bf16(a.f32(0, d.nq), a.u16(1, nkt), ldk, a.u16(3, d.nk), a.f32(4, d.nq),
+                                      a.f32(5, d.nl), d.B, d.T, d.S, d.H, d.Hkv, d.D, a.scalar(12), a.flag(13),
+                                      key_mask(a, 14, d));
+       else
+         zj_attention_forward_kt(a.f32(0, d.nq), a.f32(1, nkt), ldk, a.f32(3, d.nk), a.f32(4, d.nq), a.f32(5, d.nl),
+                                 d.B, d.T, d.S, d.H, d.Hkv, d.D, a.scalar(12), a.flag(13), key_mask(a, 14, d));
      }},
     {"attentionBackward(q, k, v, out, lse, dOut, dq, dk, dv, B, T, S, H, Hkv, D, scale, causal, keyMask)",
      [](const Args& a) {

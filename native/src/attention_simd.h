@@ -120,6 +120,27 @@ static Mat padded_rows(const float* src, int64_t ld, int64_t n, int64_t D, int64
   return Mat{scratch, Dp};
 }
 
+static inline float bf16_to_f32(uint16_t h) {
+  const uint32_t u = (uint32_t)h << 16;
+  float f;
+  __builtin_memcpy(&f, &u, 4);
+  return f;
+}
+
+// n rows of D bf16 values (row stride ld) widened into scratch (n x Dp, the padding zero), rows of masked keys
+// (bias -inf) zero: the values of a bf16 KV cache, as padded_rows gives f32 ones.
+static Mat widened_rows(const uint16_t* src, int64_t ld, int64_t n, int64_t D, int64_t Dp, float* scratch,
+                        const float* masked_bias) {
+  for (int64_t r = 0; r < n; r++) {
+    const uint16_t* s = src + r * ld;
+    float* d = scratch + r * Dp;
+    const bool keep = !masked_bias || masked_bias[r] == 0.f;
+    for (int64_t c = 0; c < D; c++) d[c] = keep ? bf16_to_f32(s[c]) : 0.f;
+    for (int64_t c = D; c < Dp; c++) d[c] = 0.f;
+  }
+  return Mat{scratch, Dp};
+}
+
 // Whether every value of the masked keys below send is finite: D floats per key, key s at p + s * ks, its d-th at
 // + d * ds (rows: ks = the row stride, ds = 1; transposed keys: ks = 1, ds = ldk). A finite masked key needs no
 // zeroed copy: its score is finite + -inf = -inf and its P exactly 0, so it reaches no output, the same bits as
@@ -184,7 +205,16 @@ static KeyRange stage_keys(const AttnArgs& a, int64_t b, int64_t kh, int64_t Sp,
     if (bias[s] == 0.f) r.send = s + 1;
   }
   for (int64_t s = 0; s < r.send; s++) r.masked |= bias[s] != 0.f;
-  if (a.kt) {
+  if (a.kt16) {  // a bf16 cache: widened into Kt (bf16 bits are f32's upper half), masked columns zero
+    const uint16_t* src = a.kt16 + (b * Hkv + kh) * D * a.ldk;
+    for (int64_t d = 0; d < D; d++) {
+      float* dst = Kt + d * Sp;
+      const uint16_t* sr = src + d * a.ldk;
+      for (int64_t s = 0; s < r.send; s++) dst[s] = bf16_to_f32(sr[s]);
+      for (int64_t s = r.send; s < lmin(Sp, round_up(r.send)); s++) dst[s] = 0.f;
+    }
+    if (r.masked) zero_masked_cols(Kt, D, r.send, Sp, bias);
+  } else if (a.kt) {
     const float* src = a.kt + (b * Hkv + kh) * D * a.ldk;
     if (!r.masked || masked_keys_finite(src, 1, a.ldk, D, r.send, bias)) {
       r.kt = src;
@@ -352,7 +382,8 @@ static void attention_forward_units(const AttnArgs* ap, int64_t u0, int64_t u1) 
   const int64_t Sp = round_up(lmax(S, 1)) + kBc, Dp = round_up(D);
   const int64_t ntiles = (S + kBc - 1) / kBc + 1;
   // Kt | Vpad (D % W != 0 or a key mask) | bias | Sc | Oacc | m | l | tile max | tile flags
-  const int64_t off_vp = D * Sp, off_bias = off_vp + (D == Dp && !a.mask ? 0 : S * Dp), off_sc = off_bias + Sp;
+  const int64_t off_vp = D * Sp, off_bias = off_vp + (D == Dp && !a.mask && !a.v16 ? 0 : S * Dp);
+  const int64_t off_sc = off_bias + Sp;
   const int64_t off_o = off_sc + lmax(kBr * kBc, round_up(S));  // Sc also holds a row of S scores (decode path)
   const int64_t off_m = off_o + kBr * Dp, off_l = off_m + kBr, off_tm = off_l + kBr;
   const int64_t off_vis = off_tm + kBr;
@@ -360,7 +391,7 @@ static void attention_forward_units(const AttnArgs* ap, int64_t u0, int64_t u1) 
   FwdStage st{buf, buf + off_bias, buf + off_sc, buf + off_o, buf + off_m, buf + off_l, buf + off_tm,
               (char*)(buf + off_vis), Mat{nullptr, 0}, Sp, Dp, 0, nullptr, 0};
   // keys given transposed need no staging, which is all the rows path saves
-  const bool rows_path = T <= kSmallT && group == 1 && !a.kt;
+  const bool rows_path = T <= kSmallT && group == 1 && !a.kt && !a.kt16;
   int64_t staged_b = -1, staged_kh = -1;
   for (int64_t u = u0; u < u1;) {
     const int64_t b = u / H, h = u % H, kh = h / group;
@@ -373,9 +404,14 @@ static void attention_forward_units(const AttnArgs* ap, int64_t u0, int64_t u1) 
       const KeyRange kr = stage_keys(a, b, kh, Sp, st.Ktbuf, st.bias, st.tile_vis);
       st.Kt = kr.kt;
       st.ldk = kr.ldk;
-      const float* vb = a.v + (b * S * Hkv + kh) * D;
-      const bool zero_masked = kr.masked && !masked_keys_finite(vb, Hkv * D, 1, D, kr.send, st.bias);
-      st.V = padded_rows(vb, Hkv * D, kr.send, D, Dp, buf + off_vp, zero_masked ? st.bias : nullptr);
+      if (a.v16) {
+        st.V = widened_rows(a.v16 + (b * S * Hkv + kh) * D, Hkv * D, kr.send, D, Dp, buf + off_vp,
+                            kr.masked ? st.bias : nullptr);
+      } else {
+        const float* vb = a.v + (b * S * Hkv + kh) * D;
+        const bool zero_masked = kr.masked && !masked_keys_finite(vb, Hkv * D, 1, D, kr.send, st.bias);
+        st.V = padded_rows(vb, Hkv * D, kr.send, D, Dp, buf + off_vp, zero_masked ? st.bias : nullptr);
+      }
       st.send = kr.send;
       staged_b = b;
       staged_kh = kh;

@@ -23,6 +23,9 @@ struct AttnArgs {
   // kt[((b * Hkv + kh) * D + d) * ldk + s], ldk a multiple of 16 and >= S. The forward then stages no keys.
   const float* kt;
   int64_t ldk;
+  // Or both as bf16 bits (zj_attention_forward_kt_bf16: a bf16 KV cache): keys as kt above, values as v; each
+  // (b, kv head)'s first S keys and values are widened into the staging scratch once, then read as f32.
+  const uint16_t *kt16, *v16;
 };
 
 // The per-ISA hot loops. Every entry works on a range the caller (inside parallel_for) hands it.

@@ -97,8 +97,10 @@ export interface Kernels {
    * attentionForward with the keys held transposed, as the decoding KV cache keeps them: kt (B, Hkv, D, ldk), key s
    * of (b, kv head) at kt[((b·Hkv + kh)·D + d)·ldk + s], ldk a multiple of 16 and ≥ S (columns from S on unused);
    * v stays (B, S, Hkv, D). The native kernel then reads the keys in place instead of transposing them every call.
+   * kt and v may both be bf16 bits instead (a bf16 KV cache: half the bytes read per decode step), widened to f32
+   * as they are read; the arithmetic is f32 either way.
    */
-  attentionForwardKt(q: F32, kt: F32, ldk: number, v: F32, out: F32, lse: F32, B: number, T: number, S: number,
+  attentionForwardKt(q: F32, kt: F32 | BF16, ldk: number, v: F32 | BF16, out: F32, lse: F32, B: number, T: number, S: number,
     H: number, Hkv: number, D: number, scale: number, causal: boolean, keyMask: I32 | null): void;
   attentionBackward(q: F32, k: F32, v: F32, out: F32, lse: F32, dOut: F32, dq: F32, dk: F32, dv: F32,
     B: number, T: number, S: number, H: number, Hkv: number, D: number, scale: number, causal: boolean,

@@ -24,6 +24,8 @@ import { backendInfo } from '../backend/index.js';
 import { Rng } from '../util/rng.js';
 import { benchPreset, checkLayers, median, peakRssMiB } from './bench-util.js';
 import { loadLlamaCpp, type LlamaCpp } from './llama-cpp-ref.js';
+import type { KvCacheDType } from '../model/kv-cache.js';
+import { KV_CACHE_FLAG } from './decode-flags.js';
 
 export const flags = {
   preset: { type: 'string', help: `model shape: tiny, anchor, or a family preset (${PRESET_NAMES.join(', ')})`, default: 'anchor' },
@@ -33,6 +35,7 @@ export const flags = {
   new: { type: 'number', help: 'new tokens to decode', default: 64 },
   batch: { type: 'string', help: 'prompts decoded together on our side (aggregate tok/s), or several sizes (1,8) decoded in turn each round, each with its multiple of the first; llama.cpp stays at 1', default: '1' },
   rounds: { type: 'number', help: 'alternating rounds of ours and llama.cpp', default: 3 },
+  'kv-cache': { ...KV_CACHE_FLAG, help: `ours: ${KV_CACHE_FLAG.help}; llama.cpp keeps its default (f16)` },
   'llama-cpp': { type: 'boolean', help: 'also decode the same GGUF file with llama.cpp (node-llama-cpp 3.21.1 from tools/llama-check, or $ZJ_NODE_LLAMA_CPP); skipped with the reason when absent', default: true },
   profile: { type: 'boolean', help: 'time our measured rounds per phase (prefill, layers, attention over the cache, LM head, sampling, log-probs) and per kernel: wall and CPU ms per decode step (same as env ZJ_PROFILE=1)' },
   json: { type: 'boolean', help: 'print one JSON object' },
@@ -168,6 +171,7 @@ export async function benchDecode(argv: string[]): Promise<number> {
     const md = loadGguf(ggufPath, { weights: 'auto', warn: (l) => warnings.push(l) });
     const loadSeconds = (performance.now() - t0) / 1000;
     const model = md.model;
+    model.kvCacheDType = f['kv-cache'] as KvCacheDType;
     // our peak RSS is read after a full warm-up generation (at every batch size) and before llama.cpp is loaded
     for (const b of batches) oursOnce(model, prompts.slice(0, b), N);
     const oursPeakRssMiB = peakRssMiB();
@@ -209,7 +213,7 @@ export async function benchDecode(argv: string[]): Promise<number> {
       ratio: llama ? oursTps / B / med(theirs, 'decodeTokensPerS') : null,
       perRound: { ours: ours[0]!.map((r) => +(r.decodeTokensPerS / B).toFixed(1)), llamaCpp: theirs.map((r) => +r.decodeTokensPerS.toFixed(1)) },
       // with several sizes: the peak over all of them
-      peakRssMiB: oursPeakRssMiB, processPeakRssMiB: peakRssMiB(),
+      kvCache: model.kvCacheDType, peakRssMiB: oursPeakRssMiB, processPeakRssMiB: peakRssMiB(),
       ...(batches.length > 1 ? { byBatch } : {}),
     };
     if (profile) {

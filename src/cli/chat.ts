@@ -12,11 +12,14 @@ import type { Command } from './command.js';
 import { formatHelp, parseArgs, UsageError } from './args.js';
 import { loadModel, tokenizerOf } from '../model/load.js';
 import { parseWeightsOption, WEIGHTS_OPTIONS } from '../model/weights.js';
+import { KV_CACHE_FLAG } from './decode-flags.js';
+import type { KvCacheDType } from '../model/kv-cache.js';
 import { resolveTemplate } from '../tokenizer/chat.js';
 
 const flags = {
   model: { type: 'string', help: 'model directory (docs/model-directory.md) with tokenizer.json, or a llama.cpp .gguf file' },
   weights: { type: 'string', help: 'dtype of the weight matrices in memory: auto (the file\'s), f32, bf16, q8_0, q4_0 (made at load)', default: 'auto', choices: [...WEIGHTS_OPTIONS] },
+  'kv-cache': KV_CACHE_FLAG,
   prompt: { type: 'string', help: 'answer this one message and exit (otherwise: interactive)' },
   system: { type: 'string', help: 'a system message to start the conversation with' },
   template: { type: 'string', help: 'chat template: the tokenizer_config.json one ("default"), ziya or chatml', default: 'default' },
@@ -42,7 +45,7 @@ export const chatCommand: Command = {
       return 0;
     }
     if (!f.model) throw new UsageError('[chat] --model is required');
-    const md = loadModel(f.model, { adapters: !f['no-adapters'], weights: parseWeightsOption(f.weights, 'chat') });
+    const md = loadModel(f.model, { adapters: !f['no-adapters'], weights: parseWeightsOption(f.weights, 'chat'), kvCache: f['kv-cache'] as KvCacheDType });
     const tok = await tokenizerOf(md);
     if (!tok) throw new Error(`[chat] ${md.dir} has no tokenizer (tokenizer.json, or tokenizer.ggml.* in a GGUF file)`);
     const g = md.generation;

@@ -17,6 +17,8 @@ import { openSystem, type OpenedSystem, type SamplingSpec, type SystemSpec } fro
 import { runMcq, runPerplexity } from '../eval/benchmark-runs.js';
 import { scoreOutputs, type ScoreOutputsOptions } from '../eval/score-outputs.js';
 import { parseWeightsOption, WEIGHTS_OPTIONS } from '../model/weights.js';
+import { KV_CACHE_FLAG } from './decode-flags.js';
+import type { KvCacheDType } from '../model/kv-cache.js';
 import { judgeSubs } from './eval-judge.js';
 
 const onErrorFlag = {
@@ -26,6 +28,7 @@ const onErrorFlag = {
 const apiFlags = {
   'model-dir': { type: 'string', help: 'a local model directory (docs/model-directory.md) or a llama.cpp .gguf file' },
   weights: { type: 'string', help: 'local models: dtype of the weight matrices in memory (auto = the file\'s; bf16, q8_0, q4_0 made at load)', default: 'auto', choices: [...WEIGHTS_OPTIONS] },
+  'kv-cache': { ...KV_CACHE_FLAG, help: `local models: ${KV_CACHE_FLAG.help}` },
   'api-base': { type: 'string', help: 'an OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1' },
   'api-model': { type: 'string', help: 'model name sent to the endpoint' },
   'api-key-env': { type: 'string', help: 'environment variable holding the API key', default: 'OPENAI_API_KEY' },
@@ -65,7 +68,7 @@ function systemSpec(where: string, f: ApiValues): SystemSpec {
   if (f['model-dir']) {
     return {
       kind: 'local', dir: needPath(where, f['model-dir'], '--model-dir'), sampling, ...name,
-      weights: parseWeightsOption(f.weights ?? 'auto', `eval ${where}`), ...(f.template ? { template: f.template as string } : {}),
+      weights: parseWeightsOption(f.weights ?? 'auto', `eval ${where}`), kvCache: (f['kv-cache'] ?? 'f32') as KvCacheDType, ...(f.template ? { template: f.template as string } : {}),
     };
   }
   if (f['api-base']) return { kind: 'api', api: apiConfig(where, f['api-base'] as string, f['api-model'] as string | undefined, f['api-key-env'] as string, f), sampling, ...name };

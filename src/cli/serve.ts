@@ -2,6 +2,8 @@
 // Thin: flags and printing only; the server is src/serve/.
 import type { Command } from './command.js';
 import { parseWeightsOption, WEIGHTS_OPTIONS } from '../model/weights.js';
+import { KV_CACHE_FLAG } from './decode-flags.js';
+import type { KvCacheDType } from '../model/kv-cache.js';
 import { formatHelp, parseArgs, UsageError, type FlagSpecs } from './args.js';
 import { serveModel } from '../serve/server.js';
 import { DISCLAIMER } from '../serve/guard.js';
@@ -9,6 +11,7 @@ import { DISCLAIMER } from '../serve/guard.js';
 const flags = {
   model: { type: 'string', help: 'model directory (docs/model-directory.md), e.g. runs/demo/final, or a llama.cpp .gguf file' },
   weights: { type: 'string', help: 'dtype of the weight matrices in memory: auto (the file\'s), f32, bf16, q8_0, q4_0 (made at load)', default: 'auto', choices: [...WEIGHTS_OPTIONS] },
+  'kv-cache': KV_CACHE_FLAG,
   port: { type: 'number', help: 'TCP port (0 = any free port)', default: 8000 },
   host: { type: 'string', help: 'address to bind; keep 127.0.0.1 unless a proxy with TLS is in front', default: '127.0.0.1' },
   'api-key': { type: 'string', help: 'require `Authorization: Bearer <key>` on /v1/* (also $ZJ_API_KEY)' },
@@ -41,7 +44,7 @@ export const serveCommand: Command = {
     const allowedHosts = (f['allowed-hosts'] ?? '').split(',').map((x) => x.trim()).filter(Boolean);
     console.error(`serve: loading ${f.model} …`);
     const s = await serveModel({
-      modelDir: f.model, weights: parseWeightsOption(f.weights, 'serve'), host: f.host!, port: f.port!, maxQueue: f['max-queue']!, maxBatch: f['max-batch']!,
+      modelDir: f.model, weights: parseWeightsOption(f.weights, 'serve'), kvCache: f['kv-cache'] as KvCacheDType, host: f.host!, port: f.port!, maxQueue: f['max-queue']!, maxBatch: f['max-batch']!,
       ...(apiKey ? { apiKey } : {}),
       ...(allowedHosts.length ? { allowedHosts } : {}),
       ...(f.template ? { template: f.template } : {}),

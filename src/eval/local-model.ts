@@ -5,6 +5,7 @@
 import type { ModelDir } from '../model/model-dir.js';
 import { loadModel, tokenizerOf } from '../model/load.js';
 import type { WeightsOption } from '../model/weights.js';
+import type { KvCacheDType } from '../model/kv-cache.js';
 import { generate, logSoftmaxAt, type SamplingOptions } from '../model/generate.js';
 import { Tensor } from '../tensor/tensor.js';
 import { tidy } from '../tensor/scope.js';
@@ -23,6 +24,8 @@ export interface LocalModelOptions extends SamplingOptions {
   seed?: number;
   /** dtype of the weight matrices (model/weights.ts; default auto) */
   weights?: WeightsOption;
+  /** what the decoding KV cache holds keys and values as (model/kv-cache.ts; default f32) */
+  kvCache?: KvCacheDType;
   /** name used in answer caches and reports (default: the directory) */
   name?: string;
 }
@@ -79,7 +82,7 @@ function continuationLogProbs(md: ModelDir, ids: number[], from: number): number
 const SAMPLING_KEYS = ['doSample', 'temperature', 'topK', 'topP', 'repetitionPenalty'] as const;
 
 export async function loadLocalModel(path: string, opts: LocalModelOptions = {}): Promise<LocalModel> {
-  const md = loadModel(path, { weights: opts.weights ?? 'auto' });
+  const md = loadModel(path, { weights: opts.weights ?? 'auto', kvCache: opts.kvCache ?? 'f32' });
   const tok = await tokenizerOf(md);
   if (!tok) throw new Error(`[eval local-model] ${md.dir}: no tokenizer (tokenizer.json, or tokenizer.ggml.* in a GGUF file)`);
   const template = opts.template ?? (tok.config.chatTemplate ? 'default' : 'ziya');

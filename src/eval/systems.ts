@@ -18,7 +18,7 @@ export interface SamplingSpec {
 }
 
 export type SystemSpec =
-  | { kind: 'local'; dir: string; sampling: SamplingSpec; template?: string; weights?: LocalModelOptions['weights']; name?: string }
+  | { kind: 'local'; dir: string; sampling: SamplingSpec; template?: string; weights?: LocalModelOptions['weights']; kvCache?: LocalModelOptions['kvCache']; name?: string }
   | { kind: 'api'; api: ApiConfig; sampling: SamplingSpec; name?: string };
 
 export interface OpenedSystem {
@@ -38,6 +38,7 @@ export async function openSystem(s: SystemSpec): Promise<OpenedSystem> {
     if (s.template) o.template = s.template;
     if (s.name) o.name = s.name;
     if (s.weights) o.weights = s.weights;
+    if (s.kvCache) o.kvCache = s.kvCache;
     const local = await loadLocalModel(s.dir, o);
     return { answerer: local.answerer, local };
   }

@@ -161,6 +161,7 @@ export function loadGguf(pathIn: string, opts: LoadOptions = {}): ModelDir {
     throw new Error(`[gguf load] ${path}: tokenizer.ggml.tokens has ${tokIds} tokens but token_embd.weight has ${config.vocabSize} rows`);
   const byName = new Map(f.tensors.map((t) => [t.name, t]));
   const model = new LlamaForCausalLM(config, 0, { init: 'deferred' });
+  model.kvCacheDType = opts.kvCache ?? 'f32';
   const plan = new WeightPlan(opts.weights ?? 'auto', opts.warn);
   const used = new Set<string>(f.tensors.some((t) => t.name === ROPE_FREQS) ? [ROPE_FREQS] : []); // read into the config
   const warn = opts.warn ?? ((l: string) => console.error(l));

@@ -17,7 +17,7 @@ import { LoraLinear, sharedLoraDowns } from '../nn/lora.js';
 import { isGradEnabled } from '../autograd/grad-mode.js';
 import { checkpoint, isRecomputing } from '../autograd/checkpoint.js';
 import { Rng } from '../util/rng.js';
-import { KvCache } from './kv-cache.js';
+import { KvCache, type KvCacheDType } from './kv-cache.js';
 import { positionLimit, ropeDependsOnLength, ropeInvFreq, type RopeScaling } from './rope-scaling.js';
 
 export { KvCache };
@@ -185,6 +185,8 @@ export class LlamaForCausalLM extends Module {
    * records the down projection's product without computing it). Gradients are bitwise the same.
    */
   checkpointKeep: 'auto' | 'mlp' | 'none' = 'auto';
+  /** what decoding's KV caches hold keys and values as (newCache): f32, or bf16 for half their memory and reads */
+  kvCacheDType: KvCacheDType = 'f32';
 
   private keepsMlpProducts(rows: number): boolean {
     return checkpointKeepsMlp(this.config, rows, this.checkpointKeep);
@@ -271,7 +273,8 @@ export class LlamaForCausalLM extends Module {
   /** An empty cache for B rows of up to `capacity` tokens (prompt + new tokens). */
   newCache(B: number, capacity: number): KvCache {
     const c = this.config;
-    return new KvCache(c.numLayers, B, Math.min(capacity, positionLimit(c)), c.numKvHeads, headDimOf(c));
+    return new KvCache(c.numLayers, B, Math.min(capacity, positionLimit(c)), c.numKvHeads, headDimOf(c),
+      this.kvCacheDType);
   }
 
   /** Logits (B, T, V). */

@@ -7,6 +7,7 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { LlamaForCausalLM } from './llama.js';
+import type { KvCacheDType } from './kv-cache.js';
 import {
   fromHfConfig, fromHfGenerationConfig, toHfConfig, toHfGenerationConfig,
   type Architecture, type GenerationDefaults, type ParsedConfig,
@@ -80,6 +81,8 @@ export interface LoadOptions {
   weights?: WeightsOption;
   /** where fallback warnings go (default stderr) */
   warn?: (line: string) => void;
+  /** what the model's decoding KV caches hold keys and values as (kv-cache.ts; default f32) */
+  kvCache?: KvCacheDType;
 }
 
 const FILE_DTYPE: Record<StDtype, FileDType> = { F32: 'f32', F16: 'f16', BF16: 'bf16' };
@@ -142,6 +145,7 @@ export function loadModelDir(dirIn: string, opts: LoadOptions = {}): ModelDir {
       throw new Error(`[model dir] ${dir}: tokenizer.json uses ${ids} ids but the embedding has ${parsed.config.vocabSize} rows (config.json vocab_size)`);
   }
   const model = new LlamaForCausalLM(parsed.config, 0, { init: 'deferred' }); // every tensor is read below
+  model.kvCacheDType = opts.kvCache ?? 'f32';
   const plan = new WeightPlan(opts.weights ?? 'auto', opts.warn);
   const src = openSafetensorsDir(dir);
   const unusedTensors: string[] = [];

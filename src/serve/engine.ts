@@ -4,6 +4,7 @@
 // and counters for /health. A crashed worker fails only its batch and is started again. No HTTP, no templates.
 import { Worker } from 'node:worker_threads';
 import type { WeightsOption } from '../model/weights.js';
+import type { KvCacheDType } from '../model/kv-cache.js';
 import type { FromWorker, JobSpec, ModelInfo, PoolInfo, ToWorker, WorkerInit } from './messages.js';
 import { batchSpan } from './batch-decode.js';
 
@@ -32,6 +33,8 @@ export interface EngineOptions {
   modelDir: string;
   /** dtype of the weight matrices (model/weights.ts; default auto) */
   weights?: WeightsOption;
+  /** what the decoding KV cache holds keys and values as (model/kv-cache.ts; default f32) */
+  kvCache?: KvCacheDType;
   /** jobs allowed to wait behind the running one; more get QueueFull (HTTP 429) */
   maxQueue?: number;
   /** unexpected worker exits tolerated before the engine gives up */
@@ -109,7 +112,10 @@ export class Engine {
   }
 
   private spawn(): Promise<ModelInfo> {
-    const init: WorkerInit = { modelDir: this.opts.modelDir, ...(this.opts.weights ? { weights: this.opts.weights } : {}) };
+    const init: WorkerInit = {
+      modelDir: this.opts.modelDir, ...(this.opts.weights ? { weights: this.opts.weights } : {}),
+      ...(this.opts.kvCache ? { kvCache: this.opts.kvCache } : {}),
+    };
     const w = new Worker(new URL('./worker.js', import.meta.url), { workerData: init });
     this.worker = w;
     this.workerReady = false;

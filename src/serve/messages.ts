@@ -2,11 +2,14 @@
 // import this file, so a change to the protocol is a compile error on the side that was not updated.
 import type { GenerationDefaults } from '../model/config.js';
 import type { WeightsOption } from '../model/weights.js';
+import type { KvCacheDType } from '../model/kv-cache.js';
 
 export interface WorkerInit {
   modelDir: string;
   /** dtype of the weight matrices (model/weights.ts; default auto) */
   weights?: WeightsOption;
+  /** what the decoding KV cache holds keys and values as (model/kv-cache.ts; default f32) */
+  kvCache?: KvCacheDType;
   /** the worker empties its tensor pool after a batch that leaves more than this pooled (default 64 MiB) */
   poolKeepBytes?: number;
 }

@@ -4,6 +4,7 @@
 // routes are app.ts, prompt building prompt.ts, the two response modes respond.ts, the wire format protocol.ts.
 import { tokenizerAt } from '../model/load.js';
 import type { WeightsOption } from '../model/weights.js';
+import type { KvCacheDType } from '../model/kv-cache.js';
 import type { Hono } from 'hono';
 import { listen, type Listening, type Timeouts } from '../http/index.js';
 import { Engine } from './engine.js';
@@ -16,6 +17,8 @@ export interface ServeOptions extends ServeAppOptions {
   modelDir: string;
   /** dtype of the weight matrices (model/weights.ts; default auto) */
   weights?: WeightsOption;
+  /** what the decoding KV cache holds keys and values as (model/kv-cache.ts; default f32) */
+  kvCache?: KvCacheDType;
   host?: string;
   port?: number;
   /** requests allowed to wait behind the running batch (429 above) */
@@ -38,6 +41,7 @@ export async function serveModel(opts: ServeOptions): Promise<Serving> {
   const engine = await Engine.start({
     modelDir: opts.modelDir,
     ...(opts.weights ? { weights: opts.weights } : {}),
+    ...(opts.kvCache ? { kvCache: opts.kvCache } : {}),
     ...(opts.maxQueue !== undefined ? { maxQueue: opts.maxQueue } : {}),
     ...(opts.maxBatch !== undefined ? { maxBatch: opts.maxBatch } : {}),
   });

@@ -45,6 +45,7 @@ for (const [label, cfg] of [['llama (q/k permuted in the file)', base], ['qwen2 
     const orig = new Map(m.namedParameters());
     for (const [n, p] of md.model.namedParameters()) assert.deepEqual(p.f32(), orig.get(n)!.f32(), n);
     assert.deepEqual(logits(md.model, [5, 17, 200]), logits(m, [5, 17, 200]));
+    assert.equal(loadGguf(path, { ...quiet, kvCache: 'bf16' }).model.newCache(1, 8).dtype, 'bf16');
   });
 }
 

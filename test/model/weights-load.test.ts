@@ -94,6 +94,11 @@ test('load: f16 checkpoint → bf16 under auto, exact f32 under weights f32; sha
     if (a.dtype === 'bf16') assert.deepEqual(a.data, toBf16Array(h), `${n}: f16 rounded to bf16`);
   }
   assert.equal(autoP.get('model.layers.0.mlp.up_proj.weight')!.dtype, 'bf16');
+  // the KV cache dtype asked at load reaches the caches decoding makes; f32 unless asked
+  assert.equal(auto.model.newCache(1, 4).dtype, 'f32');
+  const kv = loadModelDir(dir, { kvCache: 'bf16' });
+  assert.equal(kv.model.newCache(2, 4).dtype, 'bf16');
+  assert.ok(kv.model.newCache(2, 4).k[0] instanceof Uint16Array);
 });
 
 test('load: --weights q8_0 / q4_0 quantize each matrix at load (or fall back to bf16 with a one-line warning)', () => {

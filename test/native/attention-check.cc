@@ -1,9 +1,10 @@
 // attention-check.cc — a standalone C++ driver for the fused attention kernels (zj_attention_forward, its
-// transposed-key form zj_attention_forward_kt, zj_attention_backward), outside node. `check` runs odd shapes against
-// double loops; scripts/asan-kernels.sh builds it with -fsanitize=address,undefined and exact-sized buffers, so a tile
-// that reads a vector past a row of K, V or Kᵀ (the tiles round every key range up to whole vectors) fails here
-// rather than reading a neighbour's floats unnoticed, as it could inside a JS ArrayBuffer. Unwritten cache slots
-// (past S in Kᵀ, masked keys) hold NaN and must reach no output. Exit code 0 when every case is within tolerance.
+// transposed-key forms zj_attention_forward_kt and zj_attention_forward_kt_bf16, zj_attention_backward), outside
+// node. `check` runs odd shapes against double loops; scripts/asan-kernels.sh builds it with
+// -fsanitize=address,undefined and exact-sized buffers, so a tile that reads a vector past a row of K, V or Kᵀ (the
+// tiles round every key range up to whole vectors) fails here rather than reading a neighbour's floats unnoticed, as
+// it could inside a JS ArrayBuffer. Unwritten cache slots (past S in Kᵀ, masked keys) hold NaN and must reach no
+// output. Exit code 0 when every case is within tolerance.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -101,6 +102,21 @@ double rel_err(const float* got, const std::vector<double>& want) {
   return worst;
 }
 
+// f32 → bf16 bits, rounded to nearest even; NaN stays a (quiet) NaN
+uint16_t to_bf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if (std::isnan(f)) return 0x7fc0;
+  return (uint16_t)((u + 0x7fff + ((u >> 16) & 1)) >> 16);
+}
+
+float from_bf16(uint16_t h) {
+  const uint32_t u = (uint32_t)h << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
 int check_case(const Case& c) {
   const int64_t B = c.B, T = c.T, S = c.S, H = c.H, Hkv = c.Hkv, D = c.D;
   const float scale = 1.0f / std::sqrt((float)D);
@@ -144,6 +160,26 @@ int check_case(const Case& c) {
                           c.causal, mp);
   report("forward_kt.out", rel_err(out2.data(), want.out), 1e-5);
   report("forward_kt.lse", rel_err(lse2.data(), want.lse), 1e-5);
+  // over a bf16 cache: Kᵀ and V rounded to bf16 (NaN stays NaN), against the reference on the widened values
+  {
+    std::vector<uint16_t> kt16(kt.size()), v16(vp.size());
+    for (size_t i = 0; i < kt.size(); i++) kt16[i] = to_bf16(kt[i]);
+    for (size_t i = 0; i < vp.size(); i++) v16[i] = to_bf16(vp[i]);
+    std::vector<float> kw(k.size()), vw(v.size());
+    for (int64_t b = 0; b < B; b++)
+      for (int64_t s = 0; s < S; s++)
+        for (int64_t j = 0; j < Hkv * D; j++) {
+          const size_t r = (size_t)((b * S + s) * Hkv * D + j);
+          kw[r] = from_bf16(to_bf16(k[r]));
+          vw[r] = from_bf16(to_bf16(v[r]));
+        }
+    const Ref want16 = reference(c, q, kw, vw, dout, m, scale);
+    std::vector<float> out3(q.size(), 7.f), lse3(lse.size(), 7.f);
+    zj_attention_forward_kt_bf16(q.data(), kt16.data(), ldk, v16.data(), out3.data(), lse3.data(), B, T, S, H, Hkv, D,
+                                 scale, c.causal, mp);
+    report("forward_kt_bf16.out", rel_err(out3.data(), want16.out), 1e-5);
+    report("forward_kt_bf16.lse", rel_err(lse3.data(), want16.lse), 1e-5);
+  }
   // the backward on the reference's forward, rounded to f32
   std::vector<float> of(q.size()), lf(lse.size());
   for (size_t i = 0; i < of.size(); i++) of[i] = (float)want.out[i];

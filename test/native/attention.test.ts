@@ -2,8 +2,9 @@
 // near the real models': head dims 64 and 128, GQA ratios 1..8, T not a multiple of any tile, prefill over a
 // cache, T = 1 decode rows, key padding, B > 1; and bitwise equality of 1 vs 2 pool threads. The forward over keys
 // held transposed (attentionForwardKt, the KV cache's layout) against the reference and, bit for bit, against the
-// row-layout kernel. The file re-runs itself under ZJ_ISA=avx2 and ZJ_ISA=scalar. kernels.test.ts holds the small
-// edge cases; nothing here is timed.
+// row-layout kernel; over a bf16 cache (kt and v as bf16 bits) against the reference and, bit for bit, against
+// the f32 path on the widened values. The file re-runs itself under ZJ_ISA=avx2 and ZJ_ISA=scalar.
+// kernels.test.ts holds the small edge cases; nothing here is timed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -211,6 +212,57 @@ for (const [i, c] of cases.entries()) test(`attention over transposed keys vs re
       for (let j = 0; j < c.Hkv * c.D; j++) kp[(b * c.Hkv * c.D + j) * ldk + s] = NaN;
     const p = forwardKt(nat, c, x, kp, ldk);
     assert.ok(sameBits(p.out, got.out) && sameBits(p.lse, got.lse), `NaN in masked transposed keys reached the output on ${isa}`);
+  }
+});
+
+// ---- a bf16 KV cache: kt and v as bf16 bits, widened to f32 inside the kernel --------------------------------
+
+/** f32 → bf16 bits by the reference's rounding (the KV cache's own cast), and those bits widened back. */
+function toBf16(x: Float32Array): { bits: Uint16Array; widened: Float32Array } {
+  const bits = new Uint16Array(x.length);
+  ref.castF32ToBf16(x, bits);
+  const widened = new Float32Array(x.length);
+  ref.castBf16ToF32(bits, widened);
+  return { bits, widened };
+}
+
+function forwardKtBf16(kern: Kernels, c: Case, x: Inputs, kt: Uint16Array, ldk: number, v: Uint16Array): { out: Float32Array; lse: Float32Array } {
+  const { B, T, S, H, Hkv, D, causal } = c;
+  const out = new Float32Array(B * T * H * D).fill(7), lse = new Float32Array(B * H * T).fill(7);
+  kern.attentionForwardKt(x.q, kt, ldk, v, out, lse, B, T, S, H, Hkv, D, 1 / Math.sqrt(D), causal, x.mask);
+  return { out, lse };
+}
+
+for (const [i, c] of cases.entries()) test(`attention over a bf16 cache vs reference and vs f32 on the same values: ${c.label}`, () => {
+  const x = inputs(c, 500 + i);
+  const ldk = Math.ceil(c.S / 16) * 16 + 16;
+  const kt = toBf16(transposedKeys(c, x.k, ldk)), v = toBf16(x.v);
+  const want = forwardKtBf16(ref, c, x, kt.bits, ldk, v.bits);
+  const got = forwardKtBf16(nat, c, x, kt.bits, ldk, v.bits);
+  close('forwardKt bf16.out', got.out, want.out, 1e-5, 0.05);
+  close('forwardKt bf16.lse', got.lse, want.lse, 4e-6, 0.05);
+  // widening is exact, so the f32 kernel over the widened values must give the same bits
+  const f32 = forwardKt(nat, c, { ...x, v: v.widened }, kt.widened, ldk);
+  assert.ok(sameBits(got.out, f32.out) && sameBits(got.lse, f32.lse), `the bf16 cache changed the bits of the f32 path on ${isa}`);
+  if (x.mask) { // masked keys and values holding bf16 NaN (0x7fc0) change nothing
+    const kp = kt.bits.slice(), vp = v.bits.slice();
+    for (let b = 0; b < c.B; b++) for (let s = 0; s < c.S; s++) if (!x.mask[b * c.S + s]) {
+      for (let j = 0; j < c.Hkv * c.D; j++) kp[(b * c.Hkv * c.D + j) * ldk + s] = 0x7fc0;
+      vp.fill(0x7fc0, (b * c.S + s) * c.Hkv * c.D, (b * c.S + s + 1) * c.Hkv * c.D);
+    }
+    const p = forwardKtBf16(nat, c, x, kp, ldk, vp);
+    assert.ok(sameBits(p.out, got.out) && sameBits(p.lse, got.lse), `NaN in masked bf16 keys or values reached the output on ${isa}`);
+  }
+});
+
+test('attention over transposed keys refuses kt and v of different types', () => {
+  const c = cases[5]!, x = inputs(c, 11), ldk = 144;
+  const kt32 = new Float32Array(c.B * c.Hkv * c.D * ldk), kt16 = new Uint16Array(kt32.length);
+  const v16 = new Uint16Array(x.v.length);
+  const out = new Float32Array(x.q.length), lse = new Float32Array(c.B * c.H * c.T);
+  for (const kern of [nat, ref]) {
+    assert.throws(() => kern.attentionForwardKt(x.q, kt32, ldk, v16, out, lse, c.B, c.T, c.S, c.H, c.Hkv, c.D, 0.125, true, null), /kt and v must both be Float32Array or both Uint16Array/);
+    assert.throws(() => kern.attentionForwardKt(x.q, kt16, ldk, x.v, out, lse, c.B, c.T, c.S, c.H, c.Hkv, c.D, 0.125, true, null), /kt and v must both be Float32Array or both Uint16Array/);
   }
 });
 

@@ -1,7 +1,14 @@
 // attention.ts — reference scaled dot-product attention with causal masking, GQA and a key-padding mask.
 // Plain loops over one query row at a time; the logsumexp per row is saved for the backward pass
 // (the flash-attention formulation of Dao et al. 2022, without tiling).
-import type { F32, I32 } from '../kernels.js';
+import type { BF16, F32, I32 } from '../kernels.js';
+
+/** bf16 bits → f32 (exact: the bits are an f32's upper half). */
+function widenBf16(x: BF16): F32 {
+  const out = new Float32Array(x.length), u = new Uint32Array(out.buffer);
+  for (let i = 0; i < x.length; i++) u[i] = x[i]! << 16;
+  return out;
+}
 
 function visible(b: number, t: number, s: number, T: number, S: number, causal: boolean, keyMask: I32 | null): boolean {
   if (causal && s > S - T + t) return false;
@@ -48,16 +55,21 @@ export function attentionForward(q: F32, k: F32, v: F32, out: F32, lse: F32, B: 
 }
 
 /** attentionForward over keys held transposed (kt: B, Hkv, D, ldk): the keys laid back out as (B, S, Hkv, D). */
-export function attentionForwardKt(q: F32, kt: F32, ldk: number, v: F32, out: F32, lse: F32, B: number, T: number,
-  S: number, H: number, Hkv: number, D: number, scale: number, causal: boolean, keyMask: I32 | null): void {
+export function attentionForwardKt(q: F32, kt: F32 | BF16, ldk: number, v: F32 | BF16, out: F32, lse: F32, B: number,
+  T: number, S: number, H: number, Hkv: number, D: number, scale: number, causal: boolean, keyMask: I32 | null): void {
   if (!(Number.isInteger(ldk) && ldk % 16 === 0 && ldk >= S))
     throw new Error(`[attentionForwardKt] ldk (${ldk}) must be a multiple of 16 and at least S (${S})`);
+  if ((kt instanceof Uint16Array) !== (v instanceof Uint16Array))
+    throw new Error('[attentionForwardKt] kt and v must both be Float32Array or both Uint16Array (bf16)');
+  // a bf16 cache: widened (bf16 bits are an f32's upper half), then as f32
+  const kt32 = kt instanceof Uint16Array ? widenBf16(kt) : kt;
+  const v32 = v instanceof Uint16Array ? widenBf16(v) : v;
   const k = new Float32Array(B * S * Hkv * D);
   for (let b = 0; b < B; b++) for (let kh = 0; kh < Hkv; kh++) for (let d = 0; d < D; d++) {
     const row = ((b * Hkv + kh) * D + d) * ldk;
-    for (let s = 0; s < S; s++) k[((b * S + s) * Hkv + kh) * D + d] = kt[row + s]!;
+    for (let s = 0; s < S; s++) k[((b * S + s) * Hkv + kh) * D + d] = kt32[row + s]!;
   }
-  attentionForward(q, k, v, out, lse, B, T, S, H, Hkv, D, scale, causal, keyMask);
+  attentionForward(q, k, v32, out, lse, B, T, S, H, Hkv, D, scale, causal, keyMask);
 }
 
 // dV_s += P_ts dO_t ; dP_ts = dO_t·V_s ; dS_ts = P_ts (dP_ts - rowsum(dO_t * O_t)) ;
