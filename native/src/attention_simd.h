@@ -3,6 +3,7 @@
 // over `Vec`; compiled once per ISA through simd_ops.h. attention.cc splits the (b, head) units over the pool.
 #pragma once
 #include "simd_common.h"
+#include "convert.h"
 
 namespace zj {
 namespace ZJ_SIMD_NS {
@@ -107,38 +108,29 @@ struct Mat {
 // multiple of W and no row is masked (no copy), else a zero-padded copy in scratch (n x Dp). Given a key bias,
 // rows of masked keys (bias -inf) are zeros in the copy: a masked key's values must not reach a product, since
 // P = 0 there does not cancel them when they are NaN (an unwritten KV-cache slot).
+// A cache element as f32: itself, or bf16 bits widened (exact: they are an f32's upper half).
+static inline float as_f32(float x) { return x; }
+static inline float as_f32(uint16_t h) { return bf16_to_f32(h); }
+
+// n rows of D values (f32, or bf16 bits: a bf16 KV cache) copied as f32 into scratch (n x Dp, the padding zero);
+// given a key bias, rows of masked keys (bias -inf) zero.
+template <class T>
+static Mat copy_padded_rows(const T* src, int64_t ld, int64_t n, int64_t D, int64_t Dp, float* scratch,
+                            const float* masked_bias) {
+  for (int64_t r = 0; r < n; r++) {
+    const T* s = src + r * ld;
+    float* d = scratch + r * Dp;
+    const bool keep = !masked_bias || masked_bias[r] == 0.f;
+    for (int64_t c = 0; c < D; c++) d[c] = keep ? as_f32(s[c]) : 0.f;
+    for (int64_t c = D; c < Dp; c++) d[c] = 0.f;
+  }
+  return Mat{scratch, Dp};
+}
+
 static Mat padded_rows(const float* src, int64_t ld, int64_t n, int64_t D, int64_t Dp, float* scratch,
                        const float* masked_bias = nullptr) {
   if (D == Dp && !masked_bias) return Mat{(float*)src, ld};
-  for (int64_t r = 0; r < n; r++) {
-    const float* s = src + r * ld;
-    float* d = scratch + r * Dp;
-    const bool keep = !masked_bias || masked_bias[r] == 0.f;
-    for (int64_t c = 0; c < D; c++) d[c] = keep ? s[c] : 0.f;
-    for (int64_t c = D; c < Dp; c++) d[c] = 0.f;
-  }
-  return Mat{scratch, Dp};
-}
-
-static inline float bf16_to_f32(uint16_t h) {
-  const uint32_t u = (uint32_t)h << 16;
-  float f;
-  __builtin_memcpy(&f, &u, 4);
-  return f;
-}
-
-// n rows of D bf16 values (row stride ld) widened into scratch (n x Dp, the padding zero), rows of masked keys
-// (bias -inf) zero: the values of a bf16 KV cache, as padded_rows gives f32 ones.
-static Mat widened_rows(const uint16_t* src, int64_t ld, int64_t n, int64_t D, int64_t Dp, float* scratch,
-                        const float* masked_bias) {
-  for (int64_t r = 0; r < n; r++) {
-    const uint16_t* s = src + r * ld;
-    float* d = scratch + r * Dp;
-    const bool keep = !masked_bias || masked_bias[r] == 0.f;
-    for (int64_t c = 0; c < D; c++) d[c] = keep ? bf16_to_f32(s[c]) : 0.f;
-    for (int64_t c = D; c < Dp; c++) d[c] = 0.f;
-  }
-  return Mat{scratch, Dp};
+  return copy_padded_rows(src, ld, n, D, Dp, scratch, masked_bias);
 }
 
 // Whether every value of the masked keys below send is finite: D floats per key, key s at p + s * ks, its d-th at
@@ -156,6 +148,18 @@ static bool masked_keys_finite(const float* p, int64_t ks, int64_t ds, int64_t D
     }
   }
   return true;
+}
+
+// The first send keys of transposed keys (D rows of stride ldk; f32 or bf16 bits) copied as f32 into Kt (D x Sp),
+// columns [send, round_up(send)) zero (the tiles read whole vectors, no further).
+template <class T>
+static void copy_transposed_keys(const T* src, int64_t ldk, int64_t D, int64_t send, int64_t Sp, float* Kt) {
+  for (int64_t d = 0; d < D; d++) {
+    float* dst = Kt + d * Sp;
+    const T* sr = src + d * ldk;
+    for (int64_t s = 0; s < send; s++) dst[s] = as_f32(sr[s]);
+    for (int64_t s = send; s < lmin(Sp, round_up(send)); s++) dst[s] = 0.f;
+  }
 }
 
 // Columns of masked keys (bias -inf) of a transposed operand (D x Sp) set to zero; see padded_rows.
@@ -205,14 +209,8 @@ static KeyRange stage_keys(const AttnArgs& a, int64_t b, int64_t kh, int64_t Sp,
     if (bias[s] == 0.f) r.send = s + 1;
   }
   for (int64_t s = 0; s < r.send; s++) r.masked |= bias[s] != 0.f;
-  if (a.kt16) {  // a bf16 cache: widened into Kt (bf16 bits are f32's upper half), masked columns zero
-    const uint16_t* src = a.kt16 + (b * Hkv + kh) * D * a.ldk;
-    for (int64_t d = 0; d < D; d++) {
-      float* dst = Kt + d * Sp;
-      const uint16_t* sr = src + d * a.ldk;
-      for (int64_t s = 0; s < r.send; s++) dst[s] = bf16_to_f32(sr[s]);
-      for (int64_t s = r.send; s < lmin(Sp, round_up(r.send)); s++) dst[s] = 0.f;
-    }
+  if (a.kt16) {  // a bf16 cache: widened into Kt, masked columns zero
+    copy_transposed_keys(a.kt16 + (b * Hkv + kh) * D * a.ldk, a.ldk, D, r.send, Sp, Kt);
     if (r.masked) zero_masked_cols(Kt, D, r.send, Sp, bias);
   } else if (a.kt) {
     const float* src = a.kt + (b * Hkv + kh) * D * a.ldk;
@@ -220,11 +218,7 @@ static KeyRange stage_keys(const AttnArgs& a, int64_t b, int64_t kh, int64_t Sp,
       r.kt = src;
       r.ldk = a.ldk;
     } else {
-      for (int64_t d = 0; d < D; d++) {
-        float* dst = Kt + d * Sp;
-        for (int64_t s = 0; s < r.send; s++) dst[s] = src[d * a.ldk + s];
-        for (int64_t s = r.send; s < lmin(Sp, round_up(r.send)); s++) dst[s] = 0.f;
-      }
+      copy_transposed_keys(src, a.ldk, D, r.send, Sp, Kt);
       zero_masked_cols(Kt, D, r.send, Sp, bias);
     }
   } else {
@@ -405,8 +399,8 @@ static void attention_forward_units(const AttnArgs* ap, int64_t u0, int64_t u1) 
       st.Kt = kr.kt;
       st.ldk = kr.ldk;
       if (a.v16) {
-        st.V = widened_rows(a.v16 + (b * S * Hkv + kh) * D, Hkv * D, kr.send, D, Dp, buf + off_vp,
-                            kr.masked ? st.bias : nullptr);
+        st.V = copy_padded_rows(a.v16 + (b * S * Hkv + kh) * D, Hkv * D, kr.send, D, Dp, buf + off_vp,
+                                kr.masked ? st.bias : nullptr);
       } else {
         const float* vb = a.v + (b * S * Hkv + kh) * D;
         const bool zero_masked = kr.masked && !masked_keys_finite(vb, Hkv * D, 1, D, kr.send, st.bias);

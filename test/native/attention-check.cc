@@ -12,6 +12,7 @@
 #include <cstring>
 #include <vector>
 #include "../../native/include/zj_kernels.h"
+#include "../../native/src/convert.h"  // f32_to_bf16 / bf16_to_f32: the cache's own rounding
 
 namespace {
 
@@ -102,21 +103,6 @@ double rel_err(const float* got, const std::vector<double>& want) {
   return worst;
 }
 
-// f32 → bf16 bits, rounded to nearest even; NaN stays a (quiet) NaN
-uint16_t to_bf16(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  if (std::isnan(f)) return 0x7fc0;
-  return (uint16_t)((u + 0x7fff + ((u >> 16) & 1)) >> 16);
-}
-
-float from_bf16(uint16_t h) {
-  const uint32_t u = (uint32_t)h << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
 int check_case(const Case& c) {
   const int64_t B = c.B, T = c.T, S = c.S, H = c.H, Hkv = c.Hkv, D = c.D;
   const float scale = 1.0f / std::sqrt((float)D);
@@ -163,15 +149,15 @@ int check_case(const Case& c) {
   // over a bf16 cache: Kᵀ and V rounded to bf16 (NaN stays NaN), against the reference on the widened values
   {
     std::vector<uint16_t> kt16(kt.size()), v16(vp.size());
-    for (size_t i = 0; i < kt.size(); i++) kt16[i] = to_bf16(kt[i]);
-    for (size_t i = 0; i < vp.size(); i++) v16[i] = to_bf16(vp[i]);
+    for (size_t i = 0; i < kt.size(); i++) kt16[i] = zj::f32_to_bf16(kt[i]);
+    for (size_t i = 0; i < vp.size(); i++) v16[i] = zj::f32_to_bf16(vp[i]);
     std::vector<float> kw(k.size()), vw(v.size());
     for (int64_t b = 0; b < B; b++)
       for (int64_t s = 0; s < S; s++)
         for (int64_t j = 0; j < Hkv * D; j++) {
           const size_t r = (size_t)((b * S + s) * Hkv * D + j);
-          kw[r] = from_bf16(to_bf16(k[r]));
-          vw[r] = from_bf16(to_bf16(v[r]));
+          kw[r] = zj::bf16_to_f32(zj::f32_to_bf16(k[r]));
+          vw[r] = zj::bf16_to_f32(zj::f32_to_bf16(v[r]));
         }
     const Ref want16 = reference(c, q, kw, vw, dout, m, scale);
     std::vector<float> out3(q.size(), 7.f), lse3(lse.size(), 7.f);

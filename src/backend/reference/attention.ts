@@ -2,11 +2,12 @@
 // Plain loops over one query row at a time; the logsumexp per row is saved for the backward pass
 // (the flash-attention formulation of Dao et al. 2022, without tiling).
 import type { BF16, F32, I32 } from '../kernels.js';
+import { castBf16ToF32 } from './layout.js';
 
-/** bf16 bits → f32 (exact: the bits are an f32's upper half). */
+/** bf16 bits → a new f32 array (exact: the bits are an f32's upper half). */
 function widenBf16(x: BF16): F32 {
-  const out = new Float32Array(x.length), u = new Uint32Array(out.buffer);
-  for (let i = 0; i < x.length; i++) u[i] = x[i]! << 16;
+  const out = new Float32Array(x.length);
+  castBf16ToF32(x, out);
   return out;
 }
 
