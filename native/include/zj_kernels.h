@@ -44,7 +44,15 @@ void zj_gemm(int64_t batch, int64_t M, int64_t N, int64_t K,
 // rows of token-by-token decoding (M small): each weight row is read once for all M rows; no packing.
 // For q8_0 / q4_0, each row of x is first quantized per block of 32: dx = amax/127 (kept in f32), qx = int8 of
 // x·(1/dx) rounded half to even; then out[m, n] = Σ_b f32(dw_b · dx_b) · Σ_j qw[j] · qx[j] (exact int32 sums).
-void zj_matvec(int64_t M, int64_t N, int64_t K, const float* x, const void* W, int w_format, float* out);
+// panel_scales (q8_0 / q4_0 only; may be null): W's table from zj_quant_panel_scales, which the AVX-512 panel kernel
+// reads instead of regrouping each 16 rows' block scales on every call. The result is the same with or without it.
+void zj_matvec(int64_t M, int64_t N, int64_t K, const float* x, const void* W, int w_format, float* out,
+               const uint16_t* panel_scales);
+// 1 when zj_matvec of this shape and format, on this machine, reads a panel_scales table it is given; else 0.
+int zj_matvec_reads_panel_scales(int64_t M, int64_t N, int64_t K, int w_format);
+// A q8_0 / q4_0 weight's block scales (f16 bits) regrouped by panels of 16 rows: out[((n / 16) · K/32 + b) · 16 +
+// n % 16] = row n's block b scale, rows past N zero (ceil(N/16) · 16 · K/32 values).
+void zj_quant_panel_scales(const uint8_t* W, int w_format, int64_t N, int64_t K, uint16_t* out);
 
 // ---- weight formats (quant.cc, quant_q8_0.cc, quant_q4_0.cc) ----------------------------------------------
 // x (N, K), f32 or bf16 bits (x_bf16), → N · K/32 blocks of format (ZJ_W_Q8_0 or ZJ_W_Q4_0), byte-exact with

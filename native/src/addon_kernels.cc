@@ -344,11 +344,33 @@ const Glue kOptim[] = {
 // ---- decode matvec, quantization ----------------------------------------------------------------
 const Glue kQuant[] = {
     // w (N, K) in any weight format
-    {"matvec(M, N, K, x, w, wFormat, out)", [](const Args& a) {
+    {"matvec(M, N, K, x, w, wFormat, out, panelScales?)", [](const Args& a) {
        const int64_t M = dim(a, 0), N = dim(a, 1), K = dim(a, 2);
        const float* x = a.f32(3, count(a, {M, K}));
        const WeightArg w = weight_arg(a, 4, 5, N, K);
-       zj_matvec(M, N, K, x, w.data, w.format, a.f32(6, count(a, {M, N})));
+       const uint16_t* scales = nullptr;
+       if (a.argc > 7 && !a.is_null(7)) {
+         if (w.format != ZJ_W_Q8_0 && w.format != ZJ_W_Q4_0) a.fail("panelScales is for q8_0 / q4_0 weights only");
+         const int64_t want = (N + 15) / 16 * 16 * (K / 32);
+         scales = a.u16(7, want);
+         if ((int64_t)a.length(7) != want)
+           a.fail_arg(7, "has " + std::to_string(a.length(7)) + " elements, needs exactly " + std::to_string(want) +
+                             " (quantPanelScales of this weight)");
+       }
+       zj_matvec(M, N, K, x, w.data, w.format, a.f32(6, count(a, {M, N})), scales);
+     }},
+    {"matvecReadsPanelScales(M, N, K, fmt)", [](const Args& a) {
+       a.returns_bool(zj_matvec_reads_panel_scales(dim(a, 0), dim(a, 1), dim(a, 2), quant_format(a, 3)) != 0);
+     }},
+    {"quantPanelScales(w, fmt, N, K, out)", [](const Args& a) {
+       const int64_t N = dim(a, 2), K = dim(a, 3);
+       const WeightArg w = weight_arg(a, 0, 1, N, K);
+       quant_format(a, 1);
+       const int64_t want = (N + 15) / 16 * 16 * (K / 32);
+       uint16_t* out = a.u16(4, want);
+       if ((int64_t)a.length(4) != want)
+         a.fail_arg(4, "has " + std::to_string(a.length(4)) + " elements, needs exactly " + std::to_string(want));
+       zj_quant_panel_scales((const uint8_t*)w.data, w.format, N, K, out);
      }},
     // x: Float32Array or Uint16Array (bf16) of N·K values
     {"quantizeRows(x, N, K, fmt, out)", [](const Args& a) {

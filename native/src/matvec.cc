@@ -32,14 +32,15 @@ void matvec_rows_scalar(int64_t M, int64_t K, int64_t N, const float* x, const v
 
 }  // namespace
 
-extern "C" void zj_matvec(int64_t M, int64_t N, int64_t K, const float* x, const void* W, int w_format, float* out) {
+extern "C" void zj_matvec(int64_t M, int64_t N, int64_t K, const float* x, const void* W, int w_format, float* out,
+                          const uint16_t* panel_scales) {
   if (M <= 0 || N <= 0) return;
   if (K == 0) {
     std::memset(out, 0, sizeof(float) * M * N);
     return;
   }
   if (w_format == ZJ_W_Q8_0 || w_format == ZJ_W_Q4_0) {
-    zj::matvec_quant(M, N, K, x, (const uint8_t*)W, w_format, out);
+    zj::matvec_quant(M, N, K, x, (const uint8_t*)W, w_format, out, panel_scales);
     return;
   }
   const int w_bf16 = w_format == ZJ_W_BF16;

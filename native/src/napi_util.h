@@ -155,6 +155,7 @@ struct Args {
     return out;
   }
   void returns(double v) const { napi_check(env, napi_create_double(env, v, &result), "create_double"); }
+  void returns_bool(bool v) const { napi_check(env, napi_get_boolean(env, v, &result), "get_boolean"); }
 };
 
 // A weight matrix argument (rows × cols) in any zj_wformat: the buffer at wi, its format named by the string at fi

@@ -4,6 +4,7 @@
 // the embedding gather. The maths is in quant_q8_0.cc / quant_q4_0.cc and their ISA twins.
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 #include "../include/zj_kernels.h"
 #include "cpu.h"
@@ -129,11 +130,28 @@ static void tiled_rows(quant_rows_fn rows, int64_t M, int64_t K, int64_t N, cons
   }
 }
 
-void matvec_quant(int64_t M, int64_t N, int64_t K, const float* x, const uint8_t* W, int format, float* out) {
+#if defined(__x86_64__) || defined(_M_X64)
+// Whether the VNNI path takes a batch kernel (panel, strip or tiles) rather than a one-row loop.
+static bool takes_batch(int64_t M, int64_t N, int64_t K, int format) {
+  const bool batch = M >= batch_min_rows() || (M == 1 && panel_enabled() && panel_takes_one_row(format, N, K));
+  return use_avx512_int8() && (batch || M >= tile_min_rows());
+}
+#endif
+
+bool matvec_quant_takes_panel(int64_t M, int64_t N, int64_t K, int format) {
+#if defined(__x86_64__) || defined(_M_X64)
+  return takes_batch(M, N, K, format) && M < tile_min_rows() && panel_enabled();
+#else
+  (void)M, (void)N, (void)K, (void)format;
+  return false;
+#endif
+}
+
+void matvec_quant(int64_t M, int64_t N, int64_t K, const float* x, const uint8_t* W, int format, float* out,
+                  const uint16_t* panel_scales) {
   const int64_t nb = K / kQk;
 #if defined(__x86_64__) || defined(_M_X64)
-  const bool batch = M >= batch_min_rows() || (M == 1 && panel_enabled() && panel_takes_one_row(format, N, K));
-  if (use_avx512_int8() && (batch || M >= tile_min_rows())) {
+  if (takes_batch(M, N, K, format)) {
     const QuantBatchBufs s = batch_act_buffers_avx512(M, K);
     // packing costs about as much per value as a few weight rows' dot products: split once past ~32k values
     const int64_t groups = (M + 7) / 8;
@@ -152,9 +170,9 @@ void matvec_quant(int64_t M, int64_t N, int64_t K, const float* x, const uint8_t
     const int64_t grain = (65536 + K - 1) / K;
     if (panel_enabled()) {
       // whole panels of 16 weight rows per chunk (a split inside one would compute a partial panel twice over)
-      const quant_batch_fn rows = format == ZJ_W_Q8_0 ? matvec_q8_0_panel_avx512 : matvec_q4_0_panel_avx512;
+      const quant_panel_fn rows = format == ZJ_W_Q8_0 ? matvec_q8_0_panel_avx512 : matvec_q4_0_panel_avx512;
       parallel_for((N + 15) / 16, (grain + 15) / 16, [&](int64_t p0, int64_t p1, int) {
-        rows(M, K, N, a, W, out, p0 * 16, std::min(N, p1 * 16));
+        rows(M, K, N, a, W, panel_scales, out, p0 * 16, std::min(N, p1 * 16));
       });
       return;
     }
@@ -202,6 +220,23 @@ void matvec_quant(int64_t M, int64_t N, int64_t K, const float* x, const uint8_t
 }  // namespace zj
 
 using namespace zj;
+
+extern "C" int zj_matvec_reads_panel_scales(int64_t M, int64_t N, int64_t K, int w_format) {
+  if (M <= 0 || N <= 0 || K <= 0 || (w_format != ZJ_W_Q8_0 && w_format != ZJ_W_Q4_0)) return 0;
+  return matvec_quant_takes_panel(M, N, K, w_format) ? 1 : 0;
+}
+
+// A plain pass (N · K/32 two-byte copies): made once per weight, then read by every batched call.
+extern "C" void zj_quant_panel_scales(const uint8_t* W, int w_format, int64_t N, int64_t K, uint16_t* out) {
+  const int64_t nb = K / kQk, bytes = block_bytes(w_format), panels = (N + 15) / 16;
+  if (panels * nb <= 0) return;
+  std::memset(out, 0, sizeof(uint16_t) * (size_t)(panels * 16 * nb));
+  for (int64_t n = 0; n < N; n++) {
+    uint16_t* dst = out + (n / 16) * nb * 16 + n % 16;
+    const uint8_t* src = W + n * nb * bytes;
+    for (int64_t b = 0; b < nb; b++) std::memcpy(dst + b * 16, src + b * bytes, 2);
+  }
+}
 
 extern "C" void zj_quantize_rows(const void* x, int x_bf16, int64_t N, int64_t K, int format, uint8_t* out) {
   if (N <= 0 || K <= 0) return;

@@ -96,11 +96,15 @@ void matvec_q8_0_batch_avx512(int64_t M, int64_t K, int64_t N, const QuantBatchA
 void matvec_q4_0_batch_avx512(int64_t M, int64_t K, int64_t N, const QuantBatchAct& a, const uint8_t* W, float* out,
                               int64_t n0, int64_t n1);
 // The same product with 16 weight rows across the lanes and x broadcast (avx512/quant_panel_avx512.cc): what
-// quant.cc takes for the batch sizes of decoding; weight rows [n0, n1) in panels of 16 (a last partial one padded).
-void matvec_q8_0_panel_avx512(int64_t M, int64_t K, int64_t N, const QuantBatchAct& a, const uint8_t* W, float* out,
-                              int64_t n0, int64_t n1);
-void matvec_q4_0_panel_avx512(int64_t M, int64_t K, int64_t N, const QuantBatchAct& a, const uint8_t* W, float* out,
-                              int64_t n0, int64_t n1);
+// quant.cc takes for the batch sizes of decoding; weight rows [n0, n1) in panels of 16 (a last partial one padded),
+// n0 a multiple of 16. scales: W's zj_quant_panel_scales table, or null (then each block's 16 scales are regrouped
+// from the rows).
+using quant_panel_fn = void (*)(int64_t M, int64_t K, int64_t N, const QuantBatchAct& a, const uint8_t* W,
+                                const uint16_t* scales, float* out, int64_t n0, int64_t n1);
+void matvec_q8_0_panel_avx512(int64_t M, int64_t K, int64_t N, const QuantBatchAct& a, const uint8_t* W,
+                              const uint16_t* scales, float* out, int64_t n0, int64_t n1);
+void matvec_q4_0_panel_avx512(int64_t M, int64_t K, int64_t N, const QuantBatchAct& a, const uint8_t* W,
+                              const uint16_t* scales, float* out, int64_t n0, int64_t n1);
 // The prefill product (avx512/quant_tiles_avx512.cc, VNNI only, any M; taken above 16 rows): the same packed x,
 // weight rows [n0, n1) taken a tile at a time (sized for L2), unpacked, and dotted with every 16 rows of x.
 void matmul_q8_0_tiles_avx512(int64_t M, int64_t K, int64_t N, const QuantBatchAct& a, const uint8_t* W, float* out,
@@ -108,8 +112,11 @@ void matmul_q8_0_tiles_avx512(int64_t M, int64_t K, int64_t N, const QuantBatchA
 void matmul_q4_0_tiles_avx512(int64_t M, int64_t K, int64_t N, const QuantBatchAct& a, const uint8_t* W, float* out,
                               int64_t n0, int64_t n1);
 
-// The q8_0 / q4_0 branch of zj_matvec (quant.cc).
-void matvec_quant(int64_t M, int64_t N, int64_t K, const float* x, const uint8_t* W, int format, float* out);
+// The q8_0 / q4_0 branch of zj_matvec (quant.cc); panel_scales as zj_matvec's.
+void matvec_quant(int64_t M, int64_t N, int64_t K, const float* x, const uint8_t* W, int format, float* out,
+                  const uint16_t* panel_scales);
+// Whether matvec_quant of this shape takes the panel kernel (the one reader of a panel_scales table).
+bool matvec_quant_takes_panel(int64_t M, int64_t N, int64_t K, int format);
 
 // Dequantize values [c0, c1) of row r of a weight in any zj_wformat (f32 / bf16 too) into dst: the GEMM's packers
 // and the embedding gather read quantized weights through this.

@@ -20,6 +20,8 @@ export type BF16 = Uint16Array;
 export type I32 = Int32Array;
 /** bytes of q8_0 / q4_0 blocks */
 export type U8 = Uint8Array;
+/** IEEE half-precision bits */
+export type F16 = Uint16Array;
 /** a weight matrix in any WeightFormat */
 export type Weight = F32 | BF16 | U8;
 
@@ -46,8 +48,17 @@ export interface Kernels {
   /**
    * out[m, n] = Σ_k x[m, k] · w[n, k]: few rows of x against HF [out, in] weights (decoding), no packing.
    * For q8_0 / q4_0 weights the rows of x are first quantized to q8_0-style int8 blocks (see zj_matvec).
+   * panelScales (q8_0 / q4_0 only): w's quantPanelScales table, read where matvecReadsPanelScales says so; the result
+   * is the same with or without it.
    */
-  matvec(M: number, N: number, K: number, x: F32, w: Weight, wFormat: WeightFormat, out: F32): void;
+  matvec(M: number, N: number, K: number, x: F32, w: Weight, wFormat: WeightFormat, out: F32, panelScales?: F16 | null): void;
+  /** Whether matvec of this shape reads a panelScales table it is given (a layout of the native panel kernel). */
+  matvecReadsPanelScales(M: number, N: number, K: number, fmt: QuantDType): boolean;
+  /**
+   * w's block scales (f16 bits) regrouped by panels of 16 rows: out[(⌊n/16⌋·K/32 + b)·16 + n mod 16] = row n's
+   * block b scale, rows past N zero; out holds exactly panelScalesLength(N, K) values.
+   */
+  quantPanelScales(w: U8, fmt: QuantDType, N: number, K: number, out: F16): void;
 
   /** N rows of K values (f32 or bf16) → N · K/32 blocks of fmt, llama.cpp's reference quantizer rules. */
   quantizeRows(x: F32 | BF16, N: number, K: number, fmt: QuantDType, out: U8): void;

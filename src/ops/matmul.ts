@@ -9,6 +9,7 @@ import { needsGrad, record } from './record.js';
 import { isGradEnabled } from '../autograd/grad-mode.js';
 import { priorGradient } from '../autograd/prior-grad.js';
 import { assertFrozen } from './quant.js';
+import { panelScalesFor } from './panel-scales.js';
 
 export type Precision = 'f32' | 'bf16';
 /**
@@ -88,7 +89,7 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
     : rows <= MATVEC_MAX_ROWS && precision === 'f32');
   if (matvec) {
     // decoding: a few rows against [out, in] weights — stream each weight row once instead of packing W
-    backend().matvec(rows, N, K, av as Float32Array, w.data, w.fmt, out.f32());
+    backend().matvec(rows, N, K, av as Float32Array, w.data, w.fmt, out.f32(), quant ? panelScalesFor(b, rows) : null);
   } else if (!transA && aBatch.length && !bBatch.length) {
     // a shared B (weights): a's batch rows stack into one tall GEMM, which blocks better than many short ones
     backend().gemm(1, rows, N, K, av, false, 0, w.data, transB, 0, out.f32(), 1, 0, precision === 'bf16', w.fmt);

@@ -18,6 +18,13 @@ export type Storage = Float32Array | Uint16Array | Int32Array | Uint8Array;
 /** Elements per quantization block, and bytes per block, of each quantized format. */
 export const QUANT_BLOCK = 32;
 export const QUANT_BLOCK_BYTES: Record<QuantDType, number> = { q8_0: 34, q4_0: 18 };
+/**
+ * Values in a quantized [N, K] weight's panel-scale table (Kernels.quantPanelScales): one f16 scale per block, rows
+ * padded to whole panels of 16. At 2 bytes per block it adds 2/18 of a q4_0 weight's bytes and 2/34 of a q8_0 one's.
+ */
+export function panelScalesLength(N: number, K: number): number {
+  return Math.ceil(N / 16) * 16 * (K / QUANT_BLOCK);
+}
 
 export function isQuantized(dtype: DType): dtype is QuantDType {
   return dtype === 'q8_0' || dtype === 'q4_0';

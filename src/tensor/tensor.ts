@@ -49,6 +49,8 @@ export class Tensor {
   /** live views of this tensor's buffer; the buffer is pooled only once they are gone */
   private views = 0;
   private heldBuffer: Storage | null = null;
+  /** values derived from this tensor's storage (see derived()); dropped on dispose */
+  private derivedValues: Map<string, unknown> | null = null;
 
   /** `dtype` is needed only for byte storage (q8_0 / q4_0), whose format the array cannot tell. */
   constructor(data: Storage, shape: Shape, dtype?: DType) {
@@ -126,8 +128,22 @@ export class Tensor {
     return v;
   }
 
+  /**
+   * A value derived from this tensor's storage, made by `make` on first use under `key` and kept until dispose: a
+   * kernel's layout of frozen weights (ops/panel-scales.ts). Only for storage that is not written after it is made
+   * (quantized weights): nothing here notices a write. Per tensor, not per buffer, since a disposed tensor's buffer
+   * comes back from the pool as another tensor's.
+   */
+  derived<T>(key: string, make: () => T): T {
+    if (!this._data) throw new Error(`[Tensor] use after dispose (tensor #${this.id}${this.name ? ' ' + this.name : ''})`);
+    const values = (this.derivedValues ??= new Map());
+    if (!values.has(key)) values.set(key, make());
+    return values.get(key) as T;
+  }
+
   /** Return the storage to the pool. The tensor must not be used afterwards. */
   dispose(): void {
+    this.derivedValues = null;
     if (!this._data) return;
     if (this.base) {
       const owner = this.base;

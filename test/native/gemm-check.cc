@@ -102,7 +102,7 @@ int check_quant(int64_t M, int64_t N, int64_t K, bool tb, int fmt) {
       if (!(std::fabs(out[(size_t)(i * N + j)] - acc) <= 1e-5 * mag + 1e-30)) fails = 1;
     }
   if (tb) {
-    zj_matvec(M, N, K, a.data(), w.data(), fmt, out.data());
+    zj_matvec(M, N, K, a.data(), w.data(), fmt, out.data(), nullptr);
     for (int64_t i = 0; i < M; i++)
       for (int64_t j = 0; j < N; j++) {
         double acc = 0, bound = 0;
@@ -114,6 +114,12 @@ int check_quant(int64_t M, int64_t N, int64_t K, bool tb, int fmt) {
         }
         if (!(std::fabs(out[(size_t)(i * N + j)] - acc) <= bound)) fails = 1;
       }
+    // again reading W's panel-scale table (exact-sized, so a read past it is seen): the same bits
+    std::vector<uint16_t> scales((size_t)((N + 15) / 16 * 16 * (K / 32)));
+    zj_quant_panel_scales(w.data(), fmt, N, K, scales.data());
+    std::vector<float> again(out.size());
+    zj_matvec(M, N, K, a.data(), w.data(), fmt, again.data(), scales.data());
+    if (std::memcmp(out.data(), again.data(), sizeof(float) * out.size()) != 0) fails = 1;
   }
   if (fails)
     std::printf("FAIL quant fmt=%d M=%lld N=%lld K=%lld tb=%d\n", fmt, (long long)M, (long long)N, (long long)K, tb);

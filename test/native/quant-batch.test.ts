@@ -2,7 +2,9 @@
 // on every ISA path and kernel choice: this CPU's dispatch (AVX-512 VNNI: one-row kernel below 5 rows, the panel
 // batch kernel for 5–16, the tiles from 17), ZJ_ISA=avx2 and scalar, the panel and the strip batch kernels forced at
 // every M (ZJ_QUANT_BATCH_MIN=1 with ZJ_QUANT_TILE_MIN=41, the strip one with ZJ_QUANT_PANEL=0) and the tile kernel
-// at every M. Shapes: odd N (partial strips of 4 and panels of 16 weight rows, split over 1 and 2 threads), N = 50
+// at every M. Wherever matvec reads a panel-scale table (the panel kernel), it is run again with the weight's table
+// (bit for bit the same output) and with a table of doubled scales (exactly twice the output: the table, not the
+// weight's own scale bytes, is what it read); the runs that take the panel kernel must have read one. Shapes: odd N (partial strips of 4 and panels of 16 weight rows, split over 1 and 2 threads), N = 50
 // (three whole panels and a partial one), K = 32·k with k = 1, 2, 3, 5, 6, 7, 9, 28 (an odd last block without its
 // pair, and 1–3 blocks past the last whole group of 4), zero rows and blocks, wide value ranges.
 import { test } from 'node:test';
@@ -10,7 +12,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Backend } from '../../src/backend/kernels.js';
-import type { QuantDType } from '../../src/tensor/dtype.js';
+import { panelScalesLength, type QuantDType } from '../../src/tensor/dtype.js';
 import { referenceBackend as ref } from '../../src/backend/reference/index.js';
 import { quantizeActivations } from '../../src/backend/reference/quant.js';
 import { loadNativeBackend, setNativeThreads } from '../../src/backend/native/index.js';
@@ -25,9 +27,14 @@ function oddView(a: Uint8Array): Uint8Array {
   return big.subarray(1);
 }
 
+/** The table with every scale doubled (f16: the exponent up one; zero stays zero, no scale here is near f16's max). */
+function doubled(t: Uint16Array): Uint16Array {
+  return t.map((h) => ((h & 0x7c00) === 0 ? (h & 0x8000) | ((h & 0x3ff) << 1) : h + 0x400));
+}
+
 function checkAll(nat: Backend, maxRows: number): string {
   const r = new Rng(2024);
-  let worst = 0, cases = 0;
+  let worst = 0, cases = 0, tableCases = 0;
   const threads0 = nat.info().threads;
   for (const fmt of FORMATS)
     for (const [N, k] of [[1, 1], [3, 2], [5, 3], [7, 5], [13, 6], [37, 7], [9, 9], [6, 28], [50, 2]] as const) {
@@ -36,6 +43,10 @@ function checkAll(nat: Backend, maxRows: number): string {
       if (N * K >= 96) wf.fill(0, 32, 64); // one all-zero weight block (d = 0)
       const w = new Uint8Array((N * K / 32) * (fmt === 'q8_0' ? 34 : 18));
       ref.quantizeRows(wf, N, K, fmt, w);
+      const table = new Uint16Array(panelScalesLength(N, K)), want = new Uint16Array(table.length);
+      nat.quantPanelScales(oddView(w), fmt, N, K, table.fill(0xffff));
+      ref.quantPanelScales(w, fmt, N, K, want);
+      assert.deepEqual(table, want, `quantPanelScales ${fmt} N=${N} K=${K}`);
       const wq = new Float32Array(N * K);
       ref.dequantizeRows(w, fmt, N, K, wq);
       for (let M = 1; M <= maxRows; M++) {
@@ -56,10 +67,25 @@ function checkAll(nat: Backend, maxRows: number): string {
         for (const threads of [1, 2]) {
           setNativeThreads(threads);
           const b = new Float32Array(M * N).fill(NaN);
+          const withTable = new Float32Array(M * N).fill(NaN), twice = new Float32Array(M * N).fill(NaN);
+          const reads = nat.matvecReadsPanelScales(M, N, K, fmt);
           try {
             nat.matvec(M, N, K, x, oddView(w), fmt, b);
+            if (reads) {
+              nat.matvec(M, N, K, x, oddView(w), fmt, withTable, table);
+              nat.matvec(M, N, K, x, oddView(w), fmt, twice, doubled(table));
+            }
           } finally {
             setNativeThreads(threads0);
+          }
+          if (reads) {
+            for (let i = 0; i < b.length; i++) {
+              if (!Object.is(withTable[i], b[i]))
+                throw new Error(`matvec ${fmt} M=${M} N=${N} K=${K} threads=${threads} with its panel-scale table: out[${i}] ${withTable[i]} vs ${b[i]}`);
+              if (!Object.is(twice[i], 2 * b[i]!))
+                throw new Error(`matvec ${fmt} M=${M} N=${N} K=${K} threads=${threads} with doubled panel scales: out[${i}] ${twice[i]} vs 2 × ${b[i]}`);
+            }
+            tableCases++;
           }
           for (let i = 0; i < a.length; i++) {
             const e = abs[i] ? Math.abs(a[i]! - b[i]!) / abs[i]! : Math.abs(b[i]!);
@@ -71,7 +97,7 @@ function checkAll(nat: Backend, maxRows: number): string {
         }
       }
     }
-  return `${nat.info().isa}: ${cases} cases, |diff| / Σ|x̂·ŵ| ≤ ${worst.toExponential(2)}`;
+  return `${nat.info().isa}: ${cases} cases, |diff| / Σ|x̂·ŵ| ≤ ${worst.toExponential(2)}; ${tableCases} read the panel-scale table`;
 }
 
 const native = loadNativeBackend();
@@ -79,22 +105,27 @@ if (process.env.ZJ_QUANT_BATCH_CHILD) {
   if (!native.ok) throw new Error(native.error);
   console.log(checkAll(native.backend, Number(process.env.ZJ_QUANT_BATCH_CHILD)));
 } else {
-  const runs: [string, Record<string, string>, number][] = [
-    ['this CPU\'s dispatch', {}, 17],
-    ['avx2', { ZJ_ISA: 'avx2' }, 17],
-    ['scalar', { ZJ_ISA: 'scalar' }, 17],
-    ['panel batch kernel at every M up to 40', { ZJ_QUANT_BATCH_MIN: '1', ZJ_QUANT_TILE_MIN: '41' }, 40],
+  // the last field: whether the run takes the panel kernel (so reads panel-scale tables) on an AVX-512 VNNI machine
+  const runs: [string, Record<string, string>, number, boolean][] = [
+    ['this CPU\'s dispatch', {}, 17, true],
+    ['avx2', { ZJ_ISA: 'avx2' }, 17, false],
+    ['scalar', { ZJ_ISA: 'scalar' }, 17, false],
+    ['panel batch kernel at every M up to 40', { ZJ_QUANT_BATCH_MIN: '1', ZJ_QUANT_TILE_MIN: '41' }, 40, true],
     ['strip batch kernel at every M up to 40',
-      { ZJ_QUANT_BATCH_MIN: '1', ZJ_QUANT_TILE_MIN: '41', ZJ_QUANT_PANEL: '0' }, 40],
-    ['tile kernel at every M', { ZJ_QUANT_TILE_MIN: '1' }, 17],
+      { ZJ_QUANT_BATCH_MIN: '1', ZJ_QUANT_TILE_MIN: '41', ZJ_QUANT_PANEL: '0' }, 40, false],
+    ['tile kernel at every M', { ZJ_QUANT_TILE_MIN: '1' }, 17, false],
   ];
-  for (const [name, env, maxRows] of runs) {
+  const vnni = native.ok && /avx512.*vnni/.test(native.backend.info().isa);
+  for (const [name, env, maxRows, panel] of runs) {
     test(`batched quant matvec, M = 1 … ${maxRows}: native [${name}] vs reference`, { skip: process.arch !== 'x64' && name === 'avx2' ? 'x86-64 only' : false }, (t) => {
       if (!native.ok) return t.skip(`native addon unavailable: ${native.error}`);
       const res = spawnSync(process.execPath, [fileURLToPath(import.meta.url)],
         { env: { ...process.env, ...env, ZJ_QUANT_BATCH_CHILD: String(maxRows) }, encoding: 'utf8' });
       assert.equal(res.status, 0, res.stderr);
       t.diagnostic(res.stdout.trim());
+      const read = Number(/(\d+) read the panel-scale table/.exec(res.stdout)?.[1]);
+      if (panel && vnni) assert.ok(read > 0, `the panel kernel read no panel-scale table: ${res.stdout}`);
+      else assert.equal(read, 0, `only the panel kernel reads panel-scale tables: ${res.stdout}`);
     });
   }
 }

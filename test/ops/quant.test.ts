@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor } from '../../src/tensor/tensor.js';
-import type { QuantDType } from '../../src/tensor/dtype.js';
+import { panelScalesLength, type QuantDType } from '../../src/tensor/dtype.js';
+import { panelScalesFor } from '../../src/ops/panel-scales.js';
 import { backward } from '../../src/autograd/backward.js';
 import { gradcheck } from '../../src/autograd/gradcheck.js';
 import { isGradEnabled, noGrad } from '../../src/autograd/grad-mode.js';
@@ -124,6 +125,47 @@ eachBackend('matmul with a quantized / bf16 W equals matmul with its dequantized
         if (fmt !== 'bf16') assert.equal(quantErr > 1e-4, !!bound, `${fmt} rows=${rows} recording=${recording}: error ${quantErr}`);
       }
     }
+  }
+});
+
+eachBackend('the panel-scale table: one per weight tensor, kept, and not inherited by a weight that reuses its buffer', () => {
+  const r = new Rng(22);
+  const N = 40, K = 64, rows = 8;
+  for (const fmt of FORMATS) {
+    const x = randT(r, [rows, K]);
+    const a = op.toWeightFormat(randT(r, [N, K]), fmt);
+    noGrad(() => op.matmul(x, a, { transB: true })).dispose();
+    const table = panelScalesFor(a, rows);
+    assert.equal(table === null, !backend().matvecReadsPanelScales(rows, N, K, fmt), `${fmt}: a table exactly where matvec reads one`);
+    assert.equal(panelScalesFor(a, rows), table, `${fmt}: made once, then kept`);
+    if (table) {
+      const want = new Uint16Array(table.length);
+      referenceBackend.quantPanelScales(a.data as Uint8Array, fmt, N, K, want);
+      assert.deepEqual(table, want);
+    }
+    // a disposed weight's buffer goes back to the pool and comes out again as the next weight of its size: a table
+    // keyed by the buffer would hand b a's scales
+    const buffer = a.data;
+    a.dispose();
+    const b = op.toWeightFormat(randT(r, [N, K]), fmt);
+    assert.equal(b.data, buffer, 'the pool hands the buffer back (else this test checks nothing)');
+    const got = noGrad(() => op.matmul(x, b, { transB: true })).f32();
+    const want = withBackend(referenceBackend, () => noGrad(() => op.matmul(x, b, { transB: true })).f32());
+    for (let i = 0; i < got.length; i++)
+      assert.ok(Math.abs(got[i]! - want[i]!) <= 1e-5 * (1 + Math.abs(want[i]!)), `${fmt} out[${i}] ${got[i]} vs ${want[i]}`);
+  }
+});
+
+test('a panel-scale table of the wrong size or for an unquantized weight is refused, naming the sizes', () => {
+  const N = 20, K = 64, w = new Uint8Array((N * K / 32) * 18), x = new Float32Array(2 * K), out = new Float32Array(2 * N);
+  for (const b of [backend(), referenceBackend]) {
+    assert.throws(() => b.matvec(2, N, K, x, w, 'q4_0', out, new Uint16Array(panelScalesLength(N, K) - 1)),
+      /panelScales.*\b64\b|\b64\b.*panelScales/, b.info().name);
+    assert.throws(() => b.matvec(2, N, K, x, w, 'q4_0', out, new Uint16Array(panelScalesLength(N, K) + 16)),
+      /panelScales.*\b64\b|\b64\b.*panelScales/, b.info().name);
+    assert.throws(() => b.quantPanelScales(w, 'q4_0', N, K, new Uint16Array(10)), /64/, b.info().name);
+    assert.throws(() => b.matvec(2, N, K, x, new Float32Array(N * K), 'f32', out, new Uint16Array(64)),
+      /q8_0 \/ q4_0 weights only/, b.info().name);
   }
 });
 

@@ -1,8 +1,8 @@
 // gemm.ts — reference GEMM and matvec: plain loops with float64 accumulation (see zj_gemm / zj_matvec).
 // A quantized B is dequantized to f32 first (what the native packers do block by block).
-import type { BF16, F32, U8, Weight, WeightFormat } from '../kernels.js';
+import type { BF16, F16, F32, U8, Weight, WeightFormat } from '../kernels.js';
 import { bf16BitsToF32, roundBf16 } from './bf16.js';
-import { matvecQuant, weightAsF32 } from './quant.js';
+import { checkPanelScales, matvecQuant, weightAsF32 } from './quant.js';
 
 function reader(x: F32 | BF16, bf16Compute: boolean): (i: number) => number {
   if (x instanceof Uint16Array) return (i) => bf16BitsToF32(x[i]!);
@@ -35,7 +35,12 @@ export function gemm(batch: number, M: number, N: number, K: number,
   }
 }
 
-export function matvec(M: number, N: number, K: number, x: F32, w: Weight, wFormat: WeightFormat, out: F32): void {
+export function matvec(M: number, N: number, K: number, x: F32, w: Weight, wFormat: WeightFormat, out: F32,
+  panelScales?: F16 | null): void {
+  if (panelScales) {
+    if (wFormat !== 'q8_0' && wFormat !== 'q4_0') throw new Error(`[matvec] panelScales is for q8_0 / q4_0 weights only, got ${wFormat}`);
+    checkPanelScales('matvec', N, K, panelScales);  // the same arithmetic follows: the table only saves a regrouping
+  }
   if (wFormat === 'q8_0' || wFormat === 'q4_0') return matvecQuant(M, N, K, x, w as U8, wFormat, out);
   const rw = reader(w as F32 | BF16, false);
   for (let m = 0; m < M; m++)

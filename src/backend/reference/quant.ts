@@ -3,8 +3,8 @@
 // (quantize_row_q8_0_ref / quantize_row_q4_0_ref, ggml/src/ggml-quants.c of ggml-org/llama.cpp at commit
 // 01243c587fec): float (f32) arithmetic, scale stored as f16. Block layouts: src/tensor/dtype.ts, zj_kernels.h.
 // The GEMM and embedding references dequantize through here; they live in gemm.ts and loss.ts.
-import { QUANT_BLOCK as QK, QUANT_BLOCK_BYTES, type QuantDType, type WeightFormat } from '../../tensor/dtype.js';
-import type { BF16, F32, U8 } from '../kernels.js';
+import { QUANT_BLOCK as QK, QUANT_BLOCK_BYTES, panelScalesLength, type QuantDType, type WeightFormat } from '../../tensor/dtype.js';
+import type { BF16, F16, F32, U8 } from '../kernels.js';
 import { bf16BitsToF32 } from './bf16.js';
 import { f16ToF32, f32ToF16 } from './f16.js';
 
@@ -84,6 +84,31 @@ export function dequantizeAt(w: U8, fmt: QuantDType, i: number): number {
 export function dequantizeRows(w: U8, fmt: QuantDType, N: number, K: number, out: F32): void {
   checkQuantDims('dequantizeRows', fmt, N, K, out.length, w.length);
   for (let i = 0; i < N * K; i++) out[i] = dequantizeAt(w, fmt, i);
+}
+
+/** w's block scales (f16 bits) regrouped by panels of 16 rows (Kernels.quantPanelScales), rows past N zero. */
+export function quantPanelScales(w: U8, fmt: QuantDType, N: number, K: number, out: F16): void {
+  checkQuantDims('quantPanelScales', fmt, N, K, N * K, w.length);
+  checkPanelScales('quantPanelScales', N, K, out);
+  const nb = K / QK, bytes = QUANT_BLOCK_BYTES[fmt];
+  out.fill(0);
+  for (let n = 0; n < N; n++)
+    for (let b = 0; b < nb; b++) {
+      const o = (n * nb + b) * bytes;
+      out[(Math.floor(n / 16) * nb + b) * 16 + (n % 16)] = w[o]! | (w[o + 1]! << 8);
+    }
+}
+
+/** The reference reads every scale from w itself: it never needs a panel-scale table. */
+export function matvecReadsPanelScales(): boolean {
+  return false;
+}
+
+/** A panel-scale table must have exactly its weight's length (a table of another weight would read wrong scales). */
+export function checkPanelScales(where: string, N: number, K: number, t: F16): void {
+  const want = panelScalesLength(N, K);
+  if (!(t instanceof Uint16Array) || t.length !== want)
+    throw new Error(`[${where}] panelScales of a ${N}×${K} weight must be a Uint16Array of ${want} values, got ${t instanceof Uint16Array ? t.length : typeof t}`);
 }
 
 /** A whole weight of any format as f32 values (the reference GEMM reads quantized B through this). */
