@@ -3,6 +3,7 @@
 // default), and so are keys that cannot act: the BPE / preset sizes beside a `from`, a renamed key.
 import { readFileSync } from 'node:fs';
 import { isMap, isScalar, LineCounter, parse, parseDocument } from 'yaml';
+import { KV_CACHE_DTYPES, type KvCacheDType } from '../model/kv-cache.js';
 
 export const STAGES = ['data', 'tokenizer', 'pretrain', 'sft', 'sample', 'rank', 'rm', 'ppo', 'eval', 'report', 'export'] as const;
 export type StageName = (typeof STAGES)[number];
@@ -65,6 +66,8 @@ export interface PipelineConfig {
     maxPositions: number | null;
     /** dtype of the weight matrices where a model is only sampled from (sample, eval stages); training loads f32 */
     weights: 'auto' | 'f32' | 'bf16' | 'q8_0' | 'q4_0';
+    /** what generation's KV cache holds keys and values as (sample, the RL stage's rollouts, eval answers) */
+    kvCache: KvCacheDType;
     /** format of the frozen base while a LoRA stage trains (sft / dpo with LoRA); full training keeps f32 */
     loraBaseWeights: 'f32' | 'bf16' | 'q8_0' | 'q4_0';
   };
@@ -176,6 +179,7 @@ const schema: Record<string, Spec> = {
     preset: str(null, ['tiny', 'anchor'], true), from: str(null, undefined, true), hiddenSize: int(null, 2, true), layers: int(null, 1, true),
     heads: int(null, 1, true), kvHeads: int(null, 1, true), intermediateSize: int(null, 1, true), maxPositions: int(null, 8, true),
     weights: str('auto', ['auto', 'f32', 'bf16', 'q8_0', 'q4_0']),
+    kvCache: str('f32', [...KV_CACHE_DTYPES]),
     loraBaseWeights: str('f32', ['f32', 'bf16', 'q8_0', 'q4_0']),
   } },
   pretrain: { t: 'obj', fields: { ...trainFields({ steps: 300, lr: 3e-3, lrMin: 3e-4, warmup: 20 }), batchSize: int(8, 1), seqLen: int(128, 8), lora: loraSpec(true) } },

@@ -13,6 +13,7 @@ import { fromHfConfig } from '../model/config.js';
 import { headDimOf, presets, type LlamaConfig } from '../model/llama.js';
 import { CHECKPOINT_DEFAULT_PARAMS } from '../train/memory.js';
 import { QUANT_BLOCK, QUANT_BLOCK_BYTES, isQuantized, type WeightFormat } from '../tensor/dtype.js';
+import type { KvCacheDType } from '../model/kv-cache.js';
 
 export interface ModelShape { config: LlamaConfig; source: string; fileDtype: 'f32' | 'bf16' }
 
@@ -78,6 +79,11 @@ function layerBytesPerToken(c: LlamaConfig, T: number): number {
   return 4 * (10 * c.hiddenSize + 2 * c.numKvHeads * D + 4 * c.intermediateSize + 2 * c.numHeads * T);
 }
 
+/** Bytes per cached key or value (model/kv-cache.ts). */
+function kvBytes(dtype: KvCacheDType = 'f32'): number {
+  return dtype === 'bf16' ? 2 : 4;
+}
+
 /** Bytes per value of a [N, K] matrix held in fmt (llama.cpp's block layouts for q8_0 / q4_0). */
 function matrixBytes(N: number, K: number, fmt: WeightFormat): number {
   // as weights.ts targetDType: rows that are not whole 32-value blocks are held in bf16 under a quantized format
@@ -112,6 +118,8 @@ interface TrainShape {
   heads: number;
   /** a rollout's generation (the RL stage): rows and tokens of its KV cache */
   rollout?: { rows: number; T: number; key: string };
+  /** model.kvCache: what the rollout's cache holds */
+  kvCache?: KvCacheDType;
   /** the RL stage: new tokens per response; T is a prompt of up to sft.maxLen plus these */
   newTokens?: number;
   /** tokenizer.extend under LoRA: the vocabulary matrices train in full beside the adapter (stages/pretrain.ts) */
@@ -144,9 +152,10 @@ function trainingMemory(c: LlamaConfig, s: TrainShape): StageMemory {
     activations: activations + N * c.hiddenSize * 16 + 3 * 32 * 2 ** 20, // hidden states around the chunked LM head
   };
   if (s.rollout) {
-    // generate's KV cache over the whole rollout (f32 keys and values per layer); its forward frees each layer's work
+    // generate's KV cache over the whole rollout (keys and values per layer, model.kvCache); its forward frees each
+    // layer's work
     const r = s.rollout;
-    parts['rollout KV cache'] = 2 * c.numLayers * r.rows * r.T * c.numKvHeads * headDimOf(c) * 4 + r.rows * r.T * perLayer;
+    parts['rollout KV cache'] = 2 * c.numLayers * r.rows * r.T * c.numKvHeads * headDimOf(c) * kvBytes(s.kvCache) + r.rows * r.T * perLayer;
   }
   if (vocabTrained && fmt !== 'f32') parts['vocabulary in f32'] = vocabTrained * 4;
   // the merge re-reads the base in its file's precision (training's buffers are gone by then, so an upper bound)
@@ -165,8 +174,10 @@ function trainingMemory(c: LlamaConfig, s: TrainShape): StageMemory {
 
 function inferenceMemory(cfg: PipelineConfig, shape: ModelShape, c: LlamaConfig, stage: string, rows: number, T: number): StageMemory {
   const w = cfg.model.weights === 'auto' ? shape.fileDtype : cfg.model.weights;
-  const perValue = w === 'f32' ? 4 : w === 'bf16' ? 2 : QUANT_BLOCK_BYTES[w] / QUANT_BLOCK; // llama.cpp block layouts
-  const kv = 2 * c.numLayers * rows * T * c.numKvHeads * headDimOf(c) * 4;
+  // llama.cpp block layouts, plus the panel-scale table a quantized matrix gains at its first batched product (one
+  // f16 per block: ops/panel-scales.ts)
+  const perValue = w === 'f32' ? 4 : w === 'bf16' ? 2 : (QUANT_BLOCK_BYTES[w] + 2) / QUANT_BLOCK;
+  const kv = 2 * c.numLayers * rows * T * c.numKvHeads * headDimOf(c) * kvBytes(cfg.model.kvCache);
   const parts = { weights: parameterCount(c) * perValue, 'KV cache': kv, logits: rows * c.vocabSize * 4 * 2, process: PROCESS_BYTES };
   return { stage, bytes: Object.values(parts).reduce((a, b) => a + b, 0), parts, knobs: [`model.weights (${w}; bf16 or q8_0 are smaller)`, `${stage}.maxNewTokens`] };
 }
@@ -207,7 +218,7 @@ export function estimateMemory(cfg: PipelineConfig, shape: ModelShape): StageMem
     trainingMemory(c, { ...none, stage: 'rm', key: 'rm', rows: 2 * cfg.rm.pairsPerBatch, T: cfg.rm.maxLen, lora: cfg.rm.lora, checkpointing: cfg.rm.gradientCheckpointing, rowsKey: 'rm.pairsPerBatch', lenKey: 'rm.maxLen', heads: 1 }),
     // the policy (reference = its adapters off, critic = a head) and the reward model on one base when both are LoRA
     trainingMemory(c, { ...rl, stage: 'ppo', key: cfg.rl, checkpointing: (cfg.rl === 'grpo' ? cfg.grpo : cfg.ppo).gradientCheckpointing,
-      baseWeights: fmt, copies: rlSharesBase(cfg) ? 1 : 2, frozenAdapters, rollout }),
+      baseWeights: fmt, copies: rlSharesBase(cfg) ? 1 : 2, frozenAdapters, rollout, kvCache: cfg.model.kvCache }),
     inferenceMemory(cfg, shape, c, 'eval', 8, cfg.sft.maxLen + cfg.eval.maxNewTokens),
   ];
 }

@@ -162,6 +162,26 @@ test('the RL rollout is sized by the configured lengths: prompts up to sft.maxLe
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
 
+test('model.kvCache bf16 halves the cache the sample, eval and RL stages estimate (keys and values 2 bytes, not 4)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'zj-est-'));
+  try {
+    const m = shapeOnly(dir);
+    const at = (kvCache?: string) => {
+      const cfg = validateConfig({ name: 'est', runsDir: dir, model: { from: m, ...(kvCache ? { kvCache } : {}) }, tokenizer: { from: m, template: 'model' },
+        sft: { batchSize: 1, maxLen: 256, lora: { r: 16 } }, rm: { pairsPerBatch: 1, maxLen: 128, lora: { r: 16 } },
+        ppo: { rolloutSize: 16, miniBatch: 2, maxNewTokens: 64, lora: { r: 16 } } });
+      return Object.fromEntries(estimateMemory(cfg, modelShape(cfg)).map((s) => [s.stage, s]));
+    };
+    const f32 = at(), bf16 = at('bf16');
+    assert.equal(at('f32').sample!.parts['KV cache'], f32.sample!.parts['KV cache'], 'f32 is the default');
+    for (const stage of ['sample', 'eval']) assert.equal(bf16[stage]!.parts['KV cache']! * 2, f32[stage]!.parts['KV cache']!, stage);
+    // the rollout's part also counts each layer's work per token, which the cache's dtype does not change
+    const kv = 2 * 24 * 16 * (256 + 64) * 2 * 64;
+    assert.equal(f32.ppo!.parts['rollout KV cache']! - bf16.ppo!.parts['rollout KV cache']!, kv * 2);
+    assert.throws(() => at('f16'), /model\.kvCache.*f16|f16.*model\.kvCache/);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
 test('pretrain from a checkpoint under LoRA holds the base in loraBaseWeights and counts the merge into its file precision', () => {
   const dir = mkdtempSync(join(tmpdir(), 'zj-est-'));
   try {

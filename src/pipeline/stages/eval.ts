@@ -107,7 +107,7 @@ export async function runEval(ctx: RunContext): Promise<EvalResults> {
   const isConsultPrompt = new Set(consults.slice(0, half).map((p) => p.id));
   if (prompts.length === 0) throw new Error('[eval] no held-out prompts: raise data.devFraction');
   const opts = { maxNewTokens: cfg.eval.maxNewTokens, repetitionPenalty: cfg.eval.repetitionPenalty };
-  const lmOpts = { template: cfg.tokenizer.template, weights: cfg.model.weights, ...opts };
+  const lmOpts = { template: cfg.tokenizer.template, weights: cfg.model.weights, kvCache: cfg.model.kvCache, ...opts };
   // each model once: the names are the answer caches' keys and the report's labels
   const models: Record<'sft' | 'final', LocalModel> = {
     sft: await loadLocalModel(sftDir, { ...lmOpts, name: 'SFT' }), final: await loadLocalModel(finalDir, { ...lmOpts, name: 'final (PPO)' }) };

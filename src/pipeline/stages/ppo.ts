@@ -30,7 +30,7 @@ export async function runPpo(ctx: RunContext): Promise<Record<string, unknown>> 
   const spec = algo === 'grpo' ? cfg.grpo : cfg.ppo;
   const low = loraBaseWeights(ctx, 'ppo', true); // the policy and reward model only ever train adapters here
   const models = loadRlModels({ sftDir, rmDir, where: 'ppo', log: (line) => ctx.log(line), weights: low.weights,
-    adapter: { name: algo, config: loraConfig(spec.lora), seed: cfg.seed, initSeed: cfg.seed + 5 } });
+    kvCache: cfg.model.kvCache, adapter: { name: algo, config: loraConfig(spec.lora), seed: cfg.seed, initSeed: cfg.seed + 5 } });
   const { policy, adapter, asReference, score } = models;
   const policyDir = models.sft, rmHead = models.rewardHead;
   policy.gradientCheckpointing = resolveCheckpointing(policy, spec.gradientCheckpointing ?? undefined);

@@ -32,7 +32,7 @@ export async function runSample(ctx: RunContext): Promise<Record<string, unknown
     answers = r.answers;
     source = `api:${ep.model}`;
   }
-  const m = model ? await loadLocalModel(model, { template: cfg.tokenizer.template, weights: cfg.model.weights }) : null;
+  const m = model ? await loadLocalModel(model, { template: cfg.tokenizer.template, weights: cfg.model.weights, kvCache: cfg.model.kvCache }) : null;
   for (let k = 0; m && k < K; k++) {
     // candidates are drawn without the repetition penalty the model directory's generation_config.json serves with
     const a = m.answerAll(prompts.map((p) => p.turns), {

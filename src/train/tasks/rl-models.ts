@@ -10,6 +10,7 @@ import { noGrad } from '../../autograd/grad-mode.js';
 import type { LlamaForCausalLM } from '../../model/llama.js';
 import { loadModelDir, readAdaptersList, type ModelDir } from '../../model/model-dir.js';
 import type { WeightsOption } from '../../model/weights.js';
+import type { KvCacheDType } from '../../model/kv-cache.js';
 import { loadAdapter } from '../../model/lora-io.js';
 import { compareBaseWeights, sameAdapterFolder } from '../../model/same-base.js';
 import { ValueHead } from '../../model/value-head.js';
@@ -27,6 +28,8 @@ export interface RlModelsOptions {
   where?: string;
   /** the dtype the frozen base weights are held in (`model.loraBaseWeights`; default: as stored) */
   weights?: WeightsOption;
+  /** what the policy's rollouts keep in their KV cache (`model.kvCache`; default f32) */
+  kvCache?: KvCacheDType;
 }
 
 export interface RlModels {
@@ -63,7 +66,7 @@ function baseBytes(models: LlamaForCausalLM[]): number {
 /** Load the SFT policy and the reward model for an RL stage, sharing the base when the directories allow it. */
 export function loadRlModels(o: RlModelsOptions): RlModels {
   const where = o.where ?? 'rl';
-  const sft = loadModelDir(o.sftDir, { weights: o.weights });
+  const sft = loadModelDir(o.sftDir, { weights: o.weights, kvCache: o.kvCache });
   const policy = sft.model;
   freezeParameters(policy.parameters());
   for (const a of sft.adapters) a.setTrainable(false);
