@@ -130,6 +130,16 @@ static void tiled_rows(quant_rows_fn rows, int64_t M, int64_t K, int64_t N, cons
   }
 }
 
+// ZJ_QUANT_PANEL_SCALES=0: the panel kernel regroups the scales itself and callers are told not to make tables (A/B
+// runs; the table then costs no memory either).
+static bool panel_scales_enabled() {
+  static const bool v = [] {
+    const char* e = std::getenv("ZJ_QUANT_PANEL_SCALES");
+    return !(e && e[0] == '0');
+  }();
+  return v;
+}
+
 #if defined(__x86_64__) || defined(_M_X64)
 // Whether the VNNI path takes a batch kernel (panel, strip or tiles) rather than a one-row loop.
 static bool takes_batch(int64_t M, int64_t N, int64_t K, int format) {
@@ -172,7 +182,7 @@ void matvec_quant(int64_t M, int64_t N, int64_t K, const float* x, const uint8_t
       // whole panels of 16 weight rows per chunk (a split inside one would compute a partial panel twice over)
       const quant_panel_fn rows = format == ZJ_W_Q8_0 ? matvec_q8_0_panel_avx512 : matvec_q4_0_panel_avx512;
       parallel_for((N + 15) / 16, (grain + 15) / 16, [&](int64_t p0, int64_t p1, int) {
-        rows(M, K, N, a, W, panel_scales, out, p0 * 16, std::min(N, p1 * 16));
+        rows(M, K, N, a, W, panel_scales_enabled() ? panel_scales : nullptr, out, p0 * 16, std::min(N, p1 * 16));
       });
       return;
     }
@@ -223,7 +233,7 @@ using namespace zj;
 
 extern "C" int zj_matvec_reads_panel_scales(int64_t M, int64_t N, int64_t K, int w_format) {
   if (M <= 0 || N <= 0 || K <= 0 || (w_format != ZJ_W_Q8_0 && w_format != ZJ_W_Q4_0)) return 0;
-  return matvec_quant_takes_panel(M, N, K, w_format) ? 1 : 0;
+  return panel_scales_enabled() && matvec_quant_takes_panel(M, N, K, w_format) ? 1 : 0;
 }
 
 // A plain pass (N · K/32 two-byte copies): made once per weight, then read by every batched call.
