@@ -93,6 +93,17 @@ int quant_format(const Args& a, size_t i) {
   a.fail("fmt must be 'q8_0' or 'q4_0', got '" + s + "'");
 }
 
+// A panel-scale table (zj_quant_panel_scales) of an (N, K) weight: a Uint16Array of exactly its length, since a
+// table of another weight's size would be read as this one's.
+uint16_t* panel_scales_arg(const Args& a, size_t i, int64_t N, int64_t K) {
+  const int64_t want = (N + 15) / 16 * 16 * (K / 32);
+  uint16_t* t = a.u16(i, want);
+  if ((int64_t)a.length(i) != want)
+    a.fail_arg(i, "has " + std::to_string(a.length(i)) + " elements, needs exactly " + std::to_string(want) +
+                      " (the weight's panel-scale table)");
+  return t;
+}
+
 // ---- elementwise --------------------------------------------------------------------------------
 const Glue kElementwise[] = {
     {"binary(op, a, b, out, shape, aStrides, bStrides)", [](const Args& a) {
@@ -351,11 +362,7 @@ const Glue kQuant[] = {
        const uint16_t* scales = nullptr;
        if (a.argc > 7 && !a.is_null(7)) {
          if (w.format != ZJ_W_Q8_0 && w.format != ZJ_W_Q4_0) a.fail("panelScales is for q8_0 / q4_0 weights only");
-         const int64_t want = (N + 15) / 16 * 16 * (K / 32);
-         scales = a.u16(7, want);
-         if ((int64_t)a.length(7) != want)
-           a.fail_arg(7, "has " + std::to_string(a.length(7)) + " elements, needs exactly " + std::to_string(want) +
-                             " (quantPanelScales of this weight)");
+         scales = panel_scales_arg(a, 7, N, K);
        }
        zj_matvec(M, N, K, x, w.data, w.format, a.f32(6, count(a, {M, N})), scales);
      }},
@@ -366,11 +373,7 @@ const Glue kQuant[] = {
        const int64_t N = dim(a, 2), K = dim(a, 3);
        const WeightArg w = weight_arg(a, 0, 1, N, K);
        quant_format(a, 1);
-       const int64_t want = (N + 15) / 16 * 16 * (K / 32);
-       uint16_t* out = a.u16(4, want);
-       if ((int64_t)a.length(4) != want)
-         a.fail_arg(4, "has " + std::to_string(a.length(4)) + " elements, needs exactly " + std::to_string(want));
-       zj_quant_panel_scales((const uint8_t*)w.data, w.format, N, K, out);
+       zj_quant_panel_scales((const uint8_t*)w.data, w.format, N, K, panel_scales_arg(a, 4, N, K));
      }},
     // x: Float32Array or Uint16Array (bf16) of N·K values
     {"quantizeRows(x, N, K, fmt, out)", [](const Args& a) {

@@ -13,9 +13,9 @@ export function panelScalesFor(w: Tensor, rows: number): Uint16Array | null {
   const [N, K] = w.shape as [number, number];
   const fmt = w.dtype as QuantDType, kern = backend();
   if (!kern.matvecReadsPanelScales(rows, N, K, fmt)) return null;
-  return w.derived('panelScales', () => {
+  return w.derived('panelScales', (data) => {
     const table = new Uint16Array(panelScalesLength(N, K));
-    kern.quantPanelScales(w.data as Uint8Array, fmt, N, K, table);
+    kern.quantPanelScales(data as Uint8Array, fmt, N, K, table);
     return table;
   });
 }

@@ -129,15 +129,15 @@ export class Tensor {
   }
 
   /**
-   * A value derived from this tensor's storage, made by `make` on first use under `key` and kept until dispose: a
-   * kernel's layout of frozen weights (ops/panel-scales.ts). Only for storage that is not written after it is made
-   * (quantized weights): nothing here notices a write. Per tensor, not per buffer, since a disposed tensor's buffer
-   * comes back from the pool as another tensor's.
+   * A value derived from this tensor's storage, made by `make` from it on first use under `key` and kept until
+   * dispose: a kernel's layout of frozen weights (ops/panel-scales.ts). Only for storage that is not written after it
+   * is made (quantized weights): nothing here notices a write. Per tensor, not per buffer, since a disposed tensor's
+   * buffer comes back from the pool as another tensor's.
    */
-  derived<T>(key: string, make: () => T): T {
-    if (!this._data) throw new Error(`[Tensor] use after dispose (tensor #${this.id}${this.name ? ' ' + this.name : ''})`);
+  derived<T>(key: string, make: (data: Storage) => T): T {
+    const data = this.data;  // throws after dispose
     const values = (this.derivedValues ??= new Map());
-    if (!values.has(key)) values.set(key, make());
+    if (!values.has(key)) values.set(key, make(data));
     return values.get(key) as T;
   }
 

@@ -4,7 +4,8 @@
 // every M (ZJ_QUANT_BATCH_MIN=1 with ZJ_QUANT_TILE_MIN=41, the strip one with ZJ_QUANT_PANEL=0) and the tile kernel
 // at every M. Wherever matvec reads a panel-scale table (the panel kernel), it is run again with the weight's table
 // (bit for bit the same output) and with a table of doubled scales (exactly twice the output: the table, not the
-// weight's own scale bytes, is what it read); the runs that take the panel kernel must have read one. Shapes: odd N (partial strips of 4 and panels of 16 weight rows, split over 1 and 2 threads), N = 50
+// weight's own scale bytes, is what it read); the runs that take the panel kernel must have read one, and none
+// with ZJ_QUANT_PANEL_SCALES=0. Shapes: odd N (partial strips of 4 and panels of 16 weight rows, split over 1 and 2 threads), N = 50
 // (three whole panels and a partial one), K = 32·k with k = 1, 2, 3, 5, 6, 7, 9, 28 (an odd last block without its
 // pair, and 1–3 blocks past the last whole group of 4), zero rows and blocks, wide value ranges.
 import { test } from 'node:test';
@@ -114,6 +115,7 @@ if (process.env.ZJ_QUANT_BATCH_CHILD) {
     ['strip batch kernel at every M up to 40',
       { ZJ_QUANT_BATCH_MIN: '1', ZJ_QUANT_TILE_MIN: '41', ZJ_QUANT_PANEL: '0' }, 40, false],
     ['tile kernel at every M', { ZJ_QUANT_TILE_MIN: '1' }, 17, false],
+    ['panel kernel with ZJ_QUANT_PANEL_SCALES=0 (no tables asked for)', { ZJ_QUANT_PANEL_SCALES: '0' }, 17, false],
   ];
   const vnni = native.ok && /avx512.*vnni/.test(native.backend.info().isa);
   for (const [name, env, maxRows, panel] of runs) {

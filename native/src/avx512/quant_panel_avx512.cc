@@ -101,8 +101,9 @@ inline __m512 panel_scales(const uint8_t* const* rows, int64_t off) {
 // back from an L1/L2 scratch the panel was unpacked into once (several groups). Both hand out block b's 8 chunk
 // vectors and its 16 f32 scales, for b = 0, 1, … in turn. With the weight's panel-scale table (zj_quant_panel_scales)
 // the scales are one 32-byte load instead of panel_scales' 16 loads and shuffles: the regrouping is the same on every
-// call, so it is done once per weight. At 8 rows of x (Zen 4, ZJ_THREADS=1, in cache, 4,864 × 896 q4_0) a call took
-// 259–267 µs with the table against 280–324 µs without, alternating runs.
+// call, so it is done once per weight. At 8 rows of x (Zen 4, ZJ_THREADS=1, alternating runs), µs a call with vs
+// without: 4,864 × 896 q4_0 from L3 259–267 vs 280–324 on a quiet host, 312–364 vs 313–378 on a busy one; the
+// 151,936-row head from DRAM 9.1–9.6 vs 9.6–10.6 ms.
 template <class P>
 struct FromWeights {
   const uint8_t* const* rows;  // row i of the panel
