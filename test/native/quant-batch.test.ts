@@ -1,13 +1,13 @@
-// The batched quantized matvec at every row count 1–17 (and 18–40 through the batch kernel) against the reference,
-// on every ISA path and kernel choice: this CPU's dispatch (AVX-512 VNNI: one-row kernel below 5 rows, the panel
-// batch kernel for 5–16, the tiles from 17), ZJ_ISA=avx2 and scalar, the panel and the strip batch kernels forced at
-// every M (ZJ_QUANT_BATCH_MIN=1 with ZJ_QUANT_TILE_MIN=41, the strip one with ZJ_QUANT_PANEL=0) and the tile kernel
-// at every M. Wherever matvec reads a panel-scale table (the panel kernel), it is run again with the weight's table
-// (bit for bit the same output) and with a table of doubled scales (exactly twice the output: the table, not the
-// weight's own scale bytes, is what it read); the runs that take the panel kernel must have read one, and none
-// with ZJ_QUANT_PANEL_SCALES=0. Shapes: odd N (partial strips of 4 and panels of 16 weight rows, split over 1 and 2 threads), N = 50
-// (three whole panels and a partial one), K = 32·k with k = 1, 2, 3, 5, 6, 7, 9, 28 (an odd last block without its
-// pair, and 1–3 blocks past the last whole group of 4), zero rows and blocks, wide value ranges.
+// The batched quantized matvec at every row count 1–17 (and 18–40 through the batch kernels) against the reference,
+// on every ISA path and kernel choice: this CPU's dispatch (AVX-512 VNNI: the one-row kernel at 1 row, the panel
+// kernel from 2), ZJ_ISA=avx2 and scalar, the panel and the strip batch kernels forced at every M
+// (ZJ_QUANT_BATCH_MIN=1 with ZJ_QUANT_TILE_MIN=41, the strip one with ZJ_QUANT_PANEL=0) and the tile kernel at every
+// M. Wherever matvec reads a panel-scale table (the panel kernel), it is run again with the weight's table (bit for
+// bit the same output) and with a table of doubled scales (exactly twice the output: the table, not the weight's own
+// scale bytes, is what it read); the runs that take the panel kernel must have read one, and none with
+// ZJ_QUANT_PANEL_SCALES=0. Shapes: odd N (partial strips of 4 and panels of 16 weight rows, split over 1 and 2
+// threads), N = 50 (three whole panels and a partial one), K = 32·k with k = 1, 2, 3, 5, 6, 7, 9, 28 (an odd last
+// block without its pair, and 1–3 blocks past the last whole group of 4), zero rows and blocks, wide value ranges.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
