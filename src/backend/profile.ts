@@ -32,21 +32,25 @@ function cpuMsNow(): number {
   return (u.user + u.system) / 1000;
 }
 
+const PREFILL_TAG = 'prefill: ';
+
 /**
  * Run fn as the named phase (timed only while a profile is on). Kernels run inside a phase given `kernelTag` (and
- * inside 'prefill') are filed under that prefix, apart from the same kernels elsewhere.
+ * inside 'prefill') are filed under that prefix, apart from the same kernels elsewhere; so are phases run inside
+ * 'prefill' (its attention over the cache is 'prefill: attend', not part of the decode steps' 'attend').
  */
 export function phase<T>(name: string, fn: () => T, kernelTag?: string): T {
   const p = active;
   if (!p) return fn();
   const w0 = performance.now(), c0 = cpuMsNow(), tag = p.tag;
-  if (name === 'prefill') p.tag = 'prefill: ';
+  const key = tag === PREFILL_TAG ? PREFILL_TAG + name : name;
+  if (name === 'prefill') p.tag = PREFILL_TAG;
   else if (kernelTag !== undefined) p.tag = kernelTag;
   try {
     return fn();
   } finally {
     p.tag = tag;
-    p.add(p.phases, name, performance.now() - w0, cpuMsNow() - c0);
+    p.add(p.phases, key, performance.now() - w0, cpuMsNow() - c0);
   }
 }
 

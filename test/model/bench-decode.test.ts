@@ -63,6 +63,9 @@ test('bench decode --profile reports per-phase and per-kernel times of the decod
   assert.equal(p.steps, 8);
   for (const k of ['prefill', 'forward', 'head', 'attend', 'sample', 'logprob']) assert.ok(p.phases[k]?.calls > 0, `phase ${k}: ${JSON.stringify(p.phases)}`);
   assert.equal(p.phases.forward.calls, 8);
+  // one layer: the decode steps' attention once a step; the prefill's is filed apart
+  assert.equal(p.phases.attend.calls, 8, JSON.stringify(p.phases));
+  assert.ok(p.phases['prefill: attend']?.calls > 0, JSON.stringify(p.phases));
   // the decode matvecs are filed by shape: 2 rows against the q8_0 head (V = 2048, C = 128), once per step
   assert.equal(p.kernels['matvec 2×2048×128 q8_0']?.calls, 8, Object.keys(p.kernels).join(' | '));
   assert.ok(Object.keys(p.kernels).some((k) => k.startsWith('prefill: ')));
