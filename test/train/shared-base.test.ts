@@ -120,6 +120,20 @@ test('a LoRA reward model on the same base: one base copy, and every role equals
   } finally { rmSync(root, { recursive: true, force: true }); }
 });
 
+test('model.kvCache reaches the RL policy: its rollouts cache bf16 when asked, f32 by default', () => {
+  const root = mkdtempSync(join(tmpdir(), 'zj-share-'));
+  try {
+    const dirs = makeDirs(root);
+    const o = { sftDir: dirs.sft, rmDir: dirs.rm, where: 'test', adapter: { name: 'ppo', config: LORA, seed: 1, initSeed: 6 } };
+    const plain = loadRlModels(o).policy;
+    assert.equal(plain.kvCacheDType, 'f32');
+    assert.ok(plain.newCache(1, 8).k[0] instanceof Float32Array);
+    const bf16 = loadRlModels({ ...o, kvCache: 'bf16' }).policy;
+    assert.equal(bf16.kvCacheDType, 'bf16');
+    assert.ok(bf16.newCache(1, 8).k[0] instanceof Uint16Array);
+  } finally { rmSync(root, { recursive: true, force: true }); }
+});
+
 test('a continued-pre-training adapter both stages carry is one shared adapter, on in every role', () => {
   const root = mkdtempSync(join(tmpdir(), 'zj-share-'));
   try {
