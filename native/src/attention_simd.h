@@ -104,10 +104,6 @@ struct Mat {
   int64_t ld;
 };
 
-// n rows of D floats (row stride ld) as an operand whose rows hold whole vectors: the source itself when D is a
-// multiple of W and no row is masked (no copy), else a zero-padded copy in scratch (n x Dp). Given a key bias,
-// rows of masked keys (bias -inf) are zeros in the copy: a masked key's values must not reach a product, since
-// P = 0 there does not cancel them when they are NaN (an unwritten KV-cache slot).
 // A cache element as f32: itself, or bf16 bits widened (exact: they are an f32's upper half).
 static inline float as_f32(float x) { return x; }
 static inline float as_f32(uint16_t h) { return bf16_to_f32(h); }
@@ -127,6 +123,10 @@ static Mat copy_padded_rows(const T* src, int64_t ld, int64_t n, int64_t D, int6
   return Mat{scratch, Dp};
 }
 
+// n rows of D floats (row stride ld) as an operand whose rows hold whole vectors: the source itself when D is a
+// multiple of W and no row is masked (no copy), else a zero-padded copy in scratch (n x Dp). Given a key bias,
+// rows of masked keys (bias -inf) are zeros in the copy: a masked key's values must not reach a product, since
+// P = 0 there does not cancel them when they are NaN (an unwritten KV-cache slot).
 static Mat padded_rows(const float* src, int64_t ld, int64_t n, int64_t D, int64_t Dp, float* scratch,
                        const float* masked_bias = nullptr) {
   if (D == Dp && !masked_bias) return Mat{(float*)src, ld};

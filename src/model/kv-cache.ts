@@ -32,6 +32,8 @@ export class KvCache {
   private anyPadding = false;
   /** the kernel's log-sum-exp output, unused here (no backward through the cache) */
   private lse = new Float32Array(0);
+  /** a bf16 cache's new keys then values, rounded before they are stored (grows only; reused by every layer) */
+  private rounded = new Uint16Array(0);
 
   constructor(readonly numLayers: number, readonly batch: number, readonly capacity: number,
     readonly numKvHeads: number, readonly headDim: number, readonly dtype: KvCacheDType = 'f32') {
@@ -110,7 +112,9 @@ export class KvCache {
     const kern = backend();
     let kd: Float32Array | Uint16Array = k.f32('KvCache'), vd: Float32Array | Uint16Array = v.f32('KvCache');
     if (this.dtype === 'bf16') {  // round once, then store the bits as the f32 path stores floats
-      const k16 = new Uint16Array(kd.length), v16 = new Uint16Array(vd.length);
+      const n = kd.length;
+      if (this.rounded.length < 2 * n) this.rounded = new Uint16Array(2 * n);
+      const k16 = this.rounded.subarray(0, n), v16 = this.rounded.subarray(n, 2 * n);
       kern.castF32ToBf16(kd as Float32Array, k16);
       kern.castF32ToBf16(vd as Float32Array, v16);
       kd = k16;
