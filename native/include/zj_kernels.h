@@ -14,6 +14,11 @@
 //   ZJ_W_Q8_0  per row K/32 blocks of 34 bytes: f16 scale d (little-endian), then int8 q[32];  W = d · q[j]
 //   ZJ_W_Q4_0  per row K/32 blocks of 18 bytes: f16 scale d, then uint8 qs[16];
 //              W[j] = d · ((qs[j] & 15) − 8),  W[j + 16] = d · ((qs[j] >> 4) − 8)  for j < 16
+//   ZJ_W_Q8_0_P16, ZJ_W_Q4_0_P16  the same blocks interleaved by panels of 16 rows (N a multiple of 16): panel p
+//              (rows 16p .. 16p + 15) is K/32 groups, one per block b, each 16 f16 scales (row 16p + i's d at i),
+//              then the rows' block bytes (q8_0: 32 int8, q4_0: 16 qs) as 4-byte chunks, chunk c of all 16 rows in
+//              turn (row i's bytes 4c .. 4c + 3 at 64c + 4i): 16 · 34 or 16 · 18 bytes a group, the same total as
+//              the row layout. The AVX-512 VNNI panel kernel reads it without regrouping (zj_quant_to_panels).
 // (llama.cpp's block_q8_0 / block_q4_0, ggml/src/ggml-common.h; quantized K is a multiple of 32 and blocks are
 // unaligned, so kernels load them with unaligned loads.) Quantizing follows llama.cpp's reference quantizers
 // (quantize_row_q8_0_ref: d = amax/127, q = roundf(x/d); quantize_row_q4_0_ref: d = max/−8 with max the signed
@@ -25,7 +30,7 @@
 extern "C" {
 #endif
 
-enum zj_wformat { ZJ_W_F32 = 0, ZJ_W_BF16 = 1, ZJ_W_Q8_0 = 2, ZJ_W_Q4_0 = 3 };
+enum zj_wformat { ZJ_W_F32 = 0, ZJ_W_BF16 = 1, ZJ_W_Q8_0 = 2, ZJ_W_Q4_0 = 3, ZJ_W_Q8_0_P16 = 4, ZJ_W_Q4_0_P16 = 5 };
 
 // ---- GEMM (gemm.cc + isa files) -------------------------------------------------------------
 // out[b] = alpha * op(A[b]) @ op(B[b]) + beta * out[b]   for b in [0, batch)
@@ -53,6 +58,13 @@ int zj_matvec_reads_panel_scales(int64_t M, int64_t N, int64_t K, int w_format);
 // A q8_0 / q4_0 weight's block scales (f16 bits) regrouped by panels of 16 rows: out[((n / 16) · K/32 + b) · 16 +
 // n % 16] = row n's block b scale, rows past N zero (ceil(N/16) · 16 · K/32 values).
 void zj_quant_panel_scales(const uint8_t* W, int w_format, int64_t N, int64_t K, uint16_t* out);
+// 1 when zj_matvec on this machine reads the panel layout of w_format (ZJ_W_Q8_0 or ZJ_W_Q4_0) with its panel
+// kernel (AVX-512 VNNI; not under ZJ_QUANT_PANEL=0 or ZJ_QUANT_INTERLEAVE=0); elsewhere it refuses that layout.
+int zj_quant_panels_supported(int w_format);
+// (N, K) weight in the row layout of format (ZJ_W_Q8_0 / ZJ_W_Q4_0) → the same bytes in its panel layout, and back
+// (N a multiple of 16; out the same size as W: W itself (in place), or not overlapping it).
+void zj_quant_to_panels(const uint8_t* W, int format, int64_t N, int64_t K, uint8_t* out);
+void zj_quant_from_panels(const uint8_t* W, int format, int64_t N, int64_t K, uint8_t* out);
 
 // ---- weight formats (quant.cc, quant_q8_0.cc, quant_q4_0.cc) ----------------------------------------------
 // x (N, K), f32 or bf16 bits (x_bf16), → N · K/32 blocks of format (ZJ_W_Q8_0 or ZJ_W_Q4_0), byte-exact with

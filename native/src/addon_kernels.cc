@@ -82,15 +82,27 @@ int64_t elements(const std::vector<int64_t>& shape) {
   return n;
 }
 
-// Quantized formats by name, for the (de)quantize glue.
-int quant_format(const Args& a, size_t i) {
-  char name[8] = {0};
+// Quantized formats by name, for the (de)quantize glue: the row layouts, or with panels also their panel layouts.
+int quant_format(const Args& a, size_t i, bool panels = false) {
+  char name[16] = {0};
   size_t n = 0;
   if (napi_get_value_string_utf8(a.env, a.argv[i], name, sizeof name, &n) != napi_ok) a.fail("fmt must be a string");
   const std::string s(name, n);
   if (s == "q8_0") return ZJ_W_Q8_0;
   if (s == "q4_0") return ZJ_W_Q4_0;
-  a.fail("fmt must be 'q8_0' or 'q4_0', got '" + s + "'");
+  if (panels && s == "q8_0x16") return ZJ_W_Q8_0_P16;
+  if (panels && s == "q4_0x16") return ZJ_W_Q4_0_P16;
+  a.fail(std::string("fmt must be 'q8_0' or 'q4_0'") + (panels ? " (or 'q8_0x16' / 'q4_0x16')" : "") + ", got '" +
+         s + "'");
+}
+
+// A panel-layout weight where this machine's matvec lacks the kernel that reads it: refused, since the slow way
+// round (back to rows for every call) would look like a working fast path.
+void check_panels_readable(const Args& a, int format) {
+  if ((format == ZJ_W_Q8_0_P16 || format == ZJ_W_Q4_0_P16) &&
+      !zj_quant_panels_supported(format == ZJ_W_Q8_0_P16 ? ZJ_W_Q8_0 : ZJ_W_Q4_0))
+    a.fail("the panel layouts (q8_0x16 / q4_0x16) need the AVX-512 VNNI panel kernel, which this process does not "
+           "take (see quantPanelsSupported); keep the weight in its row layout here");
 }
 
 // A panel-scale table (zj_quant_panel_scales) of an (N, K) weight: a Uint16Array of exactly its length, since a
@@ -364,7 +376,26 @@ const Glue kQuant[] = {
          if (w.format != ZJ_W_Q8_0 && w.format != ZJ_W_Q4_0) a.fail("panelScales is for q8_0 / q4_0 weights only");
          scales = panel_scales_arg(a, 7, N, K);
        }
+       check_panels_readable(a, w.format);
        zj_matvec(M, N, K, x, w.data, w.format, a.f32(6, count(a, {M, N})), scales);
+     }},
+    {"quantPanelsSupported(fmt)", [](const Args& a) { a.returns_bool(zj_quant_panels_supported(quant_format(a, 0)) != 0); }},
+    // w (N, K) in fmt's row layout → out in its panel layout, and back; N a multiple of 16; out may be w (in place)
+    {"quantToPanels(w, fmt, N, K, out)", [](const Args& a) {
+       const int64_t N = dim(a, 2), K = dim(a, 3);
+       const int fmt = quant_format(a, 1);
+       if (N % 16) a.fail("N must be a multiple of 16 (whole panels), got " + std::to_string(N));
+       const WeightArg w = weight_arg(a, 0, 1, N, K);
+       const WeightArg o = weight_arg(a, 4, 1, N, K);
+       zj_quant_to_panels((const uint8_t*)w.data, fmt, N, K, (uint8_t*)o.data);
+     }},
+    {"quantFromPanels(w, fmt, N, K, out)", [](const Args& a) {
+       const int64_t N = dim(a, 2), K = dim(a, 3);
+       const int fmt = quant_format(a, 1);
+       if (N % 16) a.fail("N must be a multiple of 16 (whole panels), got " + std::to_string(N));
+       const WeightArg w = weight_arg(a, 0, 1, N, K);
+       const WeightArg o = weight_arg(a, 4, 1, N, K);
+       zj_quant_from_panels((const uint8_t*)w.data, fmt, N, K, (uint8_t*)o.data);
      }},
     {"matvecReadsPanelScales(M, N, K, fmt)", [](const Args& a) {
        a.returns_bool(zj_matvec_reads_panel_scales(dim(a, 0), dim(a, 1), dim(a, 2), quant_format(a, 3)) != 0);
@@ -385,7 +416,7 @@ const Glue kQuant[] = {
      }},
     {"dequantizeRows(w, fmt, N, K, out)", [](const Args& a) {
        const int64_t N = dim(a, 2), K = dim(a, 3);
-       const int fmt = quant_format(a, 1);
+       const int fmt = quant_format(a, 1, true);
        const WeightArg w = weight_arg(a, 0, 1, N, K);
        zj_dequantize_rows((const uint8_t*)w.data, fmt, N, K, a.f32(4, count(a, {N, K})));
      }},

@@ -498,7 +498,7 @@ extern "C" void zj_gemm(int64_t batch, int64_t M, int64_t N, int64_t K, const vo
                         int64_t aStride, const void* B, int b_format, int transB, int64_t bStride, float* out,
                         float alpha, float beta, int bf16_compute) {
   using namespace zj;
-  const int b_quant = b_format == ZJ_W_Q8_0 || b_format == ZJ_W_Q4_0 ? b_format : 0;
+  const int b_quant = b_format >= ZJ_W_Q8_0 && b_format <= ZJ_W_Q4_0_P16 ? b_format : 0;
   const int b_bf16 = b_format == ZJ_W_BF16;
   if (b_quant) bStride = 0;  // one weight (the glue rejects anything else)
   if (batch <= 0 || M <= 0 || N <= 0) return;

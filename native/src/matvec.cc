@@ -39,7 +39,7 @@ extern "C" void zj_matvec(int64_t M, int64_t N, int64_t K, const float* x, const
     std::memset(out, 0, sizeof(float) * M * N);
     return;
   }
-  if (w_format == ZJ_W_Q8_0 || w_format == ZJ_W_Q4_0) {
+  if (w_format >= ZJ_W_Q8_0 && w_format <= ZJ_W_Q4_0_P16) {  // the block formats: quant.cc
     zj::matvec_quant(M, N, K, x, (const uint8_t*)W, w_format, out, panel_scales);
     return;
   }

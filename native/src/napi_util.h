@@ -177,22 +177,25 @@ inline WeightArg weight_arg(const Args& a, size_t wi, size_t fi, int64_t rows, i
     else if (t == napi_uint16_array) fmt = 1;
     else fmt = -1, fail("a byte weight needs its format ('q8_0' or 'q4_0') named");
   } else {
-    char name[8] = {0};
+    char name[16] = {0};
     size_t n = 0;
     if (napi_get_value_string_utf8(a.env, a.argv[fi], name, sizeof name, &n) != napi_ok)
       a.fail_arg(fi, "must be a weight format string");
     const std::string s(name, n);
-    fmt = s == "f32" ? 0 : s == "bf16" ? 1 : s == "q8_0" ? 2 : s == "q4_0" ? 3 : -1;
-    if (fmt < 0) a.fail("unknown weight format '" + s + "' (f32, bf16, q8_0 or q4_0)" + a.aka(fi));
+    fmt = s == "f32" ? 0 : s == "bf16" ? 1 : s == "q8_0" ? 2 : s == "q4_0" ? 3 : s == "q8_0x16" ? 4 : s == "q4_0x16" ? 5 : -1;
+    if (fmt < 0) a.fail("unknown weight format '" + s + "' (f32, bf16, q8_0, q4_0, q8_0x16 or q4_0x16)" + a.aka(fi));
   }
   const napi_typedarray_type want = fmt == 0 ? napi_float32_array : fmt == 1 ? napi_uint16_array : napi_uint8_array;
-  static const char* const names[] = {"f32", "bf16", "q8_0", "q4_0"};
-  static const char* const arrays[] = {"Float32Array", "Uint16Array", "Uint8Array", "Uint8Array"};
+  static const char* const names[] = {"f32", "bf16", "q8_0", "q4_0", "q8_0x16", "q4_0x16"};
+  static const char* const arrays[] = {"Float32Array", "Uint16Array", "Uint8Array", "Uint8Array", "Uint8Array",
+                                       "Uint8Array"};
   if (t != want) fail(std::string("a ") + names[fmt] + " weight must be a " + arrays[fmt]);
   double need = (double)rows * (double)cols;
   if (fmt >= 2) {
     if (cols % 32) fail(std::string(names[fmt]) + " rows need a multiple of 32 values, got " + std::to_string(cols));
-    need = need / 32 * (fmt == 2 ? 34 : 18);
+    if (fmt >= 4 && rows % 16)
+      fail(std::string(names[fmt]) + " holds whole panels of 16 rows, got " + std::to_string(rows) + " rows");
+    need = need / 32 * (fmt == 2 || fmt == 4 ? 34 : 18);
   }
   if ((double)len < need)
     fail(std::string(names[fmt]) + " weight " + std::to_string(rows) + "×" + std::to_string(cols) + " needs " +

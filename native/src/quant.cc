@@ -20,7 +20,28 @@ static bool use_avx2_int8() {
   return cpu_isa() == ISA_AVX2 || (cpu_isa() == ISA_AVX512 && !cpu_has_avx512vnni());
 }
 
+// Values [c0, c1) of row r of a panel-layout weight (zj_kernels.h): each block's scale and bytes gathered from its
+// group back into a row-layout block, then dequantized as one. Only the embedding gather and the GEMM packers come
+// here (a few rows a step, or once per prefill chunk), so plain code suffices.
+static void dequant_panel_row_range(const uint8_t* W, int format, int64_t K, int64_t r, int64_t c0, int64_t c1,
+                                    float* dst) {
+  const int64_t nb = K / kQk, bytes = block_bytes(format), lane = r % 16;
+  const uint8_t* panel = W + (r / 16) * 16 * nb * bytes;
+  uint8_t blk[kQ8Bytes];
+  float vals[kQk];
+  for (int64_t b = c0 / kQk; b * kQk < c1; b++) {
+    const uint8_t* g = panel + b * 16 * bytes;
+    blk[0] = g[2 * lane], blk[1] = g[2 * lane + 1];
+    for (int64_t c = 0; c < (bytes - 2) / 4; c++) std::memcpy(blk + 2 + 4 * c, g + 32 + 64 * c + 4 * lane, 4);
+    if (is_q8_blocks(format)) dequant_range_q8_0(blk, 0, kQk, vals);
+    else dequant_range_q4_0(blk, 0, kQk, vals);
+    const int64_t lo = std::max(c0, b * kQk), hi = std::min(c1, (b + 1) * kQk);
+    std::memcpy(dst + (lo - c0), vals + (lo - b * kQk), sizeof(float) * (size_t)(hi - lo));
+  }
+}
+
 void dequant_row_range(const void* W, int format, int64_t K, int64_t r, int64_t c0, int64_t c1, float* dst) {
+  if (is_panel_layout(format)) return dequant_panel_row_range((const uint8_t*)W, format, K, r, c0, c1, dst);
   switch (format) {
     case ZJ_W_F32: std::memcpy(dst, (const float*)W + r * K + c0, sizeof(float) * (size_t)(c1 - c0)); return;
     case ZJ_W_BF16: {
@@ -157,8 +178,58 @@ bool matvec_quant_takes_panel(int64_t M, int64_t N, int64_t K, int format) {
 #endif
 }
 
+// ZJ_QUANT_INTERLEAVE=0: callers are told the panel layout is not taken, so weights stay in the row layout (A/B
+// runs against the regrouping kernels).
+static bool interleave_enabled() {
+  static const bool v = [] {
+    const char* e = std::getenv("ZJ_QUANT_INTERLEAVE");
+    return !(e && e[0] == '0');
+  }();
+  return v;
+}
+
+static bool quant_panels_supported() {
+#if defined(__x86_64__) || defined(_M_X64)
+  return use_avx512_int8() && panel_enabled() && interleave_enabled();
+#else
+  return false;
+#endif
+}
+
+// A panel-layout weight: every M takes the panel kernel (one row too: the layout streams as well as the row kernels
+// read theirs), x packed and served at most 1,024 rows at a time, as the row layout's panel kernel is used up to
+// that size (past it, re-reading all of x for every panel costs more than its regrouping saved).
+// Without the kernel (the glue refuses that; a C caller might not) the weight goes back to rows for the call: slow,
+// but the same numbers.
+static void matvec_quant_panels(int64_t M, int64_t N, int64_t K, const float* x, const uint8_t* W, int format,
+                                float* out) {
+  const int base = is_q8_blocks(format) ? ZJ_W_Q8_0 : ZJ_W_Q4_0;
+#if defined(__x86_64__) || defined(_M_X64)
+  if (use_avx512_int8()) {
+    const quant_p16_fn rows = base == ZJ_W_Q8_0 ? matvec_q8_0_p16_avx512 : matvec_q4_0_p16_avx512;
+    const int64_t grain = (65536 + K - 1) / K;  // at least ~64k weights per chunk of the pool, in whole panels
+    for (int64_t m0 = 0; m0 < M; m0 += 1024) {
+      const int64_t Ms = std::min<int64_t>(1024, M - m0);
+      const QuantBatchBufs s = batch_act_buffers_avx512(Ms, K);
+      parallel_for((Ms + 7) / 8, std::max<int64_t>(1, 4096 / K), [&](int64_t g0, int64_t g1, int) {
+        pack_act_groups_avx512(x + m0 * K, Ms, K, base, g0, g1, s.x, s.corr, s.dx);
+      });
+      const QuantBatchAct a{s.x, s.corr, s.dx};
+      parallel_for(N / 16, (grain + 15) / 16, [&](int64_t p0, int64_t p1, int) {
+        rows(Ms, K, N, a, W, out + m0 * N, p0 * 16, p1 * 16);
+      });
+    }
+    return;
+  }
+#endif
+  std::vector<uint8_t> rows_layout((size_t)(N * (K / kQk) * block_bytes(base)));
+  zj_quant_from_panels(W, base, N, K, rows_layout.data());
+  matvec_quant(M, N, K, x, rows_layout.data(), base, out, nullptr);
+}
+
 void matvec_quant(int64_t M, int64_t N, int64_t K, const float* x, const uint8_t* W, int format, float* out,
                   const uint16_t* panel_scales) {
+  if (is_panel_layout(format)) return matvec_quant_panels(M, N, K, x, W, format, out);
   const int64_t nb = K / kQk;
 #if defined(__x86_64__) || defined(_M_X64)
   if (takes_batch(M, N, K, format)) {
@@ -246,6 +317,47 @@ extern "C" void zj_quant_panel_scales(const uint8_t* W, int w_format, int64_t N,
     const uint8_t* src = W + n * nb * bytes;
     for (int64_t b = 0; b < nb; b++) std::memcpy(dst + b * 16, src + b * bytes, 2);
   }
+}
+
+extern "C" int zj_quant_panels_supported(int w_format) {
+  return (w_format == ZJ_W_Q8_0 || w_format == ZJ_W_Q4_0) && quant_panels_supported() ? 1 : 0;
+}
+
+// Block b of row n moves to group b of panel n / 16: its scale to slot n % 16, its 4-byte chunks to chunk c's slot.
+// to_panels and from_panels are the two directions of the one mapping. A panel's 16 rows occupy the same bytes in
+// both layouts, so W == out works a panel at a time through a copy of it (loading a model repacks in place).
+template <bool kToPanels>
+static void panel_repack(const uint8_t* W, int format, int64_t N, int64_t K, uint8_t* out) {
+  const int64_t nb = K / kQk, bytes = block_bytes(format), chunks = (bytes - 2) / 4, pb = 16 * nb * bytes;
+  parallel_for(N / 16, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, nb)), [&](int64_t p0, int64_t p1, int) {
+    thread_local std::vector<uint8_t> copy;
+    for (int64_t p = p0; p < p1; p++) {
+      const uint8_t* src = W + p * pb;
+      uint8_t* dst = out + p * pb;
+      if (src == dst) {
+        copy.assign(src, src + pb);
+        src = copy.data();
+      }
+      for (int64_t i = 0; i < 16; i++)
+        for (int64_t b = 0; b < nb; b++) {
+          const int64_t ro = (i * nb + b) * bytes, go = b * 16 * bytes;  // within the panel
+          auto move = [&](int64_t row_off, int64_t group_off, size_t len) {
+            if (kToPanels) std::memcpy(dst + go + group_off, src + ro + row_off, len);
+            else std::memcpy(dst + ro + row_off, src + go + group_off, len);
+          };
+          move(0, 2 * i, 2);
+          for (int64_t c = 0; c < chunks; c++) move(2 + 4 * c, 32 + 64 * c + 4 * i, 4);
+        }
+    }
+  });
+}
+
+extern "C" void zj_quant_to_panels(const uint8_t* W, int format, int64_t N, int64_t K, uint8_t* out) {
+  if (N > 0 && K > 0) panel_repack<true>(W, format, N, K, out);
+}
+
+extern "C" void zj_quant_from_panels(const uint8_t* W, int format, int64_t N, int64_t K, uint8_t* out) {
+  if (N > 0 && K > 0) panel_repack<false>(W, format, N, K, out);
 }
 
 extern "C" void zj_quantize_rows(const void* x, int x_bf16, int64_t N, int64_t K, int format, uint8_t* out) {

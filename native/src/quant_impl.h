@@ -13,7 +13,10 @@ constexpr int64_t kQk = 32;              // values per block
 constexpr int64_t kQ8Bytes = 34;         // block_q8_0: f16 d + 32 int8
 constexpr int64_t kQ4Bytes = 18;         // block_q4_0: f16 d + 16 bytes of nibbles
 
-inline int64_t block_bytes(int format) { return format == 2 ? kQ8Bytes : kQ4Bytes; }  // ZJ_W_Q8_0 = 2
+// ZJ_W_Q8_0 = 2 and ZJ_W_Q8_0_P16 = 4 hold q8_0 blocks; ZJ_W_Q4_0 = 3 and ZJ_W_Q4_0_P16 = 5 q4_0 ones.
+inline bool is_q8_blocks(int format) { return format == 2 || format == 4; }
+inline bool is_panel_layout(int format) { return format == 4 || format == 5; }
+inline int64_t block_bytes(int format) { return is_q8_blocks(format) ? kQ8Bytes : kQ4Bytes; }
 
 inline uint16_t load_u16(const uint8_t* p) { return (uint16_t)(p[0] | (p[1] << 8)); }
 
@@ -105,6 +108,14 @@ void matvec_q8_0_panel_avx512(int64_t M, int64_t K, int64_t N, const QuantBatchA
                               const uint16_t* scales, float* out, int64_t n0, int64_t n1);
 void matvec_q4_0_panel_avx512(int64_t M, int64_t K, int64_t N, const QuantBatchAct& a, const uint8_t* W,
                               const uint16_t* scales, float* out, int64_t n0, int64_t n1);
+// The same kernel over a weight in the interleaved panel layout (ZJ_W_*_P16): N a multiple of 16, any M (the
+// driver hands it at most 1,024 rows of x at a time), rows [n0, n1) whole panels.
+using quant_p16_fn = void (*)(int64_t M, int64_t K, int64_t N, const QuantBatchAct& a, const uint8_t* W, float* out,
+                              int64_t n0, int64_t n1);
+void matvec_q8_0_p16_avx512(int64_t M, int64_t K, int64_t N, const QuantBatchAct& a, const uint8_t* W, float* out,
+                            int64_t n0, int64_t n1);
+void matvec_q4_0_p16_avx512(int64_t M, int64_t K, int64_t N, const QuantBatchAct& a, const uint8_t* W, float* out,
+                            int64_t n0, int64_t n1);
 // The prefill product (avx512/quant_tiles_avx512.cc, VNNI only, any M; taken above 16 rows): the same packed x,
 // weight rows [n0, n1) taken a tile at a time (sized for L2), unpacked, and dotted with every 16 rows of x.
 void matmul_q8_0_tiles_avx512(int64_t M, int64_t K, int64_t N, const QuantBatchAct& a, const uint8_t* W, float* out,

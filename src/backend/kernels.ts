@@ -11,8 +11,8 @@
 //
 // Weight formats (WeightFormat, src/tensor/dtype.ts): a weight buffer is f32, bf16 bits, or q8_0 / q4_0 blocks
 // (bytes); kernels that take weights take the format beside the buffer, since a Uint8Array cannot tell.
-import type { QuantDType, WeightFormat } from '../tensor/dtype.js';
-export type { QuantDType, WeightFormat } from '../tensor/dtype.js';
+import type { BlockDType, QuantDType, StorageFormat, WeightFormat } from '../tensor/dtype.js';
+export type { BlockDType, QuantDType, StorageFormat, WeightFormat } from '../tensor/dtype.js';
 
 export type F32 = Float32Array;
 /** bf16 values stored as their upper 16 bits. */
@@ -43,7 +43,7 @@ export interface Kernels {
   gemm(batch: number, M: number, N: number, K: number,
     a: F32 | BF16, transA: boolean, aStride: number,
     b: Weight, transB: boolean, bStride: number,
-    out: F32, alpha: number, beta: number, bf16Compute: boolean, bFormat?: WeightFormat): void;
+    out: F32, alpha: number, beta: number, bf16Compute: boolean, bFormat?: StorageFormat): void;
 
   /**
    * out[m, n] = Σ_k x[m, k] · w[n, k]: few rows of x against HF [out, in] weights (decoding), no packing.
@@ -51,7 +51,15 @@ export interface Kernels {
    * panelScales (q8_0 / q4_0 only): w's quantPanelScales table, read where matvecReadsPanelScales says so; the result
    * is the same with or without it.
    */
-  matvec(M: number, N: number, K: number, x: F32, w: Weight, wFormat: WeightFormat, out: F32, panelScales?: F16 | null): void;
+  matvec(M: number, N: number, K: number, x: F32, w: Weight, wFormat: StorageFormat, out: F32, panelScales?: F16 | null): void;
+  /**
+   * Whether matvec reads fmt's panel layout (q8_0x16 / q4_0x16) with a kernel made for it: the native AVX-512 VNNI
+   * panel kernel. Elsewhere the layout is only for tests (the reference) or refused (other native ISAs).
+   */
+  quantPanelsSupported(fmt: QuantDType): boolean;
+  /** w (N, K) of fmt in the row layout → out in its panel layout (N a multiple of 16; same byte count), and back; out may be w (in place). */
+  quantToPanels(w: U8, fmt: QuantDType, N: number, K: number, out: U8): void;
+  quantFromPanels(w: U8, fmt: QuantDType, N: number, K: number, out: U8): void;
   /** Whether matvec of this shape reads a panelScales table it is given (a layout of the native panel kernel). */
   matvecReadsPanelScales(M: number, N: number, K: number, fmt: QuantDType): boolean;
   /**
@@ -63,7 +71,7 @@ export interface Kernels {
   /** N rows of K values (f32 or bf16) → N · K/32 blocks of fmt, llama.cpp's reference quantizer rules. */
   quantizeRows(x: F32 | BF16, N: number, K: number, fmt: QuantDType, out: U8): void;
   /** N · K/32 blocks of fmt → N rows of K f32 values. */
-  dequantizeRows(w: U8, fmt: QuantDType, N: number, K: number, out: F32): void;
+  dequantizeRows(w: U8, fmt: BlockDType, N: number, K: number, out: F32): void;
 
   /** out (contiguous over shape) = a op b read through element strides (0 broadcasts). */
   binary(op: number, a: F32, b: F32, out: F32, shape: readonly number[], aStrides: readonly number[], bStrides: readonly number[]): void;
@@ -128,7 +136,7 @@ export interface Kernels {
    */
   argmaxRows(logits: F32, out: I32, N: number, V: number): void;
   /** out[n] = row ids[n] of weight (V, C) in any format, as f32. */
-  embeddingForward(weight: Weight, wFormat: WeightFormat, ids: I32, out: F32, N: number, C: number, V: number): void;
+  embeddingForward(weight: Weight, wFormat: StorageFormat, ids: I32, out: F32, N: number, C: number, V: number): void;
   /** dWeight[ids[n]] += dOut[n]; dWeight is not cleared. */
   embeddingBackward(ids: I32, dOut: F32, dWeight: F32, N: number, C: number, V: number): void;
 

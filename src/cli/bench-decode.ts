@@ -18,6 +18,7 @@ import { generate } from '../model/generate.js';
 import { formatProfile, startProfile, stopProfile, type ProfileReport } from '../backend/profile.js';
 import { writeRandomGguf } from '../model/gguf-random.js';
 import { loadGguf } from '../model/gguf-load.js';
+import { toDecodeLayout } from '../model/decode-layout.js';
 import { bytesByDType } from '../model/weights.js';
 import { WEIGHT_FORMATS, type WeightFormat } from '../tensor/dtype.js';
 import { backendInfo } from '../backend/index.js';
@@ -169,6 +170,7 @@ export async function benchDecode(argv: string[]): Promise<number> {
     const warnings: string[] = [];
     const t0 = performance.now();
     const md = loadGguf(ggufPath, { weights: 'auto', warn: (l) => warnings.push(l) });
+    toDecodeLayout(md.model);  // as chat / serve / eval load it
     const loadSeconds = (performance.now() - t0) / 1000;
     const model = md.model;
     model.kvCacheDType = f['kv-cache'] as KvCacheDType;

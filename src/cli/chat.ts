@@ -45,7 +45,7 @@ export const chatCommand: Command = {
       return 0;
     }
     if (!f.model) throw new UsageError('[chat] --model is required');
-    const md = loadModel(f.model, { adapters: !f['no-adapters'], weights: parseWeightsOption(f.weights, 'chat'), kvCache: f['kv-cache'] as KvCacheDType });
+    const md = loadModel(f.model, { adapters: !f['no-adapters'], weights: parseWeightsOption(f.weights, 'chat'), kvCache: f['kv-cache'] as KvCacheDType, forDecode: true });
     const tok = await tokenizerOf(md);
     if (!tok) throw new Error(`[chat] ${md.dir} has no tokenizer (tokenizer.json, or tokenizer.ggml.* in a GGUF file)`);
     const g = md.generation;

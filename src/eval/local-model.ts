@@ -82,7 +82,7 @@ function continuationLogProbs(md: ModelDir, ids: number[], from: number): number
 const SAMPLING_KEYS = ['doSample', 'temperature', 'topK', 'topP', 'repetitionPenalty'] as const;
 
 export async function loadLocalModel(path: string, opts: LocalModelOptions = {}): Promise<LocalModel> {
-  const md = loadModel(path, { weights: opts.weights ?? 'auto', kvCache: opts.kvCache ?? 'f32' });
+  const md = loadModel(path, { weights: opts.weights ?? 'auto', kvCache: opts.kvCache ?? 'f32', forDecode: true });
   const tok = await tokenizerOf(md);
   if (!tok) throw new Error(`[eval local-model] ${md.dir}: no tokenizer (tokenizer.json, or tokenizer.ggml.* in a GGUF file)`);
   const template = opts.template ?? (tok.config.chatTemplate ? 'default' : 'ziya');

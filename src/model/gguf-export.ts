@@ -20,6 +20,8 @@ import {
 import { fromBf16Array, toBf16Array, toF16Array } from './half.js';
 import { ROPE_FREQS, ropeScalingToGguf } from './gguf-rope.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { isPanelLayout } from '../tensor/dtype.js';
+import { backend } from '../backend/index.js';
 import { BYTE_TO_CHAR } from '../tokenizer/bytes.js';
 import { GPT2_PATTERN, QWEN2_PATTERN } from '../tokenizer/pre-tokenize.js';
 import { SP_COLLAPSE_PATTERN, SP_TRIM_PATTERN } from '../tokenizer/spm.js';
@@ -247,6 +249,11 @@ function valuesOf(t: Tensor): Float32Array {
   if (t.dtype === 'bf16') return fromBf16Array(t.data as Uint16Array);
   if (t.dtype === 'q8_0') return dequantizeQ8_0(t.data as Uint8Array, t.size);
   if (t.dtype === 'q4_0') return dequantizeQ4_0(t.data as Uint8Array, t.size);
+  if (isPanelLayout(t.dtype)) {  // a model loaded for decoding (decode-layout.ts)
+    const out = new Float32Array(t.size);
+    backend().dequantizeRows(t.data as Uint8Array, t.dtype, t.shape[0]!, t.shape[1]!, out);
+    return out;
+  }
   throw new Error(`[gguf export] cannot export a ${t.dtype} tensor`);
 }
 

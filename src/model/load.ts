@@ -3,6 +3,7 @@
 import { statSync } from 'node:fs';
 import { loadModelDir, type LoadOptions, type ModelDir } from './model-dir.js';
 import { loadGguf } from './gguf-load.js';
+import { toDecodeLayout } from './decode-layout.js';
 import { readGgufHeader } from './gguf.js';
 import { tokenizerFromGguf, tokenizerOfGgufJson } from './gguf-tokenizer.js';
 import { join } from 'node:path';
@@ -18,9 +19,11 @@ export function isGgufPath(path: string): boolean {
   }
 }
 
-/** A model directory or a GGUF file. */
+/** A model directory or a GGUF file; with forDecode, its quantized matrices in the decode layout (decode-layout.ts). */
 export function loadModel(path: string, opts: LoadOptions = {}): ModelDir {
-  return isGgufPath(path) ? loadGguf(path, opts) : loadModelDir(path, opts);
+  const md = isGgufPath(path) ? loadGguf(path, opts) : loadModelDir(path, opts);
+  if (opts.forDecode) toDecodeLayout(md.model);
+  return md;
 }
 
 /** The tokenizer of a model path without loading its weights (a GGUF file's header, or DIR/tokenizer.json). */

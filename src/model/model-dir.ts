@@ -83,6 +83,12 @@ export interface LoadOptions {
   warn?: (line: string) => void;
   /** what the model's decoding KV caches hold keys and values as (kv-cache.ts; default f32) */
   kvCache?: KvCacheDType;
+  /**
+   * The model only decodes (chat, serve, generation, evaluation, benchmarks): q8_0 / q4_0 matrices take the decode
+   * kernel's panel layout where the backend has it (decode-layout.ts; loadModel applies it). Not for models that
+   * train.
+   */
+  forDecode?: boolean;
 }
 
 const FILE_DTYPE: Record<StDtype, FileDType> = { F32: 'f32', F16: 'f16', BF16: 'bf16' };

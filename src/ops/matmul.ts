@@ -3,7 +3,7 @@
 // f32 accumulation) for mixed-precision training with f32 master weights. The second operand may be a weight in
 // any WeightFormat (f32, bf16, q8_0, q4_0): one dispatch here, so model code never branches on the format.
 import { Tensor, shapeStr } from '../tensor/tensor.js';
-import { isQuantized, type WeightFormat } from '../tensor/dtype.js';
+import { isQuantized, type StorageFormat } from '../tensor/dtype.js';
 import { backend } from '../backend/index.js';
 import { needsGrad, record } from './record.js';
 import { isGradEnabled } from '../autograd/grad-mode.js';
@@ -47,8 +47,8 @@ function operand(t: Tensor): Float32Array | Uint16Array {
   return t.data as Float32Array | Uint16Array;
 }
 
-/** The second operand's buffer and format: any WeightFormat; a quantized one must be a single 2-D weight. */
-function weightOperand(t: Tensor): { data: Float32Array | Uint16Array | Uint8Array; fmt: WeightFormat } {
+/** The second operand's buffer and format: any WeightFormat (or its panel layout); a quantized one must be a single 2-D weight. */
+function weightOperand(t: Tensor): { data: Float32Array | Uint16Array | Uint8Array; fmt: StorageFormat } {
   if (!isQuantized(t.dtype)) return { data: operand(t), fmt: t.dtype === 'bf16' ? 'bf16' : 'f32' };
   if (t.rank !== 2) throw new Error(`[matmul] a ${t.dtype} operand must be a 2-D weight, got ${shapeStr(t.shape)}`);
   assertFrozen(t, 'matmul');

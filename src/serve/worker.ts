@@ -19,7 +19,7 @@ const post = (m: FromWorker) => port.postMessage(m);
 async function main(): Promise<void> {
   const init = workerData as WorkerInit;
   const poolKeepBytes = init.poolKeepBytes ?? 64 * 2 ** 20;
-  const md = loadModel(init.modelDir, { ...(init.weights ? { weights: init.weights } : {}), ...(init.kvCache ? { kvCache: init.kvCache } : {}) });
+  const md = loadModel(init.modelDir, { forDecode: true, ...(init.weights ? { weights: init.weights } : {}), ...(init.kvCache ? { kvCache: init.kvCache } : {}) });
   const tok = await tokenizerOf(md);
   if (!tok) throw new Error(`[serve worker] ${md.dir}: no tokenizer (tokenizer.json, or tokenizer.ggml.* in a GGUF file)`);
   const decode = (ids: number[]) => tok.decode(ids, { skipSpecialTokens: true });

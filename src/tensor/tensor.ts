@@ -1,7 +1,7 @@
 // tensor.ts — Tensor: shape, dtype and contiguous row-major storage, plus the autograd links
 // (grad, the node that produced it). No math lives here: ops do the work through the backend.
 import type { DType, Storage } from './dtype.js';
-import { dtypeOf, isQuantized, storageLength } from './dtype.js';
+import { PANEL_ROWS, dtypeOf, isPanelLayout, isQuantized, storageLength } from './dtype.js';
 import { acquire, release } from './pool.js';
 import { track } from './scope.js';
 
@@ -59,6 +59,8 @@ export class Tensor {
     if (dtype && dtype !== dt) throw new Error(`[Tensor] storage holds ${dt}, not ${dtype}`);
     if (isQuantized(dt) && (shape.length !== 2 || shape[1]! % 32))
       throw new Error(`[Tensor] ${dt} tensors are 2-D weights [N, K] with K a multiple of 32, got ${shapeStr(shape)}`);
+    if (isPanelLayout(dt) && shape[0]! % PANEL_ROWS)
+      throw new Error(`[Tensor] ${dt} holds whole panels of ${PANEL_ROWS} rows, got ${shapeStr(shape)}`);
     const want = storageLength(dt, numel(shape));
     if (data.length !== want)
       throw new Error(`[Tensor] storage has ${data.length} elements, shape ${shapeStr(shape)} of ${dt} needs ${want}`);
@@ -139,6 +141,22 @@ export class Tensor {
     const values = (this.derivedValues ??= new Map());
     if (!values.has(key)) values.set(key, make(data));
     return values.get(key) as T;
+  }
+
+  /**
+   * x's storage as a new tensor of `dtype` (the same storage length), which owns it from now on; x is left disposed
+   * without releasing it. For bytes rearranged in place into another layout (model/decode-layout.ts): no second
+   * copy of the weight is made, and none goes to the pool. x must be no view and have none.
+   */
+  static adoptAs(x: Tensor, dtype: DType): Tensor {
+    if (x.base || x.views > 0) throw new Error(`[Tensor.adoptAs] ${x} shares its storage with views`);
+    const t = new Tensor(x.data, x.shape, dtype);
+    if (x.name !== undefined) t.name = x.name;
+    t.kept = x.kept;
+    x.derivedValues = null;
+    x._data = null;
+    x.node = null;
+    return t;
   }
 
   /** Return the storage to the pool. The tensor must not be used afterwards. */

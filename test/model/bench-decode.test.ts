@@ -3,6 +3,7 @@
 // refused. Speeds are not asserted anywhere (the lead measures); agreement is llama-cpp.test.ts's job.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { backend } from '../../src/backend/index.js';
 import { benchConfig, benchDecode } from '../../src/cli/bench-decode.js';
 import { jsonOfCommand } from '../helpers.js';
 
@@ -14,8 +15,10 @@ test('bench decode --json on the tiny preset, 1 layer, q8_0 file, both engines o
   assert.equal(j.newTokens, 6);
   assert.equal(j.layers, 1);
   assert.equal(j.weights, 'q8_0');
-  // the matrices are q8_0 in memory, or the fallback is reported (never silent)
-  assert.ok(j.heldAs.q8_0 || j.fallbacks.some((w: string) => w.includes('q8_0')), JSON.stringify(j.heldAs));
+  // the matrices are q8_0 in memory (in the decode kernel's panel layout where the backend reads it, as chat and
+  // serve load them), or the fallback is reported (never silent)
+  const panels = backend().quantPanelsSupported('q8_0');
+  assert.ok(panels ? j.heldAs.q8_0x16 && !j.heldAs.q8_0 : j.heldAs.q8_0 || j.fallbacks.some((w: string) => w.includes('q8_0')), JSON.stringify(j.heldAs));
   if ('skipped' in j.llamaCpp) assert.equal(j.ratio, null);
   else {
     assert.ok(j.llamaCpp.tokensPerS > 0 && j.llamaCpp.prefillTokensPerS > 0 && j.ratio > 0);
@@ -55,7 +58,6 @@ test('bench decode --batch 1,2 decodes both sizes in the same rounds: byBatch wi
 });
 
 test('bench decode --profile reports per-phase and per-kernel times of the decode steps, and stops profiling after', async () => {
-  const { backend } = await import('../../src/backend/index.js');
   const before = backend();
   const j = await run(['--preset', 'tiny', '--layers', '1', '--weights', 'q8_0', '--batch', '2', '--prompt', '4', '--new', '5', '--rounds', '2', '--llama-cpp=false', '--profile', '--json']);
   const p = j.profile;
@@ -67,7 +69,8 @@ test('bench decode --profile reports per-phase and per-kernel times of the decod
   assert.equal(p.phases.attend.calls, 8, JSON.stringify(p.phases));
   assert.ok(p.phases['prefill: attend']?.calls > 0, JSON.stringify(p.phases));
   // the decode matvecs are filed by shape: 2 rows against the q8_0 head (V = 2048, C = 128), once per step
-  assert.equal(p.kernels['matvec 2×2048×128 q8_0']?.calls, 8, Object.keys(p.kernels).join(' | '));
+  const held = backend().quantPanelsSupported('q8_0') ? 'q8_0x16' : 'q8_0';
+  assert.equal(p.kernels[`matvec 2×2048×128 ${held}`]?.calls, 8, Object.keys(p.kernels).join(' | '));
   assert.ok(Object.keys(p.kernels).some((k) => k.startsWith('prefill: ')));
   assert.equal(backend(), before, 'the timing wrapper is removed when the profile stops');
 });

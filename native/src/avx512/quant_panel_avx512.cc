@@ -114,6 +114,38 @@ struct FromWeights {
                 : panel_scales(rows, b * P::bytes);
   }
 };
+// A weight already in the interleaved panel layout (ZJ_W_Q8_0_P16 / ZJ_W_Q4_0_P16, zj_kernels.h): block b of the
+// panel is its 16 scales, then the chunks exactly as transpose16x4 would have made them, so a block is 4 (q4_0) or
+// 8 (q8_0) aligned-stride loads and the nibble split or sign flip: no inserts, no unpacks. The layout is made once
+// at load (zj_quant_to_panels) for weights that only these kernels read.
+struct PanelQ4Interleaved {
+  static constexpr int64_t bytes = kQ4Bytes;
+  static inline void block(const uint8_t* p, __m512i w[8]) {
+    const __m512i m = _mm512_set1_epi8(0x0f);
+    for (int k = 0; k < 4; k++) {
+      const __m512i t = _mm512_loadu_si512(p + 32 + 64 * k);
+      w[k] = _mm512_and_si512(t, m);
+      w[4 + k] = _mm512_and_si512(_mm512_srli_epi16(t, 4), m);
+    }
+  }
+};
+struct PanelQ8Interleaved {
+  static constexpr int64_t bytes = kQ8Bytes;
+  static inline void block(const uint8_t* p, __m512i w[8]) {
+    const __m512i flip = _mm512_set1_epi8((char)0x80);
+    for (int c = 0; c < 8; c++) w[c] = _mm512_xor_si512(_mm512_loadu_si512(p + 32 + 64 * c), flip);
+  }
+};
+template <class P>
+struct FromPanels {
+  const uint8_t* panel;  // block 0 of the panel; block b is 16 · P::bytes further on per block
+  inline void next(int64_t b, __m512i w[8], __m512& dw) {
+    const uint8_t* p = panel + b * (kLanes * P::bytes);
+    P::block(p, w);
+    dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)p));
+  }
+};
+
 constexpr int64_t kUnpackedBlock = 9;  // zmm per unpacked block: 8 chunks, then the scales
 struct FromScratch {
   const __m512i* p;
@@ -169,6 +201,44 @@ void panel_rows(int64_t R, int64_t nb, const Src& src, const QuantBatchAct& a, i
   }
 }
 
+// Groups of x against one panel from src: straight from it for a single group, else unpacked once into the
+// scratch `up` and read back from there by every group. pf: the next panel's bytes, prefetched while this one runs.
+template <class Src>
+void panel_all_groups(int64_t M, int64_t nb, Src src, __m512i* up, const QuantBatchAct& a, int64_t N, int64_t n,
+                      __mmask16 keep, float* out, const char* pf, int64_t pf_step) {
+  const int64_t groups = (M + kGroupRows - 1) / kGroupRows;
+  if (!up) {
+    panel_rows(M, nb, src, a, 0, N, n, keep, out, pf, pf_step);
+    return;
+  }
+  for (int64_t b = 0; b < nb; b++) {
+    if (pf)
+      for (int64_t l = 0; l < pf_step; l += 64) _mm_prefetch(pf + b * pf_step + l, _MM_HINT_T1);
+    __m512i w[8];
+    __m512 dw;
+    src.next(b, w, dw);
+    for (int c = 0; c < 8; c++) _mm512_store_si512(up + b * kUnpackedBlock + c, w[c]);
+    _mm512_store_si512(up + b * kUnpackedBlock + 8, _mm512_castps_si512(dw));
+  }
+  for (int64_t g = 0; g < groups; g++)
+    panel_rows(std::min<int64_t>(kGroupRows, M - g * kGroupRows), nb, FromScratch{up}, a, g, N, n, keep, out,
+               nullptr, pf_step);
+}
+
+// The interleaved layout: N a multiple of 16 (zj_quant_to_panels refuses others), panel n / 16 at W + n · rb.
+template <class P>
+void interleaved_range(int64_t M, int64_t K, int64_t N, const QuantBatchAct& a, const uint8_t* W, float* out,
+                       int64_t n0, int64_t n1) {
+  const int64_t nb = K / kQk, rb = nb * P::bytes, groups = (M + kGroupRows - 1) / kGroupRows;
+  thread_local AlignedScratch unpacked;
+  const int64_t pf_step = kLanes * P::bytes;
+  __m512i* up = groups > 1 ? (__m512i*)unpacked.get((size_t)(nb * kUnpackedBlock * 64)) : nullptr;
+  for (int64_t n = n0; n < n1; n += kLanes) {
+    const char* pf = n + kLanes < n1 ? (const char*)(W + (n + kLanes) * rb) : nullptr;
+    panel_all_groups(M, nb, FromPanels<P>{W + n * rb}, up, a, N, n, (__mmask16)0xffff, out, pf, pf_step);
+  }
+}
+
 template <class P>
 void panels_range(int64_t M, int64_t K, int64_t N, const QuantBatchAct& a, const uint8_t* W, const uint16_t* scales,
                   float* out, int64_t n0, int64_t n1) {
@@ -192,22 +262,7 @@ void panels_range(int64_t M, int64_t K, int64_t N, const QuantBatchAct& a, const
     // the next panel (16 · rb contiguous bytes) streams from DRAM while this one is computed, spread over its blocks
     const char* pf = n + kLanes < n1 ? (const char*)(W + (n + kLanes) * rb) : nullptr;
     FromWeights<P> fw{rows, scales ? scales + n * nb : nullptr};  // n / 16 panels of nb · 16 scales before it
-    if (!up) {
-      panel_rows(M, nb, fw, a, 0, N, n, keep, out, pf, pf_step);
-      continue;
-    }
-    for (int64_t b = 0; b < nb; b++) {
-      if (pf)
-        for (int64_t l = 0; l < pf_step; l += 64) _mm_prefetch(pf + b * pf_step + l, _MM_HINT_T1);
-      __m512i w[8];
-      __m512 dw;
-      fw.next(b, w, dw);
-      for (int c = 0; c < 8; c++) _mm512_store_si512(up + b * kUnpackedBlock + c, w[c]);
-      _mm512_store_si512(up + b * kUnpackedBlock + 8, _mm512_castps_si512(dw));
-    }
-    for (int64_t g = 0; g < groups; g++)
-      panel_rows(std::min<int64_t>(kGroupRows, M - g * kGroupRows), nb, FromScratch{up}, a, g, N, n, keep, out,
-                 nullptr, pf_step);
+    panel_all_groups(M, nb, fw, up, a, N, n, keep, out, pf, pf_step);
   }
 }
 
@@ -221,6 +276,16 @@ void matvec_q8_0_panel_avx512(int64_t M, int64_t K, int64_t N, const QuantBatchA
 void matvec_q4_0_panel_avx512(int64_t M, int64_t K, int64_t N, const QuantBatchAct& a, const uint8_t* W,
                               const uint16_t* scales, float* out, int64_t n0, int64_t n1) {
   panels_range<PanelQ4>(M, K, N, a, W, scales, out, n0, n1);
+}
+
+void matvec_q8_0_p16_avx512(int64_t M, int64_t K, int64_t N, const QuantBatchAct& a, const uint8_t* W, float* out,
+                            int64_t n0, int64_t n1) {
+  interleaved_range<PanelQ8Interleaved>(M, K, N, a, W, out, n0, n1);
+}
+
+void matvec_q4_0_p16_avx512(int64_t M, int64_t K, int64_t N, const QuantBatchAct& a, const uint8_t* W, float* out,
+                            int64_t n0, int64_t n1) {
+  interleaved_range<PanelQ4Interleaved>(M, K, N, a, W, out, n0, n1);
 }
 
 }  // namespace zj

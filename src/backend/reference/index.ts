@@ -11,11 +11,11 @@ import {
   gatherLogProbsForward,
 } from './loss.js';
 import { adamw } from './adamw.js';
-import { dequantizeRows, matvecReadsPanelScales, quantPanelScales, quantizeRows } from './quant.js';
+import { dequantizeRows, matvecReadsPanelScales, quantFromPanels, quantPanelScales, quantPanelsSupported, quantToPanels, quantizeRows } from './quant.js';
 import { fillNormal } from './random.js';
 
 export const referenceBackend = {
-  gemm, matvec, matvecReadsPanelScales, quantPanelScales, quantizeRows, dequantizeRows, binary, unary, unaryBackward, affine, clamp, where, swigluForward, swigluBackward,
+  gemm, matvec, matvecReadsPanelScales, quantPanelScales, quantPanelsSupported, quantToPanels, quantFromPanels, quantizeRows, dequantizeRows, binary, unary, unaryBackward, affine, clamp, where, swigluForward, swigluBackward,
   sumAxis, sumSquares, copyStrided, castF32ToBf16, castBf16ToF32,
   softmaxForward, softmaxBackward, logSoftmaxForward, logSoftmaxBackward,
   rmsNormForward, rmsNormBackward, rope, attentionForward, attentionForwardKt, attentionBackward,

@@ -1,8 +1,9 @@
 // loss.ts — reference cross-entropy with ignore index, per-token log-prob gather, the greedy argmax of each row,
 // embedding gather/scatter.
-import type { BF16, F32, I32, U8, Weight, WeightFormat } from '../kernels.js';
+import type { BF16, F32, I32, StorageFormat, U8, Weight, WeightFormat } from '../kernels.js';
+import { isQuantized } from '../../tensor/dtype.js';
 import { bf16BitsToF32 } from './bf16.js';
-import { dequantizeAt } from './quant.js';
+import { dequantizeAt, inRowLayout } from './quant.js';
 
 function lseOfRow(x: F32, o: number, V: number): number {
   let m = -Infinity;
@@ -56,8 +57,14 @@ export function gatherLogProbsBackward(logits: F32, ids: I32, lse: F32, dOut: F3
   }
 }
 
-export function embeddingForward(weight: Weight, wFormat: WeightFormat, ids: I32, out: F32, N: number, C: number,
+export function embeddingForward(weight: Weight, wFormatIn: StorageFormat, ids: I32, out: F32, N: number, C: number,
   V: number): void {
+  let wFormat: WeightFormat;
+  if (isQuantized(wFormatIn)) {
+    const r = inRowLayout(weight as U8, wFormatIn, V, C);
+    weight = r.w;
+    wFormat = r.fmt;
+  } else wFormat = wFormatIn;
   const at: (i: number) => number = wFormat === 'f32' ? (i) => (weight as F32)[i]!
     : wFormat === 'bf16' ? (i) => bf16BitsToF32((weight as BF16)[i]!)
     : (i) => dequantizeAt(weight as U8, wFormat, i);

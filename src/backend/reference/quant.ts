@@ -3,7 +3,7 @@
 // (quantize_row_q8_0_ref / quantize_row_q4_0_ref, ggml/src/ggml-quants.c of ggml-org/llama.cpp at commit
 // 01243c587fec): float (f32) arithmetic, scale stored as f16. Block layouts: src/tensor/dtype.ts, zj_kernels.h.
 // The GEMM and embedding references dequantize through here; they live in gemm.ts and loss.ts.
-import { QUANT_BLOCK as QK, QUANT_BLOCK_BYTES, panelScalesLength, type QuantDType, type WeightFormat } from '../../tensor/dtype.js';
+import { PANEL_ROWS, QUANT_BLOCK as QK, QUANT_BLOCK_BYTES, isPanelLayout, isQuantized, panelScalesLength, rowFormatOf, type BlockDType, type QuantDType, type StorageFormat, type WeightFormat } from '../../tensor/dtype.js';
 import type { BF16, F16, F32, U8 } from '../kernels.js';
 import { bf16BitsToF32 } from './bf16.js';
 import { f16ToF32, f32ToF16 } from './f16.js';
@@ -81,9 +81,60 @@ export function dequantizeAt(w: U8, fmt: QuantDType, i: number): number {
 }
 
 /** Dequantize N rows of K values into out (f32). Products of an f16 scale and a small integer are exact in f32. */
-export function dequantizeRows(w: U8, fmt: QuantDType, N: number, K: number, out: F32): void {
-  checkQuantDims('dequantizeRows', fmt, N, K, out.length, w.length);
-  for (let i = 0; i < N * K; i++) out[i] = dequantizeAt(w, fmt, i);
+export function dequantizeRows(w: U8, fmt: BlockDType, N: number, K: number, out: F32): void {
+  const r = inRowLayout(w, fmt, N, K);
+  checkQuantDims('dequantizeRows', r.fmt, N, K, out.length, r.w.length);
+  for (let i = 0; i < N * K; i++) out[i] = dequantizeAt(r.w, r.fmt, i);
+}
+
+// The panel layout (zj_kernels.h, ZJ_W_*_P16) as a mapping of bytes: block b of row n goes to group b of panel
+// n / 16, its f16 scale to slot n % 16 of the group's first 32 bytes, its 4-byte chunk c to 32 + 64c + 4 · (n % 16).
+// Each call site of the reference reads a panel-layout weight by undoing the mapping first: the spec of the layout
+// is this mapping, and the arithmetic is the row layout's.
+function panelMap(fmt: QuantDType, N: number, K: number, each: (rowOff: number, panelOff: number, len: number) => void): void {
+  if (N % PANEL_ROWS) throw new Error(`[quantPanels] ${fmt}x16 holds whole panels of ${PANEL_ROWS} rows, got N=${N}`);
+  if (K % QK) throw new Error(`[quantPanels] ${fmt} rows need K a multiple of ${QK}, got K=${K}`);
+  const nb = K / QK, bytes = QUANT_BLOCK_BYTES[fmt], chunks = (bytes - 2) / 4;
+  for (let n = 0; n < N; n++) {
+    const p = Math.floor(n / PANEL_ROWS), i = n % PANEL_ROWS;
+    for (let b = 0; b < nb; b++) {
+      const ro = (n * nb + b) * bytes, go = (p * nb + b) * PANEL_ROWS * bytes;
+      each(ro, go + 2 * i, 2);
+      for (let c = 0; c < chunks; c++) each(ro + 2 + 4 * c, go + 32 + 64 * c + 4 * i, 4);
+    }
+  }
+}
+
+/** w's bytes to read from: a copy when out is w (in place). */
+function repackSource(where: string, fmt: QuantDType, N: number, K: number, w: U8, out: U8): U8 {
+  checkQuantDims(where, fmt, N, K, N * K, w.length);
+  checkQuantDims(where, fmt, N, K, N * K, out.length);
+  return w === out ? w.slice() : w;
+}
+
+/** Row layout → panel layout (Kernels.quantToPanels); out may be w. */
+export function quantToPanels(w: U8, fmt: QuantDType, N: number, K: number, out: U8): void {
+  const src = repackSource('quantToPanels', fmt, N, K, w, out);
+  panelMap(fmt, N, K, (ro, po, len) => { for (let j = 0; j < len; j++) out[po + j] = src[ro + j]!; });
+}
+
+/** Panel layout → row layout (Kernels.quantFromPanels); out may be w. */
+export function quantFromPanels(w: U8, fmt: QuantDType, N: number, K: number, out: U8): void {
+  const src = repackSource('quantFromPanels', fmt, N, K, w, out);
+  panelMap(fmt, N, K, (ro, po, len) => { for (let j = 0; j < len; j++) out[ro + j] = src[po + j]!; });
+}
+
+/** The reference has no kernel of its own for the panel layout: it reads it through the row layout. */
+export function quantPanelsSupported(): boolean {
+  return false;
+}
+
+/** A quantized (N, K) weight in the row layout: itself, or a panel-layout one mapped back. */
+export function inRowLayout(w: U8, fmt: BlockDType, N: number, K: number): { w: U8; fmt: QuantDType } {
+  if (!isPanelLayout(fmt)) return { w, fmt };
+  const base = rowFormatOf(fmt), out = new Uint8Array(w.length);
+  quantFromPanels(w, base, N, K, out);
+  return { w: out, fmt: base };
 }
 
 /** w's block scales (f16 bits) regrouped by panels of 16 rows (Kernels.quantPanelScales), rows past N zero. */
@@ -117,6 +168,13 @@ export function weightAsF32(w: F32 | BF16 | U8, fmt: WeightFormat, numel: number
   const out = new Float32Array(numel);
   dequantizeRows(w as U8, fmt, numel / QK, QK, out);
   return out;
+}
+
+/** weightAsF32 of an (N, K) weight that may be in the panel layout. */
+export function weightAsF32Of(w: F32 | BF16 | U8, fmt: StorageFormat, N: number, K: number): F32 | BF16 {
+  if (!isQuantized(fmt)) return weightAsF32(w, fmt, N * K);
+  const r = inRowLayout(w as U8, fmt, N, K);
+  return weightAsF32(r.w, r.fmt, N * K);
 }
 
 function checkQuantDims(where: string, fmt: QuantDType, N: number, K: number, values: number, bytes: number): void {
