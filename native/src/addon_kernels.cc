@@ -96,6 +96,16 @@ int quant_format(const Args& a, size_t i, bool panels = false) {
          s + "'");
 }
 
+// quantToPanels / quantFromPanels: the same arguments either way round.
+void repack_glue(const Args& a, void (*repack)(const uint8_t*, int, int64_t, int64_t, uint8_t*)) {
+  const int64_t N = dim(a, 2), K = dim(a, 3);
+  const int fmt = quant_format(a, 1);
+  if (N % 16) a.fail("N must be a multiple of 16 (whole panels), got " + std::to_string(N));
+  const WeightArg w = weight_arg(a, 0, 1, N, K);
+  const WeightArg o = weight_arg(a, 4, 1, N, K);
+  repack((const uint8_t*)w.data, fmt, N, K, (uint8_t*)o.data);
+}
+
 // A panel-layout weight where this machine's matvec lacks the kernel that reads it: refused, since the slow way
 // round (back to rows for every call) would look like a working fast path.
 void check_panels_readable(const Args& a, int format) {
@@ -381,22 +391,8 @@ const Glue kQuant[] = {
      }},
     {"quantPanelsSupported(fmt)", [](const Args& a) { a.returns_bool(zj_quant_panels_supported(quant_format(a, 0)) != 0); }},
     // w (N, K) in fmt's row layout → out in its panel layout, and back; N a multiple of 16; out may be w (in place)
-    {"quantToPanels(w, fmt, N, K, out)", [](const Args& a) {
-       const int64_t N = dim(a, 2), K = dim(a, 3);
-       const int fmt = quant_format(a, 1);
-       if (N % 16) a.fail("N must be a multiple of 16 (whole panels), got " + std::to_string(N));
-       const WeightArg w = weight_arg(a, 0, 1, N, K);
-       const WeightArg o = weight_arg(a, 4, 1, N, K);
-       zj_quant_to_panels((const uint8_t*)w.data, fmt, N, K, (uint8_t*)o.data);
-     }},
-    {"quantFromPanels(w, fmt, N, K, out)", [](const Args& a) {
-       const int64_t N = dim(a, 2), K = dim(a, 3);
-       const int fmt = quant_format(a, 1);
-       if (N % 16) a.fail("N must be a multiple of 16 (whole panels), got " + std::to_string(N));
-       const WeightArg w = weight_arg(a, 0, 1, N, K);
-       const WeightArg o = weight_arg(a, 4, 1, N, K);
-       zj_quant_from_panels((const uint8_t*)w.data, fmt, N, K, (uint8_t*)o.data);
-     }},
+    {"quantToPanels(w, fmt, N, K, out)", [](const Args& a) { repack_glue(a, zj_quant_to_panels); }},
+    {"quantFromPanels(w, fmt, N, K, out)", [](const Args& a) { repack_glue(a, zj_quant_from_panels); }},
     {"matvecReadsPanelScales(M, N, K, fmt)", [](const Args& a) {
        a.returns_bool(zj_matvec_reads_panel_scales(dim(a, 0), dim(a, 1), dim(a, 2), quant_format(a, 3)) != 0);
      }},

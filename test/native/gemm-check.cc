@@ -102,18 +102,23 @@ int check_quant(int64_t M, int64_t N, int64_t K, bool tb, int fmt) {
       if (!(std::fabs(out[(size_t)(i * N + j)] - acc) <= 1e-5 * mag + 1e-30)) fails = 1;
     }
   if (tb) {
-    zj_matvec(M, N, K, a.data(), w.data(), fmt, out.data(), nullptr);
-    for (int64_t i = 0; i < M; i++)
-      for (int64_t j = 0; j < N; j++) {
-        double acc = 0, bound = 0;
-        for (int64_t k = 0; k < K; k++) {
-          float amax = 0;
-          for (int64_t t = k / 32 * 32; t < k / 32 * 32 + 32; t++) amax = std::max(amax, std::fabs(a[(size_t)(i * K + t)]));
-          acc += a[(size_t)(i * K + k)] * wat(k, j);
-          bound += std::fabs(wat(k, j)) * (amax / 127.0) / 2 * 1.001 + 1e-6 * std::fabs(wat(k, j));
+    // a matvec's output within the quantization bound of the exact product
+    auto within_bound = [&](const std::vector<float>& got) {
+      for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) {
+          double acc = 0, bound = 0;
+          for (int64_t k = 0; k < K; k++) {
+            float amax = 0;
+            for (int64_t t = k / 32 * 32; t < k / 32 * 32 + 32; t++) amax = std::max(amax, std::fabs(a[(size_t)(i * K + t)]));
+            acc += a[(size_t)(i * K + k)] * wat(k, j);
+            bound += std::fabs(wat(k, j)) * (amax / 127.0) / 2 * 1.001 + 1e-6 * std::fabs(wat(k, j));
+          }
+          if (!(std::fabs(got[(size_t)(i * N + j)] - acc) <= bound)) return false;
         }
-        if (!(std::fabs(out[(size_t)(i * N + j)] - acc) <= bound)) fails = 1;
-      }
+      return true;
+    };
+    zj_matvec(M, N, K, a.data(), w.data(), fmt, out.data(), nullptr);
+    if (!within_bound(out)) fails = 1;
     // again reading W's panel-scale table (exact-sized, so a read past it is seen): the same bits
     std::vector<uint16_t> scales((size_t)((N + 15) / 16 * 16 * (K / 32)));
     zj_quant_panel_scales(w.data(), fmt, N, K, scales.data());
@@ -126,17 +131,7 @@ int check_quant(int64_t M, int64_t N, int64_t K, bool tb, int fmt) {
       std::vector<uint8_t> p(w);
       zj_quant_to_panels(p.data(), fmt, N, K, p.data());
       zj_matvec(M, N, K, a.data(), p.data(), fmt + 2, again.data(), nullptr);
-      for (int64_t i = 0; i < M; i++)
-        for (int64_t j = 0; j < N; j++) {
-          double acc = 0, bound = 0;
-          for (int64_t k = 0; k < K; k++) {
-            float amax = 0;
-            for (int64_t t = k / 32 * 32; t < k / 32 * 32 + 32; t++) amax = std::max(amax, std::fabs(a[(size_t)(i * K + t)]));
-            acc += a[(size_t)(i * K + k)] * wat(k, j);
-            bound += std::fabs(wat(k, j)) * (amax / 127.0) / 2 * 1.001 + 1e-6 * std::fabs(wat(k, j));
-          }
-          if (!(std::fabs(again[(size_t)(i * N + j)] - acc) <= bound)) fails = 1;
-        }
+      if (!within_bound(again)) fails = 1;
       std::vector<float> g1(out.size()), g2(out.size());
       zj_gemm(1, M, N, K, a.data(), 0, 0, 0, w.data(), fmt, 1, 0, g1.data(), 1.0f, 0.0f, 0);
       zj_gemm(1, M, N, K, a.data(), 0, 0, 0, p.data(), fmt + 2, 1, 0, g2.data(), 1.0f, 0.0f, 0);
