@@ -389,7 +389,9 @@ const Glue kQuant[] = {
        check_panels_readable(a, w.format);
        zj_matvec(M, N, K, x, w.data, w.format, a.f32(6, count(a, {M, N})), scales);
      }},
-    {"quantPanelsSupported(fmt)", [](const Args& a) { a.returns_bool(zj_quant_panels_supported(quant_format(a, 0)) != 0); }},
+    {"quantPanelsSupported(fmt)", [](const Args& a) {
+       a.returns_bool(zj_quant_panels_supported(quant_format(a, 0)) != 0);
+     }},
     // w (N, K) in fmt's row layout → out in its panel layout, and back; N a multiple of 16; out may be w (in place)
     {"quantToPanels(w, fmt, N, K, out)", [](const Args& a) { repack_glue(a, zj_quant_to_panels); }},
     {"quantFromPanels(w, fmt, N, K, out)", [](const Args& a) { repack_glue(a, zj_quant_from_panels); }},

@@ -182,7 +182,8 @@ inline WeightArg weight_arg(const Args& a, size_t wi, size_t fi, int64_t rows, i
     if (napi_get_value_string_utf8(a.env, a.argv[fi], name, sizeof name, &n) != napi_ok)
       a.fail_arg(fi, "must be a weight format string");
     const std::string s(name, n);
-    fmt = s == "f32" ? 0 : s == "bf16" ? 1 : s == "q8_0" ? 2 : s == "q4_0" ? 3 : s == "q8_0x16" ? 4 : s == "q4_0x16" ? 5 : -1;
+    fmt = s == "f32" ? 0 : s == "bf16" ? 1 : s == "q8_0" ? 2 : s == "q4_0" ? 3
+        : s == "q8_0x16" ? 4 : s == "q4_0x16" ? 5 : -1;
     if (fmt < 0) a.fail("unknown weight format '" + s + "' (f32, bf16, q8_0, q4_0, q8_0x16 or q4_0x16)" + a.aka(fi));
   }
   const napi_typedarray_type want = fmt == 0 ? napi_float32_array : fmt == 1 ? napi_uint16_array : napi_uint8_array;

@@ -2,8 +2,8 @@
 // AVX-512 VNNI decode kernel (dtype q8_0x16 / q4_0x16, src/tensor/dtype.ts), where this machine's kernels read it.
 // The kernel serves every decode batch size and prefills from that layout without regrouping the weight rows in
 // registers on each call (native/src/avx512/quant_panel_avx512.cc): the bytes are the same in number, only their
-// order changes, in place, so this costs no memory. Models that train stay in the row layout: the GEMM's packers read the
-// panel layout through a scalar gather, slower than the row layout's vector dequantization.
+// order changes, in place, so this costs no memory. Models that train stay in the row layout: the GEMM's packers
+// read the panel layout through a scalar gather, slower than the row layout's vector dequantization.
 import type { LlamaForCausalLM } from './llama.js';
 import { Tensor } from '../tensor/tensor.js';
 import { PANEL_ROWS, isPanelLayout, isQuantized, panelFormatOf, type QuantDType } from '../tensor/dtype.js';
