@@ -178,6 +178,19 @@ bool matvec_quant_takes_panel(int64_t M, int64_t N, int64_t K, int format) {
 #endif
 }
 
+// x (M, K) packed for the batch kernels (quant_impl.h's QuantBatchAct, per-thread scratch), the groups of 8 rows
+// split over the pool: packing costs about as much per value as a few weight rows' dot products, so it splits once
+// past ~32k values.
+#if defined(__x86_64__) || defined(_M_X64)
+static QuantBatchAct pack_batch_act(const float* x, int64_t M, int64_t K, int format) {
+  const QuantBatchBufs s = batch_act_buffers_avx512(M, K);
+  parallel_for((M + 7) / 8, std::max<int64_t>(1, 4096 / K), [&](int64_t g0, int64_t g1, int) {
+    pack_act_groups_avx512(x, M, K, format, g0, g1, s.x, s.corr, s.dx);
+  });
+  return QuantBatchAct{s.x, s.corr, s.dx};
+}
+#endif
+
 // ZJ_QUANT_INTERLEAVE=0: callers are told the panel layout is not taken, so weights stay in the row layout (A/B
 // runs against the regrouping kernels).
 static bool interleave_enabled() {
@@ -210,11 +223,7 @@ static void matvec_quant_panels(int64_t M, int64_t N, int64_t K, const float* x,
     const int64_t grain = (65536 + K - 1) / K;  // at least ~64k weights per chunk of the pool, in whole panels
     for (int64_t m0 = 0; m0 < M; m0 += 1024) {
       const int64_t Ms = std::min<int64_t>(1024, M - m0);
-      const QuantBatchBufs s = batch_act_buffers_avx512(Ms, K);
-      parallel_for((Ms + 7) / 8, std::max<int64_t>(1, 4096 / K), [&](int64_t g0, int64_t g1, int) {
-        pack_act_groups_avx512(x + m0 * K, Ms, K, base, g0, g1, s.x, s.corr, s.dx);
-      });
-      const QuantBatchAct a{s.x, s.corr, s.dx};
+      const QuantBatchAct a = pack_batch_act(x + m0 * K, Ms, K, base);
       parallel_for(N / 16, (grain + 15) / 16, [&](int64_t p0, int64_t p1, int) {
         rows(Ms, K, N, a, W, out + m0 * N, p0 * 16, p1 * 16);
       });
@@ -233,13 +242,7 @@ void matvec_quant(int64_t M, int64_t N, int64_t K, const float* x, const uint8_t
   const int64_t nb = K / kQk;
 #if defined(__x86_64__) || defined(_M_X64)
   if (takes_batch(M, N, K, format)) {
-    const QuantBatchBufs s = batch_act_buffers_avx512(M, K);
-    // packing costs about as much per value as a few weight rows' dot products: split once past ~32k values
-    const int64_t groups = (M + 7) / 8;
-    parallel_for(groups, std::max<int64_t>(1, 4096 / K), [&](int64_t g0, int64_t g1, int) {
-      pack_act_groups_avx512(x, M, K, format, g0, g1, s.x, s.corr, s.dx);
-    });
-    const QuantBatchAct a{s.x, s.corr, s.dx};
+    const QuantBatchAct a = pack_batch_act(x, M, K, format);
     if (M >= tile_min_rows()) {
       const quant_batch_fn rows = format == ZJ_W_Q8_0 ? matmul_q8_0_tiles_avx512 : matmul_q4_0_tiles_avx512;
       // at least ~1M multiply-adds per chunk of the pool, and whole micro-tiles of 4 weight rows
