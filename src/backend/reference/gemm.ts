@@ -3,7 +3,7 @@
 import type { BF16, F16, F32, StorageFormat, U8, Weight } from '../kernels.js';
 import { isPanelLayout } from '../../tensor/dtype.js';
 import { bf16BitsToF32, roundBf16 } from './bf16.js';
-import { checkPanelScales, inRowLayout, matvecQuant, weightAsF32Of } from './quant.js';
+import { checkPanelScales, inRowLayout, matvecQuant, weightAsF32 } from './quant.js';
 
 function reader(x: F32 | BF16, bf16Compute: boolean): (i: number) => number {
   if (x instanceof Uint16Array) return (i) => bf16BitsToF32(x[i]!);
@@ -19,7 +19,7 @@ export function gemm(batch: number, M: number, N: number, K: number,
     throw new Error(`[gemm] a ${fmt} B is one 2-D weight: bStride must be 0, got ${bStride}`);
   const ra = reader(a, bf16Compute);
   // stored (N, K) under transB, else (K, N): the panel layout's rows are the stored ones
-  const rb = reader(weightAsF32Of(b, fmt, transB ? N : K, transB ? K : N), bf16Compute);
+  const rb = reader(weightAsF32(b, fmt, transB ? N : K, transB ? K : N), bf16Compute);
   for (let bt = 0; bt < batch; bt++) {
     const ao = bt * aStride, bo = bt * bStride, oo = bt * M * N;
     for (let i = 0; i < M; i++) {

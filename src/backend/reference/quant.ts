@@ -162,19 +162,12 @@ export function checkPanelScales(where: string, N: number, K: number, t: F16): v
     throw new Error(`[${where}] panelScales of a ${N}×${K} weight must be a Uint16Array of ${want} values, got ${t instanceof Uint16Array ? t.length : typeof t}`);
 }
 
-/** A whole weight of any format as f32 values (the reference GEMM reads quantized B through this). */
-export function weightAsF32(w: F32 | BF16 | U8, fmt: WeightFormat, numel: number): F32 | BF16 {
-  if (fmt === 'f32' || fmt === 'bf16') return w as F32 | BF16;
-  const out = new Float32Array(numel);
-  dequantizeRows(w as U8, fmt, numel / QK, QK, out);
+/** A whole (N, K) weight of any format (either quantized layout) as f32 values: the reference GEMM reads B so. */
+export function weightAsF32(w: F32 | BF16 | U8, fmt: StorageFormat, N: number, K: number): F32 | BF16 {
+  if (!isQuantized(fmt)) return w as F32 | BF16;
+  const r = inRowLayout(w as U8, fmt, N, K), out = new Float32Array(N * K);
+  dequantizeRows(r.w, r.fmt, N * K / QK, QK, out);
   return out;
-}
-
-/** weightAsF32 of an (N, K) weight that may be in the panel layout. */
-export function weightAsF32Of(w: F32 | BF16 | U8, fmt: StorageFormat, N: number, K: number): F32 | BF16 {
-  if (!isQuantized(fmt)) return weightAsF32(w, fmt, N * K);
-  const r = inRowLayout(w as U8, fmt, N, K);
-  return weightAsF32(r.w, r.fmt, N * K);
 }
 
 function checkQuantDims(where: string, fmt: QuantDType, N: number, K: number, values: number, bytes: number): void {
